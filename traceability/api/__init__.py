@@ -1,0 +1,1 @@
+"""The HTTP API and public pages: the only package that imports FastAPI."""

@@ -1,0 +1,76 @@
+"""Request dependencies: the database session, the caller, paging."""
+
+import secrets
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Query, status
+from sqlmodel import Session
+
+from traceability.config import get_settings
+from traceability.db import get_session
+from traceability.models import Role, User
+from traceability.services.users import user_for_token
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+
+def current_user(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> User:
+    """The authenticated caller; 401 when the bearer token is missing or unknown."""
+    if not authorization:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "missing token: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "the Authorization header must be 'Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    admin_token = get_settings().admin_token
+    if admin_token and secrets.compare_digest(token.encode(), admin_token.encode()):
+        return User(id=None, name="admin (bootstrap token)", role=Role.admin, token_hash="")
+    user = user_for_token(session, token=token)
+    if user is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return user
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+
+
+def require(*roles: Role):
+    """A dependency admitting only callers with one of ``roles`` (admin always)."""
+
+    def check(user: CurrentUser) -> User:
+        if user.role is not Role.admin and user.role not in roles:
+            allowed = ", ".join(["admin", *[str(r) for r in roles]])
+            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the role {allowed}; you are {user.role}")
+        return user
+
+    return Depends(check)
+
+
+AdminUser = Annotated[User, require()]
+OperatorUser = Annotated[User, require(Role.operator)]
+FarmerUser = Annotated[User, require(Role.farmer)]
+
+
+class Paging:
+    """``?offset=&limit=`` on every list."""
+
+    def __init__(
+        self,
+        offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
+        limit: Annotated[int, Query(ge=1, le=500, description="rows to return (at most 500)")] = 50,
+    ):
+        self.offset = offset
+        self.limit = limit
+
+
+PagingDep = Annotated[Paging, Depends()]

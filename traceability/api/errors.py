@@ -1,0 +1,36 @@
+"""Domain errors and bad requests turned into clear 4xx answers."""
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+
+from traceability.errors import AgritraceError, Conflict, Forbidden, InvalidInput, NotFound
+
+_STATUS = {NotFound: 404, Conflict: 409, Forbidden: 403, InvalidInput: 422}
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
+    return f"{where}: {error.get('msg', 'invalid')}"
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+
+    @app.exception_handler(AgritraceError)
+    async def domain_error(_request: Request, exc: AgritraceError) -> JSONResponse:
+        code = next((c for cls, c in _STATUS.items() if isinstance(exc, cls)), 400)
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        detail = "; ".join(_describe(e) for e in errors[:10])
+        clean = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+        return JSONResponse({"detail": detail, "errors": clean}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
+        # Services check what they can; a race past those checks still ends as a 409, not a 500.
+        return JSONResponse({"detail": f"conflicts with stored data: {exc.orig}"}, status_code=409)

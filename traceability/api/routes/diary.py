@@ -1,0 +1,92 @@
+"""Append-only diaries and their integrity check."""
+
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from traceability.api.deps import CurrentUser, PagingDep, SessionDep
+from traceability.models import (
+    Activity,
+    DiaryEntriesPublic,
+    DiaryEntryCreate,
+    DiaryEntryPublic,
+    DiaryVerification,
+    Role,
+    User,
+)
+from traceability.services import diary as svc
+from traceability.services.fields import ensure_owner, get_field
+
+router = APIRouter()
+
+
+def _may_read(session, user: User, field_code: str | None) -> None:
+    # Diaries are the farmer's business records: other farmers do not read them.
+    if user.role is Role.farmer:
+        if field_code is None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "a farmer lists the diary of one field: add field_code")
+        ensure_owner(get_field(session, code=field_code), user)
+
+
+@router.post("/diary", status_code=201, response_model=DiaryEntryPublic, tags=["diary"])
+def append(data: DiaryEntryCreate, session: SessionDep, user: CurrentUser, response: Response):
+    """Append an entry (admin, or the field's farmer). Re-sending a ``client_id`` returns 200."""
+    if user.role is Role.operator:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "operators' work reaches diaries through missions")
+    entry, created = svc.append_entry(session, data=data, user=user if user.id else None)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return svc.get_entry(session, entry_id=entry.id)
+
+
+@router.get("/diary", response_model=DiaryEntriesPublic, tags=["diary"])
+def list_diary(
+    session: SessionDep,
+    user: CurrentUser,
+    paging: PagingDep,
+    field_code: str | None = None,
+    season_id: int | None = None,
+    activity: Activity | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    view: str = "corrected",
+):
+    """Diary entries oldest first; ``view=all`` includes corrected and withdrawn ones."""
+    _may_read(session, user, field_code)
+    if view not in ("corrected", "all"):
+        raise HTTPException(422, "view must be 'corrected' or 'all'")
+    return svc.list_entries(
+        session,
+        field_code=field_code,
+        season_id=season_id,
+        activity=activity,
+        since=since,
+        until=until,
+        corrected_view=view == "corrected",
+        offset=paging.offset,
+        limit=paging.limit,
+    )
+
+
+@router.get("/diary/{entry_id}", response_model=DiaryEntryPublic, tags=["diary"])
+def read_entry(entry_id: int, session: SessionDep, user: CurrentUser):
+    """One diary entry."""
+    entry = svc.get_entry(session, entry_id=entry_id)
+    _may_read(session, user, entry.field_code)
+    return entry
+
+
+@router.get("/fields/{code}/diary", response_model=DiaryEntriesPublic, tags=["diary"])
+def field_diary(code: str, session: SessionDep, user: CurrentUser, paging: PagingDep, view: str = "corrected"):
+    """A field's diary, oldest first."""
+    _may_read(session, user, code)
+    return svc.list_entries(
+        session, field_code=code, corrected_view=view != "all", offset=paging.offset, limit=paging.limit
+    )
+
+
+@router.get("/fields/{code}/diary/verify", response_model=DiaryVerification, tags=["diary"])
+def verify(code: str, session: SessionDep, user: CurrentUser):
+    """Recompute the field's hash chain: ``valid`` is false if anything was edited."""
+    _may_read(session, user, code)
+    return svc.verify_chain(session, field_code=code)

@@ -1,0 +1,98 @@
+"""Fields (GeoJSON), field import, seasons."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from traceability.api.deps import AdminUser, CurrentUser, PagingDep, SessionDep
+from traceability.errors import InvalidInput
+from traceability.models import (
+    FieldCollectionCreate,
+    FieldCreate,
+    FieldImportResult,
+    FieldPublic,
+    FieldsPublic,
+    SeasonCreate,
+    SeasonPublic,
+    SeasonsPublic,
+)
+from traceability.services import fields as svc
+
+router = APIRouter()
+
+
+def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
+    if value is None:
+        return None
+    try:
+        parts = tuple(float(v) for v in value.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4:
+        raise InvalidInput("bbox must be 'min_lon,min_lat,max_lon,max_lat'")
+    return parts  # type: ignore[return-value]
+
+
+@router.post("/fields", status_code=201, response_model=FieldPublic, tags=["fields"])
+def create_field(feature: FieldCreate, session: SessionDep, _user: AdminUser):
+    """Record a field from a GeoJSON Feature (admin)."""
+    return svc.field_feature(svc.create_field(session, feature=feature))
+
+
+@router.post("/fields/import", status_code=201, response_model=FieldImportResult, tags=["fields"])
+def import_fields(
+    collection: FieldCollectionCreate,
+    session: SessionDep,
+    _user: AdminUser,
+    crs: Annotated[str | None, Query(description="CRS of the coordinates, e.g. EPSG:3405")] = None,
+):
+    """Record every field of a FeatureCollection, all or nothing (admin)."""
+    rows = svc.import_fields(session, features=collection.features, crs=crs)
+    return FieldImportResult(created=len(rows), codes=[r.code for r in rows])
+
+
+@router.get("/fields", response_model=FieldsPublic, tags=["fields"])
+def list_fields(
+    session: SessionDep,
+    _user: CurrentUser,
+    paging: PagingDep,
+    farmer_id: int | None = None,
+    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
+):
+    """Fields as a FeatureCollection, optionally of one farmer or in a box."""
+    rows, count = svc.list_fields(
+        session, farmer_id=farmer_id, bbox=_bbox(bbox), offset=paging.offset, limit=paging.limit
+    )
+    return FieldsPublic(features=[svc.field_feature(r) for r in rows], count=count)
+
+
+@router.get("/fields/{code}", response_model=FieldPublic, tags=["fields"])
+def read_field(code: str, session: SessionDep, _user: CurrentUser):
+    """One field as a GeoJSON Feature."""
+    return svc.field_feature(svc.get_field(session, code=code))
+
+
+@router.post("/seasons", status_code=201, response_model=SeasonPublic, tags=["seasons"])
+def create_season(data: SeasonCreate, session: SessionDep, user: CurrentUser):
+    """Start a crop season (admin, or the field's farmer)."""
+    return svc.season_public(svc.create_season(session, data=data, user=user), data.field_code)
+
+
+@router.get("/seasons", response_model=SeasonsPublic, tags=["seasons"])
+def list_seasons(
+    session: SessionDep, _user: CurrentUser, paging: PagingDep, field_code: str | None = None, crop: str | None = None
+):
+    """Crop seasons, optionally of one field or crop."""
+    rows, count = svc.list_seasons(
+        session, field_code=field_code, crop=crop, offset=paging.offset, limit=paging.limit
+    )
+    return SeasonsPublic(data=[svc.season_public(s, code) for s, code in rows], count=count)
+
+
+@router.get("/seasons/{season_id}", response_model=SeasonPublic, tags=["seasons"])
+def read_season(season_id: int, session: SessionDep, _user: CurrentUser):
+    """One season."""
+    season, code = svc.get_season(session, season_id=season_id)
+    return svc.season_public(season, code)
+
+

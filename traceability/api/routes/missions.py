@@ -1,0 +1,5 @@
+"""missions routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""trace routes."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,38 @@
+"""Settings from the environment (prefix ``AGRITRACE_``) and an optional ``.env``."""
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything agritrace reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="AGRITRACE_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///./agritrace.db"
+    mqtt_url: str | None = None
+    topic_prefix: str = "agri"
+    public_base_url: str = "http://localhost:8000"
+    admin_token: str | None = None
+
+    # Ingest tuning: how many points are committed together, and how long a
+    # partial batch may wait before it is flushed anyway.
+    ingest_batch_size: int = 2000
+    ingest_flush_ms: int = 50
+    ingest_share_group: str = "agritrace"
+    ingest_client_id: str | None = None
+    max_payload_bytes: int = 1_000_000
+
+    # Measurement thresholds behind the mission flags.
+    overspray_flag_pct: float = 5.0
+    reported_mismatch_pct: float = 15.0
+    max_gap_s: float = 30.0
+
+    page_size_max: int = 500
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,98 @@
+"""Farmers, input products and drones: the simple records."""
+
+from sqlmodel import Session, select
+
+from traceability.errors import InvalidInput
+from traceability.models import (
+    Drone,
+    DroneCreate,
+    Farmer,
+    FarmerCreate,
+    InputKind,
+    InputProduct,
+    InputProductCreate,
+    Unit,
+)
+from traceability.services.common import get_by, page, unique_or_conflict
+
+
+def create_farmer(session: Session, *, data: FarmerCreate) -> Farmer:
+    """Record a new farmer."""
+    farmer = Farmer(**data.model_dump())
+    session.add(farmer)
+    with unique_or_conflict(session, f"a farmer with code '{data.code}' already exists"):
+        pass
+    session.commit()
+    session.refresh(farmer)
+    return farmer
+
+
+def get_farmer(session: Session, *, farmer_id: int) -> Farmer:
+    """The farmer with this id."""
+    return get_by(session, Farmer, "farmer", id=farmer_id)
+
+
+def list_farmers(
+    session: Session, *, village: str | None = None, q: str | None = None, offset: int, limit: int
+) -> tuple[list[Farmer], int]:
+    """A page of farmers, optionally of one village or matching a name."""
+    stmt = select(Farmer).order_by(Farmer.id)
+    if village:
+        stmt = stmt.where(Farmer.village == village)
+    if q:
+        stmt = stmt.where(Farmer.name.ilike(f"%{q}%"))
+    return page(session, stmt, offset=offset, limit=limit)
+
+
+def create_input(session: Session, *, data: InputProductCreate) -> InputProduct:
+    """Record a new input product."""
+    if data.kind is InputKind.seed and data.unit is not Unit.kg:
+        raise InvalidInput("seed is measured in kg, not L")
+    product = InputProduct(**data.model_dump())
+    session.add(product)
+    with unique_or_conflict(session, f"an input product with code '{data.code}' already exists"):
+        pass
+    session.commit()
+    session.refresh(product)
+    return product
+
+
+def get_input(session: Session, *, code: str) -> InputProduct:
+    """The input product with this code."""
+    return get_by(session, InputProduct, "input product", code=code)
+
+
+def list_inputs(
+    session: Session, *, kind: InputKind | None = None, offset: int, limit: int
+) -> tuple[list[InputProduct], int]:
+    """A page of input products, optionally of one kind."""
+    stmt = select(InputProduct).order_by(InputProduct.code)
+    if kind:
+        stmt = stmt.where(InputProduct.kind == kind)
+    return page(session, stmt, offset=offset, limit=limit)
+
+
+def create_drone(session: Session, *, data: DroneCreate) -> Drone:
+    """Register a drone of the fleet."""
+    drone = Drone(**data.model_dump())
+    session.add(drone)
+    with unique_or_conflict(session, f"a drone with code '{data.code}' already exists"):
+        pass
+    session.commit()
+    session.refresh(drone)
+    return drone
+
+
+def get_drone(session: Session, *, code: str) -> Drone:
+    """The drone with this code."""
+    return get_by(session, Drone, "drone", code=code)
+
+
+def list_drones(
+    session: Session, *, operator: str | None = None, offset: int, limit: int
+) -> tuple[list[Drone], int]:
+    """A page of drones, optionally of one operator."""
+    stmt = select(Drone).order_by(Drone.code)
+    if operator:
+        stmt = stmt.where(Drone.operator == operator)
+    return page(session, stmt, offset=offset, limit=limit)

@@ -1,0 +1,43 @@
+"""Small helpers every service uses: lookups by key, paging, conflict handling."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, SQLModel, select
+
+from traceability.errors import Conflict, NotFound
+
+T = TypeVar("T", bound=SQLModel)
+
+
+def get_by(session: Session, model: type[T], label: str, **where: Any) -> T:
+    """The one row of ``model`` matching ``where``, or ``NotFound`` naming it."""
+    row = session.exec(select(model).filter_by(**where)).first()
+    if row is None:
+        key, value = next(iter(where.items()))
+        raise NotFound(f"{label} with {key} '{value}' does not exist")
+    return row
+
+
+def page(session: Session, stmt, *, offset: int, limit: int) -> tuple[list, int]:
+    """One page of ``stmt``'s rows and the count of all of them."""
+    count = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
+    rows = list(session.exec(stmt.offset(offset).limit(limit)).all())
+    return rows, count
+
+
+@contextmanager
+def unique_or_conflict(session: Session, message: str) -> Iterator[None]:
+    """Turn a unique-constraint violation in the block into ``Conflict(message)``.
+
+    The session is rolled back, so nothing half-written remains.
+    """
+    try:
+        yield
+        session.flush()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Conflict(message) from exc

@@ -1,0 +1,306 @@
+"""Append-only, hash-chained production diaries.
+
+Each entry's hash covers its content and the hash of the field's previous
+entry, so an edit made behind the API's back breaks the chain from that entry
+on. A correction is a new entry naming the one it corrects; readers see the
+corrected view unless they ask for everything.
+"""
+
+import hashlib
+from datetime import datetime
+
+import orjson
+from sqlalchemy import and_, exists, func
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from traceability.errors import Conflict, InvalidInput, NotFound
+from traceability.models import (
+    Activity,
+    ChainBreak,
+    DiaryEntriesPublic,
+    DiaryEntry,
+    DiaryEntryCreate,
+    DiaryEntryPublic,
+    DiaryVerification,
+    FarmField,
+    InputKind,
+    InputProduct,
+    User,
+)
+from traceability.services.common import page
+from traceability.services.fields import ensure_owner, get_field, season_on
+
+GENESIS = "0" * 64
+
+# Activities that use an input of a given kind; a spray of urea is a data-entry slip.
+_KIND_OF_ACTIVITY = {
+    Activity.spray: {InputKind.pesticide, InputKind.fertilizer},
+    Activity.fertilize: {InputKind.fertilizer},
+    Activity.seed: {InputKind.seed},
+}
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.isoformat(timespec="microseconds") if ts else None
+
+
+def entry_hash(entry: DiaryEntry) -> str:
+    """SHA-256 over the entry's content and its predecessor's hash."""
+    content = {
+        "field_id": entry.field_id,
+        "season_id": entry.season_id,
+        "chain_seq": entry.chain_seq,
+        "occurred_at": _iso(entry.occurred_at),
+        "recorded_at": _iso(entry.recorded_at),
+        "activity": str(entry.activity),
+        "input_id": entry.input_id,
+        "quantity": entry.quantity,
+        "unit": str(entry.unit) if entry.unit else None,
+        "area_ha": entry.area_ha,
+        "note": entry.note,
+        "corrects_id": entry.corrects_id,
+        "retracts": bool(entry.retracts),
+        "source": entry.source,
+        "mission_id": entry.mission_id,
+        "client_id": entry.client_id,
+        "author_id": entry.author_id,
+        "prev_hash": entry.prev_hash,
+    }
+    return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _same_request(entry: DiaryEntry, data: DiaryEntryCreate, field_id: int) -> bool:
+    return (
+        entry.field_id == field_id
+        and entry.activity == data.activity
+        and entry.occurred_at == data.occurred_at
+        and entry.quantity == data.quantity
+    )
+
+
+def append_entry(
+    session: Session,
+    *,
+    data: DiaryEntryCreate,
+    user: User | None = None,
+    source: str = "manual",
+    mission_id: str | None = None,
+    commit: bool = True,
+) -> tuple[DiaryEntry, bool]:
+    """Append an entry to a field's diary; returns ``(entry, created)``.
+
+    An entry whose ``client_id`` was already recorded is returned as it is
+    (``created`` False): a phone that re-sends after a lost answer records
+    nothing twice.
+    """
+    field = get_field(session, code=data.field_code)
+    ensure_owner(field, user)
+    if data.client_id:
+        known = session.exec(select(DiaryEntry).where(DiaryEntry.client_id == data.client_id)).first()
+        if known is not None:
+            if not _same_request(known, data, field.id):
+                raise Conflict(f"client_id '{data.client_id}' was already used for another entry")
+            return known, False
+
+    product = None
+    unit = data.unit
+    if data.input_code:
+        product = session.exec(select(InputProduct).where(InputProduct.code == data.input_code)).first()
+        if product is None:
+            raise InvalidInput(f"input product '{data.input_code}' does not exist")
+        allowed = _KIND_OF_ACTIVITY.get(data.activity)
+        if allowed and product.kind not in allowed:
+            raise InvalidInput(
+                f"activity '{data.activity}' cannot use {product.kind} '{product.code}'"
+            )
+        if unit is None:
+            unit = product.unit
+        elif unit != product.unit:
+            raise InvalidInput(
+                f"unit '{unit}' does not match '{product.code}', which is measured in {product.unit}"
+            )
+    if data.quantity is not None and unit is None:
+        raise InvalidInput("a quantity needs a unit (L or kg) or an input_code")
+
+    if data.corrects is not None:
+        target = session.get(DiaryEntry, data.corrects)
+        if target is None or target.field_id != field.id:
+            raise InvalidInput(f"entry {data.corrects} is not an entry of field '{field.code}'")
+        newer = session.exec(select(DiaryEntry.id).where(DiaryEntry.corrects_id == target.id)).first()
+        if newer is not None:
+            raise Conflict(f"entry {target.id} was already corrected by entry {newer}; correct that one")
+    elif data.retracts:
+        raise InvalidInput("retracts needs corrects: the entry being withdrawn")
+
+    season = season_on(session, field_id=field.id, day=data.occurred_at.date())
+    for _attempt in range(5):
+        last = session.exec(
+            select(DiaryEntry.chain_seq, DiaryEntry.hash)
+            .where(DiaryEntry.field_id == field.id)
+            .order_by(DiaryEntry.chain_seq.desc())
+        ).first()
+        entry = DiaryEntry(
+            field_id=field.id,
+            season_id=season.id if season else None,
+            chain_seq=(last[0] + 1) if last else 1,
+            occurred_at=data.occurred_at,
+            activity=data.activity,
+            input_id=product.id if product else None,
+            quantity=data.quantity,
+            unit=unit,
+            area_ha=data.area_ha,
+            note=data.note,
+            corrects_id=data.corrects,
+            retracts=data.retracts,
+            source=source,
+            mission_id=mission_id,
+            client_id=data.client_id,
+            author_id=user.id if user else None,
+            prev_hash=last[1] if last else GENESIS,
+        )
+        entry.hash = entry_hash(entry)
+        nested = session.begin_nested()
+        session.add(entry)
+        try:
+            nested.commit()
+        except IntegrityError:
+            # Another writer took this chain position (or the client_id) first: retry on top of it.
+            nested.rollback()
+            if data.client_id:
+                known = session.exec(
+                    select(DiaryEntry).where(DiaryEntry.client_id == data.client_id)
+                ).first()
+                if known is not None:
+                    return known, False
+            continue
+        if commit:
+            session.commit()
+            session.refresh(entry)
+        return entry, True
+    raise Conflict(f"the diary of field '{field.code}' is busy; try again")
+
+
+def entry_public(entry: DiaryEntry, *, field_code: str, input_code: str | None, corrected_by=None):
+    """The API shape of a diary entry."""
+    dose = None
+    if entry.quantity is not None and entry.area_ha:
+        dose = round(entry.quantity / entry.area_ha, 6)
+    return DiaryEntryPublic(
+        id=entry.id,
+        field_code=field_code,
+        season_id=entry.season_id,
+        occurred_at=entry.occurred_at,
+        recorded_at=entry.recorded_at,
+        activity=entry.activity,
+        input_code=input_code,
+        quantity=entry.quantity,
+        unit=entry.unit,
+        area_ha=entry.area_ha,
+        dose_per_ha=dose,
+        note=entry.note,
+        corrects=entry.corrects_id,
+        retracts=entry.retracts,
+        corrected_by=corrected_by,
+        source=entry.source,
+        mission_id=entry.mission_id,
+        client_id=entry.client_id,
+        hash=entry.hash,
+        prev_hash=entry.prev_hash,
+    )
+
+
+def _entries_stmt(*, corrected_view: bool):
+    newer = aliased(DiaryEntry)
+    corrected_by = (
+        select(func.min(newer.id)).where(newer.corrects_id == DiaryEntry.id).scalar_subquery()
+    )
+    stmt = (
+        select(DiaryEntry, FarmField.code, InputProduct.code, corrected_by)
+        .join(FarmField, FarmField.id == DiaryEntry.field_id)
+        .outerjoin(InputProduct, InputProduct.id == DiaryEntry.input_id)
+    )
+    if corrected_view:
+        # The corrected view: an entry replaced by a correction, and a withdrawal itself, drop out.
+        stmt = stmt.where(
+            ~exists().where(and_(newer.corrects_id == DiaryEntry.id)), DiaryEntry.retracts.is_(False)
+        )
+    return stmt
+
+
+def list_entries(
+    session: Session,
+    *,
+    field_code: str | None = None,
+    season_id: int | None = None,
+    field_ids: list[int] | None = None,
+    activity: Activity | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    corrected_view: bool = True,
+    offset: int = 0,
+    limit: int = 100,
+) -> DiaryEntriesPublic:
+    """A page of diary entries, oldest first, in the corrected view by default."""
+    stmt = _entries_stmt(corrected_view=corrected_view)
+    if field_code:
+        field = get_field(session, code=field_code)
+        stmt = stmt.where(DiaryEntry.field_id == field.id)
+    if field_ids is not None:
+        stmt = stmt.where(DiaryEntry.field_id.in_(field_ids))
+    if season_id is not None:
+        stmt = stmt.where(DiaryEntry.season_id == season_id)
+    if activity:
+        stmt = stmt.where(DiaryEntry.activity == activity)
+    if since:
+        stmt = stmt.where(DiaryEntry.occurred_at >= since)
+    if until:
+        stmt = stmt.where(DiaryEntry.occurred_at <= until)
+    stmt = stmt.order_by(DiaryEntry.occurred_at, DiaryEntry.id)
+    rows, count = page(session, stmt, offset=offset, limit=limit)
+    data = [
+        entry_public(e, field_code=fc, input_code=ic, corrected_by=cb) for e, fc, ic, cb in rows
+    ]
+    return DiaryEntriesPublic(data=data, count=count)
+
+
+def get_entry(session: Session, *, entry_id: int) -> DiaryEntryPublic:
+    """One diary entry, with the id of the entry that corrected it, if any."""
+    stmt = _entries_stmt(corrected_view=False).where(DiaryEntry.id == entry_id)
+    row = session.exec(stmt).first()
+    if row is None:
+        raise NotFound(f"diary entry {entry_id} does not exist")
+    e, fc, ic, cb = row
+    return entry_public(e, field_code=fc, input_code=ic, corrected_by=cb)
+
+
+def verify_chain(session: Session, *, field_code: str) -> DiaryVerification:
+    """Recompute a field's hash chain and report every place it does not hold."""
+    field = get_field(session, code=field_code)
+    entries = session.exec(
+        select(DiaryEntry).where(DiaryEntry.field_id == field.id).order_by(DiaryEntry.chain_seq)
+    ).all()
+    breaks: list[ChainBreak] = []
+    prev = GENESIS
+    for expected_seq, entry in enumerate(entries, start=1):
+        if entry.chain_seq != expected_seq:
+            breaks.append(
+                ChainBreak(entry_id=entry.id, chain_seq=entry.chain_seq, problem=f"expected position {expected_seq}: an entry is missing")
+            )
+        if entry.prev_hash != prev:
+            breaks.append(
+                ChainBreak(entry_id=entry.id, chain_seq=entry.chain_seq, problem="does not link to the previous entry's hash")
+            )
+        if entry_hash(entry) != entry.hash:
+            breaks.append(
+                ChainBreak(entry_id=entry.id, chain_seq=entry.chain_seq, problem="content does not match its hash: edited after it was recorded")
+            )
+        prev = entry.hash
+    return DiaryVerification(
+        field_code=field.code,
+        entries=len(entries),
+        valid=not breaks,
+        head_hash=entries[-1].hash if entries else None,
+        breaks=breaks,
+    )

@@ -1,0 +1,236 @@
+"""Fields (land assets with a polygon), their import, and crop seasons."""
+
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+from shapely.geometry import mapping
+from sqlmodel import Session, select
+
+from traceability import geo
+from traceability.errors import Conflict, Forbidden, InvalidGeometry, InvalidInput
+from traceability.models import (
+    FarmField,
+    Farmer,
+    FieldCreate,
+    FieldPublic,
+    FieldPublicProperties,
+    Role,
+    Season,
+    SeasonCreate,
+    SeasonPublic,
+    User,
+)
+from traceability.services.common import get_by, page, unique_or_conflict
+
+
+def _round_coords(coords: Any) -> Any:
+    # 1e-7 degrees is about 1 cm: finer digits are noise from the survey or a projection.
+    if isinstance(coords, (int, float)):
+        return round(float(coords), 7)
+    return [_round_coords(c) for c in coords]
+
+
+def build_field(*, feature: FieldCreate) -> FarmField:
+    """A field row from a validated Feature: polygon checked, area and bbox computed."""
+    shape = geo.parse_polygon(feature.geometry)
+    minx, miny, maxx, maxy = shape.bounds
+    geometry = mapping(shape)
+    geometry = {"type": geometry["type"], "coordinates": _round_coords(geometry["coordinates"])}
+    props = feature.properties
+    extra = {k: v for k, v in (props.model_extra or {}).items() if k not in ("area_ha", "id")}
+    return FarmField(
+        code=props.code,
+        farmer_id=props.farmer_id,
+        name=props.name,
+        geometry=geometry,
+        properties=extra,
+        area_ha=round(geo.area_ha(shape), 6),
+        utm_epsg=geo.utm_epsg(*shape.representative_point().coords[0]),
+        min_lon=minx,
+        min_lat=miny,
+        max_lon=maxx,
+        max_lat=maxy,
+    )
+
+
+def _check_farmers(session: Session, farmer_ids: set[int]) -> None:
+    found = set(session.exec(select(Farmer.id).where(Farmer.id.in_(farmer_ids))).all())
+    missing = sorted(farmer_ids - found)
+    if missing:
+        raise InvalidInput(f"farmer_id {', '.join(map(str, missing))} does not exist")
+
+
+def create_field(session: Session, *, feature: FieldCreate) -> FarmField:
+    """Record one field from a GeoJSON Feature."""
+    return import_fields(session, features=[feature.model_dump()])[0]
+
+
+def reproject_geometry(geometry: dict[str, Any], crs: str) -> dict[str, Any]:
+    """A GeoJSON geometry dict with its coordinates moved from ``crs`` to WGS84."""
+    try:
+        transform = geo.transformer_to_wgs84(crs)
+    except Exception as exc:  # pyproj raises CRSError, a ValueError subclass, for unknown codes
+        raise InvalidInput(f"unknown coordinate reference system '{crs}': {exc}") from exc
+
+    def move(coords: Any) -> Any:
+        if coords and isinstance(coords[0], (int, float)):
+            x, y = transform(float(coords[0]), float(coords[1]))
+            return [x, y]
+        return [move(c) for c in coords]
+
+    try:
+        return {**geometry, "coordinates": move(geometry["coordinates"])}
+    except (KeyError, TypeError, IndexError, ValueError) as exc:
+        raise InvalidGeometry(f"coordinates cannot be read: {exc}") from exc
+
+
+def import_fields(
+    session: Session,
+    *,
+    features: Iterable[dict[str, Any]],
+    crs: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[FarmField]:
+    """Record many fields at once, all or nothing.
+
+    Each feature is checked before anything is written; an error names the
+    feature (by position and code) and what is wrong with it.
+    """
+    rows: list[FarmField] = []
+    for i, raw in enumerate(features):
+        label = f"feature {i}"
+        try:
+            if not isinstance(raw, dict):
+                raise InvalidInput("a feature must be a JSON object")
+            label = f"feature {i} ({(raw.get('properties') or {}).get('code', 'no code')})"
+            if crs and raw.get("geometry"):
+                raw = {**raw, "geometry": reproject_geometry(raw["geometry"], crs)}
+            rows.append(build_field(feature=FieldCreate.model_validate(raw)))
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise InvalidInput(f"{label}: {where}: {err['msg']}") from exc
+        except InvalidInput as exc:
+            raise type(exc)(f"{label}: {exc}") from exc
+        if progress:
+            progress(1)
+    codes = [r.code for r in rows]
+    dupes = sorted({c for c in codes if codes.count(c) > 1}) if len(set(codes)) != len(codes) else []
+    if dupes:
+        raise Conflict(f"field code repeated in the import: {', '.join(dupes)}")
+    if rows:
+        _check_farmers(session, {r.farmer_id for r in rows})
+        existing = session.exec(select(FarmField.code).where(FarmField.code.in_(codes))).all()
+        if existing:
+            raise Conflict(f"field code already exists: {', '.join(sorted(existing))}")
+    session.add_all(rows)
+    with unique_or_conflict(session, "a field code in the import already exists"):
+        pass
+    session.commit()
+    for row in rows:
+        session.refresh(row)
+    return rows
+
+
+def field_feature(field: FarmField) -> FieldPublic:
+    """The GeoJSON Feature the API returns for a field."""
+    return FieldPublic(
+        id=field.code,
+        geometry=field.geometry,
+        bbox=[field.min_lon, field.min_lat, field.max_lon, field.max_lat],
+        properties=FieldPublicProperties(
+            id=field.id,
+            code=field.code,
+            farmer_id=field.farmer_id,
+            name=field.name,
+            area_ha=field.area_ha,
+            utm_epsg=field.utm_epsg,
+            **(field.properties or {}),
+        ),
+    )
+
+
+def get_field(session: Session, *, code: str) -> FarmField:
+    """The field with this code."""
+    return get_by(session, FarmField, "field", code=code)
+
+
+def list_fields(
+    session: Session,
+    *,
+    farmer_id: int | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
+    offset: int,
+    limit: int,
+) -> tuple[list[FarmField], int]:
+    """A page of fields, optionally of one farmer or touching a lon/lat box."""
+    stmt = select(FarmField).order_by(FarmField.code)
+    if farmer_id is not None:
+        stmt = stmt.where(FarmField.farmer_id == farmer_id)
+    if bbox is not None:
+        stmt = stmt.where(*bbox_clause(FarmField, bbox))
+    return page(session, stmt, offset=offset, limit=limit)
+
+
+def bbox_clause(model, bbox: tuple[float, float, float, float]) -> list:
+    """SQL conditions for rows of ``model`` whose bbox touches ``bbox``."""
+    minx, miny, maxx, maxy = bbox
+    return [model.min_lon <= maxx, model.max_lon >= minx, model.min_lat <= maxy, model.max_lat >= miny]
+
+
+def ensure_owner(field: FarmField, user: User | None) -> None:
+    """Raise ``Forbidden`` unless ``user`` may write for ``field``."""
+    if user is None or user.role is Role.admin:
+        return
+    if user.role is not Role.farmer or user.farmer_id != field.farmer_id:
+        raise Forbidden(f"field '{field.code}' is not one of your fields")
+
+
+# ---------------------------------------------------------------- seasons
+
+
+def create_season(session: Session, *, data: SeasonCreate, user: User | None = None) -> Season:
+    """Start a crop season on a field."""
+    field = get_field(session, code=data.field_code)
+    ensure_owner(field, user)
+    if data.ended_on and data.ended_on < data.sown_on:
+        raise InvalidInput("ended_on is before sown_on")
+    season = Season(field_id=field.id, **data.model_dump(exclude={"field_code"}))
+    session.add(season)
+    session.commit()
+    session.refresh(season)
+    return season
+
+
+def season_public(season: Season, field_code: str) -> SeasonPublic:
+    """The API shape of a season."""
+    return SeasonPublic(field_code=field_code, **season.model_dump(exclude={"field_id", "created_at"}))
+
+
+def get_season(session: Session, *, season_id: int) -> tuple[Season, str]:
+    """The season with this id and its field's code."""
+    season = get_by(session, Season, "season", id=season_id)
+    return season, session.get(FarmField, season.field_id).code
+
+
+def list_seasons(
+    session: Session, *, field_code: str | None = None, crop: str | None = None, offset: int, limit: int
+) -> tuple[list[tuple[Season, str]], int]:
+    """A page of seasons with their field codes, optionally of one field or crop."""
+    stmt = select(Season, FarmField.code).join(FarmField).order_by(Season.id)
+    if field_code:
+        stmt = stmt.where(FarmField.code == field_code)
+    if crop:
+        stmt = stmt.where(Season.crop == crop)
+    return page(session, stmt, offset=offset, limit=limit)
+
+
+def season_on(session: Session, *, field_id: int, day: date) -> Season | None:
+    """The field's season that was under way on ``day`` (the latest sown by then)."""
+    return session.exec(
+        select(Season)
+        .where(Season.field_id == field_id, Season.sown_on <= day)
+        .order_by(Season.sown_on.desc(), Season.id.desc())
+    ).first()
