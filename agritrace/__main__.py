@@ -1,0 +1,3 @@
+from agritrace.cli import app
+
+app(prog_name="agritrace")
