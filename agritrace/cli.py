@@ -51,7 +51,9 @@ def db_current() -> None:
 def users_create(
     name: Annotated[str, typer.Argument(help="who the token is for")],
     role: Annotated[str, typer.Option(help="admin, operator or farmer")] = "farmer",
-    farmer_id: Annotated[int | None, typer.Option(help="the farmer a farmer user speaks for")] = None,
+    farmer_id: Annotated[
+        int | None, typer.Option(help="the farmer a farmer user speaks for")
+    ] = None,
 ) -> None:
     """Create an API user and print its token (shown only once)."""
     from sqlmodel import Session
@@ -74,7 +76,9 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[int, typer.Option(help="worker processes")] = 1,
-    migrate_db: Annotated[bool, typer.Option("--migrate/--no-migrate", help="migrate the schema first")] = True,
+    migrate_db: Annotated[
+        bool, typer.Option("--migrate/--no-migrate", help="migrate the schema first")
+    ] = True,
 ) -> None:
     """Run the HTTP API and the public trace pages."""
     import uvicorn
@@ -84,15 +88,26 @@ def serve(
     if migrate_db:
         migrate(_engine())
     uvicorn.run(
-        "traceability.api.main:create_app", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "traceability.api.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
     )
 
 
 @app.command("import-fields")
 def import_fields(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="GeoJSON FeatureCollection")],
-    crs: Annotated[str | None, typer.Option(help="CRS of the file, e.g. EPSG:3405 (VN-2000 / UTM 48N)")] = None,
-    farmer_id: Annotated[int | None, typer.Option(help="farmer for features without properties.farmer_id")] = None,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="GeoJSON FeatureCollection")
+    ],
+    crs: Annotated[
+        str | None, typer.Option(help="CRS of the file, e.g. EPSG:3405 (VN-2000 / UTM 48N)")
+    ] = None,
+    farmer_id: Annotated[
+        int | None, typer.Option(help="farmer for features without properties.farmer_id")
+    ] = None,
     code_property: Annotated[str, typer.Option(help="property holding the field code")] = "code",
 ) -> None:
     """Import field polygons (any CRS pyproj knows) as fields, all or nothing."""
@@ -142,7 +157,9 @@ def _declared_crs(doc: object) -> str | None:
 
 @app.command("load-fixtures")
 def load_fixtures(
-    directory: Annotated[Path, typer.Argument(file_okay=False, help="fixtures folder")] = Path("fixtures"),
+    directory: Annotated[Path, typer.Argument(file_okay=False, help="fixtures folder")] = Path(
+        "fixtures"
+    ),
 ) -> None:
     """Load the fixture slice of the province (farmers, fields, zones, fleet, products)."""
     from rich.progress import Progress
@@ -158,10 +175,35 @@ def load_fixtures(
     typer.echo(", ".join(f"{n} {what}" for what, n in counts.items()))
 
 
+@app.command("report")
+def report(
+    name: Annotated[str, typer.Argument(help="missions, field-applications or fleet")],
+    out: Annotated[
+        Path | None, typer.Option(help="write CSV here instead of printing a table")
+    ] = None,
+) -> None:
+    """Print or save a report for the agriculture office."""
+    from traceability import reports
+
+    build = reports.REPORTS.get(name)
+    if build is None:
+        raise typer.BadParameter(
+            f"unknown report '{name}'; choose from {', '.join(reports.REPORTS)}"
+        )
+    frame = build(_engine())
+    if out:
+        frame.to_csv(out, index=False)
+        typer.echo(f"{len(frame)} rows written to {out}")
+    else:
+        typer.echo(frame.to_string(index=False) if not frame.empty else "(no rows)")
+
+
 @app.command("ingest")
 def ingest(
     mqtt_url: Annotated[str | None, typer.Option(help="broker, default AGRITRACE_MQTT_URL")] = None,
-    client_id: Annotated[str | None, typer.Option(help="MQTT client id (persistent session)")] = None,
+    client_id: Annotated[
+        str | None, typer.Option(help="MQTT client id (persistent session)")
+    ] = None,
 ) -> None:
     """Run the MQTT ingester (several may share the load on one broker)."""
     from drone_ingest.client import run_ingester
@@ -171,8 +213,12 @@ def ingest(
 
 @app.command("ingest-log")
 def ingest_log(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON-lines log")],
-    drone: Annotated[str | None, typer.Option(help="drone code, when the log does not name it")] = None,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON-lines log")
+    ],
+    drone: Annotated[
+        str | None, typer.Option(help="drone code, when the log does not name it")
+    ] = None,
 ) -> None:
     """Ingest a flight log recorded without coverage, through the same pipeline."""
     from drone_ingest.logs import ingest_log_file
@@ -198,7 +244,9 @@ def simulate(
 def demo(
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
     drones: Annotated[int, typer.Option(help="simulated drones")] = 6,
-    database_url: Annotated[str, typer.Option(help="database for the demo")] = "sqlite:///./agritrace-demo.db",
+    database_url: Annotated[
+        str, typer.Option(help="database for the demo")
+    ] = "sqlite:///./agritrace-demo.db",
 ) -> None:
     """Everything on one machine: SQLite, an embedded broker, the ingester, the API and a fleet."""
     from agritrace.demo import run_demo

@@ -19,8 +19,14 @@ from tests.factories import Factory
 from traceability.config import get_settings
 from traceability.db import get_session, make_engine, migrate
 
-PG_ADMIN_URL = os.environ.get("AGRITRACE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-BACKENDS = [b.strip() for b in os.environ.get("AGRITRACE_TEST_BACKENDS", "sqlite,postgresql").split(",") if b.strip()]
+PG_ADMIN_URL = os.environ.get(
+    "AGRITRACE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BACKENDS = [
+    b.strip()
+    for b in os.environ.get("AGRITRACE_TEST_BACKENDS", "sqlite,postgresql").split(",")
+    if b.strip()
+]
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 ADMIN_TOKEN = "test-admin-token-" + uuid.uuid4().hex
 
@@ -62,7 +68,9 @@ def _postgres_engine() -> Iterator[Engine]:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Engine]:
     """A migrated database of each backend, shared by the session's tests."""
     if request.param == "sqlite":
         path = tmp_path_factory.mktemp("db") / "agritrace.db"

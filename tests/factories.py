@@ -26,7 +26,7 @@ ORIGIN_E, ORIGIN_N = 547_000.0, 1_021_000.0
 
 
 def rectangle_lonlat(x0: float, y0: float, width: float, height: float) -> Polygon:
-    """A rectangle ``width`` × ``height`` metres at UTM 48N offset (x0, y0) from ORIGIN, in WGS84."""
+    """A ``width`` × ``height`` m rectangle at UTM 48N offset (x0, y0) from ORIGIN, in WGS84."""
     corners = [(x0, y0), (x0 + width, y0), (x0 + width, y0 + height), (x0, y0 + height)]
     return Polygon([_UTM48_TO_WGS84.transform(ORIGIN_E + x, ORIGIN_N + y) for x, y in corners])
 
@@ -49,7 +49,11 @@ class Factory:
 
     def farmer(self, **kw):
         n = next(self._n)
-        data = {"name": f"Nguyễn Văn Thử {n}", "phone": f"09123456{n:02d}", "village": "Ấp Xóm Mới"} | kw
+        data = {
+            "name": f"Nguyễn Văn Thử {n}",
+            "phone": f"09123456{n:02d}",
+            "village": "Ấp Xóm Mới",
+        } | kw
         return catalog.create_farmer(self.session, data=FarmerCreate(**data))
 
     def field(self, *, farmer=None, code=None, x0=None, y0=0.0, width=100.0, height=200.0, **props):
@@ -73,11 +77,21 @@ class Factory:
 
     def drone(self, **kw):
         n = next(self._n)
-        data = {"code": f"BL-DR-{n:03d}", "model": "DJI Agras T40", "swath_m": 10.0, "tank_capacity": 40.0} | kw
+        data = {
+            "code": f"BL-DR-{n:03d}",
+            "model": "DJI Agras T40",
+            "swath_m": 10.0,
+            "tank_capacity": 40.0,
+        } | kw
         return catalog.create_drone(self.session, data=DroneCreate(**data))
 
     def season(self, field, **kw):
-        data = {"field_code": field.code, "crop": "lúa", "variety": "ST25", "sown_on": date(2026, 1, 5)} | kw
+        data = {
+            "field_code": field.code,
+            "crop": "lúa",
+            "variety": "ST25",
+            "sown_on": date(2026, 1, 5),
+        } | kw
         return fields.create_season(self.session, data=SeasonCreate(**data))
 
     def entry(self, field, **kw):
@@ -105,6 +119,8 @@ class Factory:
         n = next(self._n)
         _user, token = users.create_user(
             self.session,
-            data=UserCreate(name=f"user {n}", role=Role(role), farmer_id=farmer.id if farmer else None),
+            data=UserCreate(
+                name=f"user {n}", role=Role(role), farmer_id=farmer.id if farmer else None
+            ),
         )
         return {"Authorization": f"Bearer {token}"}

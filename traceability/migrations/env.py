@@ -28,7 +28,9 @@ def run_migrations_online() -> None:
     if engine is None:
         from traceability.config import get_settings
 
-        engine = make_engine(config.get_main_option("sqlalchemy.url") or get_settings().database_url)
+        engine = make_engine(
+            config.get_main_option("sqlalchemy.url") or get_settings().database_url
+        )
     with engine.connect() as connection:
         # Batch mode lets later migrations alter columns on SQLite too.
         context.configure(

@@ -13,4 +13,6 @@ if __name__ == "__main__":
         old.unlink()
     with TemporaryDirectory() as tmp:
         engine = make_engine(f"sqlite:///{tmp}/empty.db")
-        command.revision(alembic_config(engine), message="initial schema", autogenerate=True, rev_id="0001")
+        command.revision(
+            alembic_config(engine), message="initial schema", autogenerate=True, rev_id="0001"
+        )
