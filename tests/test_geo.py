@@ -506,7 +506,9 @@ def test_noisy_20_minute_mission_over_300_fields_adds_up():
     per_field = sum(f.treated_area_m2 for f in result.fields)
     assert per_field == pytest.approx(result.treated_area_m2, rel=1e-6)
     amount_in = sum(f.applied_amount for f in result.fields)
-    assert amount_in + result.amount_outside_fields == pytest.approx(result.applied_amount, rel=1e-6)
+    assert amount_in + result.amount_outside_fields == pytest.approx(
+        result.applied_amount, rel=1e-6
+    )
 
 
 def test_swath_jitter_within_tolerance_keeps_exact_area():
