@@ -1,0 +1,43 @@
+"""The fixture slice of the province loads completely, correctly and idempotently."""
+
+import json
+
+import pytest
+from pyproj import Transformer
+from shapely.geometry import shape
+from shapely.ops import transform
+from sqlmodel import func, select
+
+from traceability.models import Drone, FarmField, Farmer, InputProduct, NoSprayZone
+from traceability.services.fixtures import FIXTURES_DIR, load_fixtures
+
+
+def test_fixtures_load_once_with_true_areas(session):
+    counts = load_fixtures(session, directory=FIXTURES_DIR)
+    source = json.loads((FIXTURES_DIR / "fields.geojson").read_text())["features"]
+    assert counts["drones"] == 86
+    assert counts["fields"] == len(source) >= 300
+    assert counts["farmers"] == len(json.loads((FIXTURES_DIR / "farmers.json").read_text()))
+    assert counts["no-spray zones"] > 0
+    assert session.exec(select(func.count()).select_from(Drone)).one() == 86
+
+    # Areas against an independent projection of the source polygons into UTM 48N.
+    to_utm = Transformer.from_crs(4326, 32648, always_xy=True).transform
+    expected = {
+        f["properties"]["code"]: transform(to_utm, shape(f["geometry"])).area / 1e4 for f in source
+    }
+    stored = dict(session.exec(select(FarmField.code, FarmField.area_ha)).all())
+    assert stored.keys() == expected.keys()
+    for code, area in expected.items():
+        assert stored[code] == pytest.approx(area, rel=1e-4), code
+    owners = session.exec(
+        select(FarmField.code, Farmer.code).join(Farmer, Farmer.id == FarmField.farmer_id)
+    ).all()
+    by_source = {f["properties"]["code"]: f["properties"]["farmer_code"] for f in source}
+    assert dict(owners) == by_source
+
+    again = load_fixtures(session, directory=FIXTURES_DIR)
+    assert set(again.values()) == {0}
+    for model in (Drone, FarmField, Farmer, InputProduct, NoSprayZone):
+        assert session.exec(select(func.count()).select_from(model)).one() > 0
+    assert session.exec(select(func.count()).select_from(FarmField)).one() == len(source)
