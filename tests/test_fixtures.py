@@ -8,7 +8,7 @@ from shapely.geometry import shape
 from shapely.ops import transform
 from sqlmodel import func, select
 
-from traceability.models import Drone, FarmField, Farmer, InputProduct, NoSprayZone
+from traceability.models import Drone, Farmer, FarmField, InputProduct, NoSprayZone
 from traceability.services.fixtures import FIXTURES_DIR, load_fixtures
 
 
