@@ -72,6 +72,8 @@ Code = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# A reference to a row by its id: bounded so that a huge number is a 422, not a database overflow.
+DbId = Annotated[int, PField(ge=1, le=2**31 - 1)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 
 
@@ -159,7 +161,7 @@ class UserCreate(BaseModel):
 
     name: Name
     role: Role
-    farmer_id: int | None = None
+    farmer_id: DbId | None = None
 
 
 class UserPublic(BaseModel):
@@ -263,7 +265,7 @@ class FieldProperties(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     code: Code
-    farmer_id: int
+    farmer_id: DbId
     name: ShortText | None = None
 
 
@@ -507,7 +509,7 @@ class DiaryEntryCreate(BaseModel):
     unit: Unit | None = None
     area_ha: Annotated[float, PField(gt=0, lt=100_000, allow_inf_nan=False)] | None = None
     note: Annotated[str, StringConstraints(max_length=2000)] | None = None
-    corrects: int | None = None
+    corrects: DbId | None = None
     retracts: bool = False
     # Set by an offline phone app so that re-sending an entry never records it twice.
     client_id: Annotated[str, StringConstraints(min_length=8, max_length=64)] | None = None

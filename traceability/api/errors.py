@@ -3,7 +3,7 @@
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 
 from traceability.errors import AgritraceError, Conflict, Forbidden, InvalidInput, NotFound
 
@@ -27,10 +27,26 @@ def install(app: FastAPI) -> None:
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = exc.errors()
         detail = "; ".join(_describe(e) for e in errors[:10])
-        clean = [{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors]
+        clean = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+            for e in errors
+        ]
         return JSONResponse({"detail": detail, "errors": clean}, status_code=422)
 
     @app.exception_handler(IntegrityError)
     async def integrity(_request: Request, exc: IntegrityError) -> JSONResponse:
         # Services check what they can; a race past those checks still ends as a 409, not a 500.
         return JSONResponse({"detail": f"conflicts with stored data: {exc.orig}"}, status_code=409)
+
+    @app.exception_handler(DataError)
+    async def data_error(_request: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refusing a value (an id beyond INTEGER, a string too long) is bad input.
+        reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        return JSONResponse(
+            {"detail": f"a value does not fit the database: {reason}"}, status_code=422
+        )
+
+    @app.exception_handler(OverflowError)
+    async def overflow(_request: Request, exc: OverflowError) -> JSONResponse:
+        # SQLite's driver raises this for integers beyond 64 bits, before any SQL runs.
+        return JSONResponse({"detail": f"a number is out of range: {exc}"}, status_code=422)

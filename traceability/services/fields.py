@@ -1,5 +1,6 @@
 """Fields (land assets with a polygon), their import, and crop seasons."""
 
+import math
 from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
@@ -11,8 +12,8 @@ from sqlmodel import Session, select
 from traceability import geo
 from traceability.errors import Conflict, Forbidden, InvalidGeometry, InvalidInput
 from traceability.models import (
-    FarmField,
     Farmer,
+    FarmField,
     FieldCreate,
     FieldPublic,
     FieldPublicProperties,
@@ -32,21 +33,33 @@ def _round_coords(coords: Any) -> Any:
     return [_round_coords(c) for c in coords]
 
 
+# Keys of a public field's properties that the record computes; a client's values are dropped.
+_COMPUTED_PROPERTIES = frozenset(FieldPublicProperties.model_fields)
+# Smaller than this is a digitising slip (corners on one line, a stray click), not a field.
+MIN_FIELD_AREA_M2 = 1.0
+
+
 def build_field(*, feature: FieldCreate) -> FarmField:
     """A field row from a validated Feature: polygon checked, area and bbox computed."""
     shape = geo.parse_polygon(feature.geometry)
+    area = geo.area_ha(shape)
+    if area * 10_000.0 < MIN_FIELD_AREA_M2:
+        raise InvalidGeometry(
+            f"{shape.geom_type} has an area of only {area * 10_000.0:.3g} m², "
+            "too small for a field (are its corners on one line?)"
+        )
     minx, miny, maxx, maxy = shape.bounds
     geometry = mapping(shape)
     geometry = {"type": geometry["type"], "coordinates": _round_coords(geometry["coordinates"])}
     props = feature.properties
-    extra = {k: v for k, v in (props.model_extra or {}).items() if k not in ("area_ha", "id")}
+    extra = {k: v for k, v in (props.model_extra or {}).items() if k not in _COMPUTED_PROPERTIES}
     return FarmField(
         code=props.code,
         farmer_id=props.farmer_id,
         name=props.name,
         geometry=geometry,
         properties=extra,
-        area_ha=round(geo.area_ha(shape), 6),
+        area_ha=round(area, 6),
         utm_epsg=geo.utm_epsg(*shape.representative_point().coords[0]),
         min_lon=minx,
         min_lat=miny,
@@ -74,16 +87,29 @@ def reproject_geometry(geometry: dict[str, Any], crs: str) -> dict[str, Any]:
     except Exception as exc:  # pyproj raises CRSError, a ValueError subclass, for unknown codes
         raise InvalidInput(f"unknown coordinate reference system '{crs}': {exc}") from exc
 
-    def move(coords: Any) -> Any:
-        if coords and isinstance(coords[0], (int, float)):
-            x, y = transform(float(coords[0]), float(coords[1]))
-            return [x, y]
-        return [move(c) for c in coords]
+    def move(coords: Any, depth: int) -> Any:
+        # Depth 4 is a MultiPolygon's position; anything deeper (or not a list) is not GeoJSON.
+        if not isinstance(coords, list) or depth > 4:
+            raise InvalidGeometry(
+                f"coordinates must be nested lists of numbers, got {coords!r:.60}"
+            )
+        if not coords or isinstance(coords[0], list):
+            return [move(c, depth + 1) for c in coords]
+        xy = coords[:2]
+        if len(xy) < 2 or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in xy
+        ):
+            raise InvalidGeometry(f"position {coords!r:.60} is not a pair of numbers")
+        lon, lat = transform(float(xy[0]), float(xy[1]))
+        if not (math.isfinite(lon) and math.isfinite(lat)):
+            raise InvalidGeometry(
+                f"position {coords!r:.60} cannot be moved from {crs} to WGS84 (outside the CRS?)"
+            )
+        return [lon, lat]
 
-    try:
-        return {**geometry, "coordinates": move(geometry["coordinates"])}
-    except (KeyError, TypeError, IndexError, ValueError) as exc:
-        raise InvalidGeometry(f"coordinates cannot be read: {exc}") from exc
+    if not isinstance(geometry, dict) or "coordinates" not in geometry:
+        raise InvalidGeometry("a geometry needs 'type' and 'coordinates'")
+    return {**geometry, "coordinates": move(geometry["coordinates"], 1)}
 
 
 def import_fields(
@@ -117,7 +143,9 @@ def import_fields(
         if progress:
             progress(1)
     codes = [r.code for r in rows]
-    dupes = sorted({c for c in codes if codes.count(c) > 1}) if len(set(codes)) != len(codes) else []
+    dupes = (
+        sorted({c for c in codes if codes.count(c) > 1}) if len(set(codes)) != len(codes) else []
+    )
     if dupes:
         raise Conflict(f"field code repeated in the import: {', '.join(dupes)}")
     if rows:
@@ -136,6 +164,8 @@ def import_fields(
 
 def field_feature(field: FarmField) -> FieldPublic:
     """The GeoJSON Feature the API returns for a field."""
+    # Rows stored before reserved keys were filtered on the way in are filtered here too.
+    extra = {k: v for k, v in (field.properties or {}).items() if k not in _COMPUTED_PROPERTIES}
     return FieldPublic(
         id=field.code,
         geometry=field.geometry,
@@ -147,7 +177,7 @@ def field_feature(field: FarmField) -> FieldPublic:
             name=field.name,
             area_ha=field.area_ha,
             utm_epsg=field.utm_epsg,
-            **(field.properties or {}),
+            **extra,
         ),
     )
 
@@ -177,7 +207,12 @@ def list_fields(
 def bbox_clause(model, bbox: tuple[float, float, float, float]) -> list:
     """SQL conditions for rows of ``model`` whose bbox touches ``bbox``."""
     minx, miny, maxx, maxy = bbox
-    return [model.min_lon <= maxx, model.max_lon >= minx, model.min_lat <= maxy, model.max_lat >= miny]
+    return [
+        model.min_lon <= maxx,
+        model.max_lon >= minx,
+        model.min_lat <= maxy,
+        model.max_lat >= miny,
+    ]
 
 
 def ensure_owner(field: FarmField, user: User | None) -> None:
@@ -206,7 +241,9 @@ def create_season(session: Session, *, data: SeasonCreate, user: User | None = N
 
 def season_public(season: Season, field_code: str) -> SeasonPublic:
     """The API shape of a season."""
-    return SeasonPublic(field_code=field_code, **season.model_dump(exclude={"field_id", "created_at"}))
+    return SeasonPublic(
+        field_code=field_code, **season.model_dump(exclude={"field_id", "created_at"})
+    )
 
 
 def get_season(session: Session, *, season_id: int) -> tuple[Season, str]:
@@ -216,7 +253,12 @@ def get_season(session: Session, *, season_id: int) -> tuple[Season, str]:
 
 
 def list_seasons(
-    session: Session, *, field_code: str | None = None, crop: str | None = None, offset: int, limit: int
+    session: Session,
+    *,
+    field_code: str | None = None,
+    crop: str | None = None,
+    offset: int,
+    limit: int,
 ) -> tuple[list[tuple[Season, str]], int]:
     """A page of seasons with their field codes, optionally of one field or crop."""
     stmt = select(Season, FarmField.code).join(FarmField).order_by(Season.id)

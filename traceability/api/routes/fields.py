@@ -1,5 +1,6 @@
 """Fields (GeoJSON), field import, seasons."""
 
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -28,8 +29,11 @@ def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
         parts = tuple(float(v) for v in value.split(","))
     except ValueError:
         parts = ()
-    if len(parts) != 4:
-        raise InvalidInput("bbox must be 'min_lon,min_lat,max_lon,max_lat'")
+    if len(parts) != 4 or not all(math.isfinite(v) for v in parts):
+        raise InvalidInput("bbox must be four numbers 'min_lon,min_lat,max_lon,max_lat'")
+    minx, miny, maxx, maxy = parts
+    if minx > maxx or miny > maxy:
+        raise InvalidInput("bbox must be 'min_lon,min_lat,max_lon,max_lat' with min <= max")
     return parts  # type: ignore[return-value]
 
 
@@ -80,7 +84,11 @@ def create_season(data: SeasonCreate, session: SessionDep, user: CurrentUser):
 
 @router.get("/seasons", response_model=SeasonsPublic, tags=["seasons"])
 def list_seasons(
-    session: SessionDep, _user: CurrentUser, paging: PagingDep, field_code: str | None = None, crop: str | None = None
+    session: SessionDep,
+    _user: CurrentUser,
+    paging: PagingDep,
+    field_code: str | None = None,
+    crop: str | None = None,
 ):
     """Crop seasons, optionally of one field or crop."""
     rows, count = svc.list_seasons(
@@ -94,5 +102,3 @@ def read_season(season_id: int, session: SessionDep, _user: CurrentUser):
     """One season."""
     season, code = svc.get_season(session, season_id=season_id)
     return svc.season_public(season, code)
-
-
