@@ -1,5 +1,166 @@
-"""trace routes."""
+"""The buyer's side: trace pages and JSON, QR codes, labels, GS1 Digital Link and EPCIS.
 
-from fastapi import APIRouter
+Everything here is public (no token) and reads one lot's public trace only.
+Responses are serialised with orjson straight from the trace's plain data:
+the trace page is the hottest path of the system, and a pydantic round trip
+per request would cost more than the database reads.
+"""
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, FileSystemLoader
+from sqlalchemy import select
+
+from traceability import epcis, qr
+from traceability.api.deps import SessionDep
+from traceability.api.i18n import pick_lang, translator
+from traceability.config import get_settings
+from traceability.errors import InvalidInput, NotFound
+from traceability.models import Lot
+from traceability.services import trace as svc
 
 router = APIRouter()
+
+_templates = Environment(
+    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+Lang = Annotated[str | None, Query(description="page language: vi (default) or en", max_length=10)]
+# Short public caching: a scan in a shop re-opened a minute later need not hit the database.
+_CACHE = {"Cache-Control": "public, max-age=60"}
+
+
+def _base_url() -> str:
+    return get_settings().public_base_url.rstrip("/")
+
+
+def _json(data: Any, status_code: int = 200, media_type: str = "application/json") -> Response:
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
+        status_code=status_code,
+        media_type=media_type,
+        headers=_CACHE if status_code == 200 else None,
+    )
+
+
+def _page(name: str, lang: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    html = _templates.get_template(name).render(**translator(lang), **context)
+    headers = _CACHE if status_code == 200 else None
+    return HTMLResponse(html, status_code=status_code, headers=headers)
+
+
+def _not_found(
+    lang: str, code: str | None, detail: str | None = None, status_code: int = 404
+) -> HTMLResponse:
+    title = "not_found_title" if status_code == 404 else "bad_request_title"
+    return _page("not_found.html", lang, status_code, code=code, detail=detail, title_key=title)
+
+
+def _render_trace(session, code: str, lang: str) -> HTMLResponse:
+    try:
+        data = svc.build_trace(session, code=code, base_url=_base_url())
+    except NotFound:
+        return _not_found(lang, code)
+    return _page(
+        "trace.html",
+        lang,
+        trace=data,
+        field_map=svc.field_map(session, code=code),
+        default_window_days=svc.DEFAULT_WINDOW_DAYS,
+    )
+
+
+@router.get("/api/v1/trace/{code}", tags=["trace"], summary="The public trace of a lot as JSON")
+def trace_json(code: str, session: SessionDep) -> Response:
+    """Lot, fields, seasons, events (oldest first), lineage, diary checks, ``phi_compliant``."""
+    return _json(svc.build_trace(session, code=code, base_url=_base_url()))
+
+
+@router.get(
+    "/t/{code}",
+    tags=["trace"],
+    response_class=HTMLResponse,
+    summary="The page a buyer's phone opens",
+)
+def trace_page(code: str, session: SessionDep, lang: Lang = None) -> HTMLResponse:
+    """The mobile trace page (Vietnamese; ``?lang=en`` English); a friendly 404 if unknown."""
+    return _render_trace(session, code, pick_lang(lang))
+
+
+@router.get(
+    "/01/{gtin}/10/{lot}",
+    tags=["trace"],
+    response_class=HTMLResponse,
+    summary="GS1 Digital Link resolver: GTIN + batch/lot to the trace page",
+)
+def digital_link(gtin: str, lot: str, session: SessionDep, lang: Lang = None) -> HTMLResponse:
+    """Render the lot's trace page when the GTIN is valid and is the lot's GTIN."""
+    chosen = pick_lang(lang)
+    try:
+        wanted = qr.normalise_gtin(gtin)
+    except InvalidInput as exc:
+        return _not_found(chosen, lot, str(exc), status_code=400)
+    stored = session.execute(select(Lot.gtin).where(Lot.code == lot)).first()
+    if stored is None or stored[0] is None or qr.normalise_gtin(stored[0]) != wanted:
+        # The same answer for "no such lot" and "another product's lot": a GTIN is no way in.
+        return _not_found(chosen, lot, f"GTIN {wanted}, lot {lot}")
+    return _render_trace(session, lot, chosen)
+
+
+def _lot_url(session, code: str) -> tuple[Lot, str]:
+    row = session.execute(select(Lot).where(Lot.code == code)).scalars().first()
+    if row is None:
+        raise NotFound(f"lot '{code}' does not exist")
+    return row, qr.lot_url(_base_url(), row.code, row.gtin)
+
+
+@router.get("/api/v1/lots/{code}/qr.png", tags=["trace"], response_class=Response)
+def lot_qr_png(
+    code: str,
+    session: SessionDep,
+    box: Annotated[int, Query(ge=2, le=40, description="pixels per module")] = 10,
+) -> Response:
+    """The lot's QR code as PNG: its trace URL, or its GS1 Digital Link when it has a GTIN."""
+    _lot, url = _lot_url(session, code)
+    return Response(qr.qr_png(url, box), media_type="image/png", headers=_CACHE)
+
+
+@router.get("/api/v1/lots/{code}/qr.svg", tags=["trace"], response_class=Response)
+def lot_qr_svg(code: str, session: SessionDep) -> Response:
+    """The lot's QR code as SVG (for print shops)."""
+    _lot, url = _lot_url(session, code)
+    return Response(qr.qr_svg(url), media_type="image/svg+xml", headers=_CACHE)
+
+
+@router.get("/api/v1/lots/{code}/label", tags=["trace"], response_class=HTMLResponse)
+def lot_label(
+    code: str,
+    session: SessionDep,
+    lang: Lang = None,
+    count: Annotated[int, Query(ge=1, le=60, description="labels on the sheet")] = 12,
+    columns: Annotated[int, Query(ge=1, le=4, description="labels per row")] = 2,
+) -> HTMLResponse:
+    """A printable sheet of bag labels: product, lot code, harvest date and the QR code."""
+    lot, url = _lot_url(session, code)
+    return _page(
+        "label.html",
+        pick_lang(lang),
+        lot=lot,
+        url=url,
+        qr_svg=qr.qr_svg_inline(url),
+        count=count,
+        columns=columns,
+    )
+
+
+@router.get("/api/v1/lots/{code}/epcis", tags=["trace"], response_class=Response)
+def lot_epcis(code: str, session: SessionDep) -> Response:
+    """The lot's history as an EPCIS 2.0 JSON-LD document."""
+    data = svc.build_trace(session, code=code, base_url=_base_url())
+    return _json(epcis.document(data, base_url=_base_url()), media_type="application/ld+json")

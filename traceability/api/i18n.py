@@ -1,0 +1,142 @@
+"""Words of the public pages in Vietnamese (the default) and English."""
+
+from typing import Any
+
+LANGS = ("vi", "en")
+DEFAULT_LANG = "vi"
+
+_STRINGS: dict[str, dict[str, str]] = {
+    "title": {"vi": "Truy xuất nguồn gốc", "en": "Product traceability"},
+    "lot": {"vi": "Lô hàng", "en": "Lot"},
+    "product": {"vi": "Sản phẩm", "en": "Product"},
+    "harvest_date": {"vi": "Ngày thu hoạch", "en": "Harvest date"},
+    "processing_date": {"vi": "Ngày chế biến", "en": "Processing date"},
+    "quantity": {"vi": "Khối lượng", "en": "Quantity"},
+    "gtin": {"vi": "Mã GTIN", "en": "GTIN"},
+    "origin": {"vi": "Vùng trồng", "en": "Where it grew"},
+    "field": {"vi": "Thửa ruộng", "en": "Field"},
+    "area": {"vi": "Diện tích", "en": "Area"},
+    "farmer": {"vi": "Nông dân", "en": "Farmer"},
+    "village": {"vi": "Ấp/xã", "en": "Village"},
+    "season": {"vi": "Mùa vụ", "en": "Season"},
+    "sown_on": {"vi": "Ngày gieo sạ", "en": "Sown on"},
+    "variety": {"vi": "Giống", "en": "Variety"},
+    "no_season": {
+        "vi": "Chưa ghi mùa vụ: xét {days} ngày trước thu hoạch",
+        "en": "No season recorded: the {days} days before harvest are considered",
+    },
+    "timeline": {"vi": "Nhật ký mùa vụ", "en": "Season timeline"},
+    "no_events": {"vi": "Chưa có ghi chép nào.", "en": "Nothing recorded yet."},
+    "phi": {"vi": "Thời gian cách ly", "en": "Pre-harvest interval (PHI)"},
+    "phi_verdict": {"vi": "Thời gian cách ly thuốc BVTV", "en": "Pesticide pre-harvest interval"},
+    "phi_true": {"vi": "Đạt", "en": "Kept"},
+    "phi_false": {"vi": "Không đạt", "en": "Not kept"},
+    "phi_none": {"vi": "Chưa đủ thông tin", "en": "Not enough information"},
+    "no_pesticide": {
+        "vi": "Không sử dụng thuốc bảo vệ thực vật trong mùa vụ",
+        "en": "No pesticide applied in the season",
+    },
+    "last_application": {"vi": "Lần phun cuối", "en": "Last application"},
+    "days_before_harvest": {"vi": "Số ngày đến thu hoạch", "en": "Days to harvest"},
+    "phi_days": {"vi": "Thời gian cách ly quy định", "en": "Required PHI"},
+    "earliest_safe": {"vi": "Ngày thu hoạch sớm nhất an toàn", "en": "Earliest safe harvest"},
+    "days": {"vi": "ngày", "en": "days"},
+    "unknown": {"vi": "không rõ", "en": "unknown"},
+    "unknown_application": {
+        "vi": "Lần phun không rõ thuốc hoặc ngày",
+        "en": "Spray with unknown product or date",
+    },
+    "parents": {"vi": "Được chế biến/phối trộn từ các lô", "en": "Milled or mixed from the lots"},
+    "integrity": {"vi": "Tính toàn vẹn của nhật ký", "en": "Diary integrity"},
+    "chain_ok": {
+        "vi": "Chuỗi mã băm hợp lệ: nhật ký không bị sửa",
+        "en": "Hash chain verified: the diary has not been altered",
+    },
+    "chain_broken": {
+        "vi": "Chuỗi mã băm bị phá vỡ: nhật ký đã bị sửa sau khi ghi",
+        "en": "Hash chain broken: the diary was altered after it was written",
+    },
+    "entries": {"vi": "mục", "en": "entries"},
+    "by_drone": {"vi": "bằng máy bay không người lái", "en": "by drone"},
+    "by_hand": {"vi": "thủ công", "en": "by hand"},
+    "dose": {"vi": "Liều lượng", "en": "Dose"},
+    "coverage": {"vi": "độ phủ", "en": "coverage"},
+    "language": {"vi": "English", "en": "Tiếng Việt"},
+    "not_found_title": {"vi": "Không tìm thấy lô hàng", "en": "Lot not found"},
+    "not_found_text": {
+        "vi": "Không có lô hàng nào mang mã này. Vui lòng kiểm tra lại mã trên bao bì.",
+        "en": "No lot carries this code. Please check the code printed on the bag.",
+    },
+    "bad_request_title": {"vi": "Mã không hợp lệ", "en": "Invalid code"},
+    "from_lots": {"vi": "từ các lô", "en": "from lots"},
+    "map": {"vi": "Bản đồ thửa ruộng", "en": "Field map"},
+    "footer": {
+        "vi": "Dữ liệu từ nhật ký sản xuất và máy bay phun thuốc, Bạc Liêu.",
+        "en": "Data from production diaries and spraying drones, Bạc Liêu.",
+    },
+    "label_title": {"vi": "Nhãn truy xuất", "en": "Trace labels"},
+    "scan": {"vi": "Quét để truy xuất nguồn gốc", "en": "Scan to trace"},
+    "print": {"vi": "In nhãn", "en": "Print"},
+    "status_open": {"vi": "chưa kết thúc", "en": "not finished"},
+}
+
+_ACTIVITIES: dict[str, dict[str, str]] = {
+    "land_prep": {"vi": "Làm đất", "en": "Land preparation"},
+    "seed": {"vi": "Gieo sạ", "en": "Sowing"},
+    "fertilize": {"vi": "Bón phân", "en": "Fertilising"},
+    "spray": {"vi": "Phun thuốc", "en": "Spraying"},
+    "irrigate": {"vi": "Tưới nước", "en": "Irrigation"},
+    "observe": {"vi": "Thăm đồng", "en": "Field inspection"},
+    "harvest": {"vi": "Thu hoạch", "en": "Harvest"},
+    "process": {"vi": "Xay xát / phối trộn", "en": "Milling / mixing"},
+    "other": {"vi": "Khác", "en": "Other"},
+}
+
+
+def pick_lang(value: str | None) -> str:
+    """``vi`` unless ``en`` (or a tag starting with it, e.g. ``en-GB``) was asked for.
+
+    >>> pick_lang("en-GB"), pick_lang(None), pick_lang("fr")
+    ('en', 'vi', 'vi')
+    """
+    if value and value.lower()[:2] in LANGS:
+        return value.lower()[:2]
+    return DEFAULT_LANG
+
+
+def translator(lang: str) -> dict[str, Any]:
+    """The template helpers for ``lang``: ``t``, ``activity``, ``verdict``, ``day``, ``number``."""
+
+    def t(key: str, **kw: Any) -> str:
+        text = _STRINGS.get(key, {}).get(lang) or key
+        return text.format(**kw) if kw else text
+
+    def activity(name: str | None) -> str:
+        return _ACTIVITIES.get(name or "other", _ACTIVITIES["other"])[lang]
+
+    def verdict(value: bool | None) -> str:
+        return t({True: "phi_true", False: "phi_false"}.get(value, "phi_none"))
+
+    def day(value: Any) -> str:
+        if value is None:
+            return t("unknown")
+        # Vietnamese readers write day/month/year; English readers get the unambiguous ISO date.
+        return value.strftime("%d/%m/%Y") if lang == "vi" else value.isoformat()
+
+    def number(value: float | None, digits: int = 2) -> str:
+        if value is None:
+            return "–"
+        text = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
+        # Vietnamese groups thousands with '.' and writes decimals with ','.
+        if lang == "vi":
+            text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+        return text
+
+    return {
+        "t": t,
+        "activity": activity,
+        "verdict": verdict,
+        "day": day,
+        "number": number,
+        "lang": lang,
+    }

@@ -1,0 +1,193 @@
+"""A lot's history as an EPCIS 2.0 JSON-LD document (GS1 EPCIS/CBV 2.0).
+
+Events, built from the public trace (``services.trace.build_trace``):
+
+- each harvest lot: an ``ObjectEvent`` ``ADD`` with ``bizStep`` ``commissioning``
+  at its fields (``bizLocation``), with the lot number and harvest date as
+  instance/lot master data (``ilmd``);
+- each lot milled or mixed from others: a ``TransformationEvent`` from the
+  parent lots (inputs) to this lot (output);
+- each treatment of a field in the season (spraying, fertilising, sowing, by
+  hand or by drone): an ``ObjectEvent`` ``OBSERVE`` on the lot's class at the
+  field. The CBV has no business step for crop treatment, so these carry an
+  ``agritrace:`` business step and the product, dose, PHI and evidence as
+  ``agritrace:`` extension properties, declared in the ``@context``.
+
+Lot classes are GS1 Digital Link URIs (``https://id.gs1.org/01/{gtin}/10/{lot}``)
+for lots with a GTIN, and ``urn:agritrace:lot:{code}`` otherwise; fields are
+``urn:agritrace:field:{code}``.
+"""
+
+import uuid
+from datetime import UTC, datetime, time
+from typing import Any
+from urllib.parse import quote
+
+from traceability.services.trace import LOCAL_TZ
+
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+AGRITRACE_NS = "https://agritrace.org/ns/epcis#"
+TZ_OFFSET = "+07:00"
+# Event IDs are stable: the same record always gives the same eventID, so a
+# repository that captures the document twice can tell the events are the same.
+_ID_NS = uuid.uuid5(uuid.NAMESPACE_URL, AGRITRACE_NS)
+
+_TREATMENT_STEP = {
+    "spray": "agritrace:spraying",
+    "fertilize": "agritrace:fertilising",
+    "seed": "agritrace:sowing",
+}
+
+
+def lot_class(code: str, gtin: str | None) -> str:
+    """The EPC class of a lot: its GS1 Digital Link URI, or an agritrace URN without a GTIN.
+
+    >>> lot_class("LOT-1", "08934567890120")
+    'https://id.gs1.org/01/08934567890120/10/LOT-1'
+    >>> lot_class("LOT-1", None)
+    'urn:agritrace:lot:LOT-1'
+    """
+    if gtin:
+        return f"https://id.gs1.org/01/{gtin}/10/{quote(code, safe='')}"
+    return f"urn:agritrace:lot:{quote(code, safe='')}"
+
+
+def field_uri(code: str) -> str:
+    """The location identifier of a field."""
+    return f"urn:agritrace:field:{quote(code, safe='')}"
+
+
+def _event_id(*parts: Any) -> str:
+    return "urn:uuid:" + str(uuid.uuid5(_ID_NS, "|".join(str(p) for p in parts)))
+
+
+def _local(ts: datetime | str) -> str:
+    if isinstance(ts, str):
+        ts = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+    return ts.astimezone(LOCAL_TZ).isoformat(timespec="milliseconds")
+
+
+def _harvest_time(day) -> str:
+    # A lot carries a harvest day, not an hour: noon local time stands for the day.
+    return datetime.combine(day, time(12, 0), LOCAL_TZ).isoformat(timespec="milliseconds")
+
+
+def _qty(value: float | None, unit: str | None) -> dict[str, Any] | None:
+    uom = {"kg": "KGM", "L": "LTR"}.get(unit or "")
+    if value is None or uom is None:
+        return None
+    return {"value": value, "uom": uom}
+
+
+def document(trace: dict[str, Any], *, base_url: str) -> dict[str, Any]:
+    """The EPCIS 2.0 document of a trace (``build_trace``'s result)."""
+    lots = {trace["lot"]["code"]: trace["lot"]} | {n["code"]: n for n in trace["lineage"]}
+    verdicts = {x["lot_code"]: x["phi_compliant"] for x in trace["phi"]["lots"]}
+    classes = {code: lot_class(code, n.get("gtin")) for code, n in lots.items()}
+    fields_of: dict[str, list[str]] = {}
+    for s in trace["seasons"]:
+        fields_of.setdefault(s["lot_code"], []).append(s["field_code"])
+
+    events: list[tuple[str, dict[str, Any]]] = []
+    for e in trace["events"]:
+        if e["kind"] == "lot" or e["activity"] not in _TREATMENT_STEP or e["at"] is None:
+            continue
+        product = e.get("product")
+        event: dict[str, Any] = {
+            "type": "ObjectEvent",
+            "eventTime": _local(e["at"]),
+            "eventTimeZoneOffset": TZ_OFFSET,
+            "eventID": _event_id(e["kind"], e.get("entry_id") or e["mission_id"], e["field_code"]),
+            "action": "OBSERVE",
+            "bizStep": _TREATMENT_STEP[e["activity"]],
+            "quantityList": [{"epcClass": classes[c]} for c in e["lot_codes"]],
+            "readPoint": {"id": field_uri(e["field_code"])},
+            "bizLocation": {"id": field_uri(e["field_code"])},
+            "agritrace:method": e["method"],
+            "agritrace:source": "drone_mission" if e["kind"] == "drone_mission" else "diary",
+        }
+        if product:
+            event["agritrace:product"] = {
+                "agritrace:code": product["code"],
+                "agritrace:name": product["name"],
+                "agritrace:kind": product["kind"],
+                "agritrace:activeIngredient": product["active_ingredient"],
+                "agritrace:registrationNo": product["registration_no"],
+                "agritrace:phiDays": product["phi_days"],
+            }
+        elif e.get("product_code"):
+            event["agritrace:product"] = {"agritrace:code": e["product_code"]}
+        amount = _qty(e.get("quantity"), e.get("unit"))
+        if amount:
+            event["agritrace:appliedAmount"] = amount
+        if e.get("dose_per_ha") is not None:
+            event["agritrace:dosePerHectare"] = _qty(e["dose_per_ha"], e.get("unit")) or {
+                "value": e["dose_per_ha"]
+            }
+        if e.get("area_ha") is not None:
+            event["agritrace:treatedAreaHa"] = e["area_ha"]
+        if e["kind"] == "drone_mission":
+            event["agritrace:missionId"] = e["mission_id"]
+            event["agritrace:droneId"] = e.get("drone_code")
+            event["agritrace:coveragePct"] = e.get("coverage_pct")
+            event["agritrace:diaryEntryIds"] = e.get("evidence_entry_ids", [])
+        else:
+            event["agritrace:diaryEntryId"] = e["entry_id"]
+            event["agritrace:diaryEntryHash"] = e.get("entry_hash")
+        events.append((event["eventTime"], event))
+
+    for code, node in lots.items():
+        parents = node.get("parent_lots") or []
+        output = {"epcClass": classes[code], "quantity": node["quantity_kg"], "uom": "KGM"}
+        ilmd = {
+            "cbvmda:lotNumber": code,
+            "agritrace:productName": node["product_name"],
+            "agritrace:phiCompliant": verdicts.get(code),
+            "agritrace:traceURL": f"{base_url.rstrip('/')}/t/{quote(code, safe='')}",
+        }
+        when = _harvest_time(node["harvested_on"])
+        if parents:
+            event = {
+                "type": "TransformationEvent",
+                "eventTime": when,
+                "eventTimeZoneOffset": TZ_OFFSET,
+                "eventID": _event_id("transformation", code),
+                "transformationID": f"urn:agritrace:transformation:{quote(code, safe='')}",
+                "inputQuantityList": [
+                    {"epcClass": classes[p], "quantity": lots[p]["quantity_kg"], "uom": "KGM"}
+                    for p in parents
+                    if p in lots
+                ],
+                "outputQuantityList": [output],
+                "bizStep": "commissioning",
+                "disposition": "active",
+                "ilmd": ilmd,
+            }
+        else:
+            ilmd["cbvmda:harvestStartDate"] = node["harvested_on"].isoformat()
+            ilmd["cbvmda:harvestEndDate"] = node["harvested_on"].isoformat()
+            event = {
+                "type": "ObjectEvent",
+                "eventTime": when,
+                "eventTimeZoneOffset": TZ_OFFSET,
+                "eventID": _event_id("commissioning", code),
+                "action": "ADD",
+                "bizStep": "commissioning",
+                "disposition": "active",
+                "quantityList": [output],
+                "ilmd": ilmd,
+            }
+        own_fields = sorted(fields_of.get(code, []))
+        if own_fields:
+            event["bizLocation"] = {"id": field_uri(own_fields[0])}
+            event["agritrace:fields"] = [field_uri(f) for f in own_fields]
+        events.append((when, event))
+
+    events.sort(key=lambda item: datetime.fromisoformat(item[0]))
+    return {
+        "@context": [EPCIS_CONTEXT, {"agritrace": AGRITRACE_NS}],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "epcisBody": {"eventList": [event for _when, event in events]},
+    }

@@ -1,0 +1,737 @@
+"""The buyer's trace of a lot: where it grew, what was done there, and whether the PHI was kept.
+
+A trace is built in two parts. The *structure* of a lot — the lot itself, the
+lots it was milled or mixed from, its fields with their polygons, the farmer's
+name and village, the seasons — is written once, when the lot is recorded, and
+never changes through the API, so it is cached per process. The *activity* —
+diary entries, drone missions, the verification of each diary's hash chain and
+the PHI verdict — is read and recomputed on every request, because diaries grow,
+late drone data arrives, and a chain check that trusted a cache would not be a
+check.
+
+Only public facts leave this module: a farmer's name and village, never a
+phone, national ID, user, author or operator id, and no free-text notes (a note
+is whatever a farmer typed, phone numbers included).
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import time as dtime
+from typing import Any
+
+from shapely.geometry import shape
+from sqlalchemy import and_, or_, select
+from sqlmodel import Session
+
+from traceability import geo
+from traceability.errors import NotFound
+from traceability.models import (
+    DiaryEntry,
+    Farmer,
+    FarmField,
+    InputKind,
+    InputProduct,
+    Lot,
+    LotField,
+    LotParent,
+    Mission,
+    MissionField,
+    Season,
+)
+from traceability.services.diary import GENESIS, entry_hash
+from traceability.services.lots import ancestors
+
+# Farmers count days in local time: a spray at 06:30 on the 3rd in Bạc Liêu is
+# 23:30 on the 2nd in UTC, and the PHI is counted from the 3rd.
+LOCAL_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+LOCAL_TZ_NAME = "Asia/Ho_Chi_Minh"
+# A field recorded in a lot without a season still needs a window to look at.
+DEFAULT_WINDOW_DAYS = 180
+STRUCTURE_TTL_S = 300.0
+STRUCTURE_CACHE_SIZE = 4096
+
+
+def local_day(ts: datetime) -> date:
+    """The calendar day of ``ts`` in Vietnam (UTC+7).
+
+    >>> local_day(datetime(2026, 3, 1, 18, 30, tzinfo=UTC))
+    datetime.date(2026, 3, 2)
+    """
+    return ts.astimezone(LOCAL_TZ).date()
+
+
+def combine(verdicts: list[bool | None]) -> bool | None:
+    """False if any is false, else None if any is unknown, else True (empty: True).
+
+    >>> combine([True, None]), combine([None, False]), combine([])
+    (None, False, True)
+    """
+    if any(v is False for v in verdicts):
+        return False
+    if any(v is None for v in verdicts):
+        return None
+    return True
+
+
+# ---------------------------------------------------------------- structure (cached)
+
+
+@dataclass(frozen=True)
+class FieldLink:
+    """One field of one lot, with the window in which its work counts for that lot."""
+
+    lot_id: int
+    lot_code: str
+    field_id: int
+    field_code: str
+    season: dict[str, Any] | None
+    start: date
+    end: date
+    default_window: bool
+
+
+@dataclass(frozen=True)
+class LotNode:
+    """A lot in the lineage tree (the traced lot has depth 0)."""
+
+    id: int
+    code: str
+    product_name: str
+    harvested_on: date
+    quantity_kg: float
+    gtin: str | None
+    depth: int
+    parent_ids: tuple[int, ...]
+    used_in: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The parts of a trace that do not change once the lot is recorded."""
+
+    lot: LotNode
+    lots: dict[int, LotNode]
+    links: tuple[FieldLink, ...]
+    fields: dict[int, dict[str, Any]]
+    field_map: dict[str, Any] | None
+    loaded_at: float = field(default=0.0, compare=False)
+
+
+class _StructureCache:
+    """A small thread-safe LRU of lot structures with a time-to-live.
+
+    The key holds the lot's id and creation time, so a database that was
+    emptied and refilled (ids restarting) can never hand back another lot's
+    structure; the TTL bounds how long an edit made outside the API (a farmer's
+    name fixed by hand in SQL) stays unseen.
+    """
+
+    def __init__(self, size: int, ttl_s: float):
+        self.size, self.ttl_s = size, ttl_s
+        self._items: OrderedDict[tuple, Structure] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Structure | None:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if time.monotonic() - item.loaded_at > self.ttl_s:
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return item
+
+    def put(self, key: tuple, value: Structure) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_cache = _StructureCache(STRUCTURE_CACHE_SIZE, STRUCTURE_TTL_S)
+
+
+def clear_cache() -> None:
+    """Forget every cached lot structure."""
+    _cache.clear()
+
+
+def _field_map(fields: list[dict], width: float = 320.0, height: float = 220.0) -> dict | None:
+    """Field polygons projected to metres and scaled into an SVG viewBox (north up)."""
+    if not fields:
+        return None
+    epsg = fields[0]["utm_epsg"]
+    shapes = []
+    for f in fields:
+        metres, _ = geo.to_metres(shape(f["geometry"]), epsg)
+        shapes.append((f["code"], metres))
+    minx = min(s.bounds[0] for _, s in shapes)
+    miny = min(s.bounds[1] for _, s in shapes)
+    maxx = max(s.bounds[2] for _, s in shapes)
+    maxy = max(s.bounds[3] for _, s in shapes)
+    pad = 12.0
+    span_x, span_y = max(maxx - minx, 1.0), max(maxy - miny, 1.0)
+    scale = min((width - 2 * pad) / span_x, (height - 2 * pad) / span_y)
+    off_x = (width - span_x * scale) / 2
+    off_y = (height - span_y * scale) / 2
+
+    def xy(x: float, y: float) -> str:
+        return f"{off_x + (x - minx) * scale:.1f},{off_y + (maxy - y) * scale:.1f}"
+
+    out = []
+    for code, metres in shapes:
+        polys = getattr(metres, "geoms", [metres])
+        path = []
+        for poly in polys:
+            for ring in (poly.exterior, *poly.interiors):
+                pts = list(ring.coords)
+                path.append("M" + " L".join(xy(x, y) for x, y in pts) + " Z")
+        c = metres.representative_point()
+        label_x, label_y = xy(c.x, c.y).split(",")
+        out.append({"code": code, "path": " ".join(path), "label_x": label_x, "label_y": label_y})
+    # A 100 m scale bar (or 1 km for a spread-out lot) so the buyer sees the size.
+    bar_m = 100.0 if span_x < 2000 else 1000.0
+    return {
+        "width": width,
+        "height": height,
+        "polygons": out,
+        "scale_bar_px": round(bar_m * scale, 1),
+        "scale_bar_label": "100 m" if bar_m == 100.0 else "1 km",
+    }
+
+
+def _load_structure(session: Session, lot: Lot) -> Structure:
+    found = ancestors(session, lot=lot)
+    rows = {lot.id: (lot, 0)} | {p.id: (p, depth) for p, depth, _child in found}
+    ids = list(rows)
+    edges = session.execute(
+        select(LotParent.lot_id, LotParent.parent_id).where(LotParent.lot_id.in_(ids))
+    ).all()
+    parents: dict[int, list[int]] = {i: [] for i in ids}
+    children: dict[int, list[int]] = {i: [] for i in ids}
+    for child_id, parent_id in edges:
+        if parent_id in rows:
+            parents[child_id].append(parent_id)
+            children[parent_id].append(child_id)
+    nodes = {
+        i: LotNode(
+            id=i,
+            code=row.code,
+            product_name=row.product_name,
+            harvested_on=row.harvested_on,
+            quantity_kg=row.quantity_kg,
+            gtin=row.gtin,
+            depth=depth,
+            parent_ids=tuple(sorted(parents[i], key=lambda p: rows[p][0].code)),
+            used_in=tuple(sorted(rows[c][0].code for c in children[i])),
+        )
+        for i, (row, depth) in rows.items()
+    }
+
+    link_rows = session.execute(
+        select(
+            LotField.lot_id,
+            FarmField.id,
+            FarmField.code,
+            FarmField.name,
+            FarmField.area_ha,
+            FarmField.geometry,
+            FarmField.utm_epsg,
+            FarmField.min_lon,
+            FarmField.min_lat,
+            FarmField.max_lon,
+            FarmField.max_lat,
+            Farmer.name,
+            Farmer.village,
+            Season.id,
+            Season.crop,
+            Season.variety,
+            Season.sown_on,
+        )
+        .join(FarmField, FarmField.id == LotField.field_id)
+        .join(Farmer, Farmer.id == FarmField.farmer_id)
+        .outerjoin(Season, Season.id == LotField.season_id)
+        .where(LotField.lot_id.in_(ids))
+        .order_by(FarmField.code)
+    ).all()
+    fields: dict[int, dict[str, Any]] = {}
+    links = []
+    for (lot_id, fid, fcode, fname, area, geom, epsg, x0, y0, x1, y1, farmer_name, village,
+         sid, crop, variety, sown_on) in link_rows:  # fmt: skip
+        node = nodes[lot_id]
+        if fid not in fields:
+            fields[fid] = {
+                "code": fcode,
+                "name": fname,
+                "area_ha": round(area, 4),
+                "geometry": geom,
+                "bbox": [x0, y0, x1, y1],
+                "utm_epsg": epsg,
+                # Name and village only: the rest of a farmer's record is not the buyer's business.
+                "farmer": {"name": farmer_name, "village": village},
+                "lots": [],
+            }
+        fields[fid]["lots"].append(node.code)
+        season = None
+        if sid is not None:
+            season = {"id": sid, "crop": crop, "variety": variety, "sown_on": sown_on}
+            start = sown_on
+        else:
+            start = node.harvested_on - timedelta(days=DEFAULT_WINDOW_DAYS)
+        links.append(
+            FieldLink(
+                lot_id=lot_id,
+                lot_code=node.code,
+                field_id=fid,
+                field_code=fcode,
+                season=season,
+                start=start,
+                end=node.harvested_on,
+                default_window=sid is None,
+            )
+        )
+    for f in fields.values():
+        f["lots"] = sorted(set(f["lots"]))
+    return Structure(
+        lot=nodes[lot.id],
+        lots=nodes,
+        links=tuple(links),
+        fields=fields,
+        field_map=_field_map(list(fields.values())),
+        loaded_at=time.monotonic(),
+    )
+
+
+def structure(session: Session, *, code: str) -> Structure:
+    """The cached structure of the lot ``code``; ``NotFound`` if there is no such lot."""
+    lot = session.execute(select(Lot).where(Lot.code == code)).scalars().first()
+    if lot is None:
+        # Never cached: the lot may be recorded a moment later.
+        raise NotFound(f"lot '{code}' does not exist")
+    key = (str(session.get_bind().url), lot.id, lot.created_at)
+    found = _cache.get(key)
+    if found is None:
+        found = _load_structure(session, lot)
+        _cache.put(key, found)
+    return found
+
+
+# ---------------------------------------------------------------- activity (per request)
+
+_PRODUCT_COLS = (
+    InputProduct.id.label("p_id"),
+    InputProduct.code.label("p_code"),
+    InputProduct.name.label("p_name"),
+    InputProduct.kind.label("p_kind"),
+    InputProduct.phi_days.label("p_phi"),
+    InputProduct.active_ingredient.label("p_ai"),
+    InputProduct.registration_no.label("p_reg"),
+)
+
+
+def _product(row) -> dict[str, Any] | None:
+    if row.p_id is None:
+        return None
+    return {
+        "code": row.p_code,
+        "name": row.p_name,
+        "kind": str(row.p_kind),
+        "active_ingredient": row.p_ai,
+        "registration_no": row.p_reg,
+        "phi_days": row.p_phi,
+    }
+
+
+def _verify(field_code: str, rows: list) -> dict[str, Any]:
+    """The chain check of ``diary.verify_chain`` on rows already loaded.
+
+    The trace loads each field's whole diary in one query anyway (the corrected
+    view needs it); checking those rows here saves a second read per field.
+    ``tests/test_trace_integrity.py`` holds the two checks to the same answers.
+    """
+    breaks = []
+    prev = GENESIS
+    for expected_seq, entry in enumerate(rows, start=1):
+        problems = []
+        if entry.chain_seq != expected_seq:
+            problems.append(f"expected position {expected_seq}: an entry is missing")
+        if entry.prev_hash != prev:
+            problems.append("does not link to the previous entry's hash")
+        if entry_hash(entry) != entry.hash:
+            problems.append("content does not match its hash: edited after it was recorded")
+        breaks += [
+            {"entry_id": entry.id, "chain_seq": entry.chain_seq, "problem": p} for p in problems
+        ]
+        prev = entry.hash
+    return {
+        "field_code": field_code,
+        "entries": len(rows),
+        "valid": not breaks,
+        "head_hash": rows[-1].hash if rows else None,
+        "breaks": breaks,
+    }
+
+
+def _end_of_day(day: date) -> datetime:
+    return datetime.combine(day, dtime(23, 59, 59), LOCAL_TZ).astimezone(UTC)
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return ts.astimezone(UTC).isoformat().replace("+00:00", "Z") if ts else None
+
+
+def _load_activity(session: Session, field_ids: list[int]):
+    diary = session.execute(
+        select(*DiaryEntry.__table__.columns, *_PRODUCT_COLS)
+        .outerjoin(InputProduct, InputProduct.id == DiaryEntry.input_id)
+        .where(DiaryEntry.field_id.in_(field_ids))
+        .order_by(DiaryEntry.field_id, DiaryEntry.chain_seq)
+    ).all()
+    missions = session.execute(
+        select(
+            Mission.mission_id,
+            Mission.drone_code,
+            Mission.type,
+            Mission.product_code,
+            Mission.status,
+            Mission.started_at,
+            Mission.ended_at,
+            Mission.amount_unit,
+            MissionField.field_id,
+            MissionField.treated_area_ha,
+            MissionField.coverage_pct,
+            MissionField.applied_amount,
+            MissionField.dose_per_ha,
+            *_PRODUCT_COLS,
+        )
+        .join(MissionField, MissionField.mission_pk == Mission.id)
+        .outerjoin(
+            InputProduct,
+            or_(
+                InputProduct.id == Mission.product_id,
+                and_(Mission.product_id.is_(None), InputProduct.code == Mission.product_code),
+            ),
+        )
+        .where(MissionField.field_id.in_(field_ids))
+        .order_by(Mission.started_at, Mission.mission_id)
+    ).all()
+    return diary, missions
+
+
+def _events(st: Structure, diary: list, missions: list) -> tuple[list[dict], dict[int, dict]]:
+    """One event per application or diary line, oldest first, and each field's chain check."""
+    by_field: dict[int, list] = {}
+    for row in diary:
+        by_field.setdefault(row.field_id, []).append(row)
+    chains = {fid: _verify(f["code"], by_field.get(fid, [])) for fid, f in st.fields.items()}
+
+    # The corrected view: a replaced entry and a withdrawal drop out.
+    replaced = {row.corrects_id for row in diary if row.corrects_id is not None}
+    missions = [m for m in missions if m.treated_area_ha or m.applied_amount]
+    mission_fields = {(m.mission_id, m.field_id) for m in missions}
+    links_of: dict[int, list[FieldLink]] = {}
+    for link in st.links:
+        links_of.setdefault(link.field_id, []).append(link)
+
+    events: dict[tuple, dict] = {}
+    # A drone's diary line is evidence of its mission, not a second application.
+    evidence: dict[tuple, list[int]] = {}
+    for row in diary:
+        if row.id in replaced or row.retracts:
+            continue
+        if row.mission_id and (row.mission_id, row.field_id) in mission_fields:
+            evidence.setdefault((row.mission_id, row.field_id), []).append(row.id)
+            continue
+        day = local_day(row.occurred_at)
+        lots = [lk.lot_code for lk in links_of.get(row.field_id, ()) if lk.start <= day <= lk.end]
+        if not lots:
+            continue
+        dose = None
+        if row.quantity is not None and row.area_ha:
+            dose = round(row.quantity / row.area_ha, 6)
+        events[("diary", row.id)] = {
+            "kind": "diary",
+            "at": row.occurred_at,
+            "date": day,
+            "activity": str(row.activity),
+            "method": "drone" if row.source == "drone" else "manual",
+            "source": row.source,
+            "field_code": st.fields[row.field_id]["code"],
+            "lot_codes": sorted(set(lots)),
+            "product": _product(row),
+            "quantity": row.quantity,
+            "unit": str(row.unit) if row.unit else None,
+            "area_ha": row.area_ha,
+            "dose_per_ha": dose,
+            "entry_id": row.id,
+            "entry_hash": row.hash,
+            "mission_id": row.mission_id,
+        }
+    for m in missions:
+        at = m.ended_at or m.started_at
+        day = local_day(at) if at else None
+        lots = [
+            lk.lot_code
+            for lk in links_of.get(m.field_id, ())
+            if day is None or lk.start <= day <= lk.end
+        ]
+        if not lots:
+            continue
+        mtype = str(m.type) if m.type else None
+        events[("mission", m.mission_id, m.field_id)] = {
+            "kind": "drone_mission",
+            "at": at,
+            "started_at": m.started_at,
+            "ended_at": m.ended_at,
+            "date": day,
+            "activity": mtype if mtype in ("spray", "fertilize", "seed") else "other",
+            "method": "drone",
+            "source": "drone",
+            "status": str(m.status),
+            "field_code": st.fields[m.field_id]["code"],
+            "lot_codes": sorted(set(lots)),
+            "product": _product(m),
+            "product_code": m.product_code,
+            "quantity": m.applied_amount,
+            "unit": str(m.amount_unit) if m.amount_unit else None,
+            "area_ha": m.treated_area_ha,
+            "coverage_pct": m.coverage_pct,
+            "dose_per_ha": m.dose_per_ha,
+            "mission_id": m.mission_id,
+            "drone_code": m.drone_code,
+            "evidence_entry_ids": evidence.get((m.mission_id, m.field_id), []),
+        }
+    for node in st.lots.values():
+        events[("lot", node.id)] = {
+            "kind": "lot",
+            "at": _end_of_day(node.harvested_on),
+            "date": node.harvested_on,
+            "activity": "process" if node.parent_ids else "harvest",
+            "method": None,
+            "field_code": None,
+            "lot_codes": [node.code],
+            "quantity": node.quantity_kg,
+            "unit": "kg",
+            "from_lots": [st.lots[p].code for p in node.parent_ids],
+        }
+    far_past = datetime.min.replace(tzinfo=UTC)
+    ordered = sorted(events.values(), key=lambda e: (e["at"] or far_past, e["kind"] == "lot"))
+    return ordered, chains
+
+
+def _is_pesticide_application(event: dict) -> bool | None:
+    """True for a pesticide, None for a spray whose product is unknown, False otherwise."""
+    product = event.get("product")
+    if product is not None:
+        return product["kind"] == InputKind.pesticide
+    if event["kind"] == "lot":
+        return False
+    # A spray with no product named (or naming one we do not know) could have been anything.
+    return None if event["activity"] == "spray" else False
+
+
+def _phi(st: Structure, events: list[dict]) -> dict[str, Any]:
+    """The PHI verdict of the traced lot and, recursively, of every lot it came from."""
+    per_lot: dict[str, dict] = {}
+    for node in sorted(st.lots.values(), key=lambda n: -n.depth):
+        products: dict[str, dict] = {}
+        unknown = []
+        for e in events:
+            if node.code not in e["lot_codes"] or e["kind"] == "lot":
+                continue
+            kind = _is_pesticide_application(e)
+            if kind is False:
+                continue
+            application = {
+                "date": e["date"],
+                "at": e["at"],
+                "source": "drone" if e["kind"] == "drone_mission" else "diary",
+                "method": e["method"],
+                "field_code": e["field_code"],
+                "quantity": e["quantity"],
+                "unit": e["unit"],
+                "dose_per_ha": e["dose_per_ha"],
+                "entry_id": e.get("entry_id"),
+                "mission_id": e.get("mission_id"),
+            }
+            if kind is None or e["date"] is None:
+                named = e.get("product_code") or (e["product"] or {}).get("code")
+                application["product_code"] = named
+                application["reason"] = (
+                    "the application's date is unknown" if e["date"] is None
+                    else "no registered product is named for this spray"
+                )  # fmt: skip
+                unknown.append(application)
+                continue
+            p = e["product"]
+            item = products.setdefault(p["code"], {"product": p, "applications": []})
+            item["applications"].append(application)
+        verdicts = []
+        out_products = []
+        for code in sorted(products):
+            item = products[code]
+            p = item["product"]
+            last = max(a["date"] for a in item["applications"])
+            days = (node.harvested_on - last).days
+            phi = p["phi_days"]
+            ok = None if phi is None else days >= phi
+            verdicts.append(ok)
+            out_products.append(
+                {
+                    "product_code": code,
+                    "product_name": p["name"],
+                    "active_ingredient": p["active_ingredient"],
+                    "phi_days": phi,
+                    "applications": item["applications"],
+                    "last_application_on": last,
+                    "days_before_harvest": days,
+                    "earliest_safe_harvest": None if phi is None else last + timedelta(days=phi),
+                    "phi_compliant": ok,
+                    "reason": (
+                        "the product's PHI is not recorded"
+                        if phi is None
+                        else f"{days} days from the last application to harvest, PHI {phi}"
+                    ),  # fmt: skip
+                }
+            )
+        if unknown:
+            verdicts.append(None)
+        own = combine(verdicts)
+        parent_codes = [st.lots[p].code for p in node.parent_ids]
+        overall = combine([own, *[per_lot[c]["phi_compliant"] for c in parent_codes]])
+        notes = []
+        if not out_products and not unknown:
+            notes.append("no pesticide applied on this lot's fields in its season")
+        if parent_codes:
+            notes.append("a lot made from other lots is compliant only if all of them are")
+        per_lot[node.code] = {
+            "lot_code": node.code,
+            "harvested_on": node.harvested_on,
+            "depth": node.depth,
+            "phi_compliant": overall,
+            "own_fields_compliant": own,
+            "parent_lots": parent_codes,
+            "products": out_products,
+            "unknown_applications": unknown,
+            "notes": notes,
+        }
+    lots = sorted(per_lot.values(), key=lambda x: (x["depth"], x["lot_code"]))
+    return {
+        "phi_compliant": per_lot[st.lot.code]["phi_compliant"],
+        "rule": (
+            "for each pesticide, harvest date minus the day of its last application "
+            f"(local days, {LOCAL_TZ_NAME}) must be at least the product's PHI"
+        ),
+        "timezone": LOCAL_TZ_NAME,
+        "lots": lots,
+    }
+
+
+def _lot_json(node: LotNode, base_url: str | None) -> dict[str, Any]:
+    from traceability.qr import digital_link, trace_url
+
+    out = {
+        "code": node.code,
+        "product_name": node.product_name,
+        "harvested_on": node.harvested_on,
+        "quantity_kg": node.quantity_kg,
+        "gtin": node.gtin,
+        "kind": "derived" if node.parent_ids else "harvest",
+    }
+    if base_url is not None:
+        out["trace_url"] = trace_url(base_url, node.code)
+        out["digital_link"] = digital_link(base_url, node.gtin, node.code) if node.gtin else None
+    return out
+
+
+def build_trace(session: Session, *, code: str, base_url: str | None = None) -> dict[str, Any]:
+    """The public trace of lot ``code`` as plain data (dates as ``date``/``datetime``).
+
+    Raises
+    ------
+    NotFound
+        If no lot has this code.
+    """
+    st = structure(session, code=code)
+    diary, missions = _load_activity(session, list(st.fields))
+    events, chains = _events(st, diary, missions)
+    phi = _phi(st, events)
+    lot = _lot_json(st.lot, base_url)
+    lot["parent_lots"] = [st.lots[p].code for p in st.lot.parent_ids]
+    lot["field_codes"] = sorted(lk.field_code for lk in st.links if lk.lot_id == st.lot.id)
+    fields = []
+    for fid, f in st.fields.items():
+        fields.append(
+            {k: v for k, v in f.items() if k != "utm_epsg"} | {"diary_chain": chains[fid]}
+        )
+    seasons = [
+        {
+            "lot_code": lk.lot_code,
+            "field_code": lk.field_code,
+            "season_id": lk.season["id"] if lk.season else None,
+            "crop": lk.season["crop"] if lk.season else None,
+            "variety": lk.season["variety"] if lk.season else None,
+            "sown_on": lk.season["sown_on"] if lk.season else None,
+            "window": {
+                "start": lk.start,
+                "end": lk.end,
+                "default": lk.default_window,
+                "note": (
+                    f"no season recorded: the {DEFAULT_WINDOW_DAYS} days before harvest are used"
+                    if lk.default_window
+                    else "from sowing to harvest"
+                ),
+            },
+        }
+        for lk in st.links
+    ]
+    verdict_of = {x["lot_code"]: x["phi_compliant"] for x in phi["lots"]}
+    lineage = [
+        _lot_json(n, base_url)
+        | {
+            "depth": n.depth,
+            "used_in": list(n.used_in),
+            "parent_lots": [st.lots[p].code for p in n.parent_ids],
+            "field_codes": sorted(lk.field_code for lk in st.links if lk.lot_id == n.id),
+            "phi_compliant": verdict_of[n.code],
+        }
+        for n in sorted(st.lots.values(), key=lambda n: (n.depth, n.code))
+        if n.depth > 0
+    ]
+    for e in events:
+        e["at"] = _iso(e["at"])
+        for k in ("started_at", "ended_at"):
+            if k in e:
+                e[k] = _iso(e[k])
+    for item in phi["lots"]:
+        for group in (*(p["applications"] for p in item["products"]), item["unknown_applications"]):
+            for a in group:
+                a["at"] = _iso(a["at"])
+    return {
+        "lot": lot,
+        "phi_compliant": phi["phi_compliant"],
+        "phi": phi,
+        "fields": fields,
+        "seasons": seasons,
+        "events": events,
+        "lineage": lineage,
+        "diary_integrity": {
+            "valid": all(c["valid"] for c in chains.values()),
+            "fields": [chains[fid] for fid in st.fields],
+        },
+        "timezone": LOCAL_TZ_NAME,
+    }
+
+
+def field_map(session: Session, *, code: str) -> dict[str, Any] | None:
+    """The lot's fields as SVG-ready polygons (cached with the structure)."""
+    return structure(session, code=code).field_map
