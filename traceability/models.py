@@ -69,7 +69,10 @@ AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 # Codes appear in URLs and MQTT topics: no slashes, wildcards or spaces.
 Code = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+    ),
 ]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 # A reference to a row by its id: bounded so that a huge number is a 422, not a database overflow.
@@ -210,7 +213,10 @@ class FarmerCreate(BaseModel):
 
     name: Name
     code: Code | None = None
-    phone: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .\-]{6,20}$")] | None = None
+    phone: (
+        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .\-]{6,20}$")]
+        | None
+    ) = None
     village: ShortText | None = None
     national_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{9,12}$")] | None = None
 
@@ -256,7 +262,6 @@ class FarmField(SQLModel, table=True):
     max_lon: float
     max_lat: float
     created_at: datetime = _ts_column()
-
 
 
 class FieldProperties(BaseModel):
@@ -902,3 +907,69 @@ class StatusIn(BaseModel):
 
     online: bool
     ts: AwareDatetime | None = None
+
+
+# ---------------------------------------------------------------- no-spray zone and ingest schemas
+# (added with the drone ingest: API shapes only, no new tables)
+
+
+class ZoneProperties(BaseModel):
+    """The ``properties`` of a no-spray zone Feature."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    code: Code
+    kind: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
+    name: ShortText | None = None
+    buffer_m: Annotated[Finite, PField(ge=0, le=1000)] = 0.0
+
+
+class ZoneCreate(BaseModel):
+    """A no-spray zone as a GeoJSON Feature (WGS84); lines and points need a buffer."""
+
+    type: Literal["Feature"]
+    geometry: dict[str, Any]
+    properties: ZoneProperties
+    id: Any = None
+
+
+class ZoneCollectionCreate(BaseModel):
+    """Many no-spray zones at once, as a GeoJSON FeatureCollection."""
+
+    type: Literal["FeatureCollection"]
+    features: list[dict[str, Any]]
+
+
+class ZonePublic(BaseModel):
+    """A no-spray zone as a GeoJSON Feature."""
+
+    type: Literal["Feature"] = "Feature"
+    id: str
+    geometry: dict[str, Any]
+    properties: dict[str, Any]
+    bbox: list[float]
+
+
+class ZonesPublic(BaseModel):
+    """A page of no-spray zones: a FeatureCollection that also counts all matches."""
+
+    type: Literal["FeatureCollection"] = "FeatureCollection"
+    features: list[ZonePublic]
+    count: int
+
+
+class ZoneImportResult(BaseModel):
+    """What an import of no-spray zones did."""
+
+    created: int
+    codes: list[str]
+
+
+class IngestResult(BaseModel):
+    """What feeding a batch of messages or an uploaded log through the pipeline did."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    events: int = 0
+    missions: list[str] = PField(default_factory=list)

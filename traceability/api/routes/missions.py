@@ -1,5 +1,131 @@
-"""missions routes."""
+"""Drone missions and their as-applied maps, ingest rejects, flight log upload, no-spray zones."""
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, UploadFile
+
+from traceability.api.deps import AdminUser, OperatorUser, PagingDep, SessionDep
+from traceability.api.routes.fields import _bbox
+from traceability.config import get_settings
+from traceability.errors import InvalidInput
+from traceability.models import (
+    IngestRejectsPublic,
+    IngestResult,
+    MissionPublic,
+    MissionsPublic,
+    MissionStatus,
+    ZoneCollectionCreate,
+    ZoneCreate,
+    ZoneImportResult,
+    ZonePublic,
+    ZonesPublic,
+)
+from traceability.services import missions as svc
+from traceability.services import telemetry, zones
 
 router = APIRouter()
+
+
+@router.get("/missions", response_model=MissionsPublic, tags=["missions"])
+def list_missions(
+    session: SessionDep,
+    _user: OperatorUser,
+    paging: PagingDep,
+    drone: Annotated[str | None, Query(description="drone code")] = None,
+    status: MissionStatus | None = None,
+    field_code: Annotated[str | None, Query(description="missions that treated this field")] = None,
+):
+    """Missions, newest first (admin, operator)."""
+    return svc.list_missions(
+        session,
+        drone=drone,
+        status=status,
+        field_code=field_code,
+        offset=paging.offset,
+        limit=paging.limit,
+    )
+
+
+@router.get("/missions/{mission_id}", response_model=MissionPublic, tags=["missions"])
+def read_mission(mission_id: str, session: SessionDep, _user: OperatorUser):
+    """One mission and its measured result (admin, operator)."""
+    return svc.get_mission(session, mission_id=mission_id)
+
+
+@router.get("/missions/{mission_id}/geojson", tags=["missions"])
+def mission_geojson(mission_id: str, session: SessionDep, _user: OperatorUser) -> dict[str, Any]:
+    """The as-applied map: footprint, track, fields, no-spray zone hits (admin, operator)."""
+    return svc.mission_geojson(session, mission_id=mission_id)
+
+
+@router.get("/ingest/rejects", response_model=IngestRejectsPublic, tags=["ingest"])
+def list_rejects(
+    session: SessionDep,
+    _user: OperatorUser,
+    paging: PagingDep,
+    topic: Annotated[
+        str | None, Query(description="only rejects whose topic contains this")
+    ] = None,
+):
+    """Messages that could not be accepted, newest first, with the reason (admin, operator)."""
+    return telemetry.list_rejects(session, offset=paging.offset, limit=paging.limit, topic=topic)
+
+
+@router.post("/ingest/logs", response_model=IngestResult, tags=["ingest"])
+def upload_log(
+    session: SessionDep,
+    _user: OperatorUser,
+    file: Annotated[UploadFile, File(description="CSV or JSON-lines flight log")],
+    drone: Annotated[
+        str | None, Form(description="drone code, when the log does not name it")
+    ] = None,
+):
+    """Feed a flight log recorded out of coverage through the ingest pipeline (admin, operator).
+
+    Points already received are counted as duplicates, bad records are kept as rejects.
+    """
+    data = file.file.read(telemetry.LOG_MAX_BYTES + 1)
+    if not data:
+        raise InvalidInput("the uploaded log is empty")
+    name = file.filename or "upload"
+    result = telemetry.ingest_log(
+        session, data=data, name=name, drone=drone, prefix=get_settings().topic_prefix
+    )
+    changed = sorted(result.ended | result.late)
+    if changed:
+        svc.measure_dirty(session, mission_ids=changed, limit=len(changed))
+    return result.public()
+
+
+@router.post("/zones", status_code=201, response_model=ZonePublic, tags=["zones"])
+def create_zone(feature: ZoneCreate, session: SessionDep, _user: AdminUser):
+    """Record a no-spray zone from a GeoJSON Feature (admin)."""
+    return zones.zone_feature(zones.create_zone(session, feature=feature))
+
+
+@router.post("/zones/import", status_code=201, response_model=ZoneImportResult, tags=["zones"])
+def import_zones(collection: ZoneCollectionCreate, session: SessionDep, _user: AdminUser):
+    """Record every zone of a FeatureCollection, all or nothing (admin)."""
+    rows = zones.import_zones(session, features=collection.features)
+    return ZoneImportResult(created=len(rows), codes=[r.code for r in rows])
+
+
+@router.get("/zones", response_model=ZonesPublic, tags=["zones"])
+def list_zones(
+    session: SessionDep,
+    _user: OperatorUser,
+    paging: PagingDep,
+    kind: str | None = None,
+    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
+):
+    """No-spray zones as a FeatureCollection (admin, operator)."""
+    rows, count = zones.list_zones(
+        session, kind=kind, bbox=_bbox(bbox), offset=paging.offset, limit=paging.limit
+    )
+    return ZonesPublic(features=[zones.zone_feature(z) for z in rows], count=count)
+
+
+@router.get("/zones/{code}", response_model=ZonePublic, tags=["zones"])
+def read_zone(code: str, session: SessionDep, _user: OperatorUser):
+    """One no-spray zone (admin, operator)."""
+    return zones.zone_feature(zones.get_zone(session, code=code))

@@ -1,0 +1,455 @@
+"""The MQTT side of the ingester: the only module that imports paho.
+
+Delivery guarantees, end to end:
+
+- QoS 1, a persistent session (``clean_session=False`` and a stable client id): what the
+  broker delivered but we did not acknowledge is delivered again after a crash or a
+  reconnect, and what arrives while we are away is queued for us.
+- Manual acknowledgement: a message is acknowledged only after the transaction holding
+  everything it carries has committed. A crash between the two means a redelivery, and
+  the ``(drone_code, seq)`` unique key turns the repeat into a no-op: exactly once.
+- A shared subscription (``$share/{group}/{prefix}/#``) lets several ingesters split one
+  stream; each message goes to one member of the group.
+
+Broker limits matter with manual acks: the broker sends at most ``max_inflight_messages``
+unacknowledged messages per client (Mosquitto's default is 20) and drops QoS 1 messages
+beyond ``max_queued_messages`` (default 1000) queued for one client. ``deploy/mosquitto.conf``
+holds the settings a production broker needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import signal
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlmodel import Session
+
+from drone_ingest import handlers
+from drone_ingest.messages import Message
+from traceability.config import get_settings
+from traceability.services import missions as mission_svc
+from traceability.services.telemetry import Reject, store_rejects
+
+log = logging.getLogger(__name__)
+
+_TRANSIENT = (OperationalError, InterfaceError)
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where the broker is, from ``mqtt://[user:pass@]host:port``."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """Parse an ``mqtt://`` (or ``mqtts://``) URL.
+
+        >>> BrokerAddress.parse("mqtt://u:p%40ss@10.0.0.5:1884")
+        BrokerAddress(host='10.0.0.5', port=1884, username='u', password='p@ss', tls=False)
+        """
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
+            raise ValueError(f"MQTT URL must start with mqtt:// (got {url!r})")
+        if not parts.hostname:
+            raise ValueError(f"MQTT URL {url!r} names no host")
+        tls = parts.scheme in ("mqtts", "ssl")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+        )
+
+
+def default_client_id() -> str:
+    """A client id stable across restarts of this host's ingester (the session is kept by id)."""
+    return get_settings().ingest_client_id or f"agritrace-ingest-{socket.gethostname()}"[:64]
+
+
+def _new_client(address: BrokerAddress, client_id: str, *, clean_session: bool) -> mqtt.Client:
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean_session,
+        protocol=mqtt.MQTTv311,
+    )
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    if address.tls:
+        client.tls_set()
+    client.reconnect_delay_set(min_delay=1, max_delay=10)
+    return client
+
+
+@dataclass
+class IngestStats:
+    """Running totals of one ingester."""
+
+    messages: int = 0
+    batches: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    events: int = 0
+    measured: int = 0
+    db_retries: int = 0
+
+
+class Ingester:
+    """Consume the drones' topics into the database, every point exactly once.
+
+    One network thread (paho) queues messages; a writer thread stores them in batches
+    (``batch_size`` points, or whatever arrived within ``flush_ms``) and acknowledges them
+    after the commit; a measuring thread measures completed missions that changed.
+    """
+
+    def __init__(
+        self,
+        *,
+        mqtt_url: str,
+        engine,
+        prefix: str = "agri",
+        client_id: str | None = None,
+        share_group: str = "agritrace",
+        batch_size: int = 2000,
+        flush_ms: int = 50,
+        measure_interval_s: float = 2.0,
+    ) -> None:
+        self.address = BrokerAddress.parse(mqtt_url)
+        self.engine = engine
+        self.prefix = prefix.strip("/")
+        self.client_id = client_id or default_client_id()
+        self.share_group = share_group
+        self.batch_size = max(1, batch_size)
+        self.flush_s = max(0.001, flush_ms / 1000.0)
+        self.measure_interval_s = measure_interval_s
+        self.max_bytes = get_settings().max_payload_bytes
+        self.stats = IngestStats()
+        self.subscription = (
+            f"$share/{share_group}/{self.prefix}/#" if share_group else f"{self.prefix}/#"
+        )
+        self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        self._stopping = threading.Event()
+        self._writer_done = threading.Event()
+        self._measure_now = threading.Event()
+        self._ready = threading.Event()
+        self._generation = 0
+        self._client: mqtt.Client | None = None
+        self._threads: list[threading.Thread] = []
+
+    # ---- life cycle
+
+    def start(self) -> None:
+        """Connect and consume in background threads; returns at once."""
+        client = _new_client(self.address, self.client_id, clean_session=False)
+        client.manual_ack_set(True)
+        client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
+        client.on_disconnect = self._on_disconnect
+        self._client = client
+        self._threads = [
+            threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True),
+            threading.Thread(target=self._measure_loop, name="ingest-measurer", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        client.connect_async(self.address.host, self.address.port, keepalive=30)
+        client.loop_start()
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        """Block until subscribed (True) or ``timeout`` passed (False)."""
+        return self._ready.wait(timeout)
+
+    def stop(self) -> None:
+        """Flush, commit and acknowledge what was received, then disconnect."""
+        self._stopping.set()
+        self._writer_done.wait(timeout=60)
+        self._measure_now.set()  # one last pass over what the final batches changed
+        for thread in self._threads:
+            thread.join(timeout=60)
+        if self._client is not None:
+            self._client.disconnect()
+            self._client.loop_stop()
+            self._client = None
+
+    # ---- paho callbacks (network thread): never raise, never block
+
+    def _on_connect(self, client, _userdata, _flags, reason_code, _properties) -> None:
+        if reason_code.is_failure:
+            log.error(
+                "broker %s:%s refused the connection: %s",
+                self.address.host,
+                self.address.port,
+                reason_code,
+            )
+            return
+        self._generation += 1
+        log.info(
+            "connected to %s:%s as %s; subscribing to %s",
+            self.address.host,
+            self.address.port,
+            self.client_id,
+            self.subscription,
+        )
+        client.subscribe(self.subscription, qos=1)
+
+    def _on_subscribe(self, _client, _userdata, _mid, reason_codes, _properties) -> None:
+        if any(rc.is_failure for rc in reason_codes):
+            log.error("the broker refused the subscription %s: %s", self.subscription, reason_codes)
+            return
+        self._ready.set()
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        self._ready.clear()
+        if not self._stopping.is_set():
+            log.warning("disconnected from the broker (%s); reconnecting", reason_code)
+
+    def _on_message(self, _client, _userdata, msg) -> None:
+        if self._stopping.is_set() and self._writer_done.is_set():
+            return  # not acknowledged: the broker delivers it again next session
+        try:
+            topic = msg.topic
+        except UnicodeDecodeError:
+            topic = msg._topic.decode("utf-8", errors="replace")  # noqa: SLF001 - paho offers no other way
+        self._queue.put(
+            Message(
+                topic=topic,
+                payload=bytes(msg.payload),
+                qos=msg.qos,
+                mid=msg.mid,
+                retain=bool(msg.retain),
+                generation=self._generation,
+            )
+        )
+
+    # ---- writer thread
+
+    def _next_batch(self) -> list[Message]:
+        try:
+            first = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            return []
+        batch = [first]
+        points = max(1, first.payload.count(b'"seq"'))
+        deadline = time.monotonic() + self.flush_s
+        while points < self.batch_size:
+            try:
+                message = self._queue.get_nowait()
+            except queue.Empty:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                try:
+                    message = self._queue.get(timeout=remaining)
+                except queue.Empty:
+                    break
+            batch.append(message)
+            points += max(1, message.payload.count(b'"seq"'))
+        return batch
+
+    def _write_loop(self) -> None:
+        try:
+            while True:
+                batch = self._next_batch()
+                if batch:
+                    self._commit(batch)
+                elif self._stopping.is_set():
+                    break
+        finally:
+            self._writer_done.set()
+
+    def _commit(self, messages: list[Message]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                with Session(self.engine) as session:
+                    result = handlers.store(
+                        session, messages, prefix=self.prefix, max_bytes=self.max_bytes
+                    )
+                break
+            except _TRANSIENT as exc:
+                # The database is away or busy: keep the messages unacknowledged and retry;
+                # the broker holds everything behind them meanwhile.
+                self.stats.db_retries += 1
+                log.warning(
+                    "database unavailable (%s); retrying in %.1f s", type(exc).__name__, delay
+                )
+                if self._stopping.is_set() and self.stats.db_retries > 50:
+                    return  # give up without acknowledging: redelivered next session
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            except Exception as exc:  # a message the database refuses must not block the rest
+                if len(messages) > 1:
+                    log.warning(
+                        "batch of %d failed (%s); storing message by message", len(messages), exc
+                    )
+                    for message in messages:
+                        self._commit([message])
+                    return
+                self._poison(messages[0], exc)
+                return
+        self._ack(messages)
+        s = self.stats
+        s.batches += 1
+        s.messages += len(messages)
+        s.stored += result.stored
+        s.duplicates += result.duplicates
+        s.rejected += result.rejected
+        s.events += result.events
+        if result.ended:
+            self._measure_now.set()
+
+    def _poison(self, message: Message, exc: Exception) -> None:
+        log.exception("message on %s could not be stored; keeping it as a reject", message.topic)
+        reject = Reject(
+            topic=message.topic[:1024],
+            payload=message.payload[:64_000].decode("utf-8", errors="replace"),
+            reason=f"could not be stored: {type(exc).__name__}: {exc}"[:2000],
+            received_at=message.received_at,
+        )
+        while True:
+            try:
+                with Session(self.engine) as session:
+                    store_rejects(session, rejects=[reject])
+                    session.commit()
+                break
+            except _TRANSIENT:
+                if self._stopping.is_set():
+                    return
+                time.sleep(1.0)
+        self.stats.rejected += 1
+        self._ack([message])
+
+    def _ack(self, messages: list[Message]) -> None:
+        client = self._client
+        if client is None:
+            return
+        for message in messages:
+            # A message from an earlier connection is delivered again on this one with a
+            # new identity; acknowledging the old mid here could acknowledge another message.
+            if message.qos > 0 and message.generation == self._generation:
+                client.ack(message.mid, message.qos)
+
+    # ---- measuring thread
+
+    def _measure_loop(self) -> None:
+        while True:
+            self._measure_now.wait(self.measure_interval_s)
+            self._measure_now.clear()
+            stopping = self._writer_done.is_set()
+            try:
+                with Session(self.engine) as session:
+                    while True:
+                        done = mission_svc.measure_dirty(session, limit=50)
+                        self.stats.measured += len(done)
+                        if len(done) < 50:
+                            break
+            except _TRANSIENT as exc:
+                log.warning("measuring postponed: %s", type(exc).__name__)
+            except Exception:
+                log.exception("measuring failed")
+            if stopping:
+                return
+
+
+class Publisher:
+    """A small QoS 1 publisher (simulator, tests, benchmarks): paho stays in this module."""
+
+    def __init__(
+        self, *, mqtt_url: str, client_id: str = "", will: tuple[str, bytes] | None = None
+    ) -> None:
+        address = BrokerAddress.parse(mqtt_url)
+        self._client = _new_client(address, client_id, clean_session=True)
+        self._client.max_inflight_messages_set(1000)
+        self._client.max_queued_messages_set(0)
+        if will is not None:
+            self._client.will_set(will[0], will[1], qos=1, retain=True)
+        self._client.connect(address.host, address.port, keepalive=30)
+        self._client.loop_start()
+        self._pending: list = []
+
+    def publish(
+        self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False
+    ) -> None:
+        """Queue a message; :meth:`flush` waits until the broker has it."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if qos:
+            self._pending.append(info)
+            if len(self._pending) > 5000:
+                self.flush()
+
+    def flush(self, timeout: float = 60.0) -> None:
+        """Wait until every queued QoS 1 message is acknowledged by the broker."""
+        deadline = time.monotonic() + timeout
+        for info in self._pending:
+            info.wait_for_publish(max(0.001, deadline - time.monotonic()))
+        self._pending = []
+
+    def close(self) -> None:
+        """Flush and disconnect."""
+        self.flush()
+        self._client.disconnect()
+        self._client.loop_stop()
+
+
+def run_ingester(*, mqtt_url: str | None = None, client_id: str | None = None) -> None:
+    """The ``agritrace ingest`` command: run until SIGINT or SIGTERM, then stop cleanly."""
+    from traceability.db import get_engine, migrate
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = get_settings()
+    url = mqtt_url or settings.mqtt_url
+    if not url:
+        raise SystemExit("no broker: pass --mqtt-url or set AGRITRACE_MQTT_URL (mqtt://host:port)")
+    engine = get_engine()
+    migrate(engine)
+    ingester = Ingester(
+        mqtt_url=url,
+        engine=engine,
+        prefix=settings.topic_prefix,
+        client_id=client_id,
+        share_group=settings.ingest_share_group,
+        batch_size=settings.ingest_batch_size,
+        flush_ms=settings.ingest_flush_ms,
+    )
+    done = threading.Event()
+
+    def _stop(signum, _frame) -> None:
+        log.info("signal %s: stopping", signum)
+        done.set()
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    ingester.start()
+    log.info(
+        "ingesting %s as %s (batch %d points / %d ms)",
+        ingester.subscription,
+        ingester.client_id,
+        ingester.batch_size,
+        int(ingester.flush_s * 1000),
+    )
+    last = time.monotonic()
+    while not done.wait(1.0):
+        if time.monotonic() - last >= 30:
+            last = time.monotonic()
+            log.info("%s", ingester.stats)
+    ingester.stop()
+    log.info("stopped: %s", ingester.stats)

@@ -1,0 +1,74 @@
+"""Topic kind -> handler: turn a :class:`Message` into validated work in a batch.
+
+No paho here, and no database either: handlers only fill an
+:class:`~traceability.services.telemetry.IngestBatch`; :func:`store` writes it through
+the services in one transaction. A message that breaks the contract becomes a reject
+with its reason; it never raises out of :func:`collect`.
+"""
+
+from collections.abc import Callable, Iterable
+
+from sqlmodel import Session
+
+from drone_ingest.messages import BadMessage, Message, Topic, check_size, decode_json, parse_topic
+from traceability.services import telemetry
+from traceability.services.telemetry import BatchResult, IngestBatch
+
+
+def handle_telemetry(batch: IngestBatch, src: int, topic: Topic, message: Message) -> None:
+    """One point or an array of points; each bad point is its own reject."""
+    # The raw bytes go to the validator, which parses and checks them in one pass.
+    telemetry.add_telemetry(batch, src=src, drone=topic.drone_id, payload=message.payload)
+
+
+def handle_mission(batch: IngestBatch, src: int, topic: Topic, message: Message) -> None:
+    """A mission start or end event."""
+    telemetry.add_mission_event(
+        batch, src=src, drone=topic.drone_id, payload=decode_json(message.payload)
+    )
+
+
+def handle_status(batch: IngestBatch, src: int, topic: Topic, message: Message) -> None:
+    """The retained online/offline state (also the Last Will)."""
+    telemetry.add_status(batch, src=src, drone=topic.drone_id, payload=decode_json(message.payload))
+
+
+HANDLERS: dict[str, Callable[[IngestBatch, int, Topic, Message], None]] = {
+    "telemetry": handle_telemetry,
+    "mission": handle_mission,
+    "status": handle_status,
+}
+
+
+def collect(batch: IngestBatch, message: Message, *, prefix: str, max_bytes: int) -> None:
+    """Add one message's work (or its reject) to ``batch``."""
+    src = batch.source(
+        topic=message.topic, payload=message.payload, received_at=message.received_at
+    )
+    try:
+        check_size(message.payload, max_bytes=max_bytes)
+        topic = parse_topic(message.topic, prefix=prefix)
+        HANDLERS[topic.kind](batch, src, topic, message)
+    except BadMessage as exc:
+        batch.reject(src, str(exc))
+    except Exception as exc:  # one bad message must never stop the ingester
+        batch.reject(src, f"could not be handled: {type(exc).__name__}: {exc}")
+
+
+def batch_of(messages: Iterable[Message], *, prefix: str, max_bytes: int) -> IngestBatch:
+    """A batch holding the work of ``messages``."""
+    batch = IngestBatch()
+    for message in messages:
+        collect(batch, message, prefix=prefix, max_bytes=max_bytes)
+    return batch
+
+
+def store(
+    session: Session, messages: Iterable[Message], *, prefix: str, max_bytes: int
+) -> BatchResult:
+    """Validate and write ``messages`` in one transaction, then commit."""
+    result = telemetry.store_batch(
+        session, batch=batch_of(messages, prefix=prefix, max_bytes=max_bytes)
+    )
+    session.commit()
+    return result
