@@ -98,7 +98,9 @@ def append_entry(
     field = get_field(session, code=data.field_code)
     ensure_owner(field, user)
     if data.client_id:
-        known = session.exec(select(DiaryEntry).where(DiaryEntry.client_id == data.client_id)).first()
+        known = session.exec(
+            select(DiaryEntry).where(DiaryEntry.client_id == data.client_id)
+        ).first()
         if known is not None:
             if not _same_request(known, data, field.id):
                 raise Conflict(f"client_id '{data.client_id}' was already used for another entry")
@@ -107,7 +109,9 @@ def append_entry(
     product = None
     unit = data.unit
     if data.input_code:
-        product = session.exec(select(InputProduct).where(InputProduct.code == data.input_code)).first()
+        product = session.exec(
+            select(InputProduct).where(InputProduct.code == data.input_code)
+        ).first()
         if product is None:
             raise InvalidInput(f"input product '{data.input_code}' does not exist")
         allowed = _KIND_OF_ACTIVITY.get(data.activity)
@@ -119,7 +123,8 @@ def append_entry(
             unit = product.unit
         elif unit != product.unit:
             raise InvalidInput(
-                f"unit '{unit}' does not match '{product.code}', which is measured in {product.unit}"
+                f"unit '{unit}' does not match '{product.code}', "
+                f"which is measured in {product.unit}"
             )
     if data.quantity is not None and unit is None:
         raise InvalidInput("a quantity needs a unit (L or kg) or an input_code")
@@ -128,9 +133,13 @@ def append_entry(
         target = session.get(DiaryEntry, data.corrects)
         if target is None or target.field_id != field.id:
             raise InvalidInput(f"entry {data.corrects} is not an entry of field '{field.code}'")
-        newer = session.exec(select(DiaryEntry.id).where(DiaryEntry.corrects_id == target.id)).first()
+        newer = session.exec(
+            select(DiaryEntry.id).where(DiaryEntry.corrects_id == target.id)
+        ).first()
         if newer is not None:
-            raise Conflict(f"entry {target.id} was already corrected by entry {newer}; correct that one")
+            raise Conflict(
+                f"entry {target.id} was already corrected by entry {newer}; correct that one"
+            )
     elif data.retracts:
         raise InvalidInput("retracts needs corrects: the entry being withdrawn")
 
@@ -224,7 +233,8 @@ def _entries_stmt(*, corrected_view: bool):
     if corrected_view:
         # The corrected view: an entry replaced by a correction, and a withdrawal itself, drop out.
         stmt = stmt.where(
-            ~exists().where(and_(newer.corrects_id == DiaryEntry.id)), DiaryEntry.retracts.is_(False)
+            ~exists().where(and_(newer.corrects_id == DiaryEntry.id)),
+            DiaryEntry.retracts.is_(False),
         )
     return stmt
 
@@ -282,21 +292,43 @@ def verify_chain(session: Session, *, field_code: str) -> DiaryVerification:
         select(DiaryEntry).where(DiaryEntry.field_id == field.id).order_by(DiaryEntry.chain_seq)
     ).all()
     breaks: list[ChainBreak] = []
-    prev = GENESIS
-    for expected_seq, entry in enumerate(entries, start=1):
-        if entry.chain_seq != expected_seq:
+    prev, prev_seq = GENESIS, 0
+    for entry in entries:
+        # Compare with the previous entry, not with the row count: one deleted entry is one
+        # break, not a break reported again at every later entry.
+        if entry.chain_seq != prev_seq + 1:
+            missing = entry.chain_seq - prev_seq - 1
+            what = (
+                f"entry {prev_seq + 1} is missing"
+                if missing == 1
+                else f"entries {prev_seq + 1} to {entry.chain_seq - 1} are missing"
+                if missing > 1
+                else f"position {entry.chain_seq} follows {prev_seq}: the chain was renumbered"
+            )
             breaks.append(
-                ChainBreak(entry_id=entry.id, chain_seq=entry.chain_seq, problem=f"expected position {expected_seq}: an entry is missing")
+                ChainBreak(
+                    entry_id=entry.id,
+                    chain_seq=entry.chain_seq,
+                    problem=f"{what} before it (deleted?)",
+                )
             )
         if entry.prev_hash != prev:
             breaks.append(
-                ChainBreak(entry_id=entry.id, chain_seq=entry.chain_seq, problem="does not link to the previous entry's hash")
+                ChainBreak(
+                    entry_id=entry.id,
+                    chain_seq=entry.chain_seq,
+                    problem="does not link to the previous entry's hash",
+                )
             )
         if entry_hash(entry) != entry.hash:
             breaks.append(
-                ChainBreak(entry_id=entry.id, chain_seq=entry.chain_seq, problem="content does not match its hash: edited after it was recorded")
+                ChainBreak(
+                    entry_id=entry.id,
+                    chain_seq=entry.chain_seq,
+                    problem="content does not match its hash: edited after it was recorded",
+                )
             )
-        prev = entry.hash
+        prev, prev_seq = entry.hash, entry.chain_seq
     return DiaryVerification(
         field_code=field.code,
         entries=len(entries),

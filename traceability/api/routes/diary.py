@@ -3,14 +3,17 @@
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Response, status
+from sqlmodel import select
 
 from traceability.api.deps import CurrentUser, PagingDep, SessionDep
+from traceability.errors import InvalidInput
 from traceability.models import (
     Activity,
     DiaryEntriesPublic,
     DiaryEntryCreate,
     DiaryEntryPublic,
     DiaryVerification,
+    FarmField,
     Role,
     User,
 )
@@ -22,17 +25,32 @@ router = APIRouter()
 
 def _may_read(session, user: User, field_code: str | None) -> None:
     # Diaries are the farmer's business records: other farmers do not read them.
-    if user.role is Role.farmer:
-        if field_code is None:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "a farmer lists the diary of one field: add field_code")
+    if user.role is Role.farmer and field_code is not None:
         ensure_owner(get_field(session, code=field_code), user)
+
+
+def _own_field_ids(session, user: User) -> list[int] | None:
+    """The ids of a farmer's fields (a farmer's lists are limited to them), else None."""
+    if user.role is not Role.farmer:
+        return None
+    return list(
+        session.exec(select(FarmField.id).where(FarmField.farmer_id == user.farmer_id)).all()
+    )
+
+
+def _corrected(view: str) -> bool:
+    if view not in ("corrected", "all"):
+        raise InvalidInput(f"view must be 'corrected' or 'all', not '{view}'")
+    return view == "corrected"
 
 
 @router.post("/diary", status_code=201, response_model=DiaryEntryPublic, tags=["diary"])
 def append(data: DiaryEntryCreate, session: SessionDep, user: CurrentUser, response: Response):
     """Append an entry (admin, or the field's farmer). Re-sending a ``client_id`` returns 200."""
     if user.role is Role.operator:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "operators' work reaches diaries through missions")
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "operators' work reaches diaries through missions"
+        )
     entry, created = svc.append_entry(session, data=data, user=user if user.id else None)
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -51,18 +69,20 @@ def list_diary(
     until: datetime | None = None,
     view: str = "corrected",
 ):
-    """Diary entries oldest first; ``view=all`` includes corrected and withdrawn ones."""
+    """Diary entries oldest first; ``view=all`` includes corrected and withdrawn ones.
+
+    A farmer sees the entries of their own fields only.
+    """
     _may_read(session, user, field_code)
-    if view not in ("corrected", "all"):
-        raise HTTPException(422, "view must be 'corrected' or 'all'")
     return svc.list_entries(
         session,
         field_code=field_code,
+        field_ids=_own_field_ids(session, user),
         season_id=season_id,
         activity=activity,
         since=since,
         until=until,
-        corrected_view=view == "corrected",
+        corrected_view=_corrected(view),
         offset=paging.offset,
         limit=paging.limit,
     )
@@ -77,11 +97,17 @@ def read_entry(entry_id: int, session: SessionDep, user: CurrentUser):
 
 
 @router.get("/fields/{code}/diary", response_model=DiaryEntriesPublic, tags=["diary"])
-def field_diary(code: str, session: SessionDep, user: CurrentUser, paging: PagingDep, view: str = "corrected"):
+def field_diary(
+    code: str, session: SessionDep, user: CurrentUser, paging: PagingDep, view: str = "corrected"
+):
     """A field's diary, oldest first."""
     _may_read(session, user, code)
     return svc.list_entries(
-        session, field_code=code, corrected_view=view != "all", offset=paging.offset, limit=paging.limit
+        session,
+        field_code=code,
+        corrected_view=_corrected(view),
+        offset=paging.offset,
+        limit=paging.limit,
     )
 
 
@@ -90,3 +116,26 @@ def verify(code: str, session: SessionDep, user: CurrentUser):
     """Recompute the field's hash chain: ``valid`` is false if anything was edited."""
     _may_read(session, user, code)
     return svc.verify_chain(session, field_code=code)
+
+
+_APPEND_ONLY = (
+    "diary entries are append-only: they are never edited or deleted; "
+    "POST a new entry with 'corrects' (and 'retracts': true to withdraw one)"
+)
+
+
+def _refuse_changes(path: str, allow: str) -> None:
+    def append_only() -> None:
+        raise HTTPException(
+            status.HTTP_405_METHOD_NOT_ALLOWED, _APPEND_ONLY, headers={"Allow": allow}
+        )
+
+    router.add_api_route(
+        path, append_only, methods=["PUT", "PATCH", "DELETE"], include_in_schema=False
+    )
+
+
+# A bare 405 would not tell a client how to fix a wrong entry; these answers say it.
+_refuse_changes("/diary", "GET, POST")
+_refuse_changes("/diary/{entry_id}", "GET")
+_refuse_changes("/fields/{code}/diary", "GET")
