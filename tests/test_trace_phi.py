@@ -324,7 +324,7 @@ def test_without_a_season_the_default_window_is_used_and_stated(session, factory
     window = data["seasons"][0]["window"]
     assert window["default"] is True
     assert window["start"] == HARVEST - timedelta(days=svc.DEFAULT_WINDOW_DAYS)
-    assert "180 days" in window["note"]
+    assert "180 days" in window["basis"]
     assert data["phi_compliant"] is False
     assert len(product_of(data, product.code)["applications"]) == 1
 

@@ -41,7 +41,7 @@ from traceability.models import (
     MissionField,
     Season,
 )
-from traceability.services.diary import GENESIS, entry_hash
+from traceability.services.diary import verify_chain
 from traceability.services.lots import ancestors
 
 # Farmers count days in local time: a spray at 06:30 on the 3rd in Bạc Liêu is
@@ -351,36 +351,6 @@ def _product(row) -> dict[str, Any] | None:
     }
 
 
-def _verify(field_code: str, rows: list) -> dict[str, Any]:
-    """The chain check of ``diary.verify_chain`` on rows already loaded.
-
-    The trace loads each field's whole diary in one query anyway (the corrected
-    view needs it); checking those rows here saves a second read per field.
-    ``tests/test_trace_integrity.py`` holds the two checks to the same answers.
-    """
-    breaks = []
-    prev = GENESIS
-    for expected_seq, entry in enumerate(rows, start=1):
-        problems = []
-        if entry.chain_seq != expected_seq:
-            problems.append(f"expected position {expected_seq}: an entry is missing")
-        if entry.prev_hash != prev:
-            problems.append("does not link to the previous entry's hash")
-        if entry_hash(entry) != entry.hash:
-            problems.append("content does not match its hash: edited after it was recorded")
-        breaks += [
-            {"entry_id": entry.id, "chain_seq": entry.chain_seq, "problem": p} for p in problems
-        ]
-        prev = entry.hash
-    return {
-        "field_code": field_code,
-        "entries": len(rows),
-        "valid": not breaks,
-        "head_hash": rows[-1].hash if rows else None,
-        "breaks": breaks,
-    }
-
-
 def _end_of_day(day: date) -> datetime:
     return datetime.combine(day, dtime(23, 59, 59), LOCAL_TZ).astimezone(UTC)
 
@@ -427,12 +397,16 @@ def _load_activity(session: Session, field_ids: list[int]):
     return diary, missions
 
 
-def _events(st: Structure, diary: list, missions: list) -> tuple[list[dict], dict[int, dict]]:
-    """One event per application or diary line, oldest first, and each field's chain check."""
-    by_field: dict[int, list] = {}
-    for row in diary:
-        by_field.setdefault(row.field_id, []).append(row)
-    chains = {fid: _verify(f["code"], by_field.get(fid, [])) for fid, f in st.fields.items()}
+def _chains(session: Session, st: Structure) -> dict[int, dict[str, Any]]:
+    """Each field's hash chain, checked by the diary service itself (one source of truth)."""
+    return {
+        fid: verify_chain(session, field_code=f["code"]).model_dump()
+        for fid, f in st.fields.items()
+    }
+
+
+def _events(st: Structure, diary: list, missions: list) -> list[dict]:
+    """One event per application or diary line, oldest first."""
 
     # The corrected view: a replaced entry and a withdrawal drop out.
     replaced = {row.corrects_id for row in diary if row.corrects_id is not None}
@@ -525,7 +499,7 @@ def _events(st: Structure, diary: list, missions: list) -> tuple[list[dict], dic
         }
     far_past = datetime.min.replace(tzinfo=UTC)
     ordered = sorted(events.values(), key=lambda e: (e["at"] or far_past, e["kind"] == "lot"))
-    return ordered, chains
+    return ordered
 
 
 def _is_pesticide_application(event: dict) -> bool | None:
@@ -663,7 +637,8 @@ def build_trace(session: Session, *, code: str, base_url: str | None = None) -> 
     """
     st = structure(session, code=code)
     diary, missions = _load_activity(session, list(st.fields))
-    events, chains = _events(st, diary, missions)
+    events = _events(st, diary, missions)
+    chains = _chains(session, st)
     phi = _phi(st, events)
     lot = _lot_json(st.lot, base_url)
     lot["parent_lots"] = [st.lots[p].code for p in st.lot.parent_ids]
@@ -685,7 +660,7 @@ def build_trace(session: Session, *, code: str, base_url: str | None = None) -> 
                 "start": lk.start,
                 "end": lk.end,
                 "default": lk.default_window,
-                "note": (
+                "basis": (
                     f"no season recorded: the {DEFAULT_WINDOW_DAYS} days before harvest are used"
                     if lk.default_window
                     else "from sowing to harvest"
