@@ -607,11 +607,11 @@ class Lot(SQLModel, table=True):
 def gtin14(value: str) -> str:
     """Validate a GTIN-8/12/13/14 check digit and return it as 14 digits.
 
-    >>> gtin14("8934567890128")
-    '08934567890128'
+    >>> gtin14("8934567890120")
+    '08934567890120'
     """
     digits = value.strip()
-    if not digits.isdigit() or len(digits) not in (8, 12, 13, 14):
+    if not (digits.isascii() and digits.isdigit()) or len(digits) not in (8, 12, 13, 14):
         raise ValueError("GTIN must be 8, 12, 13 or 14 digits")
     digits = digits.zfill(14)
     body, check = digits[:-1], int(digits[-1])

@@ -35,8 +35,10 @@ def create_lot(session: Session, *, data: LotCreate, user: User | None = None) -
         raise NotFound(f"parent lot {', '.join(missing)} does not exist")
     if user is not None and user.role is Role.farmer:
         for parent in parents:
+            # A milled lot has no fields of its own: its owners are those of its ancestors' fields.
+            lineage = [parent.id] + [a.id for a, _depth, _child in ancestors(session, lot=parent)]
             owners = session.exec(
-                select(FarmField.farmer_id).join(LotField).where(LotField.lot_id == parent.id)
+                select(FarmField.farmer_id).join(LotField).where(LotField.lot_id.in_(lineage))
             ).all()
             if any(o != user.farmer_id for o in owners):
                 raise Forbidden(f"parent lot '{parent.code}' is not from your fields")
@@ -78,7 +80,9 @@ def lot_public(session: Session, lot: Lot) -> LotPublic:
         .order_by(FarmField.code)
     ).all()
     parents = session.exec(
-        select(Lot.code).join(LotParent, LotParent.parent_id == Lot.id).where(LotParent.lot_id == lot.id)
+        select(Lot.code)
+        .join(LotParent, LotParent.parent_id == Lot.id)
+        .where(LotParent.lot_id == lot.id)
     ).all()
     return LotPublic(
         id=lot.id,
