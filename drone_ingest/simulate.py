@@ -65,6 +65,7 @@ __all__ = [
     "fly_mission",
     "lawnmower_passes",
     "load_fleet",
+    "load_zones",
     "mission_deliveries",
     "run_simulation",
 ]
@@ -160,6 +161,20 @@ class ProductSpec:
     def flow_key(self) -> str:
         """Pesticides go out as a liquid tank mix (L/min); granules and seed in kg/min."""
         return "flow_lpm" if self.kind == "pesticide" else "flow_kgpm"
+
+    def pick_mix(self, rng: random.Random, mix_l_per_ha: float) -> dict[str, Any]:
+        """How much product one litre of tank mix holds, for a label dose on the product.
+
+        Returned as the start event's ``tank_mix``: ``product_per_l`` (product unit per
+        litre of mix), ``product_unit`` and ``product_dose_per_ha``. The wire contract does
+        not require it; a receiver that knows it can turn litres of mix into product.
+        """
+        label = float(self.max_dose_per_ha or 1.0) * rng.uniform(0.6, 0.95)
+        return {
+            "product_per_l": round(label / mix_l_per_ha, 6),
+            "product_unit": self.unit,
+            "product_dose_per_ha": round(label, 4),
+        }
 
     def pick_dose(self, rng: random.Random) -> float:
         """A realistic dose per hectare of what leaves the drone (tank mix, granules, seed)."""
@@ -394,6 +409,8 @@ class SimulatedMission:
     refills: int
     overspray: bool
     aborted: bool = False
+    #: For sprays: product per litre of tank mix (see :meth:`ProductSpec.pick_mix`).
+    tank_mix: dict[str, Any] | None = None
     x: np.ndarray = dc_field(default_factory=lambda: np.zeros(0), repr=False)
     y: np.ndarray = dc_field(default_factory=lambda: np.zeros(0), repr=False)
 
@@ -477,6 +494,16 @@ def _as_polygons(
     return [(code, shape(geom) if isinstance(geom, Mapping) else geom) for code, geom in fields]
 
 
+def _without_slivers(geom: BaseGeometry, min_m2: float = 20.0) -> BaseGeometry | None:
+    """The polygon parts of ``geom`` big enough to fly over, or None."""
+    parts = [
+        g for g in getattr(geom, "geoms", [geom]) if g.geom_type == "Polygon" and g.area >= min_m2
+    ]
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
 def fly_mission(
     fields: Sequence[tuple[str, BaseGeometry]] | BaseGeometry,
     *,
@@ -491,6 +518,7 @@ def fly_mission(
     dose_per_ha: float | None = None,
     overspray_m: float = 0.0,
     operator_id: str | None = None,
+    keep_out: Sequence[tuple[BaseGeometry, float]] = (),
 ) -> SimulatedMission:
     """Fly one mission over fields and return what the drone publishes.
 
@@ -518,6 +546,9 @@ def fly_mission(
         If > 0, one pass (chosen by ``rng``) keeps spraying this far past the field edge.
     operator_id : str, optional
         Pilot id for the start event.
+    keep_out : sequence of (Polygon, buffer_m)
+        No-spray zones in WGS84 and the distance to keep from them: the route planner
+        leaves them out of the passes, as a careful operator's does.
 
     Returns
     -------
@@ -541,6 +572,9 @@ def fly_mission(
     centre = polys[0][1].centroid
     epsg = utm_epsg(centre.x, centre.y)
     dose = dose_per_ha if dose_per_ha is not None else product.pick_dose(rng)
+    # A pesticide is diluted in the tank: the label dose of product per hectare goes out in
+    # `dose` litres of tank mix. Only the start event says how strong the mix is.
+    mix = product.pick_mix(rng, dose) if product.kind == "pesticide" else None
     pass_speed = rng.uniform(*PASS_SPEED_RANGE)
     planner = _Planner(
         capacity=drone.capacity(mtype),
@@ -553,9 +587,18 @@ def fly_mission(
     if planner.battery < BATTERY_SWAP_BELOW + 10:
         planner.battery = 100.0  # fresh battery before take-off
 
+    blocked = None
+    if keep_out:
+        blocked = shapely.union_all(
+            [to_metres(z, epsg)[0].buffer(max(b, 0.0)) for z, b in keep_out]
+        )
     plans = []
     for code, poly in polys:
         poly_m, _ = to_metres(poly, epsg)
+        if blocked is not None and poly_m.intersects(blocked):
+            poly_m = _without_slivers(poly_m.difference(blocked))
+            if poly_m is None:
+                continue
         passes, spacing = lawnmower_passes(poly_m, drone.swath_m)
         if not passes:
             continue
@@ -604,6 +647,7 @@ def fly_mission(
         dose=dose,
         overspray=overspray_at is not None,
         operator_id=operator_id,
+        mix=mix,
     )
 
 
@@ -622,6 +666,7 @@ def _sample(
     dose,
     overspray,
     operator_id,
+    mix,
 ) -> SimulatedMission:
     legs = planner.legs
     total = planner.t
@@ -711,6 +756,8 @@ def _sample(
     }
     if operator_id:
         start["operator_id"] = operator_id
+    if mix is not None:
+        start["tank_mix"] = mix
     # The operator's app reports its own estimate: close to, never exactly, the truth.
     end = {
         "event": "end",
@@ -735,6 +782,7 @@ def _sample(
         dose_per_ha=dose,
         refills=planner.refills,
         overspray=overspray,
+        tank_mix=mix,
         x=x,
         y=y,
     )
@@ -849,6 +897,29 @@ def load_fleet(
     return drones, groups, products
 
 
+def load_zones(*, engine=None, directory: Path = FIXTURES_DIR) -> list[tuple[BaseGeometry, float]]:
+    """No-spray zones (canals, ponds, houses) with their buffers, from the database or fixtures."""
+    if engine is not None:
+        from sqlmodel import Session, select
+
+        from traceability.models import NoSprayZone
+
+        with Session(engine) as session:
+            rows = session.exec(select(NoSprayZone.geometry, NoSprayZone.buffer_m)).all()
+        return [(shape(g), float(b or 0.0)) for g, b in rows]
+    path = directory / "zones.geojson"
+    if not path.exists():
+        return []
+    features = json.loads(path.read_text("utf-8"))["features"]
+    return [(shape(f["geometry"]), float(f["properties"].get("buffer_m") or 0.0)) for f in features]
+
+
+def _near(zones: list[tuple[BaseGeometry, float]], group: list[tuple[str, BaseGeometry]]):
+    # Degrees are fine for a coarse pre-filter: 0.002 degrees is about 200 m here.
+    area = shapely.union_all([g for _, g in group]).buffer(0.002)
+    return [(z, b) for z, b in zones if z.intersects(area)]
+
+
 def _fleet_from_db(engine):
     from sqlmodel import Session, select
 
@@ -879,6 +950,7 @@ def _fleet_from_db(engine):
 
 def _choose_type(rng: random.Random, types: Sequence[str] | None, k: int) -> str:
     if types:
+        # Drones start at different places in the cycle so a fleet flies a mix from the start.
         return types[k % len(types)]
     names = list(TYPE_WEIGHTS)
     return rng.choices(names, weights=[TYPE_WEIGHTS[n] for n in names])[0]
@@ -887,6 +959,7 @@ def _choose_type(rng: random.Random, types: Sequence[str] | None, k: int) -> str
 def _drone_traffic(
     *,
     drone: DroneSpec,
+    index: int,
     groups: list[list[tuple[str, BaseGeometry]]],
     products: dict[str, list[ProductSpec]],
     rng: random.Random,
@@ -902,6 +975,7 @@ def _drone_traffic(
     overspray_prob: float,
     pilot: str,
     summaries: dict[str, dict[str, Any]],
+    zones: list[tuple[BaseGeometry, float]],
 ) -> Iterator[Delivery]:
     """Every publish of one drone, mission after mission, in time order."""
     seq = seq_base
@@ -910,7 +984,7 @@ def _drone_traffic(
     k = 0
     while at < stop_at and (missions_per_drone is None or k < missions_per_drone):
         group = groups[k % len(groups)]
-        mtype = _choose_type(rng, types, k)
+        mtype = _choose_type(rng, types, k + index)
         choices = products.get(mtype) or next(v for v in products.values() if v)
         product = rng.choice(choices)
         fields = group[:MAX_FIELDS_PER_MISSION]
@@ -926,6 +1000,7 @@ def _drone_traffic(
             battery_pct=battery,
             overspray_m=rng.uniform(3.0, 8.0) if rng.random() < overspray_prob else 0.0,
             operator_id=pilot,
+            keep_out=_near(zones, fields) if zones else (),
         )
         if mission.ended_at > stop_at:
             mission = mission.truncated(stop_at)
@@ -1004,7 +1079,8 @@ def run_simulation(
     missions_per_drone : int, optional
         Stop each drone after this many missions.
     types : sequence of str, optional
-        Mission types each drone cycles through; default a random mix (mostly spraying).
+        Mission types the drones cycle through (drone ``i`` starting at ``types[i]``);
+        default a random mix, mostly spraying.
     fields : sequence of str, optional
         Only fly over these field codes.
     link_loss_prob, duplicate_prob, overspray_prob : float
@@ -1033,6 +1109,7 @@ def run_simulation(
         raise ValueError(f"speedup must be > 0 (use inf for as fast as possible), got {speedup}")
 
     fleet, groups, product_list = load_fleet(engine=engine, directory=fixtures)
+    zones = load_zones(engine=engine, directory=fixtures)
     if fields:
         wanted = set(fields)
         groups = [[f for f in g if f[0] in wanted] for g in groups]
@@ -1062,6 +1139,7 @@ def run_simulation(
         streams.append(
             _drone_traffic(
                 drone=drone,
+                index=i,
                 groups=mine,
                 products=products,
                 rng=rng,
@@ -1077,6 +1155,7 @@ def run_simulation(
                 overspray_prob=overspray_prob,
                 pilot=f"PILOT-{drone.code[-3:]}",
                 summaries=summaries,
+                zones=zones,
             )
         )
 
