@@ -277,7 +277,12 @@ def _banner(console: Console, result: DemoResult, *, final: bool) -> None:
         console.print(f"{label:<15} [cyan]{value}[/]", soft_wrap=True, highlight=False)
     if not final:
         console.print("Lots and their trace pages appear when the drones have landed.")
-    console.print('Write with: curl -H "Authorization: Bearer <token>" ...', highlight=False)
+    console.print(
+        "Missions, rejects and every write need a token: in /docs press Authorize and paste\n"
+        'the admin token, or: curl -H "Authorization: Bearer <token>" URL.\n'
+        "Trace pages and QR codes are public.",
+        highlight=False,
+    )
     console.rule()
 
 

@@ -1,0 +1,145 @@
+"""Simulated fleet -> embedded broker -> ingester -> measured missions; and the whole demo."""
+
+import math
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from rich.console import Console
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from drone_ingest.broker import EmbeddedBroker
+from drone_ingest.simulate import run_simulation
+from tests.mqtt import free_port, ingester, wait_until
+from traceability.models import Mission, MissionStatus, TelemetryPoint
+from traceability.services.fixtures import FIXTURES_DIR, load_fixtures
+from traceability.services.missions import get_mission
+
+FIELDS = ["GR-0001", "GR-0002", "GR-0003", "GR-0004"]
+
+
+@pytest.fixture(scope="module")
+def embedded() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker() as broker:
+        yield broker
+
+
+def _measured(engine: Engine, ids: list[str]) -> bool:
+    with Session(engine) as s:
+        n = s.exec(
+            select(func.count())
+            .select_from(Mission)
+            .where(
+                Mission.mission_id.in_(ids),
+                Mission.status == MissionStatus.complete,
+                Mission.dirty.is_(False),
+                Mission.measured_at.is_not(None),
+            )
+        ).one()
+    return n[0] == len(ids)
+
+
+def test_simulated_fleet_is_ingested_and_measured_as_flown(db, embedded):
+    with Session(db) as session:
+        load_fixtures(session, directory=FIXTURES_DIR)
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    ing = ingester(embedded.url, db, prefix)
+    try:
+        out = run_simulation(
+            drones=2,
+            rate=1.0,
+            duration=math.inf,
+            mqtt_url=embedded.url,
+            speedup=math.inf,
+            prefix=prefix,
+            missions_per_drone=1,
+            fields=FIELDS,
+            types=["fertilize", "seed"],
+            link_loss_prob=1.0,  # every mission uploads a batch after a link loss
+            duplicate_prob=0.02,
+            overspray_prob=0.0,
+        )
+        ids = [m["mission_id"] for m in out["missions"]]
+        assert len(ids) == 2 and out["batches"] >= 2 and out["duplicates"] > 0
+        assert out["unacknowledged"] == 0
+        wait_until(lambda: _measured(db, ids), timeout=60, what="both missions measured")
+    finally:
+        ing.stop()
+
+    with Session(db) as session:
+        for flown in out["missions"]:
+            mission = get_mission(session, mission_id=flown["mission_id"])
+            assert mission.status is MissionStatus.complete
+            assert mission.drone_id == flown["drone_id"] and mission.type.value == flown["type"]
+            # Exactly once: every fix stored, none twice, batches and duplicates included.
+            assert mission.point_count == flown["points"]
+            assert mission.amount_unit.value == "kg" == flown["amount_unit"]
+            assert mission.applied_amount == pytest.approx(flown["applied_amount"], rel=1e-3)
+            assert mission.treated_area_ha == pytest.approx(flown["sprayed_area_ha"], rel=0.03)
+            assert mission.overspray_area_ha < 0.01 * mission.treated_area_ha
+            assert {f.field_code for f in mission.fields} == set(flown["field_codes"])
+            for f in mission.fields:
+                assert f.coverage_pct > 95.0, f"{f.field_code}: {f.coverage_pct:.1f}%"
+        stored = session.exec(select(func.count()).select_from(TelemetryPoint)).one()[0]
+    assert stored == out["points"]
+
+
+def test_demo_sets_up_flies_harvests_and_serves_the_trace(tmp_path, monkeypatch):
+    from traceability.db import get_engine, get_session
+
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    monkeypatch.setenv("AGRITRACE_DATABASE_URL", url)  # restored after the test
+    from agritrace.demo import run_demo
+
+    try:
+        result = run_demo(
+            port=free_port(),
+            drones=2,
+            database_url=url,
+            speedup=math.inf,
+            serve_forever=False,
+            console=Console(quiet=True),
+            stop_event=threading.Event(),
+        )
+        engine = get_engine()
+        assert str(engine.url) == url
+        assert len(result.mission_ids) == 2 and result.missions_complete == 2
+        assert len(result.lots) == 2 and result.milled_lot
+        assert result.admin_token and result.farmer_token
+
+        from traceability.api.main import create_app
+
+        app = create_app()
+
+        def override():
+            with Session(engine) as s:
+                yield s
+
+        app.dependency_overrides[get_session] = override
+        with TestClient(app) as client:
+            trace = client.get(f"/api/v1/trace/{result.lots[0]}")
+            assert trace.status_code == 200, trace.text
+            body = trace.json()
+            assert body["lot"]["gtin"]
+            assert len(body["events"]) >= 5  # four diary entries per field, and the drone
+            text = trace.text
+            assert any(mid in text for mid in result.mission_ids), (
+                "the drone mission is not in the trace"
+            )
+            milled = client.get(f"/api/v1/trace/{result.milled_lot}")
+            assert milled.status_code == 200
+            assert (
+                client.get(f"/api/v1/lots/{result.lots[0]}/qr.png").headers["content-type"]
+                == "image/png"
+            )
+            admin = {"Authorization": f"Bearer {result.admin_token}"}
+            me = client.get("/api/v1/me", headers=admin)
+            assert me.status_code == 200 and me.json()["role"] == "admin"
+            mission = client.get(f"/api/v1/missions/{result.mission_ids[0]}", headers=admin).json()
+            assert mission["status"] == "complete" and mission["treated_area_ha"] > 0
+    finally:
+        get_engine.cache_clear()
