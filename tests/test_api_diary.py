@@ -233,6 +233,7 @@ def test_client_id_records_once(client, admin_headers, field, db):
         ({"field_code": "GR-NONE"}, 404, ["GR-NONE"]),
         ({"area_ha": 0}, 422, ["area_ha"]),
         ({"note": "x" * 2001}, 422, ["note"]),
+        ({"note": "rầy\x00"}, 422, ["note", "control"]),
         ({"hash": "0" * 64}, 422, ["hash"]),
         ({"source": "mission"}, 422, ["source"]),
     ],

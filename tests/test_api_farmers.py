@@ -103,6 +103,8 @@ def test_unknown_farmer(client, admin_headers):
         ({"name": "A", "password": "x"}, ["password"]),
         ({"name": "x" * 201}, ["name"]),
         ({"name": 5}, ["name"]),
+        ({"name": "Ba\x00"}, ["name", "control"]),  # PostgreSQL cannot store NUL; SQLite could
+        ({"name": "A", "village": "Ấp\x1b[31m"}, ["village", "control"]),
     ],
 )
 def test_bad_farmer_is_rejected_and_nothing_stored(client, admin_headers, db, body, words):

@@ -74,10 +74,23 @@ Code = Annotated[
         strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
     ),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _no_control(value: str) -> str:
+    # PostgreSQL refuses NUL in text while SQLite stores it: refuse control characters up
+    # front so both backends give the same clear answer (tabs and line breaks are fine).
+    if any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value):
+        raise ValueError("must not contain control characters (such as NUL)")
+    return value
+
+
+NoControl = AfterValidator(_no_control)
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoControl
+]
 # A reference to a row by its id: bounded so that a huge number is a 422, not a database overflow.
 DbId = Annotated[int, PField(ge=1, le=2**31 - 1)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), NoControl]
 
 
 # ---------------------------------------------------------------- enumerations
@@ -406,7 +419,7 @@ class InputProductCreate(BaseModel):
     phi_days: Annotated[int, PField(ge=0, le=365)] | None = None
     max_dose_per_ha: Annotated[float, PField(gt=0, lt=100_000)] | None = None
     active_ingredient: ShortText | None = None
-    registration_no: Annotated[str, StringConstraints(max_length=64)] | None = None
+    registration_no: Annotated[str, StringConstraints(max_length=64), NoControl] | None = None
     target: ShortText | None = None
 
 
@@ -513,11 +526,13 @@ class DiaryEntryCreate(BaseModel):
     quantity: Annotated[float, PField(ge=0, lt=1_000_000, allow_inf_nan=False)] | None = None
     unit: Unit | None = None
     area_ha: Annotated[float, PField(gt=0, lt=100_000, allow_inf_nan=False)] | None = None
-    note: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    note: Annotated[str, StringConstraints(max_length=2000), NoControl] | None = None
     corrects: DbId | None = None
     retracts: bool = False
     # Set by an offline phone app so that re-sending an entry never records it twice.
-    client_id: Annotated[str, StringConstraints(min_length=8, max_length=64)] | None = None
+    client_id: Annotated[str, StringConstraints(min_length=8, max_length=64), NoControl] | None = (
+        None
+    )
 
 
 class DiaryEntryPublic(BaseModel):
