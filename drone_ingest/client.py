@@ -172,6 +172,11 @@ class Ingester:
         client.connect_async(self.address.host, self.address.port, keepalive=30)
         client.loop_start()
 
+    @property
+    def generation(self) -> int:
+        """How many times the ingester has connected to the broker."""
+        return self._generation
+
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """Block until subscribed (True) or ``timeout`` passed (False)."""
         return self._ready.wait(timeout)
@@ -415,6 +420,7 @@ def run_ingester(*, mqtt_url: str | None = None, client_id: str | None = None) -
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     settings = get_settings()
     url = mqtt_url or settings.mqtt_url
     if not url:

@@ -78,4 +78,9 @@ def decode_json(payload: bytes) -> Any:
     try:
         return orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
-        raise BadMessage(f"payload is not valid JSON: {exc}") from exc
+        hint = (
+            " (NaN and Infinity are not JSON numbers)"
+            if b"NaN" in payload or b"Infinity" in payload
+            else ""
+        )
+        raise BadMessage(f"payload is not valid JSON{hint}: {exc}") from exc

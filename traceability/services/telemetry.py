@@ -83,6 +83,12 @@ def _text(payload: bytes | str | Any) -> str:
     return text
 
 
+def _nan_hint(payload: bytes) -> str:
+    if b"NaN" in payload or b"Infinity" in payload:
+        return " (NaN and Infinity are not JSON numbers)"
+    return ""
+
+
 # ---------------------------------------------------------------- batches
 
 
@@ -155,7 +161,7 @@ def add_telemetry(batch: IngestBatch, *, src: int, drone: str, payload: bytes | 
             try:
                 payload = orjson.loads(payload)
             except orjson.JSONDecodeError as exc:
-                batch.reject(src, f"payload is not valid JSON: {exc}")
+                batch.reject(src, f"payload is not valid JSON{_nan_hint(payload)}: {exc}")
                 return 0
         else:
             if not points:

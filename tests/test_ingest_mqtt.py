@@ -1,0 +1,273 @@
+"""The ingester against a real broker: exactly once through crashes, broker restarts and sharing.
+
+Mosquitto at 127.0.0.1:1883 (or an embedded broker where none runs) and a private
+``mosquitto -p PORT`` for the restart test. Each test has a topic prefix of its own.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+
+import orjson
+import pytest
+from sqlmodel import Session, select
+
+from drone_ingest.client import BrokerAddress, Publisher
+from tests.mqtt import (  # noqa: F401 - fixtures
+    broker_fixture,
+    count_points,
+    count_rejects,
+    end_event,
+    forget_session,
+    ingester,
+    lawnmower,
+    prefix_fixture,
+    private_mosquitto_fixture,
+    publish_points,
+    start_event,
+    stream,
+    wait_until,
+)
+from traceability.models import IngestReject, Mission, MissionStatus
+
+
+@pytest.fixture
+def drones(factory):
+    return [factory.drone(code=f"D{i}", swath_m=10.0) for i in range(3)]
+
+
+def test_broker_url_parsing():
+    a = BrokerAddress.parse("mqtt://user:secret@broker.example:1884")
+    assert (a.host, a.port, a.username, a.password) == ("broker.example", 1884, "user", "secret")
+    assert BrokerAddress.parse("mqtt://127.0.0.1").port == 1883
+    with pytest.raises(ValueError):
+        BrokerAddress.parse("http://127.0.0.1:1883")
+
+
+def test_stream_with_repeats_is_stored_exactly_once(broker, db, prefix, drones):
+    ing = ingester(broker.url, db, prefix, share_group=broker.share_group)
+    pub = Publisher(mqtt_url=broker.url)
+    try:
+        points = {d.code: stream(400, mission_id=f"M-{prefix}-{d.code}") for d in drones}
+        for code, pts in points.items():
+            publish_points(pub, prefix, code, pts, per_message=40)
+            publish_points(pub, prefix, code, pts[100:250], per_message=25)  # a re-sent stretch
+        pub.flush()
+        wait_until(lambda: count_points(db) == (1200, 1200), what="1200 points")
+        time.sleep(0.3)  # any straggler would show up as an extra row
+        assert count_points(db) == (1200, 1200)
+        assert count_rejects(db) == 0
+        with Session(db) as s:
+            counts = {m.drone_code: m.point_count for m in s.exec(select(Mission)).all()}
+        assert counts == {"D0": 400, "D1": 400, "D2": 400}
+    finally:
+        pub.close()
+        ing.stop()
+        forget_session(broker.url, ing.client_id)
+    assert ing.stats.stored == 1200 and ing.stats.duplicates == 3 * 150
+
+
+def test_end_event_measures_and_late_points_remeasure(broker, db, prefix, factory):
+    factory.drone(code="DM", swath_m=10.0)
+    factory.field(code="F-MQTT", x0=0, y0=0, width=100, height=200)
+    factory.input(code="PM", max_dose_per_ha=100)
+    mid = f"M-{prefix}"
+    points = lawnmower(mission_id=mid)
+    ing = ingester(broker.url, db, prefix, share_group=broker.share_group)
+    pub = Publisher(mqtt_url=broker.url)
+    try:
+        base = f"{prefix}/drones/DM"
+        pub.publish(
+            f"{base}/mission", orjson.dumps(start_event(mid, product_code="PM", swath_m=10.0))
+        )
+        publish_points(pub, prefix, "DM", points[:300])
+        pub.publish(f"{base}/mission", orjson.dumps(end_event(mid, points)))
+        pub.flush()
+
+        def treated() -> float | None:
+            with Session(db) as s:
+                m = s.exec(select(Mission).where(Mission.mission_id == mid)).first()
+                return m.treated_area_ha if m is not None and not m.dirty else None
+
+        wait_until(lambda: treated() is not None, what="the mission to be measured")
+        first = treated()
+        assert 0.5 < first < 2.0
+        publish_points(pub, prefix, "DM", points[300:])  # late points after the end event
+        pub.flush()
+        wait_until(lambda: (treated() or 0) > 1.98, what="the late points to be measured")
+        assert treated() == pytest.approx(2.0, rel=0.01)
+    finally:
+        pub.close()
+        ing.stop()
+        forget_session(broker.url, ing.client_id)
+
+
+def test_bad_input_over_mqtt_is_kept_and_ingester_goes_on(broker, db, prefix, drones):
+    ing = ingester(broker.url, db, prefix, share_group=broker.share_group)
+    pub = Publisher(mqtt_url=broker.url)
+    point = stream(1, mission_id=f"M-{prefix}")[0]
+    bad = [
+        ("telemetry", b"not json at all"),
+        ("telemetry", orjson.dumps(point | {"lat": "x"})),
+        ("telemetry", orjson.dumps({k: v for k, v in point.items() if k != "seq"})),
+        ("telemetry", orjson.dumps(point)[:-1] + b',"alt_m":NaN}'),
+        ("telemetry", orjson.dumps(point | {"lon": 200.0})),
+        ("telemetry", orjson.dumps(point | {"flow_lpm": -3.0})),
+        ("telemetry", b"[" + b"0," * 600_000 + b"0]"),
+        ("weather", orjson.dumps(point)),
+    ]
+    try:
+        for kind, payload in bad:
+            pub.publish(f"{prefix}/drones/D0/{kind}", payload)
+        pub.publish(f"{prefix}/something/else", b"{}")
+        pub.publish(f"{prefix}/drones/D0/telemetry", orjson.dumps(point))
+        pub.flush()
+        wait_until(lambda: count_rejects(db) == len(bad) + 1, what="every bad message kept")
+        wait_until(lambda: count_points(db) == (1, 1), what="the good point after the bad ones")
+        with Session(db) as s:
+            kept = list(s.exec(select(IngestReject)).all())
+        assert {r.topic for r in kept} >= {
+            f"{prefix}/drones/D0/weather",
+            f"{prefix}/something/else",
+        }
+        assert all(r.reason for r in kept)
+        assert any("more than the" in r.reason for r in kept)
+    finally:
+        pub.close()
+        ing.stop()
+        forget_session(broker.url, ing.client_id)
+
+
+def test_two_ingesters_on_one_shared_subscription_store_each_point_once(broker, db, prefix, drones):
+    if not broker.shared:
+        pytest.skip("the embedded broker has no shared subscriptions")
+    group = f"g{uuid.uuid4().hex[:8]}"
+    a = ingester(broker.url, db, prefix, share_group=group, batch_size=200)
+    b = ingester(broker.url, db, prefix, share_group=group, batch_size=200)
+    pub = Publisher(mqtt_url=broker.url)
+    try:
+        total = 0
+        for d in drones:
+            pts = stream(1000, mission_id=f"M-{prefix}-{d.code}")
+            publish_points(pub, prefix, d.code, pts, per_message=20)
+            publish_points(pub, prefix, d.code, pts[::7], per_message=20)  # repeats
+            total += len(pts)
+        pub.flush()
+        wait_until(lambda: count_points(db) == (total, total), timeout=60, what=f"{total} points")
+        time.sleep(0.3)
+        assert count_points(db) == (total, total)
+    finally:
+        pub.close()
+        a.stop()
+        b.stop()
+        forget_session(broker.url, a.client_id)
+        forget_session(broker.url, b.client_id)
+    # Both members of the group did part of the work, and together all of it, once.
+    assert a.stats.messages > 0 and b.stats.messages > 0
+    assert a.stats.stored + b.stats.stored == total
+
+
+def _run_ingest(url: str, db, prefix: str, client_id: str, group: str, log) -> subprocess.Popen:
+    env = os.environ | {
+        "AGRITRACE_DATABASE_URL": db.url.render_as_string(hide_password=False),
+        "AGRITRACE_MQTT_URL": url,
+        "AGRITRACE_TOPIC_PREFIX": prefix,
+        "AGRITRACE_INGEST_BATCH_SIZE": "300",
+        "AGRITRACE_INGEST_SHARE_GROUP": group,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "agritrace", "ingest", "--client-id", client_id],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+
+
+def test_sigkill_mid_stream_then_restart_stores_every_point_once(
+    broker, db, prefix, drones, tmp_path
+):
+    client_id = f"test-kill-{prefix}"
+    log = (tmp_path / "ingest.log").open("wb")
+    total = 6000
+    points = stream(total, mission_id=f"M-{prefix}")
+    proc = _run_ingest(broker.url, db, prefix, client_id, broker.share_group, log)
+    pub = Publisher(mqtt_url=broker.url)
+    try:
+        # The persistent session exists once the ingester has subscribed: until then, a
+        # message has nobody to go to. Send the first point until it is stored.
+        deadline = time.monotonic() + 30
+        while count_points(db)[0] == 0:
+            assert time.monotonic() < deadline, "the ingester did not start"
+            pub.publish(f"{prefix}/drones/D0/telemetry", orjson.dumps(points[0]))
+            pub.flush()
+            time.sleep(0.2)
+
+        def publish_rest() -> None:
+            for i in range(1, total, 20):
+                pub.publish(f"{prefix}/drones/D0/telemetry", orjson.dumps(points[i : i + 20]))
+                time.sleep(0.002)
+
+        sender = threading.Thread(target=publish_rest)
+        sender.start()
+        wait_until(lambda: count_points(db)[0] > 600, timeout=30, what="part of the stream stored")
+        proc.send_signal(signal.SIGKILL)  # mid-stream, with batches in flight
+        proc.wait(10)
+        stored_at_kill = count_points(db)[0]
+        sender.join()
+        pub.flush()
+        assert stored_at_kill < total, "the stream ended before the kill; nothing was tested"
+        proc = _run_ingest(broker.url, db, prefix, client_id, broker.share_group, log)
+        wait_until(
+            lambda: count_points(db)[0] >= total, timeout=60, what=f"{total} points after restart"
+        )
+        time.sleep(0.5)
+        assert count_points(db) == (total, total)
+        with Session(db) as s:
+            m = s.exec(select(Mission).where(Mission.mission_id == f"M-{prefix}")).one()
+            assert m.point_count == total
+        assert count_rejects(db) == 0
+    finally:
+        pub.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(20)
+        forget_session(broker.url, client_id)
+    assert proc.returncode == 0  # SIGTERM stops it cleanly
+
+
+def test_broker_restart_loses_nothing(private_mosquitto, db, prefix, drones):
+    url = private_mosquitto.url
+    ing = ingester(url, db, prefix, share_group="agritrace", client_id=f"test-restart-{prefix}")
+    pts = stream(3000, mission_id=f"M-{prefix}")
+    try:
+        # 1) The broker restarts under a running ingester, which reconnects on its own;
+        #    what the broker had accepted before (queued or in flight) is delivered after.
+        pub = Publisher(mqtt_url=url)
+        publish_points(pub, prefix, "D0", pts[:1000], per_message=25)
+        pub.close()
+        generation = ing.generation
+        private_mosquitto.restart()
+        # Mosquitto does not queue for a restored session until its client is back
+        # (eclipse-mosquitto/mosquitto#769), so publish again once it is.
+        wait_until(lambda: ing.generation > generation and ing.wait_ready(0), what="reconnection")
+        pub = Publisher(mqtt_url=url)
+        publish_points(pub, prefix, "D0", pts[1000:2000], per_message=25)
+        pub.close()
+        wait_until(lambda: count_points(db) == (2000, 2000), timeout=60, what="2000 points")
+        # 2) Messages queued for the stopped ingester survive a broker restart.
+        ing.stop()
+        pub = Publisher(mqtt_url=url)
+        publish_points(pub, prefix, "D0", pts[2000:], per_message=25)
+        pub.close()
+        private_mosquitto.restart()
+        ing = ingester(url, db, prefix, share_group="agritrace", client_id=ing.client_id)
+        wait_until(lambda: count_points(db) == (3000, 3000), timeout=60, what="the queued points")
+        with Session(db) as s:
+            m = s.exec(select(Mission).where(Mission.mission_id == f"M-{prefix}")).one()
+            assert m.point_count == 3000 and m.status is MissionStatus.open
+    finally:
+        ing.stop()

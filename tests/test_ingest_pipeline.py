@@ -1,0 +1,216 @@
+"""The ingest pipeline without a broker: messages in, points and missions stored, rejects kept."""
+
+import json
+import math
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from drone_ingest import handlers
+from drone_ingest.messages import BadMessage, Message, parse_topic
+from tests.mqtt import count_points, end_event, lawnmower, start_event, stream
+from traceability.models import Drone, IngestReject, Mission, MissionStatus, TelemetryPoint
+from traceability.services import telemetry
+
+P = "agri"
+
+
+def msg(kind: str, payload, drone: str = "D1", prefix: str = P) -> Message:
+    raw = payload if isinstance(payload, bytes) else orjson.dumps(payload)
+    return Message(topic=f"{prefix}/drones/{drone}/{kind}", payload=raw, qos=1, mid=1)
+
+
+def store(session: Session, *messages: Message, max_bytes: int = 1_000_000):
+    return handlers.store(session, messages, prefix=P, max_bytes=max_bytes)
+
+
+def rejects(session: Session) -> list[IngestReject]:
+    return list(session.exec(select(IngestReject).order_by(IngestReject.id)).scalars())
+
+
+def mission(session: Session, mission_id: str) -> Mission:
+    session.expire_all()
+    return session.exec(select(Mission).where(Mission.mission_id == mission_id)).scalar_one()
+
+
+@pytest.fixture
+def drone(factory):
+    return factory.drone(code="D1", swath_m=10.0)
+
+
+def test_topic_parsing():
+    assert parse_topic("agri/drones/BL-1/telemetry", prefix="agri").drone_id == "BL-1"
+    assert parse_topic("a/b/drones/X/status", prefix="a/b").kind == "status"
+    for bad in (
+        "agri/drones/X/weather",
+        "agri/X/telemetry",
+        "other/drones/X/telemetry",
+        "agri/drones//mission",
+        "agri/drones/X/telemetry/extra",
+    ):
+        with pytest.raises(BadMessage):
+            parse_topic(bad, prefix="agri")
+
+
+def test_points_stored_once_and_counted(session, drone, db):
+    points = stream(120, mission_id="M1")
+    result = store(
+        session,
+        msg("telemetry", points[:70]),
+        msg("telemetry", points[50:]),
+        msg("telemetry", points[0]),
+    )
+    assert (result.stored, result.duplicates, result.rejected) == (120, 21, 0)
+    # A later batch repeating everything stores nothing.
+    again = store(session, msg("telemetry", points))
+    assert (again.stored, again.duplicates) == (0, 120)
+    assert count_points(db, "D1") == (120, 120)
+    m = mission(session, "M1")
+    assert m.point_count == 120
+    assert m.status is MissionStatus.open and m.drone_code == "D1"
+    assert m.started_at.isoformat() == points[0]["ts"].replace("+00:00", "+00:00")
+
+
+def test_mission_created_by_point_then_filled_by_start_event(session, drone, factory):
+    factory.input(code="PX")
+    store(session, msg("telemetry", stream(3, mission_id="M2")))
+    assert mission(session, "M2").type is None
+    store(
+        session,
+        msg(
+            "mission", start_event("M2", product_code="PX", swath_m=6.0, planned_field_codes=["F1"])
+        ),
+    )
+    m = mission(session, "M2")
+    assert (m.type, m.product_code, m.swath_m, m.planned_field_codes) == (
+        "spray",
+        "PX",
+        6.0,
+        ["F1"],
+    )
+    assert m.product_id is not None and m.point_count == 3
+
+
+def test_start_event_first_and_end_completes(session, drone):
+    points = stream(5, mission_id="M3")
+    r = store(
+        session,
+        msg("mission", start_event("M3")),
+        msg("telemetry", points),
+        msg("mission", end_event("M3", points, reported_area_ha=1.5, reported_amount=3.0)),
+    )
+    assert r.ended == {"M3"} and r.stored == 5
+    m = mission(session, "M3")
+    assert m.status is MissionStatus.complete
+    assert (m.reported_area_ha, m.reported_amount, m.point_count) == (1.5, 3.0, 5)
+
+
+def test_late_points_after_end_are_flagged_late(session, drone):
+    points = stream(10, mission_id="M4")
+    store(session, msg("telemetry", points[:5]), msg("mission", end_event("M4", points)))
+    r = store(session, msg("telemetry", points[5:]))
+    assert r.late == {"M4"} and r.stored == 5
+    m = mission(session, "M4")
+    assert m.dirty and m.point_count == 10 and m.status is MissionStatus.complete
+
+
+def test_every_bad_input_becomes_a_reject_and_good_points_still_land(session, drone, factory):
+    factory.drone(code="D2")
+    store(session, msg("telemetry", stream(1, mission_id="OWNED-BY-D2"), drone="D2"))
+    good = stream(2, mission_id="M5")
+    point = stream(1, mission_id="M5", seq0=100)[0]
+    cases = {
+        "not JSON": msg("telemetry", b"{this is not json"),
+        "empty": msg("mission", b""),
+        "wrong type": msg("telemetry", point | {"lat": "north"}),
+        "missing key": msg("telemetry", {k: v for k, v in point.items() if k != "ts"}),
+        "NaN literal": msg("telemetry", orjson.dumps(point).replace(b'"lat":9.23', b'"lat":NaN')),
+        "Infinity": msg("telemetry", orjson.dumps(point)[:-1] + b',"alt_m":Infinity}'),
+        "NaN by Python's json": msg(
+            "telemetry", json.dumps(point | {"flow_lpm": math.nan}).encode()
+        ),
+        "impossible coordinates": msg("telemetry", point | {"lat": 91.0}),
+        "negative flow": msg("telemetry", point | {"flow_lpm": -1.0}),
+        "naive timestamp": msg("telemetry", point | {"ts": "2026-03-01T08:00:00"}),
+        "spraying not a bool": msg("telemetry", point | {"spraying": "yes"}),
+        "megabytes": msg("telemetry", b"[" + b" " * 2_000_000 + b"]"),
+        "topic kind": msg("weather", point),
+        "unknown drone": msg("telemetry", point, drone="GHOST"),
+        "another drone's mission": msg("telemetry", point | {"mission_id": "OWNED-BY-D2"}),
+        "bad event": msg("mission", {"event": "pause", "mission_id": "M5"}),
+        "bad start": msg("mission", start_event("M5", type="harvest")),
+        "scalar": msg("telemetry", 42),
+        "empty array": msg("telemetry", []),
+        "bad status": msg("status", {"online": "maybe"}),
+    }
+    mixed = msg("telemetry", [good[0], {"seq": "x"}, good[1], [1, 2]])
+    off_contract = Message(topic=f"{P}/elsewhere", payload=b"{}")
+    result = store(session, *cases.values(), mixed, off_contract)
+    assert result.stored == 2
+    kept = rejects(session)
+    assert len(kept) == len(cases) + 2 + 1
+    reasons = [r.reason for r in kept]
+    by_topic_and_payload = {(r.topic, r.payload[:40]): r.reason for r in kept}
+    assert any("not valid JSON" in r for r in reasons)
+    assert any("payload is empty" in r for r in reasons)
+    assert any("lat" in r and "number" in r for r in reasons)
+    assert any("ts: Field required" in r for r in reasons)
+    assert sum("NaN and Infinity are not JSON numbers" in r for r in reasons) == 3
+    assert any("less than or equal to 90" in r for r in reasons)
+    assert any("flow_lpm" in r and "greater than or equal to 0" in r for r in reasons)
+    assert any("UTC offset" in r for r in reasons)
+    assert any("spraying must be true or false" in r for r in reasons)
+    assert any("bytes, more than the 1,000,000 allowed" in r for r in reasons)
+    assert any("unknown topic kind 'weather'" in r for r in reasons)
+    assert any("unknown drone 'GHOST'" in r for r in reasons)
+    assert any("belongs to drone 'D2'" in r for r in reasons)
+    assert any('"start" or "end"' in r for r in reasons)
+    assert any("mission start event: type" in r for r in reasons)
+    assert any("expected a JSON object, got int" in r for r in reasons)
+    assert any("telemetry array is empty" in r for r in reasons)
+    assert any(r.startswith("status: online") for r in reasons)
+    assert any("outside the contract" in r for r in reasons)
+    # Each bad point of a mixed array is its own reject, holding that object.
+    assert any(r.startswith("telemetry point 1:") for r in reasons)
+    assert any(r.startswith("telemetry point 3: expected a JSON object") for r in reasons)
+    assert by_topic_and_payload  # topic and payload are kept with every reject
+    big = next(r for r in kept if "more than the" in r.reason)
+    assert len(big.payload) <= telemetry.MAX_KEPT_PAYLOAD
+    assert mission(session, "M5").point_count == 2
+
+
+def test_status_updates_the_drone_only_forward_in_time(session, drone):
+    store(session, msg("status", {"online": True, "ts": "2026-03-01T08:00:00+07:00"}))
+    store(session, msg("status", {"online": False, "ts": "2026-03-01T07:00:00+07:00"}))
+    session.expire_all()
+    d = session.exec(select(Drone).where(Drone.code == "D1")).scalar_one()
+    assert d.online is True
+    store(session, msg("status", {"online": False, "ts": "2026-03-01T09:00:00+07:00"}))
+    session.expire_all()
+    assert session.get(Drone, d.id).online is False
+
+
+def test_flight_log_csv_and_jsonl(session, drone):
+    points = lawnmower(mission_id="LOG1", passes=2)
+    header = "drone_id,mission_id,seq,ts,lat,lon,spraying,flow_lpm\n"
+    rows = [
+        f"D1,{p['mission_id']},{p['seq']},{p['ts']},{p['lat']},{p['lon']},{str(p['spraying']).lower()},2.0"
+        for p in points
+    ]
+    csv_data = (header + "\n".join(rows) + "\nD1,LOG1,9999,not-a-time,1,2,true,1\n").encode()
+    r = telemetry.ingest_log(session, data=csv_data, name="flight.csv")
+    assert (r.stored, r.rejected) == (len(points), 1)
+    lines = [orjson.dumps(start_event("LOG1"))] + [orjson.dumps(p) for p in points[:10]]
+    lines += [orjson.dumps(end_event("LOG1", points)), b"{broken"]
+    r = telemetry.ingest_log(session, data=b"\n".join(lines), name="flight.jsonl", drone="D1")
+    assert (r.stored, r.duplicates, r.events, r.rejected) == (0, 10, 2, 1)
+    m = mission(session, "LOG1")
+    assert m.point_count == len(points) and m.status is MissionStatus.complete
+    assert session.exec(select(func.count()).select_from(TelemetryPoint)).scalar_one() == len(
+        points
+    )
+    kept = rejects(session)
+    assert kept[0].topic.startswith("agri/drones/D1/telemetry (flight.csv:")
+    assert "not valid JSON" in kept[-1].reason
