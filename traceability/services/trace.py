@@ -14,6 +14,7 @@ phone, national ID, user, author or operator id, and no free-text notes (a note
 is whatever a farmer typed, phone numbers included).
 """
 
+import math
 import threading
 import time
 from collections import OrderedDict
@@ -22,11 +23,11 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from datetime import time as dtime
 from typing import Any
 
+import shapely
 from shapely.geometry import shape
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlmodel import Session
 
-from traceability import geo
 from traceability.errors import NotFound
 from traceability.models import (
     DiaryEntry,
@@ -166,14 +167,19 @@ def clear_cache() -> None:
 
 
 def _field_map(fields: list[dict], width: float = 320.0, height: float = 220.0) -> dict | None:
-    """Field polygons projected to metres and scaled into an SVG viewBox (north up)."""
+    """Field polygons in metres, scaled into an SVG viewBox (north up).
+
+    This is a drawing, not a measurement (areas come from ``geo`` in UTM): a
+    local equirectangular projection around the fields is within 0.1 % of UTM
+    over the few kilometres a lot spans, and costs microseconds where a pyproj
+    round trip per page costs a millisecond.
+    """
     if not fields:
         return None
-    epsg = fields[0]["utm_epsg"]
-    shapes = []
-    for f in fields:
-        metres, _ = geo.to_metres(shape(f["geometry"]), epsg)
-        shapes.append((f["code"], metres))
+    geoms = [(f["code"], shape(f["geometry"])) for f in fields]
+    lat0 = math.radians(sum(g.centroid.y for _, g in geoms) / len(geoms))
+    kx, ky = 111_320.0 * math.cos(lat0), 110_574.0
+    shapes = [(code, shapely.transform(g, lambda xy: xy * [kx, ky])) for code, g in geoms]
     minx = min(s.bounds[0] for _, s in shapes)
     miny = min(s.bounds[1] for _, s in shapes)
     maxx = max(s.bounds[2] for _, s in shapes)
@@ -209,14 +215,16 @@ def _field_map(fields: list[dict], width: float = 320.0, height: float = 220.0) 
     }
 
 
-def _load_structure(session: Session, lot) -> Structure:
+def _load_structure(session: Session, lot, own_links: list) -> Structure:
     rows = {lot.id: (lot, 0)}
     edges = []
-    # Most lots are plain harvests: one look at lot_parents spares them the lineage walk.
-    if session.execute(_HAS_PARENTS, {"id": lot.id}).first() is not None:
+    link_rows = [r[len(_LOT_COLS) + 1 :] for r in own_links if r.field_id is not None]
+    # A plain harvest lot (most of them) came with its fields in the lookup query.
+    if lot.has_parents:
         found = ancestors(session, lot=session.get(Lot, lot.id))
         rows |= {p.id: (p, depth) for p, depth, _child in found}
         edges = session.execute(_EDGES, {"ids": list(rows)}).all()
+        link_rows = session.execute(_LINKS, {"ids": list(rows)}).all()
     ids = list(rows)
     parents: dict[int, list[int]] = {i: [] for i in ids}
     children: dict[int, list[int]] = {i: [] for i in ids}
@@ -239,7 +247,6 @@ def _load_structure(session: Session, lot) -> Structure:
         for i, (row, depth) in rows.items()
     }
 
-    link_rows = session.execute(_LINKS, {"ids": ids}).all()
     fields: dict[int, dict[str, Any]] = {}
     links = []
     for (lot_id, fid, fcode, fname, area, geom, epsg, x0, y0, x1, y1, farmer_name, village,
@@ -290,14 +297,15 @@ def _load_structure(session: Session, lot) -> Structure:
 
 def structure(session: Session, *, code: str) -> Structure:
     """The cached structure of the lot ``code``; ``NotFound`` if there is no such lot."""
-    lot = session.execute(_LOT, {"code": code}).first()
-    if lot is None:
+    found_rows = session.execute(_LOT, {"code": code}).all()
+    if not found_rows:
         # Never cached: the lot may be recorded a moment later.
         raise NotFound(f"lot '{code}' does not exist")
+    lot = found_rows[0]
     key = (str(session.get_bind().url), lot.id, lot.created_at)
     found = _cache.get(key)
     if found is None:
-        found = _load_structure(session, lot)
+        found = _load_structure(session, lot, found_rows)
         _cache.put(key, found)
     return found
 
@@ -318,31 +326,45 @@ _PRODUCT_COLS = (
 # Statements are built once: composing a SELECT of twenty columns costs more
 # Python time per request than PostgreSQL takes to answer it.
 _IDS = bindparam("ids", expanding=True)
-_LOT = select(
+_LOT_COLS = (
     Lot.id, Lot.code, Lot.product_name, Lot.harvested_on, Lot.quantity_kg, Lot.gtin, Lot.created_at
-).where(Lot.code == bindparam("code"))
-_HAS_PARENTS = select(LotParent.parent_id).where(LotParent.lot_id == bindparam("id")).limit(1)
+)  # fmt: skip
+_LINK_COLS = (
+    LotField.lot_id,
+    FarmField.id.label("field_id"),
+    FarmField.code,
+    FarmField.name,
+    FarmField.area_ha,
+    FarmField.geometry,
+    FarmField.utm_epsg,
+    FarmField.min_lon,
+    FarmField.min_lat,
+    FarmField.max_lon,
+    FarmField.max_lat,
+    Farmer.name,
+    Farmer.village,
+    Season.id,
+    Season.crop,
+    Season.variety,
+    Season.sown_on,
+)
+# The lot, whether it has parents, and its own fields, in one round trip.
+_LOT = (
+    select(
+        *_LOT_COLS,
+        exists().where(LotParent.lot_id == Lot.id).label("has_parents"),
+        *_LINK_COLS,
+    )
+    .outerjoin(LotField, LotField.lot_id == Lot.id)
+    .outerjoin(FarmField, FarmField.id == LotField.field_id)
+    .outerjoin(Farmer, Farmer.id == FarmField.farmer_id)
+    .outerjoin(Season, Season.id == LotField.season_id)
+    .where(Lot.code == bindparam("code"))
+    .order_by(FarmField.code)
+)
 _EDGES = select(LotParent.lot_id, LotParent.parent_id).where(LotParent.lot_id.in_(_IDS))
 _LINKS = (
-    select(
-        LotField.lot_id,
-        FarmField.id,
-        FarmField.code,
-        FarmField.name,
-        FarmField.area_ha,
-        FarmField.geometry,
-        FarmField.utm_epsg,
-        FarmField.min_lon,
-        FarmField.min_lat,
-        FarmField.max_lon,
-        FarmField.max_lat,
-        Farmer.name,
-        Farmer.village,
-        Season.id,
-        Season.crop,
-        Season.variety,
-        Season.sown_on,
-    )
+    select(*_LINK_COLS)
     .join(FarmField, FarmField.id == LotField.field_id)
     .join(Farmer, Farmer.id == FarmField.farmer_id)
     .outerjoin(Season, Season.id == LotField.season_id)
@@ -671,8 +693,12 @@ def _lot_json(node: LotNode, base_url: str | None) -> dict[str, Any]:
     return out
 
 
-def build_trace(session: Session, *, code: str, base_url: str | None = None) -> dict[str, Any]:
+def build_trace(
+    session: Session, *, code: str, base_url: str | None = None, with_map: bool = False
+) -> dict[str, Any]:
     """The public trace of lot ``code`` as plain data (dates as ``date``/``datetime``).
+
+    ``with_map`` adds ``field_map``: the fields as SVG-ready polygons, for the page.
 
     Raises
     ------
@@ -748,7 +774,7 @@ def build_trace(session: Session, *, code: str, base_url: str | None = None) -> 
             "fields": [chains[fid] for fid in st.fields],
         },
         "timezone": LOCAL_TZ_NAME,
-    }
+    } | ({"field_map": st.field_map} if with_map else {})
 
 
 def field_map(session: Session, *, code: str) -> dict[str, Any] | None:

@@ -42,7 +42,7 @@ def _base_url() -> str:
 
 def _json(data: Any, status_code: int = 200, media_type: str = "application/json") -> Response:
     return Response(
-        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
+        orjson.dumps(data),
         status_code=status_code,
         media_type=media_type,
         headers=_CACHE if status_code == 200 else None,
@@ -64,14 +64,14 @@ def _not_found(
 
 def _render_trace(session, code: str, lang: str) -> HTMLResponse:
     try:
-        data = svc.build_trace(session, code=code, base_url=_base_url())
+        data = svc.build_trace(session, code=code, base_url=_base_url(), with_map=True)
     except NotFound:
         return _not_found(lang, code)
     return _page(
         "trace.html",
         lang,
         trace=data,
-        field_map=svc.field_map(session, code=code),
+        field_map=data.pop("field_map"),
         default_window_days=svc.DEFAULT_WINDOW_DAYS,
     )
 
