@@ -1,0 +1,204 @@
+"""Mission measurement with analytic answers, flags, and the drone's lines in the diary."""
+
+import orjson
+import pytest
+from sqlmodel import Session, select
+
+from drone_ingest import handlers
+from drone_ingest.messages import Message
+from tests.mqtt import end_event, lawnmower, lonlat, start_event
+from traceability.models import DiaryEntry, Mission
+from traceability.services import diary, missions, zones
+
+# Ten 10 m passes at 5 m/s, 1 fix per second, 2 L/min: 40 sprayed seconds per pass.
+FLOW = 2.0
+AMOUNT_PER_PASS = 40 * FLOW / 60.0
+
+
+def send(session: Session, drone: str, *payloads: tuple[str, object]) -> None:
+    messages = [
+        Message(topic=f"agri/drones/{drone}/{kind}", payload=orjson.dumps(p), qos=1, mid=1)
+        for kind, p in payloads
+    ]
+    handlers.store(session, messages, prefix="agri", max_bytes=10_000_000)
+
+
+def fly(session, mission_id, points, *, drone="D1", start=None, end=None):
+    payloads = []
+    if start is not None:
+        payloads.append(("mission", start_event(mission_id, **start)))
+    payloads += [("telemetry", points[i : i + 100]) for i in range(0, len(points), 100)]
+    if end is not None:
+        payloads.append(("mission", end_event(mission_id, points, **end)))
+    send(session, drone, *payloads)
+    missions.measure_dirty(session)
+    return missions.get_mission(session, mission_id=mission_id)
+
+
+def flag_codes(m) -> set[str]:
+    return {f["code"] for f in m.flags}
+
+
+@pytest.fixture
+def scene(factory):
+    """A 100 m x 200 m field at the origin, a drone with a 10 m swath, a product."""
+    field = factory.field(code="F1", x0=0, y0=0, width=100, height=200)
+    product = factory.input(code="P1", max_dose_per_ha=10.0)
+    drone = factory.drone(code="D1", swath_m=10.0)
+    return field, product, drone
+
+
+def test_exact_passes_cover_the_rectangle(session, scene):
+    m = fly(
+        session,
+        "M1",
+        lawnmower(mission_id="M1"),
+        start={"product_code": "P1", "swath_m": 10.0},
+        end={},
+    )
+    assert m.status == "complete" and m.point_count == 410
+    assert m.treated_area_ha == pytest.approx(2.0, rel=0.01)
+    assert m.sprayed_area_ha == pytest.approx(2.0, rel=0.01)
+    assert m.overspray_area_ha == pytest.approx(0.0, abs=0.02)
+    assert m.applied_amount == pytest.approx(10 * AMOUNT_PER_PASS, rel=1e-6)
+    assert m.amount_unit == "L"
+    (f,) = m.fields
+    assert f.field_code == "F1"
+    assert f.coverage_pct == pytest.approx(100.0, abs=1.0)
+    assert f.applied_amount == pytest.approx(m.applied_amount, rel=1e-6)
+    assert f.dose_per_ha == pytest.approx(f.applied_amount / f.treated_area_ha, rel=1e-6)
+    assert flag_codes(m) == set()
+
+
+def test_overrun_outside_the_field_is_overspray(session, scene):
+    points = lawnmower(mission_id="M2", y_from=-20.0, y_to=220.0)
+    m = fly(session, "M2", points, start={"product_code": "P1"}, end={})
+    assert m.sprayed_area_ha == pytest.approx(2.4, rel=0.01)
+    assert m.treated_area_ha == pytest.approx(2.0, rel=0.01)
+    assert m.overspray_area_ha == pytest.approx(0.4, rel=0.01)
+    (f,) = m.fields
+    # The flow is even along each pass, so the field gets 200 m out of every 240 m.
+    assert f.applied_amount == pytest.approx(m.applied_amount * 200 / 240, rel=0.01)
+    assert f.dose_per_ha == pytest.approx(f.applied_amount / f.treated_area_ha, rel=1e-6)
+    overspray = next(x for x in m.flags if x["code"] == "overspray")
+    assert overspray["overspray_pct"] == pytest.approx(100 * 0.4 / 2.4, rel=0.01)
+
+
+def test_half_the_field_and_the_swath_from_the_drone(session, scene):
+    points = lawnmower(mission_id="M3", passes=5)  # no swath in points or start event
+    m = fly(session, "M3", points, start={"product_code": "P1"}, end={})
+    (f,) = m.fields
+    assert f.coverage_pct == pytest.approx(50.0, abs=0.5)
+    assert f.treated_area_ha == pytest.approx(1.0, rel=0.01)
+
+
+def test_flags_dose_zone_product_and_reported_figures(session, factory, scene):
+    zones.import_zones(
+        session,
+        features=[
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [
+                            list(lonlat(x, y))
+                            for x, y in [(45, 95), (55, 95), (55, 105), (45, 105), (45, 95)]
+                        ]
+                    ],
+                },
+                "properties": {"code": "HOUSE-1", "kind": "house", "buffer_m": 5.0},
+            }
+        ],
+    )
+    strong = factory.input(code="P-STRONG", max_dose_per_ha=1.0)
+    points = lawnmower(mission_id="M4")
+    m = fly(
+        session,
+        "M4",
+        points,
+        start={"product_code": strong.code, "swath_m": 10.0},
+        end={"reported_area_ha": 3.0, "reported_amount": 13.0},
+    )
+    codes = flag_codes(m)
+    assert {"dose_above_max", "nospray_zone", "reported_area_mismatch"} <= codes
+    assert "reported_amount_mismatch" not in codes  # 13.0 L reported, 13.33 L measured: close
+    (zone,) = m.zones
+    # A 10 m square grown by 5 m with round corners: 20 x 20 m less the corners' (4 - pi) 5^2.
+    assert zone["zone_code"] == "HOUSE-1"
+    assert zone["area_ha"] == pytest.approx((400 - (4 - 3.14159265) * 25) / 10_000, rel=0.02)
+    assert m.nospray_area_ha == pytest.approx(zone["area_ha"])
+    dose = next(x for x in m.flags if x["code"] == "dose_above_max")
+    assert dose["field_code"] == "F1" and dose["max_dose_per_ha"] == 1.0
+
+    unknown = fly(
+        session, "M5", lawnmower(mission_id="M5", seq0=1000), start={"product_code": "NOPE"}, end={}
+    )
+    assert "unknown_product" in flag_codes(unknown)
+    outside = fly(
+        session,
+        "M6",
+        lawnmower(mission_id="M6", x0=5000.0, seq0=2000),
+        start={"product_code": "P1"},
+        end={},
+    )
+    assert {"no_fields", "overspray"} <= flag_codes(outside)
+    assert outside.treated_area_ha == 0.0 and outside.fields == []
+
+
+def test_fertilizer_in_kilograms_from_flow_kgpm(session, factory, scene):
+    factory.input(code="UREA", kind="fertilizer", unit="kg", max_dose_per_ha=200.0)
+    points = lawnmower(mission_id="M7", flow_lpm=None, flow_kgpm=6.0)
+    m = fly(
+        session,
+        "M7",
+        points,
+        start={"product_code": "UREA", "type": "fertilize", "swath_m": 10.0},
+        end={},
+    )
+    assert m.amount_unit == "kg"
+    assert m.applied_amount == pytest.approx(10 * 40 * 6.0 / 60, rel=1e-6)
+    (entry,) = diary.list_entries(session, field_code="F1").data
+    assert (entry.activity, entry.unit, entry.input_code) == ("fertilize", "kg", "UREA")
+
+
+def test_diary_written_once_and_corrected_after_late_points(session, scene):
+    points = lawnmower(mission_id="M8")
+    m = fly(session, "M8", points[:200], start={"product_code": "P1", "swath_m": 10.0}, end={})
+    (entry,) = diary.list_entries(session, field_code="F1").data
+    assert (entry.source, entry.mission_id, entry.activity, entry.input_code) == (
+        "drone",
+        "M8",
+        "spray",
+        "P1",
+    )
+    assert entry.quantity == pytest.approx(m.applied_amount, abs=1e-3)
+    assert entry.area_ha == pytest.approx(m.treated_area_ha, abs=1e-3)
+
+    # The end event again, and a re-measure: the result is the same, nothing is written.
+    send(session, "D1", ("mission", end_event("M8", points)))
+    missions.measure_dirty(session)
+    assert diary.list_entries(session, field_code="F1", corrected_view=False).count == 1
+
+    # Late points after the end: the result changes, and a correction names the first entry.
+    send(session, "D1", ("telemetry", points[200:]))
+    missions.measure_dirty(session)
+    m = missions.get_mission(session, mission_id="M8")
+    assert m.treated_area_ha == pytest.approx(2.0, rel=0.01)
+    everything = diary.list_entries(session, field_code="F1", corrected_view=False).data
+    assert len(everything) == 2
+    correction = everything[1]
+    assert correction.corrects == entry.id and correction.source == "drone"
+    assert correction.quantity == pytest.approx(m.applied_amount, abs=1e-3)
+    (current,) = diary.list_entries(session, field_code="F1").data
+    assert current.id == correction.id
+    assert diary.verify_chain(session, field_code="F1").valid
+    session.expire_all()
+    assert session.exec(select(Mission).where(Mission.mission_id == "M8")).one().dirty is False
+
+
+def test_open_missions_are_not_measured_and_write_no_diary(session, scene):
+    fly(session, "M9", lawnmower(mission_id="M9"), start={"product_code": "P1"})
+    m = missions.get_mission(session, mission_id="M9")
+    assert m.status == "open" and m.measured_at is None
+    assert session.exec(select(DiaryEntry)).all() == []
