@@ -402,3 +402,34 @@ def test_verify_unknown_field(client, admin_headers):
     rejected(
         client.get(f"{API}/fields/GR-NONE/diary/verify", headers=admin_headers), 404, "GR-NONE"
     )
+
+
+def test_concurrent_writers_on_one_field_all_get_in(db, factory):
+    # A farmer's phone and several ingesters may append to one field at once: every entry
+    # must be recorded (no "busy" refusals) and the chain must stay one unbroken line.
+    from concurrent.futures import ThreadPoolExecutor
+    from datetime import datetime
+
+    from sqlmodel import Session
+
+    from traceability.models import DiaryEntryCreate
+    from traceability.services import diary
+
+    field = factory.field()
+
+    def write(k: int) -> None:
+        for i in range(8):
+            data = DiaryEntryCreate(
+                field_code=field.code,
+                occurred_at=datetime.fromisoformat("2026-02-01T08:00:00+07:00"),
+                activity="observe",
+                note=f"writer {k} entry {i}",
+            )
+            with Session(db) as s:
+                diary.append_entry(s, data=data)
+
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(write, range(6)))  # re-raises any writer's error
+    with Session(db) as s:
+        report = diary.verify_chain(s, field_code=field.code)
+    assert report.entries == 48 and report.valid, report.breaks

@@ -144,6 +144,10 @@ def append_entry(
         raise InvalidInput("retracts needs corrects: the entry being withdrawn")
 
     season = season_on(session, field_id=field.id, day=data.occurred_at.date())
+    # Appends to one field's chain take turns: the field row is locked until this transaction
+    # ends (PostgreSQL; SQLite has one writer anyway). Without it, concurrent writers race for
+    # the same chain position and, after a few lost retries, an entry would be refused.
+    session.exec(select(FarmField.id).where(FarmField.id == field.id).with_for_update()).one()
     for _attempt in range(5):
         last = session.exec(
             select(DiaryEntry.chain_seq, DiaryEntry.hash)
