@@ -97,8 +97,8 @@ def _demo_groups(drones: int) -> list[list[tuple[str, Any]]]:
 def _season_story(session, groups, console: Console) -> str | None:
     """Seasons on the demo fields and the farmers' own diary entries; returns a farmer token."""
     from traceability.errors import AgritraceError
-    from traceability.models import DiaryEntryCreate, SeasonCreate
-    from traceability.services import diary, fields
+    from traceability.models import DiaryEntryCreate, Role, SeasonCreate, UserCreate
+    from traceability.services import diary, fields, users
 
     today = date.today()
     sown = today - timedelta(days=SOWN_DAYS_AGO)
@@ -160,6 +160,12 @@ def _season_story(session, groups, console: Console) -> str | None:
                     diary.append_entry(session, data=data, user=farmer_user)
                 except AgritraceError as exc:
                     console.print(f"[yellow]diary entry for {code} skipped: {exc}")
+    if farmer_token is None and groups:
+        # A rerun on the same database: the farmer's first token was shown then; issue another.
+        owner = fields.get_field(session, code=groups[0][0][0]).farmer_id
+        _user, farmer_token = users.create_user(
+            session, data=UserCreate(name=f"demo farmer {owner}", role=Role.farmer, farmer_id=owner)
+        )
     return farmer_token
 
 
