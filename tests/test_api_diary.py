@@ -61,6 +61,27 @@ def test_entry_before_any_season_has_none(client, admin_headers, field, factory)
     assert _post(client, admin_headers, _entry(field.code))["season_id"] is None
 
 
+def test_entry_after_a_season_ended_has_none(client, admin_headers, field, factory):
+    season = factory.season(field, sown_on="2025-11-20", ended_on="2026-01-31")
+    on_last_day = _post(
+        client, admin_headers, _entry(field.code, occurred_at="2026-01-31T17:00:00+07:00")
+    )
+    fallow = _post(
+        client, admin_headers, _entry(field.code, occurred_at="2026-02-15T08:00:00+07:00")
+    )
+    assert (on_last_day["season_id"], fallow["season_id"]) == (season.id, None)
+
+
+def test_season_is_found_by_the_local_day(client, admin_headers, field, factory):
+    # 06:00 on the sowing day in Bạc Liêu is 23:00 the day before in UTC.
+    old = factory.season(field, sown_on="2025-08-01")
+    new = factory.season(field, sown_on="2026-01-05")
+    dawn = _post(client, admin_headers, _entry(field.code, occurred_at="2026-01-05T06:00:00+07:00"))
+    eve = _post(client, admin_headers, _entry(field.code, occurred_at="2026-01-04T22:00:00Z"))
+    before = _post(client, admin_headers, _entry(field.code, occurred_at="2026-01-04T16:00:00Z"))
+    assert (dawn["season_id"], eve["season_id"], before["season_id"]) == (new.id, new.id, old.id)
+
+
 def test_lists_of_a_field_a_season_an_activity_a_period(client, admin_headers, factory):
     a, b = factory.field(), factory.field()
     winter = factory.season(a, sown_on="2025-11-20")

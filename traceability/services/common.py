@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 from sqlalchemy import func
@@ -11,6 +12,20 @@ from sqlmodel import Session, SQLModel, select
 from traceability.errors import Conflict, NotFound
 
 T = TypeVar("T", bound=SQLModel)
+
+# Farmers count days (sowing, harvest, seasons) on the local calendar: an entry at 06:00 in
+# Bạc Liêu is still the previous day in UTC. Vietnam keeps UTC+7 all year (no DST).
+LOCAL_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+
+
+def local_day(ts: datetime) -> date:
+    """The local calendar day of an aware timestamp.
+
+    >>> from datetime import UTC
+    >>> local_day(datetime(2026, 1, 4, 23, 0, tzinfo=UTC))
+    datetime.date(2026, 1, 5)
+    """
+    return ts.astimezone(LOCAL_TZ).date()
 
 
 def get_by(session: Session, model: type[T], label: str, **where: Any) -> T:

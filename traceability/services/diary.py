@@ -29,7 +29,7 @@ from traceability.models import (
     InputProduct,
     User,
 )
-from traceability.services.common import page
+from traceability.services.common import local_day, page
 from traceability.services.fields import ensure_owner, get_field, season_on
 
 GENESIS = "0" * 64
@@ -143,7 +143,7 @@ def append_entry(
     elif data.retracts:
         raise InvalidInput("retracts needs corrects: the entry being withdrawn")
 
-    season = season_on(session, field_id=field.id, day=data.occurred_at.date())
+    season = season_on(session, field_id=field.id, day=local_day(data.occurred_at))
     # Appends to one field's chain take turns: the field row is locked until this transaction
     # ends (PostgreSQL; SQLite has one writer anyway). Without it, concurrent writers race for
     # the same chain position and, after a few lost retries, an entry would be refused.

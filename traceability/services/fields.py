@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from shapely.geometry import mapping
+from sqlalchemy import or_
 from sqlmodel import Session, select
 
 from traceability import geo
@@ -270,9 +271,13 @@ def list_seasons(
 
 
 def season_on(session: Session, *, field_id: int, day: date) -> Season | None:
-    """The field's season that was under way on ``day`` (the latest sown by then)."""
+    """The field's season under way on ``day``: the latest sown by then and not ended before."""
     return session.exec(
         select(Season)
-        .where(Season.field_id == field_id, Season.sown_on <= day)
+        .where(
+            Season.field_id == field_id,
+            Season.sown_on <= day,
+            or_(Season.ended_on.is_(None), Season.ended_on >= day),
+        )
         .order_by(Season.sown_on.desc(), Season.id.desc())
     ).first()
