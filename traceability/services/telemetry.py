@@ -19,7 +19,7 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -42,7 +42,6 @@ from traceability.models import (
     MissionStatus,
     StatusIn,
     TelemetryIn,
-    TelemetryPoint,
     utcnow,
 )
 
@@ -303,6 +302,67 @@ def _ensure_missions(
     return found
 
 
+_COPY_COLUMNS = ("drone_code", *_POINT_COLUMNS)
+_PG_TEMP = (
+    "CREATE TEMP TABLE IF NOT EXISTS telemetry_in (drone_code text, mission_id text, seq bigint, "
+    "ts timestamptz, lat float8, lon float8, alt_m float8, speed_mps float8, heading_deg float8, "
+    "spraying boolean, flow_lpm float8, flow_kgpm float8, swath_m float8, tank_remaining float8, "
+    "battery_pct float8) ON COMMIT DELETE ROWS"
+)
+
+
+def _insert_points(session: Session, rows: list[tuple]) -> Counter[str]:
+    """Insert point rows (``_COPY_COLUMNS`` order), skipping known ``(drone, seq)``.
+
+    Returns how many rows were new per mission. This is the hot path of the ingester, so
+    it talks to the driver directly: COPY into a temporary table and one
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` on PostgreSQL; ``executemany`` per
+    mission with the change counter on SQLite. Both run in the session's transaction.
+    """
+    cols = ", ".join(_COPY_COLUMNS)
+    dbapi = session.connection().connection.driver_connection
+    new: Counter[str] = Counter()
+    if session.get_bind().dialect.name == "postgresql":
+        with dbapi.cursor() as cur:
+            cur.execute(_PG_TEMP)
+            with cur.copy(f"COPY telemetry_in ({cols}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            cur.execute(
+                f"WITH ins AS (INSERT INTO telemetry ({cols}) SELECT {cols} FROM telemetry_in "
+                "ORDER BY drone_code, seq ON CONFLICT (drone_code, seq) DO NOTHING "
+                "RETURNING mission_id) SELECT mission_id, count(*) FROM ins GROUP BY mission_id"
+            )
+            new.update(dict(cur.fetchall()))
+            cur.execute("TRUNCATE telemetry_in")
+        return new
+    # SQLite keeps timestamps as naive UTC text, in the format SQLAlchemy reads back.
+    ts_at = _POINT_COLUMNS.index("ts") + 1
+    mid_at = _POINT_COLUMNS.index("mission_id") + 1
+    by_mission: dict[str, list[tuple]] = {}
+    for row in rows:
+        ts = (
+            row[ts_at]
+            .astimezone(UTC)
+            .replace(tzinfo=None)
+            .isoformat(sep=" ", timespec="microseconds")
+        )
+        by_mission.setdefault(row[mid_at], []).append((*row[:ts_at], ts, *row[ts_at + 1 :]))
+    sql = (
+        f"INSERT INTO telemetry ({cols}) VALUES ({', '.join('?' * len(_COPY_COLUMNS))}) "
+        "ON CONFLICT (drone_code, seq) DO NOTHING"
+    )
+    cur = dbapi.cursor()
+    try:
+        for mid, group in by_mission.items():
+            before = dbapi.total_changes
+            cur.executemany(sql, group)
+            new[mid] = dbapi.total_changes - before
+    finally:
+        cur.close()
+    return +new
+
+
 def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
     """Write a batch in the caller's transaction (the caller commits, then acknowledges).
 
@@ -391,28 +451,29 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
             has_start.add(e.mission_id)
             res.missions.add(e.mission_id)
 
-    # ---- points: ON CONFLICT DO NOTHING makes a repeat a no-op; RETURNING says what was new
+    # ---- points: ON CONFLICT DO NOTHING makes a repeat a no-op
     if points:
-        rows: dict[tuple[str, int], dict] = {}
+        rows: dict[tuple[str, int], tuple] = {}
         for _, drone, p in points:
             key = (drone, p.seq)
             if key not in rows:
-                row = {c: getattr(p, c) for c in _POINT_COLUMNS}
-                row["drone_code"] = drone
-                rows[key] = row
+                rows[key] = (drone, *(getattr(p, c) for c in _POINT_COLUMNS))
         # One order for every writer, so concurrent ingesters lock index entries alike.
         ordered = [rows[k] for k in sorted(rows)]
-        stmt = (
-            _insert(session, TelemetryPoint.__table__)
-            .on_conflict_do_nothing(index_elements=["drone_code", "seq"])
-            .returning(TelemetryPoint.__table__.c.mission_id, TelemetryPoint.__table__.c.ts)
-        )
-        new_count: Counter[str] = Counter()
+        new_count = _insert_points(session, ordered)
         first_ts: dict[str, datetime] = {}
-        for mid, ts in session.execute(stmt, ordered):
-            new_count[mid] += 1
-            if mid not in has_start and (mid not in first_ts or ts < first_ts[mid]):
-                first_ts[mid] = ts
+        # The earliest fix of a mission without a start event is its start. A repeated
+        # point was stored before, so it cannot be earlier than what is recorded.
+        ts_at = _POINT_COLUMNS.index("ts") + 1
+        mid_at = _POINT_COLUMNS.index("mission_id") + 1
+        for row in ordered:
+            mid = row[mid_at]
+            if (
+                new_count.get(mid)
+                and mid not in has_start
+                and (mid not in first_ts or row[ts_at] < first_ts[mid])
+            ):
+                first_ts[mid] = row[ts_at]
         res.stored = sum(new_count.values())
         res.duplicates = len(points) - res.stored
         for mid in sorted(new_count):
