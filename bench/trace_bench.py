@@ -26,6 +26,7 @@ the numbers include that contention.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -55,10 +56,8 @@ def _valid_gtins() -> list[str]:
 
     out = []
     for g in GTINS:
-        try:
+        with contextlib.suppress(ValueError):
             out.append(gtin14(g))
-        except ValueError:
-            pass
     return out
 
 
@@ -91,9 +90,19 @@ def load(
 
     products = []
     for i in range(1, 21):
-        products.append((i, f"BVTV-{i:02d}", f"Thuốc BVTV {i}", "pesticide", "L",
-                         rnd.choice([None] + [7] * 3 + [14] * 4 + [21] * 2) if i > 1 else 14,
-                         1.0, f"Hoạt chất {i}", f"VN-{1000 + i}"))  # fmt: skip
+        products.append(
+            (
+                i,
+                f"BVTV-{i:02d}",
+                f"Thuốc BVTV {i}",
+                "pesticide",
+                "L",
+                rnd.choice([None] + [7] * 3 + [14] * 4 + [21] * 2) if i > 1 else 14,
+                1.0,
+                f"Hoạt chất {i}",
+                f"VN-{1000 + i}",
+            )
+        )
     products.append((21, "UREA", "Phân urê", "fertilizer", "kg", None, 200.0, None, None))
     products.append((22, "NPK-16", "NPK 16-16-8", "fertilizer", "kg", None, 300.0, None, None))
     products.append((23, "ST25-SEED", "Giống lúa ST25", "seed", "kg", None, 150.0, None, None))
@@ -117,12 +126,40 @@ def load(
         return n
 
     with psycopg.connect(f"{PG}/{DB}") as conn:
-        copy(conn, "inputs", ["id", "code", "name", "kind", "unit", "phi_days", "max_dose_per_ha",
-                              "active_ingredient", "registration_no", "created_at"],
-             (p + (now,) for p in products))  # fmt: skip
-        copy(conn, "farmers", ["id", "code", "name", "village", "phone", "national_id", "created_at"],
-             ((i, f"F{i:05d}", f"Nông dân {i}", f"Ấp {i % 300}", f"09{i:08d}", f"0791{i:08d}", now)
-              for i in range(1, n_farmers + 1)))  # fmt: skip
+        copy(
+            conn,
+            "inputs",
+            [
+                "id",
+                "code",
+                "name",
+                "kind",
+                "unit",
+                "phi_days",
+                "max_dose_per_ha",
+                "active_ingredient",
+                "registration_no",
+                "created_at",
+            ],
+            (p + (now,) for p in products),
+        )
+        copy(
+            conn,
+            "farmers",
+            ["id", "code", "name", "village", "phone", "national_id", "created_at"],
+            (
+                (
+                    i,
+                    f"F{i:05d}",
+                    f"Nông dân {i}",
+                    f"Ấp {i % 300}",
+                    f"09{i:08d}",
+                    f"0791{i:08d}",
+                    now,
+                )
+                for i in range(1, n_farmers + 1)
+            ),
+        )
 
         def field_rows():
             for i in range(n_fields):
@@ -131,16 +168,50 @@ def load(
                 ]
                 xs, ys = [p[0] for p in ring], [p[1] for p in ring]
                 geom = json.dumps({"type": "Polygon", "coordinates": [ring]})
-                yield (i + 1, f"BL-{i + 1:06d}", i % n_farmers + 1, None, geom, "{}", 2.0, 32648,
-                       min(xs), min(ys), max(xs), max(ys), now)  # fmt: skip
+                yield (
+                    i + 1,
+                    f"BL-{i + 1:06d}",
+                    i % n_farmers + 1,
+                    None,
+                    geom,
+                    "{}",
+                    2.0,
+                    32648,
+                    min(xs),
+                    min(ys),
+                    max(xs),
+                    max(ys),
+                    now,
+                )
 
-        copy(conn, "fields", ["id", "code", "farmer_id", "name", "geometry", "properties", "area_ha",
-                              "utm_epsg", "min_lon", "min_lat", "max_lon", "max_lat", "created_at"],
-             field_rows())  # fmt: skip
+        copy(
+            conn,
+            "fields",
+            [
+                "id",
+                "code",
+                "farmer_id",
+                "name",
+                "geometry",
+                "properties",
+                "area_ha",
+                "utm_epsg",
+                "min_lon",
+                "min_lat",
+                "max_lon",
+                "max_lat",
+                "created_at",
+            ],
+            field_rows(),
+        )
         sown = [date(2025, 12, 1) + timedelta(days=i % 40) for i in range(n_fields)]
         harvest = [s + timedelta(days=100) for s in sown]
-        copy(conn, "seasons", ["id", "field_id", "crop", "variety", "sown_on", "created_at"],
-             ((i + 1, i + 1, "lúa", "ST25", sown[i], now) for i in range(n_fields)))  # fmt: skip
+        copy(
+            conn,
+            "seasons",
+            ["id", "field_id", "crop", "variety", "sown_on", "created_at"],
+            ((i + 1, i + 1, "lúa", "ST25", sown[i], now) for i in range(n_fields)),
+        )
         print(f"  reference data: {time.perf_counter() - t0:.0f} s", flush=True)
 
         missions, mission_fields = [], []
@@ -161,11 +232,15 @@ def load(
                     ("fertilize", s + timedelta(days=35), 22, 150.0),
                     ("spray", s + timedelta(days=45), rnd.choice(pesticides)[0], 1.0),
                     ("observe", s + timedelta(days=50), None, None),
-                    ("spray", (h - timedelta(days=5)) if late else s + timedelta(days=60),
-                     rnd.choice(pesticides)[0], 0.8),
+                    (
+                        "spray",
+                        (h - timedelta(days=5)) if late else s + timedelta(days=60),
+                        rnd.choice(pesticides)[0],
+                        0.8,
+                    ),
                     ("observe", s + timedelta(days=80), None, None),
                     ("harvest", h + timedelta(hours=1), None, None),
-                ]  # fmt: skip
+                ]
                 plan += [
                     ("observe", s + timedelta(days=85 + k), None, None)
                     for k in range(per_field - 10)
@@ -179,39 +254,138 @@ def load(
                     source, mission_id, area = "manual", None, None
                     unit = None if input_id is None else products[input_id - 1][4]
                     if activity == "spray" and i % 3 == 0 and at == s + timedelta(days=45):
-                        # This spray was flown by a drone: the mission, its field result, its diary line.
+                        # Flown by a drone: the mission, its field result and its diary line.
                         mission_id = f"BL-DR-{i % 86 + 1:03d}-{i:06d}"
                         mpk = len(missions) + 1
                         code = products[input_id - 1][1]
-                        missions.append((mpk, mission_id, f"BL-DR-{i % 86 + 1:03d}", "spray", code, input_id,
-                                         "complete", at, at + timedelta(minutes=14), 1.9, "L", 1.9, "[]", "[]",
-                                         "[]", False, 300, now))  # fmt: skip
+                        missions.append(
+                            (
+                                mpk,
+                                mission_id,
+                                f"BL-DR-{i % 86 + 1:03d}",
+                                "spray",
+                                code,
+                                input_id,
+                                "complete",
+                                at,
+                                at + timedelta(minutes=14),
+                                1.9,
+                                "L",
+                                1.9,
+                                "[]",
+                                "[]",
+                                "[]",
+                                False,
+                                300,
+                                now,
+                            )
+                        )
                         mission_fields.append((mpk, fid, 1.9, 95.0, 1.9, 1.0))
                         source, qty, area = "drone", 1.9, 1.9
                     e = SimpleNamespace(
-                        id=eid, field_id=fid, season_id=fid, chain_seq=seq, occurred_at=at,
-                        recorded_at=at + timedelta(hours=2), activity=activity, input_id=input_id,
-                        quantity=qty, unit=unit, area_ha=area, note=None, corrects_id=None,
-                        retracts=False, source=source, mission_id=mission_id, client_id=None,
-                        author_id=None, prev_hash=prev,
-                    )  # fmt: skip
+                        id=eid,
+                        field_id=fid,
+                        season_id=fid,
+                        chain_seq=seq,
+                        occurred_at=at,
+                        recorded_at=at + timedelta(hours=2),
+                        activity=activity,
+                        input_id=input_id,
+                        quantity=qty,
+                        unit=unit,
+                        area_ha=area,
+                        note=None,
+                        corrects_id=None,
+                        retracts=False,
+                        source=source,
+                        mission_id=mission_id,
+                        client_id=None,
+                        author_id=None,
+                        prev_hash=prev,
+                    )
                     e.hash = entry_hash(e)
                     prev = e.hash
-                    yield (e.id, e.field_id, e.season_id, e.chain_seq, e.occurred_at, e.recorded_at,
-                           e.activity, e.input_id, e.quantity, e.unit, e.area_ha, e.retracts, e.source,
-                           e.mission_id, e.prev_hash, e.hash)  # fmt: skip
+                    yield (
+                        e.id,
+                        e.field_id,
+                        e.season_id,
+                        e.chain_seq,
+                        e.occurred_at,
+                        e.recorded_at,
+                        e.activity,
+                        e.input_id,
+                        e.quantity,
+                        e.unit,
+                        e.area_ha,
+                        e.retracts,
+                        e.source,
+                        e.mission_id,
+                        e.prev_hash,
+                        e.hash,
+                    )
 
-        n = copy(conn, "diary_entries", ["id", "field_id", "season_id", "chain_seq", "occurred_at",
-                                         "recorded_at", "activity", "input_id", "quantity", "unit",
-                                         "area_ha", "retracts", "source", "mission_id", "prev_hash",
-                                         "hash"], entries())  # fmt: skip
+        n = copy(
+            conn,
+            "diary_entries",
+            [
+                "id",
+                "field_id",
+                "season_id",
+                "chain_seq",
+                "occurred_at",
+                "recorded_at",
+                "activity",
+                "input_id",
+                "quantity",
+                "unit",
+                "area_ha",
+                "retracts",
+                "source",
+                "mission_id",
+                "prev_hash",
+                "hash",
+            ],
+            entries(),
+        )
         print(f"  {n:,} diary entries: {time.perf_counter() - t0:.0f} s", flush=True)
-        copy(conn, "missions", ["id", "mission_id", "drone_code", "type", "product_code", "product_id",
-                                "status", "started_at", "ended_at", "applied_amount", "amount_unit",
-                                "treated_area_ha", "planned_field_codes", "flags", "zones", "dirty",
-                                "point_count", "created_at"], missions)  # fmt: skip
-        copy(conn, "mission_fields", ["mission_pk", "field_id", "treated_area_ha", "coverage_pct",
-                                      "applied_amount", "dose_per_ha"], mission_fields)  # fmt: skip
+        copy(
+            conn,
+            "missions",
+            [
+                "id",
+                "mission_id",
+                "drone_code",
+                "type",
+                "product_code",
+                "product_id",
+                "status",
+                "started_at",
+                "ended_at",
+                "applied_amount",
+                "amount_unit",
+                "treated_area_ha",
+                "planned_field_codes",
+                "flags",
+                "zones",
+                "dirty",
+                "point_count",
+                "created_at",
+            ],
+            missions,
+        )
+        copy(
+            conn,
+            "mission_fields",
+            [
+                "mission_pk",
+                "field_id",
+                "treated_area_ha",
+                "coverage_pct",
+                "applied_amount",
+                "dose_per_ha",
+            ],
+            mission_fields,
+        )
 
         gtins = _valid_gtins()
         lots, lot_fields, parents = [], [], []
@@ -253,13 +427,17 @@ def load(
             "lots",
         ):
             conn.execute(
-                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))"
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT max(id) FROM {table}))"
             )
         conn.commit()
     with psycopg.connect(f"{PG}/{DB}", autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    print(f"loaded {len(lots):,} lots, {n:,} diary entries, {len(missions):,} missions "
-          f"in {time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
+    print(
+        f"loaded {len(lots):,} lots, {n:,} diary entries, {len(missions):,} missions "
+        f"in {time.perf_counter() - t0:.0f} s",
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------- fixed-rate load generator
@@ -413,10 +591,21 @@ def run(args) -> None:
         "AGRITRACE_PUBLIC_BASE_URL": "https://trace.example.vn",
     }
     cmd = [
-        sys.executable, "-m", "uvicorn", "traceability.api.main:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(args.port), "--workers", str(args.workers),
-        "--log-level", "warning", "--no-access-log",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "traceability.api.main:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+        "--workers",
+        str(args.workers),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
     server = subprocess.Popen(cmd, env=env, cwd=ROOT)
     try:
         import httpx
@@ -438,28 +627,50 @@ def run(args) -> None:
             random.Random(1).shuffle(paths)
             pf = Path(tempfile.gettempdir()) / "agritrace_bench_paths.txt"
             pf.write_text("\n".join(paths))
-            # Warm up the workers (imports, connection pools), not the data: each run has random lots.
+            # Warm the workers (imports, pools), not the data: every run draws random lots.
             _wrk(args.port, pf, 3, 8)
             closed = _wrk(args.port, pf, args.duration, args.wrk_conns)
             out = subprocess.run(
-                [sys.executable, __file__, "loadgen", "--port", str(args.port), "--paths", str(pf),
-                 "--rate", str(args.rate), "--duration", str(args.duration), "--conns", str(args.conns)],
-                capture_output=True, text=True, check=True,
-            ).stdout  # fmt: skip
+                [
+                    sys.executable,
+                    __file__,
+                    "loadgen",
+                    "--port",
+                    str(args.port),
+                    "--paths",
+                    str(pf),
+                    "--rate",
+                    str(args.rate),
+                    "--duration",
+                    str(args.duration),
+                    "--conns",
+                    str(args.conns),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
             fixed = json.loads(out.strip().splitlines()[-1])
             rows.append((name, closed, fixed))
             print(name, closed, fixed, flush=True)
         print()
-        print(f"workers={args.workers}, wrk -c{args.wrk_conns} for {args.duration}s; "
-              f"fixed rate {args.rate}/s for {args.duration}s over {args.conns} connections")  # fmt: skip
+        print(
+            f"workers={args.workers}, wrk -c{args.wrk_conns} for {args.duration}s; "
+            f"fixed rate {args.rate}/s for {args.duration}s over {args.conns} connections"
+        )
         print()
-        print("| endpoint | wrk max req/s | wrk p50 ms | wrk p99 ms | fixed-rate achieved req/s "
-              "| p50 ms | p90 ms | p99 ms | max ms | errors |")  # fmt: skip
+        print(
+            "| endpoint | wrk max req/s | wrk p50 ms | wrk p99 ms | fixed-rate achieved req/s "
+            "| p50 ms | p90 ms | p99 ms | max ms | errors |"
+        )
         print("|---|---|---|---|---|---|---|---|---|---|")
         for name, c, f in rows:
-            print(f"| `{name}` | {c['rps']:.0f} | {c['p50_ms']:.1f} | {c['p99_ms']:.1f} | "
-                  f"{f['achieved_rps']:.0f} | {f['p50_ms']:.1f} | {f['p90_ms']:.1f} | {f['p99_ms']:.1f} | "
-                  f"{f['max_ms']:.0f} | {sum(f['errors'].values()) + c['non2xx']} |")  # fmt: skip
+            print(
+                f"| `{name}` | {c['rps']:.0f} | {c['p50_ms']:.1f} | {c['p99_ms']:.1f} | "
+                f"{f['achieved_rps']:.0f} | {f['p50_ms']:.1f} | {f['p90_ms']:.1f} | "
+                f"{f['p99_ms']:.1f} | "
+                f"{f['max_ms']:.0f} | {sum(f['errors'].values()) + c['non2xx']} |"
+            )
     finally:
         server.terminate()
         server.wait(timeout=20)
