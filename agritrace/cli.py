@@ -115,6 +115,7 @@ def import_fields(
     from rich.progress import Progress
     from sqlmodel import Session
 
+    from traceability.db import migrate
     from traceability.errors import AgritraceError
     from traceability.services.fields import import_fields as run_import
 
@@ -132,7 +133,9 @@ def import_fields(
             props["code"] = str(props[code_property])
         if farmer_id is not None:
             props.setdefault("farmer_id", farmer_id)
-    with Progress() as progress, Session(_engine()) as session:
+    engine = _engine()
+    migrate(engine)
+    with Progress() as progress, Session(engine) as session:
         task = progress.add_task("checking fields", total=len(features))
         try:
             rows = run_import(

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
@@ -42,26 +42,17 @@ from traceability.models import (
     MissionField,
     Season,
 )
+from traceability.services.common import LOCAL_TZ, local_day
 from traceability.services.diary import GENESIS, entry_hash, verify_chain
 from traceability.services.lots import ancestors
 
-# Farmers count days in local time: a spray at 06:30 on the 3rd in Bạc Liêu is
-# 23:30 on the 2nd in UTC, and the PHI is counted from the 3rd.
-LOCAL_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+# Farmers count days in local time (services.common.local_day): a spray at 06:30 on
+# the 3rd in Bạc Liêu is 23:30 on the 2nd in UTC, and the PHI is counted from the 3rd.
 LOCAL_TZ_NAME = "Asia/Ho_Chi_Minh"
 # A field recorded in a lot without a season still needs a window to look at.
 DEFAULT_WINDOW_DAYS = 180
 STRUCTURE_TTL_S = 300.0
 STRUCTURE_CACHE_SIZE = 4096
-
-
-def local_day(ts: datetime) -> date:
-    """The calendar day of ``ts`` in Vietnam (UTC+7).
-
-    >>> local_day(datetime(2026, 3, 1, 18, 30, tzinfo=UTC))
-    datetime.date(2026, 3, 2)
-    """
-    return ts.astimezone(LOCAL_TZ).date()
 
 
 def combine(verdicts: list[bool | None]) -> bool | None:
