@@ -8,13 +8,13 @@ Delivery guarantees, end to end:
 - Manual acknowledgement: a message is acknowledged only after the transaction holding
   everything it carries has committed. A crash between the two means a redelivery, and
   the ``(drone_code, seq)`` unique key turns the repeat into a no-op: exactly once.
-- A shared subscription (``$share/{group}/{prefix}/#``) lets several ingesters split one
+- A shared subscription (``$share/{group}/{prefix}/drones/+/+``) lets several ingesters split one
   stream; each message goes to one member of the group.
 
 Broker limits matter with manual acks: the broker sends at most ``max_inflight_messages``
 unacknowledged messages per client (Mosquitto's default is 20) and drops QoS 1 messages
-beyond ``max_queued_messages`` (default 1000) queued for one client. ``deploy/mosquitto.conf``
-holds the settings a production broker needs.
+beyond ``max_queued_messages`` (default 1000) queued for one client.
+``deploy/mosquitto/mosquitto.conf`` holds the settings a production broker needs.
 """
 
 from __future__ import annotations
@@ -140,9 +140,9 @@ class Ingester:
         self.measure_interval_s = measure_interval_s
         self.max_bytes = get_settings().max_payload_bytes
         self.stats = IngestStats()
-        self.subscription = (
-            f"$share/{share_group}/{self.prefix}/#" if share_group else f"{self.prefix}/#"
-        )
+        # The contract's shape: what the broker's ACL lets an ingester read (deploy/mosquitto).
+        topic = f"{self.prefix}/drones/+/+"
+        self.subscription = f"$share/{share_group}/{topic}" if share_group else topic
         self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
         self._stopping = threading.Event()
         self._writer_done = threading.Event()

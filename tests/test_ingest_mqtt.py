@@ -123,17 +123,13 @@ def test_bad_input_over_mqtt_is_kept_and_ingester_goes_on(broker, db, prefix, dr
     try:
         for kind, payload in bad:
             pub.publish(f"{prefix}/drones/D0/{kind}", payload)
-        pub.publish(f"{prefix}/something/else", b"{}")
         pub.publish(f"{prefix}/drones/D0/telemetry", orjson.dumps(point))
         pub.flush()
-        wait_until(lambda: count_rejects(db) == len(bad) + 1, what="every bad message kept")
+        wait_until(lambda: count_rejects(db) == len(bad), what="every bad message kept")
         wait_until(lambda: count_points(db) == (1, 1), what="the good point after the bad ones")
         with Session(db) as s:
             kept = list(s.exec(select(IngestReject)).all())
-        assert {r.topic for r in kept} >= {
-            f"{prefix}/drones/D0/weather",
-            f"{prefix}/something/else",
-        }
+        assert f"{prefix}/drones/D0/weather" in {r.topic for r in kept}
         assert all(r.reason for r in kept)
         assert any("more than the" in r.reason for r in kept)
     finally:
