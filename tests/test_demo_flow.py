@@ -43,6 +43,11 @@ def _measured(engine: Engine, ids: list[str]) -> bool:
     return n[0] == len(ids)
 
 
+def _stored(engine: Engine) -> int:
+    with Session(engine) as s:
+        return s.exec(select(func.count()).select_from(TelemetryPoint)).one()[0]
+
+
 def test_simulated_fleet_is_ingested_and_measured_as_flown(db, embedded):
     with Session(db) as session:
         load_fixtures(session, directory=FIXTURES_DIR)
@@ -66,6 +71,9 @@ def test_simulated_fleet_is_ingested_and_measured_as_flown(db, embedded):
         ids = [m["mission_id"] for m in out["missions"]]
         assert len(ids) == 2 and out["batches"] >= 2 and out["duplicates"] > 0
         assert out["unacknowledged"] == 0
+        # amqtt may hand over an end event before the last fixes (its deliveries are
+        # concurrent tasks): wait for every fix, then for the measurement that follows it.
+        wait_until(lambda: _stored(db) == out["points"], timeout=60, what="every fix stored")
         wait_until(lambda: _measured(db, ids), timeout=60, what="both missions measured")
     finally:
         ing.stop()
@@ -84,8 +92,7 @@ def test_simulated_fleet_is_ingested_and_measured_as_flown(db, embedded):
             assert {f.field_code for f in mission.fields} == set(flown["field_codes"])
             for f in mission.fields:
                 assert f.coverage_pct > 95.0, f"{f.field_code}: {f.coverage_pct:.1f}%"
-        stored = session.exec(select(func.count()).select_from(TelemetryPoint)).one()[0]
-    assert stored == out["points"]
+    assert _stored(db) == out["points"]
 
 
 def test_demo_sets_up_flies_harvests_and_serves_the_trace(tmp_path, monkeypatch):
