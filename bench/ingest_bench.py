@@ -56,12 +56,12 @@ def free_port() -> int:
 class Broker:
     """A private, tuned Mosquitto."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, max_inflight: int = 1000) -> None:
         self.port = free_port()
         conf = workdir / "mosquitto.conf"
         conf.write_text(
             f"listener {self.port} 127.0.0.1\nallow_anonymous true\nuser {getpass.getuser()}\n"
-            "persistence false\nmax_inflight_messages 1000\nmax_queued_messages 0\n"
+            f"persistence false\nmax_inflight_messages {max_inflight}\nmax_queued_messages 0\n"
             "max_queued_bytes 0\nlog_dest none\n"
         )
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)])
@@ -198,11 +198,12 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=5000)
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--ceiling-repeat", type=int, default=10)
+    ap.add_argument("--max-inflight", type=int, default=1000, help="broker max_inflight_messages")
     args = ap.parse_args()
     n = args.points - args.points % (len(DRONES) * args.per_message)
     work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     work.chmod(0o777)
-    broker = Broker(work)
+    broker = Broker(work, args.max_inflight)
     try:
         prefix = f"b{uuid.uuid4().hex[:8]}"
         stream = messages(n, args.per_message, prefix)

@@ -214,3 +214,17 @@ def test_flight_log_csv_and_jsonl(session, drone):
     kept = rejects(session)
     assert kept[0].topic.startswith("agri/drones/D1/telemetry (flight.csv:")
     assert "not valid JSON" in kept[-1].reason
+
+
+def test_fast_and_full_validation_agree(session, drone):
+    # The common case is checked by a native model; anything it refuses takes the full one.
+    p = stream(3, mission_id="M6")
+    p[0]["spraying"] = 1  # 0/1 is accepted as the applicator state
+    p[1]["ts"] = "2026-03-01T08:00:01+07:00"  # any offset, stored as the same instant
+    p[2]["lat"] = 9  # an integer is a number
+    r = store(session, msg("telemetry", p))
+    assert (r.stored, r.rejected) == (3, 0)
+    rows = session.exec(select(TelemetryPoint).order_by(TelemetryPoint.seq)).scalars().all()
+    assert rows[0].spraying is True
+    assert rows[1].ts.isoformat() == "2026-03-01T01:00:01+00:00"
+    assert rows[2].lat == 9.0
