@@ -240,7 +240,10 @@ def simulate(
     """Fly a simulated fleet over the fixture fields and publish its telemetry."""
     from drone_ingest.simulate import run_simulation
 
-    run_simulation(drones=drones, rate=rate, duration=duration, mqtt_url=mqtt_url, speedup=speedup)
+    counts = run_simulation(
+        drones=drones, rate=rate, duration=duration, mqtt_url=mqtt_url, speedup=speedup
+    )
+    typer.echo(", ".join(f"{v} {k}" for k, v in counts.items() if isinstance(v, (int, float))))
 
 
 @app.command("demo")
@@ -250,11 +253,12 @@ def demo(
     database_url: Annotated[
         str, typer.Option(help="database for the demo")
     ] = "sqlite:///./agritrace-demo.db",
+    speedup: Annotated[float, typer.Option(help="simulated seconds per real second")] = 40.0,
 ) -> None:
     """Everything on one machine: SQLite, an embedded broker, the ingester, the API and a fleet."""
     from agritrace.demo import run_demo
 
-    run_demo(port=port, drones=drones, database_url=database_url)
+    run_demo(port=port, drones=drones, database_url=database_url, speedup=speedup)
 
 
 if __name__ == "__main__":
