@@ -348,6 +348,12 @@ def load(
             entries(),
         )
         print(f"  {n:,} diary entries: {time.perf_counter() - t0:.0f} s", flush=True)
+        # Each field records where its chain ends, as the diary service does on append.
+        conn.execute(
+            "UPDATE fields f SET diary_length = d.chain_seq, diary_head = d.hash "
+            "FROM (SELECT DISTINCT ON (field_id) field_id, chain_seq, hash FROM diary_entries "
+            "ORDER BY field_id, chain_seq DESC) d WHERE d.field_id = f.id"
+        )
         copy(
             conn,
             "missions",

@@ -406,6 +406,20 @@ def test_a_deleted_entry_is_reported_missing(client, admin_headers, field, db):
     assert any("entry 3 is missing" in b["problem"] for b in report["breaks"])
 
 
+def test_deleting_the_newest_entries_is_detected(client, admin_headers, field, db):
+    # The rest of the chain still links up; only the field's recorded head gives it away.
+    entries = _chain(client, admin_headers, field, 4)
+    with db.begin() as conn:
+        conn.execute(
+            text("DELETE FROM diary_entries WHERE id IN (:a, :b)"),
+            {"a": entries[2]["id"], "b": entries[3]["id"]},
+        )
+    report = _verify(client, admin_headers, field)
+    assert report["valid"] is False and report["entries"] == 2
+    assert [b["chain_seq"] for b in report["breaks"]] == [2]
+    assert "ends at entry 4" in report["breaks"][0]["problem"]
+
+
 def test_chains_are_per_field(client, admin_headers, factory, db):
     a, b = factory.field(), factory.field()
     _chain(client, admin_headers, a, 2)

@@ -81,6 +81,27 @@ def test_a_deleted_entry_is_a_missing_link(client, session, db, two_fields):
     ]
 
 
+def test_deleting_a_field_s_newest_entry_breaks_its_chain_on_the_trace(
+    client, session, db, two_fields
+):
+    a, _, lot = two_fields
+    before, _ = _chains(client, lot)
+    assert before[a.code]["valid"] is True
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "DELETE FROM diary_entries WHERE field_id = :f AND chain_seq = "
+                "(SELECT max(chain_seq) FROM diary_entries WHERE field_id = :f)"
+            ),
+            {"f": a.id},
+        )
+    chains, _ = _chains(client, lot)
+    assert chains[a.code]["valid"] is False
+    assert [x["problem"] for x in chains[a.code]["breaks"]] == [
+        x.problem for x in diary.verify_chain(session, field_code=a.code).breaks
+    ]
+
+
 def test_new_entries_show_up_although_the_lot_structure_is_cached(client, factory, two_fields):
     a, _, lot = two_fields
     before, _ = _chains(client, lot)

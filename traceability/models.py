@@ -13,14 +13,8 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field as PField,
-    StringConstraints,
-    field_validator,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import Field as PField
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
@@ -274,6 +268,11 @@ class FarmField(SQLModel, table=True):
     min_lat: float
     max_lon: float
     max_lat: float
+    # The head of the field's diary chain, moved on every append in the same
+    # transaction: without it, deleting the newest entries would leave a chain
+    # that still verifies.
+    diary_length: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    diary_head: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts_column()
 
 
@@ -567,7 +566,7 @@ class DiaryEntriesPublic(Page):
 class ChainBreak(BaseModel):
     """One place where a diary's hash chain does not hold."""
 
-    entry_id: int
+    entry_id: int | None
     chain_seq: int
     problem: str
 

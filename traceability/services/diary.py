@@ -10,7 +10,7 @@ import hashlib
 from datetime import datetime
 
 import orjson
-from sqlalchemy import and_, exists, func
+from sqlalchemy import and_, exists, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
@@ -188,6 +188,11 @@ def append_entry(
                 if known is not None:
                     return known, False
             continue
+        session.execute(
+            update(FarmField)
+            .where(FarmField.id == field.id)
+            .values(diary_length=entry.chain_seq, diary_head=entry.hash)
+        )
         if commit:
             session.commit()
             session.refresh(entry)
@@ -289,6 +294,16 @@ def get_entry(session: Session, *, entry_id: int) -> DiaryEntryPublic:
     return entry_public(e, field_code=fc, input_code=ic, corrected_by=cb)
 
 
+def head_mismatch(field: FarmField, last_seq: int, last_hash: str) -> str | None:
+    """Why the stored chain does not end where the field says it does, or None if it does."""
+    if field.diary_length == last_seq and (field.diary_head or GENESIS) == last_hash:
+        return None
+    return (
+        f"the field's diary ends at entry {field.diary_length}, but the stored chain ends at "
+        f"entry {last_seq}: its newest entries were deleted or replaced"
+    )
+
+
 def verify_chain(session: Session, *, field_code: str) -> DiaryVerification:
     """Recompute a field's hash chain and report every place it does not hold."""
     field = get_field(session, code=field_code)
@@ -333,6 +348,13 @@ def verify_chain(session: Session, *, field_code: str) -> DiaryVerification:
                 )
             )
         prev, prev_seq = entry.hash, entry.chain_seq
+    head_break = head_mismatch(field, prev_seq, prev)
+    if head_break:
+        breaks.append(
+            ChainBreak(
+                entry_id=entries[-1].id if entries else None, chain_seq=prev_seq, problem=head_break
+            )
+        )
     return DiaryVerification(
         field_code=field.code,
         entries=len(entries),

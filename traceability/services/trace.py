@@ -419,23 +419,33 @@ def _iso(ts: datetime | None) -> str | None:
     return ts.astimezone(UTC).isoformat().replace("+00:00", "Z") if ts else None
 
 
+_HEADS = select(FarmField.id, FarmField.diary_length, FarmField.diary_head).where(
+    FarmField.id.in_(_IDS)
+)
+
+
 def _load_activity(session: Session, field_ids: list[int]):
     diary = session.execute(_DIARY, {"ids": field_ids}).all()
     missions = session.execute(_MISSIONS, {"ids": field_ids}).all()
-    return diary, missions
+    # Read live, never from the structure cache: the head moves with every append.
+    heads = {fid: (n, head) for fid, n, head in session.execute(_HEADS, {"ids": field_ids}).all()}
+    return diary, missions, heads
 
 
-def _chain_holds(rows: list) -> bool:
-    """Whether a field's diary rows (ordered by ``chain_seq``) form an unbroken hash chain."""
+def _chain_holds(rows: list, head: tuple[int, str | None]) -> bool:
+    """Whether a field's diary rows (ordered by ``chain_seq``) form an unbroken hash chain
+    that ends where the field's recorded head says it does."""
     prev, prev_seq = GENESIS, 0
     for row in rows:
         if row.chain_seq != prev_seq + 1 or row.prev_hash != prev or entry_hash(row) != row.hash:
             return False
         prev, prev_seq = row.hash, row.chain_seq
-    return True
+    return head == (prev_seq, None if prev_seq == 0 else prev)
 
 
-def _chains(session: Session, st: Structure, diary_rows: list) -> dict[int, dict[str, Any]]:
+def _chains(
+    session: Session, st: Structure, diary_rows: list, heads: dict[int, tuple[int, str | None]]
+) -> dict[int, dict[str, Any]]:
     """Each field's hash-chain check.
 
     The rows the trace already loaded are checked here (every hash recomputed on
@@ -449,7 +459,7 @@ def _chains(session: Session, st: Structure, diary_rows: list) -> dict[int, dict
     out = {}
     for fid, rows in by_field.items():
         code = st.fields[fid]["code"]
-        if _chain_holds(rows):
+        if _chain_holds(rows, heads.get(fid, (0, None))):
             out[fid] = {
                 "field_code": code,
                 "entries": len(rows),
@@ -697,9 +707,9 @@ def build_trace(
         If no lot has this code.
     """
     st = structure(session, code=code)
-    diary, missions = _load_activity(session, list(st.fields))
+    diary, missions, heads = _load_activity(session, list(st.fields))
     events = _events(st, diary, missions)
-    chains = _chains(session, st, diary)
+    chains = _chains(session, st, diary, heads)
     phi = _phi(st, events)
     lot = _lot_json(st.lot, base_url)
     lot["parent_lots"] = [st.lots[p].code for p in st.lot.parent_ids]

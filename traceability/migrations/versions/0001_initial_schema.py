@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 22:31:41.707269
+Create Date: 2026-11-24 23:10:41.132645
 """
 
 from collections.abc import Sequence
@@ -129,6 +129,8 @@ def upgrade() -> None:
     sa.Column('min_lat', sa.Float(), nullable=False),
     sa.Column('max_lon', sa.Float(), nullable=False),
     sa.Column('max_lat', sa.Float(), nullable=False),
+    sa.Column('diary_length', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('diary_head', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('created_at', traceability.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['farmer_id'], ['farmers.id'], ),
     sa.PrimaryKeyConstraint('id')
