@@ -53,7 +53,7 @@ def test_exact_passes_cover_the_rectangle(session, scene):
         session,
         "M1",
         lawnmower(mission_id="M1"),
-        start={"product_code": "P1", "swath_m": 10.0},
+        start={"product_code": "P1", "swath_m": 10.0, "tank_mix": {"product_per_l": 0.05}},
         end={},
     )
     assert m.status == "complete" and m.point_count == 410
@@ -67,6 +67,9 @@ def test_exact_passes_cover_the_rectangle(session, scene):
     assert f.coverage_pct == pytest.approx(100.0, abs=1.0)
     assert f.applied_amount == pytest.approx(m.applied_amount, rel=1e-6)
     assert f.dose_per_ha == pytest.approx(f.applied_amount / f.treated_area_ha, rel=1e-6)
+    # 0.05 L of product in each litre of tank mix.
+    assert m.product_amount == pytest.approx(0.05 * m.applied_amount, rel=1e-6)
+    assert f.product_dose_per_ha == pytest.approx(0.05 * f.dose_per_ha, abs=1e-6)  # 6 decimals
     assert flag_codes(m) == set()
 
 
@@ -117,7 +120,7 @@ def test_flags_dose_zone_product_and_reported_figures(session, factory, scene):
         session,
         "M4",
         points,
-        start={"product_code": strong.code, "swath_m": 10.0},
+        start={"product_code": strong.code, "swath_m": 10.0, "tank_mix": {"product_per_l": 0.5}},
         end={"reported_area_ha": 3.0, "reported_amount": 13.0},
     )
     codes = flag_codes(m)
@@ -130,6 +133,8 @@ def test_flags_dose_zone_product_and_reported_figures(session, factory, scene):
     assert m.nospray_area_ha == pytest.approx(zone["area_ha"])
     dose = next(x for x in m.flags if x["code"] == "dose_above_max")
     assert dose["field_code"] == "F1" and dose["max_dose_per_ha"] == 1.0
+    # The product's dose, not the tank mix's: half of 13.33 L over 2 ha.
+    assert dose["dose_per_ha"] == pytest.approx(0.5 * 10 * AMOUNT_PER_PASS / 2.0, rel=0.02)
 
     unknown = fly(
         session, "M5", lawnmower(mission_id="M5", seq0=1000), start={"product_code": "NOPE"}, end={}
@@ -146,6 +151,32 @@ def test_flags_dose_zone_product_and_reported_figures(session, factory, scene):
     assert outside.treated_area_ha == 0.0 and outside.fields == []
 
 
+def test_a_spray_without_its_tank_mix_cannot_be_checked_against_the_label(session, scene):
+    m = fly(session, "M1", lawnmower(mission_id="M1"), start={"product_code": "P1"}, end={})
+    # 6.7 L/ha of tank mix is below the 10 L/ha label maximum, yet it proves nothing either way.
+    assert flag_codes(m) == {"product_dose_unknown"}
+    assert m.product_amount is None and m.fields[0].product_dose_per_ha is None
+    (entry,) = diary.list_entries(session, field_code="F1").data
+    assert (entry.input_code, entry.quantity) == ("P1", None)
+    assert "tank mix not reported" in entry.note
+
+
+def test_a_powder_sprayed_as_tank_mix_is_litres_out_and_kilograms_of_product(
+    session, factory, scene
+):
+    factory.input(code="BEAM", unit="kg", max_dose_per_ha=0.3)
+    points = lawnmower(mission_id="M8")
+    start = {"product_code": "BEAM", "tank_mix": {"product_per_l": 0.015, "product_unit": "kg"}}
+    m = fly(session, "M8", points, start=start, end={})
+    assert (m.amount_unit, m.product_unit) == ("L", "kg")
+    assert m.applied_amount == pytest.approx(10 * AMOUNT_PER_PASS, rel=1e-6)
+    assert m.product_amount == pytest.approx(0.015 * m.applied_amount, rel=1e-6)
+    assert "dose_above_max" not in flag_codes(m)  # 0.1 kg/ha of a 0.3 kg/ha product
+    (entry,) = diary.list_entries(session, field_code="F1").data
+    assert (entry.input_code, entry.unit) == ("BEAM", "kg")
+    assert entry.quantity == pytest.approx(m.product_amount, rel=1e-3)
+
+
 def test_fertilizer_in_kilograms_from_flow_kgpm(session, factory, scene):
     factory.input(code="UREA", kind="fertilizer", unit="kg", max_dose_per_ha=200.0)
     points = lawnmower(mission_id="M7", flow_lpm=None, flow_kgpm=6.0)
@@ -160,11 +191,15 @@ def test_fertilizer_in_kilograms_from_flow_kgpm(session, factory, scene):
     assert m.applied_amount == pytest.approx(10 * 40 * 6.0 / 60, rel=1e-6)
     (entry,) = diary.list_entries(session, field_code="F1").data
     assert (entry.activity, entry.unit, entry.input_code) == ("fertilize", "kg", "UREA")
+    # Urea spread dry is the product itself.
+    assert m.product_amount == pytest.approx(m.applied_amount)
+    assert entry.quantity == pytest.approx(m.applied_amount, rel=1e-3)
 
 
 def test_diary_written_once_and_corrected_after_late_points(session, scene):
     points = lawnmower(mission_id="M8")
-    m = fly(session, "M8", points[:200], start={"product_code": "P1", "swath_m": 10.0}, end={})
+    start = {"product_code": "P1", "swath_m": 10.0, "tank_mix": {"product_per_l": 0.05}}
+    m = fly(session, "M8", points[:200], start=start, end={})
     (entry,) = diary.list_entries(session, field_code="F1").data
     assert (entry.source, entry.mission_id, entry.activity, entry.input_code) == (
         "drone",
@@ -172,7 +207,7 @@ def test_diary_written_once_and_corrected_after_late_points(session, scene):
         "spray",
         "P1",
     )
-    assert entry.quantity == pytest.approx(m.applied_amount, abs=1e-3)
+    assert entry.quantity == pytest.approx(m.product_amount, abs=1e-3)
     assert entry.area_ha == pytest.approx(m.treated_area_ha, abs=1e-3)
 
     # The end event again, and a re-measure: the result is the same, nothing is written.
@@ -189,7 +224,7 @@ def test_diary_written_once_and_corrected_after_late_points(session, scene):
     assert len(everything) == 2
     correction = everything[1]
     assert correction.corrects == entry.id and correction.source == "drone"
-    assert correction.quantity == pytest.approx(m.applied_amount, abs=1e-3)
+    assert correction.quantity == pytest.approx(m.product_amount, abs=1e-3)
     (current,) = diary.list_entries(session, field_code="F1").data
     assert current.id == correction.id
     assert diary.verify_chain(session, field_code="F1").valid

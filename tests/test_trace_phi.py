@@ -47,6 +47,7 @@ def make_mission(
     with_diary: bool = True,
     operator_id: str | None = None,
     status: str = "complete",
+    product_per_l: float | None = None,
 ) -> Mission:
     """A measured drone mission over ``field``, stored the way the ingester stores one.
 
@@ -67,6 +68,9 @@ def make_mission(
         point_count=120,
         applied_amount=1.9,
         amount_unit="L",
+        product_per_unit=product_per_l,
+        product_amount=1.9 * product_per_l if product_per_l else None,
+        product_unit=product.unit if product and product_per_l else None,
         treated_area_ha=1.9,
         overspray_area_ha=0.01,
         dirty=False,
@@ -81,6 +85,8 @@ def make_mission(
             coverage_pct=95.0,
             applied_amount=1.9,
             dose_per_ha=1.0,
+            product_amount=1.9 * product_per_l if product_per_l else None,
+            product_dose_per_ha=product_per_l,
         )
     )
     session.commit()
@@ -183,6 +189,23 @@ def test_drone_only_mission_gives_the_verdict(session, factory, farm):
     assert p["applications"][0]["mission_id"] == m.mission_id
     assert p["applications"][0]["dose_per_ha"] == 1.0
     assert p["days_before_harvest"] == 12
+
+
+def test_drone_dose_is_the_product_s_when_the_tank_mix_is_known(session, factory, farm):
+    product = factory.input(phi_days=7, unit="kg")
+    make_mission(
+        session,
+        field=farm,
+        product=product,
+        at=local("2026-03-01T07:00:00"),
+        with_diary=False,
+        product_per_l=0.015,
+    )
+    lot = factory.lot(fields_=[farm], harvested_on=HARVEST)
+
+    (application,) = product_of(verdict(session, lot), product.code)["applications"]
+    # 1 L/ha of tank mix holding 0.015 kg of product per litre.
+    assert application["dose_per_ha"] == pytest.approx(0.015)
 
 
 def test_drone_mission_found_by_product_code_alone(session, factory, farm):

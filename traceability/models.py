@@ -746,6 +746,11 @@ class Mission(SQLModel, table=True):
     point_count: int = 0
     applied_amount: float | None = None
     amount_unit: Unit | None = Field(default=None, max_length=4)
+    # Product units per L (or kg) of what leaves the drone: a spray is a tank mix,
+    # so litres through the nozzles are not litres of product.
+    product_per_unit: float | None = None
+    product_amount: float | None = None
+    product_unit: Unit | None = Field(default=None, max_length=4)
     sprayed_area_ha: float | None = None
     treated_area_ha: float | None = None
     overspray_area_ha: float | None = None
@@ -771,16 +776,25 @@ class MissionField(SQLModel, table=True):
     coverage_pct: float
     applied_amount: float
     dose_per_ha: float | None = None
+    product_amount: float | None = None
+    product_dose_per_ha: float | None = None
 
 
 class MissionFieldPublic(BaseModel):
-    """Per-field result of a mission."""
+    """Per-field result of a mission.
+
+    ``applied_amount`` and ``dose_per_ha`` are what left the drone (``amount_unit``:
+    litres of tank mix, or kg of granules or seed); ``product_*`` are the same in
+    the product's own unit, when the tank mix is known.
+    """
 
     field_code: str
     treated_area_ha: float
     coverage_pct: float
     applied_amount: float
     dose_per_ha: float | None
+    product_amount: float | None = None
+    product_dose_per_ha: float | None = None
 
 
 class MissionPublic(BaseModel):
@@ -796,6 +810,9 @@ class MissionPublic(BaseModel):
     point_count: int
     applied_amount: float | None
     amount_unit: Unit | None
+    product_amount: float | None = None
+    product_unit: Unit | None = None
+    product_per_unit: float | None = None
     treated_area_ha: float | None
     overspray_area_ha: float | None
     overlap_area_ha: float | None
@@ -887,6 +904,15 @@ class TelemetryIn(BaseModel):
         raise ValueError("spraying must be true or false")
 
 
+class TankMixIn(BaseModel):
+    """How much product one litre of tank mix holds (an extension of the start event)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    product_per_l: Annotated[Finite, PField(gt=0, le=1000)]
+    product_unit: Unit | None = None
+
+
 class MissionStartIn(BaseModel):
     """``{"event": "start", ...}`` on the mission topic."""
 
@@ -900,6 +926,7 @@ class MissionStartIn(BaseModel):
     swath_m: Annotated[Finite, PField(gt=0, le=100)] | None = None
     operator_id: Annotated[str, StringConstraints(max_length=64)] | None = None
     planned_field_codes: list[Code] = PField(default_factory=list, max_length=1000)
+    tank_mix: TankMixIn | None = None
 
 
 class MissionEndIn(BaseModel):

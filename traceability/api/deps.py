@@ -14,7 +14,9 @@ from traceability.services.users import user_for_token
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def current_user(session: SessionDep, authorization: Annotated[str | None, Header()] = None) -> User:
+def current_user(
+    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+) -> User:
     """The authenticated caller; 401 when the bearer token is missing or unknown."""
     if not authorization:
         raise HTTPException(
@@ -36,7 +38,9 @@ def current_user(session: SessionDep, authorization: Annotated[str | None, Heade
     user = user_for_token(session, token=token)
     if user is None:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"}
+            status.HTTP_401_UNAUTHORIZED,
+            "unknown or revoked token",
+            headers={"WWW-Authenticate": "Bearer"},
         )
     return user
 
@@ -50,7 +54,9 @@ def require(*roles: Role):
     def check(user: CurrentUser) -> User:
         if user.role is not Role.admin and user.role not in roles:
             allowed = ", ".join(["admin", *[str(r) for r in roles]])
-            raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs the role {allowed}; you are {user.role}")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this needs the role {allowed}; you are {user.role}"
+            )
         return user
 
     return Depends(check)

@@ -34,6 +34,7 @@ from traceability.models import (
     DiaryEntryCreate,
     Drone,
     FarmField,
+    InputKind,
     InputProduct,
     Mission,
     MissionField,
@@ -77,12 +78,30 @@ def _geojson(geom) -> dict | None:
 
 
 def amount_unit(mission: Mission, product: InputProduct | None) -> Unit:
-    """L or kg: the product's unit when known, else what the mission type spreads."""
-    if product is not None:
-        return Unit(product.unit)
+    """L or kg of what leaves the drone: a spray is a liquid (``flow_lpm``), granules
+    and seed are spread by weight (``flow_kgpm``) — whatever unit the product is sold in."""
+    if mission.type == MissionType.spray:
+        return Unit.L
     if mission.type in (MissionType.fertilize, MissionType.seed):
         return Unit.kg
+    if product is not None and product.kind != InputKind.pesticide:
+        return Unit(product.unit)
     return Unit.L
+
+
+def product_factor(mission: Mission, product: InputProduct | None, unit: Unit) -> float | None:
+    """Product units per unit of what left the drone, or None when it is not known.
+
+    A spray goes out as a tank mix, so only the start event's ``tank_mix`` tells how much
+    product a litre holds; granules and seed spread dry are the product itself.
+    """
+    if product is None:
+        return None
+    if mission.product_per_unit:
+        return mission.product_per_unit
+    if mission.type != MissionType.spray and Unit(product.unit) == unit:
+        return 1.0
+    return None
 
 
 def _pct_off(reported: float, measured: float) -> float:
@@ -110,6 +129,7 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
         select(Drone).where(Drone.code == mission.drone_code)
     ).scalar_one_or_none()
     unit = amount_unit(mission, product)
+    factor = product_factor(mission, product, unit)
 
     t = TelemetryPoint.__table__.c
     rate_col = t.flow_lpm if unit is Unit.L else t.flow_kgpm
@@ -121,6 +141,7 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
 
     session.execute(delete(MissionField).where(MissionField.mission_pk == mission.id))
     mission.amount_unit = unit
+    mission.product_unit = Unit(product.unit) if product else None
     mission.measured_at = utcnow()
     flags: list[dict[str, Any]] = []
     if mission.product_code and product is None:
@@ -142,6 +163,7 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
 
     if not rows:
         mission.applied_amount = 0.0
+        mission.product_amount = 0.0 if factor is not None else None
         mission.sprayed_area_ha = mission.treated_area_ha = mission.overspray_area_ha = 0.0
         mission.overlap_area_ha = mission.nospray_area_ha = 0.0
         mission.zones, mission.footprint = [], None
@@ -195,6 +217,7 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
     code_of = {fid: code for fid, code, _ in field_rows}
     max_dose = product.max_dose_per_ha if product else None
     for fa in app.fields:
+        product_dose = fa.dose_per_ha * factor if factor and fa.dose_per_ha is not None else None
         session.add(
             MissionField(
                 mission_pk=mission.id,
@@ -203,19 +226,30 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
                 coverage_pct=_r(fa.coverage_pct, 4),
                 applied_amount=_r(fa.applied_amount),
                 dose_per_ha=_r(fa.dose_per_ha),
+                product_amount=_r(fa.applied_amount * factor) if factor else None,
+                product_dose_per_ha=_r(product_dose),
             )
         )
-        if max_dose is not None and fa.dose_per_ha is not None and fa.dose_per_ha > max_dose:
+        if max_dose is not None and product_dose is not None and product_dose > max_dose:
             flags.append(
                 {
                     "code": "dose_above_max",
                     "field_code": code_of[fa.key],
-                    "dose_per_ha": _r(fa.dose_per_ha, 4),
+                    "dose_per_ha": _r(product_dose, 4),
                     "max_dose_per_ha": max_dose,
-                    "message": f"{fa.dose_per_ha:.3g} {unit}/ha on {code_of[fa.key]} is above "
-                    f"the {max_dose:g} {unit}/ha allowed for {product.code}",
+                    "message": f"{product_dose:.3g} {product.unit}/ha of {product.code} on "
+                    f"{code_of[fa.key]} is above the {max_dose:g} {product.unit}/ha allowed",
                 }
             )
+    if max_dose is not None and factor is None and app.fields:
+        flags.append(
+            {
+                "code": "product_dose_unknown",
+                "message": f"the start event gave no tank_mix: {app.applied_amount:.3g} {unit} "
+                f"of spray left the drone, but how much {product.code} it held, and so its "
+                f"dose against the {max_dose:g} {product.unit}/ha allowed, is not known",
+            }
+        )
     zone_info = {code: (kind, name, buf) for code, kind, name, _, buf in zone_rows}
     zones = []
     for hit in app.zones:
@@ -288,6 +322,7 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
             )
 
     mission.applied_amount = _r(app.applied_amount)
+    mission.product_amount = _r(app.applied_amount * factor) if factor is not None else None
     mission.sprayed_area_ha = _r(sprayed)
     mission.treated_area_ha = _r(app.treated_area_ha)
     mission.overspray_area_ha = _r(app.overspray_area_ha)
@@ -302,6 +337,7 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
             mission=mission,
             product=product,
             unit=unit,
+            factor=factor,
             results=app.fields,
             code_of=code_of,
         )
@@ -319,6 +355,7 @@ def _write_diary(
     mission: Mission,
     product: InputProduct | None,
     unit: Unit,
+    factor: float | None,
     results: list,
     code_of: dict[int, str],
 ) -> None:
@@ -338,9 +375,10 @@ def _write_diary(
     when = mission.started_at or mission.ended_at or utcnow()
     wanted = {}
     for fa in results:
-        quantity = round(fa.applied_amount, 4)
+        # The diary records the product in its own unit; litres of tank mix go in the note.
+        quantity = round(fa.applied_amount * factor, 4) if factor is not None else None
         area = round(fa.treated_area_ha, 4)
-        if quantity <= 0 and area <= 0:
+        if fa.applied_amount <= 0 and area <= 0:
             continue
         wanted[fa.key] = (quantity, area, fa)
     missing_codes = {e.field_id for e in current.values() if e.field_id not in code_of}
@@ -382,11 +420,19 @@ def _write_diary(
             and cur.area_ha == area
         ):
             continue  # re-measured to the same result: nothing to write
-        dose = f", {fa.dose_per_ha:.3g} {unit}/ha" if fa.dose_per_ha else ""
         what = product.code if product else (mission.product_code or "unknown product")
+        left = f"{fa.applied_amount:.4g} {unit}"
+        if quantity is not None and product is not None:
+            dose = f", {quantity / area:.3g} {product.unit}/ha" if area > 0 else ""
+            amount = f"{quantity:g} {product.unit} of {what}"
+            if factor != 1.0:
+                amount += f" in {left} of tank mix"
+        else:
+            dose = f", {fa.dose_per_ha:.3g} {unit}/ha" if fa.dose_per_ha else ""
+            amount = f"{left} of {what}" + (" (tank mix not reported)" if product else "")
         note = (
-            f"drone {mission.drone_code}, mission {mission.mission_id}: {quantity:g} {unit} "
-            f"of {what} on {area:g} ha ({fa.coverage_pct:.1f} % of the field{dose})"
+            f"drone {mission.drone_code}, mission {mission.mission_id}: {amount} "
+            f"on {area:g} ha ({fa.coverage_pct:.1f} % of the field{dose})"
         )
         if cur is not None:
             note = f"re-measured after late telemetry (corrects entry {cur.id}); " + note
@@ -396,7 +442,7 @@ def _write_diary(
             activity=activity,
             input_code=product.code if product else None,
             quantity=quantity,
-            unit=unit,
+            unit=Unit(product.unit) if product and quantity is not None else None,
             area_ha=area if area > 0 else None,
             note=note[:2000],
             corrects=cur.id if cur is not None else None,
@@ -510,6 +556,8 @@ def _field_results(session: Session, pks: list[int]) -> dict[int, list[MissionFi
                 coverage_pct=mf.coverage_pct,
                 applied_amount=mf.applied_amount,
                 dose_per_ha=mf.dose_per_ha,
+                product_amount=mf.product_amount,
+                product_dose_per_ha=mf.product_dose_per_ha,
             )
         )
     return out
@@ -527,6 +575,9 @@ def _public(mission: Mission, fields: list[MissionFieldPublic]) -> MissionPublic
         point_count=mission.point_count,
         applied_amount=mission.applied_amount,
         amount_unit=mission.amount_unit,
+        product_amount=mission.product_amount,
+        product_unit=mission.product_unit,
+        product_per_unit=mission.product_per_unit,
         treated_area_ha=mission.treated_area_ha,
         overspray_area_ha=mission.overspray_area_ha,
         overlap_area_ha=mission.overlap_area_ha,

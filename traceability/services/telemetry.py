@@ -531,6 +531,7 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
                     product_code=e.product_code,
                     product_id=product_ids.get(e.product_code),
                     swath_m=e.swath_m,
+                    product_per_unit=e.tank_mix.product_per_l if e.tank_mix else None,
                     operator_id=e.operator_id,
                     planned_field_codes=list(e.planned_field_codes),
                     started_at=e.ts,

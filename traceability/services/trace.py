@@ -383,6 +383,9 @@ _MISSIONS = (
         MissionField.coverage_pct,
         MissionField.applied_amount,
         MissionField.dose_per_ha,
+        MissionField.product_amount,
+        MissionField.product_dose_per_ha,
+        Mission.product_unit,
         *_PRODUCT_COLS,
     )
     .join(MissionField, MissionField.mission_pk == Mission.id)
@@ -542,11 +545,24 @@ def _events(st: Structure, diary: list, missions: list) -> list[dict]:
             "lot_codes": sorted(set(lots)),
             "product": _product(m),
             "product_code": m.product_code,
-            "quantity": m.applied_amount,
-            "unit": str(m.amount_unit) if m.amount_unit else None,
+            # The product in its own unit when the tank mix is known; else what left the drone.
+            **(
+                {
+                    "quantity": m.product_amount,
+                    "unit": str(m.product_unit) if m.product_unit else None,
+                    "dose_per_ha": m.product_dose_per_ha,
+                }
+                if m.product_amount is not None
+                else {
+                    "quantity": m.applied_amount,
+                    "unit": str(m.amount_unit) if m.amount_unit else None,
+                    "dose_per_ha": m.dose_per_ha,
+                }
+            ),
+            "applied_amount": m.applied_amount,
+            "applied_unit": str(m.amount_unit) if m.amount_unit else None,
             "area_ha": m.treated_area_ha,
             "coverage_pct": m.coverage_pct,
-            "dose_per_ha": m.dose_per_ha,
             "mission_id": m.mission_id,
             "drone_code": m.drone_code,
             "evidence_entry_ids": evidence.get((m.mission_id, m.field_id), []),

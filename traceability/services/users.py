@@ -25,7 +25,9 @@ def create_user(session: Session, *, data: UserCreate) -> tuple[User, str]:
     elif data.farmer_id is not None:
         raise InvalidInput("only a farmer user is tied to a farmer_id")
     token = secrets.token_urlsafe(32)
-    user = User(name=data.name, role=data.role, farmer_id=data.farmer_id, token_hash=hash_token(token))
+    user = User(
+        name=data.name, role=data.role, farmer_id=data.farmer_id, token_hash=hash_token(token)
+    )
     session.add(user)
     session.commit()
     session.refresh(user)

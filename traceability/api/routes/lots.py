@@ -14,16 +14,26 @@ def create_lot(data: LotCreate, session: SessionDep, user: CurrentUser):
     """Record a harvest lot (admin, or the farmer of all its fields)."""
     if user.role is Role.operator:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "lots are recorded by farmers and admins")
-    return svc.lot_public(session, svc.create_lot(session, data=data, user=user if user.id else None))
+    return svc.lot_public(
+        session, svc.create_lot(session, data=data, user=user if user.id else None)
+    )
 
 
 @router.get("/lots", response_model=LotsPublic, tags=["lots"])
 def list_lots(
-    session: SessionDep, _user: CurrentUser, paging: PagingDep, season_id: int | None = None, field_code: str | None = None
+    session: SessionDep,
+    _user: CurrentUser,
+    paging: PagingDep,
+    season_id: int | None = None,
+    field_code: str | None = None,
 ):
     """Lots, optionally of one season or field."""
     rows, count = svc.list_lots(
-        session, season_id=season_id, field_code=field_code, offset=paging.offset, limit=paging.limit
+        session,
+        season_id=season_id,
+        field_code=field_code,
+        offset=paging.offset,
+        limit=paging.limit,
     )
     return LotsPublic(data=[svc.lot_public(session, r) for r in rows], count=count)
 

@@ -32,7 +32,11 @@ def create_farmer(data: FarmerCreate, session: SessionDep, _user: AdminUser):
 
 @router.get("/farmers", response_model=FarmersPublic, tags=["farmers"])
 def list_farmers(
-    session: SessionDep, user: CurrentUser, paging: PagingDep, village: str | None = None, q: str | None = None
+    session: SessionDep,
+    user: CurrentUser,
+    paging: PagingDep,
+    village: str | None = None,
+    q: str | None = None,
 ):
     """Farmers (admin); a farmer sees only themself."""
     if user.role is Role.farmer:
@@ -49,7 +53,9 @@ def list_farmers(
 @router.get("/farmers/{farmer_id}", response_model=FarmerPublic, tags=["farmers"])
 def read_farmer(farmer_id: int, session: SessionDep, user: CurrentUser):
     """One farmer (admin, or the farmer themself)."""
-    if user.role is not Role.admin and not (user.role is Role.farmer and user.farmer_id == farmer_id):
+    if user.role is not Role.admin and not (
+        user.role is Role.farmer and user.farmer_id == farmer_id
+    ):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "you may read only your own farmer record")
     return catalog.get_farmer(session, farmer_id=farmer_id)
 
@@ -61,10 +67,14 @@ def create_input(data: InputProductCreate, session: SessionDep, _user: AdminUser
 
 
 @router.get("/inputs", response_model=InputProductsPublic, tags=["inputs"])
-def list_inputs(session: SessionDep, _user: CurrentUser, paging: PagingDep, kind: InputKind | None = None):
+def list_inputs(
+    session: SessionDep, _user: CurrentUser, paging: PagingDep, kind: InputKind | None = None
+):
     """The input product catalogue."""
     rows, count = catalog.list_inputs(session, kind=kind, offset=paging.offset, limit=paging.limit)
-    return InputProductsPublic(data=[InputProductPublic.model_validate(r) for r in rows], count=count)
+    return InputProductsPublic(
+        data=[InputProductPublic.model_validate(r) for r in rows], count=count
+    )
 
 
 @router.get("/inputs/{code}", response_model=InputProductPublic, tags=["inputs"])
@@ -80,9 +90,13 @@ def create_drone(data: DroneCreate, session: SessionDep, _user: OperatorUser):
 
 
 @router.get("/drones", response_model=DronesPublic, tags=["drones"])
-def list_drones(session: SessionDep, _user: OperatorUser, paging: PagingDep, operator: str | None = None):
+def list_drones(
+    session: SessionDep, _user: OperatorUser, paging: PagingDep, operator: str | None = None
+):
     """The fleet (admin, operator)."""
-    rows, count = catalog.list_drones(session, operator=operator, offset=paging.offset, limit=paging.limit)
+    rows, count = catalog.list_drones(
+        session, operator=operator, offset=paging.offset, limit=paging.limit
+    )
     return DronesPublic(data=[DronePublic.model_validate(r) for r in rows], count=count)
 
 
@@ -110,5 +124,7 @@ def list_users(session: SessionDep, _user: AdminUser, paging: PagingDep):
 def me(user: CurrentUser):
     """Who the token belongs to."""
     if user.id is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "the bootstrap admin token is not a stored user")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, "the bootstrap admin token is not a stored user"
+        )
     return user

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 23:10:41.132645
+Create Date: 2026-11-24 23:14:23.174099
 """
 
 from collections.abc import Sequence
@@ -159,6 +159,9 @@ def upgrade() -> None:
     sa.Column('point_count', sa.Integer(), nullable=False),
     sa.Column('applied_amount', sa.Float(), nullable=True),
     sa.Column('amount_unit', sa.Enum('L', 'kg', name='unit'), nullable=True),
+    sa.Column('product_per_unit', sa.Float(), nullable=True),
+    sa.Column('product_amount', sa.Float(), nullable=True),
+    sa.Column('product_unit', sa.Enum('L', 'kg', name='unit'), nullable=True),
     sa.Column('sprayed_area_ha', sa.Float(), nullable=True),
     sa.Column('treated_area_ha', sa.Float(), nullable=True),
     sa.Column('overspray_area_ha', sa.Float(), nullable=True),
@@ -217,6 +220,8 @@ def upgrade() -> None:
     sa.Column('coverage_pct', sa.Float(), nullable=False),
     sa.Column('applied_amount', sa.Float(), nullable=False),
     sa.Column('dose_per_ha', sa.Float(), nullable=True),
+    sa.Column('product_amount', sa.Float(), nullable=True),
+    sa.Column('product_dose_per_ha', sa.Float(), nullable=True),
     sa.ForeignKeyConstraint(['field_id'], ['fields.id'], ),
     sa.ForeignKeyConstraint(['mission_pk'], ['missions.id'], ),
     sa.PrimaryKeyConstraint('mission_pk', 'field_id')
