@@ -12,7 +12,7 @@ from shapely.geometry import mapping, shape
 from tests.factories import feature, rectangle_lonlat
 from tests.record_helpers import API, rejected, rows
 
-REALDATA = Path("/work/shared/realdata/jecam_burkina_koumbia_100.geojson")
+REALDATA = Path(__file__).parent / "data" / "jecam_burkina_koumbia_100.geojson"
 _WGS84_TO_VN2000_48N = Transformer.from_crs(4326, 3405, always_xy=True)
 
 

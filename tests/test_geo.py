@@ -31,7 +31,7 @@ EPSG = 32648
 FLOW = 2.0  # L/min
 SPEED = 5.0  # m/s
 SWATH = 10.0  # m
-BURKINA = Path("/work/shared/realdata/jecam_burkina_koumbia_100.geojson")
+BURKINA = Path(__file__).parent / "data" / "jecam_burkina_koumbia_100.geojson"
 
 _TO_LONLAT = Transformer.from_crs(EPSG, 4326, always_xy=True)
 X0, Y0 = Transformer.from_crs(4326, EPSG, always_xy=True).transform(105.5, 9.3)
