@@ -177,6 +177,28 @@ def test_a_powder_sprayed_as_tank_mix_is_litres_out_and_kilograms_of_product(
     assert entry.quantity == pytest.approx(m.product_amount, rel=1e-3)
 
 
+def test_a_swath_edge_grazing_a_buffer_is_listed_but_not_flagged(session, scene):
+    # The buffer of a canal post beside the field reaches 5 cm into the last pass.
+    ring = [(104.95, 100), (106, 100), (106, 101), (104.95, 101), (104.95, 100)]
+    zones.import_zones(
+        session,
+        features=[
+            {
+                "type": "Feature",
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[list(lonlat(x, y)) for x, y in ring]],
+                },
+                "properties": {"code": "POST-1", "kind": "canal", "buffer_m": 5.0},
+            }
+        ],
+    )
+    m = fly(session, "M10", lawnmower(mission_id="M10"), start={"product_code": "P1"}, end={})
+    (zone,) = m.zones
+    assert zone["zone_code"] == "POST-1" and 0 < zone["area_ha"] * 10_000 < 2.0
+    assert "nospray_zone" not in flag_codes(m)
+
+
 def test_fertilizer_in_kilograms_from_flow_kgpm(session, factory, scene):
     factory.input(code="UREA", kind="fertilizer", unit="kg", max_dose_per_ha=200.0)
     points = lawnmower(mission_id="M7", flow_lpm=None, flow_kgpm=6.0)

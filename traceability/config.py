@@ -26,6 +26,8 @@ class Settings(BaseSettings):
 
     # Measurement thresholds behind the mission flags.
     overspray_flag_pct: float = 5.0
+    # Below this a swath edge grazing a zone's buffer is position noise, not a violation.
+    nospray_flag_min_m2: float = 2.0
     reported_mismatch_pct: float = 15.0
     max_gap_s: float = 30.0
 

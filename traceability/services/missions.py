@@ -263,6 +263,8 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
             "amount": _r(hit.amount),
         }
         zones.append(zone)
+        if hit.area_m2 < settings.nospray_flag_min_m2:
+            continue  # GNSS noise at the swath's edge; still listed in ``zones``
         flags.append(
             {
                 "code": "nospray_zone",
