@@ -65,11 +65,11 @@ def gtin_with_check_digit(body: str) -> str:
     """Append the GS1 check digit to a 12- or 13-digit body.
 
     >>> gtin_with_check_digit("893860000101")
-    '8938600001014'
+    '8938600001016'
     """
-    digits = body.zfill(13)
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits))
-    return body + str((10 - total % 10) % 10)
+    from traceability.models import gs1_check_digit
+
+    return body + str(gs1_check_digit(body))
 
 
 def _configure(database_url: str, port: int, host: str) -> None:

@@ -618,6 +618,16 @@ class Lot(SQLModel, table=True):
     created_at: datetime = _ts_column()
 
 
+def gs1_check_digit(body: str) -> int:
+    """The GS1 check digit of a GTIN body (all digits but the last).
+
+    >>> gs1_check_digit("893456789012")
+    0
+    """
+    # Weights 3, 1, 3, ... from the right-most digit of the body, whatever its length.
+    return (10 - sum(int(d) * (1 if i % 2 else 3) for i, d in enumerate(reversed(body))) % 10) % 10
+
+
 def gtin14(value: str) -> str:
     """Validate a GTIN-8/12/13/14 check digit and return it as 14 digits.
 
@@ -627,12 +637,10 @@ def gtin14(value: str) -> str:
     digits = value.strip()
     if not (digits.isascii() and digits.isdigit()) or len(digits) not in (8, 12, 13, 14):
         raise ValueError("GTIN must be 8, 12, 13 or 14 digits")
-    digits = digits.zfill(14)
-    body, check = digits[:-1], int(digits[-1])
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(body))
-    if (10 - total % 10) % 10 != check:
-        raise ValueError(f"GTIN check digit is wrong (expected {(10 - total % 10) % 10})")
-    return digits
+    expected = gs1_check_digit(digits[:-1])
+    if expected != int(digits[-1]):
+        raise ValueError(f"GTIN check digit is wrong (expected {expected})")
+    return digits.zfill(14)
 
 
 class LotCreate(BaseModel):

@@ -104,6 +104,25 @@ def pick_lang(value: str | None) -> str:
     return DEFAULT_LANG
 
 
+def format_number(value: float | None, digits: int, lang: str) -> str:
+    """``value`` with at most ``digits`` decimals, grouped the way ``lang`` writes numbers.
+
+    >>> format_number(23290, 0, "vi"), format_number(23290.5, 2, "vi"), format_number(0.24, 2, "en")
+    ('23.290', '23.290,5', '0.24')
+    >>> format_number(1500.0, 2, "en"), format_number(None, 2, "vi")
+    ('1,500', '–')
+    """
+    if value is None:
+        return "–"
+    text = f"{value:,.{digits}f}"
+    if "." in text:  # trailing zeros of the decimals only, never of the integer part
+        text = text.rstrip("0").rstrip(".")
+    # Vietnamese groups thousands with '.' and writes decimals with ','.
+    if lang == "vi":
+        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
+    return text
+
+
 def translator(lang: str) -> dict[str, Any]:
     """The template helpers for ``lang``: ``t``, ``activity``, ``verdict``, ``day``, ``number``."""
 
@@ -124,13 +143,7 @@ def translator(lang: str) -> dict[str, Any]:
         return value.strftime("%d/%m/%Y") if lang == "vi" else value.isoformat()
 
     def number(value: float | None, digits: int = 2) -> str:
-        if value is None:
-            return "–"
-        text = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
-        # Vietnamese groups thousands with '.' and writes decimals with ','.
-        if lang == "vi":
-            text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
-        return text
+        return format_number(value, digits, lang)
 
     return {
         "t": t,
