@@ -288,7 +288,9 @@ def _load_structure(session: Session, lot, own_links: list) -> Structure:
 
 def structure(session: Session, *, code: str) -> Structure:
     """The cached structure of the lot ``code``; ``NotFound`` if there is no such lot."""
-    found_rows = session.execute(_LOT, {"code": code}).all()
+    # Core execution on the session's connection: these plain column SELECTs need none of
+    # the ORM's result machinery, which cost more than PostgreSQL took to answer them.
+    found_rows = session.connection().execute(_LOT, {"code": code}).all()
     if not found_rows:
         # Never cached: the lot may be recorded a moment later.
         raise NotFound(f"lot '{code}' does not exist")
@@ -428,10 +430,11 @@ _HEADS = select(FarmField.id, FarmField.diary_length, FarmField.diary_head).wher
 
 
 def _load_activity(session: Session, field_ids: list[int]):
-    diary = session.execute(_DIARY, {"ids": field_ids}).all()
-    missions = session.execute(_MISSIONS, {"ids": field_ids}).all()
+    conn = session.connection()
+    diary = conn.execute(_DIARY, {"ids": field_ids}).all()
+    missions = conn.execute(_MISSIONS, {"ids": field_ids}).all()
     # Read live, never from the structure cache: the head moves with every append.
-    heads = {fid: (n, head) for fid, n, head in session.execute(_HEADS, {"ids": field_ids}).all()}
+    heads = {fid: (n, head) for fid, n, head in conn.execute(_HEADS, {"ids": field_ids}).all()}
     return diary, missions, heads
 
 
