@@ -56,3 +56,20 @@ def unique_or_conflict(session: Session, message: str) -> Iterator[None]:
     except IntegrityError as exc:
         session.rollback()
         raise Conflict(message) from exc
+
+
+def add_all_new(session: Session, rows: list[T], *, label: str) -> list[T]:
+    """Insert ``rows`` (records with a ``code``), all or nothing: every code must be new."""
+    model = type(rows[0]) if rows else None
+    if model is not None:
+        codes = [r.code for r in rows]
+        existing = session.exec(select(model.code).where(model.code.in_(codes))).all()
+        if existing:
+            raise Conflict(f"{label} code already exists: {', '.join(sorted(existing))}")
+    session.add_all(rows)
+    with unique_or_conflict(session, f"a {label} code in the import already exists"):
+        pass
+    session.commit()
+    for row in rows:
+        session.refresh(row)
+    return rows

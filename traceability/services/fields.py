@@ -24,7 +24,7 @@ from traceability.models import (
     SeasonPublic,
     User,
 )
-from traceability.services.common import get_by, page, unique_or_conflict
+from traceability.services.common import add_all_new, get_by, page
 
 
 def _round_coords(coords: Any) -> Any:
@@ -151,16 +151,7 @@ def import_fields(
         raise Conflict(f"field code repeated in the import: {', '.join(dupes)}")
     if rows:
         _check_farmers(session, {r.farmer_id for r in rows})
-        existing = session.exec(select(FarmField.code).where(FarmField.code.in_(codes))).all()
-        if existing:
-            raise Conflict(f"field code already exists: {', '.join(sorted(existing))}")
-    session.add_all(rows)
-    with unique_or_conflict(session, "a field code in the import already exists"):
-        pass
-    session.commit()
-    for row in rows:
-        session.refresh(row)
-    return rows
+    return add_all_new(session, rows, label="field")
 
 
 def field_feature(field: FarmField) -> FieldPublic:

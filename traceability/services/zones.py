@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from traceability import geo
 from traceability.errors import Conflict, InvalidGeometry, InvalidInput
 from traceability.models import NoSprayZone, ZoneCreate, ZonePublic
-from traceability.services.common import get_by, page, unique_or_conflict
+from traceability.services.common import add_all_new, get_by, page
 from traceability.services.fields import bbox_clause
 
 _LINEAR = ("Point", "MultiPoint", "LineString", "MultiLineString")
@@ -109,18 +109,7 @@ def _build_all(features: Iterable[Any]) -> list[NoSprayZone]:
 
 def import_zones(session: Session, *, features: Iterable[Any]) -> list[NoSprayZone]:
     """Record many zones at once, all or nothing; an error names the feature."""
-    rows = _build_all(features)
-    codes = [r.code for r in rows]
-    existing = session.exec(select(NoSprayZone.code).where(NoSprayZone.code.in_(codes))).all()
-    if existing:
-        raise Conflict(f"zone code already exists: {', '.join(sorted(existing))}")
-    session.add_all(rows)
-    with unique_or_conflict(session, "a zone code in the import already exists"):
-        pass
-    session.commit()
-    for row in rows:
-        session.refresh(row)
-    return rows
+    return add_all_new(session, _build_all(features), label="zone")
 
 
 def create_zone(session: Session, *, feature: ZoneCreate) -> NoSprayZone:
