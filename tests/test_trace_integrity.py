@@ -109,3 +109,38 @@ def test_new_entries_show_up_although_the_lot_structure_is_cached(client, factor
     after, _ = _chains(client, lot)
     assert after[a.code]["entries"] == before[a.code]["entries"] + 1
     assert after[a.code]["valid"] is True
+
+
+def test_a_cached_trace_is_rebuilt_after_an_edit_behind_the_api(client, db, two_fields):
+    a, _, lot = two_fields
+    for _ in range(2):  # built, then (on PostgreSQL) answered from the cache
+        before, _ = _chains(client, lot)
+        page = client.get(f"/t/{lot.code}").text
+        assert before[a.code]["valid"] is True and 'data-chain="broken"' not in page
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE diary_entries SET note = 'nothing' WHERE field_id = :f AND chain_seq = 1"),
+            {"f": a.id},
+        )
+    after, _ = _chains(client, lot)
+    assert after[a.code]["valid"] is False
+    assert 'data-chain="broken"' in client.get(f"/t/{lot.code}").text
+
+
+def test_repeat_scans_are_served_from_the_cache_on_postgresql(
+    client, db, factory, two_fields, monkeypatch
+):
+    a, _, lot = two_fields
+    builds = []
+    real = svc.build_trace
+    monkeypatch.setattr(svc, "build_trace", lambda *a, **kw: builds.append(1) or real(*a, **kw))
+    first = client.get(f"/api/v1/trace/{lot.code}").content
+    second = client.get(f"/api/v1/trace/{lot.code}").content
+    assert first == second
+    cached = db.dialect.name == "postgresql"  # SQLite has no row versions to fingerprint
+    assert len(builds) == (1 if cached else 2)
+    factory.entry(a, activity="observe")  # a new diary line must show at once
+    third = client.get(f"/api/v1/trace/{lot.code}").json()
+    assert len(builds) == (2 if cached else 3)
+    chains = {c["field_code"]: c for c in third["diary_integrity"]["fields"]}
+    assert chains[a.code]["entries"] == 4

@@ -18,6 +18,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -25,7 +26,7 @@ from typing import Any
 
 import shapely
 from shapely.geometry import shape
-from sqlalchemy import and_, bindparam, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select, text
 from sqlmodel import Session
 
 from traceability.errors import NotFound
@@ -53,6 +54,7 @@ LOCAL_TZ_NAME = "Asia/Ho_Chi_Minh"
 DEFAULT_WINDOW_DAYS = 180
 STRUCTURE_TTL_S = 300.0
 STRUCTURE_CACHE_SIZE = 4096
+RESPONSE_CACHE_SIZE = 20_000
 
 
 def combine(verdicts: list[bool | None]) -> bool | None:
@@ -113,7 +115,7 @@ class Structure:
 
 
 class _StructureCache:
-    """A small thread-safe LRU of lot structures with a time-to-live.
+    """A small thread-safe LRU with a time-to-live (of lot structures, and of rendered traces).
 
     The key holds the lot's id and creation time, so a database that was
     emptied and refilled (ids restarting) can never hand back another lot's
@@ -126,18 +128,19 @@ class _StructureCache:
         self._items: OrderedDict[tuple, Structure] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> Structure | None:
+    def get(self, key: tuple) -> Any:
         with self._lock:
             item = self._items.get(key)
             if item is None:
                 return None
-            if time.monotonic() - item.loaded_at > self.ttl_s:
+            loaded_at = item[0] if isinstance(item, tuple) else item.loaded_at
+            if time.monotonic() - loaded_at > self.ttl_s:
                 del self._items[key]
                 return None
             self._items.move_to_end(key)
             return item
 
-    def put(self, key: tuple, value: Structure) -> None:
+    def put(self, key: tuple, value: Any) -> None:
         with self._lock:
             self._items[key] = value
             self._items.move_to_end(key)
@@ -150,11 +153,14 @@ class _StructureCache:
 
 
 _cache = _StructureCache(STRUCTURE_CACHE_SIZE, STRUCTURE_TTL_S)
+# Rendered bodies, ``(built_at, fingerprint, body)``: see :func:`render_trace`.
+_responses = _StructureCache(RESPONSE_CACHE_SIZE, STRUCTURE_TTL_S)
 
 
 def clear_cache() -> None:
-    """Forget every cached lot structure."""
+    """Forget every cached lot structure and rendered trace."""
     _cache.clear()
+    _responses.clear()
 
 
 def _field_map(fields: list[dict], width: float = 320.0, height: float = 220.0) -> dict | None:
@@ -301,6 +307,65 @@ def structure(session: Session, *, code: str) -> Structure:
         found = _load_structure(session, lot, found_rows)
         _cache.put(key, found)
     return found
+
+
+# ---------------------------------------------------------------- rendered traces (per request)
+
+# What the rendered trace of a lot depends on beyond its cached structure. PostgreSQL
+# gives every row version its own ``xmin``: any INSERT, UPDATE or DELETE — through the API
+# or behind its back — changes these sums or counts, so a tampered diary is never
+# answered from the cache. SQLite has no such column: there, every request is rebuilt.
+_FINGERPRINT = text(
+    """
+    SELECT
+      (SELECT count(*) || ':' || coalesce(max(id), 0) || ':'
+              || coalesce(sum(xmin::text::bigint), 0)
+         FROM diary_entries WHERE field_id = ANY(:ids)),
+      (SELECT count(*) || ':' || coalesce(sum(mf.xmin::text::bigint + m.xmin::text::bigint), 0)
+         FROM mission_fields mf JOIN missions m ON m.id = mf.mission_pk
+        WHERE mf.field_id = ANY(:ids)),
+      (SELECT coalesce(sum(xmin::text::bigint), 0) FROM fields WHERE id = ANY(:ids)),
+      (SELECT coalesce(sum(xmin::text::bigint), 0) || ':' || count(*) FROM inputs)
+    """
+)
+
+
+def _fingerprint(session: Session, st: Structure) -> tuple | None:
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        return None
+    return tuple(conn.execute(_FINGERPRINT, {"ids": list(st.fields)}).one())
+
+
+def render_trace(
+    session: Session,
+    *,
+    code: str,
+    base_url: str | None,
+    variant: tuple,
+    render: Callable[[dict[str, Any]], bytes],
+    with_map: bool = False,
+) -> bytes:
+    """``render(build_trace(...))``, answered from a cache while nothing it rests on changed.
+
+    A buyer's scan is read far more often than a diary is written: the rendered body
+    is kept per lot and ``variant`` (e.g. JSON, or the page in one language) and
+    served again only while the lot's fingerprint (diary, missions, diary heads,
+    products) is the one it was built from; the structure's own TTL bounds the rest.
+    """
+    st = structure(session, code=code)
+    fp = _fingerprint(session, st)
+    key = (str(session.get_bind().url), st.lot.id, st.loaded_at, base_url, variant)
+    if fp is not None:
+        hit = _responses.get(key)
+        if hit is not None and hit[1] == fp:
+            return hit[2]
+    body = render(build_trace(session, code=code, base_url=base_url, with_map=with_map, st=st))
+    if fp is not None:
+        # Taken before the rows were read: a write in between only makes the next request
+        # rebuild, never serve something older than its fingerprint.
+        _responses.put(key, (time.monotonic(), fp, body))
+    return body
 
 
 # ---------------------------------------------------------------- activity (per request)
@@ -714,7 +779,12 @@ def _lot_json(node: LotNode, base_url: str | None) -> dict[str, Any]:
 
 
 def build_trace(
-    session: Session, *, code: str, base_url: str | None = None, with_map: bool = False
+    session: Session,
+    *,
+    code: str,
+    base_url: str | None = None,
+    with_map: bool = False,
+    st: Structure | None = None,
 ) -> dict[str, Any]:
     """The public trace of lot ``code`` as plain data (dates as ``date``/``datetime``).
 
@@ -725,7 +795,7 @@ def build_trace(
     NotFound
         If no lot has this code.
     """
-    st = structure(session, code=code)
+    st = st or structure(session, code=code)
     diary, missions, heads = _load_activity(session, list(st.fields))
     events = _events(st, diary, missions)
     chains = _chains(session, st, diary, heads)

@@ -63,23 +63,36 @@ def _not_found(
 
 
 def _render_trace(session, code: str, lang: str) -> HTMLResponse:
+    def render(data: dict) -> bytes:
+        html = _templates.get_template("trace.html").render(
+            **translator(lang),
+            trace=data,
+            field_map=data.pop("field_map"),
+            default_window_days=svc.DEFAULT_WINDOW_DAYS,
+        )
+        return html.encode()
+
     try:
-        data = svc.build_trace(session, code=code, base_url=_base_url(), with_map=True)
+        body = svc.render_trace(
+            session,
+            code=code,
+            base_url=_base_url(),
+            variant=("page", lang),
+            render=render,
+            with_map=True,
+        )
     except NotFound:
         return _not_found(lang, code)
-    return _page(
-        "trace.html",
-        lang,
-        trace=data,
-        field_map=data.pop("field_map"),
-        default_window_days=svc.DEFAULT_WINDOW_DAYS,
-    )
+    return HTMLResponse(body, headers=_CACHE)
 
 
 @router.get("/api/v1/trace/{code}", tags=["trace"], summary="The public trace of a lot as JSON")
 def trace_json(code: str, session: SessionDep) -> Response:
     """Lot, fields, seasons, events (oldest first), lineage, diary checks, ``phi_compliant``."""
-    return _json(svc.build_trace(session, code=code, base_url=_base_url()))
+    body = svc.render_trace(
+        session, code=code, base_url=_base_url(), variant=("json",), render=orjson.dumps
+    )
+    return Response(body, media_type="application/json", headers=_CACHE)
 
 
 @router.get(
