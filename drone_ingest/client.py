@@ -360,6 +360,7 @@ class Ingester:
             stopping = self._writer_done.is_set()
             try:
                 with Session(self.engine) as session:
+                    mission_svc.close_idle(session, idle_s=get_settings().mission_idle_close_s)
                     while True:
                         done = mission_svc.measure_dirty(session, limit=50)
                         self.stats.measured += len(done)

@@ -1,5 +1,7 @@
 """Mission measurement with analytic answers, flags, and the drone's lines in the diary."""
 
+from datetime import UTC, datetime, timedelta
+
 import orjson
 import pytest
 from sqlmodel import Session, select
@@ -259,3 +261,24 @@ def test_open_missions_are_not_measured_and_write_no_diary(session, scene):
     m = missions.get_mission(session, mission_id="M9")
     assert m.status == "open" and m.measured_at is None
     assert session.exec(select(DiaryEntry)).all() == []
+
+
+def test_a_mission_without_its_end_event_is_completed_when_idle(session, scene):
+    points = lawnmower(mission_id="M11")
+    fly(session, "M11", points, start={"product_code": "P1"})
+    assert missions.close_idle(session, idle_s=3600) == []  # its points just arrived
+    later = datetime.now(UTC) + timedelta(hours=2)
+    assert missions.close_idle(session, idle_s=3600, now=later) == ["M11"]
+    missions.measure_dirty(session)
+    m = missions.get_mission(session, mission_id="M11")
+    assert m.status == "complete" and "no_end_event" in flag_codes(m)
+    assert m.ended_at == datetime.fromisoformat(points[-1]["ts"])
+    assert m.treated_area_ha == pytest.approx(2.0, rel=0.01)
+    assert diary.list_entries(session, field_code="F1").count == 1
+
+    # The end event arrives after all: the flag goes, the diary line stays the one line.
+    send(session, "D1", ("mission", end_event("M11", points)))
+    missions.measure_dirty(session)
+    m = missions.get_mission(session, mission_id="M11")
+    assert "no_end_event" not in flag_codes(m)
+    assert diary.list_entries(session, field_code="F1", corrected_view=False).count == 1

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     nospray_flag_min_m2: float = 2.0
     reported_mismatch_pct: float = 15.0
     max_gap_s: float = 30.0
+    # An open mission with no new point for this long is completed without its end event
+    # (a phone that died, an app that never sent it), so its work reaches the diaries.
+    mission_idle_close_s: float = 3600.0
 
     page_size_max: int = 500
 

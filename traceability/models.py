@@ -768,6 +768,10 @@ class Mission(SQLModel, table=True):
     zones: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     footprint: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     measured_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When its newest point was received, and what completed it: its end event, or
+    # ("idle") the ingester, when no point and no end event came for a long while.
+    last_point_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    end_reason: str | None = Field(default=None, max_length=16)
     # Set whenever points or events change what the mission would measure to.
     dirty: bool = Field(default=True, index=True)
     created_at: datetime = _ts_column()

@@ -15,7 +15,7 @@ measuring the same mission at once cannot record the same line twice.
 
 import hashlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -144,6 +144,14 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
     mission.product_unit = Unit(product.unit) if product else None
     mission.measured_at = utcnow()
     flags: list[dict[str, Any]] = []
+    if mission.end_reason == "idle":
+        flags.append(
+            {
+                "code": "no_end_event",
+                "message": "no end event came: the mission was completed at its last fix "
+                f"after {settings.mission_idle_close_s:g} s without new points",
+            }
+        )
     if mission.product_code and product is None:
         flags.append(
             {
@@ -471,6 +479,42 @@ def _append(session: Session, data: DiaryEntryCreate, mission: Mission) -> None:
     except AgritraceError as exc:
         # The same line was already written (by another ingester): the client_id guards it.
         log.warning("diary entry for mission %s not written: %s", mission.mission_id, exc)
+
+
+def close_idle(session: Session, *, idle_s: float, now: datetime | None = None) -> list[str]:
+    """Complete open missions that have had no new point for ``idle_s`` seconds.
+
+    Their end is their last fix; the measurement flags ``no_end_event``. An end event
+    that arrives later still completes the mission as usual and clears the flag.
+    """
+    cutoff = (now or utcnow()) - timedelta(seconds=idle_s)
+    last_fix = (
+        select(func.max(TelemetryPoint.ts))
+        .where(TelemetryPoint.mission_id == Mission.mission_id)
+        .scalar_subquery()
+    )
+    idle = list(
+        session.execute(
+            select(Mission.mission_id).where(
+                Mission.status == MissionStatus.open.value,
+                Mission.last_point_at.is_not(None),
+                Mission.last_point_at < cutoff,
+            )
+        ).scalars()
+    )
+    if idle:
+        session.execute(
+            update(Mission)
+            .where(Mission.mission_id.in_(idle), Mission.status == MissionStatus.open.value)
+            .values(
+                status=MissionStatus.complete.value,
+                end_reason="idle",
+                ended_at=last_fix,
+                dirty=True,
+            )
+        )
+    session.commit()
+    return idle
 
 
 def measure_dirty(

@@ -552,6 +552,7 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
             values: dict[str, Any] = {
                 "point_count": Mission.point_count + new_count[mid],
                 "dirty": True,
+                "last_point_at": utcnow(),
             }
             # The earliest fix of a mission without a start event is its start. A repeated
             # point was stored before, so only new points can move it earlier.
@@ -568,6 +569,7 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
             .where(Mission.id == missions[e.mission_id][0])
             .values(
                 status=MissionStatus.complete.value,
+                end_reason="end_event",
                 ended_at=e.ts,
                 reported_area_ha=e.reported_area_ha,
                 reported_amount=e.reported_amount,

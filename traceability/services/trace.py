@@ -112,6 +112,7 @@ class Structure:
     fields: dict[int, dict[str, Any]]
     field_map: dict[str, Any] | None
     loaded_at: float = field(default=0.0, compare=False)
+    created_at: datetime | None = None
 
 
 class _StructureCache:
@@ -161,6 +162,7 @@ def clear_cache() -> None:
     """Forget every cached lot structure and rendered trace."""
     _cache.clear()
     _responses.clear()
+    _by_code.clear()
 
 
 def _field_map(fields: list[dict], width: float = 320.0, height: float = 220.0) -> dict | None:
@@ -289,6 +291,7 @@ def _load_structure(session: Session, lot, own_links: list) -> Structure:
         fields=fields,
         field_map=_field_map(list(fields.values())),
         loaded_at=time.monotonic(),
+        created_at=lot.created_at,
     )
 
 
@@ -315,19 +318,23 @@ def structure(session: Session, *, code: str) -> Structure:
 # gives every row version its own ``xmin``: any INSERT, UPDATE or DELETE — through the API
 # or behind its back — changes these sums or counts, so a tampered diary is never
 # answered from the cache. SQLite has no such column: there, every request is rebuilt.
-_FINGERPRINT = text(
-    """
-    SELECT
+_FINGERPRINT_COLS = """
       (SELECT count(*) || ':' || coalesce(max(id), 0) || ':'
               || coalesce(sum(xmin::text::bigint), 0)
-         FROM diary_entries WHERE field_id = ANY(:ids)),
+         FROM diary_entries WHERE field_id = ANY(:ids)) AS diary,
       (SELECT count(*) || ':' || coalesce(sum(mf.xmin::text::bigint + m.xmin::text::bigint), 0)
          FROM mission_fields mf JOIN missions m ON m.id = mf.mission_pk
-        WHERE mf.field_id = ANY(:ids)),
-      (SELECT coalesce(sum(xmin::text::bigint), 0) FROM fields WHERE id = ANY(:ids)),
-      (SELECT coalesce(sum(xmin::text::bigint), 0) || ':' || count(*) FROM inputs)
-    """
+        WHERE mf.field_id = ANY(:ids)) AS missions,
+      (SELECT coalesce(sum(xmin::text::bigint), 0) FROM fields WHERE id = ANY(:ids)) AS heads,
+      (SELECT coalesce(sum(xmin::text::bigint), 0) || ':' || count(*) FROM inputs) AS products
+"""
+_FINGERPRINT = text(f"SELECT {_FINGERPRINT_COLS}")
+# A repeat scan in one round trip: the lot (is it still the one we cached?) and its fingerprint.
+_LOOKUP_FINGERPRINT = text(
+    f"SELECT l.id, l.created_at, {_FINGERPRINT_COLS} FROM lots l WHERE l.code = :code"
 )
+# code -> (loaded_at, lot id, created_at, Structure), for that one-round-trip path.
+_by_code = _StructureCache(RESPONSE_CACHE_SIZE, STRUCTURE_TTL_S)
 
 
 def _fingerprint(session: Session, st: Structure) -> tuple | None:
@@ -352,10 +359,22 @@ def render_trace(
     is kept per lot and ``variant`` (e.g. JSON, or the page in one language) and
     served again only while the lot's fingerprint (diary, missions, diary heads,
     products) is the one it was built from; the structure's own TTL bounds the rest.
+    On PostgreSQL a repeat scan costs one query; SQLite rebuilds every time.
     """
-    st = structure(session, code=code)
-    fp = _fingerprint(session, st)
-    key = (str(session.get_bind().url), st.lot.id, st.loaded_at, base_url, variant)
+    conn = session.connection()
+    url = str(session.get_bind().url)
+    fp = None
+    st = None
+    known = _by_code.get((url, code)) if conn.dialect.name == "postgresql" else None
+    if known is not None:
+        _, lot_id, created_at, cached = known
+        row = conn.execute(_LOOKUP_FINGERPRINT, {"code": code, "ids": list(cached.fields)}).first()
+        if row is not None and (row.id, row.created_at) == (lot_id, created_at):
+            st, fp = cached, tuple(row[2:])
+    if st is None:
+        st = structure(session, code=code)
+        fp = _fingerprint(session, st)
+    key = (url, st.lot.id, st.loaded_at, base_url, variant)
     if fp is not None:
         hit = _responses.get(key)
         if hit is not None and hit[1] == fp:
@@ -365,6 +384,7 @@ def render_trace(
         # Taken before the rows were read: a write in between only makes the next request
         # rebuild, never serve something older than its fingerprint.
         _responses.put(key, (time.monotonic(), fp, body))
+        _by_code.put((url, code), (st.loaded_at, st.lot.id, st.created_at, st))
     return body
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 23:14:23.174099
+Create Date: 2026-11-24 23:32:10.528718
 """
 
 from collections.abc import Sequence
@@ -171,6 +171,8 @@ def upgrade() -> None:
     sa.Column('zones', sa.JSON(), nullable=False),
     sa.Column('footprint', sa.JSON(), nullable=True),
     sa.Column('measured_at', traceability.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_point_at', traceability.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('end_reason', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.Column('dirty', sa.Boolean(), nullable=False),
     sa.Column('created_at', traceability.models.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['drone_id'], ['drones.id'], ),
@@ -180,6 +182,7 @@ def upgrade() -> None:
     with op.batch_alter_table('missions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_missions_dirty'), ['dirty'], unique=False)
         batch_op.create_index(batch_op.f('ix_missions_drone_code'), ['drone_code'], unique=False)
+        batch_op.create_index(batch_op.f('ix_missions_last_point_at'), ['last_point_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_missions_mission_id'), ['mission_id'], unique=True)
 
     op.create_table('users',
@@ -343,6 +346,7 @@ def downgrade() -> None:
     op.drop_table('users')
     with op.batch_alter_table('missions', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_missions_mission_id'))
+        batch_op.drop_index(batch_op.f('ix_missions_last_point_at'))
         batch_op.drop_index(batch_op.f('ix_missions_drone_code'))
         batch_op.drop_index(batch_op.f('ix_missions_dirty'))
 
