@@ -165,6 +165,25 @@ def clear_cache() -> None:
     _by_code.clear()
 
 
+def _label_angle(metres) -> float:
+    """Degrees to turn a field's label so it runs along the field's long side.
+
+    Mekong paddies are long and narrow, side by side: labels written across them
+    run into their neighbours.
+
+    >>> from shapely.geometry import box
+    >>> _label_angle(box(0, 0, 40, 300)), _label_angle(box(0, 0, 300, 40))
+    (-90.0, 0.0)
+    """
+    ring = list(metres.minimum_rotated_rectangle.exterior.coords)
+    sides = [(ring[i + 1][0] - ring[i][0], ring[i + 1][1] - ring[i][1]) for i in range(2)]
+    dx, dy = max(sides, key=lambda d: math.hypot(*d))
+    # SVG's y axis points down, so a side rising to the north-east turns counter-clockwise.
+    angle = -math.degrees(math.atan2(dy, dx))
+    angle = (angle + 90.0) % 180.0 - 90.0  # keep the text upright
+    return round(-90.0 if angle == 90.0 else angle, 1)
+
+
 def _field_map(fields: list[dict], width: float = 320.0, height: float = 220.0) -> dict | None:
     """Field polygons in metres, scaled into an SVG viewBox (north up).
 
@@ -202,7 +221,15 @@ def _field_map(fields: list[dict], width: float = 320.0, height: float = 220.0) 
                 path.append("M" + " L".join(xy(x, y) for x, y in pts) + " Z")
         c = metres.representative_point()
         label_x, label_y = xy(c.x, c.y).split(",")
-        out.append({"code": code, "path": " ".join(path), "label_x": label_x, "label_y": label_y})
+        out.append(
+            {
+                "code": code,
+                "path": " ".join(path),
+                "label_x": label_x,
+                "label_y": label_y,
+                "label_angle": _label_angle(metres),
+            }
+        )
     # A 100 m scale bar (or 1 km for a spread-out lot) so the buyer sees the size.
     bar_m = 100.0 if span_x < 2000 else 1000.0
     return {
