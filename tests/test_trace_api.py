@@ -174,3 +174,17 @@ def test_lot_code_opens_nothing_but_its_trace(client, lot):
         r = client.get(path, headers={"Authorization": f"Bearer {lot.code}"})
         assert r.status_code == 401, path
     assert client.get(f"/api/v1/trace/{lot.code}").status_code == 200
+
+
+def test_a_phone_holding_the_current_version_gets_304(client, factory):
+    field = factory.field()
+    lot = factory.lot(fields_=[field])
+    for path in (f"/api/v1/trace/{lot.code}", f"/t/{lot.code}"):
+        first = client.get(path)
+        etag = first.headers["etag"]
+        again = client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304 and again.content == b""
+        # A new diary line is a new version: the full body again, with another ETag.
+        factory.entry(field, activity="observe", note=f"checked {path}")
+        changed = client.get(path, headers={"If-None-Match": etag})
+        assert changed.status_code == 200 and changed.headers["etag"] != etag

@@ -6,11 +6,12 @@ the trace page is the hottest path of the system, and a pydantic round trip
 per request would cost more than the database reads.
 """
 
+import hashlib
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
@@ -62,7 +63,18 @@ def _not_found(
     return _page("not_found.html", lang, status_code, code=code, detail=detail, title_key=title)
 
 
-def _render_trace(session, code: str, lang: str) -> HTMLResponse:
+def _cached_answer(
+    request: Request, body: bytes, media_type: str, response_class: type[Response] = Response
+) -> Response:
+    """``body`` with an ETag; a phone that already holds this version gets a bodiless 304."""
+    etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
+    headers = _CACHE | {"ETag": etag, "Vary": "Accept-Encoding"}
+    if etag in (request.headers.get("if-none-match") or ""):
+        return Response(status_code=304, headers=headers)
+    return response_class(body, media_type=media_type, headers=headers)
+
+
+def _render_trace(request: Request, session, code: str, lang: str) -> Response:
     def render(data: dict) -> bytes:
         html = _templates.get_template("trace.html").render(
             **translator(lang),
@@ -83,16 +95,16 @@ def _render_trace(session, code: str, lang: str) -> HTMLResponse:
         )
     except NotFound:
         return _not_found(lang, code)
-    return HTMLResponse(body, headers=_CACHE)
+    return _cached_answer(request, body, "text/html; charset=utf-8", HTMLResponse)
 
 
 @router.get("/api/v1/trace/{code}", tags=["trace"], summary="The public trace of a lot as JSON")
-def trace_json(code: str, session: SessionDep) -> Response:
+def trace_json(code: str, session: SessionDep, request: Request) -> Response:
     """Lot, fields, seasons, events (oldest first), lineage, diary checks, ``phi_compliant``."""
     body = svc.render_trace(
         session, code=code, base_url=_base_url(), variant=("json",), render=orjson.dumps
     )
-    return Response(body, media_type="application/json", headers=_CACHE)
+    return _cached_answer(request, body, "application/json")
 
 
 @router.get(
@@ -101,9 +113,9 @@ def trace_json(code: str, session: SessionDep) -> Response:
     response_class=HTMLResponse,
     summary="The page a buyer's phone opens",
 )
-def trace_page(code: str, session: SessionDep, lang: Lang = None) -> HTMLResponse:
+def trace_page(code: str, session: SessionDep, request: Request, lang: Lang = None) -> Response:
     """The mobile trace page (Vietnamese; ``?lang=en`` English); a friendly 404 if unknown."""
-    return _render_trace(session, code, pick_lang(lang))
+    return _render_trace(request, session, code, pick_lang(lang))
 
 
 @router.get(
@@ -112,7 +124,9 @@ def trace_page(code: str, session: SessionDep, lang: Lang = None) -> HTMLRespons
     response_class=HTMLResponse,
     summary="GS1 Digital Link resolver: GTIN + batch/lot to the trace page",
 )
-def digital_link(gtin: str, lot: str, session: SessionDep, lang: Lang = None) -> HTMLResponse:
+def digital_link(
+    gtin: str, lot: str, session: SessionDep, request: Request, lang: Lang = None
+) -> Response:
     """Render the lot's trace page when the GTIN is valid and is the lot's GTIN."""
     chosen = pick_lang(lang)
     try:
@@ -123,7 +137,7 @@ def digital_link(gtin: str, lot: str, session: SessionDep, lang: Lang = None) ->
     if stored is None or stored[0] is None or qr.normalise_gtin(stored[0]) != wanted:
         # The same answer for "no such lot" and "another product's lot": a GTIN is no way in.
         return _not_found(chosen, lot, f"GTIN {wanted}, lot {lot}")
-    return _render_trace(session, lot, chosen)
+    return _render_trace(request, session, lot, chosen)
 
 
 def _lot_url(session, code: str) -> tuple[Lot, str]:
