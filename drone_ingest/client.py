@@ -129,6 +129,7 @@ class Ingester:
         batch_size: int = 2000,
         flush_ms: int = 50,
         measure_interval_s: float = 2.0,
+        open_measure_interval_s: float = 30.0,
     ) -> None:
         self.address = BrokerAddress.parse(mqtt_url)
         self.engine = engine
@@ -138,6 +139,10 @@ class Ingester:
         self.batch_size = max(1, batch_size)
         self.flush_s = max(0.001, flush_ms / 1000.0)
         self.measure_interval_s = measure_interval_s
+        # Missions still flying are measured too, less often, so that an operator sees
+        # the coverage grow; only a completed mission writes the diaries.
+        self.open_measure_interval_s = open_measure_interval_s
+        self._open_measured_at = 0.0
         self.max_bytes = get_settings().max_payload_bytes
         self.stats = IngestStats()
         # The contract's shape: what the broker's ACL lets an ingester read (deploy/mosquitto).
@@ -361,8 +366,15 @@ class Ingester:
             try:
                 with Session(self.engine) as session:
                     mission_svc.close_idle(session, idle_s=get_settings().mission_idle_close_s)
+                    include_open = (
+                        time.monotonic() - self._open_measured_at >= self.open_measure_interval_s
+                    )
+                    if include_open:
+                        self._open_measured_at = time.monotonic()
                     while True:
-                        done = mission_svc.measure_dirty(session, limit=50)
+                        done = mission_svc.measure_dirty(
+                            session, limit=50, include_open=include_open
+                        )
                         self.stats.measured += len(done)
                         if len(done) < 50:
                             break

@@ -262,6 +262,13 @@ def test_open_missions_are_not_measured_and_write_no_diary(session, scene):
     assert m.status == "open" and m.measured_at is None
     assert session.exec(select(DiaryEntry)).all() == []
 
+    # Measured while still flying (the ingester does this every half minute): the
+    # coverage shows, the diary waits for the mission's end.
+    assert missions.measure_dirty(session, include_open=True) == ["M9"]
+    m = missions.get_mission(session, mission_id="M9")
+    assert m.status == "open" and m.treated_area_ha == pytest.approx(2.0, rel=0.01)
+    assert session.exec(select(DiaryEntry)).all() == []
+
 
 def test_a_mission_without_its_end_event_is_completed_when_idle(session, scene):
     points = lawnmower(mission_id="M11")
