@@ -167,3 +167,15 @@ def test_not_a_feature_collection(database, tmp_path):
     result = CliRunner().invoke(app, ["import-fields", str(tmp_path / "missing.geojson")])
     assert result.exit_code == 2 and "does not exist" in result.output
     assert _fields(database) == []
+
+
+def test_report_command_prints_and_saves(database, tmp_path):
+    # The fixture's database has a farmer and no missions: an empty fleet, said plainly.
+    shown = CliRunner().invoke(app, ["report", "fleet"])
+    assert shown.exit_code == 0 and "(no rows)" in shown.output
+    out = tmp_path / "missions.csv"
+    saved = CliRunner().invoke(app, ["report", "missions", "--out", str(out)])
+    assert saved.exit_code == 0 and "0 rows written" in saved.output
+    assert out.read_text().splitlines()[0].startswith("mission_id,drone_code")
+    unknown = CliRunner().invoke(app, ["report", "nothing"])
+    assert unknown.exit_code != 0 and "missions" in unknown.output
