@@ -175,8 +175,18 @@ def append_entry(
         )
         entry.hash = entry_hash(entry)
         nested = session.begin_nested()
-        session.add(entry)
         try:
+            session.add(entry)
+            session.flush()
+            # The entry and the field's head move together, inside one savepoint: on SQLite
+            # the driver commits when an outermost savepoint is released, so anything written
+            # after it would land in a transaction of its own. The head only ever moves
+            # forward, so writers finishing out of order cannot pull it back.
+            session.execute(
+                update(FarmField)
+                .where(FarmField.id == field.id, FarmField.diary_length < entry.chain_seq)
+                .values(diary_length=entry.chain_seq, diary_head=entry.hash)
+            )
             nested.commit()
         except IntegrityError:
             # Another writer took this chain position (or the client_id) first: retry on top of it.
@@ -188,11 +198,6 @@ def append_entry(
                 if known is not None:
                     return known, False
             continue
-        session.execute(
-            update(FarmField)
-            .where(FarmField.id == field.id)
-            .values(diary_length=entry.chain_seq, diary_head=entry.hash)
-        )
         if commit:
             session.commit()
             session.refresh(entry)
