@@ -30,7 +30,9 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        # Up to 40 connections: as many as the threads FastAPI runs blocking routes on, so
+        # a burst waits for PostgreSQL rather than for a free connection.
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
     return engine
 
 
