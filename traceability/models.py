@@ -295,11 +295,18 @@ class FieldCreate(BaseModel):
     id: Any = None
 
 
-class FieldCollectionCreate(BaseModel):
-    """Many fields at once, as a GeoJSON FeatureCollection."""
+class FeatureCollectionCreate(BaseModel):
+    """Many fields (or zones) at once, as a GeoJSON FeatureCollection.
+
+    Features stay plain objects here: each is checked on its own, so that an error
+    can name the feature it is in.
+    """
 
     type: Literal["FeatureCollection"]
     features: list[dict[str, Any]]
+
+
+FieldCollectionCreate = FeatureCollectionCreate
 
 
 class FieldPublicProperties(BaseModel):
@@ -986,11 +993,8 @@ class ZoneCreate(BaseModel):
     id: Any = None
 
 
-class ZoneCollectionCreate(BaseModel):
-    """Many no-spray zones at once, as a GeoJSON FeatureCollection."""
-
-    type: Literal["FeatureCollection"]
-    features: list[dict[str, Any]]
+# Zones arrive as features of the same collection shape as fields.
+ZoneCollectionCreate = FeatureCollectionCreate
 
 
 class ZonePublic(BaseModel):
