@@ -339,7 +339,7 @@ class FieldsPublic(BaseModel):
 
 
 class FieldImportResult(BaseModel):
-    """What an import of a FeatureCollection did."""
+    """What an import of a FeatureCollection (of fields or of zones) did."""
 
     created: int
     codes: list[str]
@@ -1015,11 +1015,7 @@ class ZonesPublic(BaseModel):
     count: int
 
 
-class ZoneImportResult(BaseModel):
-    """What an import of no-spray zones did."""
-
-    created: int
-    codes: list[str]
+ZoneImportResult = FieldImportResult
 
 
 class IngestResult(BaseModel):

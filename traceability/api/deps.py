@@ -1,5 +1,6 @@
 """Request dependencies: the database session, the caller, paging."""
 
+import math
 import secrets
 from typing import Annotated
 
@@ -8,6 +9,7 @@ from sqlmodel import Session
 
 from traceability.config import get_settings
 from traceability.db import get_session
+from traceability.errors import InvalidInput
 from traceability.models import Role, User
 from traceability.services.users import user_for_token
 
@@ -80,3 +82,24 @@ class Paging:
 
 
 PagingDep = Annotated[Paging, Depends()]
+
+
+def bbox_query(
+    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
+) -> tuple[float, float, float, float] | None:
+    """``?bbox=`` on lists of geometries, checked: four finite numbers, min <= max."""
+    if bbox is None:
+        return None
+    try:
+        parts = tuple(float(v) for v in bbox.split(","))
+    except ValueError:
+        parts = ()
+    if len(parts) != 4 or not all(math.isfinite(v) for v in parts):
+        raise InvalidInput("bbox must be four numbers 'min_lon,min_lat,max_lon,max_lat'")
+    minx, miny, maxx, maxy = parts
+    if minx > maxx or miny > maxy:
+        raise InvalidInput("bbox must be 'min_lon,min_lat,max_lon,max_lat' with min <= max")
+    return parts  # type: ignore[return-value]
+
+
+BBoxDep = Annotated[tuple[float, float, float, float] | None, Depends(bbox_query)]

@@ -1,12 +1,10 @@
 """Fields (GeoJSON), field import, seasons."""
 
-import math
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from traceability.api.deps import AdminUser, CurrentUser, PagingDep, SessionDep
-from traceability.errors import InvalidInput
+from traceability.api.deps import AdminUser, BBoxDep, CurrentUser, PagingDep, SessionDep
 from traceability.models import (
     FieldCollectionCreate,
     FieldCreate,
@@ -20,21 +18,6 @@ from traceability.models import (
 from traceability.services import fields as svc
 
 router = APIRouter()
-
-
-def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
-    if value is None:
-        return None
-    try:
-        parts = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        parts = ()
-    if len(parts) != 4 or not all(math.isfinite(v) for v in parts):
-        raise InvalidInput("bbox must be four numbers 'min_lon,min_lat,max_lon,max_lat'")
-    minx, miny, maxx, maxy = parts
-    if minx > maxx or miny > maxy:
-        raise InvalidInput("bbox must be 'min_lon,min_lat,max_lon,max_lat' with min <= max")
-    return parts  # type: ignore[return-value]
 
 
 @router.post("/fields", status_code=201, response_model=FieldPublic, tags=["fields"])
@@ -61,11 +44,11 @@ def list_fields(
     _user: CurrentUser,
     paging: PagingDep,
     farmer_id: int | None = None,
-    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
+    bbox: BBoxDep = None,
 ):
     """Fields as a FeatureCollection, optionally of one farmer or in a box."""
     rows, count = svc.list_fields(
-        session, farmer_id=farmer_id, bbox=_bbox(bbox), offset=paging.offset, limit=paging.limit
+        session, farmer_id=farmer_id, bbox=bbox, offset=paging.offset, limit=paging.limit
     )
     return FieldsPublic(features=[svc.field_feature(r) for r in rows], count=count)
 

@@ -4,8 +4,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
-from traceability.api.deps import AdminUser, OperatorUser, PagingDep, SessionDep
-from traceability.api.routes.fields import _bbox
+from traceability.api.deps import AdminUser, BBoxDep, OperatorUser, PagingDep, SessionDep
 from traceability.config import get_settings
 from traceability.errors import InvalidInput
 from traceability.models import (
@@ -116,11 +115,11 @@ def list_zones(
     _user: OperatorUser,
     paging: PagingDep,
     kind: str | None = None,
-    bbox: Annotated[str | None, Query(description="min_lon,min_lat,max_lon,max_lat")] = None,
+    bbox: BBoxDep = None,
 ):
     """No-spray zones as a FeatureCollection (admin, operator)."""
     rows, count = zones.list_zones(
-        session, kind=kind, bbox=_bbox(bbox), offset=paging.offset, limit=paging.limit
+        session, kind=kind, bbox=bbox, offset=paging.offset, limit=paging.limit
     )
     return ZonesPublic(features=[zones.zone_feature(z) for z in rows], count=count)
 
