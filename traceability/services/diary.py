@@ -299,12 +299,14 @@ def get_entry(session: Session, *, entry_id: int) -> DiaryEntryPublic:
     return entry_public(e, field_code=fc, input_code=ic, corrected_by=cb)
 
 
-def head_mismatch(field: FarmField, last_seq: int, last_hash: str) -> str | None:
-    """Why the stored chain does not end where the field says it does, or None if it does."""
-    if field.diary_length == last_seq and (field.diary_head or GENESIS) == last_hash:
+def head_mismatch(head: tuple[int, str | None], last_seq: int, last_hash: str) -> str | None:
+    """Why the stored chain does not end at the field's recorded ``(length, head hash)``,
+    or None if it does."""
+    length, head_hash = head
+    if length == last_seq and (head_hash or GENESIS) == last_hash:
         return None
     return (
-        f"the field's diary ends at entry {field.diary_length}, but the stored chain ends at "
+        f"the field's diary ends at entry {length}, but the stored chain ends at "
         f"entry {last_seq}: its newest entries were deleted or replaced"
     )
 
@@ -353,7 +355,7 @@ def verify_chain(session: Session, *, field_code: str) -> DiaryVerification:
                 )
             )
         prev, prev_seq = entry.hash, entry.chain_seq
-    head_break = head_mismatch(field, prev_seq, prev)
+    head_break = head_mismatch((field.diary_length, field.diary_head), prev_seq, prev)
     if head_break:
         breaks.append(
             ChainBreak(

@@ -44,7 +44,7 @@ from traceability.models import (
     Season,
 )
 from traceability.services.common import LOCAL_TZ, local_day
-from traceability.services.diary import GENESIS, entry_hash, verify_chain
+from traceability.services.diary import GENESIS, entry_hash, head_mismatch, verify_chain
 from traceability.services.lots import ancestors
 
 # Farmers count days in local time (services.common.local_day): a spray at 06:30 on
@@ -559,7 +559,7 @@ def _chain_holds(rows: list, head: tuple[int, str | None]) -> bool:
         if row.chain_seq != prev_seq + 1 or row.prev_hash != prev or entry_hash(row) != row.hash:
             return False
         prev, prev_seq = row.hash, row.chain_seq
-    return head == (prev_seq, None if prev_seq == 0 else prev)
+    return head_mismatch(head, prev_seq, prev) is None
 
 
 def _chains(
