@@ -7,17 +7,11 @@ the same frames serve the API (CSV/JSON), notebooks and the command line.
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
-from traceability.models import (
-    DiaryEntry,
-    Drone,
-    FarmField,
-    InputProduct,
-    Mission,
-    MissionField,
-)
+from traceability.models import Drone, FarmField, Mission
+from traceability.services import applications
 
 
 def _read(bind: Engine | Connection, stmt) -> pd.DataFrame:
@@ -58,37 +52,56 @@ def missions_report(
     return frame
 
 
-def field_applications_report(engine: Engine | Connection) -> pd.DataFrame:
-    """Per field and product: how much was applied by drone and by hand, and on how many days."""
-    drone = _read(
-        engine,
-        select(
-            FarmField.code.label("field_code"),
-            Mission.product_code,
-            func.sum(MissionField.applied_amount).label("amount"),
-            func.sum(MissionField.treated_area_ha).label("treated_area_ha"),
-            func.count().label("applications"),
-        )
-        .join(MissionField, MissionField.field_id == FarmField.id)
-        .join(Mission, Mission.id == MissionField.mission_pk)
-        .group_by(FarmField.code, Mission.product_code),
-    ).assign(source="drone")
-    hand = _read(
-        engine,
-        select(
-            FarmField.code.label("field_code"),
-            InputProduct.code.label("product_code"),
-            func.sum(DiaryEntry.quantity).label("amount"),
-            func.sum(DiaryEntry.area_ha).label("treated_area_ha"),
-            func.count().label("applications"),
-        )
-        .join(DiaryEntry, DiaryEntry.field_id == FarmField.id)
-        .join(InputProduct, InputProduct.id == DiaryEntry.input_id)
-        .where(DiaryEntry.source == "manual", DiaryEntry.retracts.is_(False))
-        .group_by(FarmField.code, InputProduct.code),
-    ).assign(source="hand")
-    frame = pd.concat([drone, hand], ignore_index=True)
-    return frame.sort_values(["field_code", "product_code", "source"], ignore_index=True)
+_APPLICATION_COLUMNS = [
+    "field_code",
+    "product_code",
+    "source",
+    "amount",
+    "unit",
+    "amount_of",
+    "treated_area_ha",
+    "applications",
+]
+
+
+def field_applications_report(
+    engine: Engine | Connection, *, since: datetime | None = None, until: datetime | None = None
+) -> pd.DataFrame:
+    """Per field, product and source: how much was applied, in which unit, and how often.
+
+    Built on the application record (the diary's corrected view, drone missions with
+    their diary lines counted once). ``amount`` is in the product's own ``unit``
+    (``amount_of`` "product"), except for a drone spray whose tank mix was not
+    reported: that is litres of tank mix (``amount_of`` "tank mix"), never added to
+    product amounts.
+    """
+    if isinstance(engine, Engine):
+        with engine.connect() as conn:
+            return field_applications_report(conn, since=since, until=until)
+    apps = [a for a in applications.load_all(engine, since=since, until=until) if a.product_code]
+    if not apps:
+        return pd.DataFrame(columns=_APPLICATION_COLUMNS)
+    codes = dict(engine.execute(select(FarmField.id, FarmField.code)).all())
+    frame = pd.DataFrame(
+        {
+            "field_code": [codes[a.field_id] for a in apps],
+            "product_code": [a.product_code for a in apps],
+            "source": ["drone" if a.method == "drone" else "hand" for a in apps],
+            "amount": [a.quantity for a in apps],
+            "unit": [a.unit or "" for a in apps],
+            "amount_of": ["product" if a.in_product_unit else "tank mix" for a in apps],
+            "treated_area_ha": [a.area_ha for a in apps],
+        }
+    )
+    keys = ["field_code", "product_code", "source", "unit", "amount_of"]
+    grouped = frame.groupby(keys, as_index=False, dropna=False).agg(
+        amount=("amount", lambda s: s.sum(min_count=1)),
+        treated_area_ha=("treated_area_ha", lambda s: s.sum(min_count=1)),
+        applications=("amount", "size"),
+    )
+    return grouped[_APPLICATION_COLUMNS].sort_values(
+        ["field_code", "product_code", "source", "amount_of"], ignore_index=True
+    )
 
 
 def fleet_report(engine: Engine | Connection) -> pd.DataFrame:

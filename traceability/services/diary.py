@@ -10,9 +10,8 @@ import hashlib
 from datetime import datetime
 
 import orjson
-from sqlalchemy import and_, exists, func, update
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from traceability.errors import Conflict, InvalidInput, NotFound
@@ -29,6 +28,7 @@ from traceability.models import (
     InputProduct,
     User,
 )
+from traceability.services import applications
 from traceability.services.common import local_day, page
 from traceability.services.fields import ensure_owner, get_field, season_on
 
@@ -235,21 +235,13 @@ def entry_public(entry: DiaryEntry, *, field_code: str, input_code: str | None, 
 
 
 def _entries_stmt(*, corrected_view: bool):
-    newer = aliased(DiaryEntry)
-    corrected_by = (
-        select(func.min(newer.id)).where(newer.corrects_id == DiaryEntry.id).scalar_subquery()
-    )
     stmt = (
-        select(DiaryEntry, FarmField.code, InputProduct.code, corrected_by)
+        select(DiaryEntry, FarmField.code, InputProduct.code, applications.corrected_by())
         .join(FarmField, FarmField.id == DiaryEntry.field_id)
         .outerjoin(InputProduct, InputProduct.id == DiaryEntry.input_id)
     )
     if corrected_view:
-        # The corrected view: an entry replaced by a correction, and a withdrawal itself, drop out.
-        stmt = stmt.where(
-            ~exists().where(and_(newer.corrects_id == DiaryEntry.id)),
-            DiaryEntry.retracts.is_(False),
-        )
+        stmt = stmt.where(applications.stands())
     return stmt
 
 

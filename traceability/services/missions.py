@@ -22,7 +22,6 @@ import numpy as np
 import shapely
 from shapely.geometry import mapping, shape
 from sqlalchemy import delete, exists, func, select, update
-from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from traceability import geo
@@ -48,7 +47,7 @@ from traceability.models import (
     Unit,
     utcnow,
 )
-from traceability.services import diary
+from traceability.services import applications, diary
 from traceability.services.fields import bbox_clause
 
 log = logging.getLogger(__name__)
@@ -370,14 +369,14 @@ def _write_diary(
     code_of: dict[int, str],
 ) -> None:
     """Bring the treated fields' diaries in line with the measured result (see module doc)."""
-    newer = aliased(DiaryEntry)
+    # The newest line of each field's correction chain (a withdrawal included).
     current = {
         e.field_id: e
         for e in session.execute(
             select(DiaryEntry).where(
                 DiaryEntry.mission_id == mission.mission_id,
                 DiaryEntry.source == "drone",
-                ~exists().where(newer.corrects_id == DiaryEntry.id),
+                ~applications.replaced(),
             )
         ).scalars()
     }

@@ -26,23 +26,21 @@ from typing import Any
 
 import shapely
 from shapely.geometry import shape
-from sqlalchemy import and_, bindparam, exists, or_, select, text
+from sqlalchemy import bindparam, exists, select, text
 from sqlmodel import Session
 
 from traceability.errors import NotFound
 from traceability.models import (
-    DiaryEntry,
     Farmer,
     FarmField,
     InputKind,
-    InputProduct,
     Lot,
     LotField,
     LotParent,
-    Mission,
-    MissionField,
     Season,
 )
+from traceability.services import applications
+from traceability.services.applications import Application
 from traceability.services.common import LOCAL_TZ, local_day
 from traceability.services.diary import GENESIS, entry_hash, head_mismatch, verify_chain
 from traceability.services.lots import ancestors
@@ -418,17 +416,6 @@ def render_trace(
 
 # ---------------------------------------------------------------- activity (per request)
 
-_PRODUCT_COLS = (
-    InputProduct.id.label("p_id"),
-    InputProduct.code.label("p_code"),
-    InputProduct.name.label("p_name"),
-    InputProduct.kind.label("p_kind"),
-    InputProduct.phi_days.label("p_phi"),
-    InputProduct.active_ingredient.label("p_ai"),
-    InputProduct.registration_no.label("p_reg"),
-)
-
-
 # Statements are built once: composing a SELECT of twenty columns costs more
 # Python time per request than PostgreSQL takes to answer it.
 _IDS = bindparam("ids", expanding=True)
@@ -477,56 +464,6 @@ _LINKS = (
     .where(LotField.lot_id.in_(_IDS))
     .order_by(FarmField.code)
 )
-_DIARY = (
-    select(*DiaryEntry.__table__.columns, *_PRODUCT_COLS)
-    .outerjoin(InputProduct, InputProduct.id == DiaryEntry.input_id)
-    .where(DiaryEntry.field_id.in_(_IDS))
-    .order_by(DiaryEntry.field_id, DiaryEntry.chain_seq)
-)
-_MISSIONS = (
-    select(
-        Mission.mission_id,
-        Mission.drone_code,
-        Mission.type,
-        Mission.product_code,
-        Mission.status,
-        Mission.started_at,
-        Mission.ended_at,
-        Mission.amount_unit,
-        MissionField.field_id,
-        MissionField.treated_area_ha,
-        MissionField.coverage_pct,
-        MissionField.applied_amount,
-        MissionField.dose_per_ha,
-        MissionField.product_amount,
-        MissionField.product_dose_per_ha,
-        Mission.product_unit,
-        *_PRODUCT_COLS,
-    )
-    .join(MissionField, MissionField.mission_pk == Mission.id)
-    .outerjoin(
-        InputProduct,
-        or_(
-            InputProduct.id == Mission.product_id,
-            and_(Mission.product_id.is_(None), InputProduct.code == Mission.product_code),
-        ),
-    )
-    .where(MissionField.field_id.in_(_IDS))
-    .order_by(Mission.started_at, Mission.mission_id)
-)
-
-
-def _product(row) -> dict[str, Any] | None:
-    if row.p_id is None:
-        return None
-    return {
-        "code": row.p_code,
-        "name": row.p_name,
-        "kind": str(row.p_kind),
-        "active_ingredient": row.p_ai,
-        "registration_no": row.p_reg,
-        "phi_days": row.p_phi,
-    }
 
 
 def _end_of_day(day: date) -> datetime:
@@ -544,8 +481,7 @@ _HEADS = select(FarmField.id, FarmField.diary_length, FarmField.diary_head).wher
 
 def _load_activity(session: Session, field_ids: list[int]):
     conn = session.connection()
-    diary = conn.execute(_DIARY, {"ids": field_ids}).all()
-    missions = conn.execute(_MISSIONS, {"ids": field_ids}).all()
+    diary, missions = applications.load(conn, field_ids=field_ids)
     # Read live, never from the structure cache: the head moves with every append.
     heads = {fid: (n, head) for fid, n, head in conn.execute(_HEADS, {"ids": field_ids}).all()}
     return diary, missions, heads
@@ -592,113 +528,73 @@ def _chains(
 
 
 def _events(st: Structure, diary: list, missions: list) -> list[dict]:
-    """One event per application or diary line, oldest first."""
-
-    # The corrected view: a replaced entry and a withdrawal drop out.
-    replaced = {row.corrects_id for row in diary if row.corrects_id is not None}
-    missions = [m for m in missions if m.treated_area_ha or m.applied_amount]
-    mission_fields = {(m.mission_id, m.field_id) for m in missions}
+    """One event per application (the diary's corrected view and drone missions) and
+    per lot, oldest first."""
     links_of: dict[int, list[FieldLink]] = {}
     for link in st.links:
         links_of.setdefault(link.field_id, []).append(link)
 
-    events: dict[tuple, dict] = {}
-    # A drone's diary line is evidence of its mission, not a second application.
-    evidence: dict[tuple, list[int]] = {}
-    for row in diary:
-        if row.id in replaced or row.retracts:
-            continue
-        if row.mission_id and (row.mission_id, row.field_id) in mission_fields:
-            evidence.setdefault((row.mission_id, row.field_id), []).append(row.id)
-            continue
-        day = local_day(row.occurred_at)
-        lots = [lk.lot_code for lk in links_of.get(row.field_id, ()) if lk.start <= day <= lk.end]
-        if not lots:
-            continue
-        dose = None
-        if row.quantity is not None and row.area_ha:
-            dose = round(row.quantity / row.area_ha, 6)
-        events[("diary", row.id)] = {
-            "kind": "diary",
-            "at": row.occurred_at,
-            "date": day,
-            "activity": str(row.activity),
-            "method": "drone" if row.source == "drone" else "manual",
-            "source": row.source,
-            "field_code": st.fields[row.field_id]["code"],
-            "lot_codes": sorted(set(lots)),
-            "product": _product(row),
-            "quantity": row.quantity,
-            "unit": str(row.unit) if row.unit else None,
-            "area_ha": row.area_ha,
-            "dose_per_ha": dose,
-            "entry_id": row.id,
-            "entry_hash": row.hash,
-            "mission_id": row.mission_id,
-        }
-    for m in missions:
-        at = m.ended_at or m.started_at
-        day = local_day(at) if at else None
+    events: list[dict] = []
+    for a in applications.applications(diary, missions):
+        day = local_day(a.at) if a.at else None
         lots = [
             lk.lot_code
-            for lk in links_of.get(m.field_id, ())
-            if day is None or lk.start <= day <= lk.end
+            for lk in links_of.get(a.field_id, ())
+            if (day is None and a.source == "drone") or (day and lk.start <= day <= lk.end)
         ]
-        if not lots:
-            continue
-        mtype = str(m.type) if m.type else None
-        events[("mission", m.mission_id, m.field_id)] = {
-            "kind": "drone_mission",
-            "at": at,
-            "started_at": m.started_at,
-            "ended_at": m.ended_at,
-            "date": day,
-            "activity": mtype if mtype in ("spray", "fertilize", "seed") else "other",
-            "method": "drone",
-            "source": "drone",
-            "status": str(m.status),
-            "field_code": st.fields[m.field_id]["code"],
-            "lot_codes": sorted(set(lots)),
-            "product": _product(m),
-            "product_code": m.product_code,
-            # The product in its own unit when the tank mix is known; else what left the drone.
-            **(
-                {
-                    "quantity": m.product_amount,
-                    "unit": str(m.product_unit) if m.product_unit else None,
-                    "dose_per_ha": m.product_dose_per_ha,
-                }
-                if m.product_amount is not None
-                else {
-                    "quantity": m.applied_amount,
-                    "unit": str(m.amount_unit) if m.amount_unit else None,
-                    "dose_per_ha": m.dose_per_ha,
-                }
-            ),
-            "applied_amount": m.applied_amount,
-            "applied_unit": str(m.amount_unit) if m.amount_unit else None,
-            "area_ha": m.treated_area_ha,
-            "coverage_pct": m.coverage_pct,
-            "mission_id": m.mission_id,
-            "drone_code": m.drone_code,
-            "evidence_entry_ids": evidence.get((m.mission_id, m.field_id), []),
-        }
+        if lots:
+            events.append(_application_event(st, a, day, sorted(set(lots))))
     for node in st.lots.values():
-        events[("lot", node.id)] = {
-            "kind": "lot",
-            "at": _end_of_day(node.harvested_on),
-            "date": node.harvested_on,
-            "activity": "process" if node.parent_ids else "harvest",
-            "method": None,
-            "field_code": None,
-            "lot_codes": [node.code],
-            "quantity": node.quantity_kg,
-            "unit": "kg",
-            "from_lots": [st.lots[p].code for p in node.parent_ids],
-        }
+        events.append(
+            {
+                "kind": "lot",
+                "at": _end_of_day(node.harvested_on),
+                "date": node.harvested_on,
+                "activity": "process" if node.parent_ids else "harvest",
+                "method": None,
+                "field_code": None,
+                "lot_codes": [node.code],
+                "quantity": node.quantity_kg,
+                "unit": "kg",
+                "from_lots": [st.lots[p].code for p in node.parent_ids],
+            }
+        )
     far_past = datetime.min.replace(tzinfo=UTC)
-    ordered = sorted(events.values(), key=lambda e: (e["at"] or far_past, e["kind"] == "lot"))
-    return ordered
+    return sorted(events, key=lambda e: (e["at"] or far_past, e["kind"] == "lot"))
+
+
+def _application_event(st: Structure, a: Application, day: date | None, lots: list[str]) -> dict:
+    """The public event of one application."""
+    common = {
+        "at": a.at,
+        "date": day,
+        "activity": a.activity,
+        "method": a.method,
+        "source": "drone" if a.method == "drone" else "manual",
+        "field_code": st.fields[a.field_id]["code"],
+        "lot_codes": lots,
+        "product": a.product.public() if a.product else None,
+        "quantity": a.quantity,
+        "unit": a.unit,
+        "area_ha": a.area_ha,
+        "dose_per_ha": a.dose_per_ha,
+        "mission_id": a.mission_id,
+    }
+    if a.source == "diary":
+        return {"kind": "diary", **common, "entry_id": a.entry_id, "entry_hash": a.entry_hash}
+    return {
+        "kind": "drone_mission",
+        **common,
+        "started_at": a.started_at,
+        "ended_at": a.ended_at,
+        "status": a.status,
+        "product_code": a.product_code,
+        "applied_amount": a.applied_amount,
+        "applied_unit": a.applied_unit,
+        "coverage_pct": a.coverage_pct,
+        "drone_code": a.drone_code,
+        "evidence_entry_ids": list(a.evidence_entry_ids),
+    }
 
 
 def _is_pesticide_application(event: dict) -> bool | None:

@@ -1,0 +1,314 @@
+"""What was applied on a field, by hand or by drone: one record, one corrected view.
+
+Two rules live here and nowhere else:
+
+- **The corrected view** of a diary. A diary is append-only: a correction is a new
+  entry naming the one it corrects (``corrects_id``), a withdrawal is a correction
+  with ``retracts``. An entry that a newer one corrects is *replaced*; an entry
+  *stands* when it is neither replaced nor a withdrawal. ``replaced`` and
+  ``stands`` are SQL expressions, so a list, a report and the trace all ask the
+  database the same question.
+- **The application record** (:class:`Application`): what was applied, on which
+  field, when, how much *in the product's own unit*, from which source. Diary
+  entries and drone missions both become applications; a drone's diary line is
+  evidence of its mission, not a second application (:func:`applications`).
+
+The buyer's PHI verdict, the missions' diary lines and the office's reports are
+all built on these.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, not_, or_, select
+from sqlalchemy.orm import aliased
+
+from traceability.models import (
+    DiaryEntry,
+    InputKind,
+    InputProduct,
+    Mission,
+    MissionField,
+)
+
+# ---------------------------------------------------------------- the corrected view
+
+_newer = aliased(DiaryEntry, name="newer_entry")
+
+
+def replaced(entry: Any = DiaryEntry) -> ColumnElement[bool]:
+    """SQL: ``entry`` has been corrected (or withdrawn) by a newer entry."""
+    return exists().where(_newer.corrects_id == entry.id)
+
+
+def stands(entry: Any = DiaryEntry) -> ColumnElement[bool]:
+    """SQL: ``entry`` is part of the corrected view (neither replaced nor a withdrawal)."""
+    return and_(not_(replaced(entry)), entry.retracts.is_(False))
+
+
+def corrected_by(entry: Any = DiaryEntry) -> ColumnElement[int]:
+    """SQL: the id of the entry that corrected ``entry``, or NULL."""
+    return select(func.min(_newer.id)).where(_newer.corrects_id == entry.id).scalar_subquery()
+
+
+# ---------------------------------------------------------------- the application record
+
+Source = Literal["diary", "drone"]
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """The catalogue facts an application needs about its product."""
+
+    code: str
+    name: str
+    kind: InputKind
+    unit: str
+    active_ingredient: str | None
+    registration_no: str | None
+    phi_days: int | None
+    max_dose_per_ha: float | None
+
+    def public(self) -> dict[str, Any]:
+        """The product as the buyer's trace shows it."""
+        return {
+            "code": self.code,
+            "name": self.name,
+            "kind": str(self.kind),
+            "active_ingredient": self.active_ingredient,
+            "registration_no": self.registration_no,
+            "phi_days": self.phi_days,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Application:
+    """One application of an input on one field.
+
+    ``quantity`` and ``dose_per_ha`` are in ``unit``: the product's own unit when
+    ``in_product_unit``; otherwise (a drone spray whose tank mix was not reported)
+    what left the drone, litres of tank mix.
+    """
+
+    source: Source
+    field_id: int
+    at: datetime | None
+    activity: str
+    method: Literal["manual", "drone"]
+    product: Product | None
+    product_code: str | None
+    quantity: float | None
+    unit: str | None
+    in_product_unit: bool
+    area_ha: float | None
+    dose_per_ha: float | None
+    entry_id: int | None = None
+    entry_hash: str | None = None
+    mission_id: str | None = None
+    drone_code: str | None = None
+    status: str | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    coverage_pct: float | None = None
+    applied_amount: float | None = None
+    applied_unit: str | None = None
+    evidence_entry_ids: tuple[int, ...] = ()
+
+    @property
+    def is_pesticide(self) -> bool | None:
+        """True for a pesticide, None for a spray of an unknown product, False otherwise."""
+        if self.product is not None:
+            return self.product.kind == InputKind.pesticide
+        # A spray with no product named (or naming one we do not know) could have been anything.
+        return None if self.activity == "spray" else False
+
+
+# Statements are built once: composing a SELECT of twenty columns costs more Python
+# time per request than PostgreSQL takes to answer it.
+PRODUCT_COLUMNS = (
+    InputProduct.id.label("p_id"),
+    InputProduct.code.label("p_code"),
+    InputProduct.name.label("p_name"),
+    InputProduct.kind.label("p_kind"),
+    InputProduct.unit.label("p_unit"),
+    InputProduct.phi_days.label("p_phi"),
+    InputProduct.active_ingredient.label("p_ai"),
+    InputProduct.registration_no.label("p_reg"),
+    InputProduct.max_dose_per_ha.label("p_max_dose"),
+)
+FIELD_IDS = bindparam("ids", expanding=True)
+
+# Every diary row of the fields (the trace checks each field's whole hash chain), each
+# with whether it stands in the corrected view.
+ALL_DIARY_ROWS = select(
+    *DiaryEntry.__table__.columns, *PRODUCT_COLUMNS, stands().label("stands")
+).outerjoin(InputProduct, InputProduct.id == DiaryEntry.input_id)
+DIARY_ROWS = ALL_DIARY_ROWS.where(DiaryEntry.field_id.in_(FIELD_IDS)).order_by(
+    DiaryEntry.field_id, DiaryEntry.chain_seq
+)
+
+ALL_MISSION_ROWS = (
+    select(
+        Mission.mission_id,
+        Mission.drone_code,
+        Mission.type,
+        Mission.product_code,
+        Mission.status,
+        Mission.started_at,
+        Mission.ended_at,
+        Mission.amount_unit,
+        Mission.product_unit,
+        MissionField.field_id,
+        MissionField.treated_area_ha,
+        MissionField.coverage_pct,
+        MissionField.applied_amount,
+        MissionField.dose_per_ha,
+        MissionField.product_amount,
+        MissionField.product_dose_per_ha,
+        *PRODUCT_COLUMNS,
+    )
+    .join(MissionField, MissionField.mission_pk == Mission.id)
+    .outerjoin(
+        InputProduct,
+        or_(
+            InputProduct.id == Mission.product_id,
+            and_(Mission.product_id.is_(None), InputProduct.code == Mission.product_code),
+        ),
+    )
+)
+MISSION_ROWS = ALL_MISSION_ROWS.where(MissionField.field_id.in_(FIELD_IDS)).order_by(
+    Mission.started_at, Mission.mission_id
+)
+
+
+def product_of(row: Any) -> Product | None:
+    """The product of a row selected with :data:`PRODUCT_COLUMNS`, if it names one."""
+    if row.p_id is None:
+        return None
+    return Product(
+        code=row.p_code,
+        name=row.p_name,
+        kind=InputKind(row.p_kind),
+        unit=str(row.p_unit),
+        active_ingredient=row.p_ai,
+        registration_no=row.p_reg,
+        phi_days=row.p_phi,
+        max_dose_per_ha=row.p_max_dose,
+    )
+
+
+def _s(value: Any) -> str | None:
+    return str(value) if value is not None else None
+
+
+def from_diary(row: Any, product: Product | None = None) -> Application:
+    """The application a diary row records (a row of :data:`DIARY_ROWS`)."""
+    product = product if product is not None else product_of(row)
+    dose = None
+    if row.quantity is not None and row.area_ha:
+        dose = round(row.quantity / row.area_ha, 6)
+    return Application(
+        source="diary",
+        field_id=row.field_id,
+        at=row.occurred_at,
+        activity=str(row.activity),
+        method="drone" if row.source == "drone" else "manual",
+        product=product,
+        product_code=product.code if product else None,
+        quantity=row.quantity,
+        unit=_s(row.unit),
+        # The diary refuses a unit other than the product's own.
+        in_product_unit=product is not None,
+        area_ha=row.area_ha,
+        dose_per_ha=dose,
+        entry_id=row.id,
+        entry_hash=row.hash,
+        mission_id=row.mission_id,
+    )
+
+
+_MISSION_ACTIVITIES = {"spray", "fertilize", "seed"}
+
+
+def from_mission(
+    row: Any, product: Product | None = None, evidence: Sequence[int] = ()
+) -> Application:
+    """The application a drone mission made on one field (a row of :data:`MISSION_ROWS`)."""
+    product = product if product is not None else product_of(row)
+    mtype = _s(row.type)
+    known = row.product_amount is not None
+    return Application(
+        source="drone",
+        field_id=row.field_id,
+        at=row.ended_at or row.started_at,
+        activity=mtype if mtype in _MISSION_ACTIVITIES else "other",
+        method="drone",
+        product=product,
+        product_code=row.product_code,
+        # The product in its own unit when the tank mix is known; else what left the drone.
+        quantity=row.product_amount if known else row.applied_amount,
+        unit=_s(row.product_unit if known else row.amount_unit),
+        in_product_unit=known,
+        area_ha=row.treated_area_ha,
+        dose_per_ha=row.product_dose_per_ha if known else row.dose_per_ha,
+        mission_id=row.mission_id,
+        drone_code=row.drone_code,
+        status=_s(row.status),
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        coverage_pct=row.coverage_pct,
+        applied_amount=row.applied_amount,
+        applied_unit=_s(row.amount_unit),
+        evidence_entry_ids=tuple(evidence),
+    )
+
+
+def applications(diary_rows: Iterable[Any], mission_rows: Iterable[Any]) -> list[Application]:
+    """Every application on the fields, from diary rows and mission rows.
+
+    Diary rows must carry ``stands`` (as :data:`DIARY_ROWS` selects it): only the
+    corrected view counts. A mission that put nothing on a field is no application;
+    a standing drone diary line of a mission that did is that mission's evidence.
+    """
+    missions = [m for m in mission_rows if m.treated_area_ha or m.applied_amount]
+    flown = {(m.mission_id, m.field_id) for m in missions}
+    evidence: dict[tuple[str, int], list[int]] = {}
+    out: list[Application] = []
+    for row in diary_rows:
+        if not row.stands:
+            continue
+        if row.mission_id and (row.mission_id, row.field_id) in flown:
+            evidence.setdefault((row.mission_id, row.field_id), []).append(row.id)
+            continue
+        out.append(from_diary(row))
+    for m in missions:
+        out.append(from_mission(m, evidence=evidence.get((m.mission_id, m.field_id), ())))
+    return out
+
+
+def load(conn: Any, *, field_ids: list[int]) -> tuple[list[Any], list[Any]]:
+    """The diary rows and mission rows of ``field_ids`` (input to :func:`applications`)."""
+    params = {"ids": field_ids}
+    return conn.execute(DIARY_ROWS, params).all(), conn.execute(MISSION_ROWS, params).all()
+
+
+def load_all(
+    conn: Any, *, since: datetime | None = None, until: datetime | None = None
+) -> list[Application]:
+    """Every application in the record, optionally those from ``since`` to ``until``.
+
+    Only standing diary entries are read: the corrected view, asked of the database.
+    """
+    rows = applications(
+        conn.execute(ALL_DIARY_ROWS.where(stands())).all(), conn.execute(ALL_MISSION_ROWS).all()
+    )
+    # Filtered once they are applications, so a mission and its diary line (which may fall
+    # on either side of a bound) are matched before either is dropped.
+    return [
+        a
+        for a in rows
+        if (since is None or (a.at is not None and a.at >= since))
+        and (until is None or (a.at is not None and a.at <= until))
+    ]
