@@ -26,6 +26,7 @@ from traceability.models import (
     FarmField,
     InputKind,
     InputProduct,
+    Unit,
     User,
 )
 from traceability.services import applications
@@ -97,17 +98,52 @@ def append_entry(
     """
     field = get_field(session, code=data.field_code)
     ensure_owner(field, user)
-    if data.client_id:
-        known = session.exec(
-            select(DiaryEntry).where(DiaryEntry.client_id == data.client_id)
-        ).first()
-        if known is not None:
-            if not _same_request(known, data, field.id):
-                raise Conflict(f"client_id '{data.client_id}' was already used for another entry")
-            return known, False
+    known = _known(session, data=data, field_id=field.id)
+    if known is not None:
+        return known, False
+    product, unit = _product_and_unit(session, data=data)
+    _check_correction(session, data=data, field=field)
+    season = season_on(session, field_id=field.id, day=local_day(data.occurred_at))
+    entry = DiaryEntry(
+        field_id=field.id,
+        season_id=season.id if season else None,
+        chain_seq=0,
+        occurred_at=data.occurred_at,
+        activity=data.activity,
+        input_id=product.id if product else None,
+        quantity=data.quantity,
+        unit=unit,
+        area_ha=data.area_ha,
+        note=data.note,
+        corrects_id=data.corrects,
+        retracts=data.retracts,
+        source=source,
+        mission_id=mission_id,
+        client_id=data.client_id,
+        author_id=user.id if user else None,
+        prev_hash=GENESIS,
+    )
+    return _chain(session, entry=entry, field=field, commit=commit)
 
-    product = None
-    unit = data.unit
+
+def _known(session: Session, *, data: DiaryEntryCreate, field_id: int) -> DiaryEntry | None:
+    """The entry already recorded under ``data.client_id``, if any.
+
+    Raises ``Conflict`` when that client_id was used for a different entry.
+    """
+    if not data.client_id:
+        return None
+    known = session.exec(select(DiaryEntry).where(DiaryEntry.client_id == data.client_id)).first()
+    if known is not None and not _same_request(known, data, field_id):
+        raise Conflict(f"client_id '{data.client_id}' was already used for another entry")
+    return known
+
+
+def _product_and_unit(
+    session: Session, *, data: DiaryEntryCreate
+) -> tuple[InputProduct | None, Unit | None]:
+    """The entry's catalogue product and its unit, checked against the activity."""
+    product, unit = None, data.unit
     if data.input_code:
         product = session.exec(
             select(InputProduct).where(InputProduct.code == data.input_code)
@@ -128,22 +164,29 @@ def append_entry(
             )
     if data.quantity is not None and unit is None:
         raise InvalidInput("a quantity needs a unit (L or kg) or an input_code")
+    return product, unit
 
-    if data.corrects is not None:
-        target = session.get(DiaryEntry, data.corrects)
-        if target is None or target.field_id != field.id:
-            raise InvalidInput(f"entry {data.corrects} is not an entry of field '{field.code}'")
-        newer = session.exec(
-            select(DiaryEntry.id).where(DiaryEntry.corrects_id == target.id)
-        ).first()
-        if newer is not None:
-            raise Conflict(
-                f"entry {target.id} was already corrected by entry {newer}; correct that one"
-            )
-    elif data.retracts:
-        raise InvalidInput("retracts needs corrects: the entry being withdrawn")
 
-    season = season_on(session, field_id=field.id, day=local_day(data.occurred_at))
+def _check_correction(session: Session, *, data: DiaryEntryCreate, field: FarmField) -> None:
+    """A correction names an entry of the same field that nothing has corrected yet."""
+    if data.corrects is None:
+        if data.retracts:
+            raise InvalidInput("retracts needs corrects: the entry being withdrawn")
+        return
+    target = session.get(DiaryEntry, data.corrects)
+    if target is None or target.field_id != field.id:
+        raise InvalidInput(f"entry {data.corrects} is not an entry of field '{field.code}'")
+    newer = session.exec(select(DiaryEntry.id).where(DiaryEntry.corrects_id == target.id)).first()
+    if newer is not None:
+        raise Conflict(
+            f"entry {target.id} was already corrected by entry {newer}; correct that one"
+        )
+
+
+def _chain(
+    session: Session, *, entry: DiaryEntry, field: FarmField, commit: bool
+) -> tuple[DiaryEntry, bool]:
+    """Give ``entry`` the next position of its field's chain and write it with the head."""
     # Appends to one field's chain take turns: the field row is locked until this transaction
     # ends (PostgreSQL; SQLite has one writer anyway). Without it, concurrent writers race for
     # the same chain position and, after a few lost retries, an entry would be refused.
@@ -154,25 +197,8 @@ def append_entry(
             .where(DiaryEntry.field_id == field.id)
             .order_by(DiaryEntry.chain_seq.desc())
         ).first()
-        entry = DiaryEntry(
-            field_id=field.id,
-            season_id=season.id if season else None,
-            chain_seq=(last[0] + 1) if last else 1,
-            occurred_at=data.occurred_at,
-            activity=data.activity,
-            input_id=product.id if product else None,
-            quantity=data.quantity,
-            unit=unit,
-            area_ha=data.area_ha,
-            note=data.note,
-            corrects_id=data.corrects,
-            retracts=data.retracts,
-            source=source,
-            mission_id=mission_id,
-            client_id=data.client_id,
-            author_id=user.id if user else None,
-            prev_hash=last[1] if last else GENESIS,
-        )
+        entry.chain_seq = (last[0] + 1) if last else 1
+        entry.prev_hash = last[1] if last else GENESIS
         entry.hash = entry_hash(entry)
         nested = session.begin_nested()
         try:
@@ -191,18 +217,24 @@ def append_entry(
         except IntegrityError:
             # Another writer took this chain position (or the client_id) first: retry on top of it.
             nested.rollback()
-            if data.client_id:
+            if entry.client_id:
                 known = session.exec(
-                    select(DiaryEntry).where(DiaryEntry.client_id == data.client_id)
+                    select(DiaryEntry).where(DiaryEntry.client_id == entry.client_id)
                 ).first()
                 if known is not None:
                     return known, False
+            entry = _fresh_copy(entry)
             continue
         if commit:
             session.commit()
             session.refresh(entry)
         return entry, True
     raise Conflict(f"the diary of field '{field.code}' is busy; try again")
+
+
+def _fresh_copy(entry: DiaryEntry) -> DiaryEntry:
+    """A new, unsaved entry with ``entry``'s content (a rolled-back one cannot be re-added)."""
+    return DiaryEntry(**{k: v for k, v in entry.model_dump().items() if k != "id"})
 
 
 def entry_public(entry: DiaryEntry, *, field_code: str, input_code: str | None, corrected_by=None):
