@@ -450,11 +450,20 @@ class InputProductCreate(InputProductBase):
     model_config = ConfigDict(extra="forbid")
 
 
-class InputProductPublic(InputProductCreate):
+class InputProductPublic(BaseModel):
     """An input product as the API shows it."""
 
     model_config = ConfigDict(from_attributes=True)
 
+    code: str
+    name: str
+    kind: InputKind
+    unit: Unit
+    phi_days: int | None = None
+    max_dose_per_ha: float | None = None
+    active_ingredient: str | None = None
+    registration_no: str | None = None
+    target: str | None = None
     id: int
 
 
