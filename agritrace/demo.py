@@ -67,7 +67,7 @@ def gtin_with_check_digit(body: str) -> str:
     >>> gtin_with_check_digit("893860000101")
     '8938600001016'
     """
-    from traceability.models import gs1_check_digit
+    from traceability.gs1 import check_digit as gs1_check_digit
 
     return body + str(gs1_check_digit(body))
 

@@ -52,7 +52,7 @@ GTINS = ["8934567890120", "4006381333931", "8936012345677"]
 
 
 def _valid_gtins() -> list[str]:
-    from traceability.models import gtin14
+    from traceability.gs1 import gtin14
 
     out = []
     for g in GTINS:

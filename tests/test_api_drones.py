@@ -70,3 +70,13 @@ def test_duplicate_code(client, admin_headers, db):
 
 def test_unknown_drone(client, admin_headers):
     rejected(client.get(f"{API}/drones/BL-DR-999", headers=admin_headers), 404, "BL-DR-999")
+
+
+def test_model_longer_than_its_column_is_refused_on_every_backend(client, admin_headers, db):
+    # The column holds 100 characters: SQLite would store more, PostgreSQL would refuse.
+    r = client.post(f"{API}/drones", json=DRONE | {"model": "M" * 150}, headers=admin_headers)
+    rejected(r, 422, "model", "at most 100 characters")
+    assert rows(db, "drones") == {"drones": 0}
+    r = client.post(f"{API}/drones", json=DRONE | {"model": "M" * 100}, headers=admin_headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["model"] == "M" * 100

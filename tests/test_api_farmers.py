@@ -3,6 +3,7 @@
 import pytest
 
 from tests.record_helpers import API, rejected, rows
+from traceability.config import get_settings
 
 
 def test_create_and_read(client, admin_headers):
@@ -67,6 +68,20 @@ def test_list_filters_and_paging(client, admin_headers, factory):
 )
 def test_bad_paging_is_rejected(client, admin_headers, params, word):
     rejected(client.get(f"{API}/farmers", params=params, headers=admin_headers), 422, word)
+
+
+def test_page_size_is_bounded_by_the_setting(client, admin_headers, factory, monkeypatch):
+    for _ in range(3):
+        factory.farmer()
+    monkeypatch.setenv("AGRITRACE_PAGE_SIZE_MAX", "2")
+    get_settings.cache_clear()
+    r = client.get(f"{API}/farmers", params={"limit": 3}, headers=admin_headers)
+    rejected(r, 422, "limit", "less than or equal to 2")
+    page = client.get(f"{API}/farmers", params={"limit": 2}, headers=admin_headers).json()
+    assert page["count"] == 3 and len(page["data"]) == 2
+    # A list asked for without a limit gets a page as large as the setting allows.
+    page = client.get(f"{API}/farmers", headers=admin_headers).json()
+    assert page["count"] == 3 and len(page["data"]) == 2
 
 
 def test_farmer_sees_only_themself(client, factory):

@@ -82,3 +82,21 @@ def test_unknown_season(client, admin_headers):
     rejected(client.get(f"{API}/seasons/98765", headers=admin_headers), 404, "98765")
     r = client.get(f"{API}/seasons/{10**30}", headers=admin_headers)
     assert r.status_code == 422, r.text
+
+
+@pytest.mark.parametrize("name", ["crop", "variety"])
+def test_text_longer_than_its_column_is_refused_on_every_backend(
+    client, admin_headers, factory, db, name
+):
+    # The column holds 100 characters: SQLite would store more, PostgreSQL would refuse.
+    field = factory.field()
+    r = client.post(
+        f"{API}/seasons", json=_season(field.code, **{name: "x" * 150}), headers=admin_headers
+    )
+    rejected(r, 422, name, "at most 100 characters")
+    assert rows(db, "seasons") == {"seasons": 0}
+    r = client.post(
+        f"{API}/seasons", json=_season(field.code, **{name: "x" * 100}), headers=admin_headers
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()[name] == "x" * 100

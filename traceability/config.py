@@ -34,6 +34,7 @@ class Settings(BaseSettings):
     # (a phone that died, an app that never sent it), so its work reaches the diaries.
     mission_idle_close_s: float = 3600.0
 
+    # The largest ?limit= a list accepts.
     page_size_max: int = 500
 
 

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 from urllib.parse import quote
 
+from traceability import gs1
 from traceability.services.trace import LOCAL_TZ
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -48,7 +49,7 @@ def lot_class(code: str, gtin: str | None) -> str:
     'urn:agritrace:lot:LOT-1'
     """
     if gtin:
-        return f"https://id.gs1.org/01/{gtin}/10/{quote(code, safe='')}"
+        return gs1.digital_link(gs1.GS1_ID_BASE, gtin, code)
     return f"urn:agritrace:lot:{quote(code, safe='')}"
 
 

@@ -1,8 +1,23 @@
 """Every table and every API schema of agritrace.
 
-Each entity has its family: ``XBase`` (shared fields), ``XCreate`` (what a client
-sends), ``X`` (the table), ``XPublic`` (what the API returns) and ``XsPublic``
-(a page of them). The shapes follow ``shared/INTERFACE.md``.
+Each entity has its family: ``XBase`` (the fields a client writes, with their
+constraints), ``X(XBase, table=True)`` (the table), ``XCreate(XBase)`` (what a client
+sends), ``XPublic`` (what the API returns) and ``XsPublic`` (a page of them). The
+shapes follow ``shared/INTERFACE.md``.
+
+A constraint is written once, in the base: ``Field(max_length=N)`` there sizes the
+column of the table and is checked on the create schema, so the API refuses (422)
+whatever the database could not hold. Two things to know about SQLModel here:
+
+- a table model does not validate on construction (``Farmer(**data)``): validation
+  happens on the create schema, before a row is built;
+- a column's length comes only from the field's own ``Field(max_length=...)``, never
+  from an ``Annotated`` alias, so aliases below carry content rules (trimming,
+  patterns, no control characters) and each field states its length.
+
+``XPublic`` schemas list plain types rather than inherit the base: they show what is
+stored, and a value stored before a rule was tightened must still be shown, not turn
+a list into a server error.
 
 Following farmOS, fields are land assets and drones are equipment; diary entries
 and missions are logs that point at assets, with a time and a status.
@@ -18,6 +33,8 @@ from pydantic import Field as PField
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
+
+from traceability.gs1 import gtin14
 
 
 def utcnow() -> datetime:
@@ -61,11 +78,17 @@ def _aware(value: datetime) -> datetime:
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
-# Codes appear in URLs and MQTT topics: no slashes, wildcards or spaces.
+# Codes appear in URLs and MQTT topics: no slashes, wildcards or spaces. The alias keeps
+# its length for codes that are no column of their own (lists of codes, references by
+# code); a code column also says max_length=CODE_LENGTH, which sizes it.
+CODE_LENGTH = 64
 Code = Annotated[
     str,
     StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+        strip_whitespace=True,
+        min_length=1,
+        max_length=CODE_LENGTH,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
     ),
 ]
 
@@ -79,12 +102,16 @@ def _no_control(value: str) -> str:
 
 
 NoControl = AfterValidator(_no_control)
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), NoControl
-]
+# Text a person typed, trimmed; its length is the field's own max_length.
+Text = Annotated[str, StringConstraints(strip_whitespace=True), NoControl]
+# A name: text that is not empty once trimmed.
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), NoControl]
+# Text kept exactly as sent (a note's layout, a registration number).
+RawText = Annotated[str, NoControl]
+# The usual length of a name or a short description.
+NAME_LENGTH = 200
 # A reference to a row by its id: bounded so that a huge number is a 422, not a database overflow.
 DbId = Annotated[int, PField(ge=1, le=2**31 - 1)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), NoControl]
 
 
 # ---------------------------------------------------------------- enumerations
@@ -150,14 +177,19 @@ class Page(BaseModel):
 # ---------------------------------------------------------------- users
 
 
-class User(SQLModel, table=True):
+class UserBase(SQLModel):
+    """What a user is, as given when they are created."""
+
+    name: Name = Field(max_length=NAME_LENGTH)
+    role: Role
+
+
+class User(UserBase, table=True):
     """Someone who calls the API with a bearer token."""
 
     __tablename__ = "users"
 
     id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(max_length=200)
-    role: Role = Field(max_length=16)
     # Tokens are 256-bit random secrets, so a plain SHA-256 is enough to make a
     # leaked table useless; a slow password hash would only slow every request.
     token_hash: str = Field(max_length=64, unique=True, index=True)
@@ -166,11 +198,9 @@ class User(SQLModel, table=True):
     created_at: datetime = _ts_column()
 
 
-class UserCreate(BaseModel):
+class UserCreate(UserBase):
     """A new API user; a farmer user is tied to one farmer."""
 
-    name: Name
-    role: Role
     farmer_id: DbId | None = None
 
 
@@ -195,11 +225,20 @@ class UserWithToken(UserPublic):
 
 # ---------------------------------------------------------------- farmers
 
+# A phone number as people write it: digits, spaces, dots, dashes, an optional +.
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .\-]{6,20}$")]
+# A Vietnamese identity card (9 digits) or citizen identity card (12 digits) number.
+NationalId = Annotated[str, StringConstraints(pattern=r"^[0-9]{9,12}$")]
+
 
 class FarmerBase(SQLModel):
-    code: str | None = Field(default=None, max_length=64, unique=True)
-    name: str = Field(max_length=200)
-    village: str | None = Field(default=None, max_length=200)
+    """What is known about a farmer when they are registered."""
+
+    code: Code | None = Field(default=None, max_length=CODE_LENGTH, unique=True)
+    name: Name = Field(max_length=NAME_LENGTH)
+    village: Text | None = Field(default=None, max_length=NAME_LENGTH)
+    phone: Phone | None = Field(default=None, max_length=32)
+    national_id: NationalId | None = Field(default=None, max_length=32)
 
 
 class Farmer(FarmerBase, table=True):
@@ -208,28 +247,17 @@ class Farmer(FarmerBase, table=True):
     __tablename__ = "farmers"
 
     id: int | None = Field(default=None, primary_key=True)
-    phone: str | None = Field(default=None, max_length=32)
-    national_id: str | None = Field(default=None, max_length=32)
     created_at: datetime = _ts_column()
 
 
-class FarmerCreate(BaseModel):
+class FarmerCreate(FarmerBase):
     """A new farmer."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Name
-    code: Code | None = None
-    phone: (
-        Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9 .\-]{6,20}$")]
-        | None
-    ) = None
-    village: ShortText | None = None
-    national_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{9,12}$")] | None = None
-
 
 class FarmerPublic(BaseModel):
-    """A farmer as the authenticated API shows it."""
+    """A farmer as the authenticated API shows it (never the national ID)."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -248,16 +276,21 @@ class FarmersPublic(Page):
 # ---------------------------------------------------------------- fields
 
 
-class FarmField(SQLModel, table=True):
+class FarmFieldBase(SQLModel):
+    """What a client says about a field beside its geometry (its Feature's properties)."""
+
+    code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
+    name: Text | None = Field(default=None, max_length=NAME_LENGTH)
+
+
+class FarmField(FarmFieldBase, table=True):
     """A field: a land asset with a WGS84 polygon and its true area."""
 
     __tablename__ = "fields"
     __table_args__ = (Index("ix_fields_bbox", "min_lon", "max_lon", "min_lat", "max_lat"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=64, unique=True, index=True)
     farmer_id: int = Field(foreign_key="farmers.id", index=True)
-    name: str | None = Field(default=None, max_length=200)
     geometry: dict = Field(sa_column=Column(JSON, nullable=False))
     properties: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     area_ha: float
@@ -276,14 +309,12 @@ class FarmField(SQLModel, table=True):
     created_at: datetime = _ts_column()
 
 
-class FieldProperties(BaseModel):
+class FieldProperties(FarmFieldBase):
     """The ``properties`` of a field Feature sent by a client."""
 
     model_config = ConfigDict(extra="allow")
 
-    code: Code
     farmer_id: DbId
-    name: ShortText | None = None
 
 
 class FieldCreate(BaseModel):
@@ -304,9 +335,6 @@ class FeatureCollectionCreate(BaseModel):
 
     type: Literal["FeatureCollection"]
     features: list[dict[str, Any]]
-
-
-FieldCollectionCreate = FeatureCollectionCreate
 
 
 class FieldPublicProperties(BaseModel):
@@ -348,30 +376,31 @@ class FieldImportResult(BaseModel):
 # ---------------------------------------------------------------- seasons
 
 
-class Season(SQLModel, table=True):
+class SeasonBase(SQLModel):
+    """A crop cycle as a client describes it."""
+
+    crop: Name = Field(max_length=100)
+    variety: Text | None = Field(default=None, max_length=100)
+    sown_on: date
+    ended_on: date | None = None
+
+
+class Season(SeasonBase, table=True):
     """A crop cycle on one field."""
 
     __tablename__ = "seasons"
 
     id: int | None = Field(default=None, primary_key=True)
     field_id: int = Field(foreign_key="fields.id", index=True)
-    crop: str = Field(max_length=100)
-    variety: str | None = Field(default=None, max_length=100)
-    sown_on: date
-    ended_on: date | None = None
     created_at: datetime = _ts_column()
 
 
-class SeasonCreate(BaseModel):
+class SeasonCreate(SeasonBase):
     """A new crop season on a field."""
 
     model_config = ConfigDict(extra="forbid")
 
     field_code: Code
-    crop: Name
-    variety: ShortText | None = None
-    sown_on: date
-    ended_on: date | None = None
 
 
 class SeasonPublic(BaseModel):
@@ -393,15 +422,17 @@ class SeasonsPublic(Page):
 
 
 class InputProductBase(SQLModel):
-    code: str = Field(max_length=64, unique=True, index=True)
-    name: str = Field(max_length=200)
-    kind: InputKind = Field(max_length=16)
-    unit: Unit = Field(max_length=4)
-    phi_days: int | None = None
-    max_dose_per_ha: float | None = None
-    active_ingredient: str | None = Field(default=None, max_length=200)
-    registration_no: str | None = Field(default=None, max_length=64)
-    target: str | None = Field(default=None, max_length=200)
+    """An input product as its label describes it."""
+
+    code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
+    name: Name = Field(max_length=NAME_LENGTH)
+    kind: InputKind
+    unit: Unit
+    phi_days: int | None = Field(default=None, ge=0, le=365)
+    max_dose_per_ha: float | None = Field(default=None, gt=0, lt=100_000)
+    active_ingredient: Text | None = Field(default=None, max_length=NAME_LENGTH)
+    registration_no: RawText | None = Field(default=None, max_length=64)
+    target: Text | None = Field(default=None, max_length=NAME_LENGTH)
 
 
 class InputProduct(InputProductBase, table=True):
@@ -413,27 +444,26 @@ class InputProduct(InputProductBase, table=True):
     created_at: datetime = _ts_column()
 
 
-class InputProductCreate(BaseModel):
+class InputProductCreate(InputProductBase):
     """A new input product."""
 
     model_config = ConfigDict(extra="forbid")
 
-    code: Code
-    name: Name
-    kind: InputKind
-    unit: Unit
-    phi_days: Annotated[int, PField(ge=0, le=365)] | None = None
-    max_dose_per_ha: Annotated[float, PField(gt=0, lt=100_000)] | None = None
-    active_ingredient: ShortText | None = None
-    registration_no: Annotated[str, StringConstraints(max_length=64), NoControl] | None = None
-    target: ShortText | None = None
 
-
-class InputProductPublic(InputProductCreate):
+class InputProductPublic(BaseModel):
     """An input product as the API shows it."""
 
     model_config = ConfigDict(from_attributes=True)
 
+    code: str
+    name: str
+    kind: InputKind
+    unit: Unit
+    phi_days: int | None = None
+    max_dose_per_ha: float | None = None
+    active_ingredient: str | None = None
+    registration_no: str | None = None
+    target: str | None = None
     id: int
 
 
@@ -444,39 +474,43 @@ class InputProductsPublic(Page):
 # ---------------------------------------------------------------- drones
 
 
-class Drone(SQLModel, table=True):
+class DroneBase(SQLModel):
+    """A drone as it is registered."""
+
+    code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
+    model: Text | None = Field(default=None, max_length=100)
+    swath_m: float | None = Field(default=None, gt=0, le=50)
+    tank_capacity: float | None = Field(default=None, gt=0, le=500)
+    operator: Text | None = Field(default=None, max_length=NAME_LENGTH)
+
+
+class Drone(DroneBase, table=True):
     """An agricultural drone: equipment; its code is the ``drone_id`` in topics."""
 
     __tablename__ = "drones"
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=64, unique=True, index=True)
-    model: str | None = Field(default=None, max_length=100)
-    swath_m: float | None = None
-    tank_capacity: float | None = None
-    operator: str | None = Field(default=None, max_length=200)
     online: bool | None = None
     status_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _ts_column()
 
 
-class DroneCreate(BaseModel):
+class DroneCreate(DroneBase):
     """A new drone."""
 
     model_config = ConfigDict(extra="forbid")
 
-    code: Code
-    model: ShortText | None = None
-    swath_m: Annotated[float, PField(gt=0, le=50)] | None = None
-    tank_capacity: Annotated[float, PField(gt=0, le=500)] | None = None
-    operator: ShortText | None = None
 
-
-class DronePublic(DroneCreate):
+class DronePublic(BaseModel):
     """A drone as the API shows it, with its last reported status."""
 
     model_config = ConfigDict(from_attributes=True)
 
+    code: str
+    model: str | None = None
+    swath_m: float | None = None
+    tank_capacity: float | None = None
+    operator: str | None = None
     id: int
     online: bool | None = None
     status_at: datetime | None = None
@@ -488,8 +522,24 @@ class DronesPublic(Page):
 
 # ---------------------------------------------------------------- diary
 
+# Set by an offline phone app so that re-sending an entry never records it twice.
+ClientId = Annotated[str, StringConstraints(min_length=8), NoControl]
 
-class DiaryEntry(SQLModel, table=True):
+
+class DiaryEntryBase(SQLModel):
+    """What a diary entry records, as a farmer writes it."""
+
+    occurred_at: AwareDatetime = Field(sa_type=UTCDateTime)
+    activity: Activity
+    quantity: Annotated[float, PField(ge=0, lt=1_000_000, allow_inf_nan=False)] | None = None
+    unit: Unit | None = None
+    area_ha: Annotated[float, PField(gt=0, lt=100_000, allow_inf_nan=False)] | None = None
+    note: RawText | None = Field(default=None, max_length=2000)
+    retracts: bool = False
+    client_id: ClientId | None = Field(default=None, max_length=64, unique=True)
+
+
+class DiaryEntry(DiaryEntryBase, table=True):
     """One line of a field's production diary: append-only and hash-chained."""
 
     __tablename__ = "diary_entries"
@@ -502,43 +552,24 @@ class DiaryEntry(SQLModel, table=True):
     field_id: int = Field(foreign_key="fields.id")
     season_id: int | None = Field(default=None, foreign_key="seasons.id", index=True)
     chain_seq: int
-    occurred_at: datetime = Field(sa_type=UTCDateTime)
     recorded_at: datetime = _ts_column()
-    activity: Activity = Field(max_length=16)
     input_id: int | None = Field(default=None, foreign_key="inputs.id")
-    quantity: float | None = None
-    unit: Unit | None = Field(default=None, max_length=4)
-    area_ha: float | None = None
-    note: str | None = Field(default=None, max_length=2000)
     corrects_id: int | None = Field(default=None, foreign_key="diary_entries.id", index=True)
-    retracts: bool = False
     source: str = Field(default="manual", max_length=16)
     mission_id: str | None = Field(default=None, max_length=64, index=True)
-    client_id: str | None = Field(default=None, max_length=64, unique=True)
     author_id: int | None = Field(default=None, foreign_key="users.id")
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
 
-class DiaryEntryCreate(BaseModel):
+class DiaryEntryCreate(DiaryEntryBase):
     """A new diary entry, or a correction of an earlier one (``corrects``)."""
 
     model_config = ConfigDict(extra="forbid")
 
     field_code: Code
-    occurred_at: AwareDatetime
-    activity: Activity
     input_code: Code | None = None
-    quantity: Annotated[float, PField(ge=0, lt=1_000_000, allow_inf_nan=False)] | None = None
-    unit: Unit | None = None
-    area_ha: Annotated[float, PField(gt=0, lt=100_000, allow_inf_nan=False)] | None = None
-    note: Annotated[str, StringConstraints(max_length=2000), NoControl] | None = None
     corrects: DbId | None = None
-    retracts: bool = False
-    # Set by an offline phone app so that re-sending an entry never records it twice.
-    client_id: Annotated[str, StringConstraints(min_length=8, max_length=64), NoControl] | None = (
-        None
-    )
 
 
 class DiaryEntryPublic(BaseModel):
@@ -610,57 +641,37 @@ class LotParent(SQLModel, table=True):
     parent_id: int = Field(foreign_key="lots.id", primary_key=True, index=True)
 
 
-class Lot(SQLModel, table=True):
+# A GTIN-8/12/13/14 with a right check digit, kept as 14 digits (leading zeros matter,
+# so it is a string, never a number).
+Gtin = Annotated[str, AfterValidator(gtin14)]
+
+
+class LotBase(SQLModel):
+    """A lot as it is declared at harvest (or at milling)."""
+
+    code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
+    product_name: Name = Field(max_length=NAME_LENGTH)
+    harvested_on: date
+    quantity_kg: Annotated[float, PField(gt=0, lt=1e9, allow_inf_nan=False)]
+    gtin: Gtin | None = Field(default=None, max_length=14, index=True)
+
+
+class Lot(LotBase, table=True):
     """A harvest lot (or a lot milled or mixed from others)."""
 
     __tablename__ = "lots"
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=64, unique=True, index=True)
-    product_name: str = Field(max_length=200)
-    harvested_on: date
-    quantity_kg: float
-    gtin: str | None = Field(default=None, max_length=14, index=True)
     created_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = _ts_column()
 
 
-def gs1_check_digit(body: str) -> int:
-    """The GS1 check digit of a GTIN body (all digits but the last).
-
-    >>> gs1_check_digit("893456789012")
-    0
-    """
-    # Weights 3, 1, 3, ... from the right-most digit of the body, whatever its length.
-    return (10 - sum(int(d) * (1 if i % 2 else 3) for i, d in enumerate(reversed(body))) % 10) % 10
-
-
-def gtin14(value: str) -> str:
-    """Validate a GTIN-8/12/13/14 check digit and return it as 14 digits.
-
-    >>> gtin14("8934567890120")
-    '08934567890120'
-    """
-    digits = value.strip()
-    if not (digits.isascii() and digits.isdigit()) or len(digits) not in (8, 12, 13, 14):
-        raise ValueError("GTIN must be 8, 12, 13 or 14 digits")
-    expected = gs1_check_digit(digits[:-1])
-    if expected != int(digits[-1]):
-        raise ValueError(f"GTIN check digit is wrong (expected {expected})")
-    return digits.zfill(14)
-
-
-class LotCreate(BaseModel):
+class LotCreate(LotBase):
     """A new lot from fields, from parent lots, or both."""
 
     model_config = ConfigDict(extra="forbid")
 
-    code: Code
     field_codes: list[Code] = PField(default_factory=list, max_length=500)
-    harvested_on: date
-    quantity_kg: Annotated[float, PField(gt=0, lt=1e9, allow_inf_nan=False)]
-    product_name: Name
-    gtin: Annotated[str, AfterValidator(gtin14)] | None = None
     parent_lots: list[Code] = PField(default_factory=list, max_length=500)
 
 
@@ -686,17 +697,24 @@ class LotsPublic(Page):
 # ---------------------------------------------------------------- no-spray zones
 
 
-class NoSprayZone(SQLModel, table=True):
+class NoSprayZoneBase(SQLModel):
+    """What a client says about a no-spray zone beside its geometry."""
+
+    code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
+    kind: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
+        max_length=32
+    )
+    name: Text | None = Field(default=None, max_length=NAME_LENGTH)
+    buffer_m: Annotated[float, PField(ge=0, le=1000, allow_inf_nan=False)] = 0.0
+
+
+class NoSprayZone(NoSprayZoneBase, table=True):
     """A place no drone may spray: canal, shrimp pond, house — with a buffer."""
 
     __tablename__ = "nospray_zones"
     __table_args__ = (Index("ix_zones_bbox", "min_lon", "max_lon", "min_lat", "max_lat"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    code: str = Field(max_length=64, unique=True, index=True)
-    kind: str = Field(max_length=32)
-    name: str | None = Field(default=None, max_length=200)
-    buffer_m: float = 0.0
     geometry: dict = Field(sa_column=Column(JSON, nullable=False))
     min_lon: float
     min_lat: float
@@ -973,15 +991,10 @@ class StatusIn(BaseModel):
 # (added with the drone ingest: API shapes only, no new tables)
 
 
-class ZoneProperties(BaseModel):
+class ZoneProperties(NoSprayZoneBase):
     """The ``properties`` of a no-spray zone Feature."""
 
     model_config = ConfigDict(extra="ignore")
-
-    code: Code
-    kind: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-    name: ShortText | None = None
-    buffer_m: Annotated[Finite, PField(ge=0, le=1000)] = 0.0
 
 
 class ZoneCreate(BaseModel):
@@ -991,10 +1004,6 @@ class ZoneCreate(BaseModel):
     geometry: dict[str, Any]
     properties: ZoneProperties
     id: Any = None
-
-
-# Zones arrive as features of the same collection shape as fields.
-ZoneCollectionCreate = FeatureCollectionCreate
 
 
 class ZonePublic(BaseModel):
@@ -1013,9 +1022,6 @@ class ZonesPublic(BaseModel):
     type: Literal["FeatureCollection"] = "FeatureCollection"
     features: list[ZonePublic]
     count: int
-
-
-ZoneImportResult = FieldImportResult
 
 
 class IngestResult(BaseModel):

@@ -3,7 +3,8 @@
 A lot with a GTIN gets a GS1 Digital Link (``/01/{gtin14}/10/{lot}``): the same
 URL opens the trace in a phone's camera app and is read as GTIN + batch/lot by
 GS1-aware scanners at a warehouse or till. A lot without one gets the plain
-trace URL.
+trace URL. The GS1 rules themselves are in ``traceability.gs1``; here a bad GTIN
+becomes ``InvalidInput``.
 """
 
 import io
@@ -14,8 +15,8 @@ import qrcode
 import qrcode.image.svg
 from qrcode.constants import ERROR_CORRECT_M
 
+from traceability import gs1
 from traceability.errors import InvalidInput
-from traceability.models import gtin14
 
 
 def normalise_gtin(value: str) -> str:
@@ -25,7 +26,7 @@ def normalise_gtin(value: str) -> str:
     '08934567890120'
     """
     try:
-        return gtin14(value)
+        return gs1.gtin14(value)
     except ValueError as exc:
         raise InvalidInput(f"GTIN '{value}': {exc}") from exc
 
@@ -45,7 +46,10 @@ def digital_link(base_url: str, gtin: str, code: str) -> str:
     >>> digital_link("https://trace.example.vn", "8934567890120", "LOT-1")
     'https://trace.example.vn/01/08934567890120/10/LOT-1'
     """
-    return f"{base_url.rstrip('/')}/01/{normalise_gtin(gtin)}/10/{quote(code, safe='')}"
+    try:
+        return gs1.digital_link(base_url, gtin, code)
+    except ValueError as exc:
+        raise InvalidInput(f"GTIN '{gtin}': {exc}") from exc
 
 
 def lot_url(base_url: str, code: str, gtin: str | None) -> str:

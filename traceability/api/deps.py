@@ -5,6 +5,7 @@ import secrets
 from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, status
+from fastapi.exceptions import RequestValidationError
 from sqlmodel import Session
 
 from traceability.config import get_settings
@@ -69,16 +70,42 @@ OperatorUser = Annotated[User, require(Role.operator)]
 FarmerUser = Annotated[User, require(Role.farmer)]
 
 
+# Rows a list returns when the request does not say (fewer if page_size_max is lower).
+DEFAULT_PAGE_SIZE = 50
+
+
 class Paging:
-    """``?offset=&limit=`` on every list."""
+    """``?offset=&limit=`` on every list; ``limit`` at most ``Settings.page_size_max``."""
 
     def __init__(
         self,
         offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
-        limit: Annotated[int, Query(ge=1, le=500, description="rows to return (at most 500)")] = 50,
+        limit: Annotated[
+            int | None,
+            Query(
+                ge=1,
+                description=f"rows to return ({DEFAULT_PAGE_SIZE} unless given; "
+                "at most AGRITRACE_PAGE_SIZE_MAX, 500 unless set)",
+            ),
+        ] = None,
     ):
+        # Checked here rather than with Query(le=...): the setting is read when the request
+        # comes, not frozen when this module is imported; the answer is the same 422.
+        most = get_settings().page_size_max
+        if limit is not None and limit > most:
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "less_than_equal",
+                        "loc": ("query", "limit"),
+                        "msg": f"Input should be less than or equal to {most}",
+                        "input": limit,
+                        "ctx": {"le": most},
+                    }
+                ]
+            )
         self.offset = offset
-        self.limit = limit
+        self.limit = min(DEFAULT_PAGE_SIZE, most) if limit is None else limit
 
 
 PagingDep = Annotated[Paging, Depends()]

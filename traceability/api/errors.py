@@ -10,6 +10,19 @@ from traceability.errors import AgritraceError, Conflict, Forbidden, InvalidInpu
 _STATUS = {NotFound: 404, Conflict: 409, Forbidden: 403, InvalidInput: 422}
 
 
+def _plain(error: dict) -> dict:
+    # A length checked after a text's own validators (an optional text, models.py) is
+    # reported by pydantic as "items"; a person sent characters.
+    if error.get("type") == "too_long" and isinstance(error.get("input"), str):
+        limit = (error.get("ctx") or {}).get("max_length")
+        return {
+            **error,
+            "type": "string_too_long",
+            "msg": f"String should have at most {limit} characters",
+        }
+    return error
+
+
 def _describe(error: dict) -> str:
     where = ".".join(str(p) for p in error.get("loc", ()) if p != "body") or "body"
     return f"{where}: {error.get('msg', 'invalid')}"
@@ -25,7 +38,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = exc.errors()
+        errors = [_plain(e) for e in exc.errors()]
         detail = "; ".join(_describe(e) for e in errors[:10])
         clean = [
             {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query
 
 from traceability.api.deps import AdminUser, BBoxDep, CurrentUser, PagingDep, SessionDep
 from traceability.models import (
-    FieldCollectionCreate,
+    FeatureCollectionCreate,
     FieldCreate,
     FieldImportResult,
     FieldPublic,
@@ -28,7 +28,7 @@ def create_field(feature: FieldCreate, session: SessionDep, _user: AdminUser):
 
 @router.post("/fields/import", status_code=201, response_model=FieldImportResult, tags=["fields"])
 def import_fields(
-    collection: FieldCollectionCreate,
+    collection: FeatureCollectionCreate,
     session: SessionDep,
     _user: AdminUser,
     crs: Annotated[str | None, Query(description="CRS of the coordinates, e.g. EPSG:3405")] = None,

@@ -8,14 +8,14 @@ from traceability.api.deps import AdminUser, BBoxDep, OperatorUser, PagingDep, S
 from traceability.config import get_settings
 from traceability.errors import InvalidInput
 from traceability.models import (
+    FeatureCollectionCreate,
+    FieldImportResult,
     IngestRejectsPublic,
     IngestResult,
     MissionPublic,
     MissionsPublic,
     MissionStatus,
-    ZoneCollectionCreate,
     ZoneCreate,
-    ZoneImportResult,
     ZonePublic,
     ZonesPublic,
 )
@@ -102,11 +102,11 @@ def create_zone(feature: ZoneCreate, session: SessionDep, _user: AdminUser):
     return zones.zone_feature(zones.create_zone(session, feature=feature))
 
 
-@router.post("/zones/import", status_code=201, response_model=ZoneImportResult, tags=["zones"])
-def import_zones(collection: ZoneCollectionCreate, session: SessionDep, _user: AdminUser):
+@router.post("/zones/import", status_code=201, response_model=FieldImportResult, tags=["zones"])
+def import_zones(collection: FeatureCollectionCreate, session: SessionDep, _user: AdminUser):
     """Record every zone of a FeatureCollection, all or nothing (admin)."""
     rows = zones.import_zones(session, features=collection.features)
-    return ZoneImportResult(created=len(rows), codes=[r.code for r in rows])
+    return FieldImportResult(created=len(rows), codes=[r.code for r in rows])
 
 
 @router.get("/zones", response_model=ZonesPublic, tags=["zones"])

@@ -1,0 +1,91 @@
+"""The API never accepts text that a column of the database cannot hold.
+
+Checked from the outside: every sized column of every table is compared with the
+JSON schema of the request that fills it, so a length changed on one side only is
+caught here, whatever way the models share their constraints.
+"""
+
+import pytest
+from sqlalchemy import Enum
+from sqlmodel import SQLModel
+
+from traceability import models
+
+# The request schema that fills each table the API writes.
+WRITTEN_BY = {
+    "users": models.UserCreate,
+    "farmers": models.FarmerCreate,
+    "fields": models.FieldProperties,
+    "seasons": models.SeasonCreate,
+    "inputs": models.InputProductCreate,
+    "drones": models.DroneCreate,
+    "diary_entries": models.DiaryEntryCreate,
+    "lots": models.LotCreate,
+    "nospray_zones": models.ZoneProperties,
+}
+# Filled by the services from computed values or from the drones' MQTT messages.
+NOT_WRITTEN_BY_A_REQUEST = {
+    "lot_fields",
+    "lot_parents",
+    "missions",
+    "mission_fields",
+    "telemetry",
+    "ingest_rejects",
+}
+# Request fields that name a row of another table by its code.
+REFERENCES = [
+    (models.SeasonCreate, "field_code", "fields.code"),
+    (models.DiaryEntryCreate, "field_code", "fields.code"),
+    (models.DiaryEntryCreate, "input_code", "inputs.code"),
+    (models.LotCreate, "field_codes", "fields.code"),
+    (models.LotCreate, "parent_lots", "lots.code"),
+]
+
+
+def _max_length(prop: dict) -> int | None:
+    """The longest string a JSON schema property admits (None: unbounded)."""
+    if "items" in prop:
+        return _max_length(prop["items"])
+    if "anyOf" in prop:
+        lengths = [_max_length(p) for p in prop["anyOf"] if p.get("type") != "null"]
+        return None if None in lengths else max(lengths)
+    return prop.get("maxLength")
+
+
+def _column_length(dotted: str) -> int:
+    table, column = dotted.split(".")
+    return SQLModel.metadata.tables[table].columns[column].type.length
+
+
+def _sized_columns(table: str) -> list[tuple[str, int]]:
+    # An enumeration's values bound it already, on both sides.
+    columns = SQLModel.metadata.tables[table].columns
+    return [
+        (c.name, c.type.length)
+        for c in columns
+        if getattr(c.type, "length", None) and not isinstance(c.type, Enum)
+    ]
+
+
+def test_every_table_is_known():
+    assert set(SQLModel.metadata.tables) == set(WRITTEN_BY) | NOT_WRITTEN_BY_A_REQUEST
+
+
+@pytest.mark.parametrize("table", sorted(WRITTEN_BY))
+def test_request_text_fits_its_column(table):
+    props = WRITTEN_BY[table].model_json_schema()["properties"]
+    compared = []
+    for name, length in _sized_columns(table):
+        if name not in props:
+            continue  # set by the service, not by the client
+        limit = _max_length(props[name])
+        assert limit is not None, f"{table}.{name} holds {length} characters; the API sets no limit"
+        assert limit <= length, f"{table}.{name} holds {length} characters; the API takes {limit}"
+        compared.append(name)
+    assert compared, f"no sized column of {table} is filled from {WRITTEN_BY[table].__name__}"
+
+
+@pytest.mark.parametrize(("schema", "name", "column"), REFERENCES)
+def test_codes_naming_other_rows_fit_their_column(schema, name, column):
+    limit = _max_length(schema.model_json_schema()["properties"][name])
+    assert limit is not None and limit <= _column_length(column), (schema.__name__, name, limit)
