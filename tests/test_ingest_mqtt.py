@@ -16,7 +16,8 @@ import orjson
 import pytest
 from sqlmodel import Session, select
 
-from drone_ingest.client import BrokerAddress, Publisher
+from drone_ingest.mqtt import BrokerAddress
+from drone_ingest.publisher import Publisher
 from tests.mqtt import (  # noqa: F401 - fixtures
     broker_fixture,
     count_points,
