@@ -114,6 +114,8 @@ class _ApplicatorState:
                     bool, core_schema.literal_schema([0, 1])
                 ),
             ],
+            # The boolean first: a JSON true/false is decided without trying the rest.
+            mode="left_to_right",
             custom_error_type="applicator_state",
             custom_error_message="spraying must be true or false",
         )
