@@ -209,7 +209,7 @@ def ingest(
     ] = None,
 ) -> None:
     """Run the MQTT ingester (several may share the load on one broker)."""
-    from drone_ingest.client import run_ingester
+    from drone_ingest.service import run_ingester
 
     run_ingester(mqtt_url=mqtt_url, client_id=client_id)
 
@@ -224,7 +224,7 @@ def ingest_log(
     ] = None,
 ) -> None:
     """Ingest a flight log recorded without coverage, through the same pipeline."""
-    from drone_ingest.logs import ingest_log_file
+    from traceability.ingest.logs import ingest_log_file
 
     ingest_log_file(file, drone=drone)
 

@@ -34,7 +34,8 @@ from sqlmodel import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from drone_ingest.client import Ingester, Publisher  # noqa: E402
+from drone_ingest.client import Ingester  # noqa: E402
+from drone_ingest.publisher import Publisher  # noqa: E402
 from traceability.db import make_engine, migrate  # noqa: E402
 from traceability.models import Drone, Mission, TelemetryPoint  # noqa: E402
 

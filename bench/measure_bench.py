@@ -31,7 +31,7 @@ from sqlmodel import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from drone_ingest import handlers  # noqa: E402
-from drone_ingest.messages import Message  # noqa: E402
+from drone_ingest.handlers import Message  # noqa: E402
 from traceability.db import make_engine, migrate  # noqa: E402
 from traceability.models import (  # noqa: E402
     Drone,

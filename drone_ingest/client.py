@@ -1,4 +1,8 @@
-"""The MQTT side of the ingester: the only module that imports paho.
+"""The MQTT side of the ingester: subscribe, batch, store, acknowledge after the commit.
+
+Connections are made by :mod:`drone_ingest.mqtt` (the one module that imports paho);
+what arrives is handed on as :class:`~drone_ingest.handlers.Message` to the ingest
+pipeline (:mod:`traceability.ingest`) through :mod:`drone_ingest.handlers`.
 
 Delivery guarantees, end to end:
 
@@ -21,79 +25,29 @@ from __future__ import annotations
 
 import logging
 import queue
-import signal
 import socket
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 from drone_ingest import handlers
-from drone_ingest.messages import Message
+from drone_ingest.handlers import Message
+from drone_ingest.mqtt import BrokerAddress, Client, new_client
 from traceability.config import get_settings
+from traceability.ingest.rejects import Reject, store_rejects
 from traceability.services import missions as mission_svc
-from traceability.services.telemetry import Reject, store_rejects
 
 log = logging.getLogger(__name__)
 
 _TRANSIENT = (OperationalError, InterfaceError)
 
 
-@dataclass(frozen=True)
-class BrokerAddress:
-    """Where the broker is, from ``mqtt://[user:pass@]host:port``."""
-
-    host: str
-    port: int
-    username: str | None = None
-    password: str | None = None
-    tls: bool = False
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        """Parse an ``mqtt://`` (or ``mqtts://``) URL.
-
-        >>> BrokerAddress.parse("mqtt://u:p%40ss@10.0.0.5:1884")
-        BrokerAddress(host='10.0.0.5', port=1884, username='u', password='p@ss', tls=False)
-        """
-        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
-        if parts.scheme not in ("mqtt", "mqtts", "tcp", "ssl"):
-            raise ValueError(f"MQTT URL must start with mqtt:// (got {url!r})")
-        if not parts.hostname:
-            raise ValueError(f"MQTT URL {url!r} names no host")
-        tls = parts.scheme in ("mqtts", "ssl")
-        return cls(
-            host=parts.hostname,
-            port=parts.port or (8883 if tls else 1883),
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            tls=tls,
-        )
-
-
 def default_client_id() -> str:
     """A client id stable across restarts of this host's ingester (the session is kept by id)."""
     return get_settings().ingest_client_id or f"agritrace-ingest-{socket.gethostname()}"[:64]
-
-
-def _new_client(address: BrokerAddress, client_id: str, *, clean_session: bool) -> mqtt.Client:
-    client = mqtt.Client(
-        callback_api_version=CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        clean_session=clean_session,
-        protocol=mqtt.MQTTv311,
-    )
-    if address.username:
-        client.username_pw_set(address.username, address.password)
-    if address.tls:
-        client.tls_set()
-    client.reconnect_delay_set(min_delay=1, max_delay=10)
-    return client
 
 
 @dataclass
@@ -154,14 +108,14 @@ class Ingester:
         self._measure_now = threading.Event()
         self._ready = threading.Event()
         self._generation = 0
-        self._client: mqtt.Client | None = None
+        self._client: Client | None = None
         self._threads: list[threading.Thread] = []
 
     # ---- life cycle
 
     def start(self) -> None:
         """Connect and consume in background threads; returns at once."""
-        client = _new_client(self.address, self.client_id, clean_session=False)
+        client = new_client(self.address, client_id=self.client_id, clean_session=False)
         client.manual_ack_set(True)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
@@ -327,10 +281,10 @@ class Ingester:
 
     def _poison(self, message: Message, exc: Exception) -> None:
         log.exception("message on %s could not be stored; keeping it as a reject", message.topic)
-        reject = Reject(
-            topic=message.topic[:1024],
-            payload=message.payload[:64_000].decode("utf-8", errors="replace"),
-            reason=f"could not be stored: {type(exc).__name__}: {exc}"[:2000],
+        reject = Reject.of(
+            topic=message.topic,
+            payload=message.payload,
+            reason=f"could not be stored: {type(exc).__name__}: {exc}",
             received_at=message.received_at,
         )
         while True:
@@ -384,91 +338,3 @@ class Ingester:
                 log.exception("measuring failed")
             if stopping:
                 return
-
-
-class Publisher:
-    """A small QoS 1 publisher (simulator, tests, benchmarks): paho stays in this module."""
-
-    def __init__(
-        self, *, mqtt_url: str, client_id: str = "", will: tuple[str, bytes] | None = None
-    ) -> None:
-        address = BrokerAddress.parse(mqtt_url)
-        self._client = _new_client(address, client_id, clean_session=True)
-        self._client.max_inflight_messages_set(1000)
-        self._client.max_queued_messages_set(0)
-        if will is not None:
-            self._client.will_set(will[0], will[1], qos=1, retain=True)
-        self._client.connect(address.host, address.port, keepalive=30)
-        self._client.loop_start()
-        self._pending: list = []
-
-    def publish(
-        self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False
-    ) -> None:
-        """Queue a message; :meth:`flush` waits until the broker has it."""
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
-        if qos:
-            self._pending.append(info)
-            if len(self._pending) > 5000:
-                self.flush()
-
-    def flush(self, timeout: float = 60.0) -> None:
-        """Wait until every queued QoS 1 message is acknowledged by the broker."""
-        deadline = time.monotonic() + timeout
-        for info in self._pending:
-            info.wait_for_publish(max(0.001, deadline - time.monotonic()))
-        self._pending = []
-
-    def close(self) -> None:
-        """Flush and disconnect."""
-        self.flush()
-        self._client.disconnect()
-        self._client.loop_stop()
-
-
-def run_ingester(*, mqtt_url: str | None = None, client_id: str | None = None) -> None:
-    """The ``agritrace ingest`` command: run until SIGINT or SIGTERM, then stop cleanly."""
-    from traceability.db import get_engine, migrate
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    settings = get_settings()
-    url = mqtt_url or settings.mqtt_url
-    if not url:
-        raise SystemExit("no broker: pass --mqtt-url or set AGRITRACE_MQTT_URL (mqtt://host:port)")
-    engine = get_engine()
-    migrate(engine)
-    ingester = Ingester(
-        mqtt_url=url,
-        engine=engine,
-        prefix=settings.topic_prefix,
-        client_id=client_id,
-        share_group=settings.ingest_share_group,
-        batch_size=settings.ingest_batch_size,
-        flush_ms=settings.ingest_flush_ms,
-    )
-    done = threading.Event()
-
-    def _stop(signum, _frame) -> None:
-        log.info("signal %s: stopping", signum)
-        done.set()
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
-    ingester.start()
-    log.info(
-        "ingesting %s as %s (batch %d points / %d ms)",
-        ingester.subscription,
-        ingester.client_id,
-        ingester.batch_size,
-        int(ingester.flush_s * 1000),
-    )
-    last = time.monotonic()
-    while not done.wait(1.0):
-        if time.monotonic() - last >= 30:
-            last = time.monotonic()
-            log.info("%s", ingester.stats)
-    ingester.stop()
-    log.info("stopped: %s", ingester.stats)

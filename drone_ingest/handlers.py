@@ -1,36 +1,56 @@
-"""Topic kind -> handler: turn a :class:`Message` into validated work in a batch.
+"""Topic kind -> handler: one MQTT message into validated work in a batch. No paho here.
 
-No paho here, and no database either: handlers only fill an
-:class:`~traceability.services.telemetry.IngestBatch`; :func:`store` writes it through
-the services in one transaction. A message that breaks the contract becomes a reject
-with its reason; it never raises out of :func:`collect`.
+The MQTT side (:mod:`drone_ingest.client`) turns what the broker delivers into a small
+frozen :class:`Message`; everything from here on handles only that. Handlers fill a
+:class:`~traceability.ingest.batch.IngestBatch` through the ingest pipeline, and
+:func:`store` writes it in one transaction. A message that breaks the contract becomes a
+reject with its reason; it never raises out of :func:`collect`.
 """
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlmodel import Session
 
-from drone_ingest.messages import BadMessage, Message, Topic, check_size, decode_json, parse_topic
-from traceability.services import telemetry
-from traceability.services.telemetry import BatchResult, IngestBatch
+from traceability.ingest.batch import IngestBatch
+from traceability.ingest.contract import BadMessage, Topic, check_size, decode_json, parse_topic
+from traceability.ingest.store import BatchResult, store_batch
+from traceability.ingest.validate import add_mission_event, add_status, add_telemetry
+from traceability.models import utcnow
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One MQTT message as the ingester sees it.
+
+    ``mid`` and ``qos`` are what the acknowledgement needs; ``generation`` names the
+    broker connection it came on, so an acknowledgement is never sent on a later one.
+    """
+
+    topic: str
+    payload: bytes
+    qos: int = 0
+    mid: int = 0
+    retain: bool = False
+    generation: int = 0
+    received_at: datetime = field(default_factory=utcnow)
 
 
 def handle_telemetry(batch: IngestBatch, src: int, topic: Topic, message: Message) -> None:
     """One point or an array of points; each bad point is its own reject."""
     # The raw bytes go to the validator, which parses and checks them in one pass.
-    telemetry.add_telemetry(batch, src=src, drone=topic.drone_id, payload=message.payload)
+    add_telemetry(batch, src=src, drone=topic.drone_id, payload=message.payload)
 
 
 def handle_mission(batch: IngestBatch, src: int, topic: Topic, message: Message) -> None:
     """A mission start or end event."""
-    telemetry.add_mission_event(
-        batch, src=src, drone=topic.drone_id, payload=decode_json(message.payload)
-    )
+    add_mission_event(batch, src=src, drone=topic.drone_id, payload=decode_json(message.payload))
 
 
 def handle_status(batch: IngestBatch, src: int, topic: Topic, message: Message) -> None:
     """The retained online/offline state (also the Last Will)."""
-    telemetry.add_status(batch, src=src, drone=topic.drone_id, payload=decode_json(message.payload))
+    add_status(batch, src=src, drone=topic.drone_id, payload=decode_json(message.payload))
 
 
 HANDLERS: dict[str, Callable[[IngestBatch, int, Topic, Message], None]] = {
@@ -67,8 +87,6 @@ def store(
     session: Session, messages: Iterable[Message], *, prefix: str, max_bytes: int
 ) -> BatchResult:
     """Validate and write ``messages`` in one transaction, then commit."""
-    result = telemetry.store_batch(
-        session, batch=batch_of(messages, prefix=prefix, max_bytes=max_bytes)
-    )
+    result = store_batch(session, batch=batch_of(messages, prefix=prefix, max_bytes=max_bytes))
     session.commit()
     return result

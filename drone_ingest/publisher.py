@@ -1,10 +1,10 @@
-"""The simulated drones' side of MQTT: one paho connection per drone, publishing only.
+"""The publishing side of MQTT: the drones' connections, and a plain publisher.
 
-Why a second module imports paho: ``drone_ingest/client.py`` is the ingester's only door
-to the broker and stays so. This module plays the *drones*, the other end of the wire,
-for ``agritrace simulate``, the demo, tests and benches; nothing in the ingester imports
-it. Keeping it apart also keeps the ingester free of publishing concerns (Last Will,
-retained status) that only a device has.
+:class:`DronePublisher` plays one drone for ``agritrace simulate``, the demo, tests and
+benches (retained ``status`` that doubles as its Last Will, QoS 1 publishes);
+:class:`Publisher` puts raw payloads on any topic (tests, benchmarks). Nothing in the
+ingester imports this module. Connections come from :mod:`drone_ingest.mqtt`, the one
+module that imports paho, so publishers and ingester read broker URLs alike.
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ import threading
 import time
 import uuid
 from collections import deque
-from urllib.parse import unquote, urlsplit
 
 import orjson
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
-__all__ = ["DronePublisher", "PublishError", "parse_mqtt_url"]
+from drone_ingest.mqtt import BrokerAddress, MessageInfo, new_client
+
+__all__ = ["DronePublisher", "PublishError", "Publisher"]
 
 _CONNECT_TIMEOUT_S = 10.0
 # QoS 1 messages paho keeps un-acknowledged at once; the default (20) caps a fast
@@ -30,24 +29,6 @@ _MAX_INFLIGHT = 1000
 
 class PublishError(RuntimeError):
     """The broker cannot be reached or refused the connection."""
-
-
-def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None]:
-    """Split ``mqtt://[user:pass@]host[:port]`` into host, port, user and password.
-
-    Examples
-    --------
-    >>> parse_mqtt_url("mqtt://drone:s3cret@10.0.0.5:1884")
-    ('10.0.0.5', 1884, 'drone', 's3cret')
-    >>> parse_mqtt_url("mqtt://localhost")
-    ('localhost', 1883, None, None)
-    """
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-        raise ValueError(f"not an MQTT URL (expected mqtt://host:port): {url!r}")
-    user = unquote(parts.username) if parts.username else None
-    password = unquote(parts.password) if parts.password else None
-    return parts.hostname, parts.port or 1883, user, password
 
 
 def _status(online: bool) -> bytes:
@@ -61,7 +42,7 @@ class DronePublisher:
     Parameters
     ----------
     mqtt_url : str
-        ``mqtt://[user:pass@]host:port``.
+        ``mqtt://[user:pass@]host:port`` (``mqtts://`` for TLS).
     drone_id : str
         The drone's code, the second topic level.
     prefix : str
@@ -71,20 +52,19 @@ class DronePublisher:
     def __init__(self, mqtt_url: str, *, drone_id: str, prefix: str):
         self.drone_id = drone_id
         self.base = f"{prefix}/drones/{drone_id}"
-        self.host, self.port, user, password = parse_mqtt_url(mqtt_url)
+        address = BrokerAddress.parse(mqtt_url)
+        self.host, self.port = address.host, address.port
         self._connected = threading.Event()
         self._refused: str | None = None
-        self._pending: deque[mqtt.MQTTMessageInfo] = deque()
-        # A random suffix so two simulators (or a restarted one) never kick each other off.
-        client_id = f"sim-{drone_id}-{uuid.uuid4().hex[:6]}"
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=True
+        self._pending: deque[MessageInfo] = deque()
+        self._client = new_client(
+            address,
+            # A random suffix so two simulators (or a restarted one) never kick each other off.
+            client_id=f"sim-{drone_id}-{uuid.uuid4().hex[:6]}",
+            # The broker announces the drone offline if its link drops without a goodbye.
+            will=(f"{self.base}/status", _status(False)),
+            max_inflight=_MAX_INFLIGHT,
         )
-        if user:
-            self._client.username_pw_set(user, password)
-        self._client.max_inflight_messages_set(_MAX_INFLIGHT)
-        # The broker announces the drone offline if its link drops without a goodbye.
-        self._client.will_set(f"{self.base}/status", _status(False), qos=1, retain=True)
         self._client.on_connect = self._on_connect
 
     def _on_connect(self, client, _userdata, _flags, reason_code, _props) -> None:
@@ -144,3 +124,44 @@ class DronePublisher:
         self._client.disconnect()
         self._client.loop_stop()
         return left
+
+
+class Publisher:
+    """A plain QoS 1 publisher of raw payloads on any topic (tests, benchmarks).
+
+    Connects at once and returns; :meth:`flush` waits until the broker has everything.
+    """
+
+    def __init__(
+        self, *, mqtt_url: str, client_id: str = "", will: tuple[str, bytes] | None = None
+    ) -> None:
+        address = BrokerAddress.parse(mqtt_url)
+        self._client = new_client(address, client_id=client_id, will=will, max_inflight=1000)
+        # Queue without limit: a benchmark publishes its whole backlog before flushing.
+        self._client.max_queued_messages_set(0)
+        self._client.connect(address.host, address.port, keepalive=30)
+        self._client.loop_start()
+        self._pending: list[MessageInfo] = []
+
+    def publish(
+        self, topic: str, payload: bytes | str, *, qos: int = 1, retain: bool = False
+    ) -> None:
+        """Queue a message; :meth:`flush` waits until the broker has it."""
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if qos:
+            self._pending.append(info)
+            if len(self._pending) > 5000:
+                self.flush()
+
+    def flush(self, timeout: float = 60.0) -> None:
+        """Wait until every queued QoS 1 message is acknowledged by the broker."""
+        deadline = time.monotonic() + timeout
+        for info in self._pending:
+            info.wait_for_publish(max(0.001, deadline - time.monotonic()))
+        self._pending = []
+
+    def close(self) -> None:
+        """Flush and disconnect."""
+        self.flush()
+        self._client.disconnect()
+        self._client.loop_stop()

@@ -29,7 +29,8 @@ from pyproj import Transformer
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
-from drone_ingest.client import Ingester, Publisher
+from drone_ingest.client import Ingester
+from drone_ingest.publisher import Publisher
 from tests.conftest import unavailable
 from tests.factories import ORIGIN_E, ORIGIN_N
 from traceability.models import IngestReject, TelemetryPoint

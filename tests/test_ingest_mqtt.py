@@ -16,7 +16,8 @@ import orjson
 import pytest
 from sqlmodel import Session, select
 
-from drone_ingest.client import BrokerAddress, Publisher
+from drone_ingest.mqtt import BrokerAddress
+from drone_ingest.publisher import DronePublisher, Publisher
 from tests.mqtt import (  # noqa: F401 - fixtures
     broker_fixture,
     count_points,
@@ -46,6 +47,32 @@ def test_broker_url_parsing():
     assert BrokerAddress.parse("mqtt://127.0.0.1").port == 1883
     with pytest.raises(ValueError):
         BrokerAddress.parse("http://127.0.0.1:1883")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mqtt://broker.example", ("broker.example", 1883, None, None, False)),
+        ("mqtts://broker.example", ("broker.example", 8883, None, None, True)),
+        ("mqtts://u:p%40ss@broker.example:9883", ("broker.example", 9883, "u", "p@ss", True)),
+        ("tcp://10.0.0.5:1884", ("10.0.0.5", 1884, None, None, False)),
+        ("ssl://10.0.0.5", ("10.0.0.5", 8883, None, None, True)),
+        ("127.0.0.1:1885", ("127.0.0.1", 1885, None, None, False)),
+        ("mqtt://ingester@[::1]:1883", ("::1", 1883, "ingester", None, False)),
+    ],
+)
+def test_one_url_parser_for_ingester_and_publishers(url, expected):
+    a = BrokerAddress.parse(url)
+    assert (a.host, a.port, a.username, a.password, a.tls) == expected
+    assert "p@ss" not in repr(a)  # a password never reaches a log line
+    drone = DronePublisher(url, drone_id="D0", prefix="agri")  # not connected
+    assert (drone.host, drone.port) == expected[:2]
+
+
+@pytest.mark.parametrize("url", ["ws://h:1883", "mqtt://", "mqtt://h:port", "mqtt://h:99999"])
+def test_broker_url_mistakes_are_named(url):
+    with pytest.raises(ValueError, match="MQTT URL"):
+        BrokerAddress.parse(url)
 
 
 def test_stream_with_repeats_is_stored_exactly_once(broker, db, prefix, drones):

@@ -9,10 +9,12 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from drone_ingest import handlers
-from drone_ingest.messages import BadMessage, Message, parse_topic
+from drone_ingest.handlers import Message
 from tests.mqtt import count_points, end_event, lawnmower, start_event, stream
+from traceability.ingest import logs
+from traceability.ingest.contract import BadMessage, parse_topic
+from traceability.ingest.rejects import MAX_KEPT_PAYLOAD
 from traceability.models import Drone, IngestReject, Mission, MissionStatus, TelemetryPoint
-from traceability.services import telemetry
 
 P = "agri"
 
@@ -177,7 +179,7 @@ def test_every_bad_input_becomes_a_reject_and_good_points_still_land(session, dr
     assert any(r.startswith("telemetry point 3: expected a JSON object") for r in reasons)
     assert by_topic_and_payload  # topic and payload are kept with every reject
     big = next(r for r in kept if "more than the" in r.reason)
-    assert len(big.payload) <= telemetry.MAX_KEPT_PAYLOAD
+    assert len(big.payload) <= MAX_KEPT_PAYLOAD
     assert mission(session, "M5").point_count == 2
 
 
@@ -200,11 +202,11 @@ def test_flight_log_csv_and_jsonl(session, drone):
         for p in points
     ]
     csv_data = (header + "\n".join(rows) + "\nD1,LOG1,9999,not-a-time,1,2,true,1\n").encode()
-    r = telemetry.ingest_log(session, data=csv_data, name="flight.csv")
+    r = logs.ingest_log(session, data=csv_data, name="flight.csv")
     assert (r.stored, r.rejected) == (len(points), 1)
     lines = [orjson.dumps(start_event("LOG1"))] + [orjson.dumps(p) for p in points[:10]]
     lines += [orjson.dumps(end_event("LOG1", points)), b"{broken"]
-    r = telemetry.ingest_log(session, data=b"\n".join(lines), name="flight.jsonl", drone="D1")
+    r = logs.ingest_log(session, data=b"\n".join(lines), name="flight.jsonl", drone="D1")
     assert (r.stored, r.duplicates, r.events, r.rejected) == (0, 10, 2, 1)
     m = mission(session, "LOG1")
     assert m.point_count == len(points) and m.status is MissionStatus.complete

@@ -8,7 +8,7 @@ import orjson
 import pytest
 from pyproj import Geod
 
-from drone_ingest.logs import ingest_log_bytes
+from traceability.ingest.logs import ingest_log
 from traceability.services import missions
 
 LOG = Path(__file__).parent / "data" / "isoxml_totalstests_tracks.csv"
@@ -51,7 +51,7 @@ def machine(factory):
 def test_a_real_time_log_is_stored_once_and_measured_like_its_counter(session, machine):
     records = _records()
     data = _log_lines(records)
-    first = ingest_log_bytes(session, data=data, name="tracks.jsonl", drone=machine.code)
+    first = ingest_log(session, data=data, name="tracks.jsonl", drone=machine.code)
     assert (first.stored, first.rejected, first.duplicates) == (len(records), 0, 0)
     by_log = {}
     for r in records:
@@ -63,15 +63,13 @@ def test_a_real_time_log_is_stored_once_and_measured_like_its_counter(session, m
         # neither do we measure any treated area.
         assert m.sprayed_area_ha == 0.0 and m.applied_amount == 0.0
 
-    again = ingest_log_bytes(session, data=data, name="tracks.jsonl", drone=machine.code)
+    again = ingest_log(session, data=data, name="tracks.jsonl", drone=machine.code)
     assert (again.stored, again.duplicates) == (0, len(records))
 
 
 def test_the_same_track_worked_throughout_gives_a_plausible_footprint(session, machine):
     records = [r for r in _records() if r["tlg"] == "TLG00003"]
-    ingest_log_bytes(
-        session, data=_log_lines(records, working=True), name="t.jsonl", drone=machine.code
-    )
+    ingest_log(session, data=_log_lines(records, working=True), name="t.jsonl", drone=machine.code)
     m = missions.get_mission(session, mission_id="ISOXML-TLG00003")
 
     # An independent oracle on the ellipsoid: the stretches that count (no gap over 30 s,

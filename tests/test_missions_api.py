@@ -4,7 +4,7 @@ import orjson
 import pytest
 
 from drone_ingest import handlers
-from drone_ingest.messages import Message
+from drone_ingest.handlers import Message
 from tests.mqtt import end_event, lawnmower, start_event
 from traceability.services import missions
 

@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import Session, select
 
 from drone_ingest import handlers
-from drone_ingest.messages import Message
+from drone_ingest.handlers import Message
 from tests.mqtt import end_event, lawnmower, lonlat, start_event
 from traceability.models import DiaryEntry, Mission
 from traceability.services import diary, missions, zones

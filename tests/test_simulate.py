@@ -19,7 +19,7 @@ from drone_ingest.simulate import (
 )
 from tests.factories import rectangle_lonlat
 from traceability.geo import measure_application, to_metres
-from traceability.models import MissionEndIn, MissionStartIn, TelemetryIn
+from traceability.ingest.contract import MissionEndIn, MissionStartIn, TelemetryIn
 
 T0 = datetime(2026, 3, 2, 0, 30, tzinfo=UTC)
 T40 = DroneSpec(code="BL-DR-001", swath_m=11.0, tank_capacity=40.0, spreader_capacity_kg=50.0)

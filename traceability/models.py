@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
@@ -900,7 +900,7 @@ class IngestRejectsPublic(BaseModel):
     items: list[IngestRejectPublic]
 
 
-# ---------------------------------------------------------------- wire schemas (MQTT contract)
+# ---------------------------------------------------------------- finite numbers (zone buffers)
 
 
 def _finite(value: float | None) -> float | None:
@@ -910,81 +910,6 @@ def _finite(value: float | None) -> float | None:
 
 
 Finite = Annotated[float, AfterValidator(_finite)]
-
-
-class TelemetryIn(BaseModel):
-    """One telemetry fix as a drone publishes it."""
-
-    model_config = ConfigDict(extra="ignore", strict=False)
-
-    mission_id: Code
-    seq: Annotated[int, PField(ge=0, lt=2**62)]
-    ts: AwareDatetime
-    lat: Annotated[Finite, PField(ge=-90, le=90)]
-    lon: Annotated[Finite, PField(ge=-180, le=180)]
-    alt_m: Finite | None = None
-    speed_mps: Annotated[Finite, PField(ge=0, le=200)] | None = None
-    heading_deg: Finite | None = None
-    spraying: bool
-    flow_lpm: Annotated[Finite, PField(ge=0, le=1000)] | None = None
-    flow_kgpm: Annotated[Finite, PField(ge=0, le=1000)] | None = None
-    swath_m: Annotated[Finite, PField(gt=0, le=100)] | None = None
-    tank_remaining: Finite | None = None
-    battery_pct: Finite | None = None
-
-    @field_validator("spraying", mode="before")
-    @classmethod
-    def _strict_bool(cls, v: Any) -> Any:
-        # "yes" or 2 are not a clear applicator state; only JSON booleans and 0/1.
-        if isinstance(v, bool) or v in (0, 1):
-            return v
-        raise ValueError("spraying must be true or false")
-
-
-class TankMixIn(BaseModel):
-    """How much product one litre of tank mix holds (an extension of the start event)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    product_per_l: Annotated[Finite, PField(gt=0, le=1000)]
-    product_unit: Unit | None = None
-
-
-class MissionStartIn(BaseModel):
-    """``{"event": "start", ...}`` on the mission topic."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    event: Literal["start"]
-    mission_id: Code
-    ts: AwareDatetime
-    type: MissionType
-    product_code: Code | None = None
-    swath_m: Annotated[Finite, PField(gt=0, le=100)] | None = None
-    operator_id: Annotated[str, StringConstraints(max_length=64)] | None = None
-    planned_field_codes: list[Code] = PField(default_factory=list, max_length=1000)
-    tank_mix: TankMixIn | None = None
-
-
-class MissionEndIn(BaseModel):
-    """``{"event": "end", ...}`` on the mission topic."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    event: Literal["end"]
-    mission_id: Code
-    ts: AwareDatetime
-    reported_area_ha: Annotated[Finite, PField(ge=0, le=100_000)] | None = None
-    reported_amount: Annotated[Finite, PField(ge=0, le=1_000_000)] | None = None
-
-
-class StatusIn(BaseModel):
-    """The retained ``status`` topic (also the Last Will)."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    online: bool
-    ts: AwareDatetime | None = None
 
 
 # ---------------------------------------------------------------- no-spray zone and ingest schemas

@@ -5,8 +5,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
 from traceability.api.deps import AdminUser, BBoxDep, OperatorUser, PagingDep, SessionDep
-from traceability.config import get_settings
 from traceability.errors import InvalidInput
+from traceability.ingest import logs, rejects
 from traceability.models import (
     FeatureCollectionCreate,
     FieldImportResult,
@@ -20,7 +20,7 @@ from traceability.models import (
     ZonesPublic,
 )
 from traceability.services import missions as svc
-from traceability.services import telemetry, zones
+from traceability.services import zones
 
 router = APIRouter()
 
@@ -67,7 +67,7 @@ def list_rejects(
     ] = None,
 ):
     """Messages that could not be accepted, newest first, with the reason (admin, operator)."""
-    return telemetry.list_rejects(session, offset=paging.offset, limit=paging.limit, topic=topic)
+    return rejects.list_rejects(session, offset=paging.offset, limit=paging.limit, topic=topic)
 
 
 @router.post("/ingest/logs", response_model=IngestResult, tags=["ingest"])
@@ -83,17 +83,10 @@ def upload_log(
 
     Points already received are counted as duplicates, bad records are kept as rejects.
     """
-    data = file.file.read(telemetry.LOG_MAX_BYTES + 1)
+    data = file.file.read(logs.LOG_MAX_BYTES + 1)
     if not data:
         raise InvalidInput("the uploaded log is empty")
-    name = file.filename or "upload"
-    result = telemetry.ingest_log(
-        session, data=data, name=name, drone=drone, prefix=get_settings().topic_prefix
-    )
-    changed = sorted(result.ended | result.late)
-    if changed:
-        svc.measure_dirty(session, mission_ids=changed, limit=len(changed))
-    return result.public()
+    return logs.ingest_log(session, data=data, name=file.filename or "upload", drone=drone).public()
 
 
 @router.post("/zones", status_code=201, response_model=ZonePublic, tags=["zones"])

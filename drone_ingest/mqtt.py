@@ -1,0 +1,94 @@
+"""The one module that imports paho: broker URLs and the MQTT client factory.
+
+Every MQTT connection agritrace makes — the ingester's (:mod:`drone_ingest.client`) and
+those of the publishers that play the drones (:mod:`drone_ingest.publisher`) — is built
+by :func:`new_client` from a :class:`BrokerAddress`, so both understand the same URLs
+(``mqtt://`` and ``mqtts://``, credentials, default ports) and speak the same protocol
+version. Other modules use the clients it returns without importing paho themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+#: paho's types, for annotations elsewhere (paho itself is imported only here).
+Client = mqtt.Client
+MessageInfo = mqtt.MQTTMessageInfo
+
+_SCHEMES = {"mqtt": False, "tcp": False, "mqtts": True, "ssl": True}
+
+
+@dataclass(frozen=True)
+class BrokerAddress:
+    """Where the broker is, from ``mqtt://[user:pass@]host[:port]`` (``mqtts://`` for TLS)."""
+
+    host: str
+    port: int
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: bool = False
+
+    @classmethod
+    def parse(cls, url: str) -> BrokerAddress:
+        """Parse a broker URL; the port defaults to 1883, or 8883 with TLS.
+
+        >>> BrokerAddress.parse("mqtt://u:p%40ss@10.0.0.5:1884")
+        BrokerAddress(host='10.0.0.5', port=1884, username='u', tls=False)
+        >>> BrokerAddress.parse("mqtts://broker.example").port
+        8883
+        >>> BrokerAddress.parse("localhost")
+        BrokerAddress(host='localhost', port=1883, username=None, tls=False)
+        """
+        parts = urlsplit(url if "://" in url else f"mqtt://{url}")
+        if parts.scheme not in _SCHEMES:
+            raise ValueError(f"MQTT URL must start with mqtt:// or mqtts:// (got {url!r})")
+        if not parts.hostname:
+            raise ValueError(f"MQTT URL {url!r} names no host")
+        tls = _SCHEMES[parts.scheme]
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"MQTT URL {url!r} has a bad port") from exc
+        return cls(
+            host=parts.hostname,
+            port=port or (8883 if tls else 1883),
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            tls=tls,
+        )
+
+
+def new_client(
+    address: BrokerAddress,
+    *,
+    client_id: str = "",
+    clean_session: bool = True,
+    will: tuple[str, bytes] | None = None,
+    max_inflight: int | None = None,
+) -> Client:
+    """A paho client for ``address``, not yet connected.
+
+    ``will`` is the Last Will ``(topic, payload)``, sent retained with QoS 1 when the
+    connection drops without a goodbye. ``max_inflight`` raises paho's cap on QoS 1
+    messages awaiting the broker's acknowledgement (20 by default).
+    """
+    client = mqtt.Client(
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        client_id=client_id,
+        clean_session=clean_session,
+        protocol=mqtt.MQTTv311,
+    )
+    if address.username:
+        client.username_pw_set(address.username, address.password)
+    if address.tls:
+        client.tls_set()
+    if will is not None:
+        client.will_set(will[0], will[1], qos=1, retain=True)
+    if max_inflight is not None:
+        client.max_inflight_messages_set(max_inflight)
+    client.reconnect_delay_set(min_delay=1, max_delay=10)
+    return client

@@ -1,0 +1,228 @@
+"""The drone wire contract: topics, payload rules and the message schemas, written once.
+
+Everything a drone may publish is described here and nowhere else
+(``{prefix}/drones/{drone_id}/{telemetry|mission|status}``, UTF-8 JSON; see
+``shared/INTERFACE.md``). The MQTT ingester, ``POST /api/v1/ingest/logs`` and
+``agritrace ingest-log`` all validate against these schemas.
+
+Every check of a telemetry point runs inside pydantic-core (bounds, finite numbers,
+a time zone on ``ts``): a point is the hot path of the ingester, and one Python
+validator per field would cost more than the rest of its validation. The one
+leniency of the contract, ``spraying`` sent as 0 or 1, is a native union too.
+:func:`describe` words the errors that pydantic names too tersely.
+"""
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError
+from pydantic import Field as PField
+from pydantic_core import core_schema
+
+from traceability.models import Code, MissionType, Unit
+
+#: Topic kinds of the contract, ``{prefix}/drones/{drone_id}/{kind}``.
+KINDS = ("telemetry", "mission", "status")
+DRONE_ID_MAX = 64
+
+
+class BadMessage(Exception):
+    """A message that breaks the contract; ``str(exc)`` is the reason kept with the reject."""
+
+
+# ---------------------------------------------------------------- topics and payloads
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    """The levels of a contract topic."""
+
+    prefix: str
+    drone_id: str
+    kind: str
+
+
+def parse_topic(topic: str, *, prefix: str) -> Topic:
+    """Split ``{prefix}/drones/{drone_id}/{kind}``; raise :class:`BadMessage` otherwise.
+
+    >>> parse_topic("agri/drones/BL-DR-001/telemetry", prefix="agri")
+    Topic(prefix='agri', drone_id='BL-DR-001', kind='telemetry')
+    """
+    parts = topic.split("/")
+    head = prefix.split("/")
+    if len(parts) != len(head) + 3 or parts[: len(head)] != head or parts[len(head)] != "drones":
+        raise BadMessage(f"topic is outside the contract '{prefix}/drones/{{drone_id}}/{{kind}}'")
+    drone, kind = parts[-2], parts[-1]
+    if not drone or len(drone) > DRONE_ID_MAX:
+        raise BadMessage(f"drone_id in the topic must be 1 to {DRONE_ID_MAX} characters")
+    if kind not in KINDS:
+        raise BadMessage(f"unknown topic kind '{kind}': expected one of {', '.join(KINDS)}")
+    return Topic(prefix=prefix, drone_id=drone, kind=kind)
+
+
+def check_size(payload: bytes, *, max_bytes: int) -> None:
+    """Refuse a payload bigger than the configured limit."""
+    if len(payload) > max_bytes:
+        raise BadMessage(f"payload is {len(payload):,} bytes, more than the {max_bytes:,} allowed")
+
+
+def nan_hint(payload: bytes) -> str:
+    """Why JSON that looks fine to a person may not be JSON (Python's ``json`` writes NaN)."""
+    if b"NaN" in payload or b"Infinity" in payload:
+        return " (NaN and Infinity are not JSON numbers)"
+    return ""
+
+
+def decode_json(payload: bytes) -> Any:
+    """The JSON value of a payload (UTF-8; NaN and Infinity are not JSON and are refused).
+
+    >>> decode_json(b'{"online": true}')
+    {'online': True}
+    """
+    if not payload.strip():
+        raise BadMessage("payload is empty")
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise BadMessage(f"payload is not valid JSON{nan_hint(payload)}: {exc}") from exc
+
+
+# ---------------------------------------------------------------- value types
+
+
+def _num(**bounds: float) -> Any:
+    """A finite float within ``bounds``, checked natively."""
+    return Annotated[float, PField(allow_inf_nan=False, **bounds)]
+
+
+class _ApplicatorState:
+    """``spraying``: a JSON boolean, or 0 / 1 from devices that send numbers.
+
+    "yes" or 2 are not a clear applicator state. A union with its own error keeps the
+    check native and the reason short.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, _source: Any, _handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.union_schema(
+            [
+                core_schema.bool_schema(strict=True),
+                core_schema.no_info_after_validator_function(
+                    bool, core_schema.literal_schema([0, 1])
+                ),
+            ],
+            # The boolean first: a JSON true/false is decided without trying the rest.
+            mode="left_to_right",
+            custom_error_type="applicator_state",
+            custom_error_message="spraying must be true or false",
+        )
+
+
+Swath = _num(gt=0, le=100)
+
+# pydantic's words for these are too terse for an operator reading the rejects.
+_WORDING = {
+    "timezone_aware": "timestamp must carry a UTC offset (e.g. 2026-05-01T08:00:00+07:00)",
+    "finite_number": "must be a finite number (NaN and Infinity are not allowed)",
+}
+
+
+def describe(exc: ValidationError, *, limit: int = 5) -> str:
+    """A short, human reason from a pydantic error: ``lat: Input should be ...; ...``."""
+    parts = []
+    for err in exc.errors()[:limit]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "payload"
+        parts.append(f"{where}: {_WORDING.get(err['type'], err.get('msg', 'invalid'))}")
+    more = exc.error_count() - limit
+    if more > 0:
+        parts.append(f"and {more} more problem(s)")
+    return "; ".join(parts)
+
+
+# ---------------------------------------------------------------- the messages
+
+
+class TelemetryIn(BaseModel):
+    """One telemetry fix as a drone publishes it.
+
+    Each field is a column of the ``telemetry`` table (which adds ``drone_code``): the
+    store writes a point's values, in field order, under these names.
+
+    >>> p = TelemetryIn.model_validate_json(
+    ...     b'{"mission_id": "M1", "seq": 7, "ts": "2026-03-01T08:00:00+07:00",'
+    ...     b' "lat": 9.23, "lon": 105.43, "spraying": 1}'
+    ... )
+    >>> p.seq, p.spraying, p.ts.isoformat()
+    (7, True, '2026-03-01T08:00:00+07:00')
+    """
+
+    # ``ts`` keeps the offset it was sent with (the same instant; the store keeps UTC).
+    model_config = ConfigDict(extra="ignore")
+
+    mission_id: Code
+    seq: Annotated[int, PField(ge=0, lt=2**62)]
+    ts: AwareDatetime
+    lat: _num(ge=-90, le=90)
+    lon: _num(ge=-180, le=180)
+    alt_m: _num() | None = None
+    speed_mps: _num(ge=0, le=200) | None = None
+    heading_deg: _num() | None = None
+    spraying: _ApplicatorState
+    flow_lpm: _num(ge=0, le=1000) | None = None
+    flow_kgpm: _num(ge=0, le=1000) | None = None
+    swath_m: Swath | None = None
+    tank_remaining: _num() | None = None
+    battery_pct: _num() | None = None
+
+
+#: A point's keys, in the order of its values: the ``telemetry`` columns a point fills.
+POINT_FIELDS: tuple[str, ...] = tuple(TelemetryIn.model_fields)
+
+
+class TankMixIn(BaseModel):
+    """How much product one litre of tank mix holds (an extension of the start event)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    product_per_l: _num(gt=0, le=1000)
+    product_unit: Unit | None = None
+
+
+class MissionStartIn(BaseModel):
+    """``{"event": "start", ...}`` on the mission topic."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event: Literal["start"]
+    mission_id: Code
+    ts: AwareDatetime
+    type: MissionType
+    product_code: Code | None = None
+    swath_m: Swath | None = None
+    operator_id: Annotated[str, PField(max_length=64)] | None = None
+    planned_field_codes: list[Code] = PField(default_factory=list, max_length=1000)
+    tank_mix: TankMixIn | None = None
+
+
+class MissionEndIn(BaseModel):
+    """``{"event": "end", ...}`` on the mission topic."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event: Literal["end"]
+    mission_id: Code
+    ts: AwareDatetime
+    reported_area_ha: _num(ge=0, le=100_000) | None = None
+    reported_amount: _num(ge=0, le=1_000_000) | None = None
+
+
+class StatusIn(BaseModel):
+    """The retained ``status`` topic (also the Last Will)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    online: bool
+    ts: AwareDatetime | None = None

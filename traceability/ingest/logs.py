@@ -1,0 +1,165 @@
+"""Flight logs: records kept on a drone out of coverage, uploaded later through the pipeline.
+
+A log is CSV (a header row naming the telemetry keys; ``drone_id`` and ``event`` columns
+are optional) or JSON lines (one telemetry object, an array of them, or a mission event
+per line). Each record is validated and stored exactly as if it had arrived on its MQTT
+topic: repeats of points already received live are no-ops, bad records are kept as
+rejects. ``POST /api/v1/ingest/logs`` and ``agritrace ingest-log`` both run
+:func:`ingest_log`.
+"""
+
+import csv
+import io
+import math
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlmodel import Session
+
+from traceability.config import get_settings
+from traceability.errors import InvalidInput
+from traceability.ingest.batch import IngestBatch
+from traceability.ingest.rejects import kept_text
+from traceability.ingest.store import BatchResult, store_batch
+from traceability.ingest.validate import add_mission_event, add_telemetry
+from traceability.services import missions
+
+LOG_MAX_BYTES = 200_000_000
+_BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
+_INT_COLUMNS = {"seq"}
+_TEXT_COLUMNS = {
+    "mission_id",
+    "ts",
+    "drone_id",
+    "drone",
+    "event",
+    "type",
+    "product_code",
+    "operator_id",
+}
+
+
+def _csv_value(key: str, value: str) -> Any:
+    value = value.strip()
+    if value == "":
+        return None
+    if key in _TEXT_COLUMNS:
+        return value
+    if key == "spraying":
+        return _BOOL.get(value.lower(), value)
+    if key == "planned_field_codes":
+        return [c for c in value.replace(";", " ").split() if c]
+    try:
+        number = float(value)
+    except ValueError:
+        return value  # left as text: validation names the problem
+    if key in _INT_COLUMNS and math.isfinite(number) and number.is_integer():
+        return int(number)
+    return number
+
+
+def parse_log(data: bytes, *, name: str = "log") -> Iterator[tuple[str, Any]]:
+    """Records of a flight log as ``(where, object or error text)``.
+
+    CSV (a header row naming the telemetry keys; ``drone_id`` and ``event`` columns are
+    optional) or JSON lines (one object, or an array of objects, per line). A line that
+    cannot be read yields its error as text, so it is rejected and the rest goes on.
+
+    >>> list(parse_log(b"mission_id,seq,spraying\\nM1,3,yes\\n", name="f.csv"))
+    [('f.csv:2', {'mission_id': 'M1', 'seq': 3, 'spraying': True})]
+    """
+    if len(data) > LOG_MAX_BYTES:
+        raise InvalidInput(f"log '{name}' is {len(data):,} bytes, more than {LOG_MAX_BYTES:,}")
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    head = data.lstrip()[:1]
+    is_json = name.lower().endswith((".jsonl", ".ndjson", ".json")) or head in (b"{", b"[")
+    if is_json:
+        for n, line in enumerate(data.splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{name}:{n}"
+            try:
+                yield where, orjson.loads(line)
+            except orjson.JSONDecodeError as exc:
+                yield where, f"line is not valid JSON: {exc}"
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"log '{name}' is neither JSON lines nor UTF-8 CSV: {exc}") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "mission_id" not in [f.strip() for f in reader.fieldnames]:
+        raise InvalidInput(f"CSV log '{name}' needs a header row with at least mission_id")
+    for row in reader:
+        where = f"{name}:{reader.line_num}"
+        if None in row:
+            yield where, f"row has more cells than the header's {len(reader.fieldnames)}"
+            continue
+        yield (
+            where,
+            {k.strip(): _csv_value(k.strip(), v or "") for k, v in row.items() if v is not None},
+        )
+
+
+def log_batch(records: Iterable[tuple[str, Any]], *, drone: str | None, prefix: str) -> IngestBatch:
+    """Turn log records into a batch, as if each had arrived on its MQTT topic."""
+    batch = IngestBatch()
+    for where, obj in records:
+        rec_drone = drone
+        if isinstance(obj, dict):
+            rec_drone = obj.get("drone_id") or obj.get("drone") or drone
+        items = obj if isinstance(obj, list) else [obj]
+        kind = "mission" if isinstance(obj, dict) and "event" in obj else "telemetry"
+        topic = f"{prefix}/drones/{rec_drone or '?'}/{kind} ({where})"
+        src = batch.source(topic=topic, payload=kept_text(obj))
+        if isinstance(obj, str):
+            batch.reject(src, obj)
+        elif not isinstance(rec_drone, str) or not rec_drone:
+            batch.reject(src, "no drone: the record has no drone_id and none was given for the log")
+        elif kind == "mission":
+            add_mission_event(batch, src=src, drone=rec_drone, payload=obj)
+        else:
+            add_telemetry(batch, src=src, drone=rec_drone, payload=items)
+    return batch
+
+
+def ingest_log(
+    session: Session,
+    *,
+    data: bytes,
+    name: str = "log",
+    drone: str | None = None,
+    prefix: str | None = None,
+) -> BatchResult:
+    """Store a log's records and commit, then measure the completed missions it changed.
+
+    ``prefix`` names the topics of its rejects (default: the configured topic prefix).
+    """
+    prefix = get_settings().topic_prefix if prefix is None else prefix
+    batch = log_batch(parse_log(data, name=name), drone=drone, prefix=prefix)
+    result = store_batch(session, batch=batch)
+    session.commit()
+    changed = sorted(result.ended | result.late)
+    if changed:
+        missions.measure_dirty(session, mission_ids=changed, limit=len(changed))
+    return result
+
+
+def ingest_log_file(path: str | Path, *, drone: str | None = None, engine=None) -> BatchResult:
+    """What ``agritrace ingest-log FILE`` runs: read, store, measure, print a summary."""
+    from traceability.db import get_engine, migrate
+
+    path = Path(path)
+    if engine is None:
+        engine = get_engine()
+        migrate(engine)
+    with Session(engine) as session:
+        result = ingest_log(session, data=path.read_bytes(), name=path.name, drone=drone)
+    print(
+        f"{path.name}: {result.stored} points stored, {result.duplicates} already known, "
+        f"{result.events} events, {result.rejected} rejected (see GET /api/v1/ingest/rejects)"
+    )
+    return result

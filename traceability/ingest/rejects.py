@@ -1,0 +1,95 @@
+"""Rejects: a message, or one object of it, that could not be accepted, kept with its reason.
+
+Nothing a drone sends is silently dropped. A reject holds the topic, the payload as
+received (cut at :data:`MAX_KEPT_PAYLOAD`), the reason and when it arrived, and is listed
+at ``GET /api/v1/ingest/rejects``.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from traceability.models import IngestReject, IngestRejectPublic, IngestRejectsPublic
+
+MAX_TOPIC = 1024
+MAX_REASON = 2000
+# A reject keeps the raw payload for inspection, but a megabyte of junk is not evidence.
+MAX_KEPT_PAYLOAD = 64_000
+
+
+def kept_text(payload: bytes | str | Any) -> str:
+    """The payload as a reject keeps it: text, at most :data:`MAX_KEPT_PAYLOAD` characters.
+
+    >>> kept_text(b"caf\\xc3\\xa9"), kept_text({"seq": 1})
+    ('café', '{"seq":1}')
+    """
+    if isinstance(payload, bytes):
+        return payload[:MAX_KEPT_PAYLOAD].decode("utf-8", errors="replace")
+    if isinstance(payload, str):
+        return payload[:MAX_KEPT_PAYLOAD]
+    try:
+        text = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        text = repr(payload)
+    return text[:MAX_KEPT_PAYLOAD]
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A message, or one object of it, that could not be accepted."""
+
+    topic: str
+    payload: str
+    reason: str
+    received_at: datetime
+
+    @classmethod
+    def of(cls, *, topic: str, payload: Any, reason: str, received_at: datetime) -> "Reject":
+        """A reject cut to what the table keeps."""
+        return cls(
+            topic=topic[:MAX_TOPIC],
+            payload=kept_text(payload),
+            reason=reason[:MAX_REASON],
+            received_at=received_at,
+        )
+
+
+def store_rejects(session: Session, *, rejects: Iterable[Reject]) -> int:
+    """Keep rejects in the caller's transaction (the caller commits); returns how many."""
+    rows = [
+        {
+            "topic": r.topic,
+            "payload": r.payload,
+            "reason": r.reason[:MAX_REASON],
+            "received_at": r.received_at,
+        }
+        for r in rejects
+    ]
+    if rows:
+        session.execute(IngestReject.__table__.insert(), rows)
+    return len(rows)
+
+
+def list_rejects(
+    session: Session, *, offset: int = 0, limit: int = 50, topic: str | None = None
+) -> IngestRejectsPublic:
+    """Rejects, newest first: ``{"total", "items"}``."""
+    where = [IngestReject.topic.contains(topic, autoescape=True)] if topic else []
+    total = session.execute(
+        select(func.count()).select_from(IngestReject).where(*where)
+    ).scalar_one()
+    rows = session.execute(
+        select(IngestReject)
+        .where(*where)
+        .order_by(IngestReject.id.desc())
+        .offset(offset)
+        .limit(limit)
+    ).scalars()
+    return IngestRejectsPublic(
+        total=total, items=[IngestRejectPublic.model_validate(r) for r in rows]
+    )

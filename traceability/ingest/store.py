@@ -1,0 +1,329 @@
+"""Store: write a validated batch in the caller's transaction; the caller commits, then acks.
+
+- points go in through :mod:`traceability.ingest.points` (``ON CONFLICT (drone_code, seq)
+  DO NOTHING``), so a redelivered or repeated point is a no-op and ``point_count`` grows
+  by exactly the rows that were new;
+- a mission row is created by whichever comes first, a point or the start event
+  (``ON CONFLICT (mission_id) DO NOTHING``, so two ingesters racing create it once);
+- start events fill the mission, end events complete it, status messages move a
+  drone's online state forward in time;
+- unknown drones and objects naming another drone's mission become rejects, stored
+  with the batch's other rejects;
+- every change marks the mission ``dirty``; measuring happens elsewhere, never per message.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from traceability.ingest.batch import IngestBatch
+from traceability.ingest.contract import MissionEndIn, MissionStartIn, StatusIn
+from traceability.ingest.points import insert_points
+from traceability.ingest.rejects import store_rejects
+from traceability.models import Drone, IngestResult, InputProduct, Mission, MissionStatus, utcnow
+
+
+@dataclass
+class BatchResult:
+    """What :func:`store_batch` did."""
+
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    events: int = 0
+    missions: set[str] = field(default_factory=set)  # missions whose record changed
+    ended: set[str] = field(default_factory=set)  # missions that got an end event
+    late: set[str] = field(default_factory=set)  # complete missions that got new points
+
+    def public(self) -> IngestResult:
+        """The API shape."""
+        return IngestResult(
+            stored=self.stored,
+            duplicates=self.duplicates,
+            rejected=self.rejected,
+            events=self.events,
+            missions=sorted(self.missions),
+        )
+
+
+class _MissionRow(NamedTuple):
+    pk: int
+    drone_code: str
+    status: MissionStatus
+    started_at: datetime | None
+    has_start: bool  # its start event was stored (the type is only known from it)
+
+
+def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
+    """Write a batch in the caller's transaction (the caller commits, then acknowledges).
+
+    Unknown drones and points of a mission flown by another drone become rejects;
+    repeated points are silent no-ops; start events fill the mission, end events close it.
+    """
+    res = BatchResult()
+    # One pass over the points (the hot loop): the (drone, mission) pairs they name and
+    # one row per (drone, seq); everything else works on those few pairs.
+    pairs: dict[tuple[str, str], int] = {}
+    rows: dict[tuple[str, int], tuple] = {}
+    for src, drone, p in batch.points:
+        pairs.setdefault((drone, p.mission_id), src)
+        key = (drone, p.seq)
+        if key not in rows:
+            # A point holds exactly the telemetry columns after drone_code, in order.
+            rows[key] = (drone, *p.__dict__.values())
+    n_points = len(batch.points)
+
+    point_drones = {d for d, _ in pairs}
+    known = _known_drones(session, batch, point_drones)
+    if not point_drones <= known.keys():
+        n_points -= sum(1 for _, d, _ in batch.points if d not in known)
+        pairs = {k: v for k, v in pairs.items() if k[0] in known}
+        rows = {k: v for k, v in rows.items() if k[0] in known}
+    events = [e for e in batch.events if e[1] in known]
+    statuses = [s for s in batch.statuses if s[1] in known]
+
+    # Missions: created by the first point or the start event, whichever comes first.
+    wanted: dict[str, tuple[str, int]] = {}
+    for _, drone, obj in events:
+        wanted.setdefault(obj.mission_id, (drone, known[drone]))
+    for drone, mid in pairs:
+        wanted.setdefault(mid, (drone, known[drone]))
+    missions = _ensure_missions(session, wanted) if wanted else {}
+
+    if any(missions[mid].drone_code != drone for drone, mid in pairs):
+        # Rare: some points name another drone's mission. Reject those one by one and
+        # rebuild the rows from the rest.
+        rows = {}
+        n_points = 0
+        for src, drone, p in batch.points:
+            if drone in known and _owned(batch, missions, src, drone, p, "point"):
+                n_points += 1
+                rows.setdefault((drone, p.seq), (drone, *p.__dict__.values()))
+
+    starts = [
+        (s, d, e)
+        for s, d, e in events
+        if isinstance(e, MissionStartIn) and _owned(batch, missions, s, d, e, "start event")
+    ]
+    ends = [
+        (s, d, e)
+        for s, d, e in events
+        if isinstance(e, MissionEndIn) and _owned(batch, missions, s, d, e, "end event")
+    ]
+    res.events = len(starts) + len(ends) + len(statuses)
+
+    has_start = {m for m, row in missions.items() if row.has_start}
+    _apply_starts(session, [e for _, _, e in starts], missions, res)
+    has_start |= {e.mission_id for _, _, e in starts}
+    if rows:
+        _store_points(session, rows, n_points, missions, has_start, res)
+    _apply_ends(session, [e for _, _, e in ends], missions, res)
+    res.late -= res.ended
+    _apply_statuses(session, [(d, s) for _, d, s in statuses])
+
+    res.rejected = store_rejects(session, rejects=batch.rejects)
+    return res
+
+
+def _known_drones(session: Session, batch: IngestBatch, point_drones: set[str]) -> dict[str, int]:
+    """``{code: id}`` of the registered drones the batch names; rejects the work of others."""
+    named = point_drones | {d for _, d, _ in batch.events} | {d for _, d, _ in batch.statuses}
+    if not named:
+        return {}
+    known = dict(
+        session.execute(select(Drone.code, Drone.id).where(Drone.code.in_(sorted(named)))).all()
+    )
+    if not named <= known.keys():
+        rejected: set[int] = set()
+        for src, drone, _ in (*batch.points, *batch.events, *batch.statuses):
+            if drone not in known and src not in rejected:
+                rejected.add(src)
+                batch.reject(
+                    src, f"unknown drone '{drone}': register it (POST /api/v1/drones) first"
+                )
+    return known
+
+
+def _owned(
+    batch: IngestBatch, missions: dict[str, _MissionRow], src: int, drone: str, obj, what: str
+) -> bool:
+    """Whether ``obj`` names a mission of ``drone``; rejects it otherwise."""
+    owner = missions[obj.mission_id].drone_code
+    if owner == drone:
+        return True
+    batch.reject(
+        src,
+        f"{what} for mission '{obj.mission_id}', which belongs to drone '{owner}', not '{drone}'",
+        obj.model_dump(mode="json") if what == "point" else None,
+    )
+    return False
+
+
+def _insert(session: Session, table):
+    dialect = session.get_bind().dialect.name
+    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+
+
+def _ensure_missions(
+    session: Session, wanted: dict[str, tuple[str, int]]
+) -> dict[str, _MissionRow]:
+    """Existing or new mission rows for ``{mission_id: (drone_code, drone_pk)}``."""
+    cols = (
+        Mission.id,
+        Mission.mission_id,
+        Mission.drone_code,
+        Mission.status,
+        Mission.started_at,
+        Mission.type,
+    )
+
+    def load(ids) -> dict[str, _MissionRow]:
+        found = {}
+        ids = sorted(ids)
+        for i in range(0, len(ids), 500):
+            for pk, mid, drone, status, started, mtype in session.execute(
+                select(*cols).where(Mission.mission_id.in_(ids[i : i + 500]))
+            ):
+                found[mid] = _MissionRow(
+                    pk, drone, MissionStatus(status), started, mtype is not None
+                )
+        return found
+
+    found = load(wanted)
+    missing = [m for m in wanted if m not in found]
+    if missing:
+        now = utcnow()
+        rows = [
+            {
+                "mission_id": m,
+                "drone_code": wanted[m][0],
+                "drone_id": wanted[m][1],
+                "status": MissionStatus.open.value,
+                "planned_field_codes": [],
+                "flags": [],
+                "zones": [],
+                "point_count": 0,
+                "dirty": True,
+                "created_at": now,
+            }
+            for m in sorted(missing)
+        ]
+        stmt = _insert(session, Mission.__table__).on_conflict_do_nothing(
+            index_elements=["mission_id"]
+        )
+        session.execute(stmt, rows)
+        found.update(load(missing))
+    return found
+
+
+def _apply_starts(
+    session: Session,
+    starts: list[MissionStartIn],
+    missions: dict[str, _MissionRow],
+    res: BatchResult,
+) -> None:
+    """Fill each mission from its start event."""
+    if not starts:
+        return
+    products = {e.product_code for e in starts if e.product_code}
+    product_ids = (
+        dict(
+            session.execute(
+                select(InputProduct.code, InputProduct.id).where(
+                    InputProduct.code.in_(sorted(products))
+                )
+            ).all()
+        )
+        if products
+        else {}
+    )
+    for e in sorted(starts, key=lambda e: e.mission_id):
+        session.execute(
+            update(Mission)
+            .where(Mission.id == missions[e.mission_id].pk)
+            .values(
+                type=e.type.value,
+                product_code=e.product_code,
+                product_id=product_ids.get(e.product_code),
+                swath_m=e.swath_m,
+                product_per_unit=e.tank_mix.product_per_l if e.tank_mix else None,
+                operator_id=e.operator_id,
+                planned_field_codes=list(e.planned_field_codes),
+                started_at=e.ts,
+                dirty=True,
+            )
+        )
+        res.missions.add(e.mission_id)
+
+
+def _store_points(
+    session: Session,
+    rows: dict[tuple[str, int], tuple],
+    n_points: int,
+    missions: dict[str, _MissionRow],
+    has_start: set[str],
+    res: BatchResult,
+) -> None:
+    """Insert the point rows and move each mission's count (and start) with the new ones."""
+    # One order for every writer, so concurrent ingesters lock index entries alike.
+    new_count, first_ts = insert_points(session, [rows[k] for k in sorted(rows)])
+    res.stored = sum(new_count.values())
+    res.duplicates = n_points - res.stored
+    for mid in sorted(new_count):
+        mission = missions[mid]
+        values: dict[str, Any] = {
+            "point_count": Mission.point_count + new_count[mid],
+            "dirty": True,
+            "last_point_at": utcnow(),
+        }
+        # The earliest fix of a mission without a start event is its start. A repeated
+        # point was stored before, so only new points can move it earlier.
+        if mid not in has_start and (
+            mission.started_at is None or first_ts[mid] < mission.started_at
+        ):
+            values["started_at"] = first_ts[mid]
+        session.execute(update(Mission).where(Mission.id == mission.pk).values(**values))
+        res.missions.add(mid)
+        if mission.status is MissionStatus.complete:
+            res.late.add(mid)
+
+
+def _apply_ends(
+    session: Session, ends: list[MissionEndIn], missions: dict[str, _MissionRow], res: BatchResult
+) -> None:
+    """Complete each mission that got its end event."""
+    for e in sorted(ends, key=lambda e: e.mission_id):
+        session.execute(
+            update(Mission)
+            .where(Mission.id == missions[e.mission_id].pk)
+            .values(
+                status=MissionStatus.complete.value,
+                end_reason="end_event",
+                ended_at=e.ts,
+                reported_area_ha=e.reported_area_ha,
+                reported_amount=e.reported_amount,
+                dirty=True,
+            )
+        )
+        res.ended.add(e.mission_id)
+        res.missions.add(e.mission_id)
+
+
+def _apply_statuses(session: Session, statuses: list[tuple[str, StatusIn]]) -> None:
+    """Each drone's latest state, never moving its state back in time."""
+    latest: dict[str, StatusIn] = {}
+    for drone, s in statuses:
+        if drone not in latest or (s.ts and (latest[drone].ts is None or s.ts > latest[drone].ts)):
+            latest[drone] = s
+    for drone in sorted(latest):
+        s = latest[drone]
+        ts = s.ts or utcnow()
+        session.execute(
+            update(Drone)
+            .where(Drone.code == drone, (Drone.status_at.is_(None)) | (Drone.status_at <= ts))
+            .values(online=s.online, status_at=ts)
+        )

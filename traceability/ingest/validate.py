@@ -1,0 +1,104 @@
+"""Validate: payloads in, contract objects out into a batch, each bad object a reject.
+
+A telemetry payload is validated straight from its JSON bytes in one pass (the common
+case: a whole array of good points). Only when that fails is it decoded and checked
+object by object against the same schema, so that each bad point becomes a reject of
+its own, holding that object and the reason, and the good ones are still kept.
+"""
+
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter, ValidationError
+
+from traceability.ingest.batch import IngestBatch
+from traceability.ingest.contract import (
+    MissionEndIn,
+    MissionStartIn,
+    StatusIn,
+    TelemetryIn,
+    describe,
+    nan_hint,
+)
+
+POINTS = TypeAdapter(list[TelemetryIn])
+POINT = TypeAdapter(TelemetryIn)
+_STATUS = TypeAdapter(StatusIn)
+_EVENTS = {"start": MissionStartIn, "end": MissionEndIn}
+
+
+def add_telemetry(batch: IngestBatch, *, src: int, drone: str, payload: bytes | Any) -> int:
+    """Validate a telemetry payload (one object or an array) into ``batch``; returns points added.
+
+    ``payload`` is the raw JSON bytes (validated straight from JSON, the fast path) or an
+    already decoded object.
+    """
+    if isinstance(payload, bytes | bytearray):
+        try:
+            if payload.lstrip()[:1] == b"[":
+                points = POINTS.validate_json(payload)
+            else:
+                points = [POINT.validate_json(payload)]
+        except ValidationError:
+            try:
+                payload = orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                batch.reject(src, f"payload is not valid JSON{nan_hint(payload)}: {exc}")
+                return 0
+        else:
+            if not points:
+                batch.reject(src, "telemetry array is empty")
+            batch.points.extend((src, drone, p) for p in points)
+            return len(points)
+    return _add_one_by_one(batch, src=src, drone=drone, payload=payload)
+
+
+def _add_one_by_one(batch: IngestBatch, *, src: int, drone: str, payload: Any) -> int:
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        batch.reject(src, "telemetry array is empty")
+        return 0
+    added = 0
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            batch.reject(
+                src, f"telemetry point {i}: expected a JSON object, got {type(item).__name__}", item
+            )
+            continue
+        try:
+            point = POINT.validate_python(item)
+        except ValidationError as exc:
+            where = f"telemetry point {i}: " if isinstance(payload, list) else ""
+            batch.reject(src, where + describe(exc), item)
+            continue
+        batch.points.append((src, drone, point))
+        added += 1
+    return added
+
+
+def add_mission_event(batch: IngestBatch, *, src: int, drone: str, payload: Any) -> None:
+    """Validate a mission start or end event into ``batch``."""
+    if not isinstance(payload, dict):
+        batch.reject(src, f"mission event must be a JSON object, got {type(payload).__name__}")
+        return
+    kind = payload.get("event")
+    model = _EVENTS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        batch.reject(src, f'mission event must have "event": "start" or "end", got {kind!r}')
+        return
+    try:
+        event = model.model_validate(payload)
+    except ValidationError as exc:
+        batch.reject(src, f"mission {kind} event: {describe(exc)}")
+        return
+    batch.events.append((src, drone, event))
+
+
+def add_status(batch: IngestBatch, *, src: int, drone: str, payload: Any) -> None:
+    """Validate a status (online / last will) message into ``batch``."""
+    try:
+        status = _STATUS.validate_python(payload)
+    except ValidationError as exc:
+        batch.reject(src, f"status: {describe(exc)}")
+        return
+    batch.statuses.append((src, drone, status))
