@@ -4,6 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from drone_ingest import handlers
@@ -288,4 +289,25 @@ def test_a_mission_without_its_end_event_is_completed_when_idle(session, scene):
     missions.measure_dirty(session)
     m = missions.get_mission(session, mission_id="M11")
     assert "no_end_event" not in flag_codes(m)
+    assert diary.list_entries(session, field_code="F1", corrected_view=False).count == 1
+
+
+def test_diary_quantity_is_the_fields_product_amount(session, scene):
+    # 1/30 L of product per litre of mix: a product amount with more than 4 decimals.
+    start = {"product_code": "P1", "swath_m": 10.0, "tank_mix": {"product_per_l": 1 / 30}}
+    m = fly(session, "M20", lawnmower(mission_id="M20"), start=start, end={})
+    (entry,) = diary.list_entries(session, field_code="F1").data
+    assert entry.quantity == m.fields[0].product_amount
+    assert entry.quantity != round(entry.quantity, 4)
+    assert "0.4444 L of P1 in 13.33 L of tank mix" in entry.note
+
+    # A line that holds the same amount to 4 decimals says the same: nothing to correct.
+    session.execute(
+        update(DiaryEntry)
+        .where(DiaryEntry.id == entry.id)
+        .values(quantity=round(entry.quantity, 4))
+    )
+    session.execute(update(Mission).where(Mission.mission_id == "M20").values(dirty=True))
+    session.commit()
+    assert missions.measure_dirty(session) == ["M20"]
     assert diary.list_entries(session, field_code="F1", corrected_view=False).count == 1

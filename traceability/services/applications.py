@@ -229,6 +229,21 @@ def from_diary(row: Any, product: Product | None = None) -> Application:
     )
 
 
+def product_amount(amount: float, per_unit: float | None) -> float | None:
+    """How much product, in its own unit, ``amount`` of what left a drone held.
+
+    ``per_unit`` is product units per L (or kg) leaving the drone, None when not known
+    (a spray whose tank mix was not reported). This is the ``product_amount`` of a
+    mission and of each field it treated, and the quantity of its diary lines.
+
+    >>> product_amount(12.5, 0.04)
+    0.5
+    >>> product_amount(12.5, None) is None
+    True
+    """
+    return None if per_unit is None else round(float(amount * per_unit), 6)
+
+
 _MISSION_ACTIVITIES = {"spray", "fertilize", "seed"}
 
 
