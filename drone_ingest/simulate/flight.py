@@ -6,7 +6,7 @@ import math
 import random
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import shapely
 from shapely.geometry import LineString, MultiPolygon, shape
@@ -25,7 +25,7 @@ from drone_ingest.simulate.route import (
     lawnmower_passes,
     offset,
 )
-from drone_ingest.simulate.sampling import sample
+from drone_ingest.simulate.sampling import Flight, sample
 from drone_ingest.simulate.specs import DroneSpec, ProductSpec
 from traceability.geo import to_metres, utm_epsg
 
@@ -119,10 +119,42 @@ def fly_mission(
     # A pesticide is diluted in the tank: the label dose of product per hectare goes out in
     # `dose` litres of tank mix. Only the start event says how strong the mix is.
     mix = product.pick_mix(rng, dose) if product.kind == "pesticide" else None
+    planner = _planner(rng, capacity=drone.capacity(mtype), battery=battery_pct)
+    plans = _field_plans(polys, epsg=epsg, swath_m=drone.swath_m, keep_out=keep_out)
+    overspray_at = rng.randrange(sum(len(p.passes) for p in plans)) if overspray_m > 0 else None
+    _fly_fields(planner, plans, dose=dose, overspray_at=overspray_at, overspray_m=overspray_m)
+    flight = Flight(
+        mission_id=mission_id,
+        drone=drone,
+        product=product,
+        field_codes=[p.code for p in plans],
+        dose=dose,
+        mix=mix,
+        operator_id=operator_id,
+        overspray=overspray_at is not None,
+        t_start=t_start,
+        seq_start=seq_start,
+        rate_hz=rate_hz,
+        epsg=epsg,
+    )
+    return sample(planner, flight, rng)
+
+
+class _FieldPlan(NamedTuple):
+    """One field's passes in flight order, their spacing and the launch point beside it."""
+
+    code: str
+    passes: list[LineString]
+    spacing: float
+    launch: tuple[float, float]
+
+
+def _planner(rng: random.Random, *, capacity: float, battery: float) -> Planner:
+    """A planner with this flight's pass speed and height and its battery drain."""
     pass_speed = rng.uniform(*PASS_SPEED_RANGE)
     planner = Planner(
-        capacity=drone.capacity(mtype),
-        battery=battery_pct,
+        capacity=capacity,
+        battery=battery,
         drain=rng.uniform(*BATTERY_DRAIN_PCT_S),
         pass_speed=pass_speed,
         pass_alt=rng.uniform(*PASS_ALT_RANGE),
@@ -130,7 +162,17 @@ def fly_mission(
     )
     if planner.battery < BATTERY_SWAP_BELOW + 10:
         planner.battery = 100.0  # fresh battery before take-off
+    return planner
 
+
+def _field_plans(
+    polys: list[tuple[str, BaseGeometry]],
+    *,
+    epsg: int,
+    swath_m: float,
+    keep_out: Sequence[tuple[BaseGeometry, float]],
+) -> list[_FieldPlan]:
+    """Plan the passes over each field (in metres), leaving out the no-spray zones."""
     blocked = None
     if keep_out:
         blocked = shapely.union_all(
@@ -143,26 +185,33 @@ def fly_mission(
             poly_m = _without_slivers(poly_m.difference(blocked))
             if poly_m is None:
                 continue
-        passes, spacing = lawnmower_passes(poly_m, drone.swath_m)
+        passes, spacing = lawnmower_passes(poly_m, swath_m)
         if not passes:
             continue
         first = passes[0].coords
         launch = offset(first[0], (first[-1], first[0]), LAUNCH_OFFSET_M)
-        plans.append((code, passes, spacing, launch))
+        plans.append(_FieldPlan(code, passes, spacing, launch))
     if not plans:
         raise ValueError("no field of the mission has an area to fly over")
-    overspray_at = None
-    if overspray_m > 0:
-        which = rng.randrange(sum(len(p[1]) for p in plans))
-        overspray_at = which
+    return plans
 
+
+def _fly_fields(
+    planner: Planner,
+    plans: list[_FieldPlan],
+    *,
+    dose: float,
+    overspray_at: int | None,
+    overspray_m: float,
+) -> None:
+    """Fly the fields' passes in order; pass number ``overspray_at`` overshoots its end."""
     # Take off at the first field's launch point, fly the fields, land at the last one's.
-    planner.pos = plans[0][3]
+    planner.pos = plans[0].launch
     planner.pause(2.0)  # motors spinning up on the ground, as logs show
     k = 0
     for code, passes, spacing, launch in plans:
         # Flow that lays the dose on a strip `spacing` wide at the pass speed.
-        flow = dose * spacing * pass_speed * 60.0 / 10_000.0
+        flow = dose * spacing * planner.pass_speed * 60.0 / 10_000.0
         planner.goto(passes[0].coords[0], TRANSIT_SPEED, TRANSIT_ALT)
         for line in passes:
             if k == overspray_at:
@@ -174,25 +223,8 @@ def fly_mission(
                 line, flow=flow, swath=round(spacing, 3), field_code=code, launch=launch
             )
             k += 1
-    planner.goto(plans[-1][3], TRANSIT_SPEED, TRANSIT_ALT)
+    planner.goto(plans[-1].launch, TRANSIT_SPEED, TRANSIT_ALT)
     planner.pause(2.0)
-
-    return sample(
-        planner,
-        t_start=t_start,
-        rate_hz=rate_hz,
-        epsg=epsg,
-        rng=rng,
-        drone=drone,
-        product=product,
-        mission_id=mission_id,
-        seq_start=seq_start,
-        field_codes=[p[0] for p in plans],
-        dose=dose,
-        overspray=overspray_at is not None,
-        operator_id=operator_id,
-        mix=mix,
-    )
 
 
 def flight_points(

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,94 +21,41 @@ from shapely.geometry.base import BaseGeometry
 from drone_ingest.simulate.delivery import Delivery, mission_deliveries
 from drone_ingest.simulate.fleet import FIXTURES_DIR, load_fleet, load_zones, near_zones
 from drone_ingest.simulate.flight import fly_mission
+from drone_ingest.simulate.mission import SimulatedMission
 from drone_ingest.simulate.specs import TYPE_OF_KIND, TYPE_WEIGHTS, DroneSpec, ProductSpec
 
 log = logging.getLogger(__name__)
 
 
 MAX_FIELDS_PER_MISSION = 3
+# What run_simulation counts, in the order it reports them.
+_COUNTED = (
+    "missions_started",
+    "missions_ended",
+    "points",
+    "telemetry_messages",
+    "batches",
+    "duplicates",
+    "status_messages",
+)
 
 
-def _choose_type(rng: random.Random, types: Sequence[str] | None, k: int) -> str:
-    if types:
-        # Drones start at different places in the cycle so a fleet flies a mix from the start.
-        return types[k % len(types)]
-    names = list(TYPE_WEIGHTS)
-    return rng.choices(names, weights=[TYPE_WEIGHTS[n] for n in names])[0]
+@dataclass(frozen=True)
+class _Traffic:
+    """What every drone of a run flies with."""
 
-
-def _drone_traffic(
-    *,
-    drone: DroneSpec,
-    index: int,
-    groups: list[list[tuple[str, BaseGeometry]]],
-    products: dict[str, list[ProductSpec]],
-    rng: random.Random,
-    first_start: float,
-    stop_at: float,
-    rate_hz: float,
-    seq_base: int,
-    missions_per_drone: int | None,
-    types: Sequence[str] | None,
-    run_id: str,
-    link_loss_prob: float,
-    duplicate_prob: float,
-    overspray_prob: float,
-    pilot: str,
-    summaries: dict[str, dict[str, Any]],
-    zones: list[tuple[BaseGeometry, float]],
-) -> Iterator[Delivery]:
-    """Every publish of one drone, mission after mission, in time order."""
-    seq = seq_base
-    battery = 100.0
-    at = first_start
-    k = 0
-    while at < stop_at and (missions_per_drone is None or k < missions_per_drone):
-        group = groups[k % len(groups)]
-        mtype = _choose_type(rng, types, k + index)
-        choices = products.get(mtype) or next(v for v in products.values() if v)
-        product = rng.choice(choices)
-        fields = group[:MAX_FIELDS_PER_MISSION]
-        mission = fly_mission(
-            fields,
-            drone=drone,
-            product=product,
-            start_ts=datetime.fromtimestamp(at, UTC),
-            rate_hz=rate_hz,
-            rng=rng,
-            mission_id=f"M-{drone.code}-{run_id}-{k + 1:03d}",
-            seq_start=seq,
-            battery_pct=battery,
-            overspray_m=rng.uniform(3.0, 8.0) if rng.random() < overspray_prob else 0.0,
-            operator_id=pilot,
-            keep_out=near_zones(zones, fields) if zones else (),
-        )
-        if mission.ended_at > stop_at:
-            mission = mission.truncated(stop_at)
-        seq += len(mission.points)
-        if mission.points:
-            battery = mission.points[-1]["battery_pct"]
-        summaries[mission.mission_id] = {
-            "mission_id": mission.mission_id,
-            "drone_id": drone.code,
-            "type": mission.type,
-            "product_code": mission.product_code,
-            "field_codes": mission.field_codes,
-            "points": len(mission.points),
-            "applied_amount": round(mission.applied_amount, 3),
-            "amount_unit": mission.amount_unit,
-            "sprayed_area_ha": round(mission.sprayed_area_ha, 4),
-            "refills": mission.refills,
-            "overspray": mission.overspray,
-            "aborted": mission.aborted,
-            "published": False,
-        }
-        yield from mission_deliveries(
-            mission, rng=rng, link_loss_prob=link_loss_prob, duplicate_prob=duplicate_prob
-        )
-        k += 1
-        # The crew packs up and moves on to the next farmer's fields.
-        at = mission.ended_at + rng.uniform(20.0, 60.0)
+    products: dict[str, list[ProductSpec]]
+    zones: list[tuple[BaseGeometry, float]]
+    #: POSIX seconds when the run ends; missions still in the air are ended there.
+    stop_at: float
+    rate_hz: float
+    seq_base: int
+    run_id: str
+    missions_per_drone: int | None
+    types: Sequence[str] | None
+    link_loss_prob: float
+    duplicate_prob: float
+    overspray_prob: float
 
 
 def run_simulation(
@@ -181,6 +129,51 @@ def run_simulation(
     settings = get_settings()
     mqtt_url = mqtt_url or settings.mqtt_url or "mqtt://127.0.0.1:1883"
     prefix = prefix or settings.topic_prefix
+    _check_run(drones=drones, rate=rate, speedup=speedup)
+
+    fleet, groups, products, zones = _fleet_to_fly(
+        engine=engine, fixtures=fixtures, fields=fields, drones=drones
+    )
+    epoch = (start_ts or datetime.now(UTC)).timestamp()
+    traffic = _Traffic(
+        products=products,
+        zones=zones,
+        stop_at=epoch + duration if math.isfinite(duration) else math.inf,
+        rate_hz=rate,
+        # Sequence numbers start from the wall clock in microseconds, so a drone's seq keeps
+        # increasing across runs on the same database: a rerun never repeats a stored point.
+        seq_base=int(time.time() * 1_000_000),
+        run_id=uuid.uuid4().hex[:6],
+        missions_per_drone=missions_per_drone,
+        types=types,
+        link_loss_prob=link_loss_prob,
+        duplicate_prob=duplicate_prob,
+        overspray_prob=overspray_prob,
+    )
+    summaries: dict[str, dict[str, Any]] = {}
+    streams = _drone_streams(traffic, fleet, groups, seed=seed, epoch=epoch, summaries=summaries)
+    began = time.monotonic()
+    counts, seen, unacked = _publish(
+        fleet,
+        heapq.merge(*streams),
+        summaries,
+        mqtt_url=mqtt_url,
+        prefix=prefix,
+        pace=_Pace(epoch=epoch, speedup=speedup, stop_event=stop_event),
+        on_event=on_event,
+    )
+    missions = [s for mid, s in summaries.items() if mid in seen]
+    return {
+        "drones": len(fleet),
+        **{k: counts[k] for k in _COUNTED},
+        "unacknowledged": unacked,
+        "seconds": round(time.monotonic() - began, 3),
+        "missions": missions,
+    }
+
+
+def _check_run(*, drones: int, rate: float, speedup: float) -> None:
+    """Refuse a run that cannot fly, naming the option."""
     if drones < 1:
         raise ValueError("drones must be at least 1")
     if not (rate > 0 and math.isfinite(rate)):
@@ -188,6 +181,19 @@ def run_simulation(
     if not speedup > 0:
         raise ValueError(f"speedup must be > 0 (use inf for as fast as possible), got {speedup}")
 
+
+def _fleet_to_fly(
+    *, engine: Any, fixtures: Path, fields: Sequence[str] | None, drones: int
+) -> tuple[
+    list[DroneSpec],
+    list[list[tuple[str, BaseGeometry]]],
+    dict[str, list[ProductSpec]],
+    list[tuple[BaseGeometry, float]],
+]:
+    """The drones, field groups, products by mission type and zones a run flies with.
+
+    Only the first ``drones`` drones fly, and only over ``fields`` when given.
+    """
     fleet, groups, product_list = load_fleet(engine=engine, directory=fixtures)
     zones = load_zones(engine=engine, directory=fixtures)
     if fields:
@@ -203,48 +209,176 @@ def run_simulation(
     for p in product_list:
         if p.kind in TYPE_OF_KIND:
             products[p.mission_type].append(p)
+    return fleet, groups, products, zones
 
-    epoch = (start_ts or datetime.now(UTC)).timestamp()
-    stop_at = epoch + duration if math.isfinite(duration) else math.inf
-    # Sequence numbers start from the wall clock in microseconds, so a drone's seq keeps
-    # increasing across runs on the same database: a rerun never repeats a stored point.
-    seq_base = int(time.time() * 1_000_000)
-    run_id = uuid.uuid4().hex[:6]
-    summaries: dict[str, dict[str, Any]] = {}
-    streams = []
-    for i, drone in enumerate(fleet):
-        rng = random.Random(f"{seed}:{drone.code}")
-        # Each drone serves the farmers dealt to it, round robin over the fleet.
-        mine = groups[i % len(groups) :: len(fleet)] or [groups[i % len(groups)]]
-        streams.append(
-            _drone_traffic(
-                drone=drone,
-                index=i,
-                groups=mine,
-                products=products,
-                rng=rng,
-                first_start=epoch + rng.uniform(0.0, 10.0),
-                stop_at=stop_at,
-                rate_hz=rate,
-                seq_base=seq_base,
-                missions_per_drone=missions_per_drone,
-                types=types,
-                run_id=run_id,
-                link_loss_prob=link_loss_prob,
-                duplicate_prob=duplicate_prob,
-                overspray_prob=overspray_prob,
-                pilot=f"PILOT-{drone.code[-3:]}",
-                summaries=summaries,
-                zones=zones,
-            )
+
+def _drone_streams(
+    traffic: _Traffic,
+    fleet: list[DroneSpec],
+    groups: list[list[tuple[str, BaseGeometry]]],
+    *,
+    seed: int,
+    epoch: float,
+    summaries: dict[str, dict[str, Any]],
+) -> list[Iterator[Delivery]]:
+    """One time-ordered stream of deliveries per drone, each with its own seeded randomness."""
+    return [
+        _drone_traffic(
+            traffic,
+            drone=drone,
+            index=i,
+            # Each drone serves the farmers dealt to it, round robin over the fleet.
+            groups=groups[i % len(groups) :: len(fleet)] or [groups[i % len(groups)]],
+            rng=random.Random(f"{seed}:{drone.code}"),
+            epoch=epoch,
+            summaries=summaries,
         )
+        for i, drone in enumerate(fleet)
+    ]
 
+
+def _drone_traffic(
+    traffic: _Traffic,
+    *,
+    drone: DroneSpec,
+    index: int,
+    groups: list[list[tuple[str, BaseGeometry]]],
+    rng: random.Random,
+    epoch: float,
+    summaries: dict[str, dict[str, Any]],
+) -> Iterator[Delivery]:
+    """Every publish of one drone, mission after mission, in time order."""
+    seq = traffic.seq_base
+    battery = 100.0
+    at = epoch + rng.uniform(0.0, 10.0)
+    k = 0
+    while at < traffic.stop_at and (
+        traffic.missions_per_drone is None or k < traffic.missions_per_drone
+    ):
+        mission = _fly_next(
+            traffic, drone=drone, group=groups[k % len(groups)], rng=rng, k=k, index=index,
+            at=at, seq=seq, battery=battery,
+        )  # fmt: skip
+        if mission.ended_at > traffic.stop_at:
+            mission = mission.truncated(traffic.stop_at)
+        seq += len(mission.points)
+        if mission.points:
+            battery = mission.points[-1]["battery_pct"]
+        summaries[mission.mission_id] = _summary(mission)
+        yield from mission_deliveries(
+            mission,
+            rng=rng,
+            link_loss_prob=traffic.link_loss_prob,
+            duplicate_prob=traffic.duplicate_prob,
+        )
+        k += 1
+        # The crew packs up and moves on to the next farmer's fields.
+        at = mission.ended_at + rng.uniform(20.0, 60.0)
+
+
+def _fly_next(
+    traffic: _Traffic,
+    *,
+    drone: DroneSpec,
+    group: list[tuple[str, BaseGeometry]],
+    rng: random.Random,
+    k: int,
+    index: int,
+    at: float,
+    seq: int,
+    battery: float,
+) -> SimulatedMission:
+    """The drone's ``k``-th mission of the run, taking off at ``at`` over a farmer's fields."""
+    mtype = _choose_type(rng, traffic.types, k + index)
+    products = traffic.products
+    product = rng.choice(products.get(mtype) or next(v for v in products.values() if v))
+    fields = group[:MAX_FIELDS_PER_MISSION]
+    return fly_mission(
+        fields,
+        drone=drone,
+        product=product,
+        start_ts=datetime.fromtimestamp(at, UTC),
+        rate_hz=traffic.rate_hz,
+        rng=rng,
+        mission_id=f"M-{drone.code}-{traffic.run_id}-{k + 1:03d}",
+        seq_start=seq,
+        battery_pct=battery,
+        overspray_m=rng.uniform(3.0, 8.0) if rng.random() < traffic.overspray_prob else 0.0,
+        operator_id=f"PILOT-{drone.code[-3:]}",
+        keep_out=near_zones(traffic.zones, fields) if traffic.zones else (),
+    )
+
+
+def _choose_type(rng: random.Random, types: Sequence[str] | None, k: int) -> str:
+    if types:
+        # Drones start at different places in the cycle so a fleet flies a mix from the start.
+        return types[k % len(types)]
+    names = list(TYPE_WEIGHTS)
+    return rng.choices(names, weights=[TYPE_WEIGHTS[n] for n in names])[0]
+
+
+def _summary(mission: SimulatedMission) -> dict[str, Any]:
+    """What ``run_simulation`` reports of a mission (and passes to ``on_event``)."""
+    return {
+        "mission_id": mission.mission_id,
+        "drone_id": mission.drone_id,
+        "type": mission.type,
+        "product_code": mission.product_code,
+        "field_codes": mission.field_codes,
+        "points": len(mission.points),
+        "applied_amount": round(mission.applied_amount, 3),
+        "amount_unit": mission.amount_unit,
+        "sprayed_area_ha": round(mission.sprayed_area_ha, 4),
+        "refills": mission.refills,
+        "overspray": mission.overspray,
+        "aborted": mission.aborted,
+        "published": False,
+    }
+
+
+@dataclass(frozen=True)
+class _Pace:
+    """Simulated time ``epoch`` is now; ``speedup`` simulated seconds pass per real second."""
+
+    epoch: float
+    speedup: float
+    stop_event: threading.Event | None
+
+    def wait_until(self, at: float, wall0: float) -> bool:
+        """Sleep until simulated time ``at`` (``wall0`` is the real start); False if stopped."""
+        if self.stop_event is not None and self.stop_event.is_set():
+            return False
+        if math.isfinite(self.speedup):
+            delay = wall0 + (at - self.epoch) / self.speedup - time.monotonic()
+            if delay > 0.001:
+                if self.stop_event is not None:
+                    if self.stop_event.wait(delay):
+                        return False
+                else:
+                    time.sleep(delay)
+        return True
+
+
+def _publish(
+    fleet: list[DroneSpec],
+    deliveries: Iterator[Delivery],
+    summaries: dict[str, dict[str, Any]],
+    *,
+    mqtt_url: str,
+    prefix: str,
+    pace: _Pace,
+    on_event: Callable[[str, dict[str, Any]], None] | None,
+) -> tuple[dict[str, int], set[str], int]:
+    """Publish the deliveries on time, one client per drone; counts, missions seen, unacked.
+
+    Each drone's client announces it online when it connects and offline when it closes,
+    also when the run is stopped or fails.
+    """
     from drone_ingest.publisher import DronePublisher
 
     publishers: dict[str, DronePublisher] = {}
-    counts = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
     seen: set[str] = set()
-    began = time.monotonic()
     try:
         for drone in fleet:
             pub = DronePublisher(mqtt_url, drone_id=drone.code, prefix=prefix)
@@ -252,17 +386,9 @@ def run_simulation(
             publishers[drone.code] = pub
             counts["status_messages"] += 1
         wall0 = time.monotonic()
-        for d in heapq.merge(*streams):
-            if stop_event is not None and stop_event.is_set():
+        for d in deliveries:
+            if not pace.wait_until(d.at, wall0):
                 break
-            if math.isfinite(speedup):
-                delay = wall0 + (d.at - epoch) / speedup - time.monotonic()
-                if delay > 0.001:
-                    if stop_event is not None:
-                        if stop_event.wait(delay):
-                            break
-                    else:
-                        time.sleep(delay)
             publishers[d.drone_id].publish(d.kind, d.payload)
             _count(counts, d)
             if d.kind == "mission":
@@ -277,25 +403,7 @@ def run_simulation(
         for pub in publishers.values():
             unacked += pub.close()
             counts["status_messages"] += 1
-    missions = [s for mid, s in summaries.items() if mid in seen]
-    return {
-        "drones": len(fleet),
-        **{
-            k: counts[k]
-            for k in (
-                "missions_started",
-                "missions_ended",
-                "points",
-                "telemetry_messages",
-                "batches",
-                "duplicates",
-                "status_messages",
-            )
-        },
-        "unacknowledged": unacked,
-        "seconds": round(time.monotonic() - began, 3),
-        "missions": missions,
-    }
+    return counts, seen, unacked
 
 
 def _count(counts: dict[str, int], d: Delivery) -> None:
