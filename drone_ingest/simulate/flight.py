@@ -1,4 +1,9 @@
-"""Flying one mission over fields."""
+"""Flying one mission over fields: :func:`fly_mission` and :func:`flight_points`.
+
+The fields are projected into the first one's UTM zone, cut free of the no-spray zones
+and given their passes; a planner flies them in order and the flight is then sampled
+into what the drone publishes (:mod:`.sampling`).
+"""
 
 from __future__ import annotations
 
@@ -48,6 +53,7 @@ def _without_slivers(geom: BaseGeometry, min_m2: float = 20.0) -> BaseGeometry |
     return parts[0] if len(parts) == 1 else MultiPolygon(parts)
 
 
+# Long only for its options and their documentation; the steps are the functions below.
 def fly_mission(
     fields: Sequence[tuple[str, BaseGeometry]] | BaseGeometry,
     *,

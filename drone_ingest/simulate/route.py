@@ -1,4 +1,10 @@
-"""Route planning in metres: lawnmower passes over a field, then timed legs."""
+"""Route planning in metres: lawnmower passes over a field, then timed legs.
+
+:func:`lawnmower_passes` lays the passes along the field's long axis, spaced so the field
+is covered edge to edge. :class:`Planner` flies them as straight :class:`Leg` pieces with
+speeds, heights and times, draining the tank and battery, and breaks off to refill at the
+launch point when the tank runs dry.
+"""
 
 from __future__ import annotations
 

@@ -58,6 +58,8 @@ class _Traffic:
     overspray_prob: float
 
 
+# Long only for its many options and their documentation; the body loads the fleet,
+# builds one stream per drone and hands them to _publish.
 def run_simulation(
     *,
     drones: int,

@@ -1,4 +1,8 @@
-"""From timed legs to the fixes a drone logs and the start / end events."""
+"""From timed legs to the fixes a drone logs and the start / end events.
+
+Fixes come at the logging rate plus one at every applicator switch; each is placed on its
+leg, projected back to WGS84 and written with the wire keys of the telemetry topic.
+"""
 
 from __future__ import annotations
 

@@ -30,6 +30,8 @@ DEFAULT_MAX_SPEED_MPS = 30.0
 DEFAULT_SWATH_TOL_M = 0.1
 
 
+# Long only for its signature and documentation: each step of the body is a function of
+# its own (stretches, swaths, targets), so the body reads as the list of steps.
 def measure_application(
     *,
     lon: Any,
