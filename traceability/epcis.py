@@ -16,6 +16,9 @@ Events, built from the public trace (``services.trace.build_trace``):
 Lot classes are GS1 Digital Link URIs (``https://id.gs1.org/01/{gtin}/10/{lot}``)
 for lots with a GTIN, and ``urn:agritrace:lot:{code}`` otherwise; fields are
 ``urn:agritrace:field:{code}``.
+
+:func:`document` gathers the lots and their fields from the trace, builds one event per
+treatment (``_treatment_event``) and per lot (``_lot_event``), and orders them by time.
 """
 
 import uuid
@@ -89,106 +92,133 @@ def document(trace: dict[str, Any], *, base_url: str) -> dict[str, Any]:
     for s in trace["seasons"]:
         fields_of.setdefault(s["lot_code"], []).append(s["field_code"])
 
-    events: list[tuple[str, dict[str, Any]]] = []
-    for e in trace["events"]:
-        if e["kind"] == "lot" or e["activity"] not in _TREATMENT_STEP or e["at"] is None:
-            continue
-        product = e.get("product")
-        event: dict[str, Any] = {
-            "type": "ObjectEvent",
-            "eventTime": _local(e["at"]),
-            "eventTimeZoneOffset": TZ_OFFSET,
-            "eventID": _event_id(e["kind"], e.get("entry_id") or e["mission_id"], e["field_code"]),
-            "action": "OBSERVE",
-            "bizStep": _TREATMENT_STEP[e["activity"]],
-            "quantityList": [{"epcClass": classes[c]} for c in e["lot_codes"]],
-            "readPoint": {"id": field_uri(e["field_code"])},
-            "bizLocation": {"id": field_uri(e["field_code"])},
-            "agritrace:method": e["method"],
-            "agritrace:source": "drone_mission" if e["kind"] == "drone_mission" else "diary",
-        }
-        if product:
-            event["agritrace:product"] = {
-                "agritrace:code": product["code"],
-                "agritrace:name": product["name"],
-                "agritrace:kind": product["kind"],
-                "agritrace:activeIngredient": product["active_ingredient"],
-                "agritrace:registrationNo": product["registration_no"],
-                "agritrace:phiDays": product["phi_days"],
-            }
-        elif e.get("product_code"):
-            event["agritrace:product"] = {"agritrace:code": e["product_code"]}
-        amount = _qty(e.get("quantity"), e.get("unit"))
-        if amount:
-            event["agritrace:appliedAmount"] = amount
-        if e.get("dose_per_ha") is not None:
-            event["agritrace:dosePerHectare"] = _qty(e["dose_per_ha"], e.get("unit")) or {
-                "value": e["dose_per_ha"]
-            }
-        if e.get("area_ha") is not None:
-            event["agritrace:treatedAreaHa"] = e["area_ha"]
-        if e["kind"] == "drone_mission":
-            event["agritrace:missionId"] = e["mission_id"]
-            event["agritrace:droneId"] = e.get("drone_code")
-            event["agritrace:coveragePct"] = e.get("coverage_pct")
-            event["agritrace:diaryEntryIds"] = e.get("evidence_entry_ids", [])
-        else:
-            event["agritrace:diaryEntryId"] = e["entry_id"]
-            event["agritrace:diaryEntryHash"] = e.get("entry_hash")
-        events.append((event["eventTime"], event))
-
+    events = [
+        _treatment_event(e, classes)
+        for e in trace["events"]
+        if e["kind"] != "lot" and e["activity"] in _TREATMENT_STEP and e["at"] is not None
+    ]
     for code, node in lots.items():
-        parents = node.get("parent_lots") or []
-        output = {"epcClass": classes[code], "quantity": node["quantity_kg"], "uom": "KGM"}
-        ilmd = {
-            "cbvmda:lotNumber": code,
-            "agritrace:productName": node["product_name"],
-            "agritrace:phiCompliant": verdicts.get(code),
-            "agritrace:traceURL": f"{base_url.rstrip('/')}/t/{quote(code, safe='')}",
-        }
-        when = _harvest_time(node["harvested_on"])
-        if parents:
-            event = {
-                "type": "TransformationEvent",
-                "eventTime": when,
-                "eventTimeZoneOffset": TZ_OFFSET,
-                "eventID": _event_id("transformation", code),
-                "transformationID": f"urn:agritrace:transformation:{quote(code, safe='')}",
-                "inputQuantityList": [
-                    {"epcClass": classes[p], "quantity": lots[p]["quantity_kg"], "uom": "KGM"}
-                    for p in parents
-                    if p in lots
-                ],
-                "outputQuantityList": [output],
-                "bizStep": "commissioning",
-                "disposition": "active",
-                "ilmd": ilmd,
-            }
-        else:
-            ilmd["cbvmda:harvestStartDate"] = node["harvested_on"].isoformat()
-            ilmd["cbvmda:harvestEndDate"] = node["harvested_on"].isoformat()
-            event = {
-                "type": "ObjectEvent",
-                "eventTime": when,
-                "eventTimeZoneOffset": TZ_OFFSET,
-                "eventID": _event_id("commissioning", code),
-                "action": "ADD",
-                "bizStep": "commissioning",
-                "disposition": "active",
-                "quantityList": [output],
-                "ilmd": ilmd,
-            }
+        event = _lot_event(
+            code, node, lots=lots, classes=classes, phi_compliant=verdicts.get(code),
+            base_url=base_url,
+        )  # fmt: skip
         own_fields = sorted(fields_of.get(code, []))
         if own_fields:
             event["bizLocation"] = {"id": field_uri(own_fields[0])}
             event["agritrace:fields"] = [field_uri(f) for f in own_fields]
-        events.append((when, event))
+        events.append(event)
 
-    events.sort(key=lambda item: datetime.fromisoformat(item[0]))
+    events.sort(key=lambda event: datetime.fromisoformat(event["eventTime"]))
     return {
         "@context": [EPCIS_CONTEXT, {"agritrace": AGRITRACE_NS}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "epcisBody": {"eventList": [event for _when, event in events]},
+        "epcisBody": {"eventList": events},
+    }
+
+
+def _treatment_event(e: dict[str, Any], classes: dict[str, str]) -> dict[str, Any]:
+    """An ``OBSERVE`` of the lots' classes at the field: one treatment, by hand or by drone."""
+    event: dict[str, Any] = {
+        "type": "ObjectEvent",
+        "eventTime": _local(e["at"]),
+        "eventTimeZoneOffset": TZ_OFFSET,
+        "eventID": _event_id(e["kind"], e.get("entry_id") or e["mission_id"], e["field_code"]),
+        "action": "OBSERVE",
+        "bizStep": _TREATMENT_STEP[e["activity"]],
+        "quantityList": [{"epcClass": classes[c]} for c in e["lot_codes"]],
+        "readPoint": {"id": field_uri(e["field_code"])},
+        "bizLocation": {"id": field_uri(e["field_code"])},
+        "agritrace:method": e["method"],
+        "agritrace:source": "drone_mission" if e["kind"] == "drone_mission" else "diary",
+    }
+    product = _product(e)
+    if product:
+        event["agritrace:product"] = product
+    amount = _qty(e.get("quantity"), e.get("unit"))
+    if amount:
+        event["agritrace:appliedAmount"] = amount
+    if e.get("dose_per_ha") is not None:
+        event["agritrace:dosePerHectare"] = _qty(e["dose_per_ha"], e.get("unit")) or {
+            "value": e["dose_per_ha"]
+        }
+    if e.get("area_ha") is not None:
+        event["agritrace:treatedAreaHa"] = e["area_ha"]
+    if e["kind"] == "drone_mission":
+        event["agritrace:missionId"] = e["mission_id"]
+        event["agritrace:droneId"] = e.get("drone_code")
+        event["agritrace:coveragePct"] = e.get("coverage_pct")
+        event["agritrace:diaryEntryIds"] = e.get("evidence_entry_ids", [])
+    else:
+        event["agritrace:diaryEntryId"] = e["entry_id"]
+        event["agritrace:diaryEntryHash"] = e.get("entry_hash")
+    return event
+
+
+def _product(e: dict[str, Any]) -> dict[str, Any] | None:
+    """The product a treatment applied, as far as the trace knows it."""
+    product = e.get("product")
+    if product:
+        return {
+            "agritrace:code": product["code"],
+            "agritrace:name": product["name"],
+            "agritrace:kind": product["kind"],
+            "agritrace:activeIngredient": product["active_ingredient"],
+            "agritrace:registrationNo": product["registration_no"],
+            "agritrace:phiDays": product["phi_days"],
+        }
+    if e.get("product_code"):
+        return {"agritrace:code": e["product_code"]}
+    return None
+
+
+def _lot_event(
+    code: str,
+    node: dict[str, Any],
+    *,
+    lots: dict[str, dict[str, Any]],
+    classes: dict[str, str],
+    phi_compliant: bool | None,
+    base_url: str,
+) -> dict[str, Any]:
+    """A harvest lot's commissioning, or the transformation that made a milled or mixed lot."""
+    output = {"epcClass": classes[code], "quantity": node["quantity_kg"], "uom": "KGM"}
+    ilmd = {
+        "cbvmda:lotNumber": code,
+        "agritrace:productName": node["product_name"],
+        "agritrace:phiCompliant": phi_compliant,
+        "agritrace:traceURL": f"{base_url.rstrip('/')}/t/{quote(code, safe='')}",
+    }
+    when = _harvest_time(node["harvested_on"])
+    parents = node.get("parent_lots") or []
+    if parents:
+        return {
+            "type": "TransformationEvent",
+            "eventTime": when,
+            "eventTimeZoneOffset": TZ_OFFSET,
+            "eventID": _event_id("transformation", code),
+            "transformationID": f"urn:agritrace:transformation:{quote(code, safe='')}",
+            "inputQuantityList": [
+                {"epcClass": classes[p], "quantity": lots[p]["quantity_kg"], "uom": "KGM"}
+                for p in parents
+                if p in lots
+            ],
+            "outputQuantityList": [output],
+            "bizStep": "commissioning",
+            "disposition": "active",
+            "ilmd": ilmd,
+        }
+    ilmd["cbvmda:harvestStartDate"] = node["harvested_on"].isoformat()
+    ilmd["cbvmda:harvestEndDate"] = node["harvested_on"].isoformat()
+    return {
+        "type": "ObjectEvent",
+        "eventTime": when,
+        "eventTimeZoneOffset": TZ_OFFSET,
+        "eventID": _event_id("commissioning", code),
+        "action": "ADD",
+        "bizStep": "commissioning",
+        "disposition": "active",
+        "quantityList": [output],
+        "ilmd": ilmd,
     }
