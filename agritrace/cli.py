@@ -14,6 +14,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    # Plain help: it wraps long defaults (database URLs) instead of cutting them off.
+    rich_markup_mode=None,
 )
 db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 users_app = typer.Typer(help="API users and their tokens.", no_args_is_help=True)
@@ -21,30 +23,89 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 
 
-def _engine():
-    from traceability.db import get_engine
+DEFAULT_DATABASE_URL = "sqlite:///./agritrace.db"
+DEMO_DATABASE_URL = "sqlite:///./agritrace-demo.db"
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url",
+        metavar="URL",
+        show_default=False,
+        help="SQLAlchemy URL of the database (default: $AGRITRACE_DATABASE_URL, "
+        f"else {DEFAULT_DATABASE_URL})",
+    ),
+]
 
-    return get_engine()
+
+def _database_url(url: str | None) -> str:
+    from traceability.config import Settings
+
+    return url or Settings().database_url
+
+
+def _engine(url: str | None):
+    """An engine on the database (created or migrated by the caller as it needs)."""
+    from traceability.db import make_engine
+
+    return make_engine(_database_url(url))
+
+
+def _existing_engine(url: str | None):
+    """An engine on a database that exists and has its schema; else one sentence and exit 1."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from traceability.db import make_engine
+
+    url = _database_url(url)
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    path = parsed.database if parsed.get_backend_name() == "sqlite" else None
+    # Checked before connecting: SQLite would create an empty file for a missing one.
+    if path and path != ":memory:" and not Path(path).exists():
+        _no_database(f"there is no database at {path}", url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            ready = inspect(conn).has_table("alembic_version")
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+        _no_database(f"cannot open the database {shown} ({reason})", url)
+    if not ready:
+        _no_database(f"the database {shown} is empty", url)
+    return engine
+
+
+def _no_database(problem: str, url: str) -> None:
+    hint = f"create it with: agritrace db upgrade --database-url {url}"
+    if url == DEFAULT_DATABASE_URL and Path("agritrace-demo.db").exists():
+        hint = f"the demo's database is another one: add --database-url {DEMO_DATABASE_URL}"
+    typer.secho(f"{problem}; {hint}", err=True, fg="red")
+    raise typer.Exit(1)
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: Annotated[str, typer.Argument(help="target revision")] = "head") -> None:
-    """Create or migrate the schema of AGRITRACE_DATABASE_URL."""
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create or migrate the schema of the database."""
     from traceability.db import migrate
 
-    engine = _engine()
+    engine = _engine(database_url)
     migrate(engine, revision)
     typer.echo(f"database {engine.url.render_as_string(hide_password=True)} is at {revision}")
 
 
 @db_app.command("current")
-def db_current() -> None:
+def db_current(database_url: DatabaseUrl = None) -> None:
     """Show the schema revision of the database."""
     from alembic import command
 
     from traceability.db import alembic_config
 
-    command.current(alembic_config(_engine()))
+    command.current(alembic_config(_existing_engine(database_url)))
 
 
 @users_app.command("create")
@@ -54,6 +115,7 @@ def users_create(
     farmer_id: Annotated[
         int | None, typer.Option(help="the farmer a farmer user speaks for")
     ] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Create an API user and print its token (shown only once)."""
     from sqlmodel import Session
@@ -64,7 +126,8 @@ def users_create(
 
     try:
         data = UserCreate(name=name, role=Role(role), farmer_id=farmer_id)
-        with Session(_engine()) as session:
+        engine = _existing_engine(database_url)
+        with Session(engine) as session:
             user, token = create_user(session, data=data)
     except (ValueError, AgritraceError) as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -79,14 +142,39 @@ def serve(
     migrate_db: Annotated[
         bool, typer.Option("--migrate/--no-migrate", help="migrate the schema first")
     ] = True,
+    database_url: DatabaseUrl = None,
+    public_base_url: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            show_default=False,
+            help="what QR codes point at (default: $AGRITRACE_PUBLIC_BASE_URL, "
+            "else http://localhost:8000)",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP API and the public trace pages."""
+    import os
+
     import uvicorn
 
+    from agritrace.demo import DemoError, check_port
     from traceability.db import migrate
 
+    try:
+        check_port(host, port)
+    except DemoError as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(1) from None
+    # The worker processes read their settings from the environment they inherit.
+    if database_url:
+        os.environ["AGRITRACE_DATABASE_URL"] = database_url
+    if public_base_url:
+        os.environ["AGRITRACE_PUBLIC_BASE_URL"] = public_base_url
+    engine = _engine(database_url) if migrate_db else _existing_engine(database_url)
     if migrate_db:
-        migrate(_engine())
+        migrate(engine)
+    engine.dispose()
     uvicorn.run(
         "traceability.api.main:create_app",
         factory=True,
@@ -109,6 +197,7 @@ def import_fields(
         int | None, typer.Option(help="farmer for features without properties.farmer_id")
     ] = None,
     code_property: Annotated[str, typer.Option(help="property holding the field code")] = "code",
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Import field polygons (any CRS pyproj knows) as fields, all or nothing."""
     import orjson
@@ -133,7 +222,7 @@ def import_fields(
             props["code"] = str(props[code_property])
         if farmer_id is not None:
             props.setdefault("farmer_id", farmer_id)
-    engine = _engine()
+    engine = _engine(database_url)
     migrate(engine)
     with Progress() as progress, Session(engine) as session:
         task = progress.add_task("checking fields", total=len(features))
@@ -163,6 +252,7 @@ def load_fixtures(
     directory: Annotated[Path, typer.Argument(file_okay=False, help="fixtures folder")] = Path(
         "fixtures"
     ),
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Load the fixture slice of the province (farmers, fields, zones, fleet, products)."""
     from rich.progress import Progress
@@ -171,7 +261,7 @@ def load_fixtures(
     from traceability.db import migrate
     from traceability.services.fixtures import load_fixtures as run_load
 
-    engine = _engine()
+    engine = _engine(database_url)
     migrate(engine)
     with Progress() as progress, Session(engine) as session:
         counts = run_load(session, directory=directory, progress=progress)
@@ -184,6 +274,7 @@ def report(
     out: Annotated[
         Path | None, typer.Option(help="write CSV here instead of printing a table")
     ] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Print or save a report for the agriculture office."""
     from traceability import reports
@@ -193,12 +284,24 @@ def report(
         raise typer.BadParameter(
             f"unknown report '{name}'; choose from {', '.join(reports.REPORTS)}"
         )
-    frame = build(_engine())
+    frame = build(_existing_engine(database_url))
     if out:
         frame.to_csv(out, index=False)
         typer.echo(f"{len(frame)} rows written to {out}")
     else:
         typer.echo(frame.to_string(index=False) if not frame.empty else "(no rows)")
+
+
+def _select_database(url: str | None) -> None:
+    # The ingester reads the process's settings; this command's process is its own, so the
+    # option is handed over as the setting it overrides.
+    import os
+
+    from traceability.config import get_settings
+
+    if url:
+        os.environ["AGRITRACE_DATABASE_URL"] = url
+        get_settings.cache_clear()
 
 
 @app.command("ingest")
@@ -207,8 +310,10 @@ def ingest(
     client_id: Annotated[
         str | None, typer.Option(help="MQTT client id (persistent session)")
     ] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Run the MQTT ingester (several may share the load on one broker)."""
+    _select_database(database_url)
     from drone_ingest.service import run_ingester
 
     run_ingester(mqtt_url=mqtt_url, client_id=client_id)
@@ -222,8 +327,10 @@ def ingest_log(
     drone: Annotated[
         str | None, typer.Option(help="drone code, when the log does not name it")
     ] = None,
+    database_url: DatabaseUrl = None,
 ) -> None:
     """Ingest a flight log recorded without coverage, through the same pipeline."""
+    _select_database(database_url)
     from traceability.ingest.logs import ingest_log_file
 
     ingest_log_file(file, drone=drone)
@@ -236,12 +343,26 @@ def simulate(
     duration: Annotated[float, typer.Option(help="seconds to run")] = 60.0,
     mqtt_url: Annotated[str | None, typer.Option(help="broker, default AGRITRACE_MQTT_URL")] = None,
     speedup: Annotated[float, typer.Option(help="simulated seconds per real second")] = 1.0,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            show_default=False,
+            help="fly over this database's drones and fields (default: the fixture files)",
+        ),
+    ] = None,
 ) -> None:
     """Fly a simulated fleet over the fixture fields and publish its telemetry."""
     from drone_ingest.simulate import run_simulation
 
+    engine = _existing_engine(database_url) if database_url else None
     counts = run_simulation(
-        drones=drones, rate=rate, duration=duration, mqtt_url=mqtt_url, speedup=speedup
+        drones=drones,
+        rate=rate,
+        duration=duration,
+        mqtt_url=mqtt_url,
+        speedup=speedup,
+        engine=engine,
     )
     typer.echo(", ".join(f"{v} {k}" for k, v in counts.items() if isinstance(v, (int, float))))
 
@@ -249,16 +370,47 @@ def simulate(
 @app.command("demo")
 def demo(
     port: Annotated[int, typer.Option(help="HTTP port")] = 8000,
-    drones: Annotated[int, typer.Option(help="simulated drones")] = 6,
+    host: Annotated[
+        str, typer.Option(help="address to listen on; 0.0.0.0 lets phones on the network in")
+    ] = "127.0.0.1",
+    public_base_url: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            show_default=False,
+            help="what QR codes and links point at (default: http://localhost:PORT, or this "
+            "machine's network address with --host 0.0.0.0)",
+        ),
+    ] = None,
     database_url: Annotated[
-        str, typer.Option(help="database for the demo")
-    ] = "sqlite:///./agritrace-demo.db",
-    speedup: Annotated[float, typer.Option(help="simulated seconds per real second")] = 40.0,
+        str, typer.Option(metavar="URL", help="the demo's own database")
+    ] = DEMO_DATABASE_URL,
+    drones: Annotated[int, typer.Option(help="simulated drones", min=1)] = 6,
+    speed: Annotated[
+        float, typer.Option(help="speed-up: simulated seconds per real second", min=0.001)
+    ] = 40.0,
+    day: Annotated[
+        bool, typer.Option("--day/--no-day", help="keep a simulated day going once ready")
+    ] = True,
 ) -> None:
-    """Everything on one machine: SQLite, an embedded broker, the ingester, the API and a fleet."""
-    from agritrace.demo import run_demo
+    """Everything on one machine: SQLite, an embedded broker, the ingester, the API and a
+    simulated fleet. Run it again to resume where it stopped."""
+    from agritrace.demo import DemoConfig, DemoError, run_demo
 
-    run_demo(port=port, drones=drones, database_url=database_url, speedup=speedup)
+    config = DemoConfig(
+        database_url=database_url,
+        host=host,
+        port=port,
+        public_base_url=public_base_url,
+        drones=drones,
+        speed=speed,
+        day=day,
+    )
+    try:
+        run_demo(config)
+    except DemoError as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(1) from None
 
 
 if __name__ == "__main__":

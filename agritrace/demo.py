@@ -2,12 +2,15 @@
 
 It runs, in one process: a SQLite database (migrated and loaded with the fixture slice of
 Bạc Liêu), an embedded MQTT broker, the ingester, the HTTP API and public pages (uvicorn)
-and a simulated fleet flying missions over real fixture fields, sped up so they finish in
-a minute or two. A season's story is written around the flights so the buyer's trace has
-something to tell: a crop season on the flown fields, farmers' own diary entries (land
-preparation, sowing, fertilising, a hand spray), and once the drones have landed and
-their missions are measured, harvest lots (one with a GTIN) and a milled lot made from
-two of them.
+and a simulated fleet. First a season's story is told so the buyer's trace has something
+to say: a crop season on the demo fields, farmers' own diary entries (land preparation,
+sowing, fertilising, a hand spray), drone missions flown forty days ago, and once those
+are measured, harvest lots (one with a GTIN) and a milled lot made from two of them. Then
+a simulated day goes on (:mod:`agritrace.day`) at the speed-up the user chose.
+
+Running it again on the same database resumes: users, seasons, diary entries and lots
+are found rather than made again, and the first flights, once recorded, are not flown
+again (each user gets a fresh token, since only a token's hash is kept).
 
 The embedded broker has no shared subscriptions, so the demo runs one ingester on the
 plain topic filter (see :mod:`drone_ingest.broker`).
@@ -16,7 +19,11 @@ plain topic filter (see :mod:`drone_ingest.broker`).
 from __future__ import annotations
 
 import contextlib
-import os
+import errno
+import ipaddress
+import math
+import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,17 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.table import Table
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-__all__ = ["DemoResult", "run_demo"]
+from traceability.config import Settings
 
+__all__ = ["DEFAULT_DATABASE_URL", "DemoConfig", "DemoError", "DemoResult", "run_demo"]
+
+DEFAULT_DATABASE_URL = "sqlite:///./agritrace-demo.db"
 # The flights are dated this long before today, so that the pre-harvest interval of every
 # pesticide they spray (at most 30 days in the fixtures) has passed at harvest.
 FLIGHTS_DAYS_AGO = 40
@@ -45,20 +51,103 @@ MILLING_RATIO = 0.65
 # GS1 prefix 893 is Viet Nam; the company and item digits are made up for the demo.
 DEMO_GTIN_BODY = "893860000101"
 MEASURE_TIMEOUT_S = 120.0
+# Farmers' groups of fields the simulated day flies over, after the demo's own.
+DAY_GROUPS = 6
+BANNER_WIDTH = 80
+
+
+class DemoError(RuntimeError):
+    """The demo cannot start; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """How the demo runs: its database, where it listens, its fleet and its speed."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    #: What QR codes and links point at; default derived from ``host`` and ``port``.
+    public_base_url: str | None = None
+    drones: int = 6
+    #: Simulated seconds per real second (``inf``: as fast as the broker takes them).
+    speed: float = 40.0
+    rate: float = 1.0
+    seed: int = 0
+    #: Keep a simulated day going once the demo is ready.
+    day: bool = True
+    #: Serve until Ctrl-C; tests pass False to return once the demo is ready.
+    serve_forever: bool = True
+
+    @property
+    def base_url(self) -> str:
+        """The public base URL, as given or derived from where the demo listens."""
+        return (self.public_base_url or default_public_url(self.host, self.port)).rstrip("/")
+
+    def settings(self) -> Settings:
+        """The demo's settings: its own database and public URL over the environment's rest."""
+        return Settings(database_url=self.database_url, public_base_url=self.base_url)
 
 
 @dataclass
 class DemoResult:
-    """What the demo set up, for the banner and for tests."""
+    """What the demo set up, for the banner, the landing page and tests."""
 
     base_url: str
-    admin_token: str
-    farmer_token: str | None
+    admin_token: str = ""
+    farmer_token: str | None = None
     mission_ids: list[str] = field(default_factory=list)
     missions_complete: int = 0
+    flew: bool = False
     lots: list[str] = field(default_factory=list)
     milled_lot: str | None = None
     simulation: dict[str, Any] = field(default_factory=dict)
+
+
+def default_public_url(host: str, port: int) -> str:
+    """The URL a phone can open: ``localhost`` for a loopback host, this machine's address
+    on the network for a wildcard one.
+
+    >>> default_public_url("127.0.0.1", 8000), default_public_url("10.0.0.5", 80)
+    ('http://localhost:8000', 'http://10.0.0.5:80')
+    """
+    if host in ("", "0.0.0.0", "::"):
+        shown = _lan_address() or "localhost"
+    elif host == "localhost" or ipaddress.ip_address(host).is_loopback:
+        shown = "localhost"
+    else:
+        shown = host
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+def _lan_address() -> str | None:
+    # A UDP socket "connected" to a routable address reveals the outgoing interface's
+    # address without sending anything.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("10.255.255.255", 1))
+            return s.getsockname()[0]
+        except OSError:
+            return None
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise :class:`DemoError` naming the port when something already listens on it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        # As uvicorn does, so a port in TIME_WAIT after an earlier run counts as free.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise DemoError(
+                    f"port {port} on {host} is already in use (another demo or server?); "
+                    f"choose another with --port, e.g. --port {port + 1}"
+                ) from None
+            raise DemoError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def gtin_with_check_digit(body: str) -> str:
@@ -72,149 +161,144 @@ def gtin_with_check_digit(body: str) -> str:
     return body + str(gs1_check_digit(body))
 
 
-def _configure(database_url: str, port: int, host: str) -> None:
-    # The API builds its engine and settings from the environment: set it first, then
-    # forget whatever was read before, so the app, the ingester and we share one database.
-    from traceability.config import get_settings
-    from traceability.db import get_engine
-
-    os.environ["AGRITRACE_DATABASE_URL"] = database_url
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-    os.environ.setdefault("AGRITRACE_PUBLIC_BASE_URL", f"http://{shown}:{port}")
-    get_settings.cache_clear()
-    get_engine.cache_clear()
+# --------------------------------------------------------------------------- the story
 
 
-def _demo_groups(drones: int) -> list[list[tuple[str, Any]]]:
-    """One farmer's neighbouring plots per drone: the fields the demo flies over."""
-    from drone_ingest.simulate import load_fleet
+@dataclass(frozen=True)
+class Fields:
+    """The fields the demo uses: its story's groups and the simulated day's."""
 
-    _fleet, groups, _products = load_fleet()
-    multi = [g for g in groups if len(g) >= 2] or groups
-    return [g[:2] for g in multi[:drones]]
+    story: list[list[str]]
+    day: list[list[str]]
 
+    @classmethod
+    def pick(cls, drones: int) -> Fields:
+        """One farmer's neighbouring plots per drone for the story, the next ones for the day."""
+        from drone_ingest.simulate import load_fleet
 
-def _season_story(session, groups, console: Console) -> str | None:
-    """Seasons on the demo fields and the farmers' own diary entries; returns a farmer token."""
-    from traceability.errors import AgritraceError
-    from traceability.models import DiaryEntryCreate, Role, SeasonCreate, UserCreate
-    from traceability.services import diary, fields, users
-
-    today = date.today()
-    sown = today - timedelta(days=SOWN_DAYS_AGO)
-    farmer_token = None
-
-    def at(days_after_sowing: int, hour: int = 7) -> datetime:
-        day = sown + timedelta(days=days_after_sowing)
-        # Farmers write local time (UTC+7): 07:00 in Bạc Liêu.
-        return datetime(day.year, day.month, day.day, hour, tzinfo=UTC) - timedelta(hours=7)
-
-    for gi, group in enumerate(groups):
-        for code, _geom in group:
-            field_row = fields.get_field(session, code=code)
-            existing, _n = fields.list_seasons(session, field_code=code, offset=0, limit=1)
-            if not existing:
-                fields.create_season(
-                    session,
-                    data=SeasonCreate(field_code=code, crop="lúa", variety="ST25", sown_on=sown),
-                )
-            if gi > 1:
-                continue  # the diaries of the first two farmers are enough for the lots
-            farmer_user, token = _farmer_user(session, farmer_id=field_row.farmer_id)
-            farmer_token = farmer_token or token
-            area = field_row.area_ha
-            story = [
-                (-3, "land_prep", None, None, None, "Làm đất, trục bùn, san phẳng mặt ruộng"),
-                (
-                    0,
-                    "seed",
-                    "SEED-ST25",
-                    round(100 * area, 1),
-                    "kg",
-                    "Sạ hàng lúa giống ST25 xác nhận",
-                ),
-                (18, "fertilize", "DAP18460", round(80 * area, 1), "kg", "Bón thúc lần 1 bằng tay"),
-                (
-                    78,
-                    "spray",
-                    "VALIDACIN5L",
-                    round(1.5 * area, 2),
-                    "L",
-                    "Phun thuốc trị khô vằn bằng bình đeo vai",
-                ),
-            ]
-            for days, activity, input_code, qty, unit, note in story:
-                data = DiaryEntryCreate(
-                    field_code=code,
-                    occurred_at=at(days),
-                    activity=activity,
-                    input_code=input_code,
-                    quantity=qty,
-                    unit=unit,
-                    area_ha=round(area, 4),
-                    note=note,
-                    # Re-running the demo re-sends the same entries: recorded once.
-                    client_id=f"demo-{code}-{activity}-{days}",
-                )
-                try:
-                    diary.append_entry(session, data=data, user=farmer_user)
-                except AgritraceError as exc:
-                    console.print(f"[yellow]diary entry for {code} skipped: {exc}")
-    if farmer_token is None and groups:
-        # A rerun on the same database: the farmer's first token was shown then; issue another.
-        owner = fields.get_field(session, code=groups[0][0][0]).farmer_id
-        _user, farmer_token = users.create_user(
-            session, data=UserCreate(name=f"demo farmer {owner}", role=Role.farmer, farmer_id=owner)
-        )
-    return farmer_token
+        _fleet, groups, _products = load_fleet()
+        multi = [[code for code, _ in g] for g in groups if len(g) >= 2] or [
+            [code for code, _ in g] for g in groups
+        ]
+        return cls(story=[g[:2] for g in multi[:drones]], day=multi[drones : drones + DAY_GROUPS])
 
 
-def _farmer_user(session, *, farmer_id: int):
-    """The farmer's API user (made on first use) and its token, if made now."""
+def _ensure_user(session: Session, *, name: str, role, farmer_id: int | None = None):
+    """The user of this name and role (made on first use) with a fresh token."""
     from sqlmodel import select
 
-    from traceability.models import Role, User, UserCreate
+    from traceability.models import User, UserCreate
     from traceability.services import users
 
-    user = session.exec(
-        select(User).where(User.farmer_id == farmer_id, User.role == Role.farmer)
+    found = session.exec(
+        select(User).where(User.name == name, User.role == role, User.farmer_id == farmer_id)
     ).first()
-    if user is not None:
-        return user, None  # its token was shown when the demo first ran
-    # Entries go through the same ownership check a farmer's phone app meets.
-    return users.create_user(
-        session,
-        data=UserCreate(name=f"demo farmer {farmer_id}", role=Role.farmer, farmer_id=farmer_id),
-    )
+    if found is None:
+        data = UserCreate(name=name, role=role, farmer_id=farmer_id)
+        return users.create_user(session, data=data)
+    # Only a token's hash is kept: a rerun can show a token only by issuing a new one.
+    token = secrets.token_urlsafe(32)
+    found.token_hash = users.hash_token(token)
+    session.add(found)
+    session.commit()
+    return found, token
 
 
-def _wait_measured(engine, mission_ids: list[str], timeout: float, stop: threading.Event) -> int:
-    """Wait until the ingester has completed and measured the missions; returns how many are."""
-    from sqlmodel import Session, select
+def _sown_on() -> date:
+    return date.today() - timedelta(days=SOWN_DAYS_AGO)
 
-    from traceability.models import Mission, MissionStatus
 
-    deadline = time.monotonic() + timeout
-    done = 0
-    while time.monotonic() < deadline and not stop.is_set():
-        with Session(engine) as session:
-            rows = session.exec(
-                select(Mission.status, Mission.dirty, Mission.measured_at).where(
-                    Mission.mission_id.in_(mission_ids)
-                )
-            ).all()
-        done = sum(
-            1
-            for status, dirty, measured in rows
-            if status == MissionStatus.complete and not dirty and measured
+def _seasons(session: Session, codes: list[str]) -> None:
+    from traceability.models import SeasonCreate
+    from traceability.services import fields
+
+    for code in codes:
+        existing, _n = fields.list_seasons(session, field_code=code, offset=0, limit=1)
+        if not existing:
+            data = SeasonCreate(field_code=code, crop="lúa", variety="ST25", sown_on=_sown_on())
+            fields.create_season(session, data=data)
+
+
+def _diary_story(session: Session, code: str, user, console: Console) -> None:
+    """A farmer's own entries on one field; each has a ``client_id``, so a rerun adds none."""
+    from traceability.errors import AgritraceError
+    from traceability.models import DiaryEntryCreate
+    from traceability.services import diary, fields
+
+    area = fields.get_field(session, code=code).area_ha
+    story = [
+        (-3, "land_prep", None, None, None, "Làm đất, trục bùn, san phẳng mặt ruộng"),
+        (0, "seed", "SEED-ST25", round(100 * area, 1), "kg", "Sạ hàng lúa giống ST25 xác nhận"),
+        (18, "fertilize", "DAP18460", round(80 * area, 1), "kg", "Bón thúc lần 1 bằng tay"),
+        (78, "spray", "VALIDACIN5L", round(1.5 * area, 2), "L", "Phun thuốc trị khô vằn"),
+    ]
+    for days, activity, input_code, qty, unit, note in story:
+        day = _sown_on() + timedelta(days=days)
+        # Farmers write local time (UTC+7): 07:00 in Bạc Liêu.
+        at = datetime(day.year, day.month, day.day, 7, tzinfo=UTC) - timedelta(hours=7)
+        data = DiaryEntryCreate(
+            field_code=code,
+            occurred_at=at,
+            activity=activity,
+            input_code=input_code,
+            quantity=qty,
+            unit=unit,
+            area_ha=round(area, 4),
+            note=note,
+            client_id=f"demo-{code}-{activity}-{days}",
         )
-        if done >= len(mission_ids):
-            break
-        stop.wait(0.5)
-    return done
+        try:
+            diary.append_entry(session, data=data, user=user)
+        except AgritraceError as exc:
+            console.print(f"[yellow]diary entry for {code} skipped: {exc}")
 
 
-def _harvest(session, groups, console: Console) -> tuple[list[str], str | None]:
+def prepare(engine: Engine, picked: Fields, console: Console, result: DemoResult) -> None:
+    """Schema, fixtures, users, seasons and the farmers' diaries: found if there, else made."""
+    from agritrace.day import farmer_user
+    from traceability.db import migrate
+    from traceability.models import Role
+    from traceability.services import fields
+    from traceability.services.fixtures import FIXTURES_DIR, load_fixtures
+
+    migrate(engine)
+    with Session(engine) as session:
+        with Progress(console=console, transient=True) as progress:
+            counts = load_fixtures(session, directory=Path(FIXTURES_DIR), progress=progress)
+        added = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
+        console.print(f"fixtures: {added or 'already loaded'}")
+        _user, result.admin_token = _ensure_user(session, name="demo admin", role=Role.admin)
+        _seasons(session, [c for g in picked.story + picked.day for c in g])
+        for gi, group in enumerate(picked.story[:2]):
+            farmer_id = fields.get_field(session, code=group[0]).farmer_id
+            user, token = _ensure_user(
+                session, name=f"demo farmer {farmer_id}", role=Role.farmer, farmer_id=farmer_id
+            )
+            if gi == 0:
+                result.farmer_token = token
+            for code in group:
+                _diary_story(session, code, user, console)
+        for group in picked.day:
+            farmer_user(session, fields.get_field(session, code=group[0]).farmer_id)
+
+
+def recorded_flights(engine: Engine, drones: list[str]) -> list[str]:
+    """The story's missions a previous run recorded: the demo drones' flights of weeks ago."""
+    from sqlmodel import select
+
+    from traceability.models import Mission
+
+    before = datetime.now(UTC) - timedelta(days=FLIGHTS_DAYS_AGO // 2)
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Mission.mission_id)
+            .where(Mission.drone_code.in_(drones), Mission.started_at < before)
+            .order_by(Mission.started_at)
+        ).all()
+    return list(rows)
+
+
+def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
     """Harvest lots from the first two farmers' fields (one with a GTIN) and a milled lot."""
     from traceability.errors import Conflict
     from traceability.models import LotCreate
@@ -222,23 +306,23 @@ def _harvest(session, groups, console: Console) -> tuple[list[str], str | None]:
 
     today = date.today()
     made: list[str] = []
-    for gi, group in enumerate(groups[:2]):
-        codes = [code for code, _ in group]
-        area = sum(fields.get_field(session, code=c).area_ha for c in codes)
-        data = LotCreate(
-            code=f"DEMO-{codes[0]}-{today:%y%m%d}",
-            field_codes=codes,
-            harvested_on=today,
-            quantity_kg=round(area * YIELD_T_PER_HA * 1000, 0),
-            product_name="Lúa tươi ST25",
-            gtin=gtin_with_check_digit(DEMO_GTIN_BODY) if gi == 0 else None,
-        )
-        # A lot of that code is there already when the demo ran earlier today.
-        with contextlib.suppress(Conflict):
-            lots.create_lot(session, data=data)
-        made.append(data.code)
-    milled = None
-    if len(made) == 2:
+    with Session(engine) as session:
+        for gi, codes in enumerate(picked.story[:2]):
+            area = sum(fields.get_field(session, code=c).area_ha for c in codes)
+            data = LotCreate(
+                code=f"DEMO-{codes[0]}-{today:%y%m%d}",
+                field_codes=codes,
+                harvested_on=today,
+                quantity_kg=round(area * YIELD_T_PER_HA * 1000, 0),
+                product_name="Lúa tươi ST25",
+                gtin=gtin_with_check_digit(DEMO_GTIN_BODY) if gi == 0 else None,
+            )
+            # A lot of that code is there already when the demo ran earlier today.
+            with contextlib.suppress(Conflict):
+                lots.create_lot(session, data=data)
+            made.append(data.code)
+        if len(made) < 2:
+            return made, None
         parents = [lots.get_lot(session, code=c) for c in made]
         data = LotCreate(
             code=f"DEMO-GAO-{today:%y%m%d}",
@@ -249,228 +333,207 @@ def _harvest(session, groups, console: Console) -> tuple[list[str], str | None]:
         )
         with contextlib.suppress(Conflict):
             lots.create_lot(session, data=data)
-        milled = data.code
-    return made, milled
+    return made, data.code
 
 
-def _banner(console: Console, result: DemoResult, *, final: bool) -> None:
+# --------------------------------------------------------------------------- the machinery
+
+
+class Services:
+    """The embedded broker, the ingester and the HTTP server, started and stopped together."""
+
+    def __init__(self, config: DemoConfig, settings: Settings, engine: Engine):
+        import uvicorn
+
+        from drone_ingest.broker import SUPPORTS_SHARED_SUBSCRIPTIONS, EmbeddedBroker
+        from drone_ingest.client import Ingester
+        from traceability.api.main import create_app
+
+        self.config = config
+        self.prefix = settings.topic_prefix
+        self.broker = EmbeddedBroker(host="127.0.0.1", port=0)
+        self.mqtt_url = self.broker.start()
+        self.ingester = Ingester(
+            mqtt_url=self.mqtt_url,
+            engine=engine,
+            prefix=self.prefix,
+            client_id="agritrace-demo-ingester",
+            # amqtt has no $share subscriptions: one ingester on the plain filter.
+            share_group="agritrace" if SUPPORTS_SHARED_SUBSCRIPTIONS else "",
+        )
+        self.app = create_app(settings=settings, engine=engine)
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, host=config.host, port=config.port, log_level="warning", lifespan="on"
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, name="demo-http", daemon=True)
+
+    def start(self) -> None:
+        """Subscribe the ingester, then listen for HTTP; raises :class:`DemoError` on failure."""
+        self.ingester.start()
+        if not self.ingester.wait_ready(15):
+            raise DemoError(
+                f"the ingester could not subscribe on the embedded broker {self.mqtt_url}"
+            )
+        self.thread.start()
+        deadline = time.monotonic() + 15
+        while not self.server.started and self.thread.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if not self.server.started:
+            host, port = self.config.host, self.config.port
+            raise DemoError(
+                f"the HTTP server could not listen on {host}:{port}; "
+                f"is the port in use? choose another with --port"
+            )
+
+    def stop(self) -> None:
+        """Stop everything, the ingester first so it commits what it holds."""
+        self.ingester.stop()
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(15)
+        self.broker.stop()
+
+
+def fly_story(services: Services, config: DemoConfig, picked: Fields, console: Console) -> dict:
+    """Fly one mission per demo drone over its farmer's fields, dated weeks ago."""
+    from drone_ingest.simulate import run_simulation
+
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+    )
+    flying = progress.add_task("missions flown", total=config.drones)
+
+    def on_event(what: str, _summary: dict[str, Any]) -> None:
+        if what == "end":
+            progress.advance(flying)
+
+    with progress:
+        return run_simulation(
+            drones=config.drones,
+            rate=config.rate,
+            duration=float("inf"),
+            mqtt_url=services.mqtt_url,
+            speedup=config.speed,
+            seed=config.seed,
+            prefix=services.prefix,
+            start_ts=datetime.now(UTC) - timedelta(days=FLIGHTS_DAYS_AGO),
+            missions_per_drone=1,
+            types=["spray", "fertilize", "spray"],
+            fields=[c for g in picked.story for c in g],
+            on_event=on_event,
+        )
+
+
+def wait_measured(engine: Engine, mission_ids: list[str], timeout: float) -> int:
+    """Wait until the ingester has completed and measured the missions; returns how many are."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from traceability.models import Mission, MissionStatus
+
+    deadline = time.monotonic() + timeout
+    done = 0
+    while mission_ids:
+        with Session(engine) as session:
+            done = session.exec(
+                select(func.count())
+                .select_from(Mission)
+                .where(
+                    Mission.mission_id.in_(mission_ids),
+                    Mission.status == MissionStatus.complete,
+                    Mission.dirty.is_(False),
+                    Mission.measured_at.is_not(None),
+                )
+            ).one()
+        if done >= len(mission_ids) or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    return done
+
+
+# --------------------------------------------------------------------------- the banner
+
+
+def banner(console: Console, config: DemoConfig, result: DemoResult) -> None:
+    """What to open and how to sign in, in a table that fits 80 columns."""
     base = result.base_url
-    rows = [("API docs", f"{base}/docs"), ("Missions", f"{base}/api/v1/missions")]
-    if result.mission_ids:
-        mid = result.mission_ids[0]
-        rows += [
-            ("A mission", f"{base}/api/v1/missions/{mid}"),
-            ("  its map", f"{base}/api/v1/missions/{mid}/geojson"),
-        ]
-    if final and result.lots:
-        lot = result.lots[0]
+    lot = result.lots[0] if result.lots else None
+    rows = [("Start here", f"{base}/"), ("API docs", f"{base}/docs")]
+    if lot:
         rows += [
             ("Trace page", f"{base}/t/{lot}"),
-            ("  in English", f"{base}/t/{lot}?lang=en"),
-            ("  as JSON", f"{base}/api/v1/trace/{lot}"),
-            ("  QR code", f"{base}/api/v1/lots/{lot}/qr.png"),
+            ("Its QR code", f"{base}/api/v1/lots/{lot}/qr.png"),
         ]
-        if result.milled_lot:
-            rows.append(("Milled lot", f"{base}/t/{result.milled_lot}"))
-    rows.append(("Ingest rejects", f"{base}/api/v1/ingest/rejects"))
-    rows.append(("Admin token", result.admin_token))
+    rows += [("Admin token", result.admin_token)]
     if result.farmer_token:
         rows.append(("Farmer token", result.farmer_token))
-    title = "agritrace demo is ready" if final else "agritrace demo: the drones are flying"
-    console.rule(f"[bold green]{title}")
+    rows += [
+        ("Database", config.database_url),
+        ("Reports", f"agritrace report missions --database-url {config.database_url}"),
+    ]
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    # A URL or token folds at the edge rather than wrapping the whole layout.
+    table.add_column(style="cyan", overflow="fold")
     for label, value in rows:
-        # soft_wrap: a long URL stays one line a terminal can open or copy, never broken.
-        console.print(f"{label:<15} [cyan]{value}[/]", soft_wrap=True, highlight=False)
-    if not final:
-        console.print("Lots and their trace pages appear when the drones have landed.")
+        table.add_row(label, value)
+    width = min(console.width, BANNER_WIDTH)
+    console.rule("[bold green]agritrace demo is ready", characters="─")
+    console.print(table, width=width, highlight=False)
+    day = f"at {config.speed:g}x real time" if config.day else "(off)"
     console.print(
-        "Missions, rejects and every write need a token: in /docs press Authorize and paste\n"
-        'the admin token, or: curl -H "Authorization: Bearer <token>" URL.\n'
-        "Trace pages and QR codes are public.",
+        f"The simulated day goes on {day}. Tokens sign in at /docs (Authorize). "
+        "Ctrl-C stops; running the demo again resumes where it stopped.",
+        width=width,
         highlight=False,
     )
-    console.rule()
+    console.rule(characters="─")
+
+
+# --------------------------------------------------------------------------- run_demo
 
 
 def run_demo(
+    config: DemoConfig,
     *,
-    port: int,
-    drones: int,
-    database_url: str,
-    host: str = "127.0.0.1",
-    speedup: float = 40.0,
-    rate: float = 1.0,
-    missions_per_drone: int = 1,
-    seed: int = 0,
-    serve_forever: bool = True,
     console: Console | None = None,
     stop_event: threading.Event | None = None,
 ) -> DemoResult:
-    """Set up, fly, harvest, then serve until Ctrl-C (or return, if not ``serve_forever``).
-
-    Parameters
-    ----------
-    port, host : int, str
-        Where the HTTP API listens.
-    drones : int
-        Simulated drones; each flies over one farmer's neighbouring fields.
-    database_url : str
-        The demo's database (SQLite by default; PostgreSQL works too).
-    speedup : float
-        Simulated seconds per real second (``inf``: as fast as the broker takes them).
-    rate : float
-        Telemetry fixes per simulated second per drone.
-    missions_per_drone : int
-        Missions each drone flies.
-    serve_forever : bool
-        Keep serving after the lots are made until Ctrl-C; tests pass False.
-    stop_event : threading.Event, optional
-        Set to stop early (as Ctrl-C does).
-    """
-    import uvicorn
-    from sqlmodel import Session
-
-    from drone_ingest.broker import SUPPORTS_SHARED_SUBSCRIPTIONS, EmbeddedBroker
-    from drone_ingest.client import Ingester
-    from drone_ingest.simulate import run_simulation
-    from traceability.api.main import create_app
-    from traceability.config import get_settings
-    from traceability.db import get_engine, migrate
-    from traceability.models import Role, UserCreate
-    from traceability.services.fixtures import FIXTURES_DIR, load_fixtures
-    from traceability.services.users import create_user
+    """Set up (or resume), fly, harvest, then keep the simulated day going until Ctrl-C."""
+    from traceability.db import make_engine
 
     console = console or Console()
     stop = stop_event or threading.Event()
-    if drones < 1:
-        raise ValueError("the demo needs at least one drone")
-    _configure(database_url, port, host)
-    settings = get_settings()
-    engine = get_engine()
-    prefix = settings.topic_prefix
-    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-    result = DemoResult(base_url=f"http://{shown}:{port}", admin_token="", farmer_token=None)
-
-    console.print(
-        f"[bold]agritrace demo[/] — database {engine.url.render_as_string(hide_password=True)}"
-    )
-    migrate(engine)
-    groups = _demo_groups(drones)
-    with Session(engine) as session:
-        with Progress(console=console, transient=True) as progress:
-            counts = load_fixtures(session, directory=Path(FIXTURES_DIR), progress=progress)
-        added = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
-        console.print(f"fixtures: {added or 'already loaded'}")
-        _user, result.admin_token = create_user(
-            session, data=UserCreate(name="demo admin", role=Role.admin)
-        )
-        result.farmer_token = _season_story(session, groups, console)
-
-    broker = EmbeddedBroker(host="127.0.0.1", port=0)
-    mqtt_url = broker.start()
-    ingester = Ingester(
-        mqtt_url=mqtt_url,
-        engine=engine,
-        prefix=prefix,
-        client_id="agritrace-demo-ingester",
-        # amqtt has no $share subscriptions: one ingester on the plain filter.
-        share_group="agritrace" if SUPPORTS_SHARED_SUBSCRIPTIONS else "",
-    )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host=host, port=port, log_level="warning", lifespan="on")
-    )
-    server_thread = threading.Thread(target=server.run, name="demo-http", daemon=True)
-    sim_thread: threading.Thread | None = None
+    if config.drones < 1:
+        raise DemoError("the demo needs at least one drone (--drones)")
+    if not config.speed > 0 or (config.day and not math.isfinite(config.speed)):
+        raise DemoError(f"--speed must be a positive number, got {config.speed}")
+    check_port(config.host, config.port)
+    settings = config.settings()
+    engine = make_engine(settings.database_url)
+    result = DemoResult(base_url=config.base_url)
+    picked = Fields.pick(config.drones)
+    console.print(f"[bold]agritrace demo[/] — database {config.database_url}", highlight=False)
+    prepare(engine, picked, console, result)
+    services = Services(config, settings, engine)
+    day = None
+    restore = _stop_on_sigterm(stop)
     try:
-        ingester.start()
-        if not ingester.wait_ready(15):
-            raise RuntimeError(
-                f"the ingester could not subscribe on the embedded broker {mqtt_url}"
-            )
-        server_thread.start()
-        deadline = time.monotonic() + 15
-        while not server.started and server_thread.is_alive() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if not server.started:
-            raise RuntimeError(
-                f"the HTTP server could not listen on {host}:{port} (is the port in use?)"
-            )
-
-        field_codes = [code for g in groups for code, _ in g]
-        progress = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=console,
-        )
-        flying = progress.add_task("missions flown", total=drones * missions_per_drone)
-        points = {"n": 0}
-
-        def on_event(what: str, summary: dict[str, Any]) -> None:
-            if what == "start":
-                result.mission_ids.append(summary["mission_id"])
-                if len(result.mission_ids) == 1:
-                    _banner(progress.console, result, final=False)
-            elif what == "end":
-                points["n"] += summary["points"]
-                progress.update(
-                    flying, advance=1, description=f"missions flown ({points['n']:,} fixes)"
-                )
-
-        sim_out: dict[str, Any] = {}
-
-        def simulate() -> None:
-            try:
-                sim_out.update(
-                    run_simulation(
-                        drones=drones,
-                        rate=rate,
-                        duration=float("inf"),
-                        mqtt_url=mqtt_url,
-                        speedup=speedup,
-                        seed=seed,
-                        prefix=prefix,
-                        stop_event=stop,
-                        start_ts=datetime.now(UTC) - timedelta(days=FLIGHTS_DAYS_AGO),
-                        missions_per_drone=missions_per_drone,
-                        types=["spray", "fertilize", "spray"],
-                        fields=field_codes,
-                        on_event=on_event,
-                    )
-                )
-            except Exception as exc:  # noqa: BLE001 - shown to the user, the demo goes on
-                sim_out["error"] = exc
-
-        with progress:
-            sim_thread = threading.Thread(target=simulate, name="demo-fleet", daemon=True)
-            sim_thread.start()
-            while sim_thread.is_alive():
-                sim_thread.join(0.2)
-            if "error" in sim_out:
-                console.print(f"[red]the simulated fleet stopped: {sim_out['error']}")
-            measuring = progress.add_task("missions measured", total=len(result.mission_ids))
-            waiter = threading.Thread(
-                target=lambda: sim_out.__setitem__(
-                    "measured", _wait_measured(engine, result.mission_ids, MEASURE_TIMEOUT_S, stop)
-                ),
-                daemon=True,
-            )
-            waiter.start()
-            while waiter.is_alive():
-                waiter.join(0.5)
-                progress.update(measuring, completed=_count_measured(engine, result.mission_ids))
-        result.simulation = {k: v for k, v in sim_out.items() if k != "missions"}
-        result.missions_complete = sim_out.get("measured", 0)
-        if stop.is_set():
-            return result
-        with Session(engine) as session:
-            result.lots, result.milled_lot = _harvest(session, groups, console)
-        _banner(console, result, final=True)
-        if serve_forever:
-            console.print("Serving. Press Ctrl-C to stop.")
-            while not stop.is_set() and server_thread.is_alive():
+        services.start()
+        console.print(f"listening on {config.host}:{config.port}: {result.base_url}/")
+        _story(services, engine, config, picked, console, result)
+        showcase = _showcase(services, config, result)
+        banner(console, config, result)
+        if config.day:
+            day = _start_day(engine, services, config, picked, showcase, stop)
+        if config.serve_forever:
+            while not stop.is_set() and services.thread.is_alive():
                 stop.wait(0.5)
         return result
     except KeyboardInterrupt:
@@ -478,31 +541,80 @@ def run_demo(
         return result
     finally:
         stop.set()
-        if sim_thread is not None:
-            sim_thread.join(30)
-        ingester.stop()
-        server.should_exit = True
-        if server_thread.is_alive():
-            server_thread.join(15)
-        broker.stop()
+        if day is not None:
+            day.join()
+        services.stop()
+        engine.dispose()
+        restore()
 
 
-def _count_measured(engine, mission_ids: list[str]) -> int:
-    from sqlalchemy import func
-    from sqlmodel import Session, select
+def _stop_on_sigterm(stop: threading.Event):
+    """Let ``kill`` (or a service manager) stop the demo as cleanly as Ctrl-C does."""
+    import signal
 
-    from traceability.models import Mission, MissionStatus
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
+    return lambda: signal.signal(signal.SIGTERM, previous)
 
-    if not mission_ids:
-        return 0
-    with Session(engine) as session:
-        return session.exec(
-            select(func.count())
-            .select_from(Mission)
-            .where(
-                Mission.mission_id.in_(mission_ids),
-                Mission.status == MissionStatus.complete,
-                Mission.dirty.is_(False),
-                Mission.measured_at.is_not(None),
-            )
-        ).one()
+
+def _story(services, engine, config, picked, console, result) -> None:
+    drones = _story_drones(config.drones)
+    result.mission_ids = recorded_flights(engine, drones)
+    if not result.mission_ids:
+        out = fly_story(services, config, picked, console)
+        result.flew = True
+        result.simulation = {k: v for k, v in out.items() if k != "missions"}
+        result.mission_ids = [m["mission_id"] for m in out["missions"]]
+    else:
+        console.print(f"the first flights are recorded already: {len(result.mission_ids)} missions")
+    with console.status("measuring the missions against the fields…"):
+        result.missions_complete = wait_measured(engine, result.mission_ids, MEASURE_TIMEOUT_S)
+    result.lots, result.milled_lot = harvest(engine, picked)
+
+
+def _story_drones(n: int) -> list[str]:
+    from drone_ingest.simulate import load_fleet
+
+    fleet, _groups, _products = load_fleet()
+    return [d.code for d in fleet[:n]]
+
+
+def _showcase(services: Services, config: DemoConfig, result: DemoResult):
+    from traceability.api.routes.landing import Showcase
+
+    tokens = [("admin", result.admin_token)]
+    if result.farmer_token:
+        tokens.append(("farmer", result.farmer_token))
+    showcase = Showcase(
+        lots=result.lots + ([result.milled_lot] if result.milled_lot else []),
+        tokens=tokens,
+        speed=config.speed if config.day else None,
+        report_command=f"agritrace report missions --database-url {config.database_url}",
+    )
+    services.app.state.showcase = showcase
+    return showcase
+
+
+def _start_day(engine, services, config, picked, showcase, stop):
+    from agritrace.day import DayPlan, SimulatedDay
+
+    plan = DayPlan(
+        flown=[c for g in picked.day for c in g],
+        diaries=[c for g in picked.day for c in g],
+        harvests=picked.story[2:] + picked.day,
+    )
+    day = SimulatedDay(
+        engine=engine,
+        plan=plan,
+        mqtt_url=services.mqtt_url,
+        prefix=services.prefix,
+        drones=config.drones,
+        speed=config.speed,
+        rate=config.rate,
+        seed=config.seed,
+        stop=stop,
+    )
+    showcase.clock = day.clock
+    day.start()
+    return day

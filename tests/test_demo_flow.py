@@ -15,11 +15,12 @@ from sqlmodel import Session
 from drone_ingest.broker import EmbeddedBroker
 from drone_ingest.simulate import run_simulation
 from tests.mqtt import free_port, ingester, wait_until
-from traceability.models import Mission, MissionStatus, TelemetryPoint
+from traceability.models import DiaryEntry, Lot, Mission, MissionStatus, TelemetryPoint, User
 from traceability.services.fixtures import FIXTURES_DIR, load_fixtures
 from traceability.services.missions import get_mission
 
 FIELDS = ["GR-0001", "GR-0002", "GR-0003", "GR-0004"]
+_TABLES = (User, DiaryEntry, Mission, Lot, TelemetryPoint)
 
 
 @pytest.fixture(scope="module")
@@ -95,58 +96,61 @@ def test_simulated_fleet_is_ingested_and_measured_as_flown(db, embedded):
     assert _stored(db) == out["points"]
 
 
-def test_demo_sets_up_flies_harvests_and_serves_the_trace(tmp_path, monkeypatch):
-    from traceability.db import get_engine, get_session
+def test_demo_sets_up_flies_harvests_and_serves_the_trace(tmp_path):
+    from agritrace.demo import DemoConfig, run_demo
+    from traceability.api.main import create_app
+    from traceability.config import Settings
+    from traceability.db import make_engine
 
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    monkeypatch.setenv("AGRITRACE_DATABASE_URL", url)  # restored after the test
-    from agritrace.demo import run_demo
+    config = DemoConfig(
+        database_url=url,
+        port=free_port(),
+        drones=2,
+        speed=math.inf,
+        day=False,
+        serve_forever=False,
+        public_base_url="http://192.0.2.7:8000",
+    )
+    result = run_demo(config, console=Console(quiet=True), stop_event=threading.Event())
+    assert len(result.mission_ids) == 2 and result.missions_complete == 2
+    assert len(result.lots) == 2 and result.milled_lot
+    assert result.admin_token and result.farmer_token
 
-    try:
-        result = run_demo(
-            port=free_port(),
-            drones=2,
-            database_url=url,
-            speedup=math.inf,
-            serve_forever=False,
-            console=Console(quiet=True),
-            stop_event=threading.Event(),
+    engine = make_engine(url)
+    app = create_app(
+        settings=Settings(database_url=url, public_base_url=config.base_url), engine=engine
+    )
+    with TestClient(app) as client:
+        trace = client.get(f"/api/v1/trace/{result.lots[0]}")
+        assert trace.status_code == 200, trace.text
+        body = trace.json()
+        assert body["lot"]["gtin"]
+        assert len(body["events"]) >= 5  # four diary entries per field, and the drone
+        assert any(mid in trace.text for mid in result.mission_ids), (
+            "the drone mission is not in the trace"
         )
-        engine = get_engine()
-        assert str(engine.url) == url
-        assert len(result.mission_ids) == 2 and result.missions_complete == 2
-        assert len(result.lots) == 2 and result.milled_lot
-        assert result.admin_token and result.farmer_token
+        assert client.get(f"/api/v1/trace/{result.milled_lot}").status_code == 200
+        # The QR code carries the public base URL the demo was given.
+        svg = client.get(f"/api/v1/lots/{result.lots[1]}/qr.svg")
+        assert svg.headers["content-type"].startswith("image/svg")
+        admin = {"Authorization": f"Bearer {result.admin_token}"}
+        me = client.get("/api/v1/me", headers=admin)
+        assert me.status_code == 200 and me.json()["role"] == "admin"
+        mission = client.get(f"/api/v1/missions/{result.mission_ids[0]}", headers=admin).json()
+        assert mission["status"] == "complete" and mission["treated_area_ha"] > 0
 
-        from traceability.api.main import create_app
-
-        app = create_app()
-
-        def override():
-            with Session(engine) as s:
-                yield s
-
-        app.dependency_overrides[get_session] = override
-        with TestClient(app) as client:
-            trace = client.get(f"/api/v1/trace/{result.lots[0]}")
-            assert trace.status_code == 200, trace.text
-            body = trace.json()
-            assert body["lot"]["gtin"]
-            assert len(body["events"]) >= 5  # four diary entries per field, and the drone
-            text = trace.text
-            assert any(mid in text for mid in result.mission_ids), (
-                "the drone mission is not in the trace"
-            )
-            milled = client.get(f"/api/v1/trace/{result.milled_lot}")
-            assert milled.status_code == 200
-            assert (
-                client.get(f"/api/v1/lots/{result.lots[0]}/qr.png").headers["content-type"]
-                == "image/png"
-            )
-            admin = {"Authorization": f"Bearer {result.admin_token}"}
-            me = client.get("/api/v1/me", headers=admin)
-            assert me.status_code == 200 and me.json()["role"] == "admin"
-            mission = client.get(f"/api/v1/missions/{result.mission_ids[0]}", headers=admin).json()
-            assert mission["status"] == "complete" and mission["treated_area_ha"] > 0
-    finally:
-        get_engine.cache_clear()
+    # Run again on the same database: it resumes, nothing is flown or written twice.
+    with Session(engine) as s:
+        before = {t: s.exec(select(func.count()).select_from(t)).one()[0] for t in _TABLES}
+    again = run_demo(
+        DemoConfig(**{**config.__dict__, "port": free_port()}),
+        console=Console(quiet=True),
+        stop_event=threading.Event(),
+    )
+    assert not again.flew and sorted(again.mission_ids) == sorted(result.mission_ids)
+    assert again.admin_token != result.admin_token  # a fresh token for the same user
+    with Session(engine) as s:
+        after = {t: s.exec(select(func.count()).select_from(t)).one()[0] for t in _TABLES}
+    assert after == before
+    engine.dispose()

@@ -8,7 +8,7 @@ from fastapi import Depends, Header, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from sqlmodel import Session
 
-from traceability.config import get_settings
+from traceability.config import Settings, get_settings
 from traceability.db import get_session
 from traceability.errors import InvalidInput
 from traceability.models import Role, User
@@ -18,7 +18,9 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def current_user(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    session: SessionDep,
+    settings: Annotated[Settings, Depends(get_settings)],
+    authorization: Annotated[str | None, Header()] = None,
 ) -> User:
     """The authenticated caller; 401 when the bearer token is missing or unknown."""
     if not authorization:
@@ -35,7 +37,7 @@ def current_user(
             "the Authorization header must be 'Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    admin_token = get_settings().admin_token
+    admin_token = settings.admin_token
     if admin_token and secrets.compare_digest(token.encode(), admin_token.encode()):
         return User(id=None, name="admin (bootstrap token)", role=Role.admin, token_hash="")
     user = user_for_token(session, token=token)

@@ -78,6 +78,60 @@ _STRINGS: dict[str, dict[str, str]] = {
     "scan": {"vi": "Quét để truy xuất nguồn gốc", "en": "Scan to trace"},
     "print": {"vi": "In nhãn", "en": "Print"},
     "status_open": {"vi": "chưa kết thúc", "en": "not finished"},
+    # The landing page (/).
+    "home_title": {"vi": "Truy xuất nguồn gốc nông sản", "en": "Farm produce traceability"},
+    "home_intro": {
+        "vi": "Từ bao gạo về tới những gì đã làm trên thửa ruộng: nhật ký sản xuất của "
+        "nông dân và các chuyến bay của máy bay không người lái, tỉnh Bạc Liêu.",
+        "en": "From the bag of rice back to what was done on the field: farmers' production "
+        "diaries and the flights of spraying drones, Bạc Liêu province.",
+    },
+    "home_trace": {"vi": "Truy xuất một lô hàng", "en": "Trace a lot"},
+    "home_trace_text": {
+        "vi": "Trang mà điện thoại người mua mở khi quét mã QR trên bao bì.",
+        "en": "The page a buyer's phone opens on scanning the QR code on the bag.",
+    },
+    "home_open_trace": {"vi": "Trang truy xuất", "en": "Trace page"},
+    "home_no_lots": {"vi": "Chưa có lô hàng nào.", "en": "No lot recorded yet."},
+    "home_labels": {"vi": "Nhãn in", "en": "Labels"},
+    "home_farmers": {"vi": "Nông dân", "en": "Farmers"},
+    "home_farmers_text": {
+        "vi": "Ứng dụng cho nông dân chưa có. Nhật ký sản xuất được ghi qua API "
+        "(POST /api/v1/diary) bằng mã đăng nhập của nông dân.",
+        "en": "The farmers' app is not here yet. Diary entries go through the API "
+        "(POST /api/v1/diary) with a farmer's token.",
+    },
+    "home_diary_docs": {"vi": "Nhật ký sản xuất trong tài liệu API", "en": "The diary API"},
+    "home_office": {"vi": "Phòng Nông nghiệp", "en": "Agriculture office"},
+    "home_office_text": {
+        "vi": "Báo cáo (CSV hoặc JSON) cần mã đăng nhập: trong tài liệu API bấm "
+        "Authorize rồi dán mã.",
+        "en": "Reports (CSV or JSON) need a token: in the API docs press Authorize and paste it.",
+    },
+    "report_missions": {"vi": "Các chuyến bay", "en": "Missions"},
+    "report_field-applications": {"vi": "Vật tư đã dùng theo thửa", "en": "Inputs per field"},
+    "report_fleet": {"vi": "Đội máy bay", "en": "The fleet"},
+    "home_developers": {"vi": "Lập trình viên", "en": "Developers"},
+    "home_docs": {"vi": "Tài liệu API", "en": "API docs"},
+    "home_openapi": {"vi": "Đặc tả OpenAPI (JSON)", "en": "OpenAPI (JSON)"},
+    "home_demo": {"vi": "Bản chạy thử", "en": "The demo"},
+    "home_clock": {"vi": "Giờ mô phỏng", "en": "Simulated time"},
+    "home_speed": {"vi": "nhanh gấp {speed} lần", "en": "{speed}× real time"},
+    "home_missions": {"vi": "Chuyến bay", "en": "Missions"},
+    "home_entries": {"vi": "Mục nhật ký", "en": "Diary entries"},
+    "home_lots": {"vi": "Lô hàng", "en": "Lots"},
+    "home_signin": {"vi": "Đăng nhập", "en": "Sign in"},
+    "home_signin_text": {
+        "vi": "Trong tài liệu API bấm Authorize rồi dán một mã dưới đây.",
+        "en": "In the API docs press Authorize and paste one of these tokens.",
+    },
+    "home_signin_remote": {
+        "vi": "Mã đăng nhập được in trong cửa sổ dòng lệnh đang chạy bản chạy thử.",
+        "en": "The sign-in tokens are printed in the terminal where the demo runs.",
+    },
+    "home_cli": {"vi": "Báo cáo từ dòng lệnh", "en": "Reports from the command line"},
+    "role_admin": {"vi": "Quản trị", "en": "Admin"},
+    "role_farmer": {"vi": "Nông dân", "en": "Farmer"},
 }
 
 _ACTIVITIES: dict[str, dict[str, str]] = {

@@ -1,15 +1,34 @@
 """The FastAPI application: routers, error handlers, health."""
 
+from collections.abc import Iterator
+
 from fastapi import FastAPI
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
 from traceability.api import errors
-from traceability.api.routes import diary, fields, lots, missions, records, reports, trace
+from traceability.api.routes import (
+    diary,
+    fields,
+    landing,
+    lots,
+    missions,
+    records,
+    reports,
+    trace,
+)
+from traceability.config import Settings, get_settings
+from traceability.db import get_session
 
 API_PREFIX = "/api/v1"
 
 
-def create_app() -> FastAPI:
-    """A new agritrace application (the database comes from settings or a dependency override)."""
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    """A new agritrace application.
+
+    Without arguments it reads the process's settings and database (``agritrace serve``);
+    given ``settings`` and ``engine`` (the demo, tests) it answers with those only.
+    """
     app = FastAPI(
         title="agritrace",
         summary="Farm produce traced to what was done on the field, by hand and by drone.",
@@ -20,6 +39,16 @@ def create_app() -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     app.include_router(trace.router)
+    app.include_router(landing.router)
+    if settings is not None:
+        app.dependency_overrides[get_settings] = lambda: settings
+    if engine is not None:
+
+        def session_on_engine() -> Iterator[Session]:
+            with Session(engine) as session:
+                yield session
+
+        app.dependency_overrides[get_session] = session_on_engine
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
@@ -19,15 +19,16 @@ from sqlalchemy import select
 from traceability import epcis, qr
 from traceability.api.deps import SessionDep
 from traceability.api.i18n import pick_lang, translator
-from traceability.config import get_settings
+from traceability.config import Settings, get_settings
 from traceability.errors import InvalidInput, NotFound
 from traceability.models import Lot
 from traceability.services import trace as svc
 
 router = APIRouter()
 
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 _templates = Environment(
-    loader=FileSystemLoader(Path(__file__).resolve().parent.parent / "templates"),
+    loader=FileSystemLoader(TEMPLATES_DIR),
     autoescape=True,
     trim_blocks=True,
     lstrip_blocks=True,
@@ -37,8 +38,13 @@ Lang = Annotated[str | None, Query(description="page language: vi (default) or e
 _CACHE = {"Cache-Control": "public, max-age=60"}
 
 
-def _base_url() -> str:
-    return get_settings().public_base_url.rstrip("/")
+def _base_url(settings: Settings) -> str:
+    return settings.public_base_url.rstrip("/")
+
+
+# What QR codes and links point at comes from the app's settings (a dependency, so an app
+# built with its own settings, as the demo's is, answers with its own public base URL).
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def _json(data: Any, status_code: int = 200, media_type: str = "application/json") -> Response:
@@ -74,7 +80,7 @@ def _cached_answer(
     return response_class(body, media_type=media_type, headers=headers)
 
 
-def _render_trace(request: Request, session, code: str, lang: str) -> Response:
+def _render_trace(request: Request, session, code: str, lang: str, settings: Settings) -> Response:
     def render(data: dict) -> bytes:
         html = _templates.get_template("trace.html").render(
             **translator(lang),
@@ -88,7 +94,7 @@ def _render_trace(request: Request, session, code: str, lang: str) -> Response:
         body = svc.render_trace(
             session,
             code=code,
-            base_url=_base_url(),
+            base_url=_base_url(settings),
             variant=("page", lang),
             render=render,
             with_map=True,
@@ -99,10 +105,10 @@ def _render_trace(request: Request, session, code: str, lang: str) -> Response:
 
 
 @router.get("/api/v1/trace/{code}", tags=["trace"], summary="The public trace of a lot as JSON")
-def trace_json(code: str, session: SessionDep, request: Request) -> Response:
+def trace_json(code: str, session: SessionDep, request: Request, settings: SettingsDep) -> Response:
     """Lot, fields, seasons, events (oldest first), lineage, diary checks, ``phi_compliant``."""
     body = svc.render_trace(
-        session, code=code, base_url=_base_url(), variant=("json",), render=orjson.dumps
+        session, code=code, base_url=_base_url(settings), variant=("json",), render=orjson.dumps
     )
     return _cached_answer(request, body, "application/json")
 
@@ -113,9 +119,11 @@ def trace_json(code: str, session: SessionDep, request: Request) -> Response:
     response_class=HTMLResponse,
     summary="The page a buyer's phone opens",
 )
-def trace_page(code: str, session: SessionDep, request: Request, lang: Lang = None) -> Response:
+def trace_page(
+    code: str, session: SessionDep, request: Request, settings: SettingsDep, lang: Lang = None
+) -> Response:
     """The mobile trace page (Vietnamese; ``?lang=en`` English); a friendly 404 if unknown."""
-    return _render_trace(request, session, code, pick_lang(lang))
+    return _render_trace(request, session, code, pick_lang(lang), settings)
 
 
 @router.get(
@@ -125,7 +133,12 @@ def trace_page(code: str, session: SessionDep, request: Request, lang: Lang = No
     summary="GS1 Digital Link resolver: GTIN + batch/lot to the trace page",
 )
 def digital_link(
-    gtin: str, lot: str, session: SessionDep, request: Request, lang: Lang = None
+    gtin: str,
+    lot: str,
+    session: SessionDep,
+    request: Request,
+    settings: SettingsDep,
+    lang: Lang = None,
 ) -> Response:
     """Render the lot's trace page when the GTIN is valid and is the lot's GTIN."""
     chosen = pick_lang(lang)
@@ -137,31 +150,32 @@ def digital_link(
     if stored is None or stored[0] is None or qr.normalise_gtin(stored[0]) != wanted:
         # The same answer for "no such lot" and "another product's lot": a GTIN is no way in.
         return _not_found(chosen, lot, f"GTIN {wanted}, lot {lot}")
-    return _render_trace(request, session, lot, chosen)
+    return _render_trace(request, session, lot, chosen, settings)
 
 
-def _lot_url(session, code: str) -> tuple[Lot, str]:
+def _lot_url(session, code: str, settings: Settings) -> tuple[Lot, str]:
     row = session.execute(select(Lot).where(Lot.code == code)).scalars().first()
     if row is None:
         raise NotFound(f"lot '{code}' does not exist")
-    return row, qr.lot_url(_base_url(), row.code, row.gtin)
+    return row, qr.lot_url(_base_url(settings), row.code, row.gtin)
 
 
 @router.get("/api/v1/lots/{code}/qr.png", tags=["trace"], response_class=Response)
 def lot_qr_png(
     code: str,
     session: SessionDep,
+    settings: SettingsDep,
     box: Annotated[int, Query(ge=2, le=40, description="pixels per module")] = 10,
 ) -> Response:
     """The lot's QR code as PNG: its trace URL, or its GS1 Digital Link when it has a GTIN."""
-    _lot, url = _lot_url(session, code)
+    _lot, url = _lot_url(session, code, settings)
     return Response(qr.qr_png(url, box), media_type="image/png", headers=_CACHE)
 
 
 @router.get("/api/v1/lots/{code}/qr.svg", tags=["trace"], response_class=Response)
-def lot_qr_svg(code: str, session: SessionDep) -> Response:
+def lot_qr_svg(code: str, session: SessionDep, settings: SettingsDep) -> Response:
     """The lot's QR code as SVG (for print shops)."""
-    _lot, url = _lot_url(session, code)
+    _lot, url = _lot_url(session, code, settings)
     return Response(qr.qr_svg(url), media_type="image/svg+xml", headers=_CACHE)
 
 
@@ -169,12 +183,13 @@ def lot_qr_svg(code: str, session: SessionDep) -> Response:
 def lot_label(
     code: str,
     session: SessionDep,
+    settings: SettingsDep,
     lang: Lang = None,
     count: Annotated[int, Query(ge=1, le=60, description="labels on the sheet")] = 12,
     columns: Annotated[int, Query(ge=1, le=4, description="labels per row")] = 2,
 ) -> HTMLResponse:
     """A printable sheet of bag labels: product, lot code, harvest date and the QR code."""
-    lot, url = _lot_url(session, code)
+    lot, url = _lot_url(session, code, settings)
     return _page(
         "label.html",
         pick_lang(lang),
@@ -187,7 +202,8 @@ def lot_label(
 
 
 @router.get("/api/v1/lots/{code}/epcis", tags=["trace"], response_class=Response)
-def lot_epcis(code: str, session: SessionDep) -> Response:
+def lot_epcis(code: str, session: SessionDep, settings: SettingsDep) -> Response:
     """The lot's history as an EPCIS 2.0 JSON-LD document."""
-    data = svc.build_trace(session, code=code, base_url=_base_url())
-    return _json(epcis.document(data, base_url=_base_url()), media_type="application/ld+json")
+    base_url = _base_url(settings)
+    data = svc.build_trace(session, code=code, base_url=base_url)
+    return _json(epcis.document(data, base_url=base_url), media_type="application/ld+json")

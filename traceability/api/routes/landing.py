@@ -1,0 +1,98 @@
+"""The landing page at ``/``: where a visitor finds the trace, the reports and the API.
+
+Public and server-rendered like the trace page (Vietnamese first, ``?lang=en``). A
+running demo puts a :class:`Showcase` on ``app.state.showcase``: its sample lots, its
+sign-in tokens (shown only to a browser on the demo's own machine) and its clock.
+"""
+
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from traceability.api.deps import SessionDep
+from traceability.api.i18n import pick_lang, translator
+from traceability.api.routes.trace import TEMPLATES_DIR, Lang
+from traceability.models import DiaryEntry, Lot, Mission
+
+router = APIRouter()
+_templates = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True, lstrip_blocks=True
+)
+
+SAMPLE_LOTS = 4
+# The demo's clock is shown as a farmer in Bạc Liêu reads it.
+VIETNAM = timezone(timedelta(hours=7))
+REPORT_NAMES = ("missions", "field-applications", "fleet")
+
+
+@dataclass
+class Showcase:
+    """What a running demo adds to the landing page."""
+
+    #: Lot codes to show first (the demo's sample lots).
+    lots: list[str] = field(default_factory=list)
+    #: (role, token) pairs a visitor signs in with; shown to a local browser only.
+    tokens: list[tuple[str, str]] = field(default_factory=list)
+    #: Simulated seconds per real second, and the simulated clock.
+    speed: float | None = None
+    clock: Callable[[], datetime] | None = None
+    #: How to read the demo's database from the command line.
+    report_command: str | None = None
+
+
+def _is_local(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("localhost", "testclient")
+
+
+def _sample_lots(session, first: list[str]) -> list[Lot]:
+    """The showcase's lots, then the newest ones, at most ``SAMPLE_LOTS``."""
+    rows = list(session.execute(select(Lot).where(Lot.code.in_(first))).scalars()) if first else []
+    rows.sort(key=lambda lot: first.index(lot.code))
+    newest = session.execute(
+        select(Lot).order_by(Lot.created_at.desc(), Lot.id.desc()).limit(SAMPLE_LOTS)
+    ).scalars()
+    rows += [lot for lot in newest if lot.code not in first]
+    return rows[:SAMPLE_LOTS]
+
+
+def _counts(session) -> dict[str, int]:
+    return {
+        name: session.execute(select(func.count()).select_from(table)).scalar_one()
+        for name, table in (("missions", Mission), ("entries", DiaryEntry), ("lots", Lot))
+    }
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def landing(request: Request, session: SessionDep, lang: Lang = None) -> HTMLResponse:
+    """The landing page: a sample trace, the office's reports, the API, the demo's sign-in."""
+    chosen = pick_lang(lang)
+    showcase: Showcase | None = getattr(request.app.state, "showcase", None)
+    try:
+        lots = _sample_lots(session, showcase.lots if showcase else [])
+        counts = _counts(session)
+    except SQLAlchemyError:
+        # A database without its schema yet: the page still says where everything is.
+        session.rollback()
+        lots, counts = [], None
+    html = _templates.get_template("landing.html").render(
+        **translator(chosen),
+        lots=lots,
+        counts=counts,
+        showcase=showcase,
+        now=showcase.clock().astimezone(VIETNAM) if showcase and showcase.clock else None,
+        show_tokens=bool(showcase and showcase.tokens and _is_local(request)),
+        reports=REPORT_NAMES,
+    )
+    # Never cached: the demo's counts move, and the tokens must not sit in a shared cache.
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
