@@ -311,3 +311,31 @@ def test_diary_quantity_is_the_fields_product_amount(session, scene):
     session.commit()
     assert missions.measure_dirty(session) == ["M20"]
     assert diary.list_entries(session, field_code="F1", corrected_view=False).count == 1
+
+
+def test_a_hover_over_a_field_is_one_diary_line_however_often_it_is_measured(session, scene):
+    # Thirty fixes at one spot over the field, applicator on: product but no treated area.
+    lon, lat = lonlat(50.0, 100.0)
+    t0 = datetime(2026, 2, 3, 1, 0, tzinfo=UTC)
+    points = [
+        {
+            "mission_id": "M21",
+            "seq": i,
+            "ts": (t0 + timedelta(seconds=i)).isoformat(),
+            "lat": lat,
+            "lon": lon,
+            "spraying": True,
+            "flow_lpm": 2.0,
+        }
+        for i in range(30)
+    ]
+    start = {"product_code": "P1", "swath_m": 10.0, "tank_mix": {"product_per_l": 0.05}}
+    fly(session, "M21", points, start=start, end={})
+    before = diary.list_entries(session, field_code="F1", corrected_view=False).data
+    assert len(before) == 1 and before[0].area_ha is None and before[0].quantity > 0
+    for _ in range(2):
+        session.execute(update(Mission).where(Mission.mission_id == "M21").values(dirty=True))
+        session.commit()
+        missions.measure_dirty(session)
+    after = diary.list_entries(session, field_code="F1", corrected_view=False).data
+    assert [e.id for e in after] == [e.id for e in before]

@@ -63,7 +63,8 @@ class _Line:
 
     def already_in(self, entry: DiaryEntry) -> bool:
         """Whether ``entry`` (a standing drone line) already says this."""
-        if entry.retracts or entry.area_ha != self.area_ha:
+        # A line with no treated area is written with area_ha None (see _entry).
+        if entry.retracts or entry.area_ha != (self.area_ha if self.area_ha > 0 else None):
             return False
         # Lines recorded before the diary kept the product amount to the mission's own
         # precision hold it to 4 decimals: the same figure, not a change to correct.
