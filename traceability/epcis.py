@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from traceability import gs1
-from traceability.services.trace import LOCAL_TZ
+from traceability.services.common import LOCAL_TZ
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 AGRITRACE_NS = "https://agritrace.org/ns/epcis#"

@@ -1,0 +1,78 @@
+"""What was done on a lot's fields, read fresh for every trace, and each diary's chain check.
+
+Unlike the structure, none of this is cached: diaries grow, late drone data arrives,
+and a chain check that trusted a cache would not be a check.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from traceability.models import DiaryVerification, FarmField
+from traceability.services import applications
+from traceability.services.diary import GENESIS, entry_hash, head_mismatch, verify_chain
+from traceability.services.trace.structure import IDS, Structure
+
+_HEADS = select(FarmField.id, FarmField.diary_length, FarmField.diary_head).where(
+    FarmField.id.in_(IDS)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Activity:
+    """The rows of a lot's fields: every diary row (whole chains), missions, recorded heads."""
+
+    diary: list[Any]
+    missions: list[Any]
+    heads: dict[int, tuple[int, str | None]]
+
+
+def load(session: Session, st: Structure) -> Activity:
+    """The diary rows, mission rows and diary heads of the structure's fields."""
+    conn = session.connection()
+    field_ids = list(st.fields)
+    diary, missions = applications.load(conn, field_ids=field_ids)
+    # Read live, never from the structure cache: the head moves with every append.
+    heads = {fid: (n, head) for fid, n, head in conn.execute(_HEADS, {"ids": field_ids}).all()}
+    return Activity(diary=diary, missions=missions, heads=heads)
+
+
+def _chain_holds(rows: list, head: tuple[int, str | None]) -> bool:
+    """Whether a field's diary rows (ordered by ``chain_seq``) form an unbroken hash chain
+    that ends where the field's recorded head says it does."""
+    prev, prev_seq = GENESIS, 0
+    for row in rows:
+        if row.chain_seq != prev_seq + 1 or row.prev_hash != prev or entry_hash(row) != row.hash:
+            return False
+        prev, prev_seq = row.hash, row.chain_seq
+    return head_mismatch(head, prev_seq, prev) is None
+
+
+def chains(session: Session, st: Structure, activity: Activity) -> dict[int, DiaryVerification]:
+    """Each field's hash-chain check, by field id.
+
+    The rows the trace already loaded are checked here (every hash recomputed on
+    every request); only a chain that does not hold is handed to
+    ``diary.verify_chain`` for the report of its breaks, so the wording and the
+    rules of a break stay the diary service's own.
+    """
+    by_field: dict[int, list] = {fid: [] for fid in st.fields}
+    for row in activity.diary:
+        by_field[row.field_id].append(row)
+    out = {}
+    for fid, rows in by_field.items():
+        code = st.fields[fid].code
+        if _chain_holds(rows, activity.heads.get(fid, (0, None))):
+            # Built without validation: every value is known to be of its type here.
+            out[fid] = DiaryVerification.model_construct(
+                field_code=code,
+                entries=len(rows),
+                valid=True,
+                head_hash=rows[-1].hash if rows else None,
+                breaks=[],
+            )
+        else:
+            out[fid] = verify_chain(session, field_code=code)
+    return out

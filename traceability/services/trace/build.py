@@ -1,0 +1,196 @@
+"""The public trace of a lot, assembled: the one place its JSON shape is written.
+
+:func:`build_trace` reads the cached structure and the live activity, places the
+applications on the lots, checks the diaries' chains, judges the PHI, and shapes it
+all into plain data (dates as ``date``, times as RFC 3339 strings) in the names and
+shapes that ``traceability.services.trace.schema.TracePublic`` documents.
+
+Only public facts leave here: a farmer's name and village, never a phone, national
+ID, user, author or operator id, and no free-text notes.
+"""
+
+from typing import Any
+
+from sqlmodel import Session
+
+from traceability.models import DiaryVerification
+from traceability.qr import digital_link, trace_url
+from traceability.services import applications
+from traceability.services.trace import activity, events, phi
+from traceability.services.trace.events import Placed, iso
+from traceability.services.trace.structure import (
+    DEFAULT_WINDOW_DAYS,
+    FieldLink,
+    LotNode,
+    Structure,
+    TracedField,
+    lot_structure,
+)
+
+
+def _lot_json(node: LotNode, base_url: str | None) -> dict[str, Any]:
+    out = {
+        "code": node.code,
+        "product_name": node.product_name,
+        "harvested_on": node.harvested_on,
+        "quantity_kg": node.quantity_kg,
+        "gtin": node.gtin,
+        "kind": "derived" if node.parent_ids else "harvest",
+    }
+    if base_url is not None:
+        out["trace_url"] = trace_url(base_url, node.code)
+        out["digital_link"] = digital_link(base_url, node.gtin, node.code) if node.gtin else None
+    return out
+
+
+def _field_json(f: TracedField, chain: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "code": f.code,
+        "name": f.name,
+        "area_ha": f.area_ha,
+        "geometry": f.geometry,
+        "bbox": list(f.bbox),
+        "farmer": {"name": f.farmer_name, "village": f.village},
+        "lots": list(f.lots),
+        "diary_chain": chain,
+    }
+
+
+def _season_json(lk: FieldLink) -> dict[str, Any]:
+    s = lk.season
+    return {
+        "lot_code": lk.lot_code,
+        "field_code": lk.field_code,
+        "season_id": s.id if s else None,
+        "crop": s.crop if s else None,
+        "variety": s.variety if s else None,
+        "sown_on": s.sown_on if s else None,
+        "window": {
+            "start": lk.start,
+            "end": lk.end,
+            "default": lk.default_window,
+            "basis": (
+                f"no season recorded: the {DEFAULT_WINDOW_DAYS} days before harvest are used"
+                if lk.default_window
+                else "from sowing to harvest"
+            ),
+        },
+    }
+
+
+def _phi_application(st: Structure, p: Placed) -> dict[str, Any]:
+    a = p.application
+    return {
+        "date": p.day,
+        "at": iso(a.at),
+        "source": a.source,
+        "method": a.method,
+        "field_code": st.fields[a.field_id].code,
+        "quantity": a.quantity,
+        "unit": a.unit,
+        "dose_per_ha": a.dose_per_ha,
+        "entry_id": a.entry_id,
+        "mission_id": a.mission_id,
+    }
+
+
+def _product_json(st: Structure, v: phi.ProductVerdict) -> dict[str, Any]:
+    return {
+        "product_code": v.product.code,
+        "product_name": v.product.name,
+        "active_ingredient": v.product.active_ingredient,
+        "phi_days": v.product.phi_days,
+        "applications": [_phi_application(st, p) for p in v.applications],
+        "last_application_on": v.last_application_on,
+        "days_before_harvest": v.days_before_harvest,
+        "earliest_safe_harvest": v.earliest_safe_harvest,
+        "phi_compliant": v.phi_compliant,
+        "reason": v.reason,
+    }
+
+
+def _phi_json(st: Structure, verdict: phi.PhiVerdict) -> dict[str, Any]:
+    lots = [
+        {
+            "lot_code": v.lot.code,
+            "harvested_on": v.lot.harvested_on,
+            "depth": v.lot.depth,
+            "phi_compliant": v.phi_compliant,
+            "own_fields_compliant": v.own_fields_compliant,
+            "parent_lots": list(v.parent_lots),
+            "products": [_product_json(st, pv) for pv in v.products],
+            "unknown_applications": [
+                _phi_application(st, u.placed)
+                | {"product_code": u.product_code, "reason": u.reason}
+                for u in v.unknown_applications
+            ],
+            "notes": v.notes,
+        }
+        for v in verdict.lots
+    ]
+    return {
+        "phi_compliant": verdict.phi_compliant,
+        "rule": phi.RULE,
+        "timezone": phi.LOCAL_TZ_NAME,
+        "lots": lots,
+    }
+
+
+def _integrity_json(chains: dict[int, DiaryVerification]) -> dict[int, dict[str, Any]]:
+    return {fid: c.model_dump() for fid, c in chains.items()}
+
+
+def build_trace(
+    session: Session,
+    *,
+    code: str,
+    base_url: str | None = None,
+    with_map: bool = False,
+    st: Structure | None = None,
+) -> dict[str, Any]:
+    """The public trace of lot ``code`` as plain data (dates as ``date``, times as strings).
+
+    ``with_map`` adds ``field_map`` (a :class:`~.field_map.FieldMap`): the fields as
+    SVG-ready polygons, for the page. ``st`` is the lot's structure if the caller
+    already holds it.
+
+    Raises
+    ------
+    NotFound
+        If no lot has this code.
+    """
+    st = st or lot_structure(session, code=code)
+    act = activity.load(session, st)
+    placed = events.place(st, applications.applications(act.diary, act.missions))
+    chains = _integrity_json(activity.chains(session, st, act))
+    verdict = phi.verdict(st.lot, st.lots, placed)
+    verdict_of = {v.lot.code: v.phi_compliant for v in verdict.lots}
+    lot = _lot_json(st.lot, base_url)
+    lot["parent_lots"] = st.parent_codes(st.lot)
+    lot["field_codes"] = st.field_codes(st.lot)
+    lineage = [
+        _lot_json(n, base_url)
+        | {
+            "depth": n.depth,
+            "used_in": list(n.used_in),
+            "parent_lots": st.parent_codes(n),
+            "field_codes": st.field_codes(n),
+            "phi_compliant": verdict_of[n.code],
+        }
+        for n in sorted(st.lots.values(), key=lambda n: (n.depth, n.code))
+        if n.depth > 0
+    ]
+    return {
+        "lot": lot,
+        "phi_compliant": verdict.phi_compliant,
+        "phi": _phi_json(st, verdict),
+        "fields": [_field_json(f, chains[fid]) for fid, f in st.fields.items()],
+        "seasons": [_season_json(lk) for lk in st.links],
+        "events": events.public_events(st, placed),
+        "lineage": lineage,
+        "diary_integrity": {
+            "valid": all(c["valid"] for c in chains.values()),
+            "fields": [chains[fid] for fid in st.fields],
+        },
+        "timezone": phi.LOCAL_TZ_NAME,
+    } | ({"field_map": st.field_map} if with_map else {})

@@ -1,0 +1,240 @@
+"""The public trace JSON (``GET /api/v1/trace/{code}``) as pydantic models.
+
+These document the shape :func:`~.build.build_trace` writes (OpenAPI shows them)
+and let tests check a real trace against it; the API does not route its answers
+through them (see ``api/routes/trace.py``). Every key the trace holds is named
+here: ``TracePublic.model_validate(trace).model_dump(mode="json")`` gives the trace
+back unchanged. Times are RFC 3339 in UTC; days are local calendar days in
+Vietnam (``timezone``).
+"""
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field
+
+from traceability.models import DiaryVerification
+
+
+class LotSummary(BaseModel):
+    """A lot as the buyer sees it."""
+
+    code: str
+    product_name: str
+    harvested_on: dt.date
+    quantity_kg: float
+    gtin: str | None
+    kind: Literal["harvest", "derived"] = Field(
+        description="derived: milled or mixed from other lots"
+    )
+    trace_url: str
+    digital_link: str | None = Field(description="GS1 Digital Link URI, for a lot with a GTIN")
+
+
+class TracedLot(LotSummary):
+    """The traced lot."""
+
+    parent_lots: list[str]
+    field_codes: list[str]
+
+
+class LineageLot(LotSummary):
+    """A lot the traced lot was made from, at ``depth`` steps back."""
+
+    depth: int
+    used_in: list[str]
+    parent_lots: list[str]
+    field_codes: list[str]
+    phi_compliant: bool | None
+
+
+class PhiApplication(BaseModel):
+    """One application of a pesticide, as the PHI verdict counts it."""
+
+    date: dt.date | None = Field(description="local day of the application")
+    at: dt.datetime | None
+    source: Literal["diary", "drone"]
+    method: Literal["manual", "drone"]
+    field_code: str
+    quantity: float | None
+    unit: str | None
+    dose_per_ha: float | None
+    entry_id: int | None
+    mission_id: str | None
+
+
+class UnjudgedApplication(PhiApplication):
+    """An application that may be a pesticide's but whose PHI cannot be judged."""
+
+    product_code: str | None
+    reason: str
+
+
+class ProductPhi(BaseModel):
+    """One pesticide on one lot's fields and whether its PHI was kept."""
+
+    product_code: str
+    product_name: str
+    active_ingredient: str | None
+    phi_days: int | None
+    applications: list[PhiApplication]
+    last_application_on: dt.date
+    days_before_harvest: int
+    earliest_safe_harvest: dt.date | None
+    phi_compliant: bool | None
+    reason: str
+
+
+class LotPhi(BaseModel):
+    """The PHI verdict of one lot (its own fields', combined with its parents')."""
+
+    lot_code: str
+    harvested_on: dt.date
+    depth: int
+    phi_compliant: bool | None
+    own_fields_compliant: bool | None
+    parent_lots: list[str]
+    products: list[ProductPhi]
+    unknown_applications: list[UnjudgedApplication]
+    notes: list[str]
+
+
+class Phi(BaseModel):
+    """The PHI verdicts and the rule they follow."""
+
+    phi_compliant: bool | None
+    rule: str
+    timezone: str
+    lots: list[LotPhi]
+
+
+class Farmer(BaseModel):
+    """A farmer's public facts: name and village, nothing else."""
+
+    name: str
+    village: str | None
+
+
+class TraceField(BaseModel):
+    """A field of the lot or of a lot it came from."""
+
+    code: str
+    name: str | None
+    area_ha: float
+    geometry: dict[str, Any] = Field(description="GeoJSON Polygon or MultiPolygon, WGS84")
+    bbox: list[float] = Field(min_length=4, max_length=4, description="[west, south, east, north]")
+    farmer: Farmer
+    lots: list[str]
+    diary_chain: DiaryVerification
+
+
+class SeasonWindow(BaseModel):
+    """The days in which a field's work counts for a lot."""
+
+    start: dt.date
+    end: dt.date
+    default: bool
+    basis: str
+
+
+class TraceSeason(BaseModel):
+    """A field of a lot with the season it was recorded with (if any)."""
+
+    lot_code: str
+    field_code: str
+    season_id: int | None
+    crop: str | None
+    variety: str | None
+    sown_on: dt.date | None
+    window: SeasonWindow
+
+
+class EventProduct(BaseModel):
+    """The product of an application, as the catalogue names it."""
+
+    code: str
+    name: str
+    kind: Literal["pesticide", "fertilizer", "seed"]
+    active_ingredient: str | None
+    registration_no: str | None
+    phi_days: int | None
+
+
+class _ApplicationEvent(BaseModel):
+    at: dt.datetime | None
+    date: dt.date | None
+    activity: str
+    method: Literal["manual", "drone"]
+    source: Literal["manual", "drone"]
+    field_code: str
+    lot_codes: list[str]
+    product: EventProduct | None
+    quantity: float | None = Field(description="in the product's own unit where it is known")
+    unit: str | None
+    area_ha: float | None
+    dose_per_ha: float | None
+    mission_id: str | None
+
+
+class DiaryEvent(_ApplicationEvent):
+    """A diary entry in the corrected view."""
+
+    kind: Literal["diary"]
+    entry_id: int
+    entry_hash: str
+
+
+class DroneMissionEvent(_ApplicationEvent):
+    """What one drone mission applied on one field."""
+
+    kind: Literal["drone_mission"]
+    started_at: dt.datetime | None
+    ended_at: dt.datetime | None
+    status: str | None
+    product_code: str | None
+    applied_amount: float | None
+    applied_unit: str | None
+    coverage_pct: float | None
+    drone_code: str | None
+    evidence_entry_ids: list[int] = Field(description="the drone's lines in the field's diary")
+
+
+class LotEvent(BaseModel):
+    """A lot harvested, or milled or mixed from others (``process``)."""
+
+    kind: Literal["lot"]
+    at: dt.datetime
+    date: dt.date
+    activity: Literal["harvest", "process"]
+    method: None
+    field_code: None
+    lot_codes: list[str]
+    quantity: float
+    unit: Literal["kg"]
+    from_lots: list[str]
+
+
+Event = Annotated[DiaryEvent | DroneMissionEvent | LotEvent, Field(discriminator="kind")]
+
+
+class DiaryIntegrity(BaseModel):
+    """Every field's diary hash chain, recomputed for this trace."""
+
+    valid: bool
+    fields: list[DiaryVerification]
+
+
+class TracePublic(BaseModel):
+    """The public trace of a lot."""
+
+    lot: TracedLot
+    phi_compliant: bool | None = Field(
+        description="every pesticide's PHI kept before harvest (null: cannot be judged)"
+    )
+    phi: Phi
+    fields: list[TraceField]
+    seasons: list[TraceSeason]
+    events: list[Event] = Field(description="oldest first")
+    lineage: list[LineageLot]
+    diary_integrity: DiaryIntegrity
+    timezone: str

@@ -1,0 +1,331 @@
+"""The part of a lot's trace that never changes once the lot is recorded, cached per process.
+
+The lot itself, the lots it was milled or mixed from (its lineage), its fields with
+their polygons, the farmer's name and village, and the seasons that set the window
+in which a field's work counts for a lot. None of it changes through the API, so a
+structure is loaded once and kept in a small LRU with a time-to-live
+(:class:`TTLCache`), which also bounds how long an edit made outside the API (a
+farmer's name fixed by hand in SQL) stays unseen.
+"""
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, exists, select
+from sqlmodel import Session
+
+from traceability.errors import NotFound
+from traceability.models import Farmer, FarmField, Lot, LotField, LotParent, Season
+from traceability.services.lots import ancestors
+from traceability.services.trace.field_map import FieldMap, field_map
+
+# A field recorded in a lot without a season still needs a window to look at.
+DEFAULT_WINDOW_DAYS = 180
+STRUCTURE_TTL_S = 300.0
+STRUCTURE_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonInfo:
+    """The crop cycle a lot's field was recorded with."""
+
+    id: int
+    crop: str
+    variety: str | None
+    sown_on: date
+
+
+@dataclass(frozen=True, slots=True)
+class FieldLink:
+    """One field of one lot, with the window in which its work counts for that lot."""
+
+    lot_id: int
+    lot_code: str
+    field_id: int
+    field_code: str
+    season: SeasonInfo | None
+    start: date
+    end: date
+    default_window: bool
+
+    def counts(self, day: date) -> bool:
+        """Whether work done on ``day`` (a local calendar day) counts for this lot."""
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True, slots=True)
+class TracedField:
+    """A field of the lot or of a lot it came from, with only its public facts.
+
+    Name and village only: the rest of a farmer's record is not the buyer's business.
+    """
+
+    id: int
+    code: str
+    name: str | None
+    area_ha: float
+    geometry: dict[str, Any]
+    bbox: tuple[float, float, float, float]
+    utm_epsg: int | None
+    farmer_name: str
+    village: str | None
+    lots: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LotNode:
+    """A lot in the lineage tree (the traced lot has depth 0)."""
+
+    id: int
+    code: str
+    product_name: str
+    harvested_on: date
+    quantity_kg: float
+    gtin: str | None
+    depth: int
+    parent_ids: tuple[int, ...]
+    used_in: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Structure:
+    """The parts of a trace that do not change once the lot is recorded."""
+
+    lot: LotNode
+    lots: dict[int, LotNode]
+    links: tuple[FieldLink, ...]
+    fields: dict[int, TracedField]
+    field_map: FieldMap | None
+    loaded_at: float = field(default=0.0, compare=False)
+    created_at: datetime | None = None
+
+    def parent_codes(self, node: LotNode) -> list[str]:
+        """The codes of the lots ``node`` was milled or mixed from."""
+        return [self.lots[p].code for p in node.parent_ids]
+
+    def field_codes(self, node: LotNode) -> list[str]:
+        """The codes of ``node``'s own fields, sorted."""
+        return sorted(lk.field_code for lk in self.links if lk.lot_id == node.id)
+
+
+class TTLCache:
+    """A small thread-safe LRU whose entries expire ``ttl_s`` seconds after they were made.
+
+    >>> c = TTLCache(size=2, ttl_s=60.0)
+    >>> c.put("a", 1); c.put("b", 2); c.put("c", 3)
+    >>> c.get("a"), c.get("c")
+    (None, 3)
+    >>> c.put("old", 4, since=time.monotonic() - 61.0)
+    >>> c.get("old") is None
+    True
+    """
+
+    def __init__(self, size: int, ttl_s: float):
+        self.size, self.ttl_s = size, ttl_s
+        self._items: OrderedDict[Hashable, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        """The value under ``key``, or None if there is none or it has expired."""
+        with self._lock:
+            item = self._items.get(key)
+            if item is None:
+                return None
+            if time.monotonic() - item[0] > self.ttl_s:
+                del self._items[key]
+                return None
+            self._items.move_to_end(key)
+            return item[1]
+
+    def put(self, key: Hashable, value: Any, *, since: float | None = None) -> None:
+        """Keep ``value``; its time-to-live counts from ``since`` (a monotonic time) or now."""
+        with self._lock:
+            self._items[key] = (time.monotonic() if since is None else since, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            self._items.clear()
+
+
+_cache = TTLCache(STRUCTURE_CACHE_SIZE, STRUCTURE_TTL_S)
+# Caches built on structures (the API's rendered bodies) register here to be cleared with them.
+_dependants: list[Callable[[], None]] = []
+
+
+def on_clear(clear: Callable[[], None]) -> None:
+    """Run ``clear`` too whenever :func:`clear_cache` runs (for caches built on structures)."""
+    if clear not in _dependants:
+        _dependants.append(clear)
+
+
+def clear_cache() -> None:
+    """Forget every cached lot structure, and everything cached from them."""
+    _cache.clear()
+    for clear in _dependants:
+        clear()
+
+
+# Statements are built once: composing a SELECT of twenty columns costs more
+# Python time per request than PostgreSQL takes to answer it.
+IDS = bindparam("ids", expanding=True)
+_LOT_COLS = (
+    Lot.id, Lot.code, Lot.product_name, Lot.harvested_on, Lot.quantity_kg, Lot.gtin, Lot.created_at
+)  # fmt: skip
+_LINK_COLS = (
+    LotField.lot_id,
+    FarmField.id.label("field_id"),
+    FarmField.code,
+    FarmField.name,
+    FarmField.area_ha,
+    FarmField.geometry,
+    FarmField.utm_epsg,
+    FarmField.min_lon,
+    FarmField.min_lat,
+    FarmField.max_lon,
+    FarmField.max_lat,
+    Farmer.name,
+    Farmer.village,
+    Season.id,
+    Season.crop,
+    Season.variety,
+    Season.sown_on,
+)
+# The lot, whether it has parents, and its own fields, in one round trip.
+_LOT = (
+    select(
+        *_LOT_COLS,
+        exists().where(LotParent.lot_id == Lot.id).label("has_parents"),
+        *_LINK_COLS,
+    )
+    .outerjoin(LotField, LotField.lot_id == Lot.id)
+    .outerjoin(FarmField, FarmField.id == LotField.field_id)
+    .outerjoin(Farmer, Farmer.id == FarmField.farmer_id)
+    .outerjoin(Season, Season.id == LotField.season_id)
+    .where(Lot.code == bindparam("code"))
+    .order_by(FarmField.code)
+)
+_EDGES = select(LotParent.lot_id, LotParent.parent_id).where(LotParent.lot_id.in_(IDS))
+_LINKS = (
+    select(*_LINK_COLS)
+    .join(FarmField, FarmField.id == LotField.field_id)
+    .join(Farmer, Farmer.id == FarmField.farmer_id)
+    .outerjoin(Season, Season.id == LotField.season_id)
+    .where(LotField.lot_id.in_(IDS))
+    .order_by(FarmField.code)
+)
+
+
+def _lineage(session: Session, lot: Any, own_rows: list) -> tuple[dict[int, LotNode], list]:
+    """The lot and every lot it came from, as nodes; and the rows of all their fields."""
+    rows = {lot.id: (lot, 0)}
+    edges = []
+    link_rows = [r[len(_LOT_COLS) + 1 :] for r in own_rows if r.field_id is not None]
+    # A plain harvest lot (most of them) came with its fields in the lookup query.
+    if lot.has_parents:
+        found = ancestors(session, lot=session.get(Lot, lot.id))
+        rows |= {p.id: (p, depth) for p, depth, _child in found}
+        edges = session.execute(_EDGES, {"ids": list(rows)}).all()
+        link_rows = session.execute(_LINKS, {"ids": list(rows)}).all()
+    parents: dict[int, list[int]] = {i: [] for i in rows}
+    children: dict[int, list[int]] = {i: [] for i in rows}
+    for child_id, parent_id in edges:
+        if parent_id in rows:
+            parents[child_id].append(parent_id)
+            children[parent_id].append(child_id)
+    nodes = {
+        i: LotNode(
+            id=i,
+            code=row.code,
+            product_name=row.product_name,
+            harvested_on=row.harvested_on,
+            quantity_kg=row.quantity_kg,
+            gtin=row.gtin,
+            depth=depth,
+            parent_ids=tuple(sorted(parents[i], key=lambda p: rows[p][0].code)),
+            used_in=tuple(sorted(rows[c][0].code for c in children[i])),
+        )
+        for i, (row, depth) in rows.items()
+    }
+    return nodes, link_rows
+
+
+def _link(node: LotNode, field_id: int, field_code: str, season: SeasonInfo | None) -> FieldLink:
+    if season is not None:
+        start = season.sown_on
+    else:
+        start = node.harvested_on - timedelta(days=DEFAULT_WINDOW_DAYS)
+    return FieldLink(
+        lot_id=node.id,
+        lot_code=node.code,
+        field_id=field_id,
+        field_code=field_code,
+        season=season,
+        start=start,
+        end=node.harvested_on,
+        default_window=season is None,
+    )
+
+
+def _load(session: Session, lot: Any, own_rows: list) -> Structure:
+    nodes, link_rows = _lineage(session, lot, own_rows)
+    first_row: dict[int, tuple] = {}
+    lots_of: dict[int, set[str]] = {}
+    links = []
+    for row in link_rows:
+        lot_id, fid, fcode = row[0], row[1], row[2]
+        sid, crop, variety, sown_on = row[-4:]
+        first_row.setdefault(fid, row)
+        lots_of.setdefault(fid, set()).add(nodes[lot_id].code)
+        season = None if sid is None else SeasonInfo(sid, crop, variety, sown_on)
+        links.append(_link(nodes[lot_id], fid, fcode, season))
+    fields = {}
+    for fid, row in first_row.items():
+        (_, _, fcode, fname, area, geom, epsg, x0, y0, x1, y1, farmer_name, village,
+         *_season) = row  # fmt: skip
+        fields[fid] = TracedField(
+            id=fid,
+            code=fcode,
+            name=fname,
+            area_ha=round(area, 4),
+            geometry=geom,
+            bbox=(x0, y0, x1, y1),
+            utm_epsg=epsg,
+            farmer_name=farmer_name,
+            village=village,
+            lots=tuple(sorted(lots_of[fid])),
+        )
+    return Structure(
+        lot=nodes[lot.id],
+        lots=nodes,
+        links=tuple(links),
+        fields=fields,
+        field_map=field_map([(f.code, f.geometry) for f in fields.values()]),
+        loaded_at=time.monotonic(),
+        created_at=lot.created_at,
+    )
+
+
+def lot_structure(session: Session, *, code: str) -> Structure:
+    """The cached structure of the lot ``code``; ``NotFound`` if there is no such lot."""
+    # Core execution on the session's connection: these plain column SELECTs need none of
+    # the ORM's result machinery, which cost more than PostgreSQL took to answer them.
+    found_rows = session.connection().execute(_LOT, {"code": code}).all()
+    if not found_rows:
+        # Never cached: the lot may be recorded a moment later.
+        raise NotFound(f"lot '{code}' does not exist")
+    lot = found_rows[0]
+    key = (str(session.get_bind().url), lot.id, lot.created_at)
+    found = _cache.get(key)
+    if found is None:
+        found = _load(session, lot, found_rows)
+        _cache.put(key, found, since=found.loaded_at)
+    return found
