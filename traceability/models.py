@@ -94,6 +94,8 @@ class Role(StrEnum):
     """What a user may do."""
 
     admin = "admin"
+    office = "office"
+    cooperative = "cooperative"
     operator = "operator"
     farmer = "farmer"
 
@@ -158,10 +160,8 @@ class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     role: Role = Field(max_length=16)
-    # Tokens are 256-bit random secrets, so a plain SHA-256 is enough to make a
-    # leaked table useless; a slow password hash would only slow every request.
-    token_hash: str = Field(max_length=64, unique=True, index=True)
     farmer_id: int | None = Field(default=None, foreign_key="farmers.id", index=True)
+    organisation_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
     active: bool = True
     created_at: datetime = _ts_column()
 
@@ -172,6 +172,8 @@ class UserCreate(BaseModel):
     name: Name
     role: Role
     farmer_id: DbId | None = None
+    organisation_code: Code | None = None
+    token_expires_at: AwareDatetime | None = None
 
 
 class UserPublic(BaseModel):
@@ -183,6 +185,7 @@ class UserPublic(BaseModel):
     name: str
     role: Role
     farmer_id: int | None
+    organisation_code: str | None = None
     active: bool
     created_at: datetime
 
@@ -191,6 +194,8 @@ class UserWithToken(UserPublic):
     """Returned once, at creation: the only time the token is shown."""
 
     token: str
+    token_id: int
+    token_expires_at: datetime | None = None
 
 
 # ---------------------------------------------------------------- farmers
@@ -210,6 +215,7 @@ class Farmer(FarmerBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     phone: str | None = Field(default=None, max_length=32)
     national_id: str | None = Field(default=None, max_length=32)
+    organisation_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
     created_at: datetime = _ts_column()
 
 
@@ -226,6 +232,7 @@ class FarmerCreate(BaseModel):
     ) = None
     village: ShortText | None = None
     national_id: Annotated[str, StringConstraints(pattern=r"^[0-9]{9,12}$")] | None = None
+    organisation_code: Code | None = None
 
 
 class FarmerPublic(BaseModel):
@@ -238,6 +245,7 @@ class FarmerPublic(BaseModel):
     name: str
     village: str | None
     phone: str | None
+    organisation_code: str | None = None
     created_at: datetime
 
 
@@ -258,6 +266,8 @@ class FarmField(SQLModel, table=True):
     code: str = Field(max_length=64, unique=True, index=True)
     farmer_id: int = Field(foreign_key="farmers.id", index=True)
     name: str | None = Field(default=None, max_length=200)
+    commune_code: str | None = Field(default=None, max_length=16, index=True)
+    district: str | None = Field(default=None, max_length=200)
     geometry: dict = Field(sa_column=Column(JSON, nullable=False))
     properties: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     area_ha: float
@@ -284,6 +294,8 @@ class FieldProperties(BaseModel):
     code: Code
     farmer_id: DbId
     name: ShortText | None = None
+    commune_code: Code | None = None
+    district: ShortText | None = None
 
 
 class FieldCreate(BaseModel):
@@ -314,6 +326,8 @@ class FieldPublicProperties(BaseModel):
     code: str
     farmer_id: int
     name: str | None = None
+    commune_code: str | None = None
+    district: str | None = None
     area_ha: float
     utm_epsg: int
 
@@ -455,6 +469,7 @@ class Drone(SQLModel, table=True):
     swath_m: float | None = None
     tank_capacity: float | None = None
     operator: str | None = Field(default=None, max_length=200)
+    organisation_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
     online: bool | None = None
     status_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _ts_column()
@@ -470,6 +485,7 @@ class DroneCreate(BaseModel):
     swath_m: Annotated[float, PField(gt=0, le=50)] | None = None
     tank_capacity: Annotated[float, PField(gt=0, le=500)] | None = None
     operator: ShortText | None = None
+    organisation_code: Code | None = None
 
 
 class DronePublic(DroneCreate):
@@ -1026,3 +1042,119 @@ class IngestResult(BaseModel):
     rejected: int = 0
     events: int = 0
     missions: list[str] = PField(default_factory=list)
+
+
+# ---------------------------------------------------------------- organisations, tokens, units
+# (added with roles and organisations: cooperatives, drone services, the agriculture office)
+
+
+class OrganisationKind(StrEnum):
+    """What an organisation is; a user's role must fit its organisation's kind."""
+
+    cooperative = "cooperative"
+    drone_service = "drone_service"
+    office = "office"
+
+
+class Organisation(SQLModel, table=True):
+    """A cooperative (HTX) with member farmers, a drone service with drones, or the office."""
+
+    __tablename__ = "organisations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=64, unique=True, index=True)
+    name: str = Field(max_length=200)
+    kind: OrganisationKind = Field(max_length=16)
+    created_at: datetime = _ts_column()
+
+
+class OrganisationCreate(BaseModel):
+    """A new organisation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: Code
+    name: Name
+    kind: OrganisationKind
+
+
+class OrganisationPublic(BaseModel):
+    """An organisation as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    kind: OrganisationKind
+    created_at: datetime
+
+
+class OrganisationsPublic(Page):
+    data: list[OrganisationPublic]
+
+
+class Token(SQLModel, table=True):
+    """A bearer token of a user; a user may hold several (a phone, a laptop)."""
+
+    __tablename__ = "tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    # Tokens are 256-bit random secrets, so a plain SHA-256 is enough to make a
+    # leaked table useless; a slow password hash would only slow every request.
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = _ts_column()
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TokenCreate(BaseModel):
+    """A new token for a user; without ``expires_at`` it lasts until revoked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expires_at: AwareDatetime | None = None
+
+
+class TokenPublic(BaseModel):
+    """A token as the API shows it (never the secret)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenWithSecret(TokenPublic):
+    """Returned once, when the token is issued."""
+
+    token: str
+
+
+class TokensPublic(Page):
+    data: list[TokenPublic]
+
+
+class AdminUnitLevel(StrEnum):
+    """Vietnam's two levels of local government since 1 July 2025."""
+
+    province = "province"
+    commune = "commune"
+
+
+class AdminUnitPublic(BaseModel):
+    """A province, or a commune (xã, phường) with its province."""
+
+    code: str
+    name: str
+    level: AdminUnitLevel
+    parent_code: str | None
+    provisional_code: bool
+
+
+class AdminUnitsPublic(Page):
+    data: list[AdminUnitPublic]

@@ -4,22 +4,26 @@ import math
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Query, status
+from fastapi import Depends, Header, HTTPException, Query, Request, status
 from sqlmodel import Session
 
 from traceability.config import get_settings
 from traceability.db import get_session
 from traceability.errors import InvalidInput
 from traceability.models import Role, User
-from traceability.services.users import user_for_token
+from traceability.services import access
+from traceability.services.users import authenticate
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def current_user(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    request: Request,
+    session: SessionDep,
+    authorization: Annotated[str | None, Header()] = None,
 ) -> User:
-    """The authenticated caller; 401 when the bearer token is missing or unknown."""
+    """The authenticated caller; 401 when the bearer token is missing, unknown, revoked or
+    expired, 403 when the office tries to write."""
     if not authorization:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -36,14 +40,9 @@ def current_user(
         )
     admin_token = get_settings().admin_token
     if admin_token and secrets.compare_digest(token.encode(), admin_token.encode()):
-        return User(id=None, name="admin (bootstrap token)", role=Role.admin, token_hash="")
-    user = user_for_token(session, token=token)
-    if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "unknown or revoked token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        return User(id=None, name="admin (bootstrap token)", role=Role.admin)
+    user = authenticate(session, token=token)
+    access.ensure_may_write(user, request.method)
     return user
 
 
@@ -67,6 +66,10 @@ def require(*roles: Role):
 AdminUser = Annotated[User, require()]
 OperatorUser = Annotated[User, require(Role.operator)]
 FarmerUser = Annotated[User, require(Role.farmer)]
+# Fields of a cooperative's members are recorded by the cooperative (or an admin).
+CooperativeUser = Annotated[User, require(Role.cooperative)]
+# The fleet's records (drones, rejects, zones): operators, and the office reading them.
+FleetUser = Annotated[User, require(Role.operator, Role.office)]
 
 
 class Paging:

@@ -3,20 +3,32 @@
 from fastapi import FastAPI
 
 from traceability.api import errors
-from traceability.api.routes import diary, fields, lots, missions, records, reports, trace
+from traceability.api.routes import (
+    diary,
+    fields,
+    lots,
+    missions,
+    organisations,
+    records,
+    reports,
+    trace,
+)
+from traceability.config import get_settings
 
 API_PREFIX = "/api/v1"
 
 
 def create_app() -> FastAPI:
     """A new agritrace application (the database comes from settings or a dependency override)."""
+    # Bad settings (a bootstrap token too short to be safe) stop the server before it serves.
+    get_settings()
     app = FastAPI(
         title="agritrace",
         summary="Farm produce traced to what was done on the field, by hand and by drone.",
         version="0.1.0",
     )
     errors.install(app)
-    for module in (records, fields, diary, lots, missions, reports):
+    for module in (records, fields, diary, lots, missions, reports, organisations):
         app.include_router(module.router, prefix=API_PREFIX)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     app.include_router(trace.router)

@@ -17,7 +17,7 @@ import csv
 import io
 import math
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from operator import itemgetter
@@ -27,7 +27,7 @@ import orjson
 from pydantic import AwareDatetime as PAwareDatetime
 from pydantic import BaseModel, ConfigDict, StrictBool, TypeAdapter, ValidationError
 from pydantic import Field as PField
-from sqlalchemy import func, select, update
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -628,10 +628,17 @@ def store_rejects(session: Session, *, rejects: Iterable[Reject]) -> int:
 
 
 def list_rejects(
-    session: Session, *, offset: int = 0, limit: int = 50, topic: str | None = None
+    session: Session,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    topic: str | None = None,
+    drones: Collection[str] | None = None,
 ) -> IngestRejectsPublic:
-    """Rejects, newest first: ``{"total", "items"}``."""
+    """Rejects, newest first: ``{"total", "items"}``; only those of ``drones``, if given."""
     where = [IngestReject.topic.contains(topic, autoescape=True)] if topic else []
+    if drones is not None:
+        where.append(or_(false(), *(IngestReject.topic.contains(f"/drones/{d}/") for d in drones)))
     total = session.execute(
         select(func.count()).select_from(IngestReject).where(*where)
     ).scalar_one()
@@ -728,8 +735,17 @@ def parse_log(data: bytes, *, name: str = "log") -> Iterator[tuple[str, Any]]:
         )
 
 
-def log_batch(records: Iterable[tuple[str, Any]], *, drone: str | None, prefix: str) -> IngestBatch:
-    """Turn log records into a batch, as if each had arrived on its MQTT topic."""
+def log_batch(
+    records: Iterable[tuple[str, Any]],
+    *,
+    drone: str | None,
+    prefix: str,
+    drones: Collection[str] | None = None,
+) -> IngestBatch:
+    """Turn log records into a batch, as if each had arrived on its MQTT topic.
+
+    When ``drones`` is given, records of any other drone are kept as rejects.
+    """
     batch = IngestBatch()
     for where, obj in records:
         rec_drone = drone
@@ -743,6 +759,8 @@ def log_batch(records: Iterable[tuple[str, Any]], *, drone: str | None, prefix: 
             batch.reject(src, obj)
         elif not isinstance(rec_drone, str) or not rec_drone:
             batch.reject(src, "no drone: the record has no drone_id and none was given for the log")
+        elif drones is not None and rec_drone not in drones:
+            batch.reject(src, f"drone '{rec_drone}' is not one of your organisation's drones")
         elif kind == "mission":
             add_mission_event(batch, src=src, drone=rec_drone, payload=obj)
         else:
@@ -757,9 +775,10 @@ def ingest_log(
     name: str = "log",
     drone: str | None = None,
     prefix: str = "agri",
+    drones: Collection[str] | None = None,
 ) -> BatchResult:
     """Feed a flight log through the ingest pipeline and commit; rejects are kept as usual."""
-    batch = log_batch(parse_log(data, name=name), drone=drone, prefix=prefix)
+    batch = log_batch(parse_log(data, name=name), drone=drone, prefix=prefix, drones=drones)
     result = store_batch(session, batch=batch)
     session.commit()
     return result
