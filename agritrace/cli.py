@@ -21,6 +21,10 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 users_app = typer.Typer(help="API users and their tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+organisations_app = typer.Typer(
+    help="Cooperatives, drone services, the office.", no_args_is_help=True
+)
+app.add_typer(organisations_app, name="organisations")
 
 
 DEFAULT_DATABASE_URL = "sqlite:///./agritrace.db"
@@ -111,9 +115,18 @@ def db_current(database_url: DatabaseUrl = None) -> None:
 @users_app.command("create")
 def users_create(
     name: Annotated[str, typer.Argument(help="who the token is for")],
-    role: Annotated[str, typer.Option(help="admin, operator or farmer")] = "farmer",
+    role: Annotated[
+        str, typer.Option(help="admin, office, cooperative, operator or farmer")
+    ] = "farmer",
     farmer_id: Annotated[
         int | None, typer.Option(help="the farmer a farmer user speaks for")
+    ] = None,
+    organisation: Annotated[
+        str | None,
+        typer.Option(help="code of the user's organisation (office, cooperative, operator)"),
+    ] = None,
+    expires_at: Annotated[
+        str | None, typer.Option(help="when the token stops working (RFC 3339, with offset)")
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -122,16 +135,81 @@ def users_create(
 
     from traceability.errors import AgritraceError
     from traceability.models import Role, UserCreate
-    from traceability.services.users import create_user
+    from traceability.services.users import create_user, first_token
 
     try:
-        data = UserCreate(name=name, role=Role(role), farmer_id=farmer_id)
+        data = UserCreate(
+            name=name,
+            role=Role(role),
+            farmer_id=farmer_id,
+            organisation_code=organisation,
+            token_expires_at=expires_at,
+        )
         engine = _existing_engine(database_url)
         with Session(engine) as session:
             user, token = create_user(session, data=data)
+            token_id = first_token(session, user_id=user.id).id
     except (ValueError, AgritraceError) as exc:
         raise typer.BadParameter(str(exc)) from exc
-    typer.echo(f"user {user.id} ({user.role}) token: {token}")
+    typer.echo(f"user {user.id} ({user.role}) token {token_id}: {token}")
+
+
+@users_app.command("revoke")
+def users_revoke(
+    token_id: Annotated[int, typer.Argument(help="the token's id (GET /api/v1/tokens)")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Revoke a token at once: the next request that sends it is refused."""
+    from sqlmodel import Session
+
+    from traceability.errors import AgritraceError
+    from traceability.services.users import revoke_token
+
+    try:
+        with Session(_existing_engine(database_url)) as session:
+            token = revoke_token(session, token_id=token_id)
+    except AgritraceError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(f"token {token.id} of user {token.user_id} revoked at {token.revoked_at}")
+
+
+@organisations_app.command("create")
+def organisations_create(
+    code: Annotated[str, typer.Argument(help="short code, e.g. HTX-TAN-PHONG")],
+    name: Annotated[str, typer.Argument(help="full name")],
+    kind: Annotated[str, typer.Option(help="cooperative, drone_service or office")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Record a cooperative, a drone service or the agriculture office."""
+    from pydantic import ValidationError
+    from sqlmodel import Session
+
+    from traceability.errors import AgritraceError
+    from traceability.models import OrganisationCreate
+    from traceability.services.organisations import create_organisation
+
+    try:
+        data = OrganisationCreate(code=code, name=name, kind=kind)
+        with Session(_existing_engine(database_url)) as session:
+            org = create_organisation(session, data=data)
+    except (ValidationError, AgritraceError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    typer.echo(f"organisation {org.code} ({org.kind}): {org.name}")
+
+
+@app.callback()
+def _check_settings() -> None:
+    """Refuse to start on settings that are unsafe (a short bootstrap admin token)."""
+    from pydantic import ValidationError
+
+    from traceability.config import get_settings
+
+    try:
+        get_settings()
+    except ValidationError as exc:
+        messages = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        typer.echo(f"agritrace: bad settings: {messages}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command("serve")

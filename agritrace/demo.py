@@ -22,7 +22,6 @@ import contextlib
 import errno
 import ipaddress
 import math
-import secrets
 import socket
 import threading
 import time
@@ -197,11 +196,8 @@ def _ensure_user(session: Session, *, name: str, role, farmer_id: int | None = N
         data = UserCreate(name=name, role=role, farmer_id=farmer_id)
         return users.create_user(session, data=data)
     # Only a token's hash is kept: a rerun can show a token only by issuing a new one.
-    token = secrets.token_urlsafe(32)
-    found.token_hash = users.hash_token(token)
-    session.add(found)
-    session.commit()
-    return found, token
+    _token, secret = users.issue_token(session, user_id=found.id)
+    return found, secret
 
 
 def _sown_on() -> date:

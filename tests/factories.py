@@ -14,11 +14,12 @@ from traceability.models import (
     FieldCreate,
     InputProductCreate,
     LotCreate,
+    OrganisationCreate,
     Role,
     SeasonCreate,
     UserCreate,
 )
-from traceability.services import catalog, diary, fields, lots, users
+from traceability.services import catalog, diary, fields, lots, organisations, users
 
 _UTM48_TO_WGS84 = Transformer.from_crs(32648, 4326, always_xy=True)
 # A point in Giá Rai, Bạc Liêu, in UTM 48N metres.
@@ -47,14 +48,23 @@ class Factory:
         self.session = session
         self._n = itertools.count(1)
 
-    def farmer(self, **kw):
+    def organisation(self, kind: str = "cooperative", **kw):
+        n = next(self._n)
+        data = {"code": f"ORG-{n:03d}", "name": f"HTX Thử {n}", "kind": kind} | kw
+        return organisations.create_organisation(self.session, data=OrganisationCreate(**data))
+
+    def farmer(self, *, organisation=None, **kw):
         n = next(self._n)
         data = {
             "name": f"Nguyễn Văn Thử {n}",
             "phone": f"09123456{n:02d}",
             "village": "Ấp Xóm Mới",
         } | kw
-        return catalog.create_farmer(self.session, data=FarmerCreate(**data))
+        return catalog.create_farmer(
+            self.session,
+            data=FarmerCreate(**data),
+            organisation_id=organisation.id if organisation else None,
+        )
 
     def field(self, *, farmer=None, code=None, x0=None, y0=0.0, width=100.0, height=200.0, **props):
         n = next(self._n)
@@ -75,7 +85,7 @@ class Factory:
         } | kw
         return catalog.create_input(self.session, data=InputProductCreate(**data))
 
-    def drone(self, **kw):
+    def drone(self, *, organisation=None, **kw):
         n = next(self._n)
         data = {
             "code": f"BL-DR-{n:03d}",
@@ -83,7 +93,11 @@ class Factory:
             "swath_m": 10.0,
             "tank_capacity": 40.0,
         } | kw
-        return catalog.create_drone(self.session, data=DroneCreate(**data))
+        return catalog.create_drone(
+            self.session,
+            data=DroneCreate(**data),
+            organisation_id=organisation.id if organisation else None,
+        )
 
     def season(self, field, **kw):
         data = {
@@ -114,13 +128,24 @@ class Factory:
         } | kw
         return lots.create_lot(self.session, data=LotCreate(**data))
 
-    def token(self, role: str, farmer=None) -> dict[str, str]:
-        """Authorization headers of a new user with ``role``."""
+    def token(self, role: str, farmer=None, organisation=None, **kw) -> dict[str, str]:
+        """Authorization headers of a new user with ``role``.
+
+        An office, cooperative or operator user without an ``organisation`` gets a new
+        one of the matching kind.
+        """
         n = next(self._n)
+        kind = organisations.KIND_OF_ROLE.get(Role(role))
+        if organisation is None and kind is not None:
+            organisation = self.organisation(kind)
         _user, token = users.create_user(
             self.session,
             data=UserCreate(
-                name=f"user {n}", role=Role(role), farmer_id=farmer.id if farmer else None
+                name=f"user {n}",
+                role=Role(role),
+                farmer_id=farmer.id if farmer else None,
+                organisation_code=organisation.code if organisation else None,
+                **kw,
             ),
         )
         return {"Authorization": f"Bearer {token}"}

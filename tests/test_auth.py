@@ -1,208 +1,28 @@
-"""Who may do what: every route of the record × every role, and how tokens are kept."""
+"""Bearer tokens: how they are checked, kept, revoked and expire (the route × role table is
+in test_access.py)."""
 
 import hashlib
-import itertools
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
 
-from tests.factories import feature, rectangle_lonlat
 from tests.record_helpers import API, rejected
 
-ALL = frozenset({"admin", "operator", "farmer"})
-ADMIN = frozenset({"admin"})
-ADMIN_FARMER = frozenset({"admin", "farmer"})
-ADMIN_OPERATOR = frozenset({"admin", "operator"})
-RECORD_TAGS = {"farmers", "inputs", "drones", "users", "fields", "seasons", "diary", "lots"}
 PUBLIC_TAGS = {"trace", "health"}
-
-_n = itertools.count(1)
 
 
 @dataclass
 class World:
-    """The records every route of the table is called on."""
+    """A farmer to make users for."""
 
     me: object
-    other: object
-    mine: object
-    theirs: object
-    season: object
-    entry: object
-    their_entry: object
-    lot: object
-    product: object
-    drone: object
-
-    def fill(self, template: str) -> str:
-        return template.format(
-            farmer_id=self.me.id,
-            other_farmer_id=self.other.id,
-            mine=self.mine.code,
-            theirs=self.theirs.code,
-            season_id=self.season.id,
-            entry_id=self.entry.id,
-            their_entry_id=self.their_entry.id,
-            lot=self.lot.code,
-            input=self.product.code,
-            drone=self.drone.code,
-        )
-
-
-def _field_feature(w: World) -> dict:
-    n = next(_n)
-    return feature(f"NEW-{n}", w.me.id, rectangle_lonlat(20_000 + n * 300.0, 0, 100, 100))
-
-
-def _season(code_attr):
-    return lambda w: {
-        "field_code": getattr(w, code_attr).code,
-        "crop": "lúa",
-        "sown_on": "2026-01-05",
-    }
-
-
-def _entry(code_attr):
-    return lambda w: {
-        "field_code": getattr(w, code_attr).code,
-        "occurred_at": "2026-02-01T08:00:00+07:00",
-        "activity": "observe",
-    }
-
-
-def _lot(code_attr):
-    return lambda w: {
-        "code": f"LOT-NEW-{next(_n)}",
-        "field_codes": [getattr(w, code_attr).code],
-        "harvested_on": "2026-04-10",
-        "quantity_kg": 100.0,
-        "product_name": "Lúa",
-    }
-
-
-# (method, path, body, roles that may) — anonymous and unknown tokens may nothing here.
-TABLE = [
-    ("POST", "/farmers", lambda w: {"name": "Mới"}, ADMIN),
-    ("GET", "/farmers", None, ADMIN_FARMER),
-    ("GET", "/farmers/{farmer_id}", None, ADMIN_FARMER),
-    ("GET", "/farmers/{other_farmer_id}", None, ADMIN),
-    (
-        "POST",
-        "/inputs",
-        lambda w: {"code": f"IN-{next(_n)}", "name": "x", "kind": "fertilizer", "unit": "kg"},
-        ADMIN,
-    ),
-    ("GET", "/inputs", None, ALL),
-    ("GET", "/inputs/{input}", None, ALL),
-    ("POST", "/drones", lambda w: {"code": f"DR-{next(_n)}"}, ADMIN_OPERATOR),
-    ("GET", "/drones", None, ADMIN_OPERATOR),
-    ("GET", "/drones/{drone}", None, ADMIN_OPERATOR),
-    ("POST", "/users", lambda w: {"name": "new", "role": "operator"}, ADMIN),
-    ("GET", "/users", None, ADMIN),
-    ("GET", "/me", None, ALL),
-    ("POST", "/fields", _field_feature, ADMIN),
-    (
-        "POST",
-        "/fields/import",
-        lambda w: {"type": "FeatureCollection", "features": [_field_feature(w)]},
-        ADMIN,
-    ),
-    ("GET", "/fields", None, ALL),
-    ("GET", "/fields/{mine}", None, ALL),
-    ("POST", "/seasons", _season("mine"), ADMIN_FARMER),
-    ("POST", "/seasons", _season("theirs"), ADMIN),
-    ("GET", "/seasons", None, ALL),
-    ("GET", "/seasons/{season_id}", None, ALL),
-    ("POST", "/diary", _entry("mine"), ADMIN_FARMER),
-    ("POST", "/diary", _entry("theirs"), ADMIN),
-    ("GET", "/diary", None, ALL),
-    ("GET", "/diary/{entry_id}", None, ALL),
-    ("GET", "/diary/{their_entry_id}", None, ADMIN_OPERATOR),
-    ("GET", "/fields/{mine}/diary", None, ALL),
-    ("GET", "/fields/{theirs}/diary", None, ADMIN_OPERATOR),
-    ("GET", "/fields/{mine}/diary/verify", None, ALL),
-    ("GET", "/fields/{theirs}/diary/verify", None, ADMIN_OPERATOR),
-    ("POST", "/lots", _lot("mine"), ADMIN_FARMER),
-    ("POST", "/lots", _lot("theirs"), ADMIN),
-    ("GET", "/lots", None, ALL),
-    ("GET", "/lots/{lot}", None, ALL),
-]
 
 
 @pytest.fixture
 def world(factory) -> World:
-    me, other = factory.farmer(), factory.farmer()
-    mine, theirs = factory.field(farmer=me), factory.field(farmer=other)
-    season = factory.season(mine)
-    return World(
-        me=me,
-        other=other,
-        mine=mine,
-        theirs=theirs,
-        season=season,
-        entry=factory.entry(mine),
-        their_entry=factory.entry(theirs),
-        lot=factory.lot(fields_=[mine]),
-        product=factory.input(),
-        drone=factory.drone(),
-    )
-
-
-@pytest.fixture
-def tokens(factory, world) -> dict[str, dict[str, str]]:
-    return {
-        "admin": factory.token("admin"),
-        "operator": factory.token("operator"),
-        "farmer": factory.token("farmer", world.me),
-    }
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "body", "allowed"),
-    TABLE,
-    ids=[f"{m} {p}" + (f" [{sorted(a)}]" if m == "POST" else "") for m, p, _, a in TABLE],
-)
-def test_route_by_role(client, world, tokens, method, path, body, allowed):
-    url = API + world.fill(path)
-    wrong = []
-    for role, headers in [
-        ("anonymous", {}),
-        ("unknown token", {"Authorization": "Bearer nope"}),
-    ] + list(tokens.items()):
-        r = client.request(method, url, json=body(world) if body else None, headers=headers)
-        expected = (200, 201) if role in allowed else (401,) if role not in tokens else (403,)
-        if r.status_code not in expected:
-            wrong.append(f"{role}: {r.status_code} {r.text[:160]}")
-        elif r.status_code in (401, 403):
-            assert r.json()["detail"], r.text  # a refusal says why
-    assert not wrong, f"{method} {path}: " + "; ".join(wrong)
-
-
-def test_table_covers_every_route_of_the_record(client):
-    spec = client.get("/openapi.json").json()
-    routes = {
-        (m.upper(), p)
-        for p, ops in spec["paths"].items()
-        for m, op in ops.items()
-        if set(op.get("tags", [])) & RECORD_TAGS
-    }
-    table = {
-        (
-            m,
-            API
-            + p.replace("{other_farmer_id}", "{farmer_id}").replace(
-                "{their_entry_id}", "{entry_id}"
-            ),
-        )
-        for m, p, _, _ in TABLE
-    }
-    table = {(m, p.replace("{mine}", "{code}").replace("{theirs}", "{code}")) for m, p in table}
-    table = {
-        (m, p.replace("{input}", "{code}").replace("{drone}", "{code}").replace("{lot}", "{code}"))
-        for m, p in table
-    }
-    assert routes - table == set(), "routes of the record missing from the table"
+    return World(me=factory.farmer())
 
 
 def test_anonymous_reads_nothing_but_the_public_trace(client):
@@ -262,6 +82,7 @@ def test_tokens_are_stored_hashed(client, admin_headers, world, db):
     assert len(token) >= 40  # 256 bits of randomness, URL-safe
     with db.connect() as conn:
         stored = conn.execute(text("SELECT * FROM users")).mappings().all()
+        stored += conn.execute(text("SELECT * FROM tokens")).mappings().all()
     dump = repr([dict(row) for row in stored])
     assert token not in dump
     assert hashlib.sha256(token.encode()).hexdigest() in dump
@@ -286,3 +107,136 @@ def test_bad_user(client, admin_headers, db, body, words):
     rejected(client.post(f"{API}/users", json=body, headers=admin_headers), 422, *words)
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
+
+
+# ---------------------------------------------------------------- token lifetimes
+
+
+def _bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_revoked_token_is_refused_at_once(client, admin_headers, world):
+    body = {"name": "Chị Hai", "role": "farmer", "farmer_id": world.me.id}
+    user = client.post(f"{API}/users", json=body, headers=admin_headers).json()
+    first = _bearer(user["token"])
+    second = client.post(f"{API}/users/{user['id']}/tokens", json={}, headers=admin_headers)
+    assert second.status_code == 201 and second.json()["token"] != user["token"]
+    other = _bearer(second.json()["token"])
+    mine = client.get(f"{API}/tokens", headers=first).json()
+    assert [t["id"] for t in mine["data"]] == [user["token_id"], second.json()["id"]]
+    assert "token_hash" not in str(mine) and user["token"] not in str(mine)
+
+    # The token's own user revokes it; the next request with it is refused.
+    r = client.delete(f"{API}/tokens/{user['token_id']}", headers=first)
+    assert r.status_code == 200 and r.json()["revoked_at"]
+    rejected(client.get(f"{API}/me", headers=first), 401, "revoked")
+    assert client.get(f"{API}/me", headers=other).status_code == 200  # the phone's still works
+    # Another user may not revoke it; an admin may.
+    stranger = client.post(
+        f"{API}/users", json={"name": "x", "role": "admin"}, headers=admin_headers
+    ).json()
+    r = client.delete(f"{API}/tokens/{second.json()['id']}", headers=admin_headers)
+    assert r.status_code == 200
+    rejected(client.get(f"{API}/me", headers=other), 401, "revoked")
+    rejected(client.delete(f"{API}/tokens/424242", headers=_bearer(stranger["token"])), 404)
+
+
+def test_another_users_token_cannot_be_revoked(client, factory, world, db):
+    owner = factory.token("farmer", world.me)
+    other = factory.token("farmer", factory.farmer())
+    with db.connect() as conn:
+        token_id = conn.execute(text("SELECT min(id) FROM tokens")).scalar_one()
+    rejected(client.delete(f"{API}/tokens/{token_id}", headers=other), 403, "own")
+    assert client.get(f"{API}/me", headers=owner).status_code == 200
+
+
+def test_an_expired_token_is_refused_with_a_clear_message(client, admin_headers, world, db):
+    body = {
+        "name": "Chị Hai",
+        "role": "farmer",
+        "farmer_id": world.me.id,
+        "token_expires_at": "2099-01-01T00:00:00+07:00",
+    }
+    user = client.post(f"{API}/users", json=body, headers=admin_headers).json()
+    assert user["token_expires_at"].startswith("2098-12-31T17:00:00")
+    headers = _bearer(user["token"])
+    assert client.get(f"{API}/me", headers=headers).status_code == 200
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE tokens SET expires_at = :t"), {"t": datetime(2026, 1, 1, tzinfo=UTC)}
+        )
+    r = client.get(f"{API}/me", headers=headers)
+    rejected(r, 401, "expired", "2026-01-01")
+    assert r.headers["www-authenticate"] == "Bearer"
+    past = {"expires_at": "2020-01-01T00:00:00+00:00"}
+    r = client.post(f"{API}/users/{user['id']}/tokens", json=past, headers=admin_headers)
+    rejected(r, 422, "past")
+    naive = {"expires_at": "2099-01-01T00:00:00"}
+    r = client.post(f"{API}/users/{user['id']}/tokens", json=naive, headers=admin_headers)
+    rejected(r, 422, "offset")
+
+
+@pytest.mark.parametrize("value", ["short", "x" * 31])
+def test_a_short_bootstrap_token_is_refused_at_startup(monkeypatch, value):
+    from pydantic import ValidationError
+
+    from traceability.api.main import create_app
+    from traceability.config import get_settings
+
+    monkeypatch.setenv("AGRITRACE_ADMIN_TOKEN", value)
+    get_settings.cache_clear()
+    with pytest.raises(ValidationError, match="at least 32 characters"):
+        create_app()
+    monkeypatch.setenv("AGRITRACE_ADMIN_TOKEN", "x" * 32)
+    get_settings.cache_clear()
+    assert create_app()
+    monkeypatch.setenv("AGRITRACE_ADMIN_TOKEN", "")
+    get_settings.cache_clear()
+    assert get_settings().admin_token is None
+
+
+def test_cli_refuses_a_short_bootstrap_token(monkeypatch):
+    from typer.testing import CliRunner
+
+    from agritrace.cli import app
+    from traceability.config import get_settings
+
+    monkeypatch.setenv("AGRITRACE_ADMIN_TOKEN", "admin")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["db", "current"])
+    assert result.exit_code == 2
+    assert "AGRITRACE_ADMIN_TOKEN must be at least 32 characters" in result.output
+
+
+def test_cli_creates_a_user_and_revokes_its_token(monkeypatch, db, factory):
+    from typer.testing import CliRunner
+
+    from agritrace.cli import app
+    from traceability.config import get_settings
+
+    monkeypatch.setenv("AGRITRACE_DATABASE_URL", db.url.render_as_string(hide_password=False))
+    get_settings.cache_clear()
+    from traceability.db import get_engine
+
+    get_engine.cache_clear()
+    runner = CliRunner()
+    made = runner.invoke(
+        app, ["organisations", "create", "DV-1", "Đội bay Giá Rai", "--kind", "drone_service"]
+    )
+    assert made.exit_code == 0, made.output
+    wrong = runner.invoke(app, ["users", "create", "Anh Năm", "--role", "operator"])
+    assert wrong.exit_code != 0 and "organisation" in wrong.output
+    made = runner.invoke(
+        app, ["users", "create", "Anh Năm", "--role", "operator", "--organisation", "DV-1"]
+    )
+    assert made.exit_code == 0, made.output
+    token_id = int(made.output.split(" token ")[1].split(":")[0])
+    revoked = runner.invoke(app, ["users", "revoke", str(token_id)])
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    with db.connect() as conn:
+        assert conn.execute(
+            text("SELECT revoked_at IS NOT NULL FROM tokens WHERE id = :i"), {"i": token_id}
+        ).scalar_one()
+    assert runner.invoke(app, ["users", "revoke", "999999"]).exit_code != 0
+    get_engine.cache_clear()

@@ -8,6 +8,7 @@ from shapely.geometry import shape
 from shapely.ops import transform
 from sqlmodel import func, select
 
+from traceability import adminunits
 from traceability.models import Drone, Farmer, FarmField, InputProduct, NoSprayZone
 from traceability.services.fixtures import FIXTURES_DIR, load_fixtures
 
@@ -41,3 +42,20 @@ def test_fixtures_load_once_with_true_areas(session):
     for model in (Drone, FarmField, Farmer, InputProduct, NoSprayZone):
         assert session.exec(select(func.count()).select_from(model)).one() > 0
     assert session.exec(select(func.count()).select_from(FarmField)).one() == len(source)
+
+
+def test_fixture_fields_lie_in_known_communes_of_ca_mau(session):
+    load_fixtures(session, directory=FIXTURES_DIR)
+    places = session.exec(select(FarmField.code, FarmField.commune_code, FarmField.district)).all()
+    districts = {"GR": "thị xã Giá Rai", "VL": "huyện Vĩnh Lợi", "HB": "huyện Hòa Bình"}
+    districts["PL"] = "huyện Phước Long"
+    for code, commune, district in places:
+        unit = adminunits.get(commune)
+        assert unit is not None and unit.level == "commune" and unit.parent_code == "96", code
+        assert district == districts[code[:2]], code
+    # Each former district's fields lie in a few communes of their own.
+    communes_of = {}
+    for code, commune, _ in places:
+        communes_of.setdefault(code[:2], set()).add(commune)
+    assert all(1 <= len(c) <= 4 for c in communes_of.values())
+    assert len(set.union(*communes_of.values())) == sum(len(c) for c in communes_of.values())

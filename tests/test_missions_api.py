@@ -7,18 +7,20 @@ from drone_ingest import handlers
 from drone_ingest.handlers import Message
 from tests.mqtt import end_event, lawnmower, start_event
 from traceability.services import missions
+from traceability.services.organisations import get_organisation
 
 API = "/api/v1"
 
 
 @pytest.fixture
 def flown(session, factory):
-    """A completed, measured mission M1 of drone D1 over field F1."""
+    """A completed, measured mission M1 of drone D1 over field F1 (D1 and D2 of service S)."""
     factory.field(code="F1", x0=0, y0=0, width=100, height=200)
     factory.field(code="F2", x0=1000, y0=0)
     factory.input(code="P1", max_dose_per_ha=10.0)
-    factory.drone(code="D1", swath_m=10.0)
-    factory.drone(code="D2", swath_m=10.0)
+    service = factory.organisation("drone_service", code="S")
+    factory.drone(code="D1", swath_m=10.0, organisation=service)
+    factory.drone(code="D2", swath_m=10.0, organisation=service)
     points = lawnmower(mission_id="M1")
     payloads = [("mission", start_event("M1", product_code="P1", swath_m=10.0))]
     payloads += [("telemetry", points[i : i + 100]) for i in range(0, len(points), 100)]
@@ -75,7 +77,7 @@ def test_mission_read_list_and_filters(client, admin_headers, flown, factory):
         "dose_per_ha",
     }
 
-    operator = factory.token("operator")
+    operator = _operator(factory)
     listed = client.get(f"{API}/missions", headers=operator).json()
     assert listed["count"] == 2
     assert [
@@ -105,16 +107,30 @@ def test_as_applied_geojson(client, admin_headers, flown):
     assert client.get(f"{API}/missions/NOPE/geojson", headers=admin_headers).status_code == 404
 
 
+def _operator(factory) -> dict[str, str]:
+    """Headers of an operator of S, the service that flies D1 and D2."""
+    return factory.token("operator", organisation=get_organisation(factory.session, code="S"))
+
+
 def test_roles(client, flown, factory):
     farmer = factory.farmer()
     farmer_headers = factory.token("farmer", farmer)
-    for path in ("/missions", "/missions/M1", "/missions/M1/geojson", "/ingest/rejects", "/zones"):
+    # A farmer lists the missions over their own fields: none of these.
+    assert client.get(f"{API}/missions", headers=farmer_headers).json()["count"] == 0
+    for path in ("/missions/M1", "/missions/M1/geojson", "/ingest/rejects", "/zones"):
         assert client.get(API + path, headers=farmer_headers).status_code == 403, path
+    # Another drone service's operator sees none of S's missions.
+    other = factory.token("operator")
+    assert client.get(f"{API}/missions", headers=other).json()["count"] == 0
+    assert client.get(f"{API}/ingest/rejects", headers=other).json()["total"] == 0
+    for path in ("/missions/M1", "/missions/M1/geojson"):
+        assert client.get(API + path, headers=other).status_code == 403, path
+    for path in ("/missions", "/missions/M1", "/missions/M1/geojson", "/ingest/rejects", "/zones"):
         assert client.get(API + path).status_code == 401, path
 
 
 def test_rejects_listed_newest_first(client, flown, factory):
-    operator = factory.token("operator")
+    operator = _operator(factory)
     r = client.get(f"{API}/ingest/rejects", headers=operator)
     assert r.status_code == 200
     body = r.json()
@@ -127,7 +143,7 @@ def test_rejects_listed_newest_first(client, flown, factory):
 
 
 def test_upload_flight_log(client, flown, factory):
-    operator = factory.token("operator")
+    operator = _operator(factory)
     late = lawnmower(mission_id="M3", passes=2, seq0=5000)
     lines = [orjson.dumps(start_event("M3", product_code="P1", swath_m=10.0))]
     lines += [orjson.dumps(p) for p in late] + [

@@ -22,6 +22,7 @@ WRITTEN_BY = {
     "diary_entries": models.DiaryEntryCreate,
     "lots": models.LotCreate,
     "nospray_zones": models.ZoneProperties,
+    "organisations": models.OrganisationCreate,
 }
 # Filled by the services from computed values or from the drones' MQTT messages.
 NOT_WRITTEN_BY_A_REQUEST = {
@@ -31,6 +32,7 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "mission_fields",
     "telemetry",
     "ingest_rejects",
+    "tokens",
 }
 # Request fields that name a row of another table by its code.
 REFERENCES = [

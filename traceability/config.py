@@ -2,7 +2,11 @@
 
 from functools import lru_cache
 
+from pydantic import field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A bootstrap token is an admin's password to every record: short ones can be guessed.
+ADMIN_TOKEN_MIN_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -36,6 +40,19 @@ class Settings(BaseSettings):
 
     # The largest ?limit= a list accepts.
     page_size_max: int = 500
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_admin_token(cls, value: str | None) -> str | None:
+        if not value:
+            return None  # set but empty (as docker-compose passes it) is unset
+        if len(value) < ADMIN_TOKEN_MIN_LENGTH:
+            raise ValueError(
+                f"AGRITRACE_ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_LENGTH} characters "
+                f"(it has {len(value)}); generate one with: "
+                "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+            )
+        return value
 
 
 @lru_cache

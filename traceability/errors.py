@@ -23,3 +23,7 @@ class InvalidGeometry(InvalidInput):
 
 class Forbidden(AgritraceError):
     """The caller is authenticated but may not do this."""
+
+
+class Unauthenticated(AgritraceError):
+    """The caller's token is missing, unknown, revoked or expired."""

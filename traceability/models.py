@@ -121,6 +121,8 @@ class Role(StrEnum):
     """What a user may do."""
 
     admin = "admin"
+    office = "office"
+    cooperative = "cooperative"
     operator = "operator"
     farmer = "farmer"
 
@@ -190,10 +192,8 @@ class User(UserBase, table=True):
     __tablename__ = "users"
 
     id: int | None = Field(default=None, primary_key=True)
-    # Tokens are 256-bit random secrets, so a plain SHA-256 is enough to make a
-    # leaked table useless; a slow password hash would only slow every request.
-    token_hash: str = Field(max_length=64, unique=True, index=True)
     farmer_id: int | None = Field(default=None, foreign_key="farmers.id", index=True)
+    organisation_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
     active: bool = True
     created_at: datetime = _ts_column()
 
@@ -202,6 +202,8 @@ class UserCreate(UserBase):
     """A new API user; a farmer user is tied to one farmer."""
 
     farmer_id: DbId | None = None
+    organisation_code: Code | None = None
+    token_expires_at: AwareDatetime | None = None
 
 
 class UserPublic(BaseModel):
@@ -213,6 +215,7 @@ class UserPublic(BaseModel):
     name: str
     role: Role
     farmer_id: int | None
+    organisation_code: str | None = None
     active: bool
     created_at: datetime
 
@@ -221,6 +224,8 @@ class UserWithToken(UserPublic):
     """Returned once, at creation: the only time the token is shown."""
 
     token: str
+    token_id: int
+    token_expires_at: datetime | None = None
 
 
 # ---------------------------------------------------------------- farmers
@@ -247,6 +252,7 @@ class Farmer(FarmerBase, table=True):
     __tablename__ = "farmers"
 
     id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
     created_at: datetime = _ts_column()
 
 
@@ -254,6 +260,8 @@ class FarmerCreate(FarmerBase):
     """A new farmer."""
 
     model_config = ConfigDict(extra="forbid")
+
+    organisation_code: Code | None = None
 
 
 class FarmerPublic(BaseModel):
@@ -266,6 +274,7 @@ class FarmerPublic(BaseModel):
     name: str
     village: str | None
     phone: str | None
+    organisation_code: str | None = None
     created_at: datetime
 
 
@@ -281,6 +290,10 @@ class FarmFieldBase(SQLModel):
 
     code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
     name: Text | None = Field(default=None, max_length=NAME_LENGTH)
+    # The commune (the lower of Vietnam's two levels since 2025; traceability.adminunits);
+    # the former district stays a free label.
+    commune_code: Code | None = Field(default=None, max_length=16, index=True)
+    district: Text | None = Field(default=None, max_length=NAME_LENGTH)
 
 
 class FarmField(FarmFieldBase, table=True):
@@ -342,6 +355,8 @@ class FieldPublicProperties(BaseModel):
     code: str
     farmer_id: int
     name: str | None = None
+    commune_code: str | None = None
+    district: str | None = None
     area_ha: float
     utm_epsg: int
 
@@ -490,6 +505,7 @@ class Drone(DroneBase, table=True):
     __tablename__ = "drones"
 
     id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int | None = Field(default=None, foreign_key="organisations.id", index=True)
     online: bool | None = None
     status_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = _ts_column()
@@ -499,6 +515,8 @@ class DroneCreate(DroneBase):
     """A new drone."""
 
     model_config = ConfigDict(extra="forbid")
+
+    organisation_code: Code | None = None
 
 
 class DronePublic(BaseModel):
@@ -511,6 +529,7 @@ class DronePublic(BaseModel):
     swath_m: float | None = None
     tank_capacity: float | None = None
     operator: str | None = None
+    organisation_code: str | None = None
     id: int
     online: bool | None = None
     status_at: datetime | None = None
@@ -957,3 +976,120 @@ class IngestResult(BaseModel):
     rejected: int = 0
     events: int = 0
     missions: list[str] = PField(default_factory=list)
+
+
+# ---------------------------------------------------------------- organisations, tokens, units
+# (added with roles and organisations: cooperatives, drone services, the agriculture office)
+
+
+class OrganisationKind(StrEnum):
+    """What an organisation is; a user's role must fit its organisation's kind."""
+
+    cooperative = "cooperative"
+    drone_service = "drone_service"
+    office = "office"
+
+
+class OrganisationBase(SQLModel):
+    """What an organisation is, as it is registered."""
+
+    code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
+    name: Name = Field(max_length=NAME_LENGTH)
+    kind: OrganisationKind = Field(max_length=16)
+
+
+class Organisation(OrganisationBase, table=True):
+    """A cooperative (HTX) with member farmers, a drone service with drones, or the office."""
+
+    __tablename__ = "organisations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _ts_column()
+
+
+class OrganisationCreate(OrganisationBase):
+    """A new organisation."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class OrganisationPublic(BaseModel):
+    """An organisation as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    kind: OrganisationKind
+    created_at: datetime
+
+
+class OrganisationsPublic(Page):
+    data: list[OrganisationPublic]
+
+
+class Token(SQLModel, table=True):
+    """A bearer token of a user; a user may hold several (a phone, a laptop)."""
+
+    __tablename__ = "tokens"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    # Tokens are 256-bit random secrets, so a plain SHA-256 is enough to make a
+    # leaked table useless; a slow password hash would only slow every request.
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at: datetime = _ts_column()
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class TokenCreate(BaseModel):
+    """A new token for a user; without ``expires_at`` it lasts until revoked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    expires_at: AwareDatetime | None = None
+
+
+class TokenPublic(BaseModel):
+    """A token as the API shows it (never the secret)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    user_id: int
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenWithSecret(TokenPublic):
+    """Returned once, when the token is issued."""
+
+    token: str
+
+
+class TokensPublic(Page):
+    data: list[TokenPublic]
+
+
+class AdminUnitLevel(StrEnum):
+    """Vietnam's two levels of local government since 1 July 2025."""
+
+    province = "province"
+    commune = "commune"
+
+
+class AdminUnitPublic(BaseModel):
+    """A province, or a commune (xã, phường) with its province."""
+
+    code: str
+    name: str
+    level: AdminUnitLevel
+    parent_code: str | None
+    provisional_code: bool
+
+
+class AdminUnitsPublic(Page):
+    data: list[AdminUnitPublic]

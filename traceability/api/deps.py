@@ -4,7 +4,7 @@ import math
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Query, status
+from fastapi import Depends, Header, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
 from sqlmodel import Session
 
@@ -12,17 +12,20 @@ from traceability.config import Settings, get_settings
 from traceability.db import get_session
 from traceability.errors import InvalidInput
 from traceability.models import Role, User
-from traceability.services.users import user_for_token
+from traceability.services import access
+from traceability.services.users import authenticate
 
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def current_user(
+    request: Request,
     session: SessionDep,
     settings: Annotated[Settings, Depends(get_settings)],
     authorization: Annotated[str | None, Header()] = None,
 ) -> User:
-    """The authenticated caller; 401 when the bearer token is missing or unknown."""
+    """The authenticated caller; 401 when the bearer token is missing, unknown, revoked or
+    expired, 403 when the office tries to write."""
     if not authorization:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -39,14 +42,9 @@ def current_user(
         )
     admin_token = settings.admin_token
     if admin_token and secrets.compare_digest(token.encode(), admin_token.encode()):
-        return User(id=None, name="admin (bootstrap token)", role=Role.admin, token_hash="")
-    user = user_for_token(session, token=token)
-    if user is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "unknown or revoked token",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
+        return User(id=None, name="admin (bootstrap token)", role=Role.admin)
+    user = authenticate(session, token=token)
+    access.ensure_may_write(user, request.method)
     return user
 
 
@@ -70,6 +68,10 @@ def require(*roles: Role):
 AdminUser = Annotated[User, require()]
 OperatorUser = Annotated[User, require(Role.operator)]
 FarmerUser = Annotated[User, require(Role.farmer)]
+# Fields of a cooperative's members are recorded by the cooperative (or an admin).
+CooperativeUser = Annotated[User, require(Role.cooperative)]
+# The fleet's records (drones, rejects, zones): operators, and the office reading them.
+FleetUser = Annotated[User, require(Role.operator, Role.office)]
 
 
 # Rows a list returns when the request does not say (fewer if page_size_max is lower).

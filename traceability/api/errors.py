@@ -5,9 +5,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError
 
-from traceability.errors import AgritraceError, Conflict, Forbidden, InvalidInput, NotFound
+from traceability.errors import (
+    AgritraceError,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 
-_STATUS = {NotFound: 404, Conflict: 409, Forbidden: 403, InvalidInput: 422}
+_STATUS = {NotFound: 404, Conflict: 409, Forbidden: 403, InvalidInput: 422, Unauthenticated: 401}
 
 
 def _plain(error: dict) -> dict:
@@ -34,7 +41,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AgritraceError)
     async def domain_error(_request: Request, exc: AgritraceError) -> JSONResponse:
         code = next((c for cls, c in _STATUS.items() if isinstance(exc, cls)), 400)
-        return JSONResponse({"detail": str(exc)}, status_code=code)
+        headers = {"WWW-Authenticate": "Bearer"} if code == 401 else None
+        return JSONResponse({"detail": str(exc)}, status_code=code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(_request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -13,6 +13,7 @@ from traceability.api.routes import (
     landing,
     lots,
     missions,
+    organisations,
     records,
     reports,
     trace,
@@ -29,13 +30,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     Without arguments it reads the process's settings and database (``agritrace serve``);
     given ``settings`` and ``engine`` (the demo, tests) it answers with those only.
     """
+    # Bad settings (a bootstrap token too short to be safe) stop the server before it serves.
+    if settings is None:
+        get_settings()
     app = FastAPI(
         title="agritrace",
         summary="Farm produce traced to what was done on the field, by hand and by drone.",
         version="0.1.0",
     )
     errors.install(app)
-    for module in (records, fields, diary, lots, missions, reports):
+    for module in (records, fields, diary, lots, missions, reports, organisations):
         app.include_router(module.router, prefix=API_PREFIX)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     app.include_router(trace.router)

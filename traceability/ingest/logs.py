@@ -11,7 +11,7 @@ rejects. ``POST /api/v1/ingest/logs`` and ``agritrace ingest-log`` both run
 import csv
 import io
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +104,17 @@ def parse_log(data: bytes, *, name: str = "log") -> Iterator[tuple[str, Any]]:
         )
 
 
-def log_batch(records: Iterable[tuple[str, Any]], *, drone: str | None, prefix: str) -> IngestBatch:
-    """Turn log records into a batch, as if each had arrived on its MQTT topic."""
+def log_batch(
+    records: Iterable[tuple[str, Any]],
+    *,
+    drone: str | None,
+    prefix: str,
+    drones: Collection[str] | None = None,
+) -> IngestBatch:
+    """Turn log records into a batch, as if each had arrived on its MQTT topic.
+
+    When ``drones`` is given, records of any other drone are kept as rejects.
+    """
     batch = IngestBatch()
     for where, obj in records:
         rec_drone = drone
@@ -119,6 +128,8 @@ def log_batch(records: Iterable[tuple[str, Any]], *, drone: str | None, prefix: 
             batch.reject(src, obj)
         elif not isinstance(rec_drone, str) or not rec_drone:
             batch.reject(src, "no drone: the record has no drone_id and none was given for the log")
+        elif drones is not None and rec_drone not in drones:
+            batch.reject(src, f"drone '{rec_drone}' is not one of your organisation's drones")
         elif kind == "mission":
             add_mission_event(batch, src=src, drone=rec_drone, payload=obj)
         else:
@@ -133,13 +144,14 @@ def ingest_log(
     name: str = "log",
     drone: str | None = None,
     prefix: str | None = None,
+    drones: Collection[str] | None = None,
 ) -> BatchResult:
     """Store a log's records and commit, then measure the completed missions it changed.
 
     ``prefix`` names the topics of its rejects (default: the configured topic prefix).
     """
     prefix = get_settings().topic_prefix if prefix is None else prefix
-    batch = log_batch(parse_log(data, name=name), drone=drone, prefix=prefix)
+    batch = log_batch(parse_log(data, name=name), drone=drone, prefix=prefix, drones=drones)
     result = store_batch(session, batch=batch)
     session.commit()
     changed = sorted(result.ended | result.late)

@@ -5,13 +5,13 @@ received (cut at :data:`MAX_KEPT_PAYLOAD`), the reason and when it arrived, and 
 at ``GET /api/v1/ingest/rejects``.
 """
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import false, func, or_, select
 from sqlmodel import Session
 
 from traceability.models import IngestReject, IngestRejectPublic, IngestRejectsPublic
@@ -76,10 +76,17 @@ def store_rejects(session: Session, *, rejects: Iterable[Reject]) -> int:
 
 
 def list_rejects(
-    session: Session, *, offset: int = 0, limit: int = 50, topic: str | None = None
+    session: Session,
+    *,
+    offset: int = 0,
+    limit: int = 50,
+    topic: str | None = None,
+    drones: Collection[str] | None = None,
 ) -> IngestRejectsPublic:
-    """Rejects, newest first: ``{"total", "items"}``."""
+    """Rejects, newest first: ``{"total", "items"}``; only those of ``drones``, if given."""
     where = [IngestReject.topic.contains(topic, autoescape=True)] if topic else []
+    if drones is not None:
+        where.append(or_(false(), *(IngestReject.topic.contains(f"/drones/{d}/") for d in drones)))
     total = session.execute(
         select(func.count()).select_from(IngestReject).where(*where)
     ).scalar_one()

@@ -32,6 +32,12 @@ def run_migrations_online() -> None:
             config.get_main_option("sqlalchemy.url") or get_settings().database_url
         )
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table to alter it; rebuilding one that others reference
+            # (users, under tokens and diaries) needs SQLite's foreign keys off, which it
+            # only accepts outside a transaction: here, before the migrations begin one.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         # Batch mode lets later migrations alter columns on SQLite too.
         context.configure(
             connection=connection,
@@ -42,6 +48,11 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"the migration left broken references: {broken[:10]}")
 
 
 if context.is_offline_mode():

@@ -1,5 +1,7 @@
 """Farmers, input products and drones: the simple records."""
 
+from typing import Any
+
 from sqlmodel import Session, select
 
 from traceability.errors import InvalidInput
@@ -16,9 +18,13 @@ from traceability.models import (
 from traceability.services.common import get_by, page, unique_or_conflict
 
 
-def create_farmer(session: Session, *, data: FarmerCreate) -> Farmer:
-    """Record a new farmer."""
-    farmer = Farmer(**data.model_dump())
+def create_farmer(
+    session: Session, *, data: FarmerCreate, organisation_id: int | None = None
+) -> Farmer:
+    """Record a new farmer, a member of the cooperative ``organisation_id`` if given."""
+    farmer = Farmer(
+        **data.model_dump(exclude={"organisation_code"}), organisation_id=organisation_id
+    )
     session.add(farmer)
     with unique_or_conflict(session, f"a farmer with code '{data.code}' already exists"):
         pass
@@ -33,10 +39,18 @@ def get_farmer(session: Session, *, farmer_id: int) -> Farmer:
 
 
 def list_farmers(
-    session: Session, *, village: str | None = None, q: str | None = None, offset: int, limit: int
+    session: Session,
+    *,
+    village: str | None = None,
+    q: str | None = None,
+    ids: Any = None,
+    offset: int,
+    limit: int,
 ) -> tuple[list[Farmer], int]:
-    """A page of farmers, optionally of one village or matching a name."""
+    """A page of farmers, optionally of one village, matching a name, or among ``ids``."""
     stmt = select(Farmer).order_by(Farmer.id)
+    if ids is not None:
+        stmt = stmt.where(Farmer.id.in_(ids))
     if village:
         stmt = stmt.where(Farmer.village == village)
     if q:
@@ -72,9 +86,11 @@ def list_inputs(
     return page(session, stmt, offset=offset, limit=limit)
 
 
-def create_drone(session: Session, *, data: DroneCreate) -> Drone:
-    """Register a drone of the fleet."""
-    drone = Drone(**data.model_dump())
+def create_drone(
+    session: Session, *, data: DroneCreate, organisation_id: int | None = None
+) -> Drone:
+    """Register a drone of the fleet, of the drone service ``organisation_id`` if given."""
+    drone = Drone(**data.model_dump(exclude={"organisation_code"}), organisation_id=organisation_id)
     session.add(drone)
     with unique_or_conflict(session, f"a drone with code '{data.code}' already exists"):
         pass
@@ -89,10 +105,17 @@ def get_drone(session: Session, *, code: str) -> Drone:
 
 
 def list_drones(
-    session: Session, *, operator: str | None = None, offset: int, limit: int
+    session: Session,
+    *,
+    operator: str | None = None,
+    codes: Any = None,
+    offset: int,
+    limit: int,
 ) -> tuple[list[Drone], int]:
-    """A page of drones, optionally of one operator."""
+    """A page of drones, optionally of one operator or among ``codes``."""
     stmt = select(Drone).order_by(Drone.code)
+    if codes is not None:
+        stmt = stmt.where(Drone.code.in_(codes))
     if operator:
         stmt = stmt.where(Drone.operator == operator)
     return page(session, stmt, offset=offset, limit=limit)

@@ -10,20 +10,20 @@ from shapely.geometry import mapping
 from sqlalchemy import or_
 from sqlmodel import Session, select
 
-from traceability import geo
-from traceability.errors import Conflict, Forbidden, InvalidGeometry, InvalidInput
+from traceability import adminunits, geo
+from traceability.errors import Conflict, InvalidGeometry, InvalidInput
 from traceability.models import (
     Farmer,
     FarmField,
     FieldCreate,
     FieldPublic,
     FieldPublicProperties,
-    Role,
     Season,
     SeasonCreate,
     SeasonPublic,
     User,
 )
+from traceability.services import access
 from traceability.services.common import add_all_new, get_by, page
 
 
@@ -53,11 +53,18 @@ def build_field(*, feature: FieldCreate) -> FarmField:
     geometry = mapping(shape)
     geometry = {"type": geometry["type"], "coordinates": _round_coords(geometry["coordinates"])}
     props = feature.properties
+    if props.commune_code is not None and not adminunits.is_commune(props.commune_code):
+        raise InvalidInput(
+            f"commune_code '{props.commune_code}' is not a known commune "
+            "(GET /api/v1/admin-units?level=commune lists them)"
+        )
     extra = {k: v for k, v in (props.model_extra or {}).items() if k not in _COMPUTED_PROPERTIES}
     return FarmField(
         code=props.code,
         farmer_id=props.farmer_id,
         name=props.name,
+        commune_code=props.commune_code,
+        district=props.district,
         geometry=geometry,
         properties=extra,
         area_ha=round(area, 6),
@@ -76,9 +83,9 @@ def _check_farmers(session: Session, farmer_ids: set[int]) -> None:
         raise InvalidInput(f"farmer_id {', '.join(map(str, missing))} does not exist")
 
 
-def create_field(session: Session, *, feature: FieldCreate) -> FarmField:
-    """Record one field from a GeoJSON Feature."""
-    return import_fields(session, features=[feature.model_dump()])[0]
+def create_field(session: Session, *, feature: FieldCreate, user: User | None = None) -> FarmField:
+    """Record one field from a GeoJSON Feature (for a farmer ``user`` manages, if given)."""
+    return import_fields(session, features=[feature.model_dump()], user=user)[0]
 
 
 def reproject_geometry(geometry: dict[str, Any], crs: str) -> dict[str, Any]:
@@ -119,6 +126,7 @@ def import_fields(
     features: Iterable[dict[str, Any]],
     crs: str | None = None,
     progress: Callable[[int], None] | None = None,
+    user: User | None = None,
 ) -> list[FarmField]:
     """Record many fields at once, all or nothing.
 
@@ -151,6 +159,8 @@ def import_fields(
         raise Conflict(f"field code repeated in the import: {', '.join(dupes)}")
     if rows:
         _check_farmers(session, {r.farmer_id for r in rows})
+        for row in rows:
+            access.ensure_manages_field(session, user, row)
     return add_all_new(session, rows, label="field")
 
 
@@ -167,6 +177,8 @@ def field_feature(field: FarmField) -> FieldPublic:
             code=field.code,
             farmer_id=field.farmer_id,
             name=field.name,
+            commune_code=field.commune_code,
+            district=field.district,
             area_ha=field.area_ha,
             utm_epsg=field.utm_epsg,
             **extra,
@@ -208,11 +220,8 @@ def bbox_clause(model, bbox: tuple[float, float, float, float]) -> list:
 
 
 def ensure_owner(field: FarmField, user: User | None) -> None:
-    """Raise ``Forbidden`` unless ``user`` may write for ``field``."""
-    if user is None or user.role is Role.admin:
-        return
-    if user.role is not Role.farmer or user.farmer_id != field.farmer_id:
-        raise Forbidden(f"field '{field.code}' is not one of your fields")
+    """Raise ``Forbidden`` unless ``user`` may write ``field``'s diary (see ``access``)."""
+    access.ensure_writes_diary(user, field)
 
 
 # ---------------------------------------------------------------- seasons
@@ -221,7 +230,7 @@ def ensure_owner(field: FarmField, user: User | None) -> None:
 def create_season(session: Session, *, data: SeasonCreate, user: User | None = None) -> Season:
     """Start a crop season on a field."""
     field = get_field(session, code=data.field_code)
-    ensure_owner(field, user)
+    access.ensure_manages_field(session, user, field)
     if data.ended_on and data.ended_on < data.sown_on:
         raise InvalidInput("ended_on is before sown_on")
     season = Season(field_id=field.id, **data.model_dump(exclude={"field_code"}))

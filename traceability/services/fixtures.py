@@ -50,7 +50,11 @@ def load_fixtures(
 
     farmers = _read(directory / "farmers.json")
     known = _existing(session, Farmer.code)
-    new = [Farmer(**FarmerCreate(**f).model_dump()) for f in farmers if f["code"] not in known]
+    new = [
+        Farmer(**FarmerCreate(**f).model_dump(exclude={"organisation_code"}))
+        for f in farmers
+        if f["code"] not in known
+    ]
     session.add_all(new)
     session.commit()
     counts["farmers"] = len(new)
@@ -71,7 +75,11 @@ def load_fixtures(
     known = _existing(session, Drone.code)
     fields_of_drone = DroneCreate.model_fields
     new = [
-        Drone(**DroneCreate(**{k: v for k, v in d.items() if k in fields_of_drone}).model_dump())
+        Drone(
+            **DroneCreate(**{k: v for k, v in d.items() if k in fields_of_drone}).model_dump(
+                exclude={"organisation_code"}
+            )
+        )
         for d in drones
         if d["code"] not in known
     ]

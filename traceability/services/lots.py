@@ -13,8 +13,9 @@ from traceability.models import (
     Role,
     User,
 )
+from traceability.services import access
 from traceability.services.common import get_by, page, unique_or_conflict
-from traceability.services.fields import ensure_owner, season_on
+from traceability.services.fields import season_on
 
 
 def create_lot(session: Session, *, data: LotCreate, user: User | None = None) -> Lot:
@@ -28,20 +29,22 @@ def create_lot(session: Session, *, data: LotCreate, user: User | None = None) -
     if missing:
         raise NotFound(f"field {', '.join(missing)} does not exist")
     for field in fields:
-        ensure_owner(field, user)
+        access.ensure_manages_field(session, user, field)
     parents = session.exec(select(Lot).where(Lot.code.in_(data.parent_lots))).all()
     missing = sorted(set(data.parent_lots) - {p.code for p in parents})
     if missing:
         raise NotFound(f"parent lot {', '.join(missing)} does not exist")
-    if user is not None and user.role is Role.farmer:
+    if user is not None and user.role is not Role.admin:
         for parent in parents:
             # A milled lot has no fields of its own: its owners are those of its ancestors' fields.
             lineage = [parent.id] + [a.id for a, _depth, _child in ancestors(session, lot=parent)]
             owners = session.exec(
                 select(FarmField.farmer_id).join(LotField).where(LotField.lot_id.in_(lineage))
             ).all()
-            if any(o != user.farmer_id for o in owners):
-                raise Forbidden(f"parent lot '{parent.code}' is not from your fields")
+            try:
+                access.ensure_manages_farmers(session, user, owners, f"parent lot '{parent.code}'")
+            except Forbidden as exc:
+                raise Forbidden(f"parent lot '{parent.code}' is not from your fields") from exc
     late = [p.code for p in parents if p.harvested_on > data.harvested_on]
     if late:
         raise InvalidInput(f"parent lot {', '.join(late)} was harvested after this lot's date")

@@ -3,7 +3,6 @@
 from datetime import datetime
 
 from fastapi import APIRouter, HTTPException, Response, status
-from sqlmodel import select
 
 from traceability.api.deps import CurrentUser, PagingDep, SessionDep
 from traceability.errors import InvalidInput
@@ -13,29 +12,25 @@ from traceability.models import (
     DiaryEntryCreate,
     DiaryEntryPublic,
     DiaryVerification,
-    FarmField,
-    Role,
     User,
 )
+from traceability.services import access
 from traceability.services import diary as svc
-from traceability.services.fields import ensure_owner, get_field
+from traceability.services.fields import get_field
 
 router = APIRouter()
 
 
 def _may_read(session, user: User, field_code: str | None) -> None:
     # Diaries are the farmer's business records: other farmers do not read them.
-    if user.role is Role.farmer and field_code is not None:
-        ensure_owner(get_field(session, code=field_code), user)
+    if field_code is not None:
+        access.ensure_reads_diary(session, user, get_field(session, code=field_code))
 
 
 def _own_field_ids(session, user: User) -> list[int] | None:
-    """The ids of a farmer's fields (a farmer's lists are limited to them), else None."""
-    if user.role is not Role.farmer:
-        return None
-    return list(
-        session.exec(select(FarmField.id).where(FarmField.farmer_id == user.farmer_id)).all()
-    )
+    """The ids of the fields whose diaries ``user`` reads, or None for every field."""
+    scope = access.diary_field_scope(user)
+    return None if scope is None else list(session.exec(scope).all())
 
 
 def _corrected(view: str) -> bool:
@@ -47,10 +42,7 @@ def _corrected(view: str) -> bool:
 @router.post("/diary", status_code=201, response_model=DiaryEntryPublic, tags=["diary"])
 def append(data: DiaryEntryCreate, session: SessionDep, user: CurrentUser, response: Response):
     """Append an entry (admin, or the field's farmer). Re-sending a ``client_id`` returns 200."""
-    if user.role is Role.operator:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "operators' work reaches diaries through missions"
-        )
+    access.ensure_writes_diary(user, get_field(session, code=data.field_code))
     entry, created = svc.append_entry(session, data=data, user=user if user.id else None)
     if not created:
         response.status_code = status.HTTP_200_OK
@@ -74,7 +66,7 @@ def list_diary(
     A farmer sees the entries of their own fields only.
     """
     _may_read(session, user, field_code)
-    return svc.list_entries(
+    entries = svc.list_entries(
         session,
         field_code=field_code,
         field_ids=_own_field_ids(session, user),
@@ -86,6 +78,7 @@ def list_diary(
         offset=paging.offset,
         limit=paging.limit,
     )
+    return access.shown_entries(user, entries)
 
 
 @router.get("/diary/{entry_id}", response_model=DiaryEntryPublic, tags=["diary"])
@@ -93,7 +86,7 @@ def read_entry(entry_id: int, session: SessionDep, user: CurrentUser):
     """One diary entry."""
     entry = svc.get_entry(session, entry_id=entry_id)
     _may_read(session, user, entry.field_code)
-    return entry
+    return access.shown_entry(user, entry)
 
 
 @router.get("/fields/{code}/diary", response_model=DiaryEntriesPublic, tags=["diary"])
@@ -102,13 +95,14 @@ def field_diary(
 ):
     """A field's diary, oldest first."""
     _may_read(session, user, code)
-    return svc.list_entries(
+    entries = svc.list_entries(
         session,
         field_code=code,
         corrected_view=_corrected(view),
         offset=paging.offset,
         limit=paging.limit,
     )
+    return access.shown_entries(user, entries)
 
 
 @router.get("/fields/{code}/diary/verify", response_model=DiaryVerification, tags=["diary"])

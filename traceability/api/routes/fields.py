@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from traceability.api.deps import AdminUser, BBoxDep, CurrentUser, PagingDep, SessionDep
+from traceability.api.deps import BBoxDep, CooperativeUser, CurrentUser, PagingDep, SessionDep
 from traceability.models import (
     FeatureCollectionCreate,
     FieldCreate,
@@ -21,20 +21,21 @@ router = APIRouter()
 
 
 @router.post("/fields", status_code=201, response_model=FieldPublic, tags=["fields"])
-def create_field(feature: FieldCreate, session: SessionDep, _user: AdminUser):
-    """Record a field from a GeoJSON Feature (admin)."""
-    return svc.field_feature(svc.create_field(session, feature=feature))
+def create_field(feature: FieldCreate, session: SessionDep, user: CooperativeUser):
+    """Record a field from a GeoJSON Feature (admin, or the farmer's cooperative)."""
+    return svc.field_feature(svc.create_field(session, feature=feature, user=user))
 
 
 @router.post("/fields/import", status_code=201, response_model=FieldImportResult, tags=["fields"])
 def import_fields(
     collection: FeatureCollectionCreate,
     session: SessionDep,
-    _user: AdminUser,
+    user: CooperativeUser,
     crs: Annotated[str | None, Query(description="CRS of the coordinates, e.g. EPSG:3405")] = None,
 ):
-    """Record every field of a FeatureCollection, all or nothing (admin)."""
-    rows = svc.import_fields(session, features=collection.features, crs=crs)
+    """Record every field of a FeatureCollection, all or nothing (admin, or the cooperative
+    of every field's farmer)."""
+    rows = svc.import_fields(session, features=collection.features, crs=crs, user=user)
     return FieldImportResult(created=len(rows), codes=[r.code for r in rows])
 
 
@@ -61,7 +62,7 @@ def read_field(code: str, session: SessionDep, _user: CurrentUser):
 
 @router.post("/seasons", status_code=201, response_model=SeasonPublic, tags=["seasons"])
 def create_season(data: SeasonCreate, session: SessionDep, user: CurrentUser):
-    """Start a crop season (admin, or the field's farmer)."""
+    """Start a crop season (admin, the field's farmer or their cooperative)."""
     return svc.season_public(svc.create_season(session, data=data, user=user), data.field_code)
 
 

@@ -4,8 +4,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 
-from traceability.api.deps import AdminUser, BBoxDep, OperatorUser, PagingDep, SessionDep
-from traceability.errors import InvalidInput
+from traceability.api.deps import (
+    AdminUser,
+    BBoxDep,
+    CurrentUser,
+    FleetUser,
+    OperatorUser,
+    PagingDep,
+    SessionDep,
+)
+from traceability.errors import Forbidden, InvalidInput
 from traceability.ingest import logs, rejects
 from traceability.models import (
     FeatureCollectionCreate,
@@ -19,8 +27,8 @@ from traceability.models import (
     ZonePublic,
     ZonesPublic,
 )
+from traceability.services import access, zones
 from traceability.services import missions as svc
-from traceability.services import zones
 
 router = APIRouter()
 
@@ -28,15 +36,16 @@ router = APIRouter()
 @router.get("/missions", response_model=MissionsPublic, tags=["missions"])
 def list_missions(
     session: SessionDep,
-    _user: OperatorUser,
+    user: CurrentUser,
     paging: PagingDep,
     drone: Annotated[str | None, Query(description="drone code")] = None,
     status: MissionStatus | None = None,
     field_code: Annotated[str | None, Query(description="missions that treated this field")] = None,
 ):
-    """Missions, newest first (admin, operator)."""
+    """Missions, newest first, that the caller sees (see ``services.access``)."""
     return svc.list_missions(
         session,
+        only=access.mission_filter(user),
         drone=drone,
         status=status,
         field_code=field_code,
@@ -46,34 +55,43 @@ def list_missions(
 
 
 @router.get("/missions/{mission_id}", response_model=MissionPublic, tags=["missions"])
-def read_mission(mission_id: str, session: SessionDep, _user: OperatorUser):
-    """One mission and its measured result (admin, operator)."""
+def read_mission(mission_id: str, session: SessionDep, user: CurrentUser):
+    """One mission and its measured result, if the caller sees it."""
+    access.ensure_reads_mission(session, user, mission_id)
     return svc.get_mission(session, mission_id=mission_id)
 
 
 @router.get("/missions/{mission_id}/geojson", tags=["missions"])
-def mission_geojson(mission_id: str, session: SessionDep, _user: OperatorUser) -> dict[str, Any]:
-    """The as-applied map: footprint, track, fields, no-spray zone hits (admin, operator)."""
+def mission_geojson(mission_id: str, session: SessionDep, user: CurrentUser) -> dict[str, Any]:
+    """The as-applied map: footprint, track, fields, no-spray zone hits, if the caller sees it."""
+    access.ensure_reads_mission(session, user, mission_id)
     return svc.mission_geojson(session, mission_id=mission_id)
 
 
 @router.get("/ingest/rejects", response_model=IngestRejectsPublic, tags=["ingest"])
 def list_rejects(
     session: SessionDep,
-    _user: OperatorUser,
+    user: FleetUser,
     paging: PagingDep,
     topic: Annotated[
         str | None, Query(description="only rejects whose topic contains this")
     ] = None,
 ):
-    """Messages that could not be accepted, newest first, with the reason (admin, operator)."""
-    return rejects.list_rejects(session, offset=paging.offset, limit=paging.limit, topic=topic)
+    """Messages that could not be accepted, newest first, with the reason (admin, office, and
+    operators for their own drones)."""
+    return rejects.list_rejects(
+        session,
+        offset=paging.offset,
+        limit=paging.limit,
+        topic=topic,
+        drones=access.own_drone_codes(session, user),
+    )
 
 
 @router.post("/ingest/logs", response_model=IngestResult, tags=["ingest"])
 def upload_log(
     session: SessionDep,
-    _user: OperatorUser,
+    user: OperatorUser,
     file: Annotated[UploadFile, File(description="CSV or JSON-lines flight log")],
     drone: Annotated[
         str | None, Form(description="drone code, when the log does not name it")
@@ -81,12 +99,17 @@ def upload_log(
 ):
     """Feed a flight log recorded out of coverage through the ingest pipeline (admin, operator).
 
-    Points already received are counted as duplicates, bad records are kept as rejects.
+    Points already received are counted as duplicates, bad records are kept as rejects; so
+    are an operator's records of drones that are not its organisation's.
     """
+    own = access.own_drone_codes(session, user)
+    if drone is not None and own is not None and drone not in own:
+        raise Forbidden(f"drone '{drone}' is not one of your organisation's drones")
     data = file.file.read(logs.LOG_MAX_BYTES + 1)
     if not data:
         raise InvalidInput("the uploaded log is empty")
-    return logs.ingest_log(session, data=data, name=file.filename or "upload", drone=drone).public()
+    name = file.filename or "upload"
+    return logs.ingest_log(session, data=data, name=name, drone=drone, drones=own).public()
 
 
 @router.post("/zones", status_code=201, response_model=ZonePublic, tags=["zones"])
@@ -105,12 +128,12 @@ def import_zones(collection: FeatureCollectionCreate, session: SessionDep, _user
 @router.get("/zones", response_model=ZonesPublic, tags=["zones"])
 def list_zones(
     session: SessionDep,
-    _user: OperatorUser,
+    _user: FleetUser,
     paging: PagingDep,
     kind: str | None = None,
     bbox: BBoxDep = None,
 ):
-    """No-spray zones as a FeatureCollection (admin, operator)."""
+    """No-spray zones as a FeatureCollection (admin, office, operator)."""
     rows, count = zones.list_zones(
         session, kind=kind, bbox=bbox, offset=paging.offset, limit=paging.limit
     )
@@ -118,6 +141,6 @@ def list_zones(
 
 
 @router.get("/zones/{code}", response_model=ZonePublic, tags=["zones"])
-def read_zone(code: str, session: SessionDep, _user: OperatorUser):
-    """One no-spray zone (admin, operator)."""
+def read_zone(code: str, session: SessionDep, _user: FleetUser):
+    """One no-spray zone (admin, office, operator)."""
     return zones.zone_feature(zones.get_zone(session, code=code))

@@ -5,21 +5,23 @@ from typing import Literal
 from fastapi import APIRouter, Response
 
 from traceability import reports
-from traceability.api.deps import OperatorUser, SessionDep
+from traceability.api.deps import FleetUser, SessionDep
 from traceability.errors import NotFound
+from traceability.services import access
 
 router = APIRouter()
 
 
 @router.get("/reports/{name}", tags=["reports"])
 def report(
-    name: str, session: SessionDep, _user: OperatorUser, format: Literal["csv", "json"] = "json"
+    name: str, session: SessionDep, user: FleetUser, format: Literal["csv", "json"] = "json"
 ) -> Response:
-    """A report (missions, field-applications, fleet) as CSV or JSON (admin, operator)."""
+    """A report (missions, field-applications, fleet) as CSV or JSON (admin, office; an
+    operator gets its own drones' rows of the missions and fleet reports)."""
     build = reports.REPORTS.get(name)
     if build is None:
         raise NotFound(f"report '{name}' does not exist; there are: {', '.join(reports.REPORTS)}")
-    frame = build(session.connection())
+    frame = access.report_rows(session, user, name, build(session.connection()))
     if format == "csv":
         return Response(
             frame.to_csv(index=False),

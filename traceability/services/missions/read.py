@@ -100,11 +100,12 @@ def list_missions(
     status: MissionStatus | None = None,
     field_code: str | None = None,
     since: datetime | None = None,
+    only: Any = None,
     offset: int = 0,
     limit: int = 50,
 ) -> MissionsPublic:
-    """A page of missions, newest first."""
-    where = []
+    """A page of missions, newest first; ``only`` is a further SQL condition (who may see)."""
+    where = [] if only is None else [only]
     if drone:
         where.append(Mission.drone_code == drone)
     if status:

@@ -1,0 +1,108 @@
+"""The house rules that keep the code easy to live in, checked on the source itself.
+
+Imports go one way (``drone_ingest`` uses ``traceability``, never the reverse; FastAPI
+only under ``traceability/api``; paho in one module), and no function or module grows
+past the size a reader can hold without a comment saying why it is long.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGES = ("traceability", "drone_ingest", "agritrace")
+# Lines of a function without its docstring.
+MAX_FUNCTION_LINES = 80
+MAX_MODULE_LINES = 700
+# A function or module may be longer when a comment right above it (or, for a module,
+# in its first lines) starts with this and says why.
+LONG_MARK = "# Long on purpose:"
+# The schema of every table and API body lives in one file by design (STYLE.md).
+MODULE_SIZE_EXEMPT = {"traceability/models.py"}
+
+
+def _modules():
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            if "/migrations/" not in rel:
+                yield rel, path.read_text(encoding="utf-8")
+
+
+MODULES = dict(_modules())
+
+
+def _imported(source: str) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def _top(name: str) -> str:
+    return name.split(".")[0]
+
+
+def test_the_record_never_imports_the_road_in():
+    offenders = [
+        rel
+        for rel, src in MODULES.items()
+        if rel.startswith("traceability/") and "drone_ingest" in map(_top, _imported(src))
+    ]
+    assert offenders == []
+
+
+def test_only_the_api_package_imports_the_web_framework():
+    offenders = [
+        rel
+        for rel, src in MODULES.items()
+        if not rel.startswith("traceability/api/")
+        and {"fastapi", "starlette"} & set(map(_top, _imported(src)))
+    ]
+    assert offenders == []
+
+
+def test_paho_is_imported_in_one_module():
+    users = [rel for rel, src in MODULES.items() if "paho" in map(_top, _imported(src))]
+    assert len(users) == 1, users
+
+
+def _marked(lines: list[str], lineno: int) -> bool:
+    """Whether the comment block right above line ``lineno`` (1-based) carries the mark."""
+    i = lineno - 2
+    while i >= 0 and lines[i].strip().startswith(("#", "@")):
+        if lines[i].strip().startswith(LONG_MARK):
+            return True
+        i -= 1
+    return False
+
+
+def _docstring_lines(node: ast.FunctionDef | ast.AsyncFunctionDef) -> int:
+    """Lines of the function's docstring: documentation does not make code long."""
+    first = node.body[0]
+    is_doc = isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant)
+    if is_doc and isinstance(first.value.value, str):
+        return first.end_lineno - first.lineno + 1
+    return 0
+
+
+@pytest.mark.parametrize("rel", sorted(MODULES))
+def test_functions_and_modules_stay_readable(rel):
+    source = MODULES[rel]
+    lines = source.splitlines()
+    long = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            length = node.end_lineno - node.lineno + 1 - _docstring_lines(node)
+            if length > MAX_FUNCTION_LINES and not _marked(lines, first):
+                long.append(f"{node.name} ({length} lines, line {node.lineno})")
+    assert long == [], f"{rel}: split these or say why above them ({LONG_MARK} ...)"
+    if rel not in MODULE_SIZE_EXEMPT and len(lines) > MAX_MODULE_LINES:
+        assert any(line.startswith(LONG_MARK) for line in lines[:40]), (
+            f"{rel} has {len(lines)} lines: split it or say why near its top"
+        )

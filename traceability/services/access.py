@@ -1,0 +1,272 @@
+"""Who may see and change what: every access rule of agritrace, in one place.
+
+The roles (README, "Roles and organisations"):
+
+- ``admin`` — everything.
+- ``office`` (the agriculture office) — reads everything, writes nothing.
+- ``cooperative`` (a user of a cooperative) — manages the cooperative's member farmers:
+  creates them, their fields, seasons and lots; reads their diaries and the drone
+  missions that touched their fields.
+- ``operator`` (a user of a drone service) — the service's own drones and their
+  missions, flight logs and rejected messages; reads diaries without their notes.
+- ``farmer`` — their own farmer record, the diary of their own fields, their seasons and
+  lots, and the drone missions that touched their fields.
+
+Everyone signed in reads the catalogue of inputs, the fields' map, seasons, lots,
+organisations and administrative units. Services and routes ask these functions;
+none of them decides on its own.
+
+Each ``*_scope`` function answers with a SQL selectable of the ids (or codes) the
+user may see, or ``None`` for "all of them"; each ``ensure_*`` raises ``Forbidden``
+with a sentence saying why.
+"""
+
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import exists, false
+from sqlmodel import Session, select
+
+from traceability.errors import Forbidden, NotFound
+from traceability.models import (
+    DiaryEntriesPublic,
+    DiaryEntryPublic,
+    Drone,
+    Farmer,
+    FarmField,
+    Mission,
+    MissionField,
+    Role,
+    User,
+)
+
+ALL = None
+# Methods that only read; anything else is a write, and the office writes nothing.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# The roles that see every record (none of the limits below applies to them).
+SEES_ALL = frozenset({Role.admin, Role.office})
+
+
+def ensure_may_write(user: User, method: str) -> None:
+    """The office reads everything and writes nothing, whatever the route."""
+    if user.role is Role.office and method.upper() not in READ_METHODS:
+        raise Forbidden("the agriculture office reads every record but writes none")
+
+
+# ---------------------------------------------------------------- farmers
+
+
+def farmer_scope(user: User) -> Any:
+    """The farmers whose records ``user`` reads and manages: a selectable of ids, or ALL."""
+    if user.role in SEES_ALL:
+        return ALL
+    if user.role is Role.farmer:
+        return select(Farmer.id).where(Farmer.id == user.farmer_id)
+    if user.role is Role.cooperative:
+        return select(Farmer.id).where(Farmer.organisation_id == user.organisation_id)
+    return select(Farmer.id).where(false())
+
+
+def reads_farmers(user: User) -> None:
+    """Farmers' records are not for drone operators."""
+    if user.role is Role.operator:
+        raise Forbidden("farmers' records are for admins, the office, cooperatives and farmers")
+
+
+def _manages_farmer(session: Session, user: User, farmer_id: int | None) -> bool:
+    if user.role is Role.admin:
+        return True
+    if user.role is Role.farmer:
+        return farmer_id is not None and user.farmer_id == farmer_id
+    if user.role is Role.cooperative and farmer_id is not None:
+        farmer = session.get(Farmer, farmer_id)
+        return farmer is not None and farmer.organisation_id == user.organisation_id
+    return False
+
+
+def ensure_reads_farmer(session: Session, user: User, farmer_id: int) -> None:
+    """Raise unless ``user`` may read this farmer's record."""
+    reads_farmers(user)
+    if user.role is Role.office or _manages_farmer(session, user, farmer_id):
+        return
+    if user.role is Role.cooperative:
+        raise Forbidden(f"farmer {farmer_id} is not a member of your cooperative")
+    raise Forbidden("you may read only your own farmer record")
+
+
+def creates_farmers(user: User) -> None:
+    """Farmers are recorded by admins, and by cooperatives adding their members."""
+    if user.role not in (Role.admin, Role.cooperative):
+        raise Forbidden("farmers are recorded by admins and cooperatives")
+
+
+def farmer_organisation(user: User, requested: int | None) -> int | None:
+    """The organisation a farmer created by ``user`` joins: a cooperative adds its members."""
+    if user.role is Role.cooperative:
+        if requested is not None and requested != user.organisation_id:
+            raise Forbidden("a cooperative adds farmers to its own organisation only")
+        return user.organisation_id
+    creates_farmers(user)
+    return requested
+
+
+# ---------------------------------------------------------------- fields, seasons, lots
+
+
+def ensure_manages_farmers(
+    session: Session, user: User | None, farmer_ids: Iterable[int], what: str
+) -> None:
+    """Raise unless ``user`` manages every farmer named (their fields, seasons, lots).
+
+    ``None`` is the system itself (fixtures, the ingester): it may do anything.
+    """
+    if user is None or user.role is Role.admin:
+        return
+    for farmer_id in set(farmer_ids):
+        if not _manages_farmer(session, user, farmer_id):
+            raise Forbidden(_not_yours(user, what))
+
+
+def _not_yours(user: User, what: str) -> str:
+    if user.role is Role.cooperative:
+        return f"{what} is not of a member of your cooperative"
+    if user.role is Role.farmer:
+        return f"{what} is not one of your fields"
+    return f"{what} is managed by its farmer, their cooperative or an admin, not by {user.role}"
+
+
+def ensure_manages_field(session: Session, user: User | None, field: FarmField) -> None:
+    """Raise unless ``user`` may start seasons or record lots on ``field``."""
+    ensure_manages_farmers(session, user, [field.farmer_id], f"field '{field.code}'")
+
+
+# ---------------------------------------------------------------- diaries
+
+
+def ensure_writes_diary(user: User | None, field: FarmField) -> None:
+    """Raise unless ``user`` may append to ``field``'s diary: its farmer or an admin.
+
+    A cooperative reads its members' diaries but the entries are the farmer's own words;
+    drone work reaches diaries through missions.
+    """
+    if user is None or user.role is Role.admin:
+        return
+    if user.role is Role.operator:
+        raise Forbidden("operators' work reaches diaries through missions")
+    if user.role is not Role.farmer or user.farmer_id != field.farmer_id:
+        raise Forbidden(f"field '{field.code}' is not one of your fields")
+
+
+def diary_field_scope(user: User) -> Any:
+    """The fields whose diaries ``user`` reads: a selectable of field ids, or ALL.
+
+    Operators read every diary (what was sprayed where), without the notes.
+    """
+    if user.role in SEES_ALL or user.role is Role.operator:
+        return ALL
+    return select(FarmField.id).where(FarmField.farmer_id.in_(farmer_scope(user)))
+
+
+def ensure_reads_diary(session: Session, user: User, field: FarmField) -> None:
+    """Raise unless ``user`` may read ``field``'s diary."""
+    if user.role in SEES_ALL or user.role is Role.operator:
+        return
+    if not _manages_farmer(session, user, field.farmer_id):
+        raise Forbidden(_not_yours(user, f"field '{field.code}'"))
+
+
+def shown_entry(user: User, entry: DiaryEntryPublic) -> DiaryEntryPublic:
+    """An entry as ``user`` sees it: operators do not read farmers' notes (``note`` null).
+
+    The hash still covers the note, so a farmer or the office can verify the chain.
+    """
+    if user.role is Role.operator and entry.note is not None:
+        return entry.model_copy(update={"note": None})
+    return entry
+
+
+def shown_entries(user: User, entries: DiaryEntriesPublic) -> DiaryEntriesPublic:
+    """A page of entries as ``user`` sees it (see ``shown_entry``)."""
+    return entries.model_copy(update={"data": [shown_entry(user, e) for e in entries.data]})
+
+
+# ---------------------------------------------------------------- drones and missions
+
+
+def drone_scope(user: User) -> Any:
+    """The drones ``user`` sees: a selectable of drone codes, or ALL."""
+    if user.role in SEES_ALL:
+        return ALL
+    if user.role is Role.operator:
+        return select(Drone.code).where(Drone.organisation_id == user.organisation_id)
+    return select(Drone.code).where(false())
+
+
+def reads_drones(user: User) -> None:
+    """The fleet is for admins, the office and operators."""
+    if user.role not in SEES_ALL and user.role is not Role.operator:
+        raise Forbidden("the fleet is for admins, the office and drone operators")
+
+
+def ensure_reads_drone(user: User, drone: Drone) -> None:
+    """Raise unless ``user`` may read (and, as an operator, manage) ``drone``."""
+    reads_drones(user)
+    if user.role is Role.operator and drone.organisation_id != user.organisation_id:
+        raise Forbidden(f"drone '{drone.code}' is not one of your organisation's drones")
+
+
+def drone_organisation(user: User, requested: int | None) -> int | None:
+    """The organisation a drone registered by ``user`` joins: an operator adds its own."""
+    if user.role is Role.operator:
+        if requested is not None and requested != user.organisation_id:
+            raise Forbidden("an operator registers drones of its own organisation only")
+        return user.organisation_id
+    return requested
+
+
+def own_drone_codes(session: Session, user: User) -> list[str] | None:
+    """The codes of the drones ``user`` sees, or None for all of them."""
+    scope = drone_scope(user)
+    return None if scope is ALL else list(session.exec(scope).all())
+
+
+def mission_filter(user: User) -> Any:
+    """A SQL condition on ``Mission`` for the missions ``user`` sees, or None for all.
+
+    Operators see their organisation's drones' missions; farmers and cooperatives the
+    missions that treated one of their (members') fields.
+    """
+    if user.role in SEES_ALL:
+        return None
+    if user.role is Role.operator:
+        return Mission.drone_code.in_(drone_scope(user))
+    fields = select(FarmField.id).where(FarmField.farmer_id.in_(farmer_scope(user)))
+    return exists().where(MissionField.mission_pk == Mission.id, MissionField.field_id.in_(fields))
+
+
+def ensure_reads_mission(session: Session, user: User, mission_id: str) -> None:
+    """Raise ``NotFound`` if there is no such mission, ``Forbidden`` unless ``user`` sees it."""
+    pk = session.exec(select(Mission.id).where(Mission.mission_id == mission_id)).first()
+    if pk is None:
+        raise NotFound(f"mission '{mission_id}' does not exist")
+    condition = mission_filter(user)
+    if condition is None:
+        return
+    if session.exec(select(Mission.id).where(Mission.id == pk, condition)).first() is None:
+        if user.role is Role.operator:
+            raise Forbidden(f"mission '{mission_id}' was not flown by your organisation's drones")
+        raise Forbidden(f"mission '{mission_id}' did not treat any of your fields")
+
+
+def report_rows(session: Session, user: User, name: str, frame: Any) -> Any:
+    """A report's rows that ``user`` may read: an operator's own drones' rows only.
+
+    A report without a ``drone_code`` column (field applications: farmers' diaries)
+    is not for operators.
+    """
+    codes = own_drone_codes(session, user)
+    if codes is None:
+        return frame
+    if "drone_code" not in frame.columns:
+        raise Forbidden(f"the {name} report is for admins and the office")
+    return frame[frame["drone_code"].isin(codes)].reset_index(drop=True)
