@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from agritrace import transparency_cli
+
 app = typer.Typer(
     name="agritrace",
     help="Trace farm produce back to what was done on the field, by hand and by drone.",
@@ -19,6 +21,8 @@ db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_he
 users_app = typer.Typer(help="API users and their tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(transparency_cli.checkpoint_app, name="checkpoint")
+app.command("verify")(transparency_cli.verify)
 
 
 def _engine():

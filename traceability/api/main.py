@@ -3,7 +3,16 @@
 from fastapi import FastAPI
 
 from traceability.api import errors
-from traceability.api.routes import diary, fields, lots, missions, records, reports, trace
+from traceability.api.routes import (
+    diary,
+    fields,
+    lots,
+    missions,
+    records,
+    reports,
+    trace,
+    transparency,
+)
 
 API_PREFIX = "/api/v1"
 
@@ -16,7 +25,7 @@ def create_app() -> FastAPI:
         version="0.1.0",
     )
     errors.install(app)
-    for module in (records, fields, diary, lots, missions, reports):
+    for module in (records, fields, diary, lots, missions, reports, transparency):
         app.include_router(module.router, prefix=API_PREFIX)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     app.include_router(trace.router)
