@@ -8,6 +8,14 @@ from typing import Annotated
 
 import typer
 
+from agritrace import transparency_cli
+from agritrace.database import (
+    DEMO_DATABASE_URL,
+    DatabaseUrl,
+    engine_for,
+    existing_engine,
+)
+
 app = typer.Typer(
     name="agritrace",
     help="Trace farm produce back to what was done on the field, by hand and by drone.",
@@ -25,68 +33,8 @@ organisations_app = typer.Typer(
     help="Cooperatives, drone services, the office.", no_args_is_help=True
 )
 app.add_typer(organisations_app, name="organisations")
-
-
-DEFAULT_DATABASE_URL = "sqlite:///./agritrace.db"
-DEMO_DATABASE_URL = "sqlite:///./agritrace-demo.db"
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        metavar="URL",
-        show_default=False,
-        help="SQLAlchemy URL of the database (default: $AGRITRACE_DATABASE_URL, "
-        f"else {DEFAULT_DATABASE_URL})",
-    ),
-]
-
-
-def _database_url(url: str | None) -> str:
-    from traceability.config import Settings
-
-    return url or Settings().database_url
-
-
-def _engine(url: str | None):
-    """An engine on the database (created or migrated by the caller as it needs)."""
-    from traceability.db import make_engine
-
-    return make_engine(_database_url(url))
-
-
-def _existing_engine(url: str | None):
-    """An engine on a database that exists and has its schema; else one sentence and exit 1."""
-    from sqlalchemy import inspect
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from traceability.db import make_engine
-
-    url = _database_url(url)
-    parsed = make_url(url)
-    shown = parsed.render_as_string(hide_password=True)
-    path = parsed.database if parsed.get_backend_name() == "sqlite" else None
-    # Checked before connecting: SQLite would create an empty file for a missing one.
-    if path and path != ":memory:" and not Path(path).exists():
-        _no_database(f"there is no database at {path}", url)
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            ready = inspect(conn).has_table("alembic_version")
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        _no_database(f"cannot open the database {shown} ({reason})", url)
-    if not ready:
-        _no_database(f"the database {shown} is empty", url)
-    return engine
-
-
-def _no_database(problem: str, url: str) -> None:
-    hint = f"create it with: agritrace db upgrade --database-url {url}"
-    if url == DEFAULT_DATABASE_URL and Path("agritrace-demo.db").exists():
-        hint = f"the demo's database is another one: add --database-url {DEMO_DATABASE_URL}"
-    typer.secho(f"{problem}; {hint}", err=True, fg="red")
-    raise typer.Exit(1)
+app.add_typer(transparency_cli.checkpoint_app, name="checkpoint")
+app.command("verify")(transparency_cli.verify)
 
 
 @db_app.command("upgrade")
@@ -97,7 +45,7 @@ def db_upgrade(
     """Create or migrate the schema of the database."""
     from traceability.db import migrate
 
-    engine = _engine(database_url)
+    engine = engine_for(database_url)
     migrate(engine, revision)
     typer.echo(f"database {engine.url.render_as_string(hide_password=True)} is at {revision}")
 
@@ -109,7 +57,7 @@ def db_current(database_url: DatabaseUrl = None) -> None:
 
     from traceability.db import alembic_config
 
-    command.current(alembic_config(_existing_engine(database_url)))
+    command.current(alembic_config(existing_engine(database_url)))
 
 
 @users_app.command("create")
@@ -145,7 +93,7 @@ def users_create(
             organisation_code=organisation,
             token_expires_at=expires_at,
         )
-        engine = _existing_engine(database_url)
+        engine = existing_engine(database_url)
         with Session(engine) as session:
             user, token = create_user(session, data=data)
             token_id = first_token(session, user_id=user.id).id
@@ -166,7 +114,7 @@ def users_revoke(
     from traceability.services.users import revoke_token
 
     try:
-        with Session(_existing_engine(database_url)) as session:
+        with Session(existing_engine(database_url)) as session:
             token = revoke_token(session, token_id=token_id)
     except AgritraceError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -190,7 +138,7 @@ def organisations_create(
 
     try:
         data = OrganisationCreate(code=code, name=name, kind=kind)
-        with Session(_existing_engine(database_url)) as session:
+        with Session(existing_engine(database_url)) as session:
             org = create_organisation(session, data=data)
     except (ValidationError, AgritraceError) as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -249,7 +197,7 @@ def serve(
         os.environ["AGRITRACE_DATABASE_URL"] = database_url
     if public_base_url:
         os.environ["AGRITRACE_PUBLIC_BASE_URL"] = public_base_url
-    engine = _engine(database_url) if migrate_db else _existing_engine(database_url)
+    engine = engine_for(database_url) if migrate_db else existing_engine(database_url)
     if migrate_db:
         migrate(engine)
     engine.dispose()
@@ -300,7 +248,7 @@ def import_fields(
             props["code"] = str(props[code_property])
         if farmer_id is not None:
             props.setdefault("farmer_id", farmer_id)
-    engine = _engine(database_url)
+    engine = engine_for(database_url)
     migrate(engine)
     with Progress() as progress, Session(engine) as session:
         task = progress.add_task("checking fields", total=len(features))
@@ -339,7 +287,7 @@ def load_fixtures(
     from traceability.db import migrate
     from traceability.services.fixtures import load_fixtures as run_load
 
-    engine = _engine(database_url)
+    engine = engine_for(database_url)
     migrate(engine)
     with Progress() as progress, Session(engine) as session:
         counts = run_load(session, directory=directory, progress=progress)
@@ -362,7 +310,7 @@ def report(
         raise typer.BadParameter(
             f"unknown report '{name}'; choose from {', '.join(reports.REPORTS)}"
         )
-    frame = build(_existing_engine(database_url))
+    frame = build(existing_engine(database_url))
     if out:
         frame.to_csv(out, index=False)
         typer.echo(f"{len(frame)} rows written to {out}")
@@ -433,7 +381,7 @@ def simulate(
     """Fly a simulated fleet over the fixture fields and publish its telemetry."""
     from drone_ingest.simulate import run_simulation
 
-    engine = _existing_engine(database_url) if database_url else None
+    engine = existing_engine(database_url) if database_url else None
     counts = run_simulation(
         drones=drones,
         rate=rate,

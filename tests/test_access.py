@@ -17,8 +17,9 @@ from sqlalchemy import text
 
 from tests.factories import feature, rectangle_lonlat
 from tests.record_helpers import API
+from traceability import transparency
 from traceability.models import IngestReject, Mission, MissionField, MissionStatus, ZoneCreate
-from traceability.services import users, zones
+from traceability.services import checkpoints, users, zones
 
 ROLES = (
     "anonymous",
@@ -241,6 +242,10 @@ EXPECTED = {
     ("GET",    "/api/v1/lots/{code}/qr.svg"):           "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/label"):            "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/epcis"):            "200 200 200 200 200 200 200 200 200",
+    # the transparency log: public, as a checkpoint is only worth the copies people keep
+    ("GET",    "/api/v1/transparency/checkpoint"):      "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/api/v1/transparency/checkpoints"):     "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/api/v1/fields/{code}/inclusion"):      "200 200 200 200 200 200 200 200 200",
     # health and the API's own documentation
     ("GET",    "/"):                                    "200 200 200 200 200 200 200 200 200",
     ("GET",    "/healthz"):                             "200 200 200 200 200 200 200 200 200",
@@ -321,6 +326,7 @@ def world(factory, session) -> World:
     session.commit()
     zone = _zone(None)["json"]
     zones.create_zone(session, feature=ZoneCreate.model_validate(zone))
+    checkpoints.publish(session, key=transparency.new_key(), origin="test/diaries")
 
     headers = {
         "anonymous": {},

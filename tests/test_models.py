@@ -33,6 +33,8 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "telemetry",
     "ingest_rejects",
     "tokens",
+    "log_checkpoints",
+    "log_leaves",
 }
 # Request fields that name a row of another table by its code.
 REFERENCES = [

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     topic_prefix: str = "agri"
     public_base_url: str = "http://localhost:8000"
     admin_token: str | None = None
+    # The Ed25519 key that signs the transparency log's checkpoints: a file kept outside
+    # the database (and ideally off the database's machine).
+    checkpoint_key_file: str | None = None
+    log_origin: str = "agritrace.bac-lieu/diaries"
 
     # Ingest tuning: how many points are committed together, and how long a
     # partial batch may wait before it is flushed anyway.

@@ -1093,3 +1093,82 @@ class AdminUnitPublic(BaseModel):
 
 class AdminUnitsPublic(Page):
     data: list[AdminUnitPublic]
+
+
+# ---------------------------------------------------------------- transparency log
+# Signed checkpoints of every field's diary head (see traceability/transparency.py).
+
+
+class LogCheckpoint(SQLModel, table=True):
+    """A signed Merkle root over every field's diary head at one moment."""
+
+    __tablename__ = "log_checkpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    origin: str = Field(max_length=200)
+    size: int
+    root_hash: str = Field(max_length=64)
+    issued_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    key_id: str = Field(max_length=16)
+    public_key: str = Field(max_length=200)
+    # The signed text, stored as signed: a copy anyone can check byte for byte.
+    note: str = Field(max_length=1000)
+    signature: str = Field(max_length=200)
+
+
+class LogLeaf(SQLModel, table=True):
+    """One field's diary head as a checkpoint recorded it."""
+
+    __tablename__ = "log_leaves"
+    __table_args__ = (Index("ix_log_leaves_field", "field_id", "checkpoint_id"),)
+
+    checkpoint_id: int = Field(foreign_key="log_checkpoints.id", primary_key=True)
+    idx: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    field_id: int = Field(foreign_key="fields.id")
+    field_code: str = Field(max_length=64)
+    length: int
+    head: str | None = Field(default=None, max_length=64)
+
+
+class CheckpointPublic(BaseModel):
+    """A published checkpoint: the signed note, its signature and what it states."""
+
+    origin: str
+    tree_size: int
+    root_hash: str
+    issued_at: datetime
+    key_id: str
+    public_key: str
+    note: str
+    signature: str
+
+
+class CheckpointsPublic(Page):
+    data: list[CheckpointPublic]
+
+
+class InclusionProof(BaseModel):
+    """Where a field's diary head stands in a published checkpoint, and the audit path."""
+
+    field_code: str
+    checkpoint: CheckpointPublic
+    leaf_index: int
+    diary_length: int
+    diary_head: str | None
+    leaf_hash: str
+    audit_path: list[str]
+
+
+class CheckpointCheck(BaseModel):
+    """What checking a saved checkpoint against today's database found."""
+
+    signature_valid: bool
+    root_matches: bool
+    tree_size: int
+    fields_checked: int
+    problems: list[str]
+
+    @property
+    def holds(self) -> bool:
+        """Whether the database still agrees with the checkpoint."""
+        return self.signature_valid and self.root_matches and not self.problems

@@ -17,6 +17,7 @@ from traceability.api.routes import (
     records,
     reports,
     trace,
+    transparency,
 )
 from traceability.config import Settings, get_settings
 from traceability.db import get_session
@@ -39,7 +40,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version="0.1.0",
     )
     errors.install(app)
-    for module in (records, fields, diary, lots, missions, reports, organisations):
+    for module in (records, fields, diary, lots, missions, reports, organisations, transparency):
         app.include_router(module.router, prefix=API_PREFIX)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     app.include_router(trace.router)
