@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from tests.record_helpers import API, rejected
 
-PUBLIC_TAGS = {"trace", "health"}
+# The transparency log is public too: a checkpoint is worth the copies others keep of it.
+PUBLIC_TAGS = {"trace", "health", "transparency"}
 
 
 @dataclass
