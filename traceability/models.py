@@ -109,6 +109,18 @@ class Activity(StrEnum):
     observe = "observe"
     harvest = "harvest"
     other = "other"
+    purchase = "purchase"
+    drain = "drain"
+    straw = "straw"
+    sale = "sale"
+
+
+class RegistrationStatus(StrEnum):
+    """Where a product stands on Vietnam's permitted list (Circular 75/2025/TT-BNNMT)."""
+
+    registered = "registered"
+    banned = "banned"
+    unknown = "unknown"
 
 
 class InputKind(StrEnum):
@@ -359,6 +371,7 @@ class Season(SQLModel, table=True):
     variety: str | None = Field(default=None, max_length=100)
     sown_on: date
     ended_on: date | None = None
+    planned_harvest_on: date | None = None
     created_at: datetime = _ts_column()
 
 
@@ -372,6 +385,7 @@ class SeasonCreate(BaseModel):
     variety: ShortText | None = None
     sown_on: date
     ended_on: date | None = None
+    planned_harvest_on: date | None = None
 
 
 class SeasonPublic(BaseModel):
@@ -383,6 +397,7 @@ class SeasonPublic(BaseModel):
     variety: str | None
     sown_on: date
     ended_on: date | None
+    planned_harvest_on: date | None = None
 
 
 class SeasonsPublic(Page):
@@ -402,6 +417,10 @@ class InputProductBase(SQLModel):
     active_ingredient: str | None = Field(default=None, max_length=200)
     registration_no: str | None = Field(default=None, max_length=64)
     target: str | None = Field(default=None, max_length=200)
+    registration_status: RegistrationStatus = Field(
+        default="unknown", max_length=16, sa_column_kwargs={"server_default": "unknown"}
+    )  # noqa: E501
+    registered_crops: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class InputProduct(InputProductBase, table=True):
@@ -427,6 +446,8 @@ class InputProductCreate(BaseModel):
     active_ingredient: ShortText | None = None
     registration_no: Annotated[str, StringConstraints(max_length=64), NoControl] | None = None
     target: ShortText | None = None
+    registration_status: RegistrationStatus = RegistrationStatus.unknown
+    registered_crops: list[ShortText] | None = PField(default=None, max_length=50)
 
 
 class InputProductPublic(InputProductCreate):
@@ -495,6 +516,7 @@ class DiaryEntry(SQLModel, table=True):
     __tablename__ = "diary_entries"
     __table_args__ = (
         UniqueConstraint("field_id", "chain_seq", name="uq_diary_chain"),
+        UniqueConstraint("author_id", "client_id", name="uq_diary_author_client"),
         Index("ix_diary_field_time", "field_id", "occurred_at"),
     )
 
@@ -514,7 +536,7 @@ class DiaryEntry(SQLModel, table=True):
     retracts: bool = False
     source: str = Field(default="manual", max_length=16)
     mission_id: str | None = Field(default=None, max_length=64, index=True)
-    client_id: str | None = Field(default=None, max_length=64, unique=True)
+    client_id: str | None = Field(default=None, max_length=64)
     author_id: int | None = Field(default=None, foreign_key="users.id")
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
@@ -1026,3 +1048,74 @@ class IngestResult(BaseModel):
     rejected: int = 0
     events: int = 0
     missions: list[str] = PField(default_factory=list)
+
+
+# ---------------------------------------------------------------- the farmers' app
+# (sign-in links, device tokens, entry-time warnings)
+
+
+class SigninLink(SQLModel, table=True):
+    """A one-time link that signs a farmer's phone in; opening it makes a device token."""
+
+    __tablename__ = "signin_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    farmer_id: int = Field(foreign_key="farmers.id", index=True)
+    # Only the hash: a copy of the table cannot sign anyone in.
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = _ts_column()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The device token (a farmer user) that opening the link created.
+    device_user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+
+
+class SigninLinkCreate(BaseModel):
+    """How long a new sign-in link stays valid (it works once either way)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    valid_hours: Annotated[int, PField(ge=1, le=168)] = 72
+
+
+class SigninLinkPublic(BaseModel):
+    """A sign-in link as issued: shown once, like a token."""
+
+    url: str
+    expires_at: datetime
+    qr_png_url: str
+    qr_svg_url: str
+
+
+class DevicePublic(BaseModel):
+    """A phone signed in for a farmer (a device token); revoking it signs the phone out."""
+
+    id: int
+    name: str
+    active: bool
+    created_at: datetime
+
+
+class DevicesPublic(Page):
+    data: list[DevicePublic]
+
+
+class EntryWarningPublic(BaseModel):
+    """Something about a diary entry the farmer should know before saving it."""
+
+    code: Literal[
+        "dose_above_max",
+        "phi_after_planned_harvest",
+        "banned",
+        "not_registered_for_crop",
+        "registration_unknown",
+    ]
+    message: str
+    params: dict[str, Any] = PField(default_factory=dict)
+
+
+class DiaryCheckPublic(BaseModel):
+    """The warnings a diary entry would raise; nothing is written."""
+
+    warnings: list[EntryWarningPublic]

@@ -3,6 +3,7 @@
 from fastapi import FastAPI
 
 from traceability.api import errors
+from traceability.api.routes import app as farmers_app
 from traceability.api.routes import diary, fields, lots, missions, records, reports, trace
 
 API_PREFIX = "/api/v1"
@@ -20,6 +21,7 @@ def create_app() -> FastAPI:
         app.include_router(module.router, prefix=API_PREFIX)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     app.include_router(trace.router)
+    farmers_app.install(app, API_PREFIX)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:
