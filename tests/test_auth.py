@@ -34,6 +34,7 @@ class World:
     lot: object
     product: object
     drone: object
+    device: object = None
 
     def fill(self, template: str) -> str:
         return template.format(
@@ -47,6 +48,7 @@ class World:
             lot=self.lot.code,
             input=self.product.code,
             drone=self.drone.code,
+            device_id=self.device.id if self.device else 0,
         )
 
 
@@ -127,6 +129,11 @@ TABLE = [
     ("POST", "/lots", _lot("theirs"), ADMIN),
     ("GET", "/lots", None, ALL),
     ("GET", "/lots/{lot}", None, ALL),
+    ("POST", "/farmers/{farmer_id}/signin-link", None, ADMIN),
+    ("GET", "/farmers/{farmer_id}/devices", None, ADMIN),
+    ("DELETE", "/farmers/{farmer_id}/devices/{device_id}", None, ADMIN),
+    ("POST", "/diary/check", _entry("mine"), ADMIN_FARMER),
+    ("POST", "/diary/check", _entry("theirs"), ADMIN),
 ]
 
 
@@ -146,7 +153,20 @@ def world(factory) -> World:
         lot=factory.lot(fields_=[mine]),
         product=factory.input(),
         drone=factory.drone(),
+        device=_device(factory, me),
     )
+
+
+def _device(factory, farmer):
+    """A phone signed in for ``farmer`` through a sign-in link."""
+    from traceability.models import Role, User
+    from traceability.services import signin
+
+    admin = User(id=None, name="admin", role=Role.admin, token_hash="")
+    _link, token = signin.issue_link(
+        factory.session, farmer_id=farmer.id, user=admin, valid_hours=1
+    )
+    return signin.redeem(factory.session, token=token)[0]
 
 
 @pytest.fixture
@@ -171,7 +191,7 @@ def test_route_by_role(client, world, tokens, method, path, body, allowed):
         ("unknown token", {"Authorization": "Bearer nope"}),
     ] + list(tokens.items()):
         r = client.request(method, url, json=body(world) if body else None, headers=headers)
-        expected = (200, 201) if role in allowed else (401,) if role not in tokens else (403,)
+        expected = (200, 201, 204) if role in allowed else (401,) if role not in tokens else (403,)
         if r.status_code not in expected:
             wrong.append(f"{role}: {r.status_code} {r.text[:160]}")
         elif r.status_code in (401, 403):

@@ -175,7 +175,8 @@
   function entryLabel(form, body) {
     const act = form.querySelector(`input[name=activity][value="${body.activity}"]`);
     const actText = act && act.labels.length ? act.labels[0].textContent.trim() : body.activity;
-    const when = (body.occurred_at || "").slice(0, 16).replace("T", " ");
+    const at = body.occurred_at || "";
+    const when = fmtDay(at) + " " + at.slice(11, 16);
     const what = body.retracts ? `✕ #${body.corrects}` : actText;
     return `${when} · ${body.field_code} · ${what}`;
   }
