@@ -18,8 +18,16 @@ from sqlalchemy import text
 from tests.factories import feature, rectangle_lonlat
 from tests.record_helpers import API
 from traceability import transparency
-from traceability.models import IngestReject, Mission, MissionField, MissionStatus, ZoneCreate
-from traceability.services import checkpoints, users, zones
+from traceability.models import (
+    IngestReject,
+    Mission,
+    MissionField,
+    MissionStatus,
+    Role,
+    User,
+    ZoneCreate,
+)
+from traceability.services import checkpoints, signin, users, zones
 
 ROLES = (
     "anonymous",
@@ -52,6 +60,8 @@ class World:
     zone: str
     farmer_user_id: int
     spare_token_id: int
+    signin_token: str
+    device_id: int
     headers: dict[str, dict[str, str]]
 
     def url(self, path: str) -> str:
@@ -63,6 +73,9 @@ class World:
             .replace("{user_id}", str(self.farmer_user_id))
             .replace("{token_id}", str(self.spare_token_id))
             .replace("{gtin}", self.lot.gtin)
+            .replace("{token}", self.signin_token)
+            .replace("{device_id}", str(self.device_id))
+            .replace("/app/static/{name}", "/app/static/app.css")
             .replace("{lot}", self.lot.code)
             .replace("{name}", "missions")
             .replace("{code}", self._code_for(path))
@@ -74,6 +87,7 @@ class World:
             ("/api/v1/inputs/", self.product.code),
             ("/api/v1/drones/", self.drone_a.code),
             ("/api/v1/fields/", self.field_a.code),
+            ("/app/fields/", self.field_a.code),
             ("/api/v1/lots/", self.lot.code),
             ("/api/v1/trace/", self.lot.code),
             ("/t/", self.lot.code),
@@ -166,6 +180,16 @@ BODIES = {
         "json": {"code": f"ORG-NEW-{next(_n)}", "name": "HTX Mới", "kind": "cooperative"}
     },
     ("POST", "/api/v1/users/{user_id}/tokens"): lambda w: {"json": {}},
+    ("POST", "/api/v1/diary/check"): lambda w: {
+        "json": {
+            "field_code": w.field_a.code,
+            "occurred_at": "2026-02-01T08:00:00+07:00",
+            "activity": "observe",
+        }
+    },
+    # A spent or unknown link: the world's own link stays valid for the other routes.
+    ("POST", "/app/signin"): lambda w: {"data": {"token": "not-a-link"}},
+    ("POST", "/app/signout"): lambda w: {"follow_redirects": False},
 }
 
 # ---------------------------------------------------------------- the table
@@ -246,6 +270,27 @@ EXPECTED = {
     ("GET",    "/api/v1/transparency/checkpoint"):      "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/transparency/checkpoints"):     "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/fields/{code}/inclusion"):      "200 200 200 200 200 200 200 200 200",
+    # the farmers' app: sign-in links and phones are the farmer's cooperative's to manage
+    ("POST",   "/api/v1/farmers/{farmer_id}/signin-link"): "401 403 403 201 403 403 403 403 201",
+    ("GET",    "/api/v1/farmers/{farmer_id}/devices"):  "401 403 403 200 403 403 403 200 200",
+    ("DELETE", "/api/v1/farmers/{farmer_id}/devices/{device_id}"):
+                                                        "401 403 403 204 403 403 403 403 204",
+    ("POST",   "/api/v1/diary/check"):                  "401 200 403 403 403 403 403 403 200",
+    # its pages need the phone's device cookie, not a bearer token
+    ("GET",    "/app"):                                 "401 401 401 401 401 401 401 401 401",
+    ("GET",    "/app/"):                                "401 401 401 401 401 401 401 401 401",
+    ("GET",    "/app/diary"):                           "401 401 401 401 401 401 401 401 401",
+    ("GET",    "/app/fields/{code}"):                   "401 401 401 401 401 401 401 401 401",
+    ("GET",    "/app/lots"):                            "401 401 401 401 401 401 401 401 401",
+    ("GET",    "/app/new"):                             "401 401 401 401 401 401 401 401 401",
+    ("GET",    "/app/manifest.webmanifest"):            "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/app/sw.js"):                           "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/app/static/{name}"):                   "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/app/signin/{token}"):                  "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/app/signin/{token}/qr.png"):           "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/app/signin/{token}/qr.svg"):           "200 200 200 200 200 200 200 200 200",
+    ("POST",   "/app/signin"):                          "410 410 410 410 410 410 410 410 410",
+    ("POST",   "/app/signout"):                         "303 303 303 303 303 303 303 303 303",
     # health and the API's own documentation
     ("GET",    "/"):                                    "200 200 200 200 200 200 200 200 200",
     ("GET",    "/healthz"):                             "200 200 200 200 200 200 200 200 200",
@@ -343,6 +388,14 @@ def world(factory, session) -> World:
         text("SELECT id FROM users WHERE farmer_id = :f").bindparams(f=farmer_a.id)
     ).scalar_one()
     spare, _secret = users.issue_token(session, user_id=farmer_user)
+    admin = User(id=None, name="admin", role=Role.admin)
+    _link, signin_token = signin.issue_link(
+        session, farmer_id=farmer_a.id, user=admin, valid_hours=1
+    )
+    _spent, device_link = signin.issue_link(
+        session, farmer_id=farmer_a.id, user=admin, valid_hours=1
+    )
+    device, _device_token = signin.redeem(session, token=device_link)
     return World(
         farmer_a=farmer_a,
         farmer_b=farmer_b,
@@ -357,6 +410,8 @@ def world(factory, session) -> World:
         zone=zone["properties"]["code"],
         farmer_user_id=farmer_user,
         spare_token_id=spare.id,
+        signin_token=signin_token,
+        device_id=device.id,
         headers=headers,
     )
 
@@ -371,7 +426,9 @@ def test_route_by_role(client, world, method, path):
         r = client.request(method, world.url(path), headers=world.headers[role], **body)
         if r.status_code != int(expected):
             wrong.append(f"{role}: {r.status_code} (expected {expected}) {r.text[:160]}")
-        elif r.status_code in (401, 403):
+        elif r.status_code in (401, 403) and r.headers["content-type"].startswith(
+            "application/json"
+        ):
             assert r.json()["detail"], r.text  # a refusal says why
     assert not wrong, f"{method} {path}: " + "; ".join(wrong)
 
@@ -446,7 +503,8 @@ def test_operators_do_not_read_diary_notes(client, world):
 def test_office_writes_nothing(client, world):
     office = world.headers["office"]
     for (method, path), expected in EXPECTED.items():
-        if method in ("POST", "PUT", "PATCH", "DELETE"):
+        # /app/signin and /app/signout act on a phone's own session, not on the record.
+        if method in ("POST", "PUT", "PATCH", "DELETE") and not path.startswith("/app/"):
             answer = expected.split()[ROLES.index("office")]
             assert answer in ("403", "405"), (method, path, answer)
     r = client.post(f"{API}/farmers", json={"name": "x"}, headers=office)

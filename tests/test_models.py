@@ -35,6 +35,7 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "tokens",
     "log_checkpoints",
     "log_leaves",
+    "signin_links",
 }
 # Request fields that name a row of another table by its code.
 REFERENCES = [

@@ -138,6 +138,18 @@ class Activity(StrEnum):
     observe = "observe"
     harvest = "harvest"
     other = "other"
+    purchase = "purchase"
+    drain = "drain"
+    straw = "straw"
+    sale = "sale"
+
+
+class RegistrationStatus(StrEnum):
+    """Where a product stands on Vietnam's permitted list (Circular 75/2025/TT-BNNMT)."""
+
+    registered = "registered"
+    banned = "banned"
+    unknown = "unknown"
 
 
 class InputKind(StrEnum):
@@ -398,6 +410,7 @@ class SeasonBase(SQLModel):
     variety: Text | None = Field(default=None, max_length=100)
     sown_on: date
     ended_on: date | None = None
+    planned_harvest_on: date | None = None
 
 
 class Season(SeasonBase, table=True):
@@ -427,6 +440,7 @@ class SeasonPublic(BaseModel):
     variety: str | None
     sown_on: date
     ended_on: date | None
+    planned_harvest_on: date | None = None
 
 
 class SeasonsPublic(Page):
@@ -448,6 +462,9 @@ class InputProductBase(SQLModel):
     active_ingredient: Text | None = Field(default=None, max_length=NAME_LENGTH)
     registration_no: RawText | None = Field(default=None, max_length=64)
     target: Text | None = Field(default=None, max_length=NAME_LENGTH)
+    registration_status: RegistrationStatus = Field(
+        default=RegistrationStatus.unknown, sa_column_kwargs={"server_default": "unknown"}
+    )
 
 
 class InputProduct(InputProductBase, table=True):
@@ -456,6 +473,8 @@ class InputProduct(InputProductBase, table=True):
     __tablename__ = "inputs"
 
     id: int | None = Field(default=None, primary_key=True)
+    # The crops the product is registered for (a JSON list; the request checks each name).
+    registered_crops: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _ts_column()
 
 
@@ -463,6 +482,10 @@ class InputProductCreate(InputProductBase):
     """A new input product."""
 
     model_config = ConfigDict(extra="forbid")
+
+    registered_crops: list[Annotated[Text, StringConstraints(max_length=100)]] | None = PField(
+        default=None, max_length=50
+    )
 
 
 class InputProductPublic(BaseModel):
@@ -479,6 +502,8 @@ class InputProductPublic(BaseModel):
     active_ingredient: str | None = None
     registration_no: str | None = None
     target: str | None = None
+    registration_status: RegistrationStatus = RegistrationStatus.unknown
+    registered_crops: list[str] | None = None
     id: int
 
 
@@ -555,7 +580,9 @@ class DiaryEntryBase(SQLModel):
     area_ha: Annotated[float, PField(gt=0, lt=100_000, allow_inf_nan=False)] | None = None
     note: RawText | None = Field(default=None, max_length=2000)
     retracts: bool = False
-    client_id: ClientId | None = Field(default=None, max_length=64, unique=True)
+    # Unique per author (uq_diary_author_client), and looked up per farmer: another farmer's
+    # phone may use the same one.
+    client_id: ClientId | None = Field(default=None, max_length=64)
 
 
 class DiaryEntry(DiaryEntryBase, table=True):
@@ -564,6 +591,7 @@ class DiaryEntry(DiaryEntryBase, table=True):
     __tablename__ = "diary_entries"
     __table_args__ = (
         UniqueConstraint("field_id", "chain_seq", name="uq_diary_chain"),
+        UniqueConstraint("author_id", "client_id", name="uq_diary_author_client"),
         Index("ix_diary_field_time", "field_id", "occurred_at"),
     )
 
@@ -1172,3 +1200,74 @@ class CheckpointCheck(BaseModel):
     def holds(self) -> bool:
         """Whether the database still agrees with the checkpoint."""
         return self.signature_valid and self.root_matches and not self.problems
+
+
+# ---------------------------------------------------------------- the farmers' app
+# (sign-in links, device tokens, entry-time warnings)
+
+
+class SigninLink(SQLModel, table=True):
+    """A one-time link that signs a farmer's phone in; opening it makes a device token."""
+
+    __tablename__ = "signin_links"
+
+    id: int | None = Field(default=None, primary_key=True)
+    farmer_id: int = Field(foreign_key="farmers.id", index=True)
+    # Only the hash: a copy of the table cannot sign anyone in.
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = _ts_column()
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The device token (a farmer user) that opening the link created.
+    device_user_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+
+
+class SigninLinkCreate(BaseModel):
+    """How long a new sign-in link stays valid (it works once either way)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    valid_hours: Annotated[int, PField(ge=1, le=168)] = 72
+
+
+class SigninLinkPublic(BaseModel):
+    """A sign-in link as issued: shown once, like a token."""
+
+    url: str
+    expires_at: datetime
+    qr_png_url: str
+    qr_svg_url: str
+
+
+class DevicePublic(BaseModel):
+    """A phone signed in for a farmer (a device token); revoking it signs the phone out."""
+
+    id: int
+    name: str
+    active: bool
+    created_at: datetime
+
+
+class DevicesPublic(Page):
+    data: list[DevicePublic]
+
+
+class EntryWarningPublic(BaseModel):
+    """Something about a diary entry the farmer should know before saving it."""
+
+    code: Literal[
+        "dose_above_max",
+        "phi_after_planned_harvest",
+        "banned",
+        "not_registered_for_crop",
+        "registration_unknown",
+    ]
+    message: str
+    params: dict[str, Any] = PField(default_factory=dict)
+
+
+class DiaryCheckPublic(BaseModel):
+    """The warnings a diary entry would raise; nothing is written."""
+
+    warnings: list[EntryWarningPublic]

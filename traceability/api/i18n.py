@@ -139,11 +139,15 @@ _ACTIVITIES: dict[str, dict[str, str]] = {
     "seed": {"vi": "Gieo sạ", "en": "Sowing"},
     "fertilize": {"vi": "Bón phân", "en": "Fertilising"},
     "spray": {"vi": "Phun thuốc", "en": "Spraying"},
-    "irrigate": {"vi": "Tưới nước", "en": "Irrigation"},
+    "irrigate": {"vi": "Bơm nước vào ruộng", "en": "Irrigation / flooding"},
     "observe": {"vi": "Thăm đồng", "en": "Field inspection"},
     "harvest": {"vi": "Thu hoạch", "en": "Harvest"},
     "process": {"vi": "Xay xát / phối trộn", "en": "Milling / mixing"},
     "other": {"vi": "Khác", "en": "Other"},
+    "purchase": {"vi": "Mua vật tư", "en": "Inputs bought"},
+    "drain": {"vi": "Rút nước / phơi ruộng", "en": "Draining / drying"},
+    "straw": {"vi": "Xử lý rơm rạ", "en": "Straw handling"},
+    "sale": {"vi": "Bán sản phẩm", "en": "Sale"},
 }
 
 

@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from traceability.api import errors
+from traceability.api.routes import app as farmers_app
 from traceability.api.routes import (
     diary,
     fields,
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 yield session
 
         app.dependency_overrides[get_session] = session_on_engine
+    farmers_app.install(app, API_PREFIX)
 
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, str]:

@@ -94,6 +94,24 @@ def ensure_reads_farmer(session: Session, user: User, farmer_id: int) -> None:
     raise Forbidden("you may read only your own farmer record")
 
 
+def issues_signin_links(user: User, farmer: Farmer) -> bool:
+    """Whether ``user`` may issue sign-in links for ``farmer`` and manage their phones:
+    an admin, or the farmer's cooperative."""
+    if user.role is Role.admin:
+        return True
+    return (
+        user.role is Role.cooperative
+        and farmer.organisation_id is not None
+        and farmer.organisation_id == user.organisation_id
+    )
+
+
+def reads_devices(user: User, farmer: Farmer) -> bool:
+    """Whether ``user`` may see which phones are signed in for ``farmer``: those who
+    manage them, and the office, which reads everything."""
+    return user.role is Role.office or issues_signin_links(user, farmer)
+
+
 def creates_farmers(user: User) -> None:
     """Farmers are recorded by admins, and by cooperatives adding their members."""
     if user.role not in (Role.admin, Role.cooperative):

@@ -280,6 +280,10 @@ def from_mission(
     )
 
 
+# Diary lines of trade, not of work on the field: buying a pesticide is not spraying it.
+NOT_APPLIED = frozenset({"purchase", "sale"})
+
+
 def applications(diary_rows: Iterable[Any], mission_rows: Iterable[Any]) -> list[Application]:
     """Every application on the fields, from diary rows and mission rows.
 
@@ -292,7 +296,7 @@ def applications(diary_rows: Iterable[Any], mission_rows: Iterable[Any]) -> list
     evidence: dict[tuple[str, int], list[int]] = {}
     out: list[Application] = []
     for row in diary_rows:
-        if not row.stands:
+        if not row.stands or str(row.activity) in NOT_APPLIED:
             continue
         if row.mission_id and (row.mission_id, row.field_id) in flown:
             evidence.setdefault((row.mission_id, row.field_id), []).append(row.id)

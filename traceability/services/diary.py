@@ -98,7 +98,7 @@ def append_entry(
     """
     field = get_field(session, code=data.field_code)
     ensure_owner(field, user)
-    known = _known(session, data=data, field_id=field.id)
+    known = _known(session, data=data, field=field)
     if known is not None:
         return known, False
     product, unit = _product_and_unit(session, data=data)
@@ -126,15 +126,28 @@ def append_entry(
     return _chain(session, entry=entry, field=field, commit=commit)
 
 
-def _known(session: Session, *, data: DiaryEntryCreate, field_id: int) -> DiaryEntry | None:
-    """The entry already recorded under ``data.client_id``, if any.
+def _by_client_id(session: Session, *, client_id: str, farmer_id: int) -> DiaryEntry | None:
+    """The entry a farmer's phones recorded under ``client_id``, if any.
+
+    A client_id is unique per farmer: another farmer's phone may use the same one, and
+    looking it up across farmers would tell that farmer it exists.
+    """
+    return session.exec(
+        select(DiaryEntry)
+        .join(FarmField, FarmField.id == DiaryEntry.field_id)
+        .where(DiaryEntry.client_id == client_id, FarmField.farmer_id == farmer_id)
+    ).first()
+
+
+def _known(session: Session, *, data: DiaryEntryCreate, field: FarmField) -> DiaryEntry | None:
+    """The entry already recorded under ``data.client_id`` for the field's farmer, if any.
 
     Raises ``Conflict`` when that client_id was used for a different entry.
     """
     if not data.client_id:
         return None
-    known = session.exec(select(DiaryEntry).where(DiaryEntry.client_id == data.client_id)).first()
-    if known is not None and not _same_request(known, data, field_id):
+    known = _by_client_id(session, client_id=data.client_id, farmer_id=field.farmer_id)
+    if known is not None and not _same_request(known, data, field.id):
         raise Conflict(f"client_id '{data.client_id}' was already used for another entry")
     return known
 
@@ -191,6 +204,13 @@ def _chain(
     # ends (PostgreSQL; SQLite has one writer anyway). Without it, concurrent writers race for
     # the same chain position and, after a few lost retries, an entry would be refused.
     session.exec(select(FarmField.id).where(FarmField.id == field.id).with_for_update()).one()
+    if entry.client_id:
+        # Looked up again inside the lock: a client_id is unique per farmer, which no database
+        # constraint can say (drone lines have no author), so two writers of the same line
+        # (two ingesters re-measuring one mission) are told apart here.
+        known = _by_client_id(session, client_id=entry.client_id, farmer_id=field.farmer_id)
+        if known is not None:
+            return known, False
     for _attempt in range(5):
         last = session.exec(
             select(DiaryEntry.chain_seq, DiaryEntry.hash)
@@ -218,11 +238,17 @@ def _chain(
             # Another writer took this chain position (or the client_id) first: retry on top of it.
             nested.rollback()
             if entry.client_id:
-                known = session.exec(
-                    select(DiaryEntry).where(DiaryEntry.client_id == entry.client_id)
-                ).first()
+                known = _by_client_id(session, client_id=entry.client_id, farmer_id=field.farmer_id)
                 if known is not None:
                     return known, False
+                if session.exec(
+                    select(DiaryEntry.id).where(
+                        DiaryEntry.author_id == entry.author_id,
+                        DiaryEntry.client_id == entry.client_id,
+                    )
+                ).first():
+                    # The same account (an admin's) used it for another farmer's entry.
+                    raise Conflict(f"client_id '{entry.client_id}' was already used") from None
             entry = _fresh_copy(entry)
             continue
         if commit:

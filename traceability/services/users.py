@@ -30,13 +30,14 @@ def create_user(session: Session, *, data: UserCreate) -> tuple[User, str]:
     user = User(name=data.name, role=data.role, farmer_id=data.farmer_id, organisation_id=org_id)
     session.add(user)
     session.flush()
-    _token, secret = _new_token(session, user=user, expires_at=data.token_expires_at)
+    _token, secret = new_token(session, user=user, expires_at=data.token_expires_at)
     session.commit()
     session.refresh(user)
     return user, secret
 
 
-def _new_token(session: Session, *, user: User, expires_at: datetime | None) -> tuple[Token, str]:
+def new_token(session: Session, *, user: User, expires_at: datetime | None) -> tuple[Token, str]:
+    """A new token of ``user`` (flushed, not committed) and its secret."""
     if expires_at is not None and expires_at <= utcnow():
         raise InvalidInput("expires_at is in the past")
     secret = secrets.token_urlsafe(32)
@@ -53,7 +54,7 @@ def issue_token(
     user = get_by(session, User, "user", id=user_id)
     if not user.active:
         raise InvalidInput(f"user {user_id} is deactivated")
-    token, secret = _new_token(session, user=user, expires_at=expires_at)
+    token, secret = new_token(session, user=user, expires_at=expires_at)
     session.commit()
     session.refresh(token)
     return token, secret

@@ -1,0 +1,212 @@
+"""The farmers' app over HTTP: sign-in links, devices, the entry check, the pages."""
+
+from datetime import UTC, date, datetime, timedelta
+
+from sqlmodel import select
+
+from traceability.models import SigninLink
+
+
+def _link(client, admin_headers, farmer_id: int) -> str:
+    r = client.post(f"/api/v1/farmers/{farmer_id}/signin-link", headers=admin_headers)
+    assert r.status_code == 201, r.text
+    return r.json()["url"]
+
+
+def _token_of(url: str) -> str:
+    return url.rsplit("/", 1)[1]
+
+
+def _sign_in(client, admin_headers, farmer_id: int) -> str:
+    """Open a fresh sign-in link like a phone; returns the device token."""
+    token = _token_of(_link(client, admin_headers, farmer_id))
+    r = client.post("/app/signin", data={"token": token})
+    assert r.status_code == 200, r.text
+    return r.cookies["agritrace_device"]
+
+
+def test_admin_issues_a_link_that_works_once(client, factory, admin_headers):
+    farmer = factory.farmer()
+    r = client.post(f"/api/v1/farmers/{farmer.id}/signin-link", headers=admin_headers)
+    assert r.status_code == 201
+    body = r.json()
+    assert body["url"].startswith("https://trace.example.vn/app/signin/")
+    expires = datetime.fromisoformat(body["expires_at"])
+    assert timedelta(hours=71) < expires - datetime.now(UTC) <= timedelta(hours=72)
+    token = _token_of(body["url"])
+    # Opening the link (as a chat app's preview does) does not spend it.
+    assert client.get(f"/app/signin/{token}").status_code == 200
+    assert client.get(f"/app/signin/{token}/qr.png").headers["content-type"] == "image/png"
+    first = client.post("/app/signin", data={"token": token})
+    assert first.status_code == 200
+    device = first.cookies["agritrace_device"]
+    assert (
+        client.get("/api/v1/me", headers={"Authorization": f"Bearer {device}"}).json()["farmer_id"]
+        == farmer.id
+    )
+    again = client.post("/app/signin", data={"token": token})
+    assert again.status_code == 410
+    assert "agritrace_device" not in again.cookies
+    assert client.get(f"/app/signin/{token}").status_code == 410
+
+
+def test_an_expired_link_signs_nobody_in(client, factory, admin_headers, session):
+    farmer = factory.farmer()
+    token = _token_of(_link(client, admin_headers, farmer.id))
+    link = session.exec(select(SigninLink)).one()
+    link.expires_at = datetime.now(UTC) - timedelta(minutes=1)
+    session.add(link)
+    session.commit()
+    assert client.post("/app/signin", data={"token": token}).status_code == 410
+
+
+def test_only_an_admin_issues_links_and_revokes_devices(client, factory, admin_headers):
+    farmer = factory.farmer()
+    own = factory.token("farmer", farmer)
+    assert client.post(f"/api/v1/farmers/{farmer.id}/signin-link", headers=own).status_code == 403
+    assert client.post("/api/v1/farmers/999999/signin-link", headers=admin_headers).status_code == (
+        404
+    )
+    device = _sign_in(client, admin_headers, farmer.id)
+    bearer = {"Authorization": f"Bearer {device}"}
+    assert client.get("/api/v1/me", headers=bearer).status_code == 200
+    devices = client.get(f"/api/v1/farmers/{farmer.id}/devices", headers=admin_headers).json()
+    assert devices["count"] == 1
+    assert client.get(f"/api/v1/farmers/{farmer.id}/devices", headers=own).status_code == 403
+    device_id = devices["data"][0]["id"]
+    r = client.delete(f"/api/v1/farmers/{farmer.id}/devices/{device_id}", headers=admin_headers)
+    assert r.status_code == 204
+    assert client.get("/api/v1/me", headers=bearer).status_code == 401
+    client.cookies.set("agritrace_device", device)
+    assert client.get("/app/").status_code == 401
+
+
+def test_client_id_is_unique_per_farmer_not_across_farmers(client, factory):
+    a, b = factory.farmer(), factory.farmer()
+    field_a, field_b = factory.field(farmer=a), factory.field(farmer=b)
+    body = {
+        "occurred_at": "2026-02-01T08:00:00+07:00",
+        "activity": "observe",
+        "client_id": "phone-0001-abcdef",
+    }
+    ra = client.post(
+        "/api/v1/diary",
+        json=body | {"field_code": field_a.code},
+        headers=factory.token("farmer", a),
+    )
+    assert ra.status_code == 201
+    # Another farmer's phone happens to pick the same client_id: recorded, nothing leaks.
+    rb = client.post(
+        "/api/v1/diary",
+        json=body | {"field_code": field_b.code},
+        headers=factory.token("farmer", b),
+    )
+    assert rb.status_code == 201, rb.text
+    assert rb.json()["id"] != ra.json()["id"]
+    # The same farmer re-sending it is the same entry, from any of their phones.
+    again = client.post(
+        "/api/v1/diary",
+        json=body | {"field_code": field_a.code},
+        headers=factory.token("farmer", a),
+    )
+    assert again.status_code == 200
+    assert again.json()["id"] == ra.json()["id"]
+
+
+def test_the_check_warns_of_dose_phi_and_registration(client, factory, admin_headers):
+    farmer = factory.farmer()
+    field = factory.field(farmer=farmer, width=100.0, height=100.0)  # 1 ha
+    factory.season(field, crop="lúa", planned_harvest_on=date(2026, 2, 10))
+    factory.input(
+        code="TILT",
+        phi_days=14,
+        max_dose_per_ha=0.3,
+        registration_status="registered",
+        registered_crops=["lúa"],
+    )
+    factory.input(code="COTTONONLY", registration_status="registered", registered_crops=["bông"])
+    factory.input(code="FURADAN", unit="kg", registration_status="banned")
+    headers = factory.token("farmer", farmer)
+    entry = {
+        "field_code": field.code,
+        "occurred_at": "2026-02-01T08:00:00+07:00",
+        "activity": "spray",
+    }
+
+    def codes(**kw):
+        r = client.post("/api/v1/diary/check", json=entry | kw, headers=headers)
+        assert r.status_code == 200, r.text
+        return [w["code"] for w in r.json()["warnings"]]
+
+    assert codes(input_code="TILT", quantity=0.5, area_ha=1.0) == [
+        "dose_above_max",
+        "phi_after_planned_harvest",
+    ]
+    assert codes(input_code="TILT", quantity=0.3, occurred_at="2026-01-20T08:00:00+07:00") == []
+    assert codes(input_code="COTTONONLY", occurred_at="2026-01-10T08:00:00+07:00") == [
+        "not_registered_for_crop"
+    ]
+    assert "banned" in codes(input_code="FURADAN")
+    r = client.post("/api/v1/diary/check", json=entry | {"input_code": "TILT"}, headers=headers)
+    phi = r.json()["warnings"][0]
+    assert phi["params"] == {
+        "phi_days": 14,
+        "safe_from": "2026-02-15",
+        "planned_harvest_on": "2026-02-10",
+    }
+    # Nothing was written, and another farmer cannot probe this field.
+    assert client.get("/api/v1/diary", headers=admin_headers).json()["count"] == 0
+    other = factory.token("farmer", factory.farmer())
+    assert client.post("/api/v1/diary/check", json=entry, headers=other).status_code == 403
+
+
+def test_buying_a_pesticide_is_not_spraying_it(client, factory, admin_headers):
+    farmer = factory.farmer()
+    field = factory.field(farmer=farmer)
+    factory.input(code="TILT", phi_days=14)
+    factory.entry(
+        field,
+        activity="purchase",
+        input_code="TILT",
+        quantity=1.0,
+        occurred_at=datetime.fromisoformat("2026-04-05T08:00:00+07:00"),
+    )
+    lot = factory.lot(fields_=[field], harvested_on=date(2026, 4, 10))
+    trace = client.get(f"/api/v1/trace/{lot.code}").json()
+    assert trace["phi_compliant"] is True
+
+
+def test_app_pages_show_only_the_farmers_own(client, factory, admin_headers):
+    farmer, other = factory.farmer(name="Trần Thị Lúa"), factory.farmer()
+    mine = factory.field(farmer=farmer, code="GR-MINE")
+    theirs = factory.field(farmer=other, code="GR-THEIRS")
+    factory.season(mine, planned_harvest_on=date(2026, 4, 20))
+    factory.entry(mine, note="ghi chú riêng")
+    assert client.get("/app/").status_code == 401
+    client.cookies.set("agritrace_device", _sign_in(client, admin_headers, farmer.id))
+    home = client.get("/app/")
+    assert home.status_code == 200
+    assert "GR-MINE" in home.text and "GR-THEIRS" not in home.text
+    assert "Ruộng của tôi" in home.text
+    assert "My fields" in client.get("/app/?lang=en").text
+    assert client.get("/app/fields/GR-MINE").status_code == 200
+    assert client.get(f"/app/fields/{theirs.code}").status_code == 404
+    form = client.get("/app/new").text
+    for name in ("field_code", "activity", "input_code", "quantity", "unit", "occurred_at", "note"):
+        assert f'name="{name}"' in form
+    assert "GR-THEIRS" not in form
+    assert form.count('type="submit"') == 1
+    diary = client.get("/app/diary").text
+    assert "ghi chú riêng" in diary
+    assert client.get("/app/lots").status_code == 200
+
+
+def test_the_app_is_installable_and_small(client):
+    manifest = client.get("/app/manifest.webmanifest").json()
+    assert manifest["start_url"] == "/app/" and manifest["display"] == "standalone"
+    assert {i["sizes"] for i in manifest["icons"]} >= {"192x192", "512x512"}
+    sw = client.get("/app/sw.js")
+    assert sw.status_code == 200 and "caches" in sw.text
+    js = client.get("/app/static/app.js", headers={"Accept-Encoding": "gzip"})
+    assert js.status_code == 200
+    assert client.get("/app/static/nope.js").status_code == 404

@@ -1,0 +1,368 @@
+"""The farmers' app end to end: headless Chromium (Playwright) against the real server.
+
+The server runs in a thread on a free port over a SQLite database of its own. The
+browser is Debian's chromium; under ``CI=true`` a missing browser fails the run.
+Screenshots of the main screens at 360 px land in ``docs/app/``.
+"""
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from sqlmodel import Session, select
+
+from tests.conftest import ADMIN_TOKEN, unavailable
+from tests.factories import Factory
+from traceability.config import get_settings
+from traceability.db import get_session, make_engine, migrate
+from traceability.models import DiaryEntry, Mission, MissionField
+from traceability.services.common import LOCAL_TZ
+
+CHROMIUM = os.environ.get("AGRITRACE_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[1] / "docs" / "app"
+PHONE = {"width": 360, "height": 740}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
+    """The API server on a free port over a fresh SQLite database: ``(base_url, engine)``."""
+    from traceability.api.main import create_app
+
+    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'app.db'}")
+    migrate(engine)
+    app = create_app()
+
+    def session_override() -> Iterator[Session]:
+        with Session(engine) as s:
+            yield s
+
+    app.dependency_overrides[get_session] = session_override
+    port = _free_port()
+    srv = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if srv.started:
+            break
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", engine
+    srv.should_exit = True
+    thread.join(timeout=5)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Headless Chromium, Debian's build."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        unavailable("Playwright", exc)
+    if not Path(CHROMIUM).exists():
+        unavailable(f"Chromium at {CHROMIUM}", "not installed (apt-get install chromium)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def base_url(server, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The server's URL, also what sign-in links and QR codes point at."""
+    url, _engine = server
+    monkeypatch.setenv("AGRITRACE_PUBLIC_BASE_URL", url)
+    get_settings.cache_clear()
+    return url
+
+
+@pytest.fixture
+def factory(server) -> Iterator[Factory]:
+    with Session(server[1]) as s:
+        yield Factory(s)
+
+
+@pytest.fixture
+def phone(browser) -> Iterator[object]:
+    """A fresh phone: a 360 px wide browser context in Vietnam time."""
+    context = browser.new_context(
+        viewport=PHONE, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", device_scale_factor=1
+    )
+    context.set_default_timeout(8000)
+    yield context
+    context.close()
+
+
+def _shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    # A full-page capture would paint the sticky tab bar mid-page; show it where it ends up.
+    page.add_style_tag(content="nav.tabs{position:static}")
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _today():
+    return datetime.now(LOCAL_TZ).date()
+
+
+def _farm(factory: Factory, *, n: int, planned_in_days: int = 60, name: str | None = None):
+    """A farmer with one 1 ha rice field under a season, and the catalogue's Tilt."""
+    farmer = factory.farmer(name=name or f"Nguyễn Văn Ba {n}")
+    field = factory.field(farmer=farmer, code=f"GR-E2E-{n}", width=100.0, height=100.0)
+    factory.season(
+        field,
+        crop="lúa",
+        variety="ST25",
+        sown_on=_today() - timedelta(days=40),
+        planned_harvest_on=_today() + timedelta(days=planned_in_days),
+    )
+    return farmer, field
+
+
+@pytest.fixture
+def catalogue(factory: Factory) -> None:
+    from traceability.models import InputProduct
+
+    known = set(factory.session.exec(select(InputProduct.code)).all())
+    if "TILTSUPER300EC" in known:
+        return
+    factory.input(
+        code="TILTSUPER300EC",
+        name="Tilt Super 300EC",
+        unit="L",
+        phi_days=14,
+        max_dose_per_ha=0.3,
+        registration_status="registered",
+        registered_crops=["lúa"],
+    )
+    factory.input(
+        code="URE46",
+        name="Đạm Urê Phú Mỹ 46%",
+        kind="fertilizer",
+        unit="kg",
+        phi_days=None,
+        max_dose_per_ha=150.0,
+    )
+    factory.input(
+        code="CHESS50WG",
+        name="Chess 50WG",
+        unit="kg",
+        phi_days=7,
+        max_dose_per_ha=0.3,
+        registration_status="registered",
+        registered_crops=["lúa"],
+    )
+
+
+def _admin(base_url: str) -> httpx.Client:
+    return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+
+def _sign_in(page, base_url: str, farmer_id: int) -> None:
+    with _admin(base_url) as admin:
+        r = admin.post(f"/api/v1/farmers/{farmer_id}/signin-link")
+        assert r.status_code == 201, r.text
+        url = r.json()["url"]
+    page.goto(url)
+    page.wait_for_url(f"{base_url}/app/")
+
+
+def _entries(engine, note: str) -> list[DiaryEntry]:
+    with Session(engine) as s:
+        return list(s.exec(select(DiaryEntry).where(DiaryEntry.note == note)).all())
+
+
+def _drone_pass(factory: Factory, field) -> None:
+    """A drone mission over the field, as the ingester would have measured it."""
+    s = factory.session
+    ended = datetime.now(UTC) - timedelta(days=3)
+    m = Mission(
+        mission_id=f"M-{field.code}",
+        drone_code="BL-DR-007",
+        type="spray",
+        product_code="CHESS50WG",
+        status="complete",
+        started_at=ended - timedelta(minutes=9),
+        ended_at=ended,
+        amount_unit="L",
+        product_unit="kg",
+        applied_amount=15.0,
+        product_amount=0.27,
+        treated_area_ha=0.96,
+        dirty=False,
+    )
+    s.add(m)
+    s.flush()
+    s.add(
+        MissionField(
+            mission_pk=m.id,
+            field_id=field.id,
+            treated_area_ha=0.96,
+            coverage_pct=96.0,
+            applied_amount=15.0,
+            dose_per_ha=15.6,
+            product_amount=0.27,
+            product_dose_per_ha=0.28,
+        )
+    )
+    s.commit()
+
+
+def test_signed_in_farmer_logs_a_spray_seen_on_timeline_and_trace(
+    base_url, server, phone, factory, catalogue
+):
+    farmer, field = _farm(factory, n=1, name="Nguyễn Văn Ba")
+    _drone_pass(factory, field)
+    page = phone.new_page()
+    _sign_in(page, base_url, farmer.id)
+    assert page.get_by_text("Ruộng của tôi").is_visible()
+    assert page.locator("svg.map path").count() == 1
+    _shot(page, "home")
+
+    page.get_by_role("link", name="Ghi", exact=True).click()
+    page.wait_for_url("**/app/new")
+    page.get_by_text("Phun thuốc").click()
+    page.get_by_label("Tìm theo tên").fill("tilt")
+    assert page.locator("select[name=input_code]").input_value() == "TILTSUPER300EC"
+    assert page.locator("select[name=unit]").input_value() == "L"
+    page.get_by_label("Số lượng").fill("0,25")
+    page.get_by_label("Ghi chú").fill("phun lem lép hạt")
+    _shot(page, "new-entry")
+    page.get_by_role("button", name="Lưu").click()
+    page.wait_for_url("**/app/diary")
+
+    entries = _entries(server[1], "phun lem lép hạt")
+    assert len(entries) == 1 and entries[0].quantity == 0.25 and entries[0].area_ha == 1.0
+    first = page.locator("ol.timeline li").first
+    assert "Tilt Super 300EC" in first.inner_text()
+    drone = page.locator("ol.timeline li.drone")
+    assert "Chess 50WG" in drone.inner_text() and "96%" in drone.inner_text()
+    _shot(page, "diary")
+
+    with _admin(base_url) as admin:
+        r = admin.post(
+            "/api/v1/lots",
+            json={
+                "code": "LOT-E2E-1",
+                "field_codes": [field.code],
+                "harvested_on": (_today() + timedelta(days=1)).isoformat(),
+                "quantity_kg": 6200,
+                "product_name": "Lúa ST25",
+            },
+        )
+        assert r.status_code == 201, r.text
+    page.goto(f"{base_url}/app/lots")
+    assert page.locator("ul.lots svg").count() == 1
+    _shot(page, "lots")
+    page.get_by_role("link", name="Xem trang truy xuất").click()
+    page.wait_for_url("**/t/LOT-E2E-1")
+    assert "Tilt Super 300EC" in page.content()
+    assert farmer.phone not in page.content()
+
+    for name in ("", "new", "diary", "lots"):
+        page.goto(f"{base_url}/app/{name}?lang=en")
+        _shot(page, f"{name or 'home'}-en")
+    page.goto(f"{base_url}/app/diary?lang=en")
+    assert "My diary" in page.content()
+
+
+def test_an_entry_made_offline_is_sent_once_when_the_signal_returns(
+    base_url, server, phone, factory, catalogue
+):
+    farmer, _field = _farm(factory, n=2)
+    page = phone.new_page()
+    _sign_in(page, base_url, farmer.id)
+    page.goto(f"{base_url}/app/new")
+    # Once the service worker controls the app, a page it fetched opens without signal.
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    page.wait_for_function("!!navigator.serviceWorker.controller", polling=100)
+    page.wait_for_function("caches.match('/app/new').then(Boolean)", polling=100)
+
+    phone.set_offline(True)
+    page.get_by_text("Thăm đồng").click()
+    page.get_by_label("Ghi chú").fill("sâu cuốn lá, chưa phun")
+    page.get_by_role("button", name="Lưu").click()
+    page.locator("#outbox li").wait_for()
+    assert "Đang chờ gửi" in page.locator("#outbox").inner_text()
+    page.reload()  # no signal: the service worker opens the page, the outbox is still there
+    page.locator("#outbox li").wait_for()
+    _shot(page, "offline-waiting")
+    assert _entries(server[1], "sâu cuốn lá, chưa phun") == []
+
+    phone.set_offline(False)
+    page.locator("#outbox").wait_for(state="hidden")
+    assert len(_entries(server[1], "sâu cuốn lá, chưa phun")) == 1
+    page.reload()
+    page.wait_for_load_state("networkidle")
+    page.goto(f"{base_url}/app/diary")
+    assert "sâu cuốn lá, chưa phun" in page.content()
+    assert len(_entries(server[1], "sâu cuốn lá, chưa phun")) == 1
+
+
+def test_dose_and_phi_warnings_appear_before_saving(base_url, server, phone, factory, catalogue):
+    # Harvest planned in 5 days: a 14-day pesticide today would not have cleared.
+    farmer, _field = _farm(factory, n=3, planned_in_days=5)
+    page = phone.new_page()
+    _sign_in(page, base_url, farmer.id)
+    page.goto(f"{base_url}/app/new")
+    page.get_by_text("Phun thuốc").click()
+    page.get_by_label("Tìm theo tên").fill("tilt")
+    page.get_by_label("Số lượng").fill("0,6")
+    dose = page.locator("#warnings .dose_above_max")
+    phi = page.locator("#warnings .phi_after_planned_harvest")
+    dose.wait_for()
+    phi.wait_for()
+    assert "0,6 L/ha" in dose.inner_text() and "0,3 L/ha" in dose.inner_text()
+    assert "14 ngày" in phi.inner_text()
+    _shot(page, "warnings")
+
+    # Without signal the page warns from what it holds, in the same words.
+    phone.set_offline(True)
+    page.get_by_label("Số lượng").fill("0,7")
+    page.locator("#warnings .dose_above_max", has_text="0,7 L/ha").wait_for()
+    assert phi.is_visible()
+    page.get_by_role("button", name="Lưu").click()
+    page.get_by_role("button", name="Vẫn lưu").wait_for()
+    phone.set_offline(False)
+
+
+def test_another_farmers_field_cannot_be_reached(base_url, server, phone, factory, catalogue):
+    farmer, _mine = _farm(factory, n=4)
+    _other, theirs = _farm(factory, n=5)
+    page = phone.new_page()
+    _sign_in(page, base_url, farmer.id)
+    response = page.goto(f"{base_url}/app/fields/{theirs.code}")
+    assert response.status == 404
+    assert "Không tìm thấy thửa ruộng này" in page.content()
+    page.goto(f"{base_url}/app/new")
+    assert page.locator(f"input[name=field_code][value='{theirs.code}']").count() == 0
+    status = page.evaluate(
+        """async (code) => {
+            const auth = {Authorization: 'Bearer ' + localStorage.getItem('agritrace.device'),
+                          'Content-Type': 'application/json'};
+            const write = await fetch('/api/v1/diary', {method: 'POST', headers: auth,
+              body: JSON.stringify({field_code: code, activity: 'observe',
+                                    occurred_at: '2026-02-01T08:00:00+07:00'})});
+            const read = await fetch('/api/v1/diary?field_code=' + code, {headers: auth});
+            return [write.status, read.status];
+        }""",
+        theirs.code,
+    )
+    assert status == [403, 403]
