@@ -75,17 +75,26 @@ def parse_log(data: bytes, *, name: str = "log") -> Iterator[tuple[str, Any]]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     head = data.lstrip()[:1]
-    is_json = name.lower().endswith((".jsonl", ".ndjson", ".json")) or head in (b"{", b"[")
-    if is_json:
-        for n, line in enumerate(data.splitlines(), start=1):
-            if not line.strip():
-                continue
-            where = f"{name}:{n}"
-            try:
-                yield where, orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                yield where, f"line is not valid JSON: {exc}"
-        return
+    if name.lower().endswith((".jsonl", ".ndjson", ".json")) or head in (b"{", b"["):
+        yield from _json_lines(data, name=name)
+    else:
+        yield from _csv_rows(data, name=name)
+
+
+def _json_lines(data: bytes, *, name: str) -> Iterator[tuple[str, Any]]:
+    """Each non-empty line as a JSON value, or the reason it is not one."""
+    for n, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{name}:{n}"
+        try:
+            yield where, orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            yield where, f"line is not valid JSON: {exc}"
+
+
+def _csv_rows(data: bytes, *, name: str) -> Iterator[tuple[str, Any]]:
+    """Each CSV row as an object keyed by the header, or the reason it cannot be one."""
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -199,6 +199,17 @@ def product_of(row: Any) -> Product | None:
     )
 
 
+def dose_per_ha(quantity: float | None, area_ha: float | None) -> float | None:
+    """How much was applied per hectare, when both are known.
+
+    >>> dose_per_ha(1.5, 2.0), dose_per_ha(1.5, None), dose_per_ha(None, 2.0)
+    (0.75, None, None)
+    """
+    if quantity is None or not area_ha:
+        return None
+    return round(quantity / area_ha, 6)
+
+
 def _s(value: Any) -> str | None:
     return str(value) if value is not None else None
 
@@ -206,9 +217,7 @@ def _s(value: Any) -> str | None:
 def from_diary(row: Any, product: Product | None = None) -> Application:
     """The application a diary row records (a row of :data:`DIARY_ROWS`)."""
     product = product if product is not None else product_of(row)
-    dose = None
-    if row.quantity is not None and row.area_ha:
-        dose = round(row.quantity / row.area_ha, 6)
+    dose = dose_per_ha(row.quantity, row.area_ha)
     return Application(
         source="diary",
         field_id=row.field_id,

@@ -15,7 +15,7 @@ from traceability.models import (
     InputProductCreate,
     Unit,
 )
-from traceability.services.common import get_by, page, unique_or_conflict
+from traceability.services.common import add_unique, get_by, page
 
 
 def create_farmer(
@@ -25,12 +25,7 @@ def create_farmer(
     farmer = Farmer(
         **data.model_dump(exclude={"organisation_code"}), organisation_id=organisation_id
     )
-    session.add(farmer)
-    with unique_or_conflict(session, f"a farmer with code '{data.code}' already exists"):
-        pass
-    session.commit()
-    session.refresh(farmer)
-    return farmer
+    return add_unique(session, farmer, f"a farmer with code '{data.code}' already exists")
 
 
 def get_farmer(session: Session, *, farmer_id: int) -> Farmer:
@@ -63,12 +58,7 @@ def create_input(session: Session, *, data: InputProductCreate) -> InputProduct:
     if data.kind is InputKind.seed and data.unit is not Unit.kg:
         raise InvalidInput("seed is measured in kg, not L")
     product = InputProduct(**data.model_dump())
-    session.add(product)
-    with unique_or_conflict(session, f"an input product with code '{data.code}' already exists"):
-        pass
-    session.commit()
-    session.refresh(product)
-    return product
+    return add_unique(session, product, f"an input product with code '{data.code}' already exists")
 
 
 def get_input(session: Session, *, code: str) -> InputProduct:
@@ -91,12 +81,7 @@ def create_drone(
 ) -> Drone:
     """Register a drone of the fleet, of the drone service ``organisation_id`` if given."""
     drone = Drone(**data.model_dump(exclude={"organisation_code"}), organisation_id=organisation_id)
-    session.add(drone)
-    with unique_or_conflict(session, f"a drone with code '{data.code}' already exists"):
-        pass
-    session.commit()
-    session.refresh(drone)
-    return drone
+    return add_unique(session, drone, f"a drone with code '{data.code}' already exists")
 
 
 def get_drone(session: Session, *, code: str) -> Drone:

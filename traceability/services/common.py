@@ -44,6 +44,16 @@ def page(session: Session, stmt, *, offset: int, limit: int) -> tuple[list, int]
     return rows, count
 
 
+def add_unique(session: Session, row: T, message: str) -> T:
+    """Insert ``row`` and commit; ``Conflict(message)`` if its key is taken."""
+    session.add(row)
+    with unique_or_conflict(session, message):
+        pass
+    session.commit()
+    session.refresh(row)
+    return row
+
+
 @contextmanager
 def unique_or_conflict(session: Session, message: str) -> Iterator[None]:
     """Turn a unique-constraint violation in the block into ``Conflict(message)``.

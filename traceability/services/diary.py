@@ -265,9 +265,7 @@ def _fresh_copy(entry: DiaryEntry) -> DiaryEntry:
 
 def entry_public(entry: DiaryEntry, *, field_code: str, input_code: str | None, corrected_by=None):
     """The API shape of a diary entry."""
-    dose = None
-    if entry.quantity is not None and entry.area_ha:
-        dose = round(entry.quantity / entry.area_ha, 6)
+    dose = applications.dose_per_ha(entry.quantity, entry.area_ha)
     return DiaryEntryPublic(
         id=entry.id,
         field_code=field_code,

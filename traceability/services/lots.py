@@ -24,27 +24,8 @@ def create_lot(session: Session, *, data: LotCreate, user: User | None = None) -
         raise InvalidInput("a lot comes from at least one field (field_codes) or lot (parent_lots)")
     if data.code in data.parent_lots:
         raise InvalidInput("a lot cannot be its own parent")
-    fields = session.exec(select(FarmField).where(FarmField.code.in_(data.field_codes))).all()
-    missing = sorted(set(data.field_codes) - {f.code for f in fields})
-    if missing:
-        raise NotFound(f"field {', '.join(missing)} does not exist")
-    for field in fields:
-        access.ensure_manages_field(session, user, field)
-    parents = session.exec(select(Lot).where(Lot.code.in_(data.parent_lots))).all()
-    missing = sorted(set(data.parent_lots) - {p.code for p in parents})
-    if missing:
-        raise NotFound(f"parent lot {', '.join(missing)} does not exist")
-    if user is not None and user.role is not Role.admin:
-        for parent in parents:
-            # A milled lot has no fields of its own: its owners are those of its ancestors' fields.
-            lineage = [parent.id] + [a.id for a, _depth, _child in ancestors(session, lot=parent)]
-            owners = session.exec(
-                select(FarmField.farmer_id).join(LotField).where(LotField.lot_id.in_(lineage))
-            ).all()
-            try:
-                access.ensure_manages_farmers(session, user, owners, f"parent lot '{parent.code}'")
-            except Forbidden as exc:
-                raise Forbidden(f"parent lot '{parent.code}' is not from your fields") from exc
+    fields = _own_fields(session, codes=data.field_codes, user=user)
+    parents = _own_parents(session, codes=data.parent_lots, user=user)
     late = [p.code for p in parents if p.harvested_on > data.harvested_on]
     if late:
         raise InvalidInput(f"parent lot {', '.join(late)} was harvested after this lot's date")
@@ -72,6 +53,38 @@ def create_lot(session: Session, *, data: LotCreate, user: User | None = None) -
     session.commit()
     session.refresh(lot)
     return lot
+
+
+def _own_fields(session: Session, *, codes: list[str], user: User | None) -> list[FarmField]:
+    """The fields ``codes`` name, each one ``user`` manages."""
+    fields = session.exec(select(FarmField).where(FarmField.code.in_(codes))).all()
+    missing = sorted(set(codes) - {f.code for f in fields})
+    if missing:
+        raise NotFound(f"field {', '.join(missing)} does not exist")
+    for field in fields:
+        access.ensure_manages_field(session, user, field)
+    return list(fields)
+
+
+def _own_parents(session: Session, *, codes: list[str], user: User | None) -> list[Lot]:
+    """The parent lots ``codes`` name, each one grown on fields ``user`` manages."""
+    parents = session.exec(select(Lot).where(Lot.code.in_(codes))).all()
+    missing = sorted(set(codes) - {p.code for p in parents})
+    if missing:
+        raise NotFound(f"parent lot {', '.join(missing)} does not exist")
+    if user is None or user.role is Role.admin:
+        return list(parents)
+    for parent in parents:
+        # A milled lot has no fields of its own: its owners are those of its ancestors' fields.
+        lineage = [parent.id] + [a.id for a, _depth, _child in ancestors(session, lot=parent)]
+        owners = session.exec(
+            select(FarmField.farmer_id).join(LotField).where(LotField.lot_id.in_(lineage))
+        ).all()
+        try:
+            access.ensure_manages_farmers(session, user, owners, f"parent lot '{parent.code}'")
+        except Forbidden as exc:
+            raise Forbidden(f"parent lot '{parent.code}' is not from your fields") from exc
+    return list(parents)
 
 
 def lot_public(session: Session, lot: Lot) -> LotPublic:

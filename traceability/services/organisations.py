@@ -13,7 +13,7 @@ from traceability.models import (
     OrganisationKind,
     Role,
 )
-from traceability.services.common import get_by, page, unique_or_conflict
+from traceability.services.common import add_unique, get_by, page
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -32,12 +32,7 @@ DRONE_KIND = OrganisationKind.drone_service
 def create_organisation(session: Session, *, data: OrganisationCreate) -> Organisation:
     """Record a new organisation."""
     org = Organisation(**data.model_dump())
-    session.add(org)
-    with unique_or_conflict(session, f"an organisation with code '{data.code}' already exists"):
-        pass
-    session.commit()
-    session.refresh(org)
-    return org
+    return add_unique(session, org, f"an organisation with code '{data.code}' already exists")
 
 
 def get_organisation(session: Session, *, code: str) -> Organisation:
