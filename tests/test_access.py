@@ -495,6 +495,24 @@ def test_operators_do_not_read_diary_notes(client, world):
     assert [e["note"] for e in listed] == [None, None]
     assert [e["note"] for e in of_field["data"]] == [None]
     assert note not in client.get(f"{API}/diary?view=all", headers=operator).text
+    # Nor the people a farmer names: the supplier, the buyer, who applied.
+    r = client.post(
+        f"{API}/diary",
+        json={
+            "field_code": world.field_a.code,
+            "occurred_at": "2026-02-02T08:00:00+07:00",
+            "activity": "purchase",
+            "counterparty": "Đại lý Chú Tư",
+            "applied_by": "anh Hai",
+        },
+        headers=world.headers["farmer"],
+    )
+    assert r.status_code == 201, r.text
+    named = client.get(f"{API}/diary/{r.json()['id']}", headers=operator).json()
+    assert named["counterparty"] is None and named["applied_by"] is None
+    assert "Chú Tư" not in client.get(f"{API}/diary?view=all", headers=operator).text
+    coop = client.get(f"{API}/diary/{r.json()['id']}", headers=world.headers["cooperative"])
+    assert coop.json()["counterparty"] == "Đại lý Chú Tư"
     # The chain still verifies: the note is hidden from the operator, not changed.
     verify = client.get(f"{API}/fields/{world.field_a.code}/diary/verify", headers=operator)
     assert verify.json()["valid"] is True

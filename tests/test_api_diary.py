@@ -1,9 +1,15 @@
 """Production diaries: append-only, corrections, idempotent re-sends, roles, the hash chain."""
 
+import hashlib
+
+import orjson
 import pytest
 from sqlalchemy import text
+from sqlmodel import Session
 
 from tests.record_helpers import API, rejected, rows
+from traceability.models import DiaryEntry
+from traceability.services import diary
 
 GENESIS = "0" * 64
 
@@ -255,6 +261,9 @@ def test_client_id_records_once(client, admin_headers, field, db):
         ({"area_ha": 0}, 422, ["area_ha"]),
         ({"note": "x" * 2001}, 422, ["note"]),
         ({"note": "rầy\x00"}, 422, ["note", "control"]),
+        ({"counterparty": "x" * 201}, 422, ["counterparty"]),
+        ({"applied_by": "x" * 201}, 422, ["applied_by"]),
+        ({"applied_by": "anh\x00Hai"}, 422, ["applied_by", "control"]),
         ({"hash": "0" * 64}, 422, ["hash"]),
         ({"source": "mission"}, 422, ["source"]),
     ],
@@ -279,6 +288,97 @@ def test_non_finite_quantity(client, admin_headers, field, db):
     headers = {**admin_headers, "Content-Type": "application/json"}
     rejected(client.post(f"{API}/diary", content=body, headers=headers), 422, "quantity")
     assert rows(db, "diary_entries") == {"diary_entries": 0}
+
+
+# ---------------------------------------------------------------- VietGAP records
+
+
+def test_supplier_buyer_and_who_applied_are_recorded(client, admin_headers, field, factory):
+    factory.input(code="ANVIL", unit="L")
+    bought = _post(
+        client,
+        admin_headers,
+        _entry(field.code, activity="purchase", input_code="ANVIL", quantity=2)
+        | {"counterparty": "  Đại lý Chú Tư, chợ Hộ Phòng "},
+    )
+    sprayed = _post(
+        client,
+        admin_headers,
+        _entry(field.code, activity="spray", input_code="ANVIL", quantity=0.5)
+        | {"applied_by": "Lê Văn Tám"},
+    )
+    sold = _post(
+        client,
+        admin_headers,
+        _entry(field.code, activity="sale", quantity=6200, unit="kg")
+        | {"counterparty": "Công ty Gạo Trung An"},
+    )
+    assert bought["counterparty"] == "Đại lý Chú Tư, chợ Hộ Phòng"  # trimmed
+    assert bought["applied_by"] is None and sprayed["counterparty"] is None
+    assert sprayed["applied_by"] == "Lê Văn Tám" and sold["counterparty"] == "Công ty Gạo Trung An"
+    # A correction carries them too.
+    fixed = _post(
+        client,
+        admin_headers,
+        _entry(field.code, activity="spray", input_code="ANVIL", quantity=0.5)
+        | {"applied_by": "Lê Văn Chín", "corrects": sprayed["id"]},
+    )
+    view = client.get(f"{API}/fields/{field.code}/diary", headers=admin_headers).json()["data"]
+    assert [e["applied_by"] for e in view if e["activity"] == "spray"] == ["Lê Văn Chín"]
+    assert fixed["corrects"] == sprayed["id"]
+    assert _verify(client, admin_headers, field)["valid"] is True
+
+
+def test_the_hash_covers_who_applied(client, admin_headers, field, db):
+    entry = _post(client, admin_headers, _entry(field.code, applied_by="Lê Văn Tám"))
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE diary_entries SET applied_by = 'Nguyễn Văn Ba' WHERE id = :id"),
+            {"id": entry["id"]},
+        )
+    report = _verify(client, admin_headers, field)
+    assert [b["entry_id"] for b in report["breaks"]] == [entry["id"]]
+
+
+def test_an_entry_without_them_keeps_the_hash_it_had_before_they_existed(
+    client, admin_headers, field, factory, db
+):
+    factory.input(code="ANVIL", unit="L")
+    posted = _post(
+        client,
+        admin_headers,
+        _entry(field.code, activity="spray", input_code="ANVIL", quantity=0.5, note="rầy"),
+    )
+    with Session(db) as s:
+        e = s.get(DiaryEntry, posted["id"])
+
+    def iso(ts):
+        return ts.isoformat(timespec="microseconds")
+
+    # The content hashed before counterparty and applied_by were added, key for key.
+    old = {
+        "field_id": e.field_id,
+        "season_id": e.season_id,
+        "chain_seq": e.chain_seq,
+        "occurred_at": iso(e.occurred_at),
+        "recorded_at": iso(e.recorded_at),
+        "activity": "spray",
+        "input_id": e.input_id,
+        "quantity": 0.5,
+        "unit": "L",
+        "area_ha": None,
+        "note": "rầy",
+        "corrects_id": None,
+        "retracts": False,
+        "source": "manual",
+        "mission_id": None,
+        "client_id": None,
+        "author_id": e.author_id,
+        "prev_hash": GENESIS,
+    }
+    expected = hashlib.sha256(orjson.dumps(old, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    assert posted["hash"] == e.hash == expected
+    assert diary.entry_hash(e) == expected
 
 
 # ---------------------------------------------------------------- who may write and read

@@ -188,3 +188,34 @@ def test_a_phone_holding_the_current_version_gets_304(client, factory):
         factory.entry(field, activity="observe", note=f"checked {path}")
         changed = client.get(path, headers={"If-None-Match": etag})
         assert changed.status_code == 200 and changed.headers["etag"] != etag
+
+
+def test_counterparty_and_applied_by_stay_off_the_public_trace(client, admin_headers, factory):
+    """Who sold the inputs, who sprayed them, who bought the rice: never public."""
+    field = factory.field(code="GR-0043")
+    factory.season(field, sown_on=date(2026, 1, 5), variety="ST25")
+    product = factory.input(code="TILT", name="Tilt Super 300EC", unit="L", phi_days=14)
+    common = {"field_code": field.code, "input_code": product.code, "quantity": 0.25}
+    for body in (
+        common
+        | {"activity": "purchase", "occurred_at": "2026-02-28T08:00:00+07:00"}
+        | {"counterparty": "Đại lý Chú Tư Lành"},
+        common
+        | {"activity": "spray", "occurred_at": "2026-03-01T08:00:00+07:00"}
+        | {"applied_by": "Lê Văn Tám thuê phun"},
+    ):
+        r = client.post("/api/v1/diary", json=body, headers=admin_headers)
+        assert r.status_code == 201, r.text
+    lot = factory.lot(fields_=[field], harvested_on=date(2026, 4, 10), product_name="Gạo ST25")
+    outputs = {
+        "page vi": client.get(f"/t/{lot.code}").text,
+        "page en": client.get(f"/t/{lot.code}?lang=en").text,
+        "json": client.get(f"/api/v1/trace/{lot.code}").text,
+        "epcis": client.get(f"/api/v1/lots/{lot.code}/epcis").text,
+    }
+    assert "Tilt Super 300EC" in outputs["page vi"]  # the spray itself is on the trace
+    for name, text in outputs.items():
+        for secret in ("Chú Tư Lành", "Lê Văn Tám"):
+            assert secret not in text, f"{secret} leaked in {name}"
+    keys = _all_keys(client.get(f"/api/v1/trace/{lot.code}").json())
+    assert not keys & {"counterparty", "applied_by"}

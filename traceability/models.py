@@ -579,6 +579,11 @@ class DiaryEntryBase(SQLModel):
     unit: Unit | None = None
     area_ha: Annotated[float, PField(gt=0, lt=100_000, allow_inf_nan=False)] | None = None
     note: RawText | None = Field(default=None, max_length=2000)
+    # The records a VietGAP inspector asks for (TCVN 11892-1:2017): the supplier of a
+    # purchase or the buyer of a sale, and who applied a spray or fertiliser. People's
+    # names: never on the public trace, and hidden from operators like the note.
+    counterparty: Text | None = Field(default=None, max_length=NAME_LENGTH)
+    applied_by: Text | None = Field(default=None, max_length=NAME_LENGTH)
     retracts: bool = False
     # Unique per author (uq_diary_author_client), and looked up per farmer: another farmer's
     # phone may use the same one.
@@ -634,6 +639,8 @@ class DiaryEntryPublic(BaseModel):
     area_ha: float | None
     dose_per_ha: float | None
     note: str | None
+    counterparty: str | None
+    applied_by: str | None
     corrects: int | None
     retracts: bool
     corrected_by: int | None = None

@@ -8,7 +8,8 @@ The roles (README, "Roles and organisations"):
   creates them, their fields, seasons and lots; reads their diaries and the drone
   missions that touched their fields.
 - ``operator`` (a user of a drone service) — the service's own drones and their
-  missions, flight logs and rejected messages; reads diaries without their notes.
+  missions, flight logs and rejected messages; reads diaries without their notes,
+  suppliers, buyers or who applied an input.
 - ``farmer`` — their own farmer record, the diary of their own fields, their seasons and
   lots, and the drone missions that touched their fields.
 
@@ -193,13 +194,20 @@ def ensure_reads_diary(session: Session, user: User, field: FarmField) -> None:
         raise Forbidden(_not_yours(user, f"field '{field.code}'"))
 
 
-def shown_entry(user: User, entry: DiaryEntryPublic) -> DiaryEntryPublic:
-    """An entry as ``user`` sees it: operators do not read farmers' notes (``note`` null).
+# What a farmer typed that may name people: a phone number in a note, a supplier, a buyer.
+_PERSONAL = ("note", "counterparty", "applied_by")
 
-    The hash still covers the note, so a farmer or the office can verify the chain.
+
+def shown_entry(user: User, entry: DiaryEntryPublic) -> DiaryEntryPublic:
+    """An entry as ``user`` sees it: operators do not read what farmers typed about people
+    (``note``, ``counterparty`` and ``applied_by`` null).
+
+    The hash still covers them, so a farmer or the office can verify the chain.
     """
-    if user.role is Role.operator and entry.note is not None:
-        return entry.model_copy(update={"note": None})
+    if user.role is Role.operator:
+        hidden = {k: None for k in _PERSONAL if getattr(entry, k) is not None}
+        if hidden:
+            return entry.model_copy(update=hidden)
     return entry
 
 

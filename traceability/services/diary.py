@@ -47,6 +47,11 @@ def _iso(ts: datetime | None) -> str | None:
     return ts.isoformat(timespec="microseconds") if ts else None
 
 
+# Fields added after entries were first hashed: each is hashed only when it holds a value,
+# so every entry written before it existed keeps the hash it was written with.
+_HASHED_WHEN_SET = ("counterparty", "applied_by")
+
+
 def entry_hash(entry: DiaryEntry) -> str:
     """SHA-256 over the entry's content and its predecessor's hash."""
     content = {
@@ -69,6 +74,10 @@ def entry_hash(entry: DiaryEntry) -> str:
         "author_id": entry.author_id,
         "prev_hash": entry.prev_hash,
     }
+    for key in _HASHED_WHEN_SET:
+        value = getattr(entry, key)
+        if value is not None:
+            content[key] = value
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -115,6 +124,8 @@ def append_entry(
         unit=unit,
         area_ha=data.area_ha,
         note=data.note,
+        counterparty=data.counterparty,
+        applied_by=data.applied_by,
         corrects_id=data.corrects,
         retracts=data.retracts,
         source=source,
@@ -279,6 +290,8 @@ def entry_public(entry: DiaryEntry, *, field_code: str, input_code: str | None, 
         area_ha=entry.area_ha,
         dose_per_ha=dose,
         note=entry.note,
+        counterparty=entry.counterparty,
+        applied_by=entry.applied_by,
         corrects=entry.corrects_id,
         retracts=entry.retracts,
         corrected_by=corrected_by,
