@@ -1,5 +1,6 @@
 """The farmers' app over HTTP: sign-in links, devices, the entry check, the pages."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import select
@@ -199,6 +200,47 @@ def test_app_pages_show_only_the_farmers_own(client, factory, admin_headers):
     diary = client.get("/app/diary").text
     assert "ghi chú riêng" in diary
     assert client.get("/app/lots").status_code == 200
+
+
+def _control_row(html: str, name: str) -> tuple[str, bool, str, bool]:
+    """A form control's row: ``(activities, row hidden, label, control disabled)``."""
+    m = re.search(
+        r'<div class="row" data-activities="([^"]*)"( hidden)?>\s*'
+        rf'<label for="{name}">([^<]*)</label>\s*<input ([^>]*)>',
+        html,
+    )
+    assert m, f"no labelled control {name!r}"
+    attrs = m.group(4)
+    assert f'name="{name}"' in attrs and 'maxlength="200"' in attrs, attrs
+    return m.group(1), bool(m.group(2)), m.group(3), " disabled" in attrs
+
+
+def test_the_form_asks_for_supplier_buyer_and_who_applied(client, factory, admin_headers):
+    farmer = factory.farmer()
+    field = factory.field(farmer=farmer, code="GR-VG")
+    bought = factory.entry(field, activity="purchase", counterparty="Đại lý Chú Tư")
+    factory.entry(field, activity="spray", applied_by="Lê Văn Tám")
+    client.cookies.set("agritrace_device", _sign_in(client, admin_headers, farmer.id))
+    form = client.get("/app/new").text
+    # Each is a labelled control named as the API's field, in a row saying which work asks
+    # for it. The form opens on a spray: who applied is asked; the supplier or buyer is
+    # hidden and disabled (so not sent).
+    assert _control_row(form, "counterparty") == (
+        "purchase sale",
+        True,
+        "Nơi mua / Người mua",
+        True,
+    )
+    assert _control_row(form, "applied_by") == ("spray fertilize", False, "Người phun/bón", False)
+    english = client.get("/app/new?lang=en").text
+    assert "Supplier / Buyer" in english and "Who applied" in english
+    # Correcting a purchase shows its supplier, ready to be changed.
+    fix = client.get(f"/app/new?corrects={bought.id}").text
+    assert _control_row(fix, "counterparty")[1::2] == (False, False)
+    assert 'value="Đại lý Chú Tư"' in fix
+    diary = client.get("/app/diary").text
+    assert "Nơi mua / Người mua: Đại lý Chú Tư" in diary
+    assert "Người phun/bón: Lê Văn Tám" in diary
 
 
 def test_the_app_is_installable_and_small(client):

@@ -22,7 +22,7 @@ from tests.conftest import ADMIN_TOKEN, unavailable
 from tests.factories import Factory
 from traceability.config import get_settings
 from traceability.db import get_session, make_engine, migrate
-from traceability.models import DiaryEntry, Mission, MissionField
+from traceability.models import DiaryEntry, Farmer, Mission, MissionField
 from traceability.services.common import LOCAL_TZ
 
 CHROMIUM = os.environ.get("AGRITRACE_CHROMIUM", "/usr/bin/chromium")
@@ -121,9 +121,9 @@ def _today():
     return datetime.now(LOCAL_TZ).date()
 
 
-def _farm(factory: Factory, *, n: int, planned_in_days: int = 60, name: str | None = None):
-    """A farmer with one 1 ha rice field under a season, and the catalogue's Tilt."""
-    farmer = factory.farmer(name=name or f"Nguyễn Văn Ba {n}")
+def _farm(factory: Factory, *, n: int, planned_in_days: int = 60, farmer=None):
+    """A farmer (new unless given) with one 1 ha rice field under a season."""
+    farmer = farmer or factory.farmer(name=f"Nguyễn Văn Ba {n}")
     field = factory.field(farmer=farmer, code=f"GR-E2E-{n}", width=100.0, height=100.0)
     factory.season(
         field,
@@ -174,12 +174,28 @@ def _admin(base_url: str) -> httpx.Client:
     return httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
 
-def _sign_in(page, base_url: str, farmer_id: int) -> None:
+def _cooperative(base_url: str, code: str) -> dict[str, str]:
+    """A cooperative registered by the admin, and the headers of a user who speaks for it."""
     with _admin(base_url) as admin:
-        r = admin.post(f"/api/v1/farmers/{farmer_id}/signin-link")
+        r = admin.post(
+            "/api/v1/organisations",
+            json={"code": code, "name": f"HTX Lúa Tôm {code}", "kind": "cooperative"},
+        )
         assert r.status_code == 201, r.text
-        url = r.json()["url"]
-    page.goto(url)
+        r = admin.post(
+            "/api/v1/users",
+            json={"name": f"Cán bộ {code}", "role": "cooperative", "organisation_code": code},
+        )
+        assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def _sign_in(page, base_url: str, farmer_id: int, issuer: dict[str, str] | None = None) -> None:
+    """Open a sign-in link issued by ``issuer`` (the admin unless given) on the phone."""
+    headers = issuer or {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    r = httpx.post(f"{base_url}/api/v1/farmers/{farmer_id}/signin-link", headers=headers)
+    assert r.status_code == 201, r.text
+    page.goto(r.json()["url"])
     page.wait_for_url(f"{base_url}/app/")
 
 
@@ -227,10 +243,22 @@ def _drone_pass(factory: Factory, field) -> None:
 def test_signed_in_farmer_logs_a_spray_seen_on_timeline_and_trace(
     base_url, server, phone, factory, catalogue
 ):
-    farmer, field = _farm(factory, n=1, name="Nguyễn Văn Ba")
+    # The farmer's cooperative registers them and issues the sign-in link; another
+    # cooperative cannot.
+    coop = _cooperative(base_url, "HTX-E2E")
+    elsewhere = _cooperative(base_url, "HTX-E2E-KHAC")
+    r = httpx.post(
+        f"{base_url}/api/v1/farmers",
+        json={"name": "Nguyễn Văn Ba", "phone": "0912345678", "organisation_code": "HTX-E2E"},
+        headers=coop,
+    )
+    assert r.status_code == 201, r.text
+    farmer, field = _farm(factory, n=1, farmer=factory.session.get(Farmer, r.json()["id"]))
     _drone_pass(factory, field)
+    refused = httpx.post(f"{base_url}/api/v1/farmers/{farmer.id}/signin-link", headers=elsewhere)
+    assert refused.status_code == 403, refused.text
     page = phone.new_page()
-    _sign_in(page, base_url, farmer.id)
+    _sign_in(page, base_url, farmer.id, issuer=coop)
     assert page.get_by_text("Ruộng của tôi").is_visible()
     assert page.locator("svg.map path").count() == 1
     _shot(page, "home")
@@ -242,6 +270,9 @@ def test_signed_in_farmer_logs_a_spray_seen_on_timeline_and_trace(
     assert page.locator("select[name=input_code]").input_value() == "TILTSUPER300EC"
     assert page.locator("select[name=unit]").input_value() == "L"
     page.get_by_label("Số lượng").fill("0,25")
+    # A spray asks who applied it, not where it was bought.
+    assert page.get_by_label("Nơi mua / Người mua").is_hidden()
+    page.get_by_label("Người phun/bón").fill("Lê Văn Tám")
     page.get_by_label("Ghi chú").fill("phun lem lép hạt")
     _shot(page, "new-entry")
     page.get_by_role("button", name="Lưu").click()
@@ -249,24 +280,27 @@ def test_signed_in_farmer_logs_a_spray_seen_on_timeline_and_trace(
 
     entries = _entries(server[1], "phun lem lép hạt")
     assert len(entries) == 1 and entries[0].quantity == 0.25 and entries[0].area_ha == 1.0
+    assert entries[0].applied_by == "Lê Văn Tám" and entries[0].counterparty is None
     first = page.locator("ol.timeline li").first
     assert "Tilt Super 300EC" in first.inner_text()
+    assert "Người phun/bón: Lê Văn Tám" in first.inner_text()
     drone = page.locator("ol.timeline li.drone")
     assert "Chess 50WG" in drone.inner_text() and "96%" in drone.inner_text()
     _shot(page, "diary")
 
-    with _admin(base_url) as admin:
-        r = admin.post(
-            "/api/v1/lots",
-            json={
-                "code": "LOT-E2E-1",
-                "field_codes": [field.code],
-                "harvested_on": (_today() + timedelta(days=1)).isoformat(),
-                "quantity_kg": 6200,
-                "product_name": "Lúa ST25",
-            },
-        )
-        assert r.status_code == 201, r.text
+    # The cooperative records the harvest as a lot.
+    r = httpx.post(
+        f"{base_url}/api/v1/lots",
+        headers=coop,
+        json={
+            "code": "LOT-E2E-1",
+            "field_codes": [field.code],
+            "harvested_on": (_today() + timedelta(days=1)).isoformat(),
+            "quantity_kg": 6200,
+            "product_name": "Lúa ST25",
+        },
+    )
+    assert r.status_code == 201, r.text
     page.goto(f"{base_url}/app/lots")
     assert page.locator("ul.lots svg").count() == 1
     _shot(page, "lots")
@@ -274,6 +308,7 @@ def test_signed_in_farmer_logs_a_spray_seen_on_timeline_and_trace(
     page.wait_for_url("**/t/LOT-E2E-1")
     assert "Tilt Super 300EC" in page.content()
     assert farmer.phone not in page.content()
+    assert "Lê Văn Tám" not in page.content()
 
     for name in ("", "new", "diary", "lots"):
         page.goto(f"{base_url}/app/{name}?lang=en")
@@ -296,7 +331,9 @@ def test_an_entry_made_offline_is_sent_once_when_the_signal_returns(
     page.wait_for_function("caches.match('/app/new').then(Boolean)", polling=100)
 
     phone.set_offline(True)
-    page.get_by_text("Thăm đồng").click()
+    page.get_by_text("Mua vật tư").click()
+    page.get_by_label("Nơi mua / Người mua").fill("Đại lý Chú Tư")
+    assert page.get_by_label("Người phun/bón").is_hidden()
     page.get_by_label("Ghi chú").fill("sâu cuốn lá, chưa phun")
     page.get_by_role("button", name="Lưu").click()
     page.locator("#outbox li").wait_for()
@@ -308,7 +345,9 @@ def test_an_entry_made_offline_is_sent_once_when_the_signal_returns(
 
     phone.set_offline(False)
     page.locator("#outbox").wait_for(state="hidden")
-    assert len(_entries(server[1], "sâu cuốn lá, chưa phun")) == 1
+    (sent,) = _entries(server[1], "sâu cuốn lá, chưa phun")
+    assert sent.activity == "purchase" and sent.counterparty == "Đại lý Chú Tư"
+    assert sent.applied_by is None  # hidden on a purchase, so not sent
     page.reload()
     page.wait_for_load_state("networkidle")
     page.goto(f"{base_url}/app/diary")

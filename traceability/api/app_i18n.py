@@ -36,10 +36,9 @@ _STRINGS: dict[str, dict[str, str]] = {
     "unit": {"vi": "Đơn vị", "en": "Unit"},
     "area": {"vi": "Diện tích làm (ha)", "en": "Area treated (ha)"},
     "when": {"vi": "Ngày giờ", "en": "Date and time"},
-    "note": {
-        "vi": "Ghi chú (nơi mua, người mua, người phun…)",
-        "en": "Note (supplier, buyer, who applied…)",
-    },
+    "note": {"vi": "Ghi chú", "en": "Note"},
+    "counterparty": {"vi": "Nơi mua / Người mua", "en": "Supplier / Buyer"},
+    "applied_by": {"vi": "Người phun/bón", "en": "Who applied"},
     "save": {"vi": "Lưu", "en": "Save"},
     "save_anyway": {"vi": "Vẫn lưu", "en": "Save anyway"},
     "saved": {"vi": "Đã lưu", "en": "Saved"},

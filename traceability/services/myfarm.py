@@ -48,6 +48,8 @@ class TimelineItem:
     coverage_pct: float | None = None
     entry_id: int | None = None
     note: str | None = None
+    counterparty: str | None = None
+    applied_by: str | None = None
     corrects: int | None = None
     drone_code: str | None = None
     status: str | None = None
@@ -114,6 +116,8 @@ def timeline(session: Session, *, field_ids: list[int]) -> list[TimelineItem]:
             area_ha=e.area_ha,
             entry_id=e.id if e.source != "drone" else None,
             note=e.note,
+            counterparty=e.counterparty,
+            applied_by=e.applied_by,
             corrects=e.corrects,
         )
         for e in entries

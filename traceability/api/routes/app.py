@@ -82,6 +82,12 @@ KINDS_OF_ACTIVITY = {
     Activity.fertilize: [InputKind.fertilizer],
     Activity.seed: [InputKind.seed],
 }
+# The form's VietGAP controls and the work each belongs to (the API takes them on any
+# entry): the supplier of a purchase or the buyer of a sale, and who sprayed or fertilised.
+CONTROLS_OF_ACTIVITY = {
+    "counterparty": [Activity.purchase, Activity.sale],
+    "applied_by": [Activity.spray, Activity.fertilize],
+}
 _STATIC_TYPES = {
     "app.js": "text/javascript; charset=utf-8",
     "app.css": "text/css; charset=utf-8",
@@ -233,7 +239,8 @@ def new_entry(
     field: str | None = None,
     corrects: int | None = None,
 ) -> Response:
-    """The diary form: field, work, product, quantity, area, time, note."""
+    """The diary form: field, work, product, quantity, area, supplier or buyer, who applied,
+    time, note."""
     lang = pick_lang(lang)
     user = _device(request, session)
     if user is None:
@@ -265,6 +272,8 @@ def new_entry(
         nav="new",
         products=products,
         activities=ACTIVITIES,
+        controls=CONTROLS_OF_ACTIVITY,
+        activity_now=original.activity if original else ACTIVITIES[0],
         original=original,
         chosen_field=original.field_code if original else field,
         now_local=_now_local().strftime("%Y-%m-%dT%H:%M"),

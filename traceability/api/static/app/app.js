@@ -272,6 +272,16 @@
       if (q && firstMatch && !select.value) select.value = firstMatch.value;
       productChanged();
     }
+    /* The supplier or buyer for a purchase or sale, who applied for a spray or fertiliser: a
+       control of another work is hidden and disabled, so it is neither shown nor sent. */
+    function controlsForActivity() {
+      const act = activity();
+      for (const row of $$("[data-activities]", form)) {
+        const on = row.dataset.activities.split(" ").includes(act);
+        row.hidden = !on;
+        $$("input", row).forEach((i) => { i.disabled = !on; });
+      }
+    }
     function productChanged() {
       const opt = select.selectedOptions[0];
       if (opt && opt.dataset.unit) unit.value = opt.dataset.unit;
@@ -296,10 +306,12 @@
     search.addEventListener("input", filterProducts);
     select.addEventListener("change", productChanged);
     $$("input[name=activity]", form).forEach((r) => r.addEventListener("change", filterProducts));
+    $$("input[name=activity]", form).forEach((r) => r.addEventListener("change", controlsForActivity));
     $$("input[name=field_code]", form).forEach((r) => r.addEventListener("change", fieldChanged));
     form.addEventListener("input", changed);
     form.addEventListener("change", changed);
     filterProducts();
+    controlsForActivity();
   }
 
   async function submitEntry(event) {
