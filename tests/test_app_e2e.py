@@ -2,11 +2,14 @@
 
 The server runs in a thread on a free port over a SQLite database of its own. The
 browser is Debian's chromium; under ``CI=true`` a missing browser fails the run.
-Screenshots of the main screens at 360 px land in ``docs/app/``.
+Screenshots of the main screens at 360 px are taken on every run, into a temporary
+folder; ``AGRITRACE_SCREENSHOTS=docs/app ./run test tests/test_app_e2e.py`` refreshes the
+ones the README shows.
 """
 
 import os
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +29,10 @@ from traceability.models import DiaryEntry, Farmer, Mission, MissionField
 from traceability.services.common import LOCAL_TZ
 
 CHROMIUM = os.environ.get("AGRITRACE_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(__file__).resolve().parents[1] / "docs" / "app"
+SHOTS = Path(
+    os.environ.get("AGRITRACE_SCREENSHOTS")
+    or Path(tempfile.gettempdir()) / f"agritrace-app-shots-{os.getpid()}"
+)
 PHONE = {"width": 360, "height": 740}
 
 
