@@ -3,6 +3,8 @@
 Heavy imports happen inside each command so that ``agritrace --help`` is instant.
 """
 
+import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -296,26 +298,71 @@ def load_fixtures(
 
 @app.command("report")
 def report(
-    name: Annotated[str, typer.Argument(help="missions, field-applications or fleet")],
-    out: Annotated[
-        Path | None, typer.Option(help="write CSV here instead of printing a table")
+    name: Annotated[
+        str,
+        typer.Argument(help="missions, field-applications, pesticide-records, province or fleet"),
+    ],
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            help="json, csv or xlsx (default: from --out's suffix, else a table on screen)",
+        ),
     ] = None,
+    since: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="first Vietnam day, YYYY-MM-DD"),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="last Vietnam day, included"),
+    ] = None,
+    commune: Annotated[str | None, typer.Option(help="commune code")] = None,
+    product: Annotated[str | None, typer.Option(help="product code")] = None,
+    drone: Annotated[str | None, typer.Option(help="drone code")] = None,
+    organisation: Annotated[
+        str | None, typer.Option(help="organisation code (the drone's or the farmer's)")
+    ] = None,
+    by: Annotated[str | None, typer.Option(help="fleet: day or week")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the report to this file")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Print or save a report for the agriculture office."""
-    from traceability import reports
+    """Print or save a report for the agriculture office (times in Vietnam time)."""
+    from traceability import report_files, reports
 
     build = reports.REPORTS.get(name)
     if build is None:
         raise typer.BadParameter(
             f"unknown report '{name}'; choose from {', '.join(reports.REPORTS)}"
         )
-    frame = build(existing_engine(database_url))
+    fmt = fmt or (out.suffix.lstrip(".").lower() if out else None)
+    if fmt is not None and fmt not in report_files.WRITERS:
+        raise typer.BadParameter(f"--format must be json, csv or xlsx, not '{fmt}'")
+    if by not in (None, "day", "week"):
+        raise typer.BadParameter(f"--by must be day or week, not '{by}'")
+    if fmt == "xlsx" and out is None:
+        raise typer.BadParameter("an XLSX report needs --out FILE.xlsx")
+    filters = reports.Filters(
+        since=since.date() if since else None,
+        until=until.date() if until else None,
+        commune=commune,
+        product=product,
+        drone=drone,
+        organisation=organisation,
+        by=by,
+    )
+    frame = build(existing_engine(database_url), filters)
+    if fmt is None:
+        shown = report_files.in_vietnam_time(frame)
+        typer.echo(shown.to_string(index=False) if not frame.empty else "(no rows)")
+        return
+    data = report_files.render(frame, fmt, name=name)
     if out:
-        frame.to_csv(out, index=False)
+        out.write_bytes(data)
         typer.echo(f"{len(frame)} rows written to {out}")
     else:
-        typer.echo(frame.to_string(index=False) if not frame.empty else "(no rows)")
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
 
 
 def _select_database(url: str | None) -> None:

@@ -530,13 +530,14 @@ def test_office_writes_nothing(client, world):
 
 
 def test_operator_reports_hold_its_own_drones_only(client, world):
-    rows = client.get(f"{API}/reports/missions", headers=world.headers["operator"]).json()
+    rows = client.get(f"{API}/reports/missions", headers=world.headers["operator"]).json()["data"]
     assert [r["mission_id"] for r in rows] == ["MA"]
-    fleet = client.get(f"{API}/reports/fleet", headers=world.headers["operator"]).json()
+    fleet = client.get(f"{API}/reports/fleet", headers=world.headers["operator"]).json()["data"]
     assert [r["drone_code"] for r in fleet] == [world.drone_a.code]
     r = client.get(f"{API}/reports/field-applications", headers=world.headers["operator"])
     assert r.status_code == 403
     everything = client.get(f"{API}/reports/missions", headers=world.headers["office"]).json()
+    everything = everything["data"]
     assert sorted(r["mission_id"] for r in everything) == ["MA", "MB"]
 
 

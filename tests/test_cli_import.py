@@ -176,6 +176,6 @@ def test_report_command_prints_and_saves(database, tmp_path):
     out = tmp_path / "missions.csv"
     saved = CliRunner().invoke(app, ["report", "missions", "--out", str(out)])
     assert saved.exit_code == 0 and "0 rows written" in saved.output
-    assert out.read_text().splitlines()[0].startswith("mission_id,drone_code")
+    assert out.read_text(encoding="utf-8-sig").splitlines()[0].startswith("mission_id,drone_code")
     unknown = CliRunner().invoke(app, ["report", "nothing"])
     assert unknown.exit_code != 0 and "missions" in unknown.output

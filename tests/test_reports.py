@@ -115,10 +115,11 @@ def test_a_withdrawn_hand_spray_is_not_reported(db, factory):
 def test_reports_over_http_as_csv_and_json(client, admin_headers, factory, flown):
     r = client.get("/api/v1/reports/missions?format=csv", headers=admin_headers)
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
-    rows = list(csv.DictReader(io.StringIO(r.text)))
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert [row["mission_id"] for row in rows] == ["M1"]
     r = client.get("/api/v1/reports/fleet", headers=admin_headers)
-    assert r.status_code == 200 and r.json()[0]["drone_code"] == "D1"
+    assert r.status_code == 200 and r.json()["count"] == 1
+    assert r.json()["data"][0]["drone_code"] == "D1"
     r = client.get("/api/v1/reports/nothing", headers=admin_headers)
     assert r.status_code == 404 and "missions" in r.json()["detail"]
     farmer = factory.farmer()
@@ -128,6 +129,5 @@ def test_reports_over_http_as_csv_and_json(client, admin_headers, factory, flown
 
 
 def test_empty_database_gives_empty_reports(db):
-    assert reports.missions_report(db).empty
-    assert reports.fleet_report(db).empty
-    assert reports.field_applications_report(db).empty
+    for build in reports.REPORTS.values():
+        assert build(db).empty

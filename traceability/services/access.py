@@ -287,8 +287,9 @@ def ensure_reads_mission(session: Session, user: User, mission_id: str) -> None:
 def report_rows(session: Session, user: User, name: str, frame: Any) -> Any:
     """A report's rows that ``user`` may read: an operator's own drones' rows only.
 
-    A report without a ``drone_code`` column (field applications: farmers' diaries)
-    is not for operators.
+    A report without a ``drone_code`` column (field applications, the province: farmers'
+    diaries) is not for operators; in one with it (missions, fleet, pesticide records) an
+    operator reads the rows of its organisation's drones, never a hand entry's.
     """
     codes = own_drone_codes(session, user)
     if codes is None:
