@@ -75,7 +75,8 @@ def entry_hash(entry: DiaryEntry) -> str:
         "prev_hash": entry.prev_hash,
     }
     for key in _HASHED_WHEN_SET:
-        value = getattr(entry, key)
+        # Absent from records written before these keys existed (and from their copies).
+        value = getattr(entry, key, None)
         if value is not None:
             content[key] = value
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
