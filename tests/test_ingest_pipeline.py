@@ -230,3 +230,17 @@ def test_fast_and_full_validation_agree(session, drone):
     assert rows[0].spraying is True
     assert rows[1].ts.isoformat() == "2026-03-01T01:00:01+00:00"
     assert rows[2].lat == 9.0
+
+
+@pytest.mark.parametrize("kind", ["telemetry", "mission", "status"])
+def test_a_raw_nul_byte_is_kept_as_a_reject_and_ingest_goes_on(session, db, drone, kind):
+    # PostgreSQL's text refuses 0x00: the reject keeps it escaped, readable as evidence.
+    poison = b'{"mission_id": "M1", "seq": 1\x00}'
+    store(session, msg(kind, poison))
+    (kept,) = rejects(session)
+    assert "\x00" not in kept.payload and "\\u0000" in kept.payload
+    assert kept.payload.startswith('{"mission_id": "M1", "seq": 1')
+    assert "JSON" in kept.reason
+    # The next message is stored as usual.
+    result = store(session, msg("telemetry", stream(3, mission_id="M1")))
+    assert result.stored == 3 and count_points(db) == (3, 3)

@@ -59,13 +59,23 @@ class Reject:
         )
 
 
+def storable(text: str) -> str:
+    """``text`` with NUL written as the escape ``\\u0000``: PostgreSQL's text cannot hold
+    0x00, and a reject that cannot be stored would stop the ingester on every redelivery.
+
+    >>> storable('{"seq": 1\\x00}')
+    '{"seq": 1\\\\u0000}'
+    """
+    return text.replace("\x00", "\\u0000") if "\x00" in text else text
+
+
 def store_rejects(session: Session, *, rejects: Iterable[Reject]) -> int:
     """Keep rejects in the caller's transaction (the caller commits); returns how many."""
     rows = [
         {
-            "topic": r.topic,
-            "payload": r.payload,
-            "reason": r.reason[:MAX_REASON],
+            "topic": storable(r.topic),
+            "payload": storable(r.payload),
+            "reason": storable(r.reason[:MAX_REASON]),
             "received_at": r.received_at,
         }
         for r in rejects
