@@ -256,13 +256,39 @@ def product_amount(amount: float, per_unit: float | None) -> float | None:
 _MISSION_ACTIVITIES = {"spray", "fertilize", "seed"}
 
 
+@dataclass(frozen=True, slots=True)
+class DroneAmount:
+    """What a mission put on one field, as a reader should be shown it."""
+
+    quantity: float | None
+    unit: str | None
+    dose_per_ha: float | None
+    in_product_unit: bool
+
+
+def drone_amount(mission: Any, on_field: Any) -> DroneAmount:
+    """The product in its own unit when the tank mix is known; else what left the drone.
+
+    ``mission`` carries ``product_unit`` and ``amount_unit`` (a Mission), ``on_field`` the
+    figures of one field (a MissionField); a row of :data:`MISSION_ROWS` is both.
+    """
+    known = on_field.product_amount is not None
+    if known:
+        return DroneAmount(
+            on_field.product_amount, _s(mission.product_unit), on_field.product_dose_per_ha, True
+        )
+    return DroneAmount(
+        on_field.applied_amount, _s(mission.amount_unit), on_field.dose_per_ha, False
+    )
+
+
 def from_mission(
     row: Any, product: Product | None = None, evidence: Sequence[int] = ()
 ) -> Application:
     """The application a drone mission made on one field (a row of :data:`MISSION_ROWS`)."""
     product = product if product is not None else product_of(row)
     mtype = _s(row.type)
-    known = row.product_amount is not None
+    amount = drone_amount(row, row)
     return Application(
         source="drone",
         field_id=row.field_id,
@@ -271,12 +297,11 @@ def from_mission(
         method="drone",
         product=product,
         product_code=row.product_code,
-        # The product in its own unit when the tank mix is known; else what left the drone.
-        quantity=row.product_amount if known else row.applied_amount,
-        unit=_s(row.product_unit if known else row.amount_unit),
-        in_product_unit=known,
+        quantity=amount.quantity,
+        unit=amount.unit,
+        in_product_unit=amount.in_product_unit,
         area_ha=row.treated_area_ha,
-        dose_per_ha=row.product_dose_per_ha if known else row.dose_per_ha,
+        dose_per_ha=amount.dose_per_ha,
         mission_id=row.mission_id,
         drone_code=row.drone_code,
         status=_s(row.status),

@@ -16,7 +16,7 @@ from traceability.models import (
     MissionField,
     Season,
 )
-from traceability.services import diary
+from traceability.services import applications, diary
 from traceability.services.fields import season_on
 
 # A phone shows the most recent part of a diary; older seasons stay in the API.
@@ -124,7 +124,8 @@ def timeline(session: Session, *, field_ids: list[int]) -> list[TimelineItem]:
         if not (e.mission_id and (e.mission_id, e.field_code) in flown)
     ]
     for m, mf, code in missions:
-        known = mf.product_dose_per_ha is not None
+        # Without the tank mix the amount and dose are litres of mix, and say so.
+        amount = applications.drone_amount(m, mf)
         items.append(
             TimelineItem(
                 at=m.ended_at or m.started_at or m.created_at,
@@ -132,11 +133,10 @@ def timeline(session: Session, *, field_ids: list[int]) -> list[TimelineItem]:
                 field_code=code,
                 activity=str(m.type) if m.type else "spray",
                 product_code=m.product_code,
-                quantity=mf.product_amount if known else mf.applied_amount,
-                unit=str(m.product_unit if known else m.amount_unit or "") or None,
-                # Without the tank mix the dose is litres of mix, and says so.
-                dose_per_ha=mf.product_dose_per_ha if known else mf.dose_per_ha,
-                dose_unit=str(m.product_unit if known else m.amount_unit or "") or None,
+                quantity=amount.quantity,
+                unit=amount.unit,
+                dose_per_ha=amount.dose_per_ha,
+                dose_unit=amount.unit,
                 area_ha=mf.treated_area_ha,
                 coverage_pct=mf.coverage_pct,
                 drone_code=m.drone_code,
