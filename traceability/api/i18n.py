@@ -96,21 +96,31 @@ _STRINGS: dict[str, dict[str, str]] = {
     "home_labels": {"vi": "Nhãn in", "en": "Labels"},
     "home_farmers": {"vi": "Nông dân", "en": "Farmers"},
     "home_farmers_text": {
-        "vi": "Ứng dụng cho nông dân chưa có. Nhật ký sản xuất được ghi qua API "
-        "(POST /api/v1/diary) bằng mã đăng nhập của nông dân.",
-        "en": "The farmers' app is not here yet. Diary entries go through the API "
-        "(POST /api/v1/diary) with a farmer's token.",
+        "vi": "Nông dân ghi nhật ký trên điện thoại tại /app/, cả khi không có sóng, sau khi "
+        "mở liên kết đăng nhập (hoặc mã QR) do hợp tác xã cấp.",
+        "en": "Farmers keep their diary on a phone at /app/, with or without signal, after "
+        "opening the sign-in link (or QR code) their cooperative issues.",
+    },
+    "home_signin_docs": {
+        "vi": "Cấp liên kết đăng nhập trong tài liệu API",
+        "en": "Issuing sign-in links, in the API docs",
     },
     "home_diary_docs": {"vi": "Nhật ký sản xuất trong tài liệu API", "en": "The diary API"},
     "home_office": {"vi": "Phòng Nông nghiệp", "en": "Agriculture office"},
     "home_office_text": {
-        "vi": "Báo cáo (CSV hoặc JSON) cần mã đăng nhập: trong tài liệu API bấm "
+        "vi": "Báo cáo (CSV, Excel hoặc JSON) cần mã đăng nhập: trong tài liệu API bấm "
         "Authorize rồi dán mã.",
-        "en": "Reports (CSV or JSON) need a token: in the API docs press Authorize and paste it.",
+        "en": "Reports (CSV, Excel or JSON) need a token: in the API docs press Authorize and "
+        "paste it.",
     },
     "report_missions": {"vi": "Các chuyến bay", "en": "Missions"},
     "report_field-applications": {"vi": "Vật tư đã dùng theo thửa", "en": "Inputs per field"},
     "report_fleet": {"vi": "Đội máy bay", "en": "The fleet"},
+    "report_pesticide-records": {
+        "vi": "Hồ sơ sử dụng thuốc BVTV cho thanh tra",
+        "en": "Pesticide records for inspectors",
+    },
+    "report_province": {"vi": "Toàn tỉnh theo xã và tuần", "en": "Province by commune and week"},
     "home_developers": {"vi": "Lập trình viên", "en": "Developers"},
     "home_docs": {"vi": "Tài liệu API", "en": "API docs"},
     "home_openapi": {"vi": "Đặc tả OpenAPI (JSON)", "en": "OpenAPI (JSON)"},

@@ -16,6 +16,7 @@ from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from traceability import reports
 from traceability.api.deps import SessionDep
 from traceability.api.i18n import pick_lang, translator
 from traceability.api.routes.trace import TEMPLATES_DIR, Lang
@@ -29,7 +30,6 @@ _templates = Environment(
 SAMPLE_LOTS = 4
 # The demo's clock is shown as a farmer in Bạc Liêu reads it.
 VIETNAM = timezone(timedelta(hours=7))
-REPORT_NAMES = ("missions", "field-applications", "fleet")
 
 
 @dataclass
@@ -92,7 +92,7 @@ def landing(request: Request, session: SessionDep, lang: Lang = None) -> HTMLRes
         showcase=showcase,
         now=showcase.clock().astimezone(VIETNAM) if showcase and showcase.clock else None,
         show_tokens=bool(showcase and showcase.tokens and _is_local(request)),
-        reports=REPORT_NAMES,
+        reports=list(reports.REPORTS),
     )
     # Never cached: the demo's counts move, and the tokens must not sit in a shared cache.
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
