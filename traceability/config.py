@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     # the database (and ideally off the database's machine).
     checkpoint_key_file: str | None = None
     log_origin: str = "agritrace.bac-lieu/diaries"
+    # Official outlines of the province and its communes (GeoJSON, features with a
+    # ``code``); without it the trace page's locator draws the packaged schematic outline.
+    boundaries_file: str | None = None
 
     # Ingest tuning: how many points are committed together, and how long a
     # partial batch may wait before it is flushed anyway.

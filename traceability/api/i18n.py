@@ -70,6 +70,8 @@ _STRINGS: dict[str, dict[str, str]] = {
     "bad_request_title": {"vi": "Mã không hợp lệ", "en": "Invalid code"},
     "from_lots": {"vi": "từ các lô", "en": "from lots"},
     "map": {"vi": "Bản đồ thửa ruộng", "en": "Field map"},
+    "locator": {"vi": "Vị trí trong tỉnh", "en": "Where in the province"},
+    "schematic_outline": {"vi": "ranh giới vẽ phác", "en": "outline is a sketch"},
     "footer": {
         "vi": "Dữ liệu từ nhật ký sản xuất và máy bay phun thuốc, Bạc Liêu.",
         "en": "Data from production diaries and spraying drones, Bạc Liêu.",

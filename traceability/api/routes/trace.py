@@ -75,6 +75,7 @@ def _render_trace(request: Request, session, code: str, lang: str, settings: Set
             **translator(lang),
             trace=data,
             field_map=data.pop("field_map"),
+            locator=data.pop("locator"),
             default_window_days=svc.DEFAULT_WINDOW_DAYS,
         )
         return html.encode()

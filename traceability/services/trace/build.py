@@ -151,8 +151,8 @@ def build_trace(
     """The public trace of lot ``code`` as plain data (dates as ``date``, times as strings).
 
     ``with_map`` adds ``field_map`` (a :class:`~.field_map.FieldMap`): the fields as
-    SVG-ready polygons, for the page. ``st`` is the lot's structure if the caller
-    already holds it.
+    SVG-ready polygons, and ``locator`` (a :class:`~.locator.Locator`), for the page.
+    ``st`` is the lot's structure if the caller already holds it.
 
     Raises
     ------
@@ -193,4 +193,4 @@ def build_trace(
             "fields": [chains[fid] for fid in st.fields],
         },
         "timezone": phi.LOCAL_TZ_NAME,
-    } | ({"field_map": st.field_map} if with_map else {})
+    } | ({"field_map": st.field_map, "locator": st.locator} if with_map else {})

@@ -11,7 +11,7 @@ farmer's name fixed by hand in SQL) stays unseen.
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -19,10 +19,13 @@ from typing import Any
 from sqlalchemy import bindparam, exists, select
 from sqlmodel import Session
 
+from traceability.config import get_settings
 from traceability.errors import NotFound
+from traceability.geo import boundaries
 from traceability.models import Farmer, FarmField, Lot, LotField, LotParent, Season
 from traceability.services.lots import ancestors
 from traceability.services.trace.field_map import FieldMap, field_map
+from traceability.services.trace.locator import Locator, locator
 
 # A field recorded in a lot without a season still needs a window to look at.
 DEFAULT_WINDOW_DAYS = 180
@@ -75,6 +78,7 @@ class TracedField:
     farmer_name: str
     village: str | None
     lots: tuple[str, ...]
+    commune_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +105,7 @@ class Structure:
     links: tuple[FieldLink, ...]
     fields: dict[int, TracedField]
     field_map: FieldMap | None
+    locator: Locator | None = None
     loaded_at: float = field(default=0.0, compare=False)
     created_at: datetime | None = None
 
@@ -194,6 +199,7 @@ _LINK_COLS = (
     FarmField.max_lat,
     Farmer.name,
     Farmer.village,
+    FarmField.commune_code,
     Season.id,
     Season.crop,
     Season.variety,
@@ -290,7 +296,7 @@ def _load(session: Session, lot: Any, own_rows: list) -> Structure:
     fields = {}
     for fid, row in first_row.items():
         (_, _, fcode, fname, area, geom, epsg, x0, y0, x1, y1, farmer_name, village,
-         *_season) = row  # fmt: skip
+         commune_code, *_season) = row  # fmt: skip
         fields[fid] = TracedField(
             id=fid,
             code=fcode,
@@ -302,6 +308,7 @@ def _load(session: Session, lot: Any, own_rows: list) -> Structure:
             farmer_name=farmer_name,
             village=village,
             lots=tuple(sorted(lots_of[fid])),
+            commune_code=commune_code,
         )
     return Structure(
         lot=nodes[lot.id],
@@ -309,9 +316,17 @@ def _load(session: Session, lot: Any, own_rows: list) -> Structure:
         links=tuple(links),
         fields=fields,
         field_map=field_map([(f.code, f.geometry) for f in fields.values()]),
+        locator=_locator(fields.values()),
         loaded_at=time.monotonic(),
         created_at=lot.created_at,
     )
+
+
+def _locator(fields: Iterable[TracedField]) -> Locator | None:
+    """The fields' places in the province, from each field's bounding-box centre."""
+    places = [((f.bbox[0] + f.bbox[2]) / 2, (f.bbox[1] + f.bbox[3]) / 2, f.commune_code)
+              for f in fields]  # fmt: skip
+    return locator(places, boundaries.load(get_settings().boundaries_file))
 
 
 def lot_structure(session: Session, *, code: str) -> Structure:
