@@ -1,0 +1,274 @@
+"""A live stream of drone telemetry, stored by one and by two ingester processes, against C.
+
+Run with ``.venv/bin/python bench/ingest_live_bench.py [--points 400000] [--backends ...]``.
+
+Method: a private Mosquitto; the consumers subscribe first, then eight C publishers
+(``mosquitto_pub -l -q 1``, one per drone, fed the JSON messages on stdin) send the
+stream as fast as the broker takes it. Each consumer is timed from the first publish
+until it holds every point:
+
+- ceiling: ``mosquitto_sub -q 1 -C N`` (C, output to /dev/null) on the same shared
+  subscription, until it has counted every message;
+- one ingester: ``agritrace ingest`` (a real process, as deployed) storing into SQLite
+  or PostgreSQL, timed until ``count(*)`` reaches N;
+- two ingesters: two ``agritrace ingest`` processes on the same shared subscription,
+  the broker splitting the stream between them.
+
+After each run the store is checked for exactly-once storage: N rows, N distinct
+``(drone, seq)``, and the missions' ``point_count`` summing to N. The publishers run on
+the same two cores as the consumers, as they would on a one-machine deployment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import create_engine, func, select, text
+from sqlmodel import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest_bench import DRONES, MOSQUITTO_SUB, PG_ADMIN, Broker, messages  # noqa: E402
+
+from traceability.db import make_engine, migrate  # noqa: E402
+from traceability.models import Drone, Mission, TelemetryPoint  # noqa: E402
+
+GROUP = "live"
+AGRITRACE = str(Path(sys.executable).with_name("agritrace"))
+
+
+def publishers(broker: Broker, stream: list[tuple[str, bytes]]) -> list[subprocess.Popen]:
+    """One ``mosquitto_pub -l`` per drone topic, each fed its drone's messages on stdin."""
+    by_topic: dict[str, list[bytes]] = {}
+    for topic, payload in stream:
+        by_topic.setdefault(topic, []).append(payload)
+    procs, feeders = [], []
+    for topic, payloads in by_topic.items():
+        p = subprocess.Popen(
+            [
+                "mosquitto_pub",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(broker.port),
+                "-q",
+                "1",
+                "-t",
+                topic,
+                "-l",
+            ],  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+        )
+        procs.append(p)
+        feeders.append(threading.Thread(target=_feed, args=(p, payloads), daemon=True))
+    for f in feeders:
+        f.start()
+    return procs
+
+
+def _feed(p: subprocess.Popen, payloads: list[bytes]) -> None:
+    p.stdin.write(b"\n".join(payloads) + b"\n")
+    p.stdin.close()
+
+
+def ceiling(broker: Broker, stream, prefix: str) -> float:
+    """Seconds the C subscriber takes to receive the live stream."""
+    sub = subprocess.Popen(
+        [
+            MOSQUITTO_SUB,
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(broker.port),
+            "-q",
+            "1",
+            "-t",
+            f"$share/{GROUP}/{prefix}/drones/+/+",
+            "-C",
+            str(len(stream)),
+        ],  # fmt: skip
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(0.5)  # subscribed
+    t = time.perf_counter()
+    pubs = publishers(broker, stream)
+    sub.wait(600)
+    elapsed = time.perf_counter() - t
+    for p in pubs:
+        p.wait(60)
+    return elapsed
+
+
+def _count(engine) -> int:
+    with engine.connect() as c:
+        return c.execute(select(func.count()).select_from(TelemetryPoint)).scalar_one()
+
+
+def ingest(
+    broker: Broker, work: Path, url: str, engine, stream, prefix: str, n: int, processes: int
+) -> dict:
+    """Seconds ``processes`` ingester processes take to store the live stream, and checks."""
+    with Session(engine) as s:
+        for drone in DRONES:
+            s.add(Drone(code=drone, swath_m=6.5))
+        s.commit()
+    env = os.environ | {
+        "AGRITRACE_DATABASE_URL": url,
+        "AGRITRACE_MQTT_URL": broker.url,
+        "AGRITRACE_TOPIC_PREFIX": prefix,
+        "AGRITRACE_INGEST_SHARE_GROUP": GROUP,
+        "AGRITRACE_INGEST_BATCH_SIZE": "5000",
+    }
+    ids = [f"live-{i}-{uuid.uuid4().hex[:6]}" for i in range(processes)]
+    # Open each ingester's persistent session first, so nothing published while an
+    # ingester is still starting is lost to it: the broker queues it for the session.
+    for cid in ids:
+        subprocess.run(
+            [
+                MOSQUITTO_SUB,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(broker.port),
+                "-q",
+                "1",
+                "-c",
+                "-i",
+                cid,
+                "-t",
+                f"$share/{GROUP}/{prefix}/drones/+/+",
+                "-W",
+                "1",
+            ],  # fmt: skip
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+    logs = [work / f"{cid}.log" for cid in ids]
+    procs = [
+        subprocess.Popen(
+            [AGRITRACE, "ingest", "--client-id", cid],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
+        for cid, log in zip(ids, logs, strict=True)
+    ]
+    try:
+        # Start the clock once every ingester has migrated, connected and subscribed.
+        _wait(lambda: all(b"ingesting" in log.read_bytes() for log in logs), 120)
+        time.sleep(0.5)
+        t = time.perf_counter()
+        pubs = publishers(broker, stream)
+        while _count(engine) < n:
+            time.sleep(0.1)
+            if time.perf_counter() - t > 900:
+                raise RuntimeError("ingest did not finish in 15 minutes")
+        elapsed = time.perf_counter() - t
+        for p in pubs:
+            p.wait(60)
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(60)
+    return {"seconds": elapsed} | _checks(engine, n)
+
+
+def _wait(cond: Callable[[], bool], timeout_s: float) -> None:
+    end = time.monotonic() + timeout_s
+    while not cond():
+        if time.monotonic() > end:
+            raise RuntimeError("the ingesters did not start")
+        time.sleep(0.1)
+
+
+def _checks(engine, n: int) -> dict:
+    with engine.connect() as c:
+        rows = c.execute(select(func.count()).select_from(TelemetryPoint)).scalar_one()
+        distinct = c.execute(
+            select(func.count()).select_from(
+                select(TelemetryPoint.drone_code, TelemetryPoint.seq).distinct().subquery()
+            )
+        ).scalar_one()
+        counted = c.execute(select(func.sum(Mission.point_count))).scalar_one()
+    return {"rows": rows, "exactly_once": rows == distinct == counted == n}
+
+
+def database(backend: str, work: Path) -> tuple[str, object, Callable[[], None]]:
+    """A fresh, migrated database: its URL, an engine, and how to drop it."""
+    if backend == "sqlite":
+        path = work / f"live-{uuid.uuid4().hex[:6]}.db"
+        url = f"sqlite:///{path}"
+        engine = make_engine(url)
+        migrate(engine)
+        return url, engine, engine.dispose
+    name = f"agritrace_bench_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    engine = make_engine(url)
+    migrate(engine)
+
+    def drop() -> None:
+        engine.dispose()
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    return url, engine, drop
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--points", type=int, default=400_000)
+    ap.add_argument("--per-message", type=int, default=100)
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    ap.add_argument("--processes", default="1,2", help="ingester processes to try, e.g. 1,2")
+    args = ap.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)
+    n = args.points - args.points % (len(DRONES) * args.per_message)
+    work = Path(tempfile.mkdtemp(prefix="ingest-live-"))
+    work.chmod(0o777)
+    broker = Broker(work)
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    try:
+        prefix = f"l{uuid.uuid4().hex[:8]}"
+        secs = ceiling(broker, messages(n, args.per_message, prefix), prefix)
+        c_rate = n / secs
+        print(f"ceiling  mosquitto_sub -q 1 (live)     : {c_rate:>9,.0f} points/s ({secs:.2f} s)")
+        for backend in args.backends.split(","):
+            for k in (int(x) for x in args.processes.split(",")):
+                prefix = f"l{uuid.uuid4().hex[:8]}"
+                url, engine, drop = database(backend, work)
+                try:
+                    r = ingest(broker, work, url, engine, messages(n, args.per_message, prefix),
+                               prefix, n, k)  # fmt: skip
+                finally:
+                    drop()
+                rate = n / r["seconds"]
+                print(
+                    f"ingest   {backend:<10} {k} process{'es' if k > 1 else '  '}     : "
+                    f"{rate:>9,.0f} points/s ({r['seconds']:.2f} s, {rate / c_rate:.2f} of C; "
+                    f"exactly once {'yes' if r['exactly_once'] else 'NO'})"
+                )
+    finally:
+        broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
