@@ -11,6 +11,10 @@ LISTENER="mqtt.listeners.tcp.default = 127.0.0.1:${MQTT_PORT}"
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 running() { rabbitmqctl -q status >/dev/null 2>&1; }
 
+if ! command -v rabbitmq-server >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
+fi
+
 changed=false
 mkdir -p "$(dirname "$CONF")"
 touch "$CONF"
