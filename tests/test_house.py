@@ -1,8 +1,9 @@
 """The house rules that keep the code easy to live in, checked on the source itself.
 
 Imports go one way (``drone_ingest`` uses ``traceability``, never the reverse; FastAPI
-only under ``traceability/api``; paho in one module, pika in one module), and no function or module grows
-past the size a reader can hold without a comment saying why it is long.
+only under ``traceability/api``; paho in one module, pika in one module), and no
+function or module grows past the size a reader can hold without a comment saying why
+it is long.
 """
 
 import ast
