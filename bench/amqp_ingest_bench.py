@@ -8,8 +8,10 @@ JSON arrays of ``--per-message`` points) is published over MQTT to RabbitMQ's MQ
 (port 1884) and waits as a backlog in a fresh durable quorum queue bound to the prefix;
 then the consumers start and drain it.
 
-- ceiling: ``mosquitto_sub -q 1`` (C) draining the same backlog from the same broker,
-  through the MQTT plugin's queue for a persistent session;
+- ceilings, both C: ``bench/amqp_drain.c`` (librabbitmq; compiled on first use, Debian's
+  ``librabbitmq-dev``) draining the same backlog from a quorum queue over AMQP with
+  the ingester's acknowledgements, and ``mosquitto_sub -q 1`` draining it from the
+  MQTT plugin's queue for a persistent session;
 - ingest, 1 and 2: ``agritrace ingest`` processes with ``AGRITRACE_AMQP_URL`` into a
   PostgreSQL database of their own (partitioned telemetry), timed from the first
   stored point to the last (the processes' start-up is left out), then checked for
@@ -62,6 +64,38 @@ def ceiling(stream, prefix: str) -> float:
     return elapsed
 
 
+def drain_binary() -> Path:
+    """``bench/amqp_drain.c``, compiled once into the build folder."""
+    out = ROOT / "build" / "amqp_drain"
+    src = ROOT / "bench" / "amqp_drain.c"
+    if not out.exists() or out.stat().st_mtime < src.stat().st_mtime:
+        out.parent.mkdir(exist_ok=True)
+        subprocess.run(["cc", "-O2", str(src), "-lrabbitmq", "-o", str(out)], check=True)
+    return out
+
+
+def amqp_ceiling(n_messages: int, per_message: int, batch_size: int) -> float:
+    """Seconds the C consumer takes to drain a backlog of the stream from a quorum queue."""
+    prefix = f"b{uuid.uuid4().hex[:8]}"
+    queue = f"agritrace.ingest.{prefix}"
+    drain = drain_binary()
+    stream = messages(n_messages * per_message, per_message, prefix)
+    ensure_queue(AMQP_URL, queue=queue, prefix=prefix)
+    try:
+        preload(MQTT_URL, stream)
+        batch = str(max(1, batch_size // per_message))
+        t = time.perf_counter()
+        subprocess.run(
+            # The ingester's prefetch: twice its batch (which it counts in points).
+            [drain, "127.0.0.1", "5672", queue, str(len(stream)), batch, str(2 * batch_size)],
+            stdout=subprocess.DEVNULL,
+            check=True,
+        )
+        return time.perf_counter() - t
+    finally:
+        delete_queue(AMQP_URL, queue=queue)
+
+
 def _database():
     name = f"agritrace_bench_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -92,6 +126,19 @@ def _check(engine) -> tuple[int, int, int, int]:
                 "SELECT sum(point_count) FROM missions",
             )
         )
+
+
+def _bytes(engine) -> tuple[int, int]:
+    """Bytes on disk of telemetry's partitions and of telemetry_keys, indexes included."""
+    with engine.connect() as c:
+        points = c.execute(
+            text(
+                "SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits "
+                "WHERE inhparent = 'telemetry'::regclass"
+            )
+        ).scalar()
+        keys = c.execute(text("SELECT pg_total_relation_size('telemetry_keys')")).scalar()
+    return int(points), int(keys)
 
 
 def ingest(n: int, per_message: int, consumers: int, batch_size: int) -> dict:
@@ -131,6 +178,7 @@ def ingest(n: int, per_message: int, consumers: int, batch_size: int) -> dict:
                 raise RuntimeError(f"stored {done} of {n} in 15 minutes")
         elapsed = time.perf_counter() - t0
         checks = _check(engine)
+        size = _bytes(engine)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -147,6 +195,7 @@ def ingest(n: int, per_message: int, consumers: int, batch_size: int) -> dict:
         "checks": checks,
         "exactly_once": set(checks) == {n},
         "exit": [p.returncode for p in procs],
+        "bytes": size,
     }
 
 
@@ -164,6 +213,9 @@ def main() -> None:
     print(f"stream: {n:,} points in {len(stream):,} messages ({size / 1e6:.1f} MB)")
     secs = ceiling(stream * args.ceiling_repeat, prefix) / args.ceiling_repeat
     print(f"ceiling  mosquitto_sub -q 1 (C)   : {n / secs:>10,.0f} points/s ({secs:.2f} s)")
+    reps = args.ceiling_repeat
+    secs = amqp_ceiling(len(stream) * reps, args.per_message, args.batch_size) / reps
+    print(f"ceiling  amqp_drain, quorum (C)   : {n / secs:>10,.0f} points/s ({secs:.2f} s)")
     for consumers in (1, 2):
         r = ingest(n, args.per_message, consumers, args.batch_size)
         print(
@@ -173,6 +225,12 @@ def main() -> None:
             f"{'/'.join(f'{c:,}' for c in r['checks'])}: "
             f"exactly once {'yes' if r['exactly_once'] else 'NO'}; exit {r['exit']})"
         )
+    points_b, keys_b = r["bytes"]
+    print(
+        f"storage  {(points_b + keys_b) / n:,.0f} bytes per point on PostgreSQL "
+        f"(telemetry partitions {points_b / n:,.0f} + telemetry_keys {keys_b / n:,.0f}, "
+        "indexes included)"
+    )
 
 
 if __name__ == "__main__":
