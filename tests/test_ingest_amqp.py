@@ -125,8 +125,9 @@ def test_stream_with_repeats_is_stored_exactly_once(db, prefix, queue, drones, p
 
 
 def test_two_ingesters_split_a_stream_and_store_each_point_once(db, prefix, queue, drones, pub):
-    a = amqp_ingester(db, prefix, queue, batch_size=200)
-    b = amqp_ingester(db, prefix, queue, batch_size=200)
+    # A prefetch of 2 x 50 messages each, well under the 345 sent: neither can take all.
+    a = amqp_ingester(db, prefix, queue, batch_size=50)
+    b = amqp_ingester(db, prefix, queue, batch_size=50)
     total = 0
     try:
         for d in drones:

@@ -188,3 +188,52 @@ def test_this_month_and_the_next_are_made_ahead(fresh_pg):
         for y, m in [(now.year, now.month), later]
     }
     assert expected | {"telemetry_partitions.telemetry_default"} == _partitions(fresh_pg)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fresh_db(request, tmp_path) -> Iterator:
+    """An empty database of each backend, not yet migrated."""
+    if request.param == "sqlite":
+        from traceability.db import make_engine
+
+        engine = make_engine(f"sqlite:///{tmp_path}/fresh.db")
+        yield engine
+        engine.dispose()
+        return
+    gen = _postgres_engine()
+    engine = next(gen)
+    try:
+        yield engine
+    finally:
+        gen.close()
+
+
+def test_migration_0006_goes_back_to_one_table_with_its_points(fresh_db):
+    from alembic import command
+
+    from traceability.db import alembic_config
+
+    migrate(fresh_db, "0006")
+    with fresh_db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO drones (code, model, swath_m, tank_capacity, online, created_at) "
+                "VALUES ('D0', 'T40', 10, 40, false, '2026-01-01')"
+            )
+        )
+    _ingest(fresh_db, [_point(1, "2026-01-31T23:00:00Z"), _point(2, "2026-02-01T00:30:00Z")])
+    command.downgrade(alembic_config(fresh_db), "0005")
+    with fresh_db.connect() as conn:
+        rows = conn.execute(text("SELECT seq FROM telemetry ORDER BY seq")).scalars()
+        assert list(rows) == [1, 2]
+    # The old unique key is back: a repeat is refused by the table itself.
+    with pytest.raises(Exception, match="(?i)unique|duplicate"), fresh_db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO telemetry (drone_code, seq, mission_id, ts, lat, lon, spraying) "
+                "VALUES ('D0', 2, 'M-P', '2026-03-01T00:00:00Z', 9.2, 105.4, false)"
+            )
+        )
+    migrate(fresh_db)  # and forward again, the points kept
+    with fresh_db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM telemetry_keys")).scalar() == 2
