@@ -161,17 +161,25 @@ def test_poison_messages_become_rejects_and_ingest_goes_on(db, prefix, queue, dr
         pub.publish(f"{prefix}/drones/D0/telemetry", orjson.dumps(point[0]))
         for payload in bad:
             pub.publish(f"{prefix}/drones/D0/telemetry", payload)
+        # A retained poison status, as a drone's Last Will could be.
+        pub.publish(f"{prefix}/drones/D0/status", b'{"online": true\x00}', retain=True)
         pub.publish(f"{prefix}/drones/D0/telemetry", orjson.dumps(point[1]))
         pub.flush()
-        wait_until(lambda: count_rejects(db) == len(bad), what="every bad message kept")
+        wait_until(lambda: count_rejects(db) == len(bad) + 1, what="every bad message kept")
         wait_until(lambda: count_points(db) == (2, 2), what="the good points around the bad")
         with Session(db) as s:
             kept = list(s.exec(select(IngestReject)).all())
-        assert {r.topic for r in kept} == {f"{prefix}/drones/D0/telemetry"}
+        assert sorted(r.topic.rsplit("/", 1)[1] for r in kept) == ["status"] + ["telemetry"] * 4
         assert all(r.reason for r in kept)
+        assert ing.wait_ready(0)  # still consuming
+        # Clear the retained message at the broker; the empty payload is one more reject.
+        pub.publish(f"{prefix}/drones/D0/status", b"", retain=True)
+        pub.flush()
+        wait_until(lambda: count_rejects(db) == len(bad) + 2, what="the clearing message")
     finally:
         ing.stop()
-    assert ensure_queue(AMQP_URL, queue=queue, prefix=prefix) == 0  # all acknowledged
+    # Every message was acknowledged: after the stop nothing went back to the queue.
+    assert ensure_queue(AMQP_URL, queue=queue, prefix=prefix) == 0
 
 
 def _run_ingest(db, prefix: str, queue: str, log) -> subprocess.Popen:
