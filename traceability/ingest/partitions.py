@@ -127,7 +127,13 @@ def ensure_for_points(engine: Engine, stamps: Iterable[datetime], now: datetime)
     Runs in a short transaction of its own, so no batch waits on a lock it holds.
     """
     known = _known.setdefault(engine.url.render_as_string(hide_password=False), set())
-    wanted = {month_of(ts) for ts in stamps} | ahead(now)
+    stamps = list(stamps)
+    months: set[datetime] = set()
+    if stamps:
+        first, last = month_of(min(stamps)), month_of(max(stamps))
+        # The hot path: a batch's points almost always fall in one month.
+        months = {first} if first == last else {month_of(ts) for ts in stamps}
+    wanted = months | ahead(now)
     missing = wanted - known
     if not missing:
         return []
