@@ -817,7 +817,7 @@ class TelemetryKey(SQLModel, table=True):
 
     A point is written to ``telemetry`` only if its key was new here, in the same
     transaction, so a point re-sent with another ``ts`` (another partition) is still a
-    repeat. Small and unpartitioned: two numbers' worth per point.
+    repeat. Narrow and unpartitioned: two columns per point.
     """
 
     __tablename__ = "telemetry_keys"

@@ -7,7 +7,7 @@ On PostgreSQL the plain ``telemetry`` table becomes a table partitioned by range
 ``ts`` (one partition per UTC month in the schema ``telemetry_partitions``, and a
 default partition), its rows copied over. A unique key on a partitioned table must
 hold the partition key, but a point re-sent with another ``ts`` must still be a repeat:
-``(drone_code, seq)`` moves to the small unpartitioned ``telemetry_keys`` table, on
+``(drone_code, seq)`` moves to the narrow unpartitioned ``telemetry_keys`` table, on
 both backends. SQLite keeps one plain table.
 """
 
