@@ -384,12 +384,16 @@ def ingest(
         str | None, typer.Option(help="MQTT client id (persistent session)")
     ] = None,
     database_url: DatabaseUrl = None,
+    amqp_url: Annotated[
+        str | None,
+        typer.Option(help="RabbitMQ: consume the ingest queue over AMQP (AGRITRACE_AMQP_URL)"),
+    ] = None,
 ) -> None:
     """Run the MQTT ingester (several may share the load on one broker)."""
     _select_database(database_url)
     from drone_ingest.service import run_ingester
 
-    run_ingester(mqtt_url=mqtt_url, client_id=client_id)
+    run_ingester(mqtt_url=mqtt_url, client_id=client_id, amqp_url=amqp_url)
 
 
 @app.command("ingest-log")

@@ -75,7 +75,7 @@ class Ingester:
     def __init__(
         self,
         *,
-        mqtt_url: str,
+        mqtt_url: str | None,
         engine,
         prefix: str = "agri",
         client_id: str | None = None,
@@ -85,7 +85,8 @@ class Ingester:
         measure_interval_s: float = 2.0,
         open_measure_interval_s: float = 30.0,
     ) -> None:
-        self.address = BrokerAddress.parse(mqtt_url)
+        # None for a subclass with another transport (drone_ingest.amqp).
+        self.address = BrokerAddress.parse(mqtt_url) if mqtt_url else None
         self.engine = engine
         self.prefix = prefix.strip("/")
         self.client_id = client_id or default_client_id()

@@ -18,21 +18,31 @@ log = logging.getLogger(__name__)
 STATS_EVERY_S = 30.0
 
 
-def run_ingester(*, mqtt_url: str | None = None, client_id: str | None = None) -> None:
-    """The ``agritrace ingest`` command: run until SIGINT or SIGTERM, then stop cleanly."""
-    from traceability.db import get_engine, migrate
-
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+def make_ingester(
+    engine, *, mqtt_url: str | None = None, amqp_url: str | None = None, client_id=None
+) -> Ingester:
+    """The ingester the settings ask for: over AMQP when an AMQP URL is set, else MQTT."""
     settings = get_settings()
+    amqp_url = amqp_url or settings.amqp_url
+    if amqp_url:
+        from drone_ingest.amqp import AmqpIngester
+
+        return AmqpIngester(
+            amqp_url=amqp_url,
+            engine=engine,
+            prefix=settings.topic_prefix,
+            queue=settings.ingest_queue,
+            client_id=client_id,
+            batch_size=settings.ingest_batch_size,
+            flush_ms=settings.ingest_flush_ms,
+        )
     url = mqtt_url or settings.mqtt_url
     if not url:
-        raise SystemExit("no broker: pass --mqtt-url or set AGRITRACE_MQTT_URL (mqtt://host:port)")
-    engine = get_engine()
-    migrate(engine)
-    ingester = Ingester(
+        raise SystemExit(
+            "no broker: pass --mqtt-url or set AGRITRACE_MQTT_URL (mqtt://host:port), "
+            "or AGRITRACE_AMQP_URL (amqp://user:pass@host:5672/%2F) for RabbitMQ"
+        )
+    return Ingester(
         mqtt_url=url,
         engine=engine,
         prefix=settings.topic_prefix,
@@ -41,6 +51,21 @@ def run_ingester(*, mqtt_url: str | None = None, client_id: str | None = None) -
         batch_size=settings.ingest_batch_size,
         flush_ms=settings.ingest_flush_ms,
     )
+
+
+def run_ingester(
+    *, mqtt_url: str | None = None, client_id: str | None = None, amqp_url: str | None = None
+) -> None:
+    """The ``agritrace ingest`` command: run until SIGINT or SIGTERM, then stop cleanly."""
+    from traceability.db import get_engine, migrate
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    engine = get_engine()
+    migrate(engine)
+    ingester = make_ingester(engine, mqtt_url=mqtt_url, amqp_url=amqp_url, client_id=client_id)
     done = threading.Event()
 
     def _stop(signum, _frame) -> None:

@@ -1,8 +1,9 @@
 """The house rules that keep the code easy to live in, checked on the source itself.
 
 Imports go one way (``drone_ingest`` uses ``traceability``, never the reverse; FastAPI
-only under ``traceability/api``; paho in one module), and no function or module grows
-past the size a reader can hold without a comment saying why it is long.
+only under ``traceability/api``; paho in one module, pika in one module), and no
+function or module grows past the size a reader can hold without a comment saying why
+it is long.
 """
 
 import ast
@@ -69,6 +70,11 @@ def test_only_the_api_package_imports_the_web_framework():
 def test_paho_is_imported_in_one_module():
     users = [rel for rel, src in MODULES.items() if "paho" in map(_top, _imported(src))]
     assert len(users) == 1, users
+
+
+def test_the_amqp_client_is_imported_in_one_module():
+    users = [rel for rel, src in MODULES.items() if "pika" in map(_top, _imported(src))]
+    assert users == ["drone_ingest/amqp.py"]
 
 
 def _marked(lines: list[str], lineno: int) -> bool:

@@ -31,6 +31,7 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "missions",
     "mission_fields",
     "telemetry",
+    "telemetry_keys",
     "ingest_rejects",
     "tokens",
     "log_checkpoints",

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     ingest_flush_ms: int = 50
     ingest_share_group: str = "agritrace"
     ingest_client_id: str | None = None
+    # With an AMQP URL (RabbitMQ, whose MQTT plugin takes the drones' MQTT), the ingester
+    # consumes this durable quorum queue instead of subscribing over MQTT.
+    amqp_url: str | None = None
+    ingest_queue: str = "agritrace.ingest"
     max_payload_bytes: int = 1_000_000
 
     # Measurement thresholds behind the mission flags.

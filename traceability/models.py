@@ -781,13 +781,15 @@ class NoSprayZone(NoSprayZoneBase, table=True):
 
 
 class TelemetryPoint(SQLModel, table=True):
-    """One fix of a drone; ``(drone_code, seq)`` identifies it, so repeats are no-ops."""
+    """One fix of a drone; ``(drone_code, seq)`` identifies it, so repeats are no-ops.
+
+    On PostgreSQL the table is partitioned by month of ``ts`` (migration 0006,
+    :mod:`traceability.ingest.partitions`), so a unique key here would have to include
+    the time; the key that makes a repeat a no-op is :class:`TelemetryKey`'s instead.
+    """
 
     __tablename__ = "telemetry"
-    __table_args__ = (
-        UniqueConstraint("drone_code", "seq", name="uq_telemetry_drone_seq"),
-        Index("ix_telemetry_mission_ts", "mission_id", "ts"),
-    )
+    __table_args__ = (Index("ix_telemetry_mission_ts", "mission_id", "ts"),)
 
     # SQLite only auto-numbers a column declared exactly INTEGER PRIMARY KEY.
     id: int | None = Field(
@@ -808,6 +810,22 @@ class TelemetryPoint(SQLModel, table=True):
     swath_m: float | None = None
     tank_remaining: float | None = None
     battery_pct: float | None = None
+
+
+class TelemetryKey(SQLModel, table=True):
+    """Each ``(drone_code, seq)`` ever stored, once, across all time: the exactly-once key.
+
+    A point is written to ``telemetry`` only if its key was new here, in the same
+    transaction, so a point re-sent with another ``ts`` (another partition) is still a
+    repeat. Narrow and unpartitioned: two columns per point.
+    """
+
+    __tablename__ = "telemetry_keys"
+
+    drone_code: str = Field(max_length=64, primary_key=True)
+    seq: int = Field(
+        sa_type=BigInteger, primary_key=True, sa_column_kwargs={"autoincrement": False}
+    )
 
 
 class Mission(SQLModel, table=True):

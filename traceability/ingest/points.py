@@ -1,10 +1,19 @@
 """Points: telemetry rows into the ``telemetry`` table through the driver, each point once.
 
 This is the hot path of the ingester, so it talks to the database driver directly, in
-the session's transaction: on PostgreSQL a binary COPY into a temporary table and one
-``INSERT ... SELECT ... ON CONFLICT (drone_code, seq) DO NOTHING``; on SQLite
-``executemany`` per mission with the connection's change counter. A repeated point is
-a no-op either way, and the counts returned are of the rows that were new.
+the session's transaction. A point is new when its ``(drone_code, seq)`` was new in
+``telemetry_keys`` (one key per point across all time: ``telemetry`` itself is
+partitioned by month on PostgreSQL, where a unique key would have to include ``ts``).
+
+- PostgreSQL: the months' partitions are made first if missing
+  (:mod:`traceability.ingest.partitions`), then a binary COPY into a temporary table and
+  one statement: ``INSERT INTO telemetry_keys ... ON CONFLICT DO NOTHING RETURNING`` the
+  new keys, and the points of exactly those keys into ``telemetry``.
+- SQLite: the batch's keys already stored are looked up, and the rest go into both
+  tables with ``executemany``.
+
+A repeated point is a no-op either way, and the counts returned are of the rows that
+were new.
 """
 
 from collections import Counter
@@ -14,6 +23,8 @@ from operator import itemgetter
 from sqlmodel import Session
 
 from traceability.ingest.contract import POINT_FIELDS
+from traceability.ingest.partitions import ensure_for_points
+from traceability.models import utcnow
 
 #: A row's values: the drone's code, then a point's values in contract order.
 COLUMNS: tuple[str, ...] = ("drone_code", *POINT_FIELDS)
@@ -34,17 +45,20 @@ _PG_TEMP = (
 )
 _NAMES = ", ".join(COLUMNS)
 _PG_INSERT = (
-    f"WITH ins AS (INSERT INTO telemetry ({_NAMES}) SELECT {_NAMES} FROM telemetry_in "
-    "ORDER BY drone_code, seq ON CONFLICT (drone_code, seq) DO NOTHING "
-    "RETURNING mission_id, ts) "
+    "WITH k AS (INSERT INTO telemetry_keys (drone_code, seq) "
+    "SELECT drone_code, seq FROM telemetry_in ORDER BY drone_code, seq "
+    "ON CONFLICT DO NOTHING RETURNING drone_code, seq), "
+    f"ins AS (INSERT INTO telemetry ({_NAMES}) "
+    f"SELECT {', '.join('t.' + c for c in COLUMNS)} FROM telemetry_in t "
+    "JOIN k ON k.drone_code = t.drone_code AND k.seq = t.seq RETURNING mission_id, ts) "
     "SELECT mission_id, count(*), min(ts) FROM ins GROUP BY mission_id"
 )
-_SQLITE_INSERT = (
-    f"INSERT INTO telemetry ({_NAMES}) VALUES ({', '.join('?' * len(COLUMNS))}) "
-    "ON CONFLICT (drone_code, seq) DO NOTHING"
-)
+_SQLITE_INSERT = f"INSERT INTO telemetry ({_NAMES}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_SQLITE_KEY = "INSERT INTO telemetry_keys (drone_code, seq) VALUES (?, ?)"
+_SQLITE_CHUNK = 500  # keys looked up per query (SQLite caps a statement's parameters)
 _TS_AT = COLUMNS.index("ts")
 _MID_AT = COLUMNS.index("mission_id")
+_SEQ_AT = COLUMNS.index("seq")
 
 
 def insert_points(session: Session, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
@@ -52,10 +66,11 @@ def insert_points(session: Session, rows: list[tuple]) -> tuple[Counter[str], di
 
     Returns, per mission, how many rows were new and the earliest of the new fixes.
     """
-    dbapi = session.connection().connection.driver_connection
-    if session.get_bind().dialect.name == "postgresql":
-        return _copy_points(dbapi, rows)
-    return _executemany_points(dbapi, rows)
+    engine = session.get_bind()
+    if engine.dialect.name == "postgresql":
+        ensure_for_points(engine, map(itemgetter(_TS_AT), rows), utcnow())
+        return _copy_points(session.connection().connection.driver_connection, rows)
+    return _executemany_points(session.connection().connection.driver_connection, rows)
 
 
 def _copy_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
@@ -76,28 +91,41 @@ def _copy_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, date
 
 
 def _executemany_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
-    new: Counter[str] = Counter()
-    first: dict[str, datetime] = {}
-    by_mission: dict[str, list[tuple]] = {}
-    for row in rows:
-        group = by_mission.get(row[_MID_AT])
-        if group is None:
-            by_mission[row[_MID_AT]] = group = []
-        group.append(row)
     cur = dbapi.cursor()
     try:
-        for mid, group in by_mission.items():
-            before = dbapi.total_changes
-            cur.executemany(_SQLITE_INSERT, map(_sqlite_row, group))
-            added = dbapi.total_changes - before
-            if added:
-                new[mid] = added
-                # A repeated point was stored before, so it cannot be earlier than what is
-                # recorded: the minimum over the whole group is as good as over new rows.
-                first[mid] = min(map(itemgetter(_TS_AT), group))
+        stored = _stored_keys(cur, rows)
+        fresh = [r for r in rows if (r[0], r[_SEQ_AT]) not in stored] if stored else rows
+        # A writer racing us to the same key fails on the key's primary key and the
+        # caller retries: the keys table, not this look-up, is what keeps points once.
+        cur.executemany(_SQLITE_KEY, [(r[0], r[_SEQ_AT]) for r in fresh])
+        cur.executemany(_SQLITE_INSERT, map(_sqlite_row, fresh))
     finally:
         cur.close()
+    new: Counter[str] = Counter(map(itemgetter(_MID_AT), fresh))
+    first: dict[str, datetime] = {}
+    for row in fresh:
+        mid, ts = row[_MID_AT], row[_TS_AT]
+        if mid not in first or ts < first[mid]:
+            first[mid] = ts
     return new, first
+
+
+def _stored_keys(cur, rows: list[tuple]) -> set[tuple[str, int]]:
+    """The ``(drone_code, seq)`` of ``rows`` that are stored already."""
+    by_drone: dict[str, list[int]] = {}
+    for row in rows:
+        by_drone.setdefault(row[0], []).append(row[_SEQ_AT])
+    stored: set[tuple[str, int]] = set()
+    for drone, seqs in by_drone.items():
+        for i in range(0, len(seqs), _SQLITE_CHUNK):
+            chunk = seqs[i : i + _SQLITE_CHUNK]
+            cur.execute(
+                "SELECT seq FROM telemetry_keys WHERE drone_code = ? AND seq IN "
+                f"({', '.join('?' * len(chunk))})",
+                (drone, *chunk),
+            )
+            stored.update((drone, seq) for (seq,) in cur.fetchall())
+    return stored
 
 
 def _sqlite_row(row: tuple) -> tuple:

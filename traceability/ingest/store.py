@@ -1,8 +1,8 @@
 """Store: write a validated batch in the caller's transaction; the caller commits, then acks.
 
-- points go in through :mod:`traceability.ingest.points` (``ON CONFLICT (drone_code, seq)
-  DO NOTHING``), so a redelivered or repeated point is a no-op and ``point_count`` grows
-  by exactly the rows that were new;
+- points go in through :mod:`traceability.ingest.points` (each only if its
+  ``(drone_code, seq)`` is new in ``telemetry_keys``), so a redelivered or repeated point
+  is a no-op and ``point_count`` grows by exactly the rows that were new;
 - a mission row is created by whichever comes first, a point or the start event
   (``ON CONFLICT (mission_id) DO NOTHING``, so two ingesters racing create it once);
 - start events fill the mission, end events complete it, status messages move a
