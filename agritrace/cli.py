@@ -18,6 +18,16 @@ from agritrace.database import (
     existing_engine,
 )
 
+LogFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--log-format",
+        metavar="text|json",
+        show_default=False,
+        help="text, or json: one object per line (default: $AGRITRACE_LOG_FORMAT, else text)",
+    ),
+]
+
 app = typer.Typer(
     name="agritrace",
     help="Trace farm produce back to what was done on the field, by hand and by drone.",
@@ -180,6 +190,7 @@ def serve(
             "else http://localhost:8000)",
         ),
     ] = None,
+    log_format: LogFormat = None,
 ) -> None:
     """Run the HTTP API and the public trace pages."""
     import os
@@ -187,7 +198,14 @@ def serve(
     import uvicorn
 
     from agritrace.demo import DemoError, check_port
+    from traceability import logformat
+    from traceability.config import get_settings
     from traceability.db import migrate
+
+    fmt = log_format or get_settings().log_format
+    if fmt not in logformat.FORMATS:
+        raise typer.BadParameter(f"--log-format must be text or json, not '{fmt}'")
+    logformat.configure(fmt)
 
     try:
         check_port(host, port)
@@ -210,6 +228,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        log_config=logformat.uvicorn_log_config(fmt),
     )
 
 
@@ -383,13 +402,24 @@ def ingest(
     client_id: Annotated[
         str | None, typer.Option(help="MQTT client id (persistent session)")
     ] = None,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            help="serve /healthz, /readyz and /metrics on this port "
+            "(default: $AGRITRACE_INGEST_HTTP_PORT, else none)"
+        ),
+    ] = None,
+    log_format: LogFormat = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the MQTT ingester (several may share the load on one broker)."""
     _select_database(database_url)
     from drone_ingest.service import run_ingester
 
-    run_ingester(mqtt_url=mqtt_url, client_id=client_id)
+    status = run_ingester(
+        mqtt_url=mqtt_url, client_id=client_id, http_port=http_port, log_format=log_format
+    )
+    raise typer.Exit(status)
 
 
 @app.command("ingest-log")

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     ingest_share_group: str = "agritrace"
     ingest_client_id: str | None = None
     max_payload_bytes: int = 1_000_000
+    # The ingester's own HTTP port for /healthz, /readyz and /metrics (0: none).
+    ingest_http_port: int = 0
+    ingest_http_host: str = "0.0.0.0"
+    # "text" for people, "json" (one object per line) for a log collector.
+    log_format: str = "text"
 
     # Measurement thresholds behind the mission flags.
     overspray_flag_pct: float = 5.0
