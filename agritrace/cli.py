@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from agritrace import transparency_cli
+from agritrace import ops_cli, transparency_cli
 from agritrace.database import (
     DEMO_DATABASE_URL,
     DatabaseUrl,
@@ -47,6 +47,9 @@ organisations_app = typer.Typer(
 app.add_typer(organisations_app, name="organisations")
 app.add_typer(transparency_cli.checkpoint_app, name="checkpoint")
 app.command("verify")(transparency_cli.verify)
+app.add_typer(ops_cli.devices_app, name="devices")
+app.command("backup")(ops_cli.backup)
+app.command("restore")(ops_cli.restore)
 
 
 @db_app.command("upgrade")

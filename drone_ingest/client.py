@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 _TRANSIENT = (OperationalError, InterfaceError)
 
 
+class StorageFault(RuntimeError):
+    """The database answers but cannot hold the record (its tables are gone)."""
+
+
 def default_client_id() -> str:
     """A client id stable across restarts of this host's ingester (the session is kept by id)."""
     return get_settings().ingest_client_id or f"agritrace-ingest-{socket.gethostname()}"[:64]
@@ -109,6 +113,7 @@ class Ingester:
         self._ready = threading.Event()
         self._generation = 0
         self.failure: BaseException | None = None  # what stopped the writer, if anything
+        self._db_down = False  # the writer is waiting for the database to come back
         self._client: Client | None = None
         self._threads: list[threading.Thread] = []
 
@@ -141,7 +146,11 @@ class Ingester:
         """Readiness, check by check: subscribed, and the writer alive (for ``/readyz``)."""
         writer = self._threads[0] if self._threads else None
         alive = writer is not None and writer.is_alive() and self.failure is None
-        checks = {"subscribed": self._ready.is_set(), "writer_alive": alive}
+        checks = {
+            "subscribed": self._ready.is_set(),
+            "writer_alive": alive,
+            "database": not self._db_down,
+        }
         metrics.READY.set(1 if all(checks.values()) else 0)
         return checks
 
@@ -270,7 +279,9 @@ class Ingester:
             except _TRANSIENT as exc:
                 # The database is away or busy: keep the messages unacknowledged and retry;
                 # the broker holds everything behind them meanwhile.
+                self._check_storage(exc)
                 self.stats.db_retries += 1
+                self._db_down = True
                 metrics.DB_RETRIES.inc()
                 log.warning(
                     "database unavailable (%s); retrying in %.1f s", type(exc).__name__, delay
@@ -287,8 +298,10 @@ class Ingester:
                     for message in messages:
                         self._commit([message])
                     return
+                self._check_storage(exc)
                 self._poison(messages[0], exc)
                 return
+        self._db_down = False
         self._ack(messages)
         metrics.observe_batch(result, messages=len(messages), seconds=time.perf_counter() - started)
         for reject in result.refused:
@@ -302,6 +315,17 @@ class Ingester:
         s.events += result.events
         if result.ended:
             self._measure_now.set()
+
+    def _check_storage(self, cause: Exception) -> None:
+        """Raise :class:`StorageFault` if the record's tables are gone (not the message's
+        fault: storing it as a reject, or waiting, would hide a broken database)."""
+        try:
+            with Session(self.engine) as session:
+                missing = handlers.missing_tables(session)
+        except _TRANSIENT:
+            return  # the database is away: that is what the caller waits out
+        if missing:
+            raise StorageFault(f"tables missing: {', '.join(missing)}") from cause
 
     def _poison(self, message: Message, exc: Exception) -> None:
         log.exception(
