@@ -224,6 +224,11 @@ def serve(
     if migrate_db:
         migrate(engine)
     engine.dispose()
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every worker writes its metrics there; /metrics adds them up.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="agritrace-metrics-")
     uvicorn.run(
         "traceability.api.main:create_app",
         factory=True,
