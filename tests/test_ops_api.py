@@ -1,9 +1,16 @@
 """The API's health and metrics: ``/readyz`` asks the database, ``/metrics`` counts requests
 by route template, in Prometheus' text format."""
 
+import os
+import signal
+import subprocess
+
+import orjson
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.mqtt import free_port, wait_until
+from tests.ops import AGRITRACE, ROOT, agritrace, http_get, sample, scrape
 from traceability.api.main import create_app
 from traceability.db import make_engine
 
@@ -60,3 +67,31 @@ def test_metrics_count_requests_by_route_template(client):
     assert not any("NO-SUCH-LOT" in str(labels) for _, labels in after)
     hist = ("agritrace_http_request_duration_seconds_count", (("method", "GET"), ("route", route)))
     assert after[hist] - before.get(hist, 0.0) == 3
+
+
+def test_serve_with_two_workers_logs_json_and_adds_up_their_metrics(tmp_path):
+    url = f"sqlite:///{tmp_path}/api.db"
+    agritrace("db", "upgrade", "--database-url", url)
+    port = free_port()
+    log = tmp_path / "serve.log"
+    args = ["--port", str(port), "--workers", "2", "--database-url", url, "--log-format", "json"]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*AGRITRACE, "serve", *args], stdout=out, stderr=out, cwd=ROOT, env=dict(os.environ)
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: http_get(f"{base}/readyz")[0] == 200, what="the API", timeout=60)
+        for _ in range(20):  # new connections: the two workers share them out
+            assert http_get(f"{base}/api/v1/trace/NO-SUCH-LOT")[0] == 404
+        samples = scrape(f"{base}/metrics")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(30)
+    route = "/api/v1/trace/{code}"
+    labels = {"method": "GET", "route": route, "status": "404"}
+    assert sample(samples, "agritrace_http_requests_total", **labels) == 20
+    lines = [orjson.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert lines and all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
+    access = [line for line in lines if line["logger"] == "uvicorn.access"]
+    assert any("/api/v1/trace/NO-SUCH-LOT" in line["message"] for line in access)
