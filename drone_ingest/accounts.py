@@ -52,7 +52,7 @@ def check_name(name: str) -> str:
 def hash_password(password: str, *, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
     """The password file's ``$7$`` entry for ``password`` (PBKDF2-HMAC-SHA512).
 
-    >>> hash_password("s3cret", salt=bytes(12), iterations=101)[:22]
+    >>> hash_password("s3cret", salt=bytes(12), iterations=101)[:24]
     '$7$101$AAAAAAAAAAAAAAAA$'
     """
     salt = os.urandom(SALT_BYTES) if salt is None else salt
