@@ -74,6 +74,24 @@ def metrics() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
+def route_template(scope: Scope) -> str:
+    """The template of the route that answered (``/api/v1/lots/{code}``), whole.
+
+    An included router's route knows only its own part (``/lots/{code}``); the router's
+    prefix is what the path asked holds in front of that part, filled in.
+    """
+    route = scope.get("route")
+    own = getattr(route, "path_format", None) or getattr(route, "path", None)
+    if not own:
+        return UNMATCHED
+    try:
+        filled = own.format(**{k: v for k, v in scope.get("path_params", {}).items()})
+    except (KeyError, IndexError, ValueError):
+        return own
+    path = scope.get("path", "")
+    return path[: len(path) - len(filled)] + own if path.endswith(filled) else own
+
+
 class TimingMiddleware:
     """Count and time every HTTP request by method, route template and status."""
 
@@ -96,7 +114,7 @@ class TimingMiddleware:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", None) or UNMATCHED
+            route = route_template(scope)
             method = scope["method"]
             LATENCY.labels(method, route).observe(time.perf_counter() - started)
             REQUESTS.labels(method, route, str(status[0])).inc()
