@@ -358,8 +358,10 @@ class Ingester:
                 with Session(self.engine) as session:
                     store_rejects(session, rejects=[reject])
                     session.commit()
+                self._db_down = False
                 return True
             except _TRANSIENT:
+                self._db_down = True
                 if self._stopping.is_set():
                     return False
                 time.sleep(1.0)
