@@ -177,3 +177,32 @@ def _assert_poison_kept(db) -> None:
     assert len(kinds) == kinds.count("telemetry") + kinds.count("status")
     for _, payload in rows:
         assert "\x00" not in payload and "\\u0000" in payload
+
+
+def test_devices_add_writes_one_section_per_account_and_rotates(tmp_path):
+    from tests.ops import agritrace
+
+    passwd, acl = tmp_path / "passwd", tmp_path / "acl"
+    files = ["--passwd", str(passwd), "--acl", str(acl), "--prefix", "agri"]
+    first = agritrace("devices", "add", "BL-DR-001", *files).stdout
+    agritrace("devices", "add-ingester", *files)
+    second = agritrace("devices", "add", "BL-DR-001", *files).stdout
+    pw1 = first.split("(shown only once): ", 1)[1].split()[0]
+    pw2 = second.split("(shown only once): ", 1)[1].split()[0]
+
+    assert pw1 != pw2 and len(pw2) == 32
+    entries = dict(line.split(":", 1) for line in passwd.read_text().splitlines())
+    assert sorted(entries) == ["BL-DR-001", "ingester"]  # rotated in place, not added twice
+    assert check_password(entries["BL-DR-001"], pw2) and not check_password(
+        entries["BL-DR-001"], pw1
+    )
+    rules = [line for line in acl.read_text().splitlines() if line and line[0] != "#"]
+    assert rules == [
+        "user BL-DR-001",
+        "topic write agri/drones/BL-DR-001/#",
+        "user ingester",
+        "topic read agri/drones/#",
+        "topic read $share/agritrace/agri/drones/#",
+    ]
+    refused = agritrace("devices", "add", "BL/DR", *files, check=False)
+    assert refused.returncode == 2 and "cannot be a broker user name" in refused.stderr
