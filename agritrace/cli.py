@@ -10,13 +10,23 @@ from typing import Annotated
 
 import typer
 
-from agritrace import transparency_cli
+from agritrace import ops_cli, transparency_cli
 from agritrace.database import (
     DEMO_DATABASE_URL,
     DatabaseUrl,
     engine_for,
     existing_engine,
 )
+
+LogFormat = Annotated[
+    str | None,
+    typer.Option(
+        "--log-format",
+        metavar="text|json",
+        show_default=False,
+        help="text, or json: one object per line (default: $AGRITRACE_LOG_FORMAT, else text)",
+    ),
+]
 
 app = typer.Typer(
     name="agritrace",
@@ -37,6 +47,9 @@ organisations_app = typer.Typer(
 app.add_typer(organisations_app, name="organisations")
 app.add_typer(transparency_cli.checkpoint_app, name="checkpoint")
 app.command("verify")(transparency_cli.verify)
+app.add_typer(ops_cli.devices_app, name="devices")
+app.command("backup")(ops_cli.backup)
+app.command("restore")(ops_cli.restore)
 
 
 @db_app.command("upgrade")
@@ -180,6 +193,7 @@ def serve(
             "else http://localhost:8000)",
         ),
     ] = None,
+    log_format: LogFormat = None,
 ) -> None:
     """Run the HTTP API and the public trace pages."""
     import os
@@ -187,7 +201,14 @@ def serve(
     import uvicorn
 
     from agritrace.demo import DemoError, check_port
+    from traceability import logformat
+    from traceability.config import get_settings
     from traceability.db import migrate
+
+    fmt = log_format or get_settings().log_format
+    if fmt not in logformat.FORMATS:
+        raise typer.BadParameter(f"--log-format must be text or json, not '{fmt}'")
+    logformat.configure(fmt)
 
     try:
         check_port(host, port)
@@ -203,6 +224,11 @@ def serve(
     if migrate_db:
         migrate(engine)
     engine.dispose()
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every worker writes its metrics there; /metrics adds them up.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="agritrace-metrics-")
     uvicorn.run(
         "traceability.api.main:create_app",
         factory=True,
@@ -210,6 +236,7 @@ def serve(
         port=port,
         workers=workers,
         log_level="info",
+        log_config=logformat.uvicorn_log_config(fmt),
     )
 
 
@@ -383,17 +410,32 @@ def ingest(
     client_id: Annotated[
         str | None, typer.Option(help="MQTT client id (persistent session)")
     ] = None,
+    http_port: Annotated[
+        int | None,
+        typer.Option(
+            help="serve /healthz, /readyz and /metrics on this port "
+            "(default: $AGRITRACE_INGEST_HTTP_PORT, else none)"
+        ),
+    ] = None,
+    log_format: LogFormat = None,
     database_url: DatabaseUrl = None,
     amqp_url: Annotated[
         str | None,
         typer.Option(help="RabbitMQ: consume the ingest queue over AMQP (AGRITRACE_AMQP_URL)"),
     ] = None,
 ) -> None:
-    """Run the MQTT ingester (several may share the load on one broker)."""
+    """Run the ingester: MQTT, or RabbitMQ's queue over AMQP (several may share the load)."""
     _select_database(database_url)
     from drone_ingest.service import run_ingester
 
-    run_ingester(mqtt_url=mqtt_url, client_id=client_id, amqp_url=amqp_url)
+    status = run_ingester(
+        mqtt_url=mqtt_url,
+        client_id=client_id,
+        amqp_url=amqp_url,
+        http_port=http_port,
+        log_format=log_format,
+    )
+    raise typer.Exit(status)
 
 
 @app.command("ingest-log")

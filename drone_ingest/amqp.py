@@ -30,6 +30,7 @@ import time
 import pika
 from pika.exceptions import AMQPError
 
+from drone_ingest import metrics
 from drone_ingest.client import Ingester
 from drone_ingest.handlers import Message
 
@@ -212,6 +213,7 @@ class AmqpIngester(Ingester):
                 conn.close()
 
     def _on_delivery(self, generation: int, _channel, method, _properties, body: bytes) -> None:
+        metrics.observe_received()
         self._queue.put(
             Message(
                 topic=routing_key_to_topic(method.routing_key),

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
-from drone_ingest import handlers
+from drone_ingest import handlers, metrics
 from drone_ingest.handlers import Message
 from drone_ingest.mqtt import BrokerAddress, Client, new_client
 from traceability.config import get_settings
@@ -43,6 +43,10 @@ from traceability.services import missions as mission_svc
 log = logging.getLogger(__name__)
 
 _TRANSIENT = (OperationalError, InterfaceError)
+
+
+class StorageFault(RuntimeError):
+    """The database answers but cannot hold the record (its tables are gone)."""
 
 
 def default_client_id() -> str:
@@ -109,6 +113,8 @@ class Ingester:
         self._measure_now = threading.Event()
         self._ready = threading.Event()
         self._generation = 0
+        self.failure: BaseException | None = None  # what stopped the writer, if anything
+        self._db_down = False  # the writer is waiting for the database to come back
         self._client: Client | None = None
         self._threads: list[threading.Thread] = []
 
@@ -136,6 +142,18 @@ class Ingester:
     def generation(self) -> int:
         """How many times the ingester has connected to the broker."""
         return self._generation
+
+    def checks(self) -> dict[str, bool]:
+        """Readiness, check by check: subscribed, and the writer alive (for ``/readyz``)."""
+        writer = self._threads[0] if self._threads else None
+        alive = writer is not None and writer.is_alive() and self.failure is None
+        checks = {
+            "subscribed": self._ready.is_set(),
+            "writer_alive": alive,
+            "database": not self._db_down,
+        }
+        metrics.READY.set(1 if all(checks.values()) else 0)
+        return checks
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         """Block until subscribed (True) or ``timeout`` passed (False)."""
@@ -186,8 +204,12 @@ class Ingester:
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, _client, _userdata, msg) -> None:
-        if self._stopping.is_set() and self._writer_done.is_set():
-            return  # not acknowledged: the broker delivers it again next session
+        if self._stopping.is_set() or self.failure is not None:
+            # Stopping: what is in hand is committed, nothing new is taken. Not
+            # acknowledged, the message is delivered again next session (or to another
+            # ingester of the group).
+            return
+        metrics.observe_received()
         try:
             topic = msg.topic
         except UnicodeDecodeError:
@@ -236,12 +258,19 @@ class Ingester:
                     self._commit(batch)
                 elif self._stopping.is_set():
                     break
+        except BaseException as exc:
+            # Never silently: readiness turns false and the process exits non-zero
+            # (drone_ingest.service); what was not acknowledged is delivered again.
+            self.failure = exc
+            metrics.WRITER_FAILED.set(1)
+            log.critical("the writer stopped: %s: %s", type(exc).__name__, exc, exc_info=exc)
         finally:
             self._writer_done.set()
 
     def _commit(self, messages: list[Message]) -> None:
         delay = 0.05
         while True:
+            started = time.perf_counter()
             try:
                 with Session(self.engine) as session:
                     result = handlers.store(
@@ -251,7 +280,10 @@ class Ingester:
             except _TRANSIENT as exc:
                 # The database is away or busy: keep the messages unacknowledged and retry;
                 # the broker holds everything behind them meanwhile.
+                self._check_storage(exc)
                 self.stats.db_retries += 1
+                self._db_down = True
+                metrics.DB_RETRIES.inc()
                 log.warning(
                     "database unavailable (%s); retrying in %.1f s", type(exc).__name__, delay
                 )
@@ -267,9 +299,14 @@ class Ingester:
                     for message in messages:
                         self._commit([message])
                     return
+                self._check_storage(exc)
                 self._poison(messages[0], exc)
                 return
+        self._db_down = False
         self._ack(messages)
+        metrics.observe_batch(result, messages=len(messages), seconds=time.perf_counter() - started)
+        for reject in result.refused:
+            log.info("reject: %s", reject.reason, extra=_context(reject.topic, reject.reason))
         s = self.stats
         s.batches += 1
         s.messages += len(messages)
@@ -280,26 +317,55 @@ class Ingester:
         if result.ended:
             self._measure_now.set()
 
+    def _check_storage(self, cause: Exception) -> None:
+        """Raise :class:`StorageFault` if the record's tables are gone (not the message's
+        fault: storing it as a reject, or waiting, would hide a broken database)."""
+        try:
+            with Session(self.engine) as session:
+                missing = handlers.missing_tables(session)
+        except _TRANSIENT:
+            return  # the database is away: that is what the caller waits out
+        if missing:
+            raise StorageFault(f"tables missing: {', '.join(missing)}") from cause
+
     def _poison(self, message: Message, exc: Exception) -> None:
-        log.exception("message on %s could not be stored; keeping it as a reject", message.topic)
+        log.exception(
+            "message on %s could not be stored; keeping it as a reject",
+            message.topic,
+            extra=_context(message.topic, type(exc).__name__),
+        )
+        reason = f"could not be stored: {type(exc).__name__}: {exc}"
         reject = Reject.of(
             topic=message.topic,
             payload=message.payload,
-            reason=f"could not be stored: {type(exc).__name__}: {exc}",
+            reason=reason,
             received_at=message.received_at,
         )
+        try:
+            stored = self._keep_reject(reject)
+        except Exception:  # the reject itself refused: keep it again, all in ASCII escapes
+            log.exception("the reject could not be stored; keeping it escaped")
+            stored = self._keep_reject(_escaped(reject))  # raises: the writer stops
+        if not stored:
+            return
+        metrics.observe_reject(reason)
+        self.stats.rejected += 1
+        self._ack([message])
+
+    def _keep_reject(self, reject: Reject) -> bool:
+        """Store one reject, waiting out a database away; False if stopping meanwhile."""
         while True:
             try:
                 with Session(self.engine) as session:
                     store_rejects(session, rejects=[reject])
                     session.commit()
-                break
+                self._db_down = False
+                return True
             except _TRANSIENT:
+                self._db_down = True
                 if self._stopping.is_set():
-                    return
+                    return False
                 time.sleep(1.0)
-        self.stats.rejected += 1
-        self._ack([message])
 
     def _ack(self, messages: list[Message]) -> None:
         client = self._client
@@ -339,3 +405,20 @@ class Ingester:
                 log.exception("measuring failed")
             if stopping:
                 return
+
+
+def _escaped(reject: Reject) -> Reject:
+    """``reject`` with topic, payload and reason as ASCII escapes any text column holds."""
+    return Reject(
+        topic=ascii(reject.topic)[1:-1],
+        payload=ascii(reject.payload)[1:-1],
+        reason=ascii(reject.reason)[1:-1],
+        received_at=reject.received_at,
+    )
+
+
+def _context(topic: str, reason: str) -> dict[str, str]:
+    """Log context of a message: its topic, the drone it names and the reason."""
+    levels = topic.split("/")
+    drone = levels[2] if len(levels) > 3 and levels[1] == "drones" else ""
+    return {"topic": topic, "drone": drone, "reason": reason}

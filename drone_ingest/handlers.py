@@ -11,13 +11,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from sqlalchemy import inspect
 from sqlmodel import Session
 
 from traceability.ingest.batch import IngestBatch
 from traceability.ingest.contract import BadMessage, Topic, check_size, decode_json, parse_topic
 from traceability.ingest.store import BatchResult, store_batch
 from traceability.ingest.validate import add_mission_event, add_status, add_telemetry
-from traceability.models import utcnow
+from traceability.models import IngestReject, TelemetryPoint, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,3 +91,10 @@ def store(
     result = store_batch(session, batch=batch_of(messages, prefix=prefix, max_bytes=max_bytes))
     session.commit()
     return result
+
+
+def missing_tables(session: Session) -> list[str]:
+    """The tables ingest writes to that the database lacks (none, when all is well)."""
+    found = inspect(session.connection())
+    needed = (TelemetryPoint.__tablename__, IngestReject.__tablename__)
+    return [name for name in needed if not found.has_table(name)]

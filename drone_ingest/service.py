@@ -1,8 +1,12 @@
 """The ``agritrace ingest`` process: settings, database, signals, and the ingester's life.
 
 The transport (:mod:`drone_ingest.client`) knows nothing of processes; this module starts
-one ingester from the settings, migrates the database first, logs its totals every half
-minute and stops it cleanly on SIGINT or SIGTERM (flushed, committed, acknowledged).
+one ingester from the settings (over MQTT, or over AMQP from RabbitMQ's quorum queue
+when ``AGRITRACE_AMQP_URL`` is set), migrates the database first, serves ``/healthz``,
+``/readyz`` and ``/metrics`` (:mod:`drone_ingest.health`) when given a port, logs its
+totals every half minute and stops it cleanly on SIGINT or SIGTERM: it takes no new
+message, commits and acknowledges what it holds, disconnects and exits 0. If the writer
+stops on a fault, the process exits 1 so that its supervisor restarts it.
 """
 
 import logging
@@ -11,11 +15,15 @@ import threading
 import time
 
 from drone_ingest.client import Ingester
+from drone_ingest.health import HealthServer
+from traceability import logformat
 from traceability.config import get_settings
 
 log = logging.getLogger(__name__)
 
 STATS_EVERY_S = 30.0
+#: The exit status when the writer stopped on a fault.
+EXIT_WRITER_FAILED = 1
 
 
 def make_ingester(
@@ -54,18 +62,39 @@ def make_ingester(
 
 
 def run_ingester(
-    *, mqtt_url: str | None = None, client_id: str | None = None, amqp_url: str | None = None
-) -> None:
-    """The ``agritrace ingest`` command: run until SIGINT or SIGTERM, then stop cleanly."""
+    *,
+    mqtt_url: str | None = None,
+    client_id: str | None = None,
+    amqp_url: str | None = None,
+    http_port: int | None = None,
+    log_format: str | None = None,
+) -> int:
+    """The ``agritrace ingest`` command: run until SIGINT or SIGTERM (0) or a fault (1)."""
     from traceability.db import get_engine, migrate
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    settings = get_settings()
+    try:
+        logformat.configure(log_format or settings.log_format)
+    except ValueError as exc:
+        raise SystemExit(f"--log-format: {exc}") from None
     engine = get_engine()
     migrate(engine)
     ingester = make_ingester(engine, mqtt_url=mqtt_url, amqp_url=amqp_url, client_id=client_id)
+    port = settings.ingest_http_port if http_port is None else http_port
+    server = (
+        HealthServer(ingester.checks, host=settings.ingest_http_host, port=port).start()
+        if port
+        else None
+    )
+    try:
+        return _run(ingester)
+    finally:
+        if server is not None:
+            server.stop()
+
+
+def _run(ingester: Ingester) -> int:
+    """Start ``ingester``, wait for a signal or a fault, stop it; the exit status."""
     done = threading.Event()
 
     def _stop(signum, _frame) -> None:
@@ -83,9 +112,13 @@ def run_ingester(
         int(ingester.flush_s * 1000),
     )
     last = time.monotonic()
-    while not done.wait(1.0):
+    while not done.wait(0.5) and ingester.failure is None:
         if time.monotonic() - last >= STATS_EVERY_S:
             last = time.monotonic()
             log.info("%s", ingester.stats)
     ingester.stop()
+    if ingester.failure is not None:
+        log.critical("exiting: the writer stopped (%s)", type(ingester.failure).__name__)
+        return EXIT_WRITER_FAILED
     log.info("stopped: %s", ingester.stats)
+    return 0

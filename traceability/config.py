@@ -38,6 +38,11 @@ class Settings(BaseSettings):
     amqp_url: str | None = None
     ingest_queue: str = "agritrace.ingest"
     max_payload_bytes: int = 1_000_000
+    # The ingester's own HTTP port for /healthz, /readyz and /metrics (0: none).
+    ingest_http_port: int = 0
+    ingest_http_host: str = "0.0.0.0"
+    # "text" for people, "json" (one object per line) for a log collector.
+    log_format: str = "text"
 
     # Measurement thresholds behind the mission flags.
     overspray_flag_pct: float = 5.0

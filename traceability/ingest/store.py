@@ -23,7 +23,7 @@ from sqlmodel import Session
 from traceability.ingest.batch import IngestBatch
 from traceability.ingest.contract import MissionEndIn, MissionStartIn, StatusIn
 from traceability.ingest.points import insert_points
-from traceability.ingest.rejects import store_rejects
+from traceability.ingest.rejects import Reject, store_rejects
 from traceability.models import Drone, IngestResult, InputProduct, Mission, MissionStatus, utcnow
 
 
@@ -38,6 +38,8 @@ class BatchResult:
     missions: set[str] = field(default_factory=set)  # missions whose record changed
     ended: set[str] = field(default_factory=set)  # missions that got an end event
     late: set[str] = field(default_factory=set)  # complete missions that got new points
+    refused: list[Reject] = field(default_factory=list)  # the rejects kept, with reasons
+    newest_ts: datetime | None = None  # the latest fix time among the batch's points
 
     def public(self) -> IngestResult:
         """The API shape."""
@@ -126,6 +128,8 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
     _apply_statuses(session, [(d, s) for _, d, s in statuses])
 
     res.rejected = store_rejects(session, rejects=batch.rejects)
+    res.refused = list(batch.rejects)
+    res.newest_ts = max((p.ts for _, _, p in batch.points), default=None)
     return res
 
 

@@ -1,0 +1,122 @@
+"""docker-compose.yml, the Dockerfile and deploy/: what the province's IT runs.
+
+The compose file is checked by docker-compose itself (``config -q``, which needs no
+Docker engine), then read as YAML for what the deployment must hold: persistence, the
+broker's accounts, a database volume, the API behind a body limit, two ingesters on one
+shared subscription, and health checks that ask ``/readyz``.
+"""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from drone_ingest.accounts import Account, read_accounts
+from tests.conftest import unavailable
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "docker-compose.yml"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    """docker-compose.yml, parsed."""
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def _compose_command() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return [docker, "compose"]
+    return None
+
+
+def test_compose_file_is_valid_for_docker_compose(tmp_path):
+    command = _compose_command()
+    if command is None:
+        unavailable("docker-compose", "neither docker-compose nor the docker compose plugin")
+    proc = subprocess.run(
+        [*command, "-f", str(COMPOSE), "config", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def _healthcheck_url(service: dict) -> str:
+    test = " ".join(service["healthcheck"]["test"])
+    match = re.search(r"http://127\.0\.0\.1:(\d+)(/\w+)", test)
+    assert match, test
+    return match.group(0)
+
+
+def test_ingesters_share_one_subscription_with_their_own_sessions(compose):
+    services = compose["services"]
+    ingesters = {name: s for name, s in services.items() if "ingest" in s.get("command", [])}
+    assert len(ingesters) >= 2
+    ids = {s["environment"]["AGRITRACE_INGEST_CLIENT_ID"] for s in ingesters.values()}
+    assert len(ids) == len(ingesters)  # each its own persistent session
+    for service in ingesters.values():
+        # One share group for all (the default, not overridden), credentials of "ingester".
+        assert "AGRITRACE_INGEST_SHARE_GROUP" not in service["environment"]
+        assert service["environment"]["AGRITRACE_MQTT_URL"].startswith("mqtt://ingester:")
+        port = service["command"][service["command"].index("--http-port") + 1]
+        assert _healthcheck_url(service) == f"http://127.0.0.1:{port}/readyz"
+        assert service["stop_grace_period"]  # time to commit what is in hand on SIGTERM
+
+
+def test_api_is_behind_a_body_limit_and_checks_readiness(compose):
+    services = compose["services"]
+    assert _healthcheck_url(services["api"]) == "http://127.0.0.1:8000/readyz"
+    assert "ports" not in services["api"]  # reached only through the proxy
+    proxy = services["proxy"]
+    assert proxy["ports"] == ["8000:8080"]
+    conf_path = next(v.split(":")[0] for v in proxy["volumes"] if "nginx" in v)
+    conf = (ROOT / conf_path).read_text()
+    assert re.search(r"client_max_body_size\s+2m;", conf)
+    assert re.search(r"client_body_timeout\s+\d+s;", conf)
+    assert re.search(r"client_header_timeout\s+\d+s;", conf)
+    assert "server api:8000;" in conf and "listen 8080;" in conf
+
+
+def test_database_and_broker_keep_their_data(compose):
+    services = compose["services"]
+    assert "pgdata:/var/lib/postgresql/data" in services["db"]["volumes"]
+    assert "mosquitto-data:/mosquitto/data" in services["mosquitto"]["volumes"]
+    assert {"pgdata", "mosquitto-data"} <= set(compose["volumes"])
+    for name in ("db", "mosquitto"):
+        assert services[name]["healthcheck"]["test"]
+
+
+def test_broker_config_requires_accounts_and_persists(compose):
+    volumes = compose["services"]["mosquitto"]["volumes"]
+    mounts = dict(v.split(":")[:2] for v in volumes if v.startswith("./"))
+    conf = (ROOT / "deploy/mosquitto/mosquitto.conf").read_text()
+    assert mounts["./deploy/mosquitto/mosquitto.conf"] == "/mosquitto/config/mosquitto.conf"
+    lines = [line.split(None, 1) for line in conf.splitlines() if line and line[0] != "#"]
+    settings = dict(lines)
+    assert settings["allow_anonymous"] == "false"
+    assert settings["persistence"] == "true"
+    assert settings["password_file"] == mounts["./deploy/mosquitto/passwd"]
+    assert settings["acl_file"] == mounts["./deploy/mosquitto/acl"]
+    # The shipped ACL is one `agritrace devices` wrote: the ingesters' account only.
+    assert read_accounts(ROOT / "deploy/mosquitto/acl") == [Account("ingester", "ingester")]
+
+
+def test_dockerfile_installs_the_package_and_the_backup_tools():
+    text = (ROOT / "Dockerfile").read_text()
+    assert "pip install --no-cache-dir ." in text
+    assert "postgresql-client" in text  # pg_dump / pg_restore for agritrace backup
+    assert re.search(r"^USER agritrace$", text, re.M)
+    for package in ("traceability", "drone_ingest", "agritrace"):
+        assert f"COPY {package} {package}" in text
