@@ -77,6 +77,8 @@ class World:
             .replace("{device_id}", str(self.device_id))
             .replace("/app/static/{name}", "/app/static/app.css")
             .replace("{lot}", self.lot.code)
+            .replace("{ai}", "21")
+            .replace("{value}", "S-1")
             .replace("{name}", "missions")
             .replace("{code}", self._code_for(path))
         )
@@ -262,6 +264,12 @@ EXPECTED = {
     ("GET",    "/api/v1/trace/{code}"):                 "200 200 200 200 200 200 200 200 200",
     ("GET",    "/t/{code}"):                            "200 200 200 200 200 200 200 200 200",
     ("GET",    "/01/{gtin}/10/{lot}"):                  "200 200 200 200 200 200 200 200 200",
+    ("HEAD",   "/01/{gtin}/10/{lot}"):                  "200 200 200 200 200 200 200 200 200",
+    ("OPTIONS", "/01/{gtin}/10/{lot}"):                 "204 204 204 204 204 204 204 204 204",
+    # a qualifier other than a lot (AI 10) is a malformed Digital Link for this resolver
+    ("GET",    "/01/{gtin}/{ai}/{value}"):              "400 400 400 400 400 400 400 400 400",
+    ("HEAD",   "/01/{gtin}/{ai}/{value}"):              "400 400 400 400 400 400 400 400 400",
+    ("GET",    "/.well-known/gs1resolver"):             "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/qr.png"):           "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/qr.svg"):           "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/label"):            "200 200 200 200 200 200 200 200 200",

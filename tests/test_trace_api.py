@@ -154,7 +154,9 @@ def test_digital_link_resolves_to_the_same_page(client, lot):
 def test_digital_link_with_a_bad_or_wrong_gtin(client, lot):
     r = client.get(f"/01/08934567890121/10/{lot.code}")
     assert r.status_code == 400
-    assert "check digit" in r.text
+    assert "Số kiểm tra" in r.text and "check digit" not in r.text
+    r = client.get(f"/01/08934567890121/10/{lot.code}", params={"lang": "en"})
+    assert r.status_code == 400 and "check digit" in r.text
     r = client.get(f"/01/12ab/10/{lot.code}")
     assert r.status_code == 400
     # A valid GTIN of another product does not open this lot.

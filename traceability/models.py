@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic import Field as PField
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
@@ -695,6 +695,7 @@ class LotParent(SQLModel, table=True):
     parent_id: int = Field(foreign_key="lots.id", primary_key=True, index=True)
 
 
+GS1_LOT_MAX_LENGTH = 20
 # A GTIN-8/12/13/14 with a right check digit, kept as 14 digits (leading zeros matter,
 # so it is a string, never a number).
 Gtin = Annotated[str, AfterValidator(gtin14)]
@@ -727,6 +728,17 @@ class LotCreate(LotBase):
 
     field_codes: list[Code] = PField(default_factory=list, max_length=500)
     parent_lots: list[Code] = PField(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def _gs1_lot_length(self) -> "LotCreate":
+        # A GS1 batch/lot number (AI 10) holds at most 20 characters: a longer code could
+        # not be carried in the lot's Digital Link.
+        if self.gtin and len(self.code) > GS1_LOT_MAX_LENGTH:
+            raise ValueError(
+                f"a lot with a GTIN has a code of at most {GS1_LOT_MAX_LENGTH} characters "
+                "(GS1 batch/lot number, AI 10)"
+            )
+        return self
 
 
 class LotPublic(BaseModel):

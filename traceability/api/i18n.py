@@ -68,6 +68,41 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "No lot carries this code. Please check the code printed on the bag.",
     },
     "bad_request_title": {"vi": "Mã không hợp lệ", "en": "Invalid code"},
+    "bad_request_text": {
+        "vi": "Đường dẫn này không phải là một mã GS1 Digital Link hợp lệ của lô hàng. "
+        "Vui lòng quét lại mã QR trên bao bì.",
+        "en": "This address is not a valid GS1 Digital Link of a lot. "
+        "Please scan the QR code on the bag again.",
+    },
+    "link_type_title": {"vi": "Không có loại thông tin này", "en": "No such link"},
+    "link_type_intro": {
+        "vi": "Lô hàng có trong hệ thống, nhưng không có loại thông tin được hỏi.",
+        "en": "The lot is recorded, but it has no link of the type asked for.",
+    },
+    "link_type_text": {
+        "vi": "Lô hàng này không có thông tin loại {link_type}. Các loại có: {available}.",
+        "en": "This lot has no link of type {link_type}. It has: {available}.",
+    },
+    "gtin_not_digits": {
+        "vi": "Mã GTIN “{gtin}” chỉ được gồm chữ số.",
+        "en": "The GTIN “{gtin}” must be digits only.",
+    },
+    "gtin_length": {
+        "vi": "Mã GTIN “{gtin}” có {length} chữ số; phải có 8, 12, 13 hoặc 14 chữ số.",
+        "en": "The GTIN “{gtin}” has {length} digits; it must have 8, 12, 13 or 14.",
+    },
+    "bad_check_digit": {
+        "vi": "Số kiểm tra của mã GTIN “{gtin}” sai (đúng ra phải là {expected}).",
+        "en": "The check digit of the GTIN “{gtin}” is wrong (it should be {expected}).",
+    },
+    "bad_ai": {
+        "vi": "Sau mã GTIN phải là số lô (AI 10), không phải AI {ai}.",
+        "en": "The GTIN must be followed by a batch/lot number (AI 10), not AI {ai}.",
+    },
+    "bad_lot": {
+        "vi": "Số lô “{lot}” không hợp lệ: tối đa {max} ký tự, chỉ gồm chữ, số và dấu.",
+        "en": "The lot number “{lot}” is not valid: at most {max} letters, digits and marks.",
+    },
     "from_lots": {"vi": "từ các lô", "en": "from lots"},
     "map": {"vi": "Bản đồ thửa ruộng", "en": "Field map"},
     "footer": {
@@ -170,6 +205,29 @@ def pick_lang(value: str | None) -> str:
     if value and value.lower()[:2] in LANGS:
         return value.lower()[:2]
     return DEFAULT_LANG
+
+
+def negotiate(query: str | None, accept_language: str | None) -> str:
+    """The page language: ``?lang=`` if given, else the first of ``vi``/``en`` that
+    ``Accept-Language`` names (by weight), else Vietnamese.
+
+    >>> negotiate("en", "vi"), negotiate(None, "en-US,en;q=0.9"), negotiate(None, None)
+    ('en', 'en', 'vi')
+    >>> negotiate(None, "fr;q=1, vi;q=0.8, en;q=0.5"), negotiate(None, "de")
+    ('vi', 'vi')
+    """
+    if query:
+        return pick_lang(query)
+    ranked = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        try:
+            weight = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            weight = 0.0
+        if tag.lower()[:2] in LANGS and weight > 0:
+            ranked.append((-weight, i, tag.lower()[:2]))
+    return min(ranked)[2] if ranked else DEFAULT_LANG
 
 
 def format_number(value: float | None, digits: int, lang: str) -> str:

@@ -20,7 +20,7 @@ from traceability.api import trace_cache
 from traceability.api.deps import SessionDep
 from traceability.api.i18n import pick_lang, translator
 from traceability.config import Settings, get_settings
-from traceability.errors import InvalidInput, NotFound
+from traceability.errors import NotFound
 from traceability.models import Lot
 from traceability.services import trace as svc
 from traceability.services.trace.schema import TracePublic
@@ -63,10 +63,20 @@ def _page(name: str, lang: str, status_code: int = 200, **context: Any) -> HTMLR
 
 
 def _not_found(
-    lang: str, code: str | None, detail: str | None = None, status_code: int = 404
+    lang: str,
+    code: str | None,
+    detail: str | None = None,
+    status_code: int = 404,
+    title_key: str | None = None,
+    text_key: str | None = None,
 ) -> HTMLResponse:
-    title = "not_found_title" if status_code == 404 else "bad_request_title"
-    return _page("not_found.html", lang, status_code, code=code, detail=detail, title_key=title)
+    """The friendly 404 (or 400) page; ``detail`` must already be in ``lang``."""
+    title = title_key or ("not_found_title" if status_code == 404 else "bad_request_title")
+    text = text_key or ("not_found_text" if status_code == 404 else "bad_request_text")
+    return _page(
+        "not_found.html", lang, status_code, code=code, detail=detail, title_key=title,
+        text_key=text,
+    )  # fmt: skip
 
 
 def _render_trace(request: Request, session, code: str, lang: str, settings: Settings) -> Response:
@@ -121,33 +131,6 @@ def trace_page(
 ) -> Response:
     """The mobile trace page (Vietnamese; ``?lang=en`` English); a friendly 404 if unknown."""
     return _render_trace(request, session, code, pick_lang(lang), settings)
-
-
-@router.get(
-    "/01/{gtin}/10/{lot}",
-    tags=["trace"],
-    response_class=HTMLResponse,
-    summary="GS1 Digital Link resolver: GTIN + batch/lot to the trace page",
-)
-def digital_link(
-    gtin: str,
-    lot: str,
-    session: SessionDep,
-    request: Request,
-    settings: SettingsDep,
-    lang: Lang = None,
-) -> Response:
-    """Render the lot's trace page when the GTIN is valid and is the lot's GTIN."""
-    chosen = pick_lang(lang)
-    try:
-        wanted = qr.normalise_gtin(gtin)
-    except InvalidInput as exc:
-        return _not_found(chosen, lot, str(exc), status_code=400)
-    stored = session.execute(select(Lot.gtin).where(Lot.code == lot)).first()
-    if stored is None or stored[0] is None or qr.normalise_gtin(stored[0]) != wanted:
-        # The same answer for "no such lot" and "another product's lot": a GTIN is no way in.
-        return _not_found(chosen, lot, f"GTIN {wanted}, lot {lot}")
-    return _render_trace(request, session, lot, chosen, settings)
 
 
 def _lot_url(session, code: str, settings: Settings) -> tuple[Lot, str]:
