@@ -29,16 +29,29 @@ _STRINGS: dict[str, dict[str, str]] = {
     "no_events": {"vi": "Chưa có ghi chép nào.", "en": "Nothing recorded yet."},
     "phi": {"vi": "Thời gian cách ly", "en": "Pre-harvest interval (PHI)"},
     "phi_verdict": {"vi": "Thời gian cách ly thuốc BVTV", "en": "Pesticide pre-harvest interval"},
-    "phi_true": {"vi": "Đạt", "en": "Kept"},
-    "phi_false": {"vi": "Không đạt", "en": "Not kept"},
+    "phi_true": {"vi": "Đạt", "en": "PHI respected"},
+    "phi_false": {"vi": "Không đạt", "en": "PHI not respected"},
     "phi_none": {"vi": "Chưa đủ thông tin", "en": "Not enough information"},
     "no_pesticide": {
         "vi": "Không sử dụng thuốc bảo vệ thực vật trong mùa vụ",
         "en": "No pesticide applied in the season",
     },
     "last_application": {"vi": "Lần phun cuối", "en": "Last application"},
-    "days_before_harvest": {"vi": "Số ngày đến thu hoạch", "en": "Days to harvest"},
-    "phi_days": {"vi": "Thời gian cách ly quy định", "en": "Required PHI"},
+    "waited_head": {"vi": "Đã cách ly", "en": "Waited"},
+    "waited": {"vi": "{n}/{m} ngày", "en": "{n} of {m} days"},
+    "waited_unknown": {
+        "vi": "{n} ngày (không rõ thời gian cách ly quy định)",
+        "en": "{n} days (required PHI unknown)",
+    },
+    "rests_on_parents": {
+        "vi": "Lô này được xay xát/phối trộn từ các lô dưới đây; kết quả dựa trên kết quả "
+        "của từng lô:",
+        "en": "This lot was milled or mixed from the lots below; its verdict rests on theirs:",
+    },
+    "no_pesticide_own": {
+        "vi": "Không sử dụng thuốc bảo vệ thực vật trên ruộng của chính lô này",
+        "en": "No pesticide applied on this lot's own fields",
+    },
     "earliest_safe": {"vi": "Ngày thu hoạch sớm nhất an toàn", "en": "Earliest safe harvest"},
     "days": {"vi": "ngày", "en": "days"},
     "unknown": {"vi": "không rõ", "en": "unknown"},
@@ -196,6 +209,41 @@ _ACTIVITIES: dict[str, dict[str, str]] = {
 }
 
 
+# Crops as farmers record them (Vietnamese), in English; anything else is shown as written.
+_CROPS: dict[str, str] = {
+    "lúa": "rice",
+    "gạo": "rice",
+    "ngô": "maize",
+    "bắp": "maize",
+    "tôm": "shrimp",
+    "rau": "vegetables",
+    "đậu": "beans",
+    "mía": "sugar cane",
+    "dừa": "coconut",
+    "khoai lang": "sweet potato",
+    "khoai mì": "cassava",
+    "sắn": "cassava",
+    "cà phê": "coffee",
+    "hồ tiêu": "black pepper",
+    "xoài": "mango",
+    "thanh long": "dragon fruit",
+    "sầu riêng": "durian",
+    "bưởi": "pomelo",
+    "cam": "orange",
+}
+
+
+def crop_name(crop: str | None, lang: str) -> str:
+    """A crop in ``lang``: Vietnamese as recorded, English where the crop is known.
+
+    >>> crop_name("Lúa", "en"), crop_name("lúa", "vi"), crop_name("kê", "en")
+    ('rice', 'lúa', 'kê')
+    """
+    if not crop or lang == "vi":
+        return crop or ""
+    return _CROPS.get(crop.strip().lower(), crop)
+
+
 def pick_lang(value: str | None) -> str:
     """``vi`` unless ``en`` (or a tag starting with it, e.g. ``en-GB``) was asked for.
 
@@ -271,8 +319,12 @@ def translator(lang: str) -> dict[str, Any]:
     def number(value: float | None, digits: int = 2) -> str:
         return format_number(value, digits, lang)
 
+    def crop(name: str | None) -> str:
+        return crop_name(name, lang)
+
     return {
         "t": t,
+        "crop": crop,
         "activity": activity,
         "verdict": verdict,
         "day": day,
