@@ -1,6 +1,9 @@
 """Words of the public pages in Vietnamese (the default) and English."""
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+VN = timezone(timedelta(hours=7))
 
 LANGS = ("vi", "en")
 DEFAULT_LANG = "vi"
@@ -14,6 +17,28 @@ _STRINGS: dict[str, dict[str, str]] = {
     "quantity": {"vi": "Khối lượng", "en": "Quantity"},
     "gtin": {"vi": "Mã GTIN", "en": "GTIN"},
     "origin": {"vi": "Vùng trồng", "en": "Where it grew"},
+    "brand": {"vi": "Nhãn hiệu", "en": "Brand"},
+    "producer": {"vi": "Cơ sở sản xuất", "en": "Producer"},
+    "shelf_life": {"vi": "Hạn sử dụng", "en": "Shelf life"},
+    "best_before": {"vi": "dùng tốt nhất trước", "en": "best before"},
+    "not_declared": {"vi": "chưa khai báo", "en": "not declared"},
+    "trace_codes": {"vi": "Mã truy vết", "en": "Trace codes"},
+    "trace_code": {"vi": "mã truy vết", "en": "trace code"},
+    "location_code": {"vi": "mã địa điểm", "en": "location code"},
+    "standards": {"vi": "Tiêu chuẩn áp dụng", "en": "Standards applied"},
+    "certificate_no": {"vi": "số", "en": "no."},
+    "valid": {"vi": "hiệu lực", "en": "valid"},
+    "cert_valid_true": {"vi": "còn hiệu lực ngày thu hoạch", "en": "valid on the harvest day"},
+    "cert_valid_false": {
+        "vi": "không hiệu lực ngày thu hoạch",
+        "en": "not valid on the harvest day",
+    },
+    "cert_valid_none": {"vi": "không rõ hiệu lực", "en": "validity unknown"},
+    "no_certificate": {"vi": "chưa có chứng nhận", "en": "no certificate recorded"},
+    "national_basis": {
+        "vi": "Thông tin truy xuất tối thiểu theo Thông tư 02/2024/TT-BKHCN; mã theo TCVN 13274.",
+        "en": "Minimum trace data under Circular 02/2024/TT-BKHCN; codes per TCVN 13274.",
+    },
     "field": {"vi": "Thửa ruộng", "en": "Field"},
     "area": {"vi": "Diện tích", "en": "Area"},
     "farmer": {"vi": "Nông dân", "en": "Farmer"},
@@ -28,7 +53,7 @@ _STRINGS: dict[str, dict[str, str]] = {
     "timeline": {"vi": "Nhật ký mùa vụ", "en": "Season timeline"},
     "no_events": {"vi": "Chưa có ghi chép nào.", "en": "Nothing recorded yet."},
     "phi": {"vi": "Thời gian cách ly", "en": "Pre-harvest interval (PHI)"},
-    "phi_verdict": {"vi": "Thời gian cách ly thuốc BVTV", "en": "Pesticide pre-harvest interval"},
+    "phi_verdict": {"vi": "Thời gian cách ly thuốc BVTV", "en": "Pesticide use"},
     "phi_true": {"vi": "Đạt", "en": "PHI respected"},
     "phi_false": {"vi": "Không đạt", "en": "PHI not respected"},
     "phi_none": {"vi": "Chưa đủ thông tin", "en": "Not enough information"},
@@ -36,7 +61,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "vi": "Không sử dụng thuốc bảo vệ thực vật trong mùa vụ",
         "en": "No pesticide applied in the season",
     },
-    "last_application": {"vi": "Lần phun cuối", "en": "Last application"},
+    "last_application": {"vi": "Lần phun cuối", "en": "Last spray"},
     "waited_head": {"vi": "Đã cách ly", "en": "Waited"},
     "waited": {"vi": "{n}/{m} ngày", "en": "{n} of {m} days"},
     "waited_unknown": {
@@ -316,6 +341,12 @@ def translator(lang: str) -> dict[str, Any]:
         # Vietnamese readers write day/month/year; English readers get the unambiguous ISO date.
         return value.strftime("%d/%m/%Y") if lang == "vi" else value.isoformat()
 
+    def clock(value: str | None) -> str:
+        # Times travel as RFC 3339 in UTC; people read them in Vietnam time.
+        if not value:
+            return ""
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(VN).strftime("%H:%M")
+
     def number(value: float | None, digits: int = 2) -> str:
         return format_number(value, digits, lang)
 
@@ -325,6 +356,7 @@ def translator(lang: str) -> dict[str, Any]:
     return {
         "t": t,
         "crop": crop,
+        "clock": clock,
         "activity": activity,
         "verdict": verdict,
         "day": day,

@@ -38,6 +38,8 @@ def create_lot(session: Session, *, data: LotCreate, user: User | None = None) -
         harvested_on=data.harvested_on,
         quantity_kg=data.quantity_kg,
         gtin=data.gtin,
+        brand=data.brand,
+        shelf_life_days=data.shelf_life_days,
         created_by=user.id if user else None,
     )
     session.add(lot)

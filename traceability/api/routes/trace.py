@@ -22,6 +22,7 @@ from traceability.api.i18n import pick_lang, translator
 from traceability.config import Settings, get_settings
 from traceability.errors import NotFound
 from traceability.models import Lot
+from traceability.services import lot_identity
 from traceability.services import trace as svc
 from traceability.services.trace.schema import TracePublic
 
@@ -34,6 +35,8 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# A lot without a photo of its own shows this drawing, inline: the page loads nothing else.
+DEFAULT_IMAGE_SVG = lot_identity.DEFAULT_IMAGE.read_text(encoding="utf-8")
 Lang = Annotated[str | None, Query(description="page language: vi (default) or en", max_length=10)]
 _CACHE = trace_cache.CACHE_HEADERS
 
@@ -85,6 +88,7 @@ def _render_trace(request: Request, session, code: str, lang: str, settings: Set
             **translator(lang),
             trace=data,
             field_map=data.pop("field_map"),
+            default_image=DEFAULT_IMAGE_SVG,
             default_window_days=svc.DEFAULT_WINDOW_DAYS,
         )
         return html.encode()
@@ -187,3 +191,14 @@ def lot_epcis(code: str, session: SessionDep, settings: SettingsDep) -> Response
     base_url = _base_url(settings)
     data = svc.build_trace(session, code=code, base_url=base_url)
     return _json(epcis.document(data, base_url=base_url), media_type="application/ld+json")
+
+
+@router.get("/api/v1/lots/{code}/image", tags=["trace"], response_class=Response)
+def lot_image(code: str, session: SessionDep, request: Request) -> Response:
+    """The lot's product photo, or a small drawing of a bag of rice when it has none."""
+    data, media_type, digest = lot_identity.image(session, code=code)
+    etag = f'"{digest[:32]}"'
+    headers = _CACHE | {"ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
