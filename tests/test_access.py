@@ -178,6 +178,8 @@ BODIES = {
     ("POST", "/api/v1/zones/import"): lambda w: {
         "json": {"type": "FeatureCollection", "features": [_zone(w)["json"]]}
     },
+    ("PUT", "/api/v1/lots/{code}/image"): lambda w: {"content": b"\x89PNG\r\n\x1a\n" + bytes(32)},
+    ("PATCH", "/api/v1/organisations/{code}"): lambda w: {"json": {"brand": "Gạo Vĩnh Hậu"}},
     ("POST", "/api/v1/organisations"): lambda w: {
         "json": {"code": f"ORG-NEW-{next(_n)}", "name": "HTX Mới", "kind": "cooperative"}
     },
@@ -240,6 +242,8 @@ EXPECTED = {
     ("POST",   "/api/v1/lots"):                         "401 201 403 201 403 403 403 403 201",
     ("GET",    "/api/v1/lots"):                         "401 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}"):                  "401 200 200 200 200 200 200 200 200",
+    # a lot's photo: whoever may record lots on its fields
+    ("PUT",    "/api/v1/lots/{code}/image"):            "401 204 403 204 403 403 403 403 204",
     # missions, ingest, zones, reports
     ("GET",    "/api/v1/missions"):                     "401 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/missions/{mission_id}"):        "401 200 403 200 403 200 403 200 200",
@@ -254,6 +258,8 @@ EXPECTED = {
     # organisations, tokens, administrative units
     ("POST",   "/api/v1/organisations"):                "401 403 403 403 403 403 403 403 201",
     ("GET",    "/api/v1/organisations"):                "401 200 200 200 200 200 200 200 200",
+    # a cooperative's public facts (address, brand, certificate): itself or the admin
+    ("PATCH",  "/api/v1/organisations/{code}"):         "401 403 403 200 403 403 403 403 200",
     ("GET",    "/api/v1/organisations/{code}"):         "401 200 200 200 200 200 200 200 200",
     ("POST",   "/api/v1/users/{user_id}/tokens"):       "401 403 403 403 403 403 403 403 201",
     ("GET",    "/api/v1/tokens"):                       "401 200 200 200 200 200 200 200 200",
@@ -274,6 +280,7 @@ EXPECTED = {
     ("GET",    "/api/v1/lots/{code}/qr.svg"):           "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/label"):            "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/epcis"):            "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/api/v1/lots/{code}/image"):            "200 200 200 200 200 200 200 200 200",
     # the transparency log: public, as a checkpoint is only worth the copies people keep
     ("GET",    "/api/v1/transparency/checkpoint"):      "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/transparency/checkpoints"):     "200 200 200 200 200 200 200 200 200",

@@ -42,8 +42,16 @@ DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "api" / "static" / "pro
 DEFAULT_IMAGE_TYPE = "image/svg+xml"
 
 
-def _check_image(data: bytes, media_type: str) -> None:
+def _kind(data: bytes, media_type: str) -> str:
+    """The declared picture type, or the one its first bytes show when none is declared."""
     kind = media_type.split(";")[0].strip().lower()
+    if kind in ("", "application/octet-stream"):
+        found = [k for k, magic in _MAGIC.items() if data.startswith(magic)]
+        return found[0] if found else kind
+    return kind
+
+
+def _check_image(data: bytes, kind: str) -> None:
     if kind not in _MAGIC:
         raise InvalidInput(f"a lot's photo is PNG, JPEG or WebP, not '{kind or 'unknown'}'")
     if not data:
@@ -77,9 +85,10 @@ def set_image(
     """Keep ``data`` as the photo of lot ``code``, replacing any earlier one."""
     lot = get_lot(session, code=code)
     _ensure_manages_lot(session, user, lot)
-    _check_image(data, media_type)
+    kind = _kind(data, media_type)
+    _check_image(data, kind)
     image = session.get(LotImage, lot.id) or LotImage(lot_id=lot.id, media_type="", data=b"")
-    image.media_type = media_type.split(";")[0].strip().lower()
+    image.media_type = kind
     image.data = data
     image.sha256 = hashlib.sha256(data).hexdigest()
     image.uploaded_by = user.id if user else None
