@@ -78,7 +78,7 @@ def test_the_ten_fields_in_the_json(client, lot):
         "date": "2026-03-01",
     }
     assert harvest["stage"] == "harvest" and harvest["date"] == "2026-04-10"
-    assert harvest["trace_codes"] == ["VH-2026-01"]
+    assert harvest["trace_codes"] == ["VH-2026-01"] and harvest["location_code"] == "VH-017"
     assert nat["production"] == {"kind": "harvest", "date": "2026-04-10"}  # 6
     assert nat["trace_codes"] == {  # 7 trace codes
         "lot": "VH-2026-01",

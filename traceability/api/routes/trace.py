@@ -21,7 +21,7 @@ from traceability.api.deps import SessionDep
 from traceability.api.i18n import pick_lang, translator
 from traceability.config import Settings, get_settings
 from traceability.errors import NotFound
-from traceability.models import Lot
+from traceability.models import Lot, LotParent
 from traceability.services import lot_identity
 from traceability.services import trace as svc
 from traceability.services.trace.schema import TracePublic
@@ -174,10 +174,12 @@ def lot_label(
 ) -> HTMLResponse:
     """A printable sheet of bag labels: product, lot code, harvest date and the QR code."""
     lot, url = _lot_url(session, code, settings)
+    milled = session.execute(select(LotParent.lot_id).where(LotParent.lot_id == lot.id)).first()
     return _page(
         "label.html",
         pick_lang(lang),
         lot=lot,
+        date_key="processing_date" if milled else "harvest_date",
         url=url,
         qr_svg=qr.qr_svg_inline(url),
         count=count,

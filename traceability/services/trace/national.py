@@ -106,13 +106,19 @@ def _producers(st: Structure, orgs: list) -> tuple[list[dict], list[dict], str |
     return list(producers.values()), standards, brand
 
 
-def _stages(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each stage of the lot's history with its trace code, location code and time."""
+def _stages(st: Structure, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each stage of the lot's history with its trace code, location code and time.
+
+    A treatment's location is its field; a harvest's, the lot's fields; milling has none
+    recorded.
+    """
+    fields_of = {n.code: ", ".join(st.field_codes(n)) or None for n in st.lots.values()}
     return [
         {
             "stage": e["activity"],
             "trace_codes": list(e["lot_codes"]),
-            "location_code": e["field_code"],
+            "location_code": e["field_code"]
+            or (fields_of.get(e["lot_codes"][0]) if e["activity"] == "harvest" else None),
             "at": e["at"],
             "date": e["date"],
         }
@@ -136,7 +142,7 @@ def facts(
         "image": f"{base}/api/v1/lots/{node.code}/image",
         "own_image": bool(lot_row.has_image),
         "producers": producers,
-        "stages": _stages(events),
+        "stages": _stages(st, events),
         "production": {
             "kind": "process" if node.parent_ids else "harvest",
             "date": node.harvested_on,
