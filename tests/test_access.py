@@ -275,6 +275,8 @@ EXPECTED = {
     # a qualifier other than a lot (AI 10) is a malformed Digital Link for this resolver
     ("GET",    "/01/{gtin}/{ai}/{value}"):              "400 400 400 400 400 400 400 400 400",
     ("HEAD",   "/01/{gtin}/{ai}/{value}"):              "400 400 400 400 400 400 400 400 400",
+    ("GET",    "/01/{gtin}"):                           "404 404 404 404 404 404 404 404 404",
+    ("HEAD",   "/01/{gtin}"):                           "404 404 404 404 404 404 404 404 404",
     ("GET",    "/.well-known/gs1resolver"):             "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/qr.png"):           "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/qr.svg"):           "200 200 200 200 200 200 200 200 200",

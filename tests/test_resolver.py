@@ -254,6 +254,16 @@ def test_malformed_uri_is_400_in_the_page_language(client, lot, path, vi, en):
         assert en in text and "Invalid code" in text and vi not in text
 
 
+def test_a_gtin_without_a_lot(client, lot):
+    """The resolver's links are a lot's: a GTIN alone is not found, a bad one is a 400."""
+    r = client.get(f"/01/{GTIN8}")
+    assert r.status_code == 404 and f"GTIN {GTIN14}" in r.text
+    assert r.headers["access-control-allow-origin"] == "*"
+    r = client.get(f"/01/{GTIN14[:-1]}0", params={"lang": "en"})
+    assert r.status_code == 400 and "check digit" in r.text
+    assert client.head(f"/01/{GTIN8}").status_code == 404
+
+
 def test_unknown_lot_or_another_products_gtin_is_404(client, lot):
     assert client.get(f"/01/{GTIN14}/10/NO-SUCH-LOT").status_code == 404
     # 4006381333931 is a valid GTIN-13, but not this lot's.

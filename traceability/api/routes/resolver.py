@@ -150,6 +150,25 @@ def unsupported_qualifier(
     raise AssertionError("AI 10 is routed to the resolver itself")  # pragma: no cover
 
 
+@router.get(
+    "/01/{gtin}",
+    tags=["trace"],
+    summary="A GTIN alone: 400 if malformed, else 404",
+    response_class=Response,
+)
+@router.head("/01/{gtin}", tags=["trace"], summary="A GTIN alone, without a body",
+             response_class=Response, operation_id="gtin_only_head")  # fmt: skip
+def gtin_only(gtin: str, request: Request, lang: Lang = None) -> Response:
+    """This resolver has links for lots only: a valid GTIN without a lot is not found."""
+    chosen = negotiate(lang, request.headers.get("accept-language"))
+    try:
+        gtin14, _lot = resolver.parse(gtin, "10", "-")
+    except resolver.BadLink as exc:
+        return _head_aware(request, _bad_link(chosen, exc, ""))
+    page = _not_found(chosen, None, f"GTIN {gtin14}")
+    return _head_aware(request, _with(page, CORS | VARY))
+
+
 @router.get("/.well-known/gs1resolver", tags=["trace"], summary="The resolver's description")
 def well_known(settings: SettingsDep) -> Response:
     """The GS1 resolver description file: name, root, primary keys and link types."""
