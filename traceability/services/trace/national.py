@@ -10,7 +10,9 @@ code; fields are named by their code, as in the EPCIS document.
 The producer is the cooperative of the lot's farmers, with its address (village and
 commune) and its VietGAP certificate; a farmer outside any cooperative is named with
 their village only. The facts change only when a cooperative or a lot's photo is
-updated (which clears the caches), so they are read once per structure and kept.
+updated, so they are read once per structure and kept with it: the worker that takes
+the update clears its caches at once, and other workers see it when their structure
+expires (``STRUCTURE_TTL_S``), as they do a farmer's name fixed by hand.
 """
 
 from datetime import date, timedelta
