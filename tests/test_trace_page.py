@@ -134,6 +134,7 @@ def test_every_trace_page_fits_a_360px_phone(server, base_url, browser):  # noqa
             response = page.goto(base_url + path)
             assert response.status in (200, 400), (path, response.status)
             width = page.evaluate("document.documentElement.scrollWidth")
+            print(f"{name}: scrollWidth {width} px")
             if width > PHONE["width"]:
                 too_wide[name] = width
             if not name.startswith("resolver"):  # the same page as the milled lot's
