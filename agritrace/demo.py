@@ -294,6 +294,49 @@ def recorded_flights(engine: Engine, drones: list[str]) -> list[str]:
     return list(rows)
 
 
+# The story's cooperative: what a trace shows of its producer (Circular 02/2024/TT-BKHCN).
+DEMO_COOPERATIVE = {
+    "code": "HTX-DEMO",
+    "name": "HTX Nông nghiệp Phong Thạnh (bản chạy thử)",
+    "kind": "cooperative",
+    "address": "Xã Phong Thạnh Đông, thị xã Giá Rai, Bạc Liêu",
+    "brand": "Gạo ST25 Giá Rai",
+    "certificate_standard": "VietGAP",
+    "certificate_no": "VG-DEMO-2026-001",
+    "certificate_issuer": "Tổ chức chứng nhận (mẫu của bản chạy thử)",
+}
+
+
+def _cooperative(session: Session, field_codes: list[str]) -> None:
+    """The story's cooperative, certified for two years from a year ago, with the story's
+    farmers as members (those not yet in one)."""
+    from sqlmodel import select
+
+    from traceability.models import Farmer, FarmField, Organisation, OrganisationCreate
+    from traceability.services.organisations import create_organisation
+
+    org = session.exec(
+        select(Organisation).where(Organisation.code == DEMO_COOPERATIVE["code"])
+    ).first()
+    if org is None:
+        start = date.today() - timedelta(days=365)
+        data = OrganisationCreate(
+            **DEMO_COOPERATIVE,
+            certificate_valid_from=start,
+            certificate_valid_to=start + timedelta(days=3 * 365),
+        )
+        org = create_organisation(session, data=data)
+    farmers = session.exec(
+        select(Farmer)
+        .join(FarmField, FarmField.farmer_id == Farmer.id)
+        .where(FarmField.code.in_(field_codes), Farmer.organisation_id.is_(None))
+    ).all()
+    for farmer in farmers:
+        farmer.organisation_id = org.id
+        session.add(farmer)
+    session.commit()
+
+
 def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
     """Harvest lots from the first two farmers' fields (one with a GTIN) and a milled lot."""
     from traceability.errors import Conflict
@@ -303,6 +346,7 @@ def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
     today = date.today()
     made: list[str] = []
     with Session(engine) as session:
+        _cooperative(session, [c for codes in picked.story[:2] for c in codes])
         for gi, codes in enumerate(picked.story[:2]):
             area = sum(fields.get_field(session, code=c).area_ha for c in codes)
             data = LotCreate(
@@ -312,6 +356,8 @@ def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
                 quantity_kg=round(area * YIELD_T_PER_HA * 1000, 0),
                 product_name="Lúa tươi ST25",
                 gtin=gtin_with_check_digit(DEMO_GTIN_BODY) if gi == 0 else None,
+                # Fresh paddy keeps about a month before it is dried or milled.
+                shelf_life_days=30,
             )
             # A lot of that code is there already when the demo ran earlier today.
             with contextlib.suppress(Conflict):
@@ -326,6 +372,8 @@ def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
             harvested_on=today,
             quantity_kg=round(sum(p.quantity_kg for p in parents) * MILLING_RATIO, 0),
             product_name="Gạo ST25 (xay xát từ hai lô lúa)",
+            brand=DEMO_COOPERATIVE["brand"],
+            shelf_life_days=365,
         )
         with contextlib.suppress(Conflict):
             lots.create_lot(session, data=data)

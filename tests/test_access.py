@@ -77,6 +77,8 @@ class World:
             .replace("{device_id}", str(self.device_id))
             .replace("/app/static/{name}", "/app/static/app.css")
             .replace("{lot}", self.lot.code)
+            .replace("{ai}", "21")
+            .replace("{value}", "S-1")
             .replace("{name}", "missions")
             .replace("{code}", self._code_for(path))
         )
@@ -176,6 +178,8 @@ BODIES = {
     ("POST", "/api/v1/zones/import"): lambda w: {
         "json": {"type": "FeatureCollection", "features": [_zone(w)["json"]]}
     },
+    ("PUT", "/api/v1/lots/{code}/image"): lambda w: {"content": b"\x89PNG\r\n\x1a\n" + bytes(32)},
+    ("PATCH", "/api/v1/organisations/{code}"): lambda w: {"json": {"brand": "Gạo Vĩnh Hậu"}},
     ("POST", "/api/v1/organisations"): lambda w: {
         "json": {"code": f"ORG-NEW-{next(_n)}", "name": "HTX Mới", "kind": "cooperative"}
     },
@@ -238,6 +242,8 @@ EXPECTED = {
     ("POST",   "/api/v1/lots"):                         "401 201 403 201 403 403 403 403 201",
     ("GET",    "/api/v1/lots"):                         "401 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}"):                  "401 200 200 200 200 200 200 200 200",
+    # a lot's photo: whoever may record lots on its fields
+    ("PUT",    "/api/v1/lots/{code}/image"):            "401 204 403 204 403 403 403 403 204",
     # missions, ingest, zones, reports
     ("GET",    "/api/v1/missions"):                     "401 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/missions/{mission_id}"):        "401 200 403 200 403 200 403 200 200",
@@ -252,6 +258,8 @@ EXPECTED = {
     # organisations, tokens, administrative units
     ("POST",   "/api/v1/organisations"):                "401 403 403 403 403 403 403 403 201",
     ("GET",    "/api/v1/organisations"):                "401 200 200 200 200 200 200 200 200",
+    # a cooperative's public facts (address, brand, certificate): itself or the admin
+    ("PATCH",  "/api/v1/organisations/{code}"):         "401 403 403 200 403 403 403 403 200",
     ("GET",    "/api/v1/organisations/{code}"):         "401 200 200 200 200 200 200 200 200",
     ("POST",   "/api/v1/users/{user_id}/tokens"):       "401 403 403 403 403 403 403 403 201",
     ("GET",    "/api/v1/tokens"):                       "401 200 200 200 200 200 200 200 200",
@@ -262,10 +270,19 @@ EXPECTED = {
     ("GET",    "/api/v1/trace/{code}"):                 "200 200 200 200 200 200 200 200 200",
     ("GET",    "/t/{code}"):                            "200 200 200 200 200 200 200 200 200",
     ("GET",    "/01/{gtin}/10/{lot}"):                  "200 200 200 200 200 200 200 200 200",
+    ("HEAD",   "/01/{gtin}/10/{lot}"):                  "200 200 200 200 200 200 200 200 200",
+    ("OPTIONS", "/01/{gtin}/10/{lot}"):                 "204 204 204 204 204 204 204 204 204",
+    # a qualifier other than a lot (AI 10) is a malformed Digital Link for this resolver
+    ("GET",    "/01/{gtin}/{ai}/{value}"):              "400 400 400 400 400 400 400 400 400",
+    ("HEAD",   "/01/{gtin}/{ai}/{value}"):              "400 400 400 400 400 400 400 400 400",
+    ("GET",    "/01/{gtin}"):                           "404 404 404 404 404 404 404 404 404",
+    ("HEAD",   "/01/{gtin}"):                           "404 404 404 404 404 404 404 404 404",
+    ("GET",    "/.well-known/gs1resolver"):             "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/qr.png"):           "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/qr.svg"):           "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/label"):            "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/epcis"):            "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/api/v1/lots/{code}/image"):            "200 200 200 200 200 200 200 200 200",
     # the transparency log: public, as a checkpoint is only worth the copies people keep
     ("GET",    "/api/v1/transparency/checkpoint"):      "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/transparency/checkpoints"):     "200 200 200 200 200 200 200 200 200",

@@ -130,7 +130,14 @@ def test_demo_sets_up_flies_harvests_and_serves_the_trace(tmp_path):
         assert any(mid in trace.text for mid in result.mission_ids), (
             "the drone mission is not in the trace"
         )
-        assert client.get(f"/api/v1/trace/{result.milled_lot}").status_code == 200
+        milled = client.get(f"/api/v1/trace/{result.milled_lot}")
+        assert milled.status_code == 200
+        # The demo's cooperative is the producer, certified on the day of the harvest.
+        national = milled.json()["national"]
+        assert [p["code"] for p in national["producers"]] == ["HTX-DEMO"]
+        assert national["brand"] == "Gạo ST25 Giá Rai" and national["shelf_life_days"] == 365
+        assert national["standards"][0]["certificate_no"] == "VG-DEMO-2026-001"
+        assert national["standards"][0]["valid_on_harvest"] is True
         # The QR code carries the public base URL the demo was given.
         svg = client.get(f"/api/v1/lots/{result.lots[1]}/qr.svg")
         assert svg.headers["content-type"].startswith("image/svg")

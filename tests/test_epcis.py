@@ -1,7 +1,10 @@
 """The lot's history as an EPCIS 2.0 JSON-LD document."""
 
+import json
 from datetime import date, datetime
+from pathlib import Path
 
+import jsonschema
 import pytest
 
 from tests.test_trace_phi import local, make_mission, spray
@@ -109,3 +112,43 @@ def test_commissioning_transformation_and_treatments(client, milled):
 def test_lot_class_identifiers():
     assert epcis.lot_class("L 1", None) == "urn:agritrace:lot:L%201"
     assert epcis.lot_class("L1", "08934567890120") == "https://id.gs1.org/01/08934567890120/10/L1"
+
+
+# ---------------------------------------------------------------- GS1's EPCIS 2.0 JSON Schema
+
+EPCIS_SCHEMA = Path(__file__).parent / "data" / "EPCIS-JSON-Schema.json"
+
+
+def _schema_errors(doc) -> list[str]:
+    schema = json.loads(EPCIS_SCHEMA.read_text(encoding="utf-8"))
+    validator = jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker())
+    return [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)]
+
+
+@pytest.mark.parametrize("code", ["PADDY-A", "PADDY-B", "GAO-01"])
+def test_document_is_valid_against_gs1_epcis_schema(client, milled, code):
+    """A plain harvest lot (PADDY-A, sprayed by hand), a lot sprayed by drone (PADDY-B) and
+    the lot milled from both (GAO-01) all pass GS1's own EPCIS 2.0 JSON Schema."""
+    doc = _doc(client, code)
+    events = doc["epcisBody"]["eventList"]
+    kinds = {(e["type"], e.get("action"), e.get("agritrace:source")) for e in events}
+    expected = {
+        "PADDY-A": {("ObjectEvent", "ADD", None), ("ObjectEvent", "OBSERVE", "diary")},
+        "PADDY-B": {("ObjectEvent", "ADD", None), ("ObjectEvent", "OBSERVE", "drone_mission")},
+        "GAO-01": {
+            ("ObjectEvent", "ADD", None),
+            ("TransformationEvent", None, None),
+            ("ObjectEvent", "OBSERVE", "drone_mission"),
+        },
+    }[code]
+    assert expected <= kinds, kinds
+    assert _schema_errors(doc) == []
+
+
+def test_the_schema_check_catches_a_broken_document(client, milled):
+    """The check can fail: a document without its eventList or with an unknown action."""
+    doc = _doc(client, "GAO-01")
+    doc["epcisBody"]["eventList"][0]["action"] = "SPRAY"
+    assert _schema_errors(doc)
+    del doc["epcisBody"]["eventList"]
+    assert _schema_errors(doc)

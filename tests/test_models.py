@@ -37,6 +37,7 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "log_checkpoints",
     "log_leaves",
     "signin_links",
+    "lot_images",
 }
 # Request fields that name a row of another table by its code.
 REFERENCES = [

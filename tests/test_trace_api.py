@@ -52,6 +52,7 @@ def test_trace_page_is_vietnamese_by_default(client, lot):
     assert "Gạo ST25" in html and lot.code in html and "10/04/2026" in html
     assert "Trần Thị Hồng" in html and "Ấp Láng Trâm" in html
     assert "Anvil 5SC" in html and "bằng máy bay không người lái" in html
+    assert "21/14 ngày" in html and "lúa" in html
     assert 'data-phi="true"' in html
     assert 'data-chain="valid"' in html
     assert "<svg" in html and "GR-0042" in html
@@ -62,7 +63,12 @@ def test_trace_page_in_english(client, lot):
 
     assert '<html lang="en">' in html
     assert "Harvest date" in html and "2026-04-10" in html
-    assert "Kept" in html and "by drone" in html and "Spraying" in html
+    assert "PHI respected" in html and "by drone" in html and "Spraying" in html
+    assert "Kept" not in html
+    # The last spray was the drone's on 20 March, 21 days before the 10 April harvest.
+    assert "21 of 14 days" in html
+    # The season's crop is recorded as "lúa"; in English it is rice.
+    assert "rice" in html and "lúa" not in html
     assert "Ngày thu hoạch" not in html
 
 
@@ -154,7 +160,9 @@ def test_digital_link_resolves_to_the_same_page(client, lot):
 def test_digital_link_with_a_bad_or_wrong_gtin(client, lot):
     r = client.get(f"/01/08934567890121/10/{lot.code}")
     assert r.status_code == 400
-    assert "check digit" in r.text
+    assert "Số kiểm tra" in r.text and "check digit" not in r.text
+    r = client.get(f"/01/08934567890121/10/{lot.code}", params={"lang": "en"})
+    assert r.status_code == 400 and "check digit" in r.text
     r = client.get(f"/01/12ab/10/{lot.code}")
     assert r.status_code == 400
     # A valid GTIN of another product does not open this lot.

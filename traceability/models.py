@@ -28,9 +28,18 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, model_validator
 from pydantic import Field as PField
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -695,6 +704,7 @@ class LotParent(SQLModel, table=True):
     parent_id: int = Field(foreign_key="lots.id", primary_key=True, index=True)
 
 
+GS1_LOT_MAX_LENGTH = 20
 # A GTIN-8/12/13/14 with a right check digit, kept as 14 digits (leading zeros matter,
 # so it is a string, never a number).
 Gtin = Annotated[str, AfterValidator(gtin14)]
@@ -708,6 +718,9 @@ class LotBase(SQLModel):
     harvested_on: date
     quantity_kg: Annotated[float, PField(gt=0, lt=1e9, allow_inf_nan=False)]
     gtin: Gtin | None = Field(default=None, max_length=14, index=True)
+    # What Circular 02/2024/TT-BKHCN asks a trace to show beside the record itself.
+    brand: Text | None = Field(default=None, max_length=NAME_LENGTH)
+    shelf_life_days: Annotated[int, PField(ge=1, le=3650)] | None = None
 
 
 class Lot(LotBase, table=True):
@@ -728,6 +741,17 @@ class LotCreate(LotBase):
     field_codes: list[Code] = PField(default_factory=list, max_length=500)
     parent_lots: list[Code] = PField(default_factory=list, max_length=500)
 
+    @model_validator(mode="after")
+    def _gs1_lot_length(self) -> "LotCreate":
+        # A GS1 batch/lot number (AI 10) holds at most 20 characters: a longer code could
+        # not be carried in the lot's Digital Link.
+        if self.gtin and len(self.code) > GS1_LOT_MAX_LENGTH:
+            raise ValueError(
+                f"a lot with a GTIN has a code of at most {GS1_LOT_MAX_LENGTH} characters "
+                "(GS1 batch/lot number, AI 10)"
+            )
+        return self
+
 
 class LotPublic(BaseModel):
     """A lot as the API shows it."""
@@ -738,6 +762,8 @@ class LotPublic(BaseModel):
     harvested_on: date
     quantity_kg: float
     gtin: str | None
+    brand: str | None = None
+    shelf_life_days: int | None = None
     field_codes: list[str]
     parent_lots: list[str]
     season_ids: list[int]
@@ -746,6 +772,23 @@ class LotPublic(BaseModel):
 
 class LotsPublic(Page):
     data: list[LotPublic]
+
+
+# The largest product photo a lot may carry: a phone on 3G loads it with the trace page.
+LOT_IMAGE_MAX_BYTES = 300_000
+
+
+class LotImage(SQLModel, table=True):
+    """A lot's product photo, uploaded and served by the app (the page loads nothing else)."""
+
+    __tablename__ = "lot_images"
+
+    lot_id: int = Field(foreign_key="lots.id", primary_key=True)
+    media_type: str = Field(max_length=32)
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    sha256: str = Field(max_length=64)
+    uploaded_by: int | None = Field(default=None, foreign_key="users.id")
+    uploaded_at: datetime = _ts_column()
 
 
 # ---------------------------------------------------------------- no-spray zones
@@ -1049,6 +1092,15 @@ class OrganisationBase(SQLModel):
     code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
     name: Name = Field(max_length=NAME_LENGTH)
     kind: OrganisationKind = Field(max_length=16)
+    # Public facts of a cooperative as a producer (Circular 02/2024/TT-BKHCN): where it is
+    # (village and commune, never a person's address), its brand and its VietGAP certificate.
+    address: Text | None = Field(default=None, max_length=NAME_LENGTH)
+    brand: Text | None = Field(default=None, max_length=NAME_LENGTH)
+    certificate_standard: Text | None = Field(default=None, max_length=64)
+    certificate_no: Text | None = Field(default=None, max_length=64)
+    certificate_issuer: Text | None = Field(default=None, max_length=NAME_LENGTH)
+    certificate_valid_from: date | None = None
+    certificate_valid_to: date | None = None
 
 
 class Organisation(OrganisationBase, table=True):
@@ -1060,10 +1112,35 @@ class Organisation(OrganisationBase, table=True):
     created_at: datetime = _ts_column()
 
 
+def _certificate_in_order(data: Any) -> Any:
+    start, end = data.certificate_valid_from, data.certificate_valid_to
+    if start and end and end < start:
+        raise ValueError("certificate_valid_to is before certificate_valid_from")
+    return data
+
+
 class OrganisationCreate(OrganisationBase):
     """A new organisation."""
 
     model_config = ConfigDict(extra="forbid")
+
+    _dates = model_validator(mode="after")(_certificate_in_order)
+
+
+class OrganisationUpdate(SQLModel):
+    """What a cooperative (or the admin) may change of an organisation: its public facts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: Text | None = PField(default=None, max_length=NAME_LENGTH)
+    brand: Text | None = PField(default=None, max_length=NAME_LENGTH)
+    certificate_standard: Text | None = PField(default=None, max_length=64)
+    certificate_no: Text | None = PField(default=None, max_length=64)
+    certificate_issuer: Text | None = PField(default=None, max_length=NAME_LENGTH)
+    certificate_valid_from: date | None = None
+    certificate_valid_to: date | None = None
+
+    _dates = model_validator(mode="after")(_certificate_in_order)
 
 
 class OrganisationPublic(BaseModel):
@@ -1075,6 +1152,13 @@ class OrganisationPublic(BaseModel):
     code: str
     name: str
     kind: OrganisationKind
+    address: str | None = None
+    brand: str | None = None
+    certificate_standard: str | None = None
+    certificate_no: str | None = None
+    certificate_issuer: str | None = None
+    certificate_valid_from: date | None = None
+    certificate_valid_to: date | None = None
     created_at: datetime
 
 

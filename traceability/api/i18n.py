@@ -1,6 +1,9 @@
 """Words of the public pages in Vietnamese (the default) and English."""
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
+
+VN = timezone(timedelta(hours=7))
 
 LANGS = ("vi", "en")
 DEFAULT_LANG = "vi"
@@ -14,6 +17,28 @@ _STRINGS: dict[str, dict[str, str]] = {
     "quantity": {"vi": "Khối lượng", "en": "Quantity"},
     "gtin": {"vi": "Mã GTIN", "en": "GTIN"},
     "origin": {"vi": "Vùng trồng", "en": "Where it grew"},
+    "brand": {"vi": "Nhãn hiệu", "en": "Brand"},
+    "producer": {"vi": "Cơ sở sản xuất", "en": "Producer"},
+    "shelf_life": {"vi": "Hạn sử dụng", "en": "Shelf life"},
+    "best_before": {"vi": "dùng tốt nhất trước", "en": "best before"},
+    "not_declared": {"vi": "chưa khai báo", "en": "not declared"},
+    "trace_codes": {"vi": "Mã truy vết", "en": "Trace codes"},
+    "trace_code": {"vi": "mã truy vết", "en": "trace code"},
+    "location_code": {"vi": "mã địa điểm", "en": "location code"},
+    "standards": {"vi": "Tiêu chuẩn áp dụng", "en": "Standards applied"},
+    "certificate_no": {"vi": "số", "en": "no."},
+    "valid": {"vi": "hiệu lực", "en": "valid"},
+    "cert_valid_true": {"vi": "còn hiệu lực ngày thu hoạch", "en": "valid on the harvest day"},
+    "cert_valid_false": {
+        "vi": "không hiệu lực ngày thu hoạch",
+        "en": "not valid on the harvest day",
+    },
+    "cert_valid_none": {"vi": "không rõ hiệu lực", "en": "validity unknown"},
+    "no_certificate": {"vi": "chưa có chứng nhận", "en": "no certificate recorded"},
+    "national_basis": {
+        "vi": "Thông tin truy xuất tối thiểu theo Thông tư 02/2024/TT-BKHCN; mã theo TCVN 13274.",
+        "en": "Minimum trace data under Circular 02/2024/TT-BKHCN; codes per TCVN 13274.",
+    },
     "field": {"vi": "Thửa ruộng", "en": "Field"},
     "area": {"vi": "Diện tích", "en": "Area"},
     "farmer": {"vi": "Nông dân", "en": "Farmer"},
@@ -28,17 +53,30 @@ _STRINGS: dict[str, dict[str, str]] = {
     "timeline": {"vi": "Nhật ký mùa vụ", "en": "Season timeline"},
     "no_events": {"vi": "Chưa có ghi chép nào.", "en": "Nothing recorded yet."},
     "phi": {"vi": "Thời gian cách ly", "en": "Pre-harvest interval (PHI)"},
-    "phi_verdict": {"vi": "Thời gian cách ly thuốc BVTV", "en": "Pesticide pre-harvest interval"},
-    "phi_true": {"vi": "Đạt", "en": "Kept"},
-    "phi_false": {"vi": "Không đạt", "en": "Not kept"},
+    "phi_verdict": {"vi": "Thời gian cách ly thuốc BVTV", "en": "Pesticide use"},
+    "phi_true": {"vi": "Đạt", "en": "PHI respected"},
+    "phi_false": {"vi": "Không đạt", "en": "PHI not respected"},
     "phi_none": {"vi": "Chưa đủ thông tin", "en": "Not enough information"},
     "no_pesticide": {
         "vi": "Không sử dụng thuốc bảo vệ thực vật trong mùa vụ",
         "en": "No pesticide applied in the season",
     },
-    "last_application": {"vi": "Lần phun cuối", "en": "Last application"},
-    "days_before_harvest": {"vi": "Số ngày đến thu hoạch", "en": "Days to harvest"},
-    "phi_days": {"vi": "Thời gian cách ly quy định", "en": "Required PHI"},
+    "last_application": {"vi": "Lần phun cuối", "en": "Last spray"},
+    "waited_head": {"vi": "Đã cách ly", "en": "Waited"},
+    "waited": {"vi": "{n}/{m} ngày", "en": "{n} of {m} days"},
+    "waited_unknown": {
+        "vi": "{n} ngày (không rõ thời gian cách ly quy định)",
+        "en": "{n} days (required PHI unknown)",
+    },
+    "rests_on_parents": {
+        "vi": "Lô này được xay xát/phối trộn từ các lô dưới đây; kết quả dựa trên kết quả "
+        "của từng lô:",
+        "en": "This lot was milled or mixed from the lots below; its verdict rests on theirs:",
+    },
+    "no_pesticide_own": {
+        "vi": "Không sử dụng thuốc bảo vệ thực vật trên ruộng của chính lô này",
+        "en": "No pesticide applied on this lot's own fields",
+    },
     "earliest_safe": {"vi": "Ngày thu hoạch sớm nhất an toàn", "en": "Earliest safe harvest"},
     "days": {"vi": "ngày", "en": "days"},
     "unknown": {"vi": "không rõ", "en": "unknown"},
@@ -68,6 +106,41 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "No lot carries this code. Please check the code printed on the bag.",
     },
     "bad_request_title": {"vi": "Mã không hợp lệ", "en": "Invalid code"},
+    "bad_request_text": {
+        "vi": "Đường dẫn này không phải là một mã GS1 Digital Link hợp lệ của lô hàng. "
+        "Vui lòng quét lại mã QR trên bao bì.",
+        "en": "This address is not a valid GS1 Digital Link of a lot. "
+        "Please scan the QR code on the bag again.",
+    },
+    "link_type_title": {"vi": "Không có loại thông tin này", "en": "No such link"},
+    "link_type_intro": {
+        "vi": "Lô hàng có trong hệ thống, nhưng không có loại thông tin được hỏi.",
+        "en": "The lot is recorded, but it has no link of the type asked for.",
+    },
+    "link_type_text": {
+        "vi": "Lô hàng này không có thông tin loại {link_type}. Các loại có: {available}.",
+        "en": "This lot has no link of type {link_type}. It has: {available}.",
+    },
+    "gtin_not_digits": {
+        "vi": "Mã GTIN “{gtin}” chỉ được gồm chữ số.",
+        "en": "The GTIN “{gtin}” must be digits only.",
+    },
+    "gtin_length": {
+        "vi": "Mã GTIN “{gtin}” có {length} chữ số; phải có 8, 12, 13 hoặc 14 chữ số.",
+        "en": "The GTIN “{gtin}” has {length} digits; it must have 8, 12, 13 or 14.",
+    },
+    "bad_check_digit": {
+        "vi": "Số kiểm tra của mã GTIN “{gtin}” sai (đúng ra phải là {expected}).",
+        "en": "The check digit of the GTIN “{gtin}” is wrong (it should be {expected}).",
+    },
+    "bad_ai": {
+        "vi": "Sau mã GTIN phải là số lô (AI 10), không phải AI {ai}.",
+        "en": "The GTIN must be followed by a batch/lot number (AI 10), not AI {ai}.",
+    },
+    "bad_lot": {
+        "vi": "Số lô “{lot}” không hợp lệ: tối đa {max} ký tự, chỉ gồm chữ, số và dấu.",
+        "en": "The lot number “{lot}” is not valid: at most {max} letters, digits and marks.",
+    },
     "from_lots": {"vi": "từ các lô", "en": "from lots"},
     "map": {"vi": "Bản đồ thửa ruộng", "en": "Field map"},
     "locator": {"vi": "Vị trí trong tỉnh", "en": "Where in the province"},
@@ -163,6 +236,41 @@ _ACTIVITIES: dict[str, dict[str, str]] = {
 }
 
 
+# Crops as farmers record them (Vietnamese), in English; anything else is shown as written.
+_CROPS: dict[str, str] = {
+    "lúa": "rice",
+    "gạo": "rice",
+    "ngô": "maize",
+    "bắp": "maize",
+    "tôm": "shrimp",
+    "rau": "vegetables",
+    "đậu": "beans",
+    "mía": "sugar cane",
+    "dừa": "coconut",
+    "khoai lang": "sweet potato",
+    "khoai mì": "cassava",
+    "sắn": "cassava",
+    "cà phê": "coffee",
+    "hồ tiêu": "black pepper",
+    "xoài": "mango",
+    "thanh long": "dragon fruit",
+    "sầu riêng": "durian",
+    "bưởi": "pomelo",
+    "cam": "orange",
+}
+
+
+def crop_name(crop: str | None, lang: str) -> str:
+    """A crop in ``lang``: Vietnamese as recorded, English where the crop is known.
+
+    >>> crop_name("Lúa", "en"), crop_name("lúa", "vi"), crop_name("kê", "en")
+    ('rice', 'lúa', 'kê')
+    """
+    if not crop or lang == "vi":
+        return crop or ""
+    return _CROPS.get(crop.strip().lower(), crop)
+
+
 def pick_lang(value: str | None) -> str:
     """``vi`` unless ``en`` (or a tag starting with it, e.g. ``en-GB``) was asked for.
 
@@ -172,6 +280,29 @@ def pick_lang(value: str | None) -> str:
     if value and value.lower()[:2] in LANGS:
         return value.lower()[:2]
     return DEFAULT_LANG
+
+
+def negotiate(query: str | None, accept_language: str | None) -> str:
+    """The page language: ``?lang=`` if given, else the first of ``vi``/``en`` that
+    ``Accept-Language`` names (by weight), else Vietnamese.
+
+    >>> negotiate("en", "vi"), negotiate(None, "en-US,en;q=0.9"), negotiate(None, None)
+    ('en', 'en', 'vi')
+    >>> negotiate(None, "fr;q=1, vi;q=0.8, en;q=0.5"), negotiate(None, "de")
+    ('vi', 'vi')
+    """
+    if query:
+        return pick_lang(query)
+    ranked = []
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        try:
+            weight = float(params.strip()[2:]) if params.strip().startswith("q=") else 1.0
+        except ValueError:
+            weight = 0.0
+        if tag.lower()[:2] in LANGS and weight > 0:
+            ranked.append((-weight, i, tag.lower()[:2]))
+    return min(ranked)[2] if ranked else DEFAULT_LANG
 
 
 def format_number(value: float | None, digits: int, lang: str) -> str:
@@ -212,11 +343,22 @@ def translator(lang: str) -> dict[str, Any]:
         # Vietnamese readers write day/month/year; English readers get the unambiguous ISO date.
         return value.strftime("%d/%m/%Y") if lang == "vi" else value.isoformat()
 
+    def clock(value: str | None) -> str:
+        # Times travel as RFC 3339 in UTC; people read them in Vietnam time.
+        if not value:
+            return ""
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(VN).strftime("%H:%M")
+
     def number(value: float | None, digits: int = 2) -> str:
         return format_number(value, digits, lang)
 
+    def crop(name: str | None) -> str:
+        return crop_name(name, lang)
+
     return {
         "t": t,
+        "crop": crop,
+        "clock": clock,
         "activity": activity,
         "verdict": verdict,
         "day": day,

@@ -17,6 +17,7 @@ from traceability.api.routes import (
     organisations,
     records,
     reports,
+    resolver,
     trace,
     transparency,
 )
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         app.include_router(module.router, prefix=API_PREFIX)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     app.include_router(trace.router)
+    app.include_router(resolver.router)
     app.include_router(landing.router)
     if settings is not None:
         app.dependency_overrides[get_settings] = lambda: settings

@@ -38,6 +38,8 @@ def create_lot(session: Session, *, data: LotCreate, user: User | None = None) -
         harvested_on=data.harvested_on,
         quantity_kg=data.quantity_kg,
         gtin=data.gtin,
+        brand=data.brand,
+        shelf_life_days=data.shelf_life_days,
         created_by=user.id if user else None,
     )
     session.add(lot)
@@ -107,6 +109,8 @@ def lot_public(session: Session, lot: Lot) -> LotPublic:
         harvested_on=lot.harvested_on,
         quantity_kg=lot.quantity_kg,
         gtin=lot.gtin,
+        brand=lot.brand,
+        shelf_life_days=lot.shelf_life_days,
         field_codes=[code for code, _ in links],
         season_ids=sorted({s for _, s in links if s is not None}),
         parent_lots=sorted(parents),

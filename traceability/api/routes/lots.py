@@ -1,9 +1,13 @@
 """Harvest lots and their lineage."""
 
-from fastapi import APIRouter, HTTPException, status
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Header, HTTPException, status
+from fastapi.responses import Response
 
 from traceability.api.deps import CurrentUser, PagingDep, SessionDep
 from traceability.models import LotCreate, LotPublic, LotsPublic, Role
+from traceability.services import lot_identity
 from traceability.services import lots as svc
 
 router = APIRouter()
@@ -42,3 +46,29 @@ def list_lots(
 def read_lot(code: str, session: SessionDep, _user: CurrentUser):
     """One lot with its fields, seasons and parent lots."""
     return svc.lot_public(session, svc.get_lot(session, code=code))
+
+
+@router.put(
+    "/lots/{code}/image",
+    status_code=204,
+    response_class=Response,
+    tags=["lots"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {t: {"schema": {"type": "string", "format": "binary"}}
+                        for t in ("image/png", "image/jpeg", "image/webp")},
+        }
+    },
+)  # fmt: skip
+def put_lot_image(
+    code: str,
+    session: SessionDep,
+    user: CurrentUser,
+    data: Annotated[bytes, Body(media_type="application/octet-stream")] = b"",
+    content_type: Annotated[str, Header()] = "",
+):
+    """The lot's product photo (PNG, JPEG or WebP, at most 300 kB), shown on its trace page;
+    whoever may record lots on its fields."""
+    lot_identity.set_image(session, code=code, data=data, media_type=content_type, user=user)
+    return Response(status_code=204)

@@ -15,14 +15,15 @@ from traceability.models import (
     OrganisationKind,
     OrganisationPublic,
     OrganisationsPublic,
+    OrganisationUpdate,
     Role,
     TokenCreate,
     TokenPublic,
     TokensPublic,
     TokenWithSecret,
 )
+from traceability.services import lot_identity, users
 from traceability.services import organisations as svc
-from traceability.services import users
 
 router = APIRouter()
 
@@ -52,6 +53,15 @@ def list_organisations(
 def read_organisation(code: str, session: SessionDep, _user: CurrentUser):
     """One organisation."""
     return svc.get_organisation(session, code=code)
+
+
+@router.patch("/organisations/{code}", response_model=OrganisationPublic, tags=["organisations"])
+def update_organisation(
+    code: str, data: OrganisationUpdate, session: SessionDep, user: CurrentUser
+):
+    """A cooperative's public facts: address (village, commune), brand, VietGAP certificate
+    (the cooperative itself, or the admin)."""
+    return lot_identity.update_organisation(session, code=code, data=data, user=user)
 
 
 @router.post(

@@ -20,8 +20,9 @@ from traceability.api import trace_cache
 from traceability.api.deps import SessionDep
 from traceability.api.i18n import pick_lang, translator
 from traceability.config import Settings, get_settings
-from traceability.errors import InvalidInput, NotFound
-from traceability.models import Lot
+from traceability.errors import NotFound
+from traceability.models import Lot, LotParent
+from traceability.services import lot_identity
 from traceability.services import trace as svc
 from traceability.services.trace.schema import TracePublic
 
@@ -34,6 +35,8 @@ _templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# A lot without a photo of its own shows this drawing, inline: the page loads nothing else.
+DEFAULT_IMAGE_SVG = lot_identity.DEFAULT_IMAGE.read_text(encoding="utf-8")
 Lang = Annotated[str | None, Query(description="page language: vi (default) or en", max_length=10)]
 _CACHE = trace_cache.CACHE_HEADERS
 
@@ -63,10 +66,20 @@ def _page(name: str, lang: str, status_code: int = 200, **context: Any) -> HTMLR
 
 
 def _not_found(
-    lang: str, code: str | None, detail: str | None = None, status_code: int = 404
+    lang: str,
+    code: str | None,
+    detail: str | None = None,
+    status_code: int = 404,
+    title_key: str | None = None,
+    text_key: str | None = None,
 ) -> HTMLResponse:
-    title = "not_found_title" if status_code == 404 else "bad_request_title"
-    return _page("not_found.html", lang, status_code, code=code, detail=detail, title_key=title)
+    """The friendly 404 (or 400) page; ``detail`` must already be in ``lang``."""
+    title = title_key or ("not_found_title" if status_code == 404 else "bad_request_title")
+    text = text_key or ("not_found_text" if status_code == 404 else "bad_request_text")
+    return _page(
+        "not_found.html", lang, status_code, code=code, detail=detail, title_key=title,
+        text_key=text,
+    )  # fmt: skip
 
 
 def _render_trace(request: Request, session, code: str, lang: str, settings: Settings) -> Response:
@@ -76,6 +89,7 @@ def _render_trace(request: Request, session, code: str, lang: str, settings: Set
             trace=data,
             field_map=data.pop("field_map"),
             locator=data.pop("locator"),
+            default_image=DEFAULT_IMAGE_SVG,
             default_window_days=svc.DEFAULT_WINDOW_DAYS,
         )
         return html.encode()
@@ -124,33 +138,6 @@ def trace_page(
     return _render_trace(request, session, code, pick_lang(lang), settings)
 
 
-@router.get(
-    "/01/{gtin}/10/{lot}",
-    tags=["trace"],
-    response_class=HTMLResponse,
-    summary="GS1 Digital Link resolver: GTIN + batch/lot to the trace page",
-)
-def digital_link(
-    gtin: str,
-    lot: str,
-    session: SessionDep,
-    request: Request,
-    settings: SettingsDep,
-    lang: Lang = None,
-) -> Response:
-    """Render the lot's trace page when the GTIN is valid and is the lot's GTIN."""
-    chosen = pick_lang(lang)
-    try:
-        wanted = qr.normalise_gtin(gtin)
-    except InvalidInput as exc:
-        return _not_found(chosen, lot, str(exc), status_code=400)
-    stored = session.execute(select(Lot.gtin).where(Lot.code == lot)).first()
-    if stored is None or stored[0] is None or qr.normalise_gtin(stored[0]) != wanted:
-        # The same answer for "no such lot" and "another product's lot": a GTIN is no way in.
-        return _not_found(chosen, lot, f"GTIN {wanted}, lot {lot}")
-    return _render_trace(request, session, lot, chosen, settings)
-
-
 def _lot_url(session, code: str, settings: Settings) -> tuple[Lot, str]:
     row = session.execute(select(Lot).where(Lot.code == code)).scalars().first()
     if row is None:
@@ -188,10 +175,12 @@ def lot_label(
 ) -> HTMLResponse:
     """A printable sheet of bag labels: product, lot code, harvest date and the QR code."""
     lot, url = _lot_url(session, code, settings)
+    milled = session.execute(select(LotParent.lot_id).where(LotParent.lot_id == lot.id)).first()
     return _page(
         "label.html",
         pick_lang(lang),
         lot=lot,
+        date_key="processing_date" if milled else "harvest_date",
         url=url,
         qr_svg=qr.qr_svg_inline(url),
         count=count,
@@ -205,3 +194,14 @@ def lot_epcis(code: str, session: SessionDep, settings: SettingsDep) -> Response
     base_url = _base_url(settings)
     data = svc.build_trace(session, code=code, base_url=base_url)
     return _json(epcis.document(data, base_url=base_url), media_type="application/ld+json")
+
+
+@router.get("/api/v1/lots/{code}/image", tags=["trace"], response_class=Response)
+def lot_image(code: str, session: SessionDep, request: Request) -> Response:
+    """The lot's product photo, or a small drawing of a bag of rice when it has none."""
+    data, media_type, digest = lot_identity.image(session, code=code)
+    etag = f'"{digest[:32]}"'
+    headers = _CACHE | {"ETag": etag}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from traceability.models import DiaryVerification
 from traceability.qr import digital_link, trace_url
 from traceability.services import applications
-from traceability.services.trace import activity, events, phi
+from traceability.services.trace import activity, events, national, phi
 from traceability.services.trace.events import Placed, iso
 from traceability.services.trace.structure import (
     DEFAULT_WINDOW_DAYS,
@@ -180,17 +180,19 @@ def build_trace(
         for n in sorted(st.lots.values(), key=lambda n: (n.depth, n.code))
         if n.depth > 0
     ]
+    timeline = events.public_events(st, placed)
     return {
         "lot": lot,
         "phi_compliant": verdict.phi_compliant,
         "phi": _phi_json(st, verdict),
         "fields": [_field_json(f, chains[fid]) for fid, f in st.fields.items()],
         "seasons": [_season_json(lk) for lk in st.links],
-        "events": events.public_events(st, placed),
+        "events": timeline,
         "lineage": lineage,
         "diary_integrity": {
             "valid": all(c["valid"] for c in chains.values()),
             "fields": [chains[fid] for fid in st.fields],
         },
         "timezone": phi.LOCAL_TZ_NAME,
+        "national": national.facts(session, st, timeline, base_url),
     } | ({"field_map": st.field_map, "locator": st.locator} if with_map else {})

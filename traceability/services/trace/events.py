@@ -99,10 +99,33 @@ def application_event(st: Structure, p: Placed) -> dict[str, Any]:
     }
 
 
+def _lot_order(st: Structure) -> dict[int, tuple[datetime, int]]:
+    """Where each lot goes on the timeline: ``(time, generation)``.
+
+    A lot is placed no earlier than the lots it was made from, and after them at the same
+    time (its generation is one more than its parents'): milling comes after the harvests
+    it milled, even when both were recorded on the same day.
+    """
+    order: dict[int, tuple[datetime, int]] = {}
+
+    def visit(lot_id: int) -> tuple[datetime, int]:
+        if lot_id not in order:
+            node = st.lots[lot_id]
+            parents = [visit(p) for p in node.parent_ids if p in st.lots]
+            at = max([_end_of_day(node.harvested_on), *(t for t, _ in parents)])
+            order[lot_id] = (at, 1 + max((g for _, g in parents), default=-1))
+        return order[lot_id]
+
+    for lot_id in st.lots:
+        visit(lot_id)
+    return order
+
+
 def public_events(st: Structure, placed: list[Placed]) -> list[dict[str, Any]]:
     """One event per application and per lot (its harvest, or its milling/mixing), oldest
-    first; a lot comes after the applications of the same moment."""
-    timed = [(p.application.at or _FAR_PAST, False, application_event(st, p)) for p in placed]
+    first; a lot comes after the applications of the same moment, and after its parents."""
+    timed = [(p.application.at or _FAR_PAST, False, 0, application_event(st, p)) for p in placed]
+    place_at = _lot_order(st)
     for node in st.lots.values():
         at = _end_of_day(node.harvested_on)
         event = {
@@ -117,6 +140,6 @@ def public_events(st: Structure, placed: list[Placed]) -> list[dict[str, Any]]:
             "unit": "kg",
             "from_lots": st.parent_codes(node),
         }
-        timed.append((at, True, event))
-    timed.sort(key=lambda t: (t[0], t[1]))
-    return [event for _, _, event in timed]
+        timed.append((*place_at[node.id][:1], True, place_at[node.id][1], event))
+    timed.sort(key=lambda t: t[:3])
+    return [t[3] for t in timed]

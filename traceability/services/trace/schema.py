@@ -224,6 +224,72 @@ class DiaryIntegrity(BaseModel):
     fields: list[DiaryVerification]
 
 
+class Producer(BaseModel):
+    """Who produced the lot: a cooperative, or a farmer outside any (public facts only)."""
+
+    kind: Literal["cooperative", "farmer"]
+    code: str | None
+    name: str
+    address: str | None = Field(description="village and commune, never a person's address")
+
+
+class Stage(BaseModel):
+    """One stage of the lot's history, with its trace code, location code and time."""
+
+    stage: str
+    trace_codes: list[str]
+    location_code: str | None = Field(description="the field's code; null for milling/mixing")
+    at: dt.datetime | None
+    date: dt.date | None
+
+
+class Production(BaseModel):
+    """When the lot was produced: harvested, or milled/mixed."""
+
+    kind: Literal["harvest", "process"]
+    date: dt.date
+
+
+class TraceCodes(BaseModel):
+    """The lot's trace codes (TCVN 13274: GS1 identifiers where they exist)."""
+
+    lot: str
+    gtin: str | None
+    digital_link: str | None
+    lineage: list[str]
+
+
+class Certificate(BaseModel):
+    """A standard applied (VietGAP) and the certificate that attests it."""
+
+    standard: str
+    certificate_no: str | None
+    issuer: str | None
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    holder: str
+    valid_on_harvest: bool | None = Field(
+        description="whether the certificate was valid on every harvest day it covers"
+    )
+
+
+class NationalData(BaseModel):
+    """The ten minimum fields of Circular 02/2024/TT-BKHCN."""
+
+    basis: str
+    product_name: str
+    image: str = Field(description="URL of the product photo (served by this app)")
+    own_image: bool
+    producers: list[Producer]
+    stages: list[Stage]
+    production: Production
+    trace_codes: TraceCodes
+    brand: str | None
+    shelf_life_days: int | None
+    best_before: dt.date | None
+    standards: list[Certificate]
+
+
 class TracePublic(BaseModel):
     """The public trace of a lot."""
 
@@ -238,3 +304,4 @@ class TracePublic(BaseModel):
     lineage: list[LineageLot]
     diary_integrity: DiaryIntegrity
     timezone: str
+    national: NationalData
