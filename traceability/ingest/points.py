@@ -7,13 +7,16 @@ the session's transaction: on PostgreSQL a binary COPY into a temporary table an
 a no-op either way, and the counts returned are of the rows that were new.
 """
 
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from operator import itemgetter
 
+from sqlalchemy import select
 from sqlmodel import Session
 
-from traceability.ingest.contract import POINT_FIELDS
+from traceability.ingest.contract import POINT_FIELDS, TelemetryIn
+from traceability.models import TelemetryPoint
 
 #: A row's values: the drone's code, then a point's values in contract order.
 COLUMNS: tuple[str, ...] = ("drone_code", *POINT_FIELDS)
@@ -106,3 +109,44 @@ def _sqlite_row(row: tuple) -> tuple:
     if ts.utcoffset():
         ts = ts.astimezone(UTC)
     return (*row[:_TS_AT], ts.isoformat(" ", "microseconds")[:26], *row[_TS_AT + 1 :])
+
+
+def conflicting_points(
+    session: Session, points: Iterable[tuple[int, str, TelemetryIn]]
+) -> list[tuple[int, str, TelemetryIn, list[str]]]:
+    """Points whose ``(drone, seq)`` is stored with other content, with the keys that differ.
+
+    A repeat of the same point is a duplicate; the same ``(drone, seq)`` with another place,
+    time or state is not the same point, and the first one stored stays.
+    """
+    points = list(points)
+    stored = _stored_rows(session, {(d, p.seq) for _, d, p in points})
+    conflicts = []
+    for src, drone, point in points:
+        row = stored.get((drone, point.seq))
+        if row is None:
+            continue
+        sent = zip(POINT_FIELDS, point.__dict__.values(), row[1:], strict=True)
+        differ = [k for k, a, b in sent if a != b]
+        if differ:
+            conflicts.append((src, drone, point, differ))
+    return conflicts
+
+
+def _stored_rows(session: Session, keys: set[tuple[str, int]]) -> dict[tuple[str, int], tuple]:
+    """The stored rows (:data:`COLUMNS` order) of ``(drone, seq)`` keys."""
+    by_drone: dict[str, list[int]] = defaultdict(list)
+    for drone, seq in keys:
+        by_drone[drone].append(seq)
+    table = TelemetryPoint.__table__
+    cols = [table.c[c] for c in COLUMNS]
+    found: dict[tuple[str, int], tuple] = {}
+    for drone, seqs in sorted(by_drone.items()):
+        seqs.sort()
+        for i in range(0, len(seqs), 500):
+            query = select(*cols).where(
+                table.c.drone_code == drone, table.c.seq.in_(seqs[i : i + 500])
+            )
+            for row in session.execute(query):
+                found[(drone, row[2])] = tuple(row)
+    return found
