@@ -24,7 +24,8 @@ and missions are logs that point at assets, with a time and a status.
 """
 
 import math
-from datetime import UTC, date, datetime
+import unicodedata
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -78,6 +79,35 @@ def _aware(value: datetime) -> datetime:
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
+# What a farm record may be dated: the first VietGAP diaries are from 2008, so a day
+# before 2000 is a typing error (year 1), and a day far ahead is a phone's wrong clock.
+EARLIEST_DAY = date(2000, 1, 1)
+
+
+def _within(ahead_days: int) -> AfterValidator:
+    """A day (or a time) from :data:`EARLIEST_DAY` to ``ahead_days`` after today (UTC)."""
+
+    def check(value: date) -> date:
+        day = value.date() if isinstance(value, datetime) else value
+        if day < EARLIEST_DAY:
+            raise ValueError(f"is before {EARLIEST_DAY.isoformat()}: check the year")
+        latest = utcnow().date() + timedelta(days=ahead_days)
+        if day > latest:
+            raise ValueError(
+                f"is more than {ahead_days} day(s) ahead of today: "
+                f"the latest accepted is {latest.isoformat()}"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+#: When something was done or harvested: not more than a day ahead (time zones, clocks).
+DoneAt = Annotated[AwareDatetime, _within(1)]
+DoneOn = Annotated[date, _within(1)]
+#: A day a season is planned for (sowing, its end, its harvest): up to two years ahead.
+PlannedOn = Annotated[date, _within(2 * 366)]
+
 # Codes appear in URLs and MQTT topics: no slashes, wildcards or spaces. The alias keeps
 # its length for codes that are no column of their own (lists of codes, references by
 # code); a code column also says max_length=CODE_LENGTH, which sizes it.
@@ -98,7 +128,9 @@ def _no_control(value: str) -> str:
     # front so both backends give the same clear answer (tabs and line breaks are fine).
     if any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value):
         raise ValueError("must not contain control characters (such as NUL)")
-    return value
+    # One spelling per text: "Giá Rai" typed on a phone that composes accents and on one
+    # that does not is one village (NFC, as the web and most keyboards write it).
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
 
 
 NoControl = AfterValidator(_no_control)
@@ -408,9 +440,9 @@ class SeasonBase(SQLModel):
 
     crop: Name = Field(max_length=100)
     variety: Text | None = Field(default=None, max_length=100)
-    sown_on: date
-    ended_on: date | None = None
-    planned_harvest_on: date | None = None
+    sown_on: PlannedOn
+    ended_on: PlannedOn | None = None
+    planned_harvest_on: PlannedOn | None = None
 
 
 class Season(SeasonBase, table=True):
@@ -573,7 +605,7 @@ ClientId = Annotated[str, StringConstraints(min_length=8), NoControl]
 class DiaryEntryBase(SQLModel):
     """What a diary entry records, as a farmer writes it."""
 
-    occurred_at: AwareDatetime = Field(sa_type=UTCDateTime)
+    occurred_at: DoneAt = Field(sa_type=UTCDateTime)
     activity: Activity
     quantity: Annotated[float, PField(ge=0, lt=1_000_000, allow_inf_nan=False)] | None = None
     unit: Unit | None = None
@@ -705,7 +737,7 @@ class LotBase(SQLModel):
 
     code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
     product_name: Name = Field(max_length=NAME_LENGTH)
-    harvested_on: date
+    harvested_on: DoneOn
     quantity_kg: Annotated[float, PField(gt=0, lt=1e9, allow_inf_nan=False)]
     gtin: Gtin | None = Field(default=None, max_length=14, index=True)
 
