@@ -52,7 +52,7 @@ def test_a_resent_point_with_other_content_is_a_conflicting_duplicate(session, d
     later = points[2] | {"ts": "2026-03-01T09:00:00+07:00"}  # same (drone, seq), another time
     again = store(session, msg("telemetry", [points[0], moved, later, points[3]]))
     # Two identical re-sends stay silent duplicates; the two others are conflicts.
-    assert (again.stored, again.duplicates, again.rejected) == (0, 2, 2)
+    assert (again.stored, again.duplicates, again.rejected, again.conflicts) == (0, 2, 2, 2)
     kept = reasons(session)
     assert len(kept) == 2 and all(r.startswith("conflicting duplicate") for r in kept)
     assert "seq 1" in kept[0] and "lat" in kept[0]
@@ -70,7 +70,7 @@ def test_a_resent_point_with_other_content_is_a_conflicting_duplicate(session, d
 def test_a_conflict_inside_one_message_is_kept_too(session, db, drone):
     (point,) = stream(1, mission_id="M2")
     result = store(session, msg("telemetry", [point, point, point | {"lon": 105.9}]))
-    assert (result.stored, result.duplicates, result.rejected) == (1, 1, 1)
+    assert (result.stored, result.duplicates, result.rejected, result.conflicts) == (1, 1, 1, 1)
     assert reasons(session)[0].startswith("conflicting duplicate")
 
 
@@ -78,7 +78,7 @@ def test_an_identical_redelivery_stays_silent(session, db, drone):
     points = stream(50, mission_id="M3")
     store(session, msg("telemetry", points))
     result = store(session, msg("telemetry", points))
-    assert (result.stored, result.duplicates, result.rejected) == (0, 50, 0)
+    assert (result.stored, result.duplicates, result.rejected, result.conflicts) == (0, 50, 0, 0)
     assert reasons(session) == []
 
 

@@ -1041,6 +1041,8 @@ class IngestResult(BaseModel):
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    # Of the rejected: points re-sent under a stored (drone, seq) with other content.
+    conflicts: int = 0
     events: int = 0
     missions: list[str] = PField(default_factory=list)
 

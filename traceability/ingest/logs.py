@@ -213,6 +213,7 @@ def ingest_log_file(path: str | Path, *, drone: str | None = None, engine=None) 
         result = ingest_log(session, data=path.read_bytes(), name=path.name, drone=drone)
     print(
         f"{path.name}: {result.stored} points stored, {result.duplicates} already known, "
-        f"{result.events} events, {result.rejected} rejected (see GET /api/v1/ingest/rejects)"
+        f"{result.events} events, {result.rejected} rejected ({result.conflicts} conflicting "
+        "duplicates; see GET /api/v1/ingest/rejects)"
     )
     return result

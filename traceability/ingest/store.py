@@ -33,7 +33,8 @@ class BatchResult:
 
     stored: int = 0
     duplicates: int = 0
-    rejected: int = 0
+    rejected: int = 0  # conflicts included
+    conflicts: int = 0  # points re-sent under a stored (drone, seq) with other content
     events: int = 0
     missions: set[str] = field(default_factory=set)  # missions whose record changed
     ended: set[str] = field(default_factory=set)  # missions that got an end event
@@ -45,6 +46,7 @@ class BatchResult:
             stored=self.stored,
             duplicates=self.duplicates,
             rejected=self.rejected,
+            conflicts=self.conflicts,
             events=self.events,
             missions=sorted(self.missions),
         )
@@ -317,6 +319,7 @@ def _reject_conflicts(
             p.model_dump(mode="json"),
         )
     res.duplicates -= len(conflicts)
+    res.conflicts = len(conflicts)
 
 
 def _apply_ends(
