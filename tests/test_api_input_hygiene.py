@@ -205,3 +205,18 @@ def test_a_polygon_with_too_many_vertices_is_refused_naming_the_cap(
     feature["geometry"] = _circle(2_000)
     r = client.post(f"{API}/{where}", json=feature, headers=admin_headers)
     assert r.status_code == 201, r.text
+
+
+def test_nul_in_a_body_never_names_the_database(client, admin_headers, factory):
+    farmer = factory.farmer()
+    ring = [[105.43, 9.23], [105.431, 9.23], [105.431, 9.231], [105.43, 9.23]]
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+        "properties": {"code": "Z-NUL", "farmer_id": farmer.id, "kind": "ca\x00nal"},
+    }
+    r = client.post(f"{API}/zones", json=feature, headers=admin_headers)
+    assert r.status_code in (201, 422), r.text
+    assert "postgres" not in r.text.lower()
+    if r.status_code == 422:
+        assert "NUL" in r.json()["detail"]

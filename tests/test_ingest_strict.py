@@ -97,6 +97,7 @@ def test_an_identical_redelivery_stays_silent(session, db, drone):
         ({"ts": 1772326800}, "ts", "RFC 3339"),
         ({"ts": 1772326800.5}, "ts", "RFC 3339"),
         ({"ts": True}, "ts", "RFC 3339"),
+        ({"ts": "1772326800"}, "ts", "RFC 3339"),
     ],
 )
 def test_coercible_values_are_rejects_naming_the_type(session, drone, change, field, words):

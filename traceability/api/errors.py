@@ -106,6 +106,8 @@ def install(app: FastAPI) -> None:
     async def data_error(_request: Request, exc: DataError) -> JSONResponse:
         # PostgreSQL refusing a value (an id beyond INTEGER, a string too long) is bad input.
         reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        if "NUL" in reason:  # the driver's words name PostgreSQL; a person sent a NUL
+            reason = "text must not contain NUL characters"
         return JSONResponse(
             {"detail": f"a value does not fit the database: {reason}"}, status_code=422
         )

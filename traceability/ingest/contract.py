@@ -119,7 +119,8 @@ class _Timestamp:
     ) -> core_schema.CoreSchema:
         return core_schema.chain_schema(
             [
-                core_schema.str_schema(strict=True),
+                # A date and a time: not an epoch number, even written as a string.
+                core_schema.str_schema(strict=True, pattern=r"^\d{4}-\d\d-\d\d[Tt ]"),
                 core_schema.datetime_schema(tz_constraint="aware", ge=EARLIEST_FIX),
             ]
         )
@@ -173,6 +174,8 @@ _WORDING = {
     "float_type": "must be a valid number: a JSON number, not a string or boolean",
     ("ts", "string_type"): "must be an RFC 3339 string (e.g. 2026-05-01T08:00:00+07:00), "
     "not a number or boolean",
+    ("ts", "string_pattern_mismatch"): "must be an RFC 3339 string "
+    "(e.g. 2026-05-01T08:00:00+07:00), not an epoch number",
     ("ts", "greater_than_equal"): f"is before {EARLIEST_FIX.date().isoformat()}: "
     "the device's clock is not set",
 }
