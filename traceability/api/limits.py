@@ -5,8 +5,9 @@ parsed or authenticated:
 
 - :class:`BodyLimit` answers 413 when ``Content-Length`` says a body is larger than the
   limit, and also while reading a chunked body as soon as it passes the limit; a body
-  that does not arrive within the read timeout gets 408. The body is read (at most the
-  limit) before the application runs and handed to it whole.
+  that does not arrive within the read timeout (longer for a large body arriving at a
+  fair pace, :data:`MIN_RATE`) gets 408. The body is read (at most the limit) before
+  the application runs and handed to it whole.
 - :class:`CleanText` writes the path and query in Unicode NFC (one village typed on two
   phones is one village) and turns NUL, which no stored text can hold and PostgreSQL
   refuses, into U+FFFD: such a code is simply not found.
@@ -88,8 +89,8 @@ class BodyLimit:
                 await _answer(send, 413, too_large)
                 return
         try:
-            async with asyncio.timeout(self.timeout_s):
-                body = await _read_body(receive, limit)
+            async with asyncio.timeout(self.timeout_s) as deadline:
+                body = await _read_body(receive, limit, deadline, self.timeout_s)
         except _TooLarge:
             await _answer(send, 413, too_large)
             return
@@ -101,8 +102,17 @@ class BodyLimit:
         await self.app(scope, _replay(body, receive), send)
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes | None:
+#: A body arriving at least this fast is never cut by the timeout: the deadline moves
+#: on by a second for every 64 KiB received (a large upload on a slow link still lands,
+#: a client sending a byte now and then does not hold a connection for long).
+MIN_RATE = 65_536
+
+
+async def _read_body(
+    receive: Receive, limit: int, deadline: asyncio.Timeout, timeout_s: float
+) -> bytes | None:
     """The whole body, or None when the client disconnected; :class:`_TooLarge` past ``limit``."""
+    start = asyncio.get_running_loop().time()
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -114,6 +124,7 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         if size > limit:
             raise _TooLarge
         chunks.append(chunk)
+        deadline.reschedule(start + timeout_s + size / MIN_RATE)
         if not message.get("more_body", False):
             return b"".join(chunks)
 
