@@ -42,7 +42,7 @@ def test_a_diary_entry_days_ahead_is_refused_but_today_is_fine(client, admin_hea
         client.post(f"{API}/diary", json=body | {"occurred_at": ahead}, headers=admin_headers),
         422,
         "occurred_at",
-        "ahead of today",
+        "24 h ahead of now",
     )
     now = datetime.now(UTC).isoformat()
     r = client.post(f"{API}/diary", json=body | {"occurred_at": now}, headers=admin_headers)
@@ -220,3 +220,21 @@ def test_nul_in_a_body_never_names_the_database(client, admin_headers, factory):
     assert "postgres" not in r.text.lower()
     if r.status_code == 422:
         assert "NUL" in r.json()["detail"]
+
+
+def test_the_demo_accepts_its_simulated_clock_and_only_while_it_runs(monkeypatch):
+    from pydantic import ValidationError
+
+    from agritrace.demo import _accept_simulated_clock
+    from traceability.models import DiaryEntryCreate
+
+    monkeypatch.delenv("AGRITRACE_MAX_CLOCK_AHEAD_H", raising=False)
+    ahead = datetime.now(UTC) + timedelta(days=30)  # a month of the day at 40x: 18 minutes
+    body = {"field_code": "F-1", "activity": "observe", "occurred_at": ahead}
+    undo = _accept_simulated_clock()
+    try:
+        assert DiaryEntryCreate(**body).occurred_at == ahead
+    finally:
+        undo()
+    with pytest.raises(ValidationError, match="occurred_at"):
+        DiaryEntryCreate(**body)

@@ -146,7 +146,7 @@ def test_a_point_more_than_a_day_ahead_of_its_arrival_is_a_reject(session, drone
     points[0]["ts"], points[1]["ts"] = ok, ahead
     result = store(session, msg("telemetry", points, received_at=arrived))
     assert (result.stored, result.rejected) == (1, 1)
-    assert "ahead of its arrival" in reasons(session)[0]
+    assert "24 h ahead of its arrival" in reasons(session)[0]
     late_start = start_event("M7") | {"ts": ahead}
     result = store(session, msg("mission", late_start, received_at=arrived))
     assert result.rejected == 1 and "ahead of its arrival" in reasons(session)[-1]

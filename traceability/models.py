@@ -25,6 +25,7 @@ and missions are logs that point at assets, with a time and a status.
 
 import math
 import unicodedata
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -35,6 +36,7 @@ from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, Uniqu
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from traceability.config import get_settings
 from traceability.gs1 import gtin14
 
 
@@ -84,29 +86,34 @@ AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 EARLIEST_DAY = date(2000, 1, 1)
 
 
-def _within(ahead_days: int) -> AfterValidator:
-    """A day (or a time) from :data:`EARLIEST_DAY` to ``ahead_days`` after today (UTC)."""
+def _clock_ahead() -> timedelta:
+    """How far ahead of now a record's time may be (``AGRITRACE_MAX_CLOCK_AHEAD_H``)."""
+    return timedelta(hours=get_settings().max_clock_ahead_h)
+
+
+def _within(ahead: Callable[[], timedelta]) -> AfterValidator:
+    """A day (or a time) from :data:`EARLIEST_DAY` to ``ahead()`` after now (UTC)."""
 
     def check(value: date) -> date:
         day = value.date() if isinstance(value, datetime) else value
         if day < EARLIEST_DAY:
             raise ValueError(f"is before {EARLIEST_DAY.isoformat()}: check the year")
-        latest = utcnow().date() + timedelta(days=ahead_days)
-        if day > latest:
+        latest = utcnow() + ahead()
+        if value > (latest if isinstance(value, datetime) else latest.date()):
             raise ValueError(
-                f"is more than {ahead_days} day(s) ahead of today: "
-                f"the latest accepted is {latest.isoformat()}"
+                f"is more than {ahead().total_seconds() / 3600:g} h ahead of now: the latest "
+                f"accepted is {latest.isoformat(timespec='minutes')}"
             )
         return value
 
     return AfterValidator(check)
 
 
-#: When something was done or harvested: not more than a day ahead (time zones, clocks).
-DoneAt = Annotated[AwareDatetime, _within(1)]
-DoneOn = Annotated[date, _within(1)]
+#: When something was done or harvested: not ahead of now beyond the clock tolerance.
+DoneAt = Annotated[AwareDatetime, _within(_clock_ahead)]
+DoneOn = Annotated[date, _within(_clock_ahead)]
 #: A day a season is planned for (sowing, its end, its harvest): up to two years ahead.
-PlannedOn = Annotated[date, _within(2 * 366)]
+PlannedOn = Annotated[date, _within(lambda: timedelta(days=2 * 366))]
 
 # Codes appear in URLs and MQTT topics: no slashes, wildcards or spaces. The alias keeps
 # its length for codes that are no column of their own (lists of codes, references by

@@ -22,6 +22,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, GetCoreSchemaHandler
 from pydantic import Field as PField
 from pydantic_core import core_schema
 
+from traceability.config import get_settings
 from traceability.models import Code, MissionType, Unit
 
 #: Topic kinds of the contract, ``{prefix}/drones/{drone_id}/{kind}``.
@@ -101,9 +102,11 @@ def _num(**bounds: float) -> Any:
 #: Agricultural drones with telemetry came into use after this: an earlier fix is a clock
 #: that was never set (a GPS week rollover, a phone's 1970), not a flight.
 EARLIEST_FIX = datetime(2015, 1, 1, tzinfo=UTC)
-#: How far ahead of its arrival a time may be (clock drift, time zones set wrong): beyond
-#: it a clock is wrong, and a spray dated later could leave the PHI window.
-MAX_AHEAD = timedelta(days=1)
+
+
+def max_ahead() -> timedelta:
+    """How far ahead of its arrival a time may be (``AGRITRACE_MAX_CLOCK_AHEAD_H``, 24 h)."""
+    return timedelta(hours=get_settings().max_clock_ahead_h)
 
 
 class _Timestamp:
@@ -189,9 +192,11 @@ def _words(err: Any) -> str:
 
 def ahead_reason(ts: datetime, received_at: datetime) -> str | None:
     """Why ``ts`` is implausibly far ahead of when its message arrived, or None."""
-    if ts - received_at > MAX_AHEAD:
+    ahead = max_ahead()
+    if ts - received_at > ahead:
         return (
-            f"ts: {ts.isoformat()} is more than {MAX_AHEAD.days} day ahead of its arrival "
+            f"ts: {ts.isoformat()} is more than {ahead.total_seconds() / 3600:g} h ahead of "
+            "its arrival "
             f"({received_at.isoformat(timespec='seconds')}): the device's clock is wrong"
         )
     return None

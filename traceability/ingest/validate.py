@@ -13,13 +13,13 @@ from pydantic import TypeAdapter, ValidationError
 
 from traceability.ingest.batch import IngestBatch
 from traceability.ingest.contract import (
-    MAX_AHEAD,
     MissionEndIn,
     MissionStartIn,
     StatusIn,
     TelemetryIn,
     ahead_reason,
     describe,
+    max_ahead,
     nan_hint,
 )
 
@@ -50,7 +50,7 @@ def add_telemetry(batch: IngestBatch, *, src: int, drone: str, payload: bytes | 
         else:
             if not points:
                 batch.reject(src, "telemetry array is empty")
-            latest = batch.sources[src].received_at + MAX_AHEAD
+            latest = batch.sources[src].received_at + max_ahead()
             if any(p.ts > latest for p in points):
                 return _add_checked(batch, src=src, drone=drone, points=points)
             batch.points.extend((src, drone, p) for p in points)
