@@ -91,6 +91,9 @@ def _clock_ahead() -> timedelta:
     return timedelta(hours=get_settings().max_clock_ahead_h)
 
 
+_EAST_MOST = timedelta(hours=14)
+
+
 def _within(ahead: Callable[[], timedelta]) -> AfterValidator:
     """A day (or a time) from :data:`EARLIEST_DAY` to ``ahead()`` after now (UTC)."""
 
@@ -99,7 +102,8 @@ def _within(ahead: Callable[[], timedelta]) -> AfterValidator:
         if day < EARLIEST_DAY:
             raise ValueError(f"is before {EARLIEST_DAY.isoformat()}: check the year")
         latest = utcnow() + ahead()
-        if value > (latest if isinstance(value, datetime) else latest.date()):
+        # A day is a calendar day somewhere: it may already be tomorrow east of UTC (UTC+14).
+        if value > (latest if isinstance(value, datetime) else (latest + _EAST_MOST).date()):
             raise ValueError(
                 f"is more than {ahead().total_seconds() / 3600:g} h ahead of now: the latest "
                 f"accepted is {latest.isoformat(timespec='minutes')}"
