@@ -238,3 +238,21 @@ def test_the_demo_accepts_its_simulated_clock_and_only_while_it_runs(monkeypatch
         undo()
     with pytest.raises(ValidationError, match="occurred_at"):
         DiaryEntryCreate(**body)
+
+
+def test_an_uploaded_flight_log_with_a_nul_row_keeps_the_others(client, admin_headers, factory):
+    factory.drone(code="D1")
+    head = b"mission_id,seq,ts,lat,lon,spraying\n"
+    rows = [f"UP-1,{i},2026-03-01T08:00:0{i}+07:00,9.23,105.43,false".encode() for i in range(4)]
+    rows[2] = rows[2].replace(b"UP-1", b"UP\x00-1")
+    r = client.post(
+        f"{API}/ingest/logs",
+        files={"file": ("flight.csv", head + b"\n".join(rows) + b"\n", "text/csv")},
+        data={"drone": "D1"},
+        headers=admin_headers,
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["stored"], r.json()["rejected"]) == (3, 1)
+    kept = client.get(f"{API}/ingest/rejects", headers=admin_headers).json()["items"]
+    assert kept[0]["reason"] == "row holds a NUL byte"
+    assert "\\u0000" in kept[0]["payload"] and "\x00" not in kept[0]["payload"]
