@@ -175,6 +175,17 @@ def _check_settings() -> None:
         raise typer.Exit(2) from None
 
 
+#: What one client may hold of the server: idle keep-alive connections are closed after
+#: 5 s, a request's head may be 64 KiB, and past 500 requests at once new ones get 503
+#: rather than queueing without end. Bodies are limited in the app (AGRITRACE_MAX_BODY_BYTES).
+SERVE_LIMITS = {
+    "timeout_keep_alive": 5,
+    "h11_max_incomplete_event_size": 64 * 1024,
+    "limit_concurrency": 500,
+    "timeout_graceful_shutdown": 20,
+}
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
@@ -237,6 +248,7 @@ def serve(
         workers=workers,
         log_level="info",
         log_config=logformat.uvicorn_log_config(fmt),
+        **SERVE_LIMITS,
     )
 
 

@@ -568,6 +568,7 @@ def run_demo(
     services = Services(config, settings, engine)
     day = None
     restore = _stop_on_sigterm(stop)
+    restore_clock = _accept_simulated_clock()
     try:
         services.start()
         console.print(f"listening on {config.host}:{config.port}: {result.base_url}/")
@@ -590,6 +591,31 @@ def run_demo(
         services.stop()
         engine.dispose()
         restore()
+        restore_clock()
+
+
+#: The simulated day's clock runs ``--speed`` times faster than real time, so what it
+#: records is soon dated ahead of now; the demo accepts ten years of it.
+DEMO_CLOCK_AHEAD_H = 10 * 366 * 24
+
+
+def _accept_simulated_clock():
+    """Raise the clock tolerance (``AGRITRACE_MAX_CLOCK_AHEAD_H``) for the demo; return the undo."""
+    import os
+
+    from traceability.config import get_settings
+
+    key = "AGRITRACE_MAX_CLOCK_AHEAD_H"
+    if key in os.environ:
+        return lambda: None  # the user's own choice stands
+
+    def undo() -> None:
+        os.environ.pop(key, None)
+        get_settings.cache_clear()
+
+    os.environ[key] = str(DEMO_CLOCK_AHEAD_H)
+    get_settings.cache_clear()
+    return undo
 
 
 def _stop_on_sigterm(stop: threading.Event):

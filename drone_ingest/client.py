@@ -63,6 +63,7 @@ class IngestStats:
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    conflicts: int = 0  # of the rejected: re-sent (drone, seq) with other content
     events: int = 0
     measured: int = 0
     db_retries: int = 0
@@ -313,6 +314,7 @@ class Ingester:
         s.stored += result.stored
         s.duplicates += result.duplicates
         s.rejected += result.rejected
+        s.conflicts += result.conflicts
         s.events += result.events
         if result.ended:
             self._measure_now.set()

@@ -162,6 +162,7 @@ def test_upload_flight_log(client, flown, factory):
         "stored": len(late),
         "duplicates": 1,
         "rejected": 1,
+        "conflicts": 0,
         "events": 2,
         "missions": None,
     }

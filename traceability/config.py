@@ -57,6 +57,17 @@ class Settings(BaseSettings):
     # The largest ?limit= a list accepts.
     page_size_max: int = 500
 
+    # How far ahead of now a record's time may be (a drone's fix, a diary entry, a
+    # harvest): clock drift and wrong time zones, not a clock set a year ahead, which
+    # could move a spray out of the PHI window. The demo's simulated clock raises it.
+    max_clock_ahead_h: float = 24.0
+
+    # HTTP requests: the largest body (the upload addresses, flight logs and imports of
+    # fields or zones, take a larger one) and how long a body may take to arrive.
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 64 * 1_048_576
+    body_timeout_s: float = 30.0
+
     @field_validator("admin_token")
     @classmethod
     def _long_admin_token(cls, value: str | None) -> str | None:

@@ -24,7 +24,9 @@ and missions are logs that point at assets, with a time and a status.
 """
 
 import math
-from datetime import UTC, date, datetime
+import unicodedata
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -43,6 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from traceability.config import get_settings
 from traceability.gs1 import gtin14
 
 
@@ -87,6 +90,44 @@ def _aware(value: datetime) -> datetime:
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
 
+# What a farm record may be dated: the first VietGAP diaries are from 2008, so a day
+# before 2000 is a typing error (year 1), and a day far ahead is a phone's wrong clock.
+EARLIEST_DAY = date(2000, 1, 1)
+
+
+def _clock_ahead() -> timedelta:
+    """How far ahead of now a record's time may be (``AGRITRACE_MAX_CLOCK_AHEAD_H``)."""
+    return timedelta(hours=get_settings().max_clock_ahead_h)
+
+
+_EAST_MOST = timedelta(hours=14)
+
+
+def _within(ahead: Callable[[], timedelta]) -> AfterValidator:
+    """A day (or a time) from :data:`EARLIEST_DAY` to ``ahead()`` after now (UTC)."""
+
+    def check(value: date) -> date:
+        day = value.date() if isinstance(value, datetime) else value
+        if day < EARLIEST_DAY:
+            raise ValueError(f"is before {EARLIEST_DAY.isoformat()}: check the year")
+        latest = utcnow() + ahead()
+        # A day is a calendar day somewhere: it may already be tomorrow east of UTC (UTC+14).
+        if value > (latest if isinstance(value, datetime) else (latest + _EAST_MOST).date()):
+            raise ValueError(
+                f"is more than {ahead().total_seconds() / 3600:g} h ahead of now: the latest "
+                f"accepted is {latest.isoformat(timespec='minutes')}"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+#: When something was done or harvested: not ahead of now beyond the clock tolerance.
+DoneAt = Annotated[AwareDatetime, _within(_clock_ahead)]
+DoneOn = Annotated[date, _within(_clock_ahead)]
+#: A day a season is planned for (sowing, its end, its harvest): up to two years ahead.
+PlannedOn = Annotated[date, _within(lambda: timedelta(days=2 * 366))]
+
 # Codes appear in URLs and MQTT topics: no slashes, wildcards or spaces. The alias keeps
 # its length for codes that are no column of their own (lists of codes, references by
 # code); a code column also says max_length=CODE_LENGTH, which sizes it.
@@ -107,7 +148,9 @@ def _no_control(value: str) -> str:
     # front so both backends give the same clear answer (tabs and line breaks are fine).
     if any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value):
         raise ValueError("must not contain control characters (such as NUL)")
-    return value
+    # One spelling per text: "Giá Rai" typed on a phone that composes accents and on one
+    # that does not is one village (NFC, as the web and most keyboards write it).
+    return value if value.isascii() else unicodedata.normalize("NFC", value)
 
 
 NoControl = AfterValidator(_no_control)
@@ -417,9 +460,9 @@ class SeasonBase(SQLModel):
 
     crop: Name = Field(max_length=100)
     variety: Text | None = Field(default=None, max_length=100)
-    sown_on: date
-    ended_on: date | None = None
-    planned_harvest_on: date | None = None
+    sown_on: PlannedOn
+    ended_on: PlannedOn | None = None
+    planned_harvest_on: PlannedOn | None = None
 
 
 class Season(SeasonBase, table=True):
@@ -582,7 +625,7 @@ ClientId = Annotated[str, StringConstraints(min_length=8), NoControl]
 class DiaryEntryBase(SQLModel):
     """What a diary entry records, as a farmer writes it."""
 
-    occurred_at: AwareDatetime = Field(sa_type=UTCDateTime)
+    occurred_at: DoneAt = Field(sa_type=UTCDateTime)
     activity: Activity
     quantity: Annotated[float, PField(ge=0, lt=1_000_000, allow_inf_nan=False)] | None = None
     unit: Unit | None = None
@@ -715,7 +758,7 @@ class LotBase(SQLModel):
 
     code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
     product_name: Name = Field(max_length=NAME_LENGTH)
-    harvested_on: date
+    harvested_on: DoneOn
     quantity_kg: Annotated[float, PField(gt=0, lt=1e9, allow_inf_nan=False)]
     gtin: Gtin | None = Field(default=None, max_length=14, index=True)
     # What Circular 02/2024/TT-BKHCN asks a trace to show beside the record itself.
@@ -1070,6 +1113,8 @@ class IngestResult(BaseModel):
     stored: int = 0
     duplicates: int = 0
     rejected: int = 0
+    # Of the rejected: points re-sent under a stored (drone, seq) with other content.
+    conflicts: int = 0
     events: int = 0
     missions: list[str] = PField(default_factory=list)
 

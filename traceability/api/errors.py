@@ -35,8 +35,51 @@ def _describe(error: dict) -> str:
     return f"{where}: {error.get('msg', 'invalid')}"
 
 
+#: The body of every 422, as :func:`install`'s handler writes it (FastAPI's default
+#: document says ``detail`` is a list; here it is one sentence, with the list beside it).
+VALIDATION_ERROR_SCHEMA = {
+    "title": "HTTPValidationError",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "title": "Detail"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["loc", "msg", "type"],
+                "properties": {
+                    "loc": {
+                        "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]},
+                    },
+                    "msg": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _document(app: FastAPI) -> None:
+    """Make ``/openapi.json`` declare the 422 body that is really answered."""
+    generate = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            schemas = schema.get("components", {}).get("schemas", {})
+            if "HTTPValidationError" in schemas:
+                schemas["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+        return app.openapi_schema
+
+    app.openapi = openapi
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers on ``app``."""
+    _document(app)
 
     @app.exception_handler(AgritraceError)
     async def domain_error(_request: Request, exc: AgritraceError) -> JSONResponse:
@@ -63,6 +106,8 @@ def install(app: FastAPI) -> None:
     async def data_error(_request: Request, exc: DataError) -> JSONResponse:
         # PostgreSQL refusing a value (an id beyond INTEGER, a string too long) is bad input.
         reason = str(exc.orig).splitlines()[0] if exc.orig else "invalid value"
+        if "NUL" in reason:  # the driver's words name PostgreSQL; a person sent a NUL
+            reason = "text must not contain NUL characters"
         return JSONResponse(
             {"detail": f"a value does not fit the database: {reason}"}, status_code=422
         )

@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from traceability.api import errors, health
+from traceability.api.limits import BodyLimit, CleanText
 from traceability.api.routes import app as farmers_app
 from traceability.api.routes import (
     diary,
@@ -25,6 +26,8 @@ from traceability.config import Settings, get_settings
 from traceability.db import get_session
 
 API_PREFIX = "/api/v1"
+#: Where a body may be as large as ``max_upload_bytes``: files, not forms.
+UPLOAD_PATHS = ("ingest/logs", "fields/import", "zones/import")
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -34,14 +37,22 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     given ``settings`` and ``engine`` (the demo, tests) it answers with those only.
     """
     # Bad settings (a bootstrap token too short to be safe) stop the server before it serves.
-    if settings is None:
-        get_settings()
+    limits = settings or get_settings()
     app = FastAPI(
         title="agritrace",
         summary="Farm produce traced to what was done on the field, by hand and by drone.",
         version="0.1.0",
     )
     errors.install(app)
+    # Added last, run first: a refused body is never parsed nor its token checked.
+    app.add_middleware(CleanText)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=limits.max_body_bytes,
+        upload_bytes=limits.max_upload_bytes,
+        upload_paths=[f"{API_PREFIX}/{p}" for p in UPLOAD_PATHS],
+        timeout_s=limits.body_timeout_s,
+    )
     for module in (records, fields, diary, lots, missions, reports, organisations, transparency):
         app.include_router(module.router, prefix=API_PREFIX)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).

@@ -21,6 +21,10 @@ from traceability.geo.projection import to_metres
 #: A parcel bigger than this is almost surely a unit or coordinate-order mistake.
 MAX_FIELD_AREA_HA = 10_000.0
 
+#: More corners than this is no parcel drawn or surveyed, and would only cost the server
+#: time (every mission is measured against every field it crosses).
+MAX_VERTICES = 10_000
+
 # Polygons smaller than this (about a fingernail) are degenerate, not fields.
 _MIN_AREA_M2 = 1e-6
 
@@ -69,6 +73,15 @@ def _polygon(value: Any, where: str) -> Polygon:
     return Polygon(rings[0], rings[1:])
 
 
+def _positions(coords: Any, *, depth: int) -> int:
+    """How many positions nested lists ``depth`` deep hold (malformed parts count as none)."""
+    if not isinstance(coords, list | tuple):
+        return 0
+    if depth == 1:
+        return len(coords)
+    return sum(_positions(c, depth=depth - 1) for c in coords)
+
+
 def parse_polygon(
     geojson_geometry: dict, *, max_area_ha: float = MAX_FIELD_AREA_HA
 ) -> Polygon | MultiPolygon:
@@ -105,6 +118,11 @@ def parse_polygon(
     traceability.errors.InvalidGeometry: expected a Polygon or MultiPolygon, got type 'Point'
     """
     gtype, coords = _geometry_type_and_coordinates(geojson_geometry)
+    n = _positions(coords, depth=2 if gtype == "Polygon" else 3)
+    if n > MAX_VERTICES:
+        raise InvalidGeometry(
+            f"{gtype} has {n:,} positions, more than the {MAX_VERTICES:,} allowed"
+        )
     geom = _polygon(coords, "polygon") if gtype == "Polygon" else _multipolygon(coords)
     _check_plausible(geom, gtype, max_area_ha)
     return geom

@@ -12,14 +12,17 @@ leniency of the contract, ``spraying`` sent as 0 or 1, is a native union too.
 :func:`describe` words the errors that pydantic names too tersely.
 """
 
+import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError
 from pydantic import Field as PField
 from pydantic_core import core_schema
 
+from traceability.config import get_settings
 from traceability.models import Code, MissionType, Unit
 
 #: Topic kinds of the contract, ``{prefix}/drones/{drone_id}/{kind}``.
@@ -92,8 +95,50 @@ def decode_json(payload: bytes) -> Any:
 
 
 def _num(**bounds: float) -> Any:
-    """A finite float within ``bounds``, checked natively."""
-    return Annotated[float, PField(allow_inf_nan=False, **bounds)]
+    """A finite JSON number within ``bounds``, checked natively (``"9.2"`` is no number)."""
+    return Annotated[float, PField(strict=True, allow_inf_nan=False, **bounds)]
+
+
+#: Agricultural drones with telemetry came into use after this: an earlier fix is a clock
+#: that was never set (a GPS week rollover, a phone's 1970), not a flight.
+EARLIEST_FIX = datetime(2015, 1, 1, tzinfo=UTC)
+
+
+def max_ahead() -> timedelta:
+    """How far ahead of its arrival a time may be (``AGRITRACE_MAX_CLOCK_AHEAD_H``, 24 h)."""
+    return timedelta(hours=get_settings().max_clock_ahead_h)
+
+
+class _Timestamp:
+    """``ts``: an RFC 3339 string with an offset, from :data:`EARLIEST_FIX` on.
+
+    A chain of a strict string and a datetime parsed from it, so an epoch number or a
+    boolean is refused (the contract says RFC 3339) while the check stays native.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, _source: Any, _handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.chain_schema(
+            [
+                # A date and a time: not an epoch number, even written as a string.
+                core_schema.str_schema(strict=True, pattern=r"^\d{4}-\d\d-\d\d[Tt ]"),
+                core_schema.datetime_schema(tz_constraint="aware", ge=EARLIEST_FIX),
+            ]
+        )
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, _schema: Any, _handler: Any) -> dict:
+        return {"type": "string", "format": "date-time"}
+
+
+def _nfc(value: str) -> str:
+    return unicodedata.normalize("NFC", value)
+
+
+#: Free text from a device, in NFC so that one name typed on two phones is one name.
+DeviceText = Annotated[str, PField(max_length=64), AfterValidator(_nfc)]
 
 
 class _ApplicatorState:
@@ -127,7 +172,34 @@ Swath = _num(gt=0, le=100)
 _WORDING = {
     "timezone_aware": "timestamp must carry a UTC offset (e.g. 2026-05-01T08:00:00+07:00)",
     "finite_number": "must be a finite number (NaN and Infinity are not allowed)",
+    "int_type": "must be a valid integer: a JSON integer, not a string, boolean or fraction",
+    "int_from_float": "must be a valid integer: a JSON integer, not a fraction",
+    "float_type": "must be a valid number: a JSON number, not a string or boolean",
+    ("ts", "string_type"): "must be an RFC 3339 string (e.g. 2026-05-01T08:00:00+07:00), "
+    "not a number or boolean",
+    ("ts", "string_pattern_mismatch"): "must be an RFC 3339 string "
+    "(e.g. 2026-05-01T08:00:00+07:00), not an epoch number",
+    ("ts", "greater_than_equal"): f"is before {EARLIEST_FIX.date().isoformat()}: "
+    "the device's clock is not set",
 }
+
+
+def _words(err: Any) -> str:
+    loc = err.get("loc", ())
+    key = (str(loc[0]) if loc else "", err["type"])
+    return _WORDING.get(key) or _WORDING.get(err["type"]) or err.get("msg", "invalid")
+
+
+def ahead_reason(ts: datetime, received_at: datetime) -> str | None:
+    """Why ``ts`` is implausibly far ahead of when its message arrived, or None."""
+    ahead = max_ahead()
+    if ts - received_at > ahead:
+        return (
+            f"ts: {ts.isoformat()} is more than {ahead.total_seconds() / 3600:g} h ahead of "
+            "its arrival "
+            f"({received_at.isoformat(timespec='seconds')}): the device's clock is wrong"
+        )
+    return None
 
 
 def describe(exc: ValidationError, *, limit: int = 5) -> str:
@@ -135,7 +207,7 @@ def describe(exc: ValidationError, *, limit: int = 5) -> str:
     parts = []
     for err in exc.errors()[:limit]:
         where = ".".join(str(p) for p in err.get("loc", ())) or "payload"
-        parts.append(f"{where}: {_WORDING.get(err['type'], err.get('msg', 'invalid'))}")
+        parts.append(f"{where}: {_words(err)}")
     more = exc.error_count() - limit
     if more > 0:
         parts.append(f"and {more} more problem(s)")
@@ -163,8 +235,8 @@ class TelemetryIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     mission_id: Code
-    seq: Annotated[int, PField(ge=0, lt=2**62)]
-    ts: AwareDatetime
+    seq: Annotated[int, PField(strict=True, ge=0, lt=2**62)]
+    ts: _Timestamp
     lat: _num(ge=-90, le=90)
     lon: _num(ge=-180, le=180)
     alt_m: _num() | None = None
@@ -198,11 +270,11 @@ class MissionStartIn(BaseModel):
 
     event: Literal["start"]
     mission_id: Code
-    ts: AwareDatetime
+    ts: _Timestamp
     type: MissionType
     product_code: Code | None = None
     swath_m: Swath | None = None
-    operator_id: Annotated[str, PField(max_length=64)] | None = None
+    operator_id: DeviceText | None = None
     planned_field_codes: list[Code] = PField(default_factory=list, max_length=1000)
     tank_mix: TankMixIn | None = None
 
@@ -214,7 +286,7 @@ class MissionEndIn(BaseModel):
 
     event: Literal["end"]
     mission_id: Code
-    ts: AwareDatetime
+    ts: _Timestamp
     reported_area_ha: _num(ge=0, le=100_000) | None = None
     reported_amount: _num(ge=0, le=1_000_000) | None = None
 
@@ -224,5 +296,5 @@ class StatusIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    online: bool
-    ts: AwareDatetime | None = None
+    online: Annotated[bool, PField(strict=True)]
+    ts: _Timestamp | None = None

@@ -11,9 +11,10 @@ rejects. ``POST /api/v1/ingest/logs`` and ``agritrace ingest-log`` both run
 import csv
 import io
 import math
+import unicodedata
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlmodel import Session
@@ -93,24 +94,53 @@ def _json_lines(data: bytes, *, name: str) -> Iterator[tuple[str, Any]]:
             yield where, f"line is not valid JSON: {exc}"
 
 
+class Unreadable(NamedTuple):
+    """A record that cannot be read: why, and its text as it is kept with the reject."""
+
+    reason: str
+    text: str
+
+
+def _row_problem(row: dict) -> str | None:
+    """Why a CSV row's cells cannot be taken as sent, or None."""
+    cells = "".join(v for v in row.values() if isinstance(v, str))
+    if "\x00" in cells:
+        return "row holds a NUL byte"
+    if any("\udc80" <= c <= "\udcff" for c in cells):
+        # Bytes that are not UTF-8 were carried through as lone surrogates.
+        return "row is not UTF-8 text"
+    return None
+
+
 def _csv_rows(data: bytes, *, name: str) -> Iterator[tuple[str, Any]]:
-    """Each CSV row as an object keyed by the header, or the reason it cannot be one."""
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"log '{name}' is neither JSON lines nor UTF-8 CSV: {exc}") from exc
+    """Each CSV row as an object keyed by the header, or the reason it cannot be one.
+
+    One row that is not UTF-8 or holds a NUL byte is a reject of its own; the rest go on.
+    """
+    text = unicodedata.normalize("NFC", data.decode("utf-8", errors="surrogateescape"))
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "mission_id" not in [f.strip() for f in reader.fieldnames]:
-        raise InvalidInput(f"CSV log '{name}' needs a header row with at least mission_id")
+    fields = [f.strip() for f in reader.fieldnames or ()]
+    if "mission_id" not in fields or _row_problem(dict(enumerate(fields))):
+        raise InvalidInput(f"CSV log '{name}' needs a UTF-8 header row with at least mission_id")
     for row in reader:
         where = f"{name}:{reader.line_num}"
         if None in row:
             yield where, f"row has more cells than the header's {len(reader.fieldnames)}"
             continue
+        problem = _row_problem(row)
+        if problem:
+            raw = ",".join(v or "" for v in row.values())
+            shown = raw.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            yield where, Unreadable(problem, shown.replace("\x00", "\\u0000"))
+            continue
         yield (
             where,
             {k.strip(): _csv_value(k.strip(), v or "") for k, v in row.items() if v is not None},
         )
+
+
+def _kept(obj: Any) -> str:
+    return obj.text if isinstance(obj, Unreadable) else kept_text(obj)
 
 
 def log_batch(
@@ -132,8 +162,10 @@ def log_batch(
         items = obj if isinstance(obj, list) else [obj]
         kind = "mission" if isinstance(obj, dict) and "event" in obj else "telemetry"
         topic = f"{prefix}/drones/{rec_drone or '?'}/{kind} ({where})"
-        src = batch.source(topic=topic, payload=kept_text(obj))
-        if isinstance(obj, str):
+        src = batch.source(topic=topic, payload=_kept(obj))
+        if isinstance(obj, Unreadable):
+            batch.reject(src, obj.reason)
+        elif isinstance(obj, str):
             batch.reject(src, obj)
         elif not isinstance(rec_drone, str) or not rec_drone:
             batch.reject(src, "no drone: the record has no drone_id and none was given for the log")
@@ -181,6 +213,7 @@ def ingest_log_file(path: str | Path, *, drone: str | None = None, engine=None) 
         result = ingest_log(session, data=path.read_bytes(), name=path.name, drone=drone)
     print(
         f"{path.name}: {result.stored} points stored, {result.duplicates} already known, "
-        f"{result.events} events, {result.rejected} rejected (see GET /api/v1/ingest/rejects)"
+        f"{result.events} events, {result.rejected} rejected ({result.conflicts} conflicting "
+        "duplicates; see GET /api/v1/ingest/rejects)"
     )
     return result

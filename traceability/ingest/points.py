@@ -16,15 +16,17 @@ A repeated point is a no-op either way, and the counts returned are of the rows 
 were new.
 """
 
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from operator import itemgetter
 
+from sqlalchemy import select
 from sqlmodel import Session
 
-from traceability.ingest.contract import POINT_FIELDS
+from traceability.ingest.contract import POINT_FIELDS, TelemetryIn
 from traceability.ingest.partitions import ensure_for_points
-from traceability.models import utcnow
+from traceability.models import TelemetryPoint, utcnow
 
 #: A row's values: the drone's code, then a point's values in contract order.
 COLUMNS: tuple[str, ...] = ("drone_code", *POINT_FIELDS)
@@ -134,3 +136,53 @@ def _sqlite_row(row: tuple) -> tuple:
     if ts.utcoffset():
         ts = ts.astimezone(UTC)
     return (*row[:_TS_AT], ts.isoformat(" ", "microseconds")[:26], *row[_TS_AT + 1 :])
+
+
+def conflicting_points(
+    session: Session, points: Iterable[tuple[int, str, TelemetryIn]]
+) -> list[tuple[int, str, TelemetryIn, list[str]]]:
+    """Points whose ``(drone, seq)`` is stored with other content, with the keys that differ.
+
+    Called with the points the insert found already stored. A repeat of the same point is
+    a duplicate; the same ``(drone, seq)`` with another place, time or state is not the
+    same point, and the first one stored stays. The stored rows are looked up within the
+    point's own mission (``telemetry`` is indexed by mission and time, and has no key on
+    ``(drone, seq)`` since it is partitioned): a key stored but not in that mission was
+    stored under another one.
+    """
+    points = list(points)
+    stored = _stored_rows(session, {(d, p.mission_id, p.seq) for _, d, p in points})
+    conflicts = []
+    for src, drone, point in points:
+        row = stored.get((drone, point.mission_id, point.seq))
+        if row is None:
+            conflicts.append((src, drone, point, ["mission_id"]))
+            continue
+        sent = zip(POINT_FIELDS, point.__dict__.values(), row[1:], strict=True)
+        differ = [k for k, a, b in sent if a != b]
+        if differ:
+            conflicts.append((src, drone, point, differ))
+    return conflicts
+
+
+def _stored_rows(
+    session: Session, keys: set[tuple[str, str, int]]
+) -> dict[tuple[str, str, int], tuple]:
+    """The stored rows (:data:`COLUMNS` order) of ``(drone, mission, seq)`` keys."""
+    by_mission: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for drone, mission, seq in keys:
+        by_mission[(drone, mission)].append(seq)
+    table = TelemetryPoint.__table__
+    cols = [table.c[c] for c in COLUMNS]
+    found: dict[tuple[str, str, int], tuple] = {}
+    for (drone, mission), seqs in sorted(by_mission.items()):
+        seqs.sort()
+        for i in range(0, len(seqs), 500):
+            query = select(*cols).where(
+                table.c.mission_id == mission,
+                table.c.drone_code == drone,
+                table.c.seq.in_(seqs[i : i + 500]),
+            )
+            for row in session.execute(query):
+                found[(drone, row[1], row[2])] = tuple(row)
+    return found

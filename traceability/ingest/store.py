@@ -22,7 +22,7 @@ from sqlmodel import Session
 
 from traceability.ingest.batch import IngestBatch
 from traceability.ingest.contract import MissionEndIn, MissionStartIn, StatusIn
-from traceability.ingest.points import insert_points
+from traceability.ingest.points import conflicting_points, insert_points
 from traceability.ingest.rejects import Reject, store_rejects
 from traceability.models import Drone, IngestResult, InputProduct, Mission, MissionStatus, utcnow
 
@@ -33,7 +33,8 @@ class BatchResult:
 
     stored: int = 0
     duplicates: int = 0
-    rejected: int = 0
+    rejected: int = 0  # conflicts included
+    conflicts: int = 0  # points re-sent under a stored (drone, seq) with other content
     events: int = 0
     missions: set[str] = field(default_factory=set)  # missions whose record changed
     ended: set[str] = field(default_factory=set)  # missions that got an end event
@@ -47,6 +48,7 @@ class BatchResult:
             stored=self.stored,
             duplicates=self.duplicates,
             rejected=self.rejected,
+            conflicts=self.conflicts,
             events=self.events,
             missions=sorted(self.missions),
         )
@@ -123,6 +125,7 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
     has_start |= {e.mission_id for _, _, e in starts}
     if rows:
         _store_points(session, rows, n_points, missions, has_start, res)
+    _reject_conflicts(session, batch, known, missions, res)
     _apply_ends(session, [e for _, _, e in ends], missions, res)
     res.late -= res.ended
     _apply_statuses(session, [(d, s) for _, d, s in statuses])
@@ -294,6 +297,33 @@ def _store_points(
         res.missions.add(mid)
         if mission.status is MissionStatus.complete:
             res.late.add(mid)
+
+
+def _reject_conflicts(
+    session: Session,
+    batch: IngestBatch,
+    known: dict[str, int],
+    missions: dict[str, _MissionRow],
+    res: BatchResult,
+) -> None:
+    """Repeats of a ``(drone, seq)`` with other content become rejects, not duplicates."""
+    if not res.duplicates:
+        return  # the common case: every point was new
+    accepted = (
+        (s, d, p)
+        for s, d, p in batch.points
+        if d in known and missions[p.mission_id].drone_code == d
+    )
+    conflicts = conflicting_points(session, accepted)
+    for src, drone, p, differ in conflicts:
+        batch.reject(
+            src,
+            f"conflicting duplicate: seq {p.seq} of drone '{drone}' is stored with another "
+            f"{', '.join(differ)}; the point stored first is kept",
+            p.model_dump(mode="json"),
+        )
+    res.duplicates -= len(conflicts)
+    res.conflicts = len(conflicts)
 
 
 def _apply_ends(

@@ -17,7 +17,9 @@ from traceability.ingest.contract import (
     MissionStartIn,
     StatusIn,
     TelemetryIn,
+    ahead_reason,
     describe,
+    max_ahead,
     nan_hint,
 )
 
@@ -48,9 +50,27 @@ def add_telemetry(batch: IngestBatch, *, src: int, drone: str, payload: bytes | 
         else:
             if not points:
                 batch.reject(src, "telemetry array is empty")
+            latest = batch.sources[src].received_at + max_ahead()
+            if any(p.ts > latest for p in points):
+                return _add_checked(batch, src=src, drone=drone, points=points)
             batch.points.extend((src, drone, p) for p in points)
             return len(points)
     return _add_one_by_one(batch, src=src, drone=drone, payload=payload)
+
+
+def _add_checked(batch: IngestBatch, *, src: int, drone: str, points: list[TelemetryIn]) -> int:
+    """Add valid points one by one; one dated far ahead of its arrival is a reject."""
+    received = batch.sources[src].received_at
+    added = 0
+    for i, point in enumerate(points):
+        reason = ahead_reason(point.ts, received)
+        if reason:
+            where = f"telemetry point {i}: " if len(points) > 1 else ""
+            batch.reject(src, f"{where}seq {point.seq}: {reason}", point.model_dump(mode="json"))
+            continue
+        batch.points.append((src, drone, point))
+        added += 1
+    return added
 
 
 def _add_one_by_one(batch: IngestBatch, *, src: int, drone: str, payload: Any) -> int:
@@ -70,6 +90,11 @@ def _add_one_by_one(batch: IngestBatch, *, src: int, drone: str, payload: Any) -
         except ValidationError as exc:
             where = f"telemetry point {i}: " if isinstance(payload, list) else ""
             batch.reject(src, where + describe(exc), item)
+            continue
+        reason = ahead_reason(point.ts, batch.sources[src].received_at)
+        if reason:
+            where = f"telemetry point {i}: " if isinstance(payload, list) else ""
+            batch.reject(src, f"{where}seq {point.seq}: {reason}", item)
             continue
         batch.points.append((src, drone, point))
         added += 1
@@ -91,6 +116,10 @@ def add_mission_event(batch: IngestBatch, *, src: int, drone: str, payload: Any)
     except ValidationError as exc:
         batch.reject(src, f"mission {kind} event: {describe(exc)}")
         return
+    reason = ahead_reason(event.ts, batch.sources[src].received_at)
+    if reason:
+        batch.reject(src, f"mission {kind} event: {reason}")
+        return
     batch.events.append((src, drone, event))
 
 
@@ -100,5 +129,9 @@ def add_status(batch: IngestBatch, *, src: int, drone: str, payload: Any) -> Non
         status = _STATUS.validate_python(payload)
     except ValidationError as exc:
         batch.reject(src, f"status: {describe(exc)}")
+        return
+    reason = status.ts and ahead_reason(status.ts, batch.sources[src].received_at)
+    if reason:
+        batch.reject(src, f"status: {reason}")
         return
     batch.statuses.append((src, drone, status))

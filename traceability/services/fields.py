@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 from shapely.geometry import mapping
-from sqlalchemy import or_
+from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from traceability import adminunits, geo
@@ -231,8 +231,10 @@ def create_season(session: Session, *, data: SeasonCreate, user: User | None = N
     """Start a crop season on a field."""
     field = get_field(session, code=data.field_code)
     access.ensure_manages_field(session, user, field)
-    if data.ended_on and data.ended_on < data.sown_on:
-        raise InvalidInput("ended_on is before sown_on")
+    for later in ("ended_on", "planned_harvest_on"):
+        day = getattr(data, later)
+        if day and day < data.sown_on:
+            raise InvalidInput(f"{later} is before sown_on")
     season = Season(field_id=field.id, **data.model_dump(exclude={"field_code"}))
     session.add(season)
     session.commit()
@@ -268,6 +270,11 @@ def list_seasons(
     if crop:
         stmt = stmt.where(Season.crop == crop)
     return page(session, stmt, offset=offset, limit=limit)
+
+
+def first_sown(session: Session, *, field_id: int) -> date | None:
+    """The day the field's first recorded season was sown, if it has one."""
+    return session.exec(select(func.min(Season.sown_on)).where(Season.field_id == field_id)).one()
 
 
 def season_on(session: Session, *, field_id: int, day: date) -> Season | None:

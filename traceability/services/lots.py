@@ -15,7 +15,7 @@ from traceability.models import (
 )
 from traceability.services import access
 from traceability.services.common import get_by, page, unique_or_conflict
-from traceability.services.fields import season_on
+from traceability.services.fields import first_sown, season_on
 
 
 def create_lot(session: Session, *, data: LotCreate, user: User | None = None) -> Lot:
@@ -25,6 +25,7 @@ def create_lot(session: Session, *, data: LotCreate, user: User | None = None) -
     if data.code in data.parent_lots:
         raise InvalidInput("a lot cannot be its own parent")
     fields = _own_fields(session, codes=data.field_codes, user=user)
+    _harvested_in_a_season(session, fields=fields, day=data.harvested_on)
     parents = _own_parents(session, codes=data.parent_lots, user=user)
     late = [p.code for p in parents if p.harvested_on > data.harvested_on]
     if late:
@@ -55,6 +56,17 @@ def create_lot(session: Session, *, data: LotCreate, user: User | None = None) -
     session.commit()
     session.refresh(lot)
     return lot
+
+
+def _harvested_in_a_season(session: Session, *, fields: list[FarmField], day) -> None:
+    """Refuse a harvest dated before the first season of a field was sown (a wrong year)."""
+    for field in fields:
+        sown = first_sown(session, field_id=field.id)
+        if sown is not None and day < sown:
+            raise InvalidInput(
+                f"harvested_on {day.isoformat()} is before the first season of field "
+                f"'{field.code}' was sown ({sown.isoformat()})"
+            )
 
 
 def _own_fields(session: Session, *, codes: list[str], user: User | None) -> list[FarmField]:
