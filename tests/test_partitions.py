@@ -68,13 +68,14 @@ def pg(db, drone):
     return db
 
 
-def test_a_resent_point_with_another_time_is_still_a_repeat(db, drone):
+def test_a_resent_point_with_another_time_is_caught_across_partitions(db, drone):
     # seq 5 first in March, then again (a drone's clock jumped) in May: another
-    # partition on PostgreSQL, yet the same (drone, seq), so it is not stored twice.
+    # partition on PostgreSQL, yet the same (drone, seq), so it is not stored twice,
+    # and with another time it is a conflicting duplicate, kept as a reject.
     first = _ingest(db, [_point(4, "2026-03-10T01:00:00Z"), _point(5, "2026-03-10T01:00:01Z")])
     again = _ingest(db, [_point(5, "2026-05-02T08:00:00Z"), _point(6, "2026-05-02T08:00:01Z")])
     assert (first.stored, first.duplicates) == (2, 0)
-    assert (again.stored, again.duplicates) == (1, 1)
+    assert (again.stored, again.duplicates, again.conflicts) == (1, 0, 1)
     with db.connect() as conn:
         rows = conn.execute(text("SELECT seq, ts FROM telemetry ORDER BY seq")).all()
     assert [r.seq for r in rows] == [4, 5, 6]
@@ -156,7 +157,7 @@ def test_migration_0006_converts_a_table_that_holds_points(fresh_pg):
             conn.execute(
                 text(
                     "INSERT INTO telemetry (drone_code, seq, mission_id, ts, lat, lon, spraying) "
-                    "VALUES ('D0', :seq, 'M-1', :ts, 9.2, 105.4, false)"
+                    "VALUES ('D0', :seq, 'M-P', :ts, 9.23, 105.43, false)"
                 ),
                 {"seq": seq, "ts": ts},
             )
@@ -170,7 +171,7 @@ def test_migration_0006_converts_a_table_that_holds_points(fresh_pg):
         assert kind.scalar() == "p"
         keys = conn.execute(text("SELECT seq FROM telemetry_keys ORDER BY seq")).scalars()
         assert list(keys) == [1, 2, 3]
-    # The copied points are known: sent again they are repeats; a new one gets id 4.
+    # The copied points are known: sent again the same they are repeats; a new one gets id 4.
     result = _ingest(
         fresh_pg, [_point(3, "2025-12-02T00:00:00Z"), _point(4, "2025-12-03T00:00:00Z")]
     )
