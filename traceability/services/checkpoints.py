@@ -162,6 +162,7 @@ def inclusion(session: Session, *, field_ids: list[int]) -> dict[int, InclusionP
         leaf.field_id: InclusionProof(
             field_code=leaf.field_code,
             checkpoint=cp,
+            checkpoint_id=row.id,
             leaf_index=leaf.idx,
             diary_length=leaf.length,
             diary_head=leaf.head,

@@ -36,6 +36,7 @@ from traceability.models import (
 from traceability.services.fields import bbox_clause
 from traceability.services.missions import flags as mission_flags
 from traceability.services.missions.diary_lines import write_diary_lines
+from traceability.services.missions.evidence import points_digest
 from traceability.services.missions.result import Measured, geojson, rounded
 
 
@@ -109,7 +110,10 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
         )
     )
     if measured is not None and mission.status is MissionStatus.complete:
-        write_diary_lines(session, mission=mission, product=product, measured=measured)
+        digest = points_digest(zip(track.t, track.lon, track.lat, track.spraying, strict=True))
+        write_diary_lines(
+            session, mission=mission, product=product, measured=measured, points_sha256=digest
+        )
     return mission
 
 

@@ -10,9 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from traceability.models import DiaryVerification, FarmField
+from traceability.models import AmendmentAcceptance, DiaryVerification, FarmField, Lot, User
 from traceability.services import applications
 from traceability.services.diary import GENESIS, entry_hash, head_mismatch, verify_chain
+from traceability.services.trace.amendments import Acceptance
 from traceability.services.trace.structure import IDS, Structure
 
 _HEADS = select(FarmField.id, FarmField.diary_length, FarmField.diary_head).where(
@@ -76,3 +77,28 @@ def chains(session: Session, st: Structure, activity: Activity) -> dict[int, Dia
         else:
             out[fid] = verify_chain(session, field_code=code)
     return out
+
+
+def acceptances(session: Session, entry_ids: list[int]) -> dict[int, Acceptance]:
+    """The reviewer's acceptances of the amendments ``entry_ids``, by entry."""
+    if not entry_ids:
+        return {}
+    rows = session.connection().execute(
+        select(
+            AmendmentAcceptance.entry_id,
+            Lot.code,
+            AmendmentAcceptance.role,
+            AmendmentAcceptance.accepted_at,
+        )
+        .join(Lot, Lot.id == AmendmentAcceptance.lot_id)
+        .where(AmendmentAcceptance.entry_id.in_(entry_ids))
+    )
+    return {r[0]: Acceptance(*r) for r in rows}
+
+
+def roles(session: Session, user_ids: set[int]) -> dict[int, str]:
+    """The role of each user (what the public sees of who recorded something)."""
+    if not user_ids:
+        return {}
+    rows = session.connection().execute(select(User.id, User.role).where(User.id.in_(user_ids)))
+    return {uid: str(role) for uid, role in rows}

@@ -8,7 +8,7 @@ known product, an application without a date, a product without a PHI — makes 
 verdict unknown (None), never true.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -158,15 +158,25 @@ def lot_verdict(
     )
 
 
-def verdict(lot: LotNode, lots: dict[int, LotNode], placed: list[Placed]) -> PhiVerdict:
-    """The PHI verdict of ``lot`` and, recursively, of every lot in ``lots`` it came from."""
+Judge = Callable[[LotNode, list[LotVerdict]], LotVerdict]
+
+
+def verdict(
+    lot: LotNode, lots: dict[int, LotNode], placed: list[Placed], own: Judge | None = None
+) -> PhiVerdict:
+    """The PHI verdict of ``lot`` and, recursively, of every lot in ``lots`` it came from.
+
+    ``own`` judges one lot given its parents' verdicts (by default :func:`lot_verdict` on
+    ``placed``): a lot may be judged on the diary as it stood when it was recorded.
+    """
     done: dict[int, LotVerdict] = {}
+    own = own or (lambda node, parents: lot_verdict(node, placed, parents))
 
     def judge(node: LotNode) -> LotVerdict:
         # Every lot's parents are judged before it (once each, however often they recur).
         if node.id not in done:
             parents = [judge(lots[p]) for p in node.parent_ids]
-            done[node.id] = lot_verdict(node, placed, parents)
+            done[node.id] = own(node, parents)
         return done[node.id]
 
     judge(lot)
