@@ -7,8 +7,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from traceability.api import errors
-from traceability.api.routes import app as farmers_app
 from traceability.api.routes import (
+    amendments,
     diary,
     fields,
     landing,
@@ -20,6 +20,7 @@ from traceability.api.routes import (
     trace,
     transparency,
 )
+from traceability.api.routes import app as farmers_app
 from traceability.config import Settings, get_settings
 from traceability.db import get_session
 
@@ -41,7 +42,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version="0.1.0",
     )
     errors.install(app)
-    for module in (records, fields, diary, lots, missions, reports, organisations, transparency):
+    for module in (
+        records,
+        fields,
+        diary,
+        lots,
+        amendments,
+        missions,
+        reports,
+        organisations,
+        transparency,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     app.include_router(trace.router)
