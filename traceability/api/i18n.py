@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from traceability.api.i18n_trust import TRUST_STRINGS, local_time
+
 LANGS = ("vi", "en")
 DEFAULT_LANG = "vi"
 
@@ -160,6 +162,8 @@ _ACTIVITIES: dict[str, dict[str, str]] = {
     "sale": {"vi": "Bán sản phẩm", "en": "Sale"},
 }
 
+_STRINGS |= TRUST_STRINGS
+
 
 def pick_lang(value: str | None) -> str:
     """``vi`` unless ``en`` (or a tag starting with it, e.g. ``en-GB``) was asked for.
@@ -219,5 +223,6 @@ def translator(lang: str) -> dict[str, Any]:
         "verdict": verdict,
         "day": day,
         "number": number,
+        "when": lambda value: local_time(value, lang),
         "lang": lang,
     }

@@ -107,7 +107,12 @@ def _mission_checks(row: Any, missions: dict, field_code: str) -> list[dict[str,
     if not m or not row.stands:
         return []  # a replaced line holds an earlier measure, not today's
     live_row = missions.get((row.mission_id, row.field_id))
-    base = {"entry_id": row.id, "field_code": field_code, "mission_id": row.mission_id}
+    base = {
+        "entry_id": row.id,
+        "field_code": field_code,
+        "mission_id": row.mission_id,
+        "product_code": m.get("product_code"),
+    }
     if live_row is None:
         return [
             base

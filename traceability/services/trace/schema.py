@@ -254,7 +254,7 @@ class Discrepancy(BaseModel):
     entry_id: int
     field_code: str
     mission_id: str | None
-    product_code: str | None = None
+    product_code: str | None
     what: str
     chained: Any
     recorded: Any
