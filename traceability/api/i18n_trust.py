@@ -24,8 +24,7 @@ TRUST_STRINGS: dict[str, dict[str, str]] = {
     "amend_accepted": {
         "vi": "Tổ chức chứng nhận đã chấp nhận lúc {when} ({role}); kết quả tính theo "
         "nhật ký đã sửa",
-        "en": "Accepted by the certifying body {when} ({role}); the verdict uses the "
-        "amended diary",
+        "en": "Accepted by the certifying body {when} ({role}); the verdict uses the amended diary",
     },
     "amend_worse": {
         "vi": "Sửa đổi làm kết quả xấu đi nên được tính ngay",
@@ -63,8 +62,7 @@ TRUST_STRINGS: dict[str, dict[str, str]] = {
     "mw_after_harvest": {
         "vi": "Chuyến bay {mission} trên thửa {field} ngày {date}, sau khi thu hoạch lô {lot} "
         "({end})",
-        "en": "Mission {mission} on field {field} on {date}, after lot {lot} was harvested "
-        "({end})",
+        "en": "Mission {mission} on field {field} on {date}, after lot {lot} was harvested ({end})",
     },
     "mw_no_time": {
         "vi": "Chuyến bay {mission} trên thửa {field} không có thời gian bay",
