@@ -478,3 +478,40 @@ def test_entries_chain_their_products_limits_and_old_ones_keep_their_hash(sessio
         plain.hash == hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
     )
     assert diary.verify_chain(session, field_code=field.code).valid
+
+
+# ---------------------------------------------------------------- the page on a phone
+
+from tests.test_app_e2e import SHOTS, browser  # noqa: E402, F401  (the shared headless Chromium)
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_the_trust_parts_fit_a_360px_phone(client, session, factory, failed, browser, lang):  # noqa: F811
+    """Amendment, record-vs-chain discrepancy, a mission out of season and an anchor, all
+    on one page: headless Chromium at 360 px measures no sideways scroll."""
+    _withdraw(client, factory.token("farmer", farmer=failed.farmer), failed)
+    _drone_mission(session, failed.field, failed.product, local("2026-04-25T07:00:00"))
+    session.execute(
+        update(InputProduct).where(InputProduct.id == failed.product.id).values(phi_days=7)
+    )
+    session.commit()
+    checkpoints.publish(session, key=tl.new_key(), origin="test/diaries")
+    html = _page(client, failed.lot.code, lang)
+    for marker in ('id="amendments"', 'id="discrepancies"', 'id="mission-warnings"'):
+        assert marker in html
+    context = browser.new_context(viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    page.set_content(html)
+    # Every element of the trust parts ends inside the screen (the PHI table above them is
+    # the page's own business: English at 360 px is being fixed there).
+    right = page.evaluate(
+        "Math.max(...[...document.querySelectorAll("
+        "'#amendments *, #discrepancies *, #mission-warnings *, #integrity *')]"
+        ".map(e => e.getBoundingClientRect().right))"
+    )
+    assert 0 < right <= 360
+    if lang == "vi":
+        assert page.evaluate("document.documentElement.scrollWidth") <= 360
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"trace-trust-{lang}.png"), full_page=True)
+    context.close()
