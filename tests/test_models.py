@@ -31,6 +31,7 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "lot_parents",
     "missions",
     "mission_fields",
+    "mission_claims",
     "telemetry",
     "ingest_rejects",
     "tokens",

@@ -13,6 +13,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from sqlalchemy import select, update
 
+from tests.mqtt import lawnmower
+from tests.test_missions_measure import fly
 from tests.test_trace_phi import local, spray
 from traceability import transparency as tl
 from traceability.models import (
@@ -515,3 +517,65 @@ def test_the_trust_parts_fit_a_360px_phone(client, session, factory, failed, bro
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"trace-trust-{lang}.png"), full_page=True)
     context.close()
+
+
+# ---------------------------------------------------------------- through the real ingest
+
+
+def _digest_by_hand(points: list[dict]) -> str:
+    lines = []
+    for p in sorted(points, key=lambda p: (p["ts"], p["seq"])):
+        t = datetime.fromisoformat(p["ts"]).timestamp()
+        lines.append(f"{t:.3f},{p['lon']:.7f},{p['lat']:.7f},{1 if p['spraying'] else 0}\n")
+    return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+
+@pytest.fixture
+def flown(session, factory):
+    """A 100 m x 200 m field flown by a real measured mission (1 March 2026, 08:00 local),
+    whose plan also names a field 5 km east; both fields have a season and a lot."""
+    near = factory.field(code="F1", x0=0, y0=0, width=100, height=200)
+    far = factory.field(code="F2", x0=5000, y0=0, width=100, height=200)
+    for f in (near, far):
+        factory.season(f, sown_on=date(2026, 1, 5))
+    factory.input(code="P1", phi_days=14, max_dose_per_ha=10.0)
+    factory.drone(code="D1", swath_m=10.0)
+    points = lawnmower(mission_id="MR1")
+    start = {
+        "product_code": "P1",
+        "swath_m": 10.0,
+        "tank_mix": {"product_per_l": 0.05},
+        "planned_field_codes": ["F1", "F2"],
+    }
+    fly(session, "MR1", points, start=start, end={})
+    lot_near = factory.lot(fields_=[near], harvested_on=date(2026, 3, 10))
+    lot_far = factory.lot(fields_=[far], harvested_on=date(2026, 3, 10))
+    return SimpleNamespace(near=near, far=far, points=points, lot_near=lot_near, lot_far=lot_far)
+
+
+def test_a_drone_line_chains_the_measured_figures_and_its_points_digest(client, session, flown):
+    (line,) = session.execute(select(DiaryEntry).where(DiaryEntry.mission_id == "MR1")).scalars()
+    m = line.chained["mission"]
+    assert m["points_sha256"] == _digest_by_hand(flown.points)
+    assert m["started_at"] == "2026-03-01T01:00:00+00:00" and m["product_code"] == "P1"
+    # Ten 10 m passes over the 100 m x 200 m field: 2 ha, as measured.
+    assert m["treated_area_ha"] == pytest.approx(2.0, rel=0.01)
+    assert line.chained["phi_days"] == 14
+    assert diary.verify_chain(session, field_code="F1").valid
+    # 1 March to 10 March is 9 days < 14, from the chained figures.
+    data = _trace(client, flown.lot_near.code)
+    assert data["phi_compliant"] is False
+    assert data["diary_integrity"]["records_match_chain"] is True
+    assert data["mission_warnings"] == []
+
+
+def test_a_mission_far_from_a_field_it_claims_is_named(client, flown):
+    data = _trace(client, flown.lot_far.code)
+    (w,) = data["mission_warnings"]
+    assert (w["kind"], w["mission_id"], w["field_code"]) == ("far_from_field", "MR1", "F2")
+    # The easternmost pass flies at x = 95 m; the far field starts at x = 5000 m.
+    assert w["distance_m"] == pytest.approx(4905, abs=2)
+    assert w["counted_in_phi"] is False and "treated nothing here" in w["message"]
+    assert data["phi_compliant"] is True  # nothing was sprayed on F2
+    page = _page(client, flown.lot_far.code)
+    assert 'data-warning="far_from_field"' in page and "4.905 m" in page

@@ -910,6 +910,18 @@ class MissionField(SQLModel, table=True):
     product_dose_per_ha: float | None = None
 
 
+class MissionClaim(SQLModel, table=True):
+    """A field a mission's plan names but whose fixes all lie far from it (``distance_m``
+    from the nearest fix, in the field's UTM zone): a drone's position disagreeing with
+    the record, shown on the field's trace instead of silently not counted."""
+
+    __tablename__ = "mission_claims"
+
+    mission_pk: int = Field(foreign_key="missions.id", primary_key=True)
+    field_id: int = Field(foreign_key="fields.id", primary_key=True, index=True)
+    distance_m: float
+
+
 class MissionFieldPublic(BaseModel):
     """Per-field result of a mission.
 

@@ -68,6 +68,12 @@ TRUST_STRINGS: dict[str, dict[str, str]] = {
         "vi": "Chuyến bay {mission} trên thửa {field} không có thời gian bay",
         "en": "Mission {mission} on field {field} has no flight time",
     },
+    "mw_far_from_field": {
+        "vi": "Chuyến bay {mission} ghi là phun thửa {field}, nhưng điểm định vị gần nhất cách "
+        "thửa {distance} m",
+        "en": "Mission {mission} was planned for field {field}, but its nearest fix is "
+        "{distance} m away",
+    },
     "mw_counted": {"vi": "Được tính vào thời gian cách ly", "en": "Counted in the PHI"},
     "mw_not_counted": {
         "vi": "Không tính vào thời gian cách ly của lô này",

@@ -1,5 +1,6 @@
-"""A verdict nobody can quietly change: what it rests on in the diary's chain, and the
-reviewer's acceptance of amendments recorded after a lot
+"""A verdict nobody can quietly change: what it rests on in the diary's chain, the
+reviewer's acceptance of amendments recorded after a lot, and missions far from the
+fields they claim
 
 Revision ID: 0008
 Revises: 0005
@@ -40,9 +41,23 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_amendment_acceptances_lot_id"), "amendment_acceptances", ["lot_id"], unique=False
     )
+    op.create_table(
+        "mission_claims",
+        sa.Column("mission_pk", sa.Integer(), nullable=False),
+        sa.Column("field_id", sa.Integer(), nullable=False),
+        sa.Column("distance_m", sa.Float(), nullable=False),
+        sa.ForeignKeyConstraint(["mission_pk"], ["missions.id"]),
+        sa.ForeignKeyConstraint(["field_id"], ["fields.id"]),
+        sa.PrimaryKeyConstraint("mission_pk", "field_id"),
+    )
+    op.create_index(
+        op.f("ix_mission_claims_field_id"), "mission_claims", ["field_id"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_mission_claims_field_id"), table_name="mission_claims")
+    op.drop_table("mission_claims")
     op.drop_index(op.f("ix_amendment_acceptances_lot_id"), table_name="amendment_acceptances")
     op.drop_table("amendment_acceptances")
     with op.batch_alter_table("diary_entries") as batch_op:

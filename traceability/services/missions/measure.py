@@ -35,6 +35,7 @@ from traceability.models import (
 )
 from traceability.services.fields import bbox_clause
 from traceability.services.missions import flags as mission_flags
+from traceability.services.missions.claims import store_claims
 from traceability.services.missions.diary_lines import write_diary_lines
 from traceability.services.missions.evidence import points_digest
 from traceability.services.missions.result import Measured, geojson, rounded
@@ -93,6 +94,13 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
     track = load_track(session, mission=mission, unit=unit)
 
     session.execute(delete(MissionField).where(MissionField.mission_pk == mission.id))
+    none = np.empty(0)
+    store_claims(
+        session,
+        mission=mission,
+        lon=track.lon if track is not None else none,
+        lat=track.lat if track is not None else none,
+    )
     mission.amount_unit = unit
     mission.product_unit = Unit(product.unit) if product else None
     mission.measured_at = utcnow()

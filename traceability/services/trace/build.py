@@ -232,6 +232,6 @@ def build_trace(
             "anchors_hold": all(a["diary_matches"] for a in anchored.values() if a),
         },
         "amendments": listed,
-        "mission_warnings": clock.warnings(st, placed, current),
+        "mission_warnings": clock.warnings(st, placed, current, act.claims),
         "timezone": phi.LOCAL_TZ_NAME,
     } | ({"field_map": st.field_map} if with_map else {})

@@ -12,6 +12,7 @@ all counts for every lot of its field (hiding it would hide a spray) and is name
 """
 
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from traceability.services.applications import Application
@@ -23,11 +24,17 @@ CLOCK_MARGIN_DAYS = 60
 _MARGIN = timedelta(days=CLOCK_MARGIN_DAYS)
 
 
-def _warning(a: Application, lk: FieldLink, kind: str, day: date | None, counted: bool) -> dict:
+def _warning(
+    a: Any, lk: FieldLink, kind: str, day: date | None, counted: bool, distance_m=None
+) -> dict:
     what = {
         "before_season": f"flown on {day}, before the season began on {lk.start}",
         "after_harvest": f"flown on {day}, after lot {lk.lot_code} was harvested on {lk.end}",
         "no_time": "the mission has no start or end time",
+        "far_from_field": f"planned for this field, but its nearest fix is {distance_m:,.0f} m "
+        "away: it treated nothing here"
+        if distance_m is not None
+        else "",
     }[kind]
     done = "counted in this lot's PHI" if counted else "not counted in this lot's PHI"
     return {
@@ -41,6 +48,7 @@ def _warning(a: Application, lk: FieldLink, kind: str, day: date | None, counted
         "season_start": lk.start,
         "season_end": lk.end,
         "counted_in_phi": counted,
+        "distance_m": distance_m,
         "message": f"drone mission {a.mission_id} on field {lk.field_code}: {what}; {done}",
     }
 
@@ -53,8 +61,26 @@ def _outside(day: date, lk: FieldLink) -> str | None:
     return None
 
 
-def warnings(st: Structure, placed: list[Placed], apps: list[Application]) -> list[dict[str, Any]]:
-    """One warning per drone mission and lot whose season its clock disagrees with."""
+def _far(st: Structure, claims: list[Any]) -> list[dict[str, Any]]:
+    """A warning per mission and lot whose plan names a field its fixes lie far from, when
+    it was flown in (or near) that lot's season, or at an unknown time."""
+    out = []
+    for c in claims:
+        at = c.ended_at or c.started_at
+        day = local_day(at) if at else None
+        a = SimpleNamespace(mission_id=c.mission_id, drone_code=c.drone_code, at=at)
+        for lk in st.links:
+            near = day is None or lk.start - _MARGIN <= day <= lk.end + _MARGIN
+            if lk.field_id == c.field_id and near:
+                out.append(_warning(a, lk, "far_from_field", day, False, c.distance_m))
+    return out
+
+
+def warnings(
+    st: Structure, placed: list[Placed], apps: list[Application], claims: list[Any] = ()
+) -> list[dict[str, Any]]:
+    """One warning per drone mission and lot whose season its clock disagrees with, or
+    whose planned field its fixes lie far from."""
     counted = {(p.application.mission_id, p.application.field_id): p for p in placed}
     out = []
     for a in apps:
@@ -72,4 +98,4 @@ def warnings(st: Structure, placed: list[Placed], apps: list[Application]) -> li
             kind = _outside(day, lk)
             if kind:
                 out.append(_warning(a, lk, kind, day, False))
-    return out
+    return out + _far(st, list(claims))

@@ -312,9 +312,10 @@ class Amendment(BaseModel):
 
 
 class MissionWarning(BaseModel):
-    """A drone mission whose clock disagrees with a field's season."""
+    """A drone mission whose clock disagrees with a field's season, or whose fixes lie far
+    from a field its plan names."""
 
-    kind: Literal["before_season", "after_harvest", "no_time"]
+    kind: Literal["before_season", "after_harvest", "no_time", "far_from_field"]
     mission_id: str | None
     drone_code: str | None
     field_code: str
@@ -324,6 +325,7 @@ class MissionWarning(BaseModel):
     season_start: dt.date
     season_end: dt.date
     counted_in_phi: bool
+    distance_m: float | None = Field(description="far_from_field: nearest fix to the field")
     message: str
 
 
