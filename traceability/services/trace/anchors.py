@@ -10,12 +10,37 @@ longer ends where the signed checkpoint says it did.
 
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlmodel import Session
 
 from traceability import transparency as tl
+from traceability.models import LogCheckpoint, LogLeaf
 from traceability.services import checkpoints
 from traceability.services.trace.events import iso
-from traceability.services.trace.structure import Structure
+from traceability.services.trace.structure import IDS, Structure
+
+# The newest checkpoint and the leaves of the trace's fields, in one round trip (no
+# checkpoint: no row; fields it does not cover: one row with no leaf).
+_NEWEST = (
+    select(
+        LogCheckpoint.id,
+        LogCheckpoint.origin,
+        LogCheckpoint.size,
+        LogCheckpoint.root_hash,
+        LogCheckpoint.issued_at,
+        LogCheckpoint.key_id,
+        LogCheckpoint.public_key,
+        LogCheckpoint.note,
+        LogCheckpoint.signature,
+        LogLeaf.field_id,
+        LogLeaf.field_code,
+        LogLeaf.idx,
+        LogLeaf.length,
+        LogLeaf.head,
+    )
+    .outerjoin(LogLeaf, (LogLeaf.checkpoint_id == LogCheckpoint.id) & LogLeaf.field_id.in_(IDS))
+    .where(LogCheckpoint.id == select(func.max(LogCheckpoint.id)).scalar_subquery())
+)
 
 
 def _matches(rows: list[Any], length: int, head: str | None) -> bool:
@@ -25,44 +50,52 @@ def _matches(rows: list[Any], length: int, head: str | None) -> bool:
     return at is not None and at == head
 
 
+def _checkpoint(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "origin": row.origin,
+        "tree_size": row.size,
+        "root_hash": row.root_hash,
+        "issued_at": iso(row.issued_at),
+        "key_id": row.key_id,
+        "public_key": row.public_key,
+        "note": row.note,
+        "signature": row.signature,
+    }
+
+
+def _anchor(cp: dict, levels: list[list[bytes]], leaf: Any, rows: list[Any]) -> dict[str, Any]:
+    holds = _matches(rows, leaf.length, leaf.head)
+    return {
+        "checkpoint": cp,
+        "leaf": tl.field_leaf(leaf.field_code, leaf.length, leaf.head).decode(),
+        "leaf_index": leaf.idx,
+        "leaf_hash": levels[0][leaf.idx].hex(),
+        "audit_path": [h.hex() for h in tl.inclusion_proof(levels, leaf.idx)],
+        "diary_length": leaf.length,
+        "diary_head": leaf.head,
+        "diary_matches": holds,
+        "problem": None
+        if holds
+        else (
+            f"the diary of field {leaf.field_code} no longer gives, at entry {leaf.length}, "
+            "the head signed in this checkpoint: it was rewritten after it was anchored"
+        ),
+    }
+
+
 def anchors(session: Session, st: Structure, diary_rows: list[Any]) -> dict[int, dict | None]:
     """For each field of the structure, its anchor (None: in no checkpoint yet)."""
-    proofs = checkpoints.inclusion(session, field_ids=list(st.fields))
+    out: dict[int, dict | None] = dict.fromkeys(st.fields)
+    found = session.connection().execute(_NEWEST, {"ids": list(st.fields)}).all()
+    leaves = [r for r in found if r.field_id is not None]
+    if not leaves:
+        return out
+    levels, _index = checkpoints.tree(session, found[0])
+    cp = _checkpoint(found[0])
     by_field: dict[int, list[Any]] = {}
     for r in diary_rows:
         by_field.setdefault(r.field_id, []).append(r)
-    out: dict[int, dict | None] = {}
-    for fid, f in st.fields.items():
-        p = proofs.get(fid)
-        if p is None:
-            out[fid] = None
-            continue
-        cp = p.checkpoint
-        holds = _matches(by_field.get(fid, []), p.diary_length, p.diary_head)
-        out[fid] = {
-            "checkpoint": {
-                "id": p.checkpoint_id,
-                "origin": cp.origin,
-                "tree_size": cp.tree_size,
-                "root_hash": cp.root_hash,
-                "issued_at": iso(cp.issued_at),
-                "key_id": cp.key_id,
-                "public_key": cp.public_key,
-                "note": cp.note,
-                "signature": cp.signature,
-            },
-            "leaf": tl.field_leaf(p.field_code, p.diary_length, p.diary_head).decode(),
-            "leaf_index": p.leaf_index,
-            "leaf_hash": p.leaf_hash,
-            "audit_path": p.audit_path,
-            "diary_length": p.diary_length,
-            "diary_head": p.diary_head,
-            "diary_matches": holds,
-            "problem": None
-            if holds
-            else (
-                f"the diary of field {f.code} no longer gives, at entry {p.diary_length}, "
-                "the head signed in this checkpoint: it was rewritten after it was anchored"
-            ),
-        }
+    for leaf in leaves:
+        out[leaf.field_id] = _anchor(cp, levels, leaf, by_field.get(leaf.field_id, []))
     return out
