@@ -26,6 +26,9 @@ def _limits(product: Product | None, chained: dict | None) -> Product | None:
     """``product`` with the PHI and dose limit the entry chained, if it chained them."""
     if product is None or not chained or chained.get("product") != product.code:
         return product
+    phi, dose = chained.get("phi_days"), chained.get("max_dose_per_ha")
+    if phi == product.phi_days and dose == product.max_dose_per_ha:
+        return product  # the catalogue still says what the entry chained (the usual case)
     return replace(
         product,
         phi_days=chained.get("phi_days"),
@@ -54,7 +57,9 @@ def reconcile(apps: list[Application], rows_by_id: dict[int, Any]) -> list[Appli
     out = []
     for a in apps:
         if a.source == "diary" and a.entry_id in rows_by_id:
-            a = replace(a, product=_limits(a.product, rows_by_id[a.entry_id].chained))
+            product = _limits(a.product, rows_by_id[a.entry_id].chained)
+            if product is not a.product:
+                a = replace(a, product=product)
         elif a.source == "drone" and a.evidence_entry_ids:
             a = _drone(a, rows_by_id[max(a.evidence_entry_ids)])
         out.append(a)
@@ -62,17 +67,22 @@ def reconcile(apps: list[Application], rows_by_id: dict[int, Any]) -> list[Appli
 
 
 def _differs(chained: Any, live: Any) -> bool:
+    if chained == live:
+        return False
     if isinstance(chained, float | int) and isinstance(live, float | int):
         return abs(chained - live) > 1e-4
-    return chained != live
+    return True
 
 
 def _product_checks(row: Any, field_code: str) -> list[dict[str, Any]]:
-    c = row.chained or {}
-    if row.p_id is None or c.get("product") != row.p_code:
+    c = row.chained
+    if c.get("product") != row.p_code or row.p_code is None:
         return []
+    phi, dose = row.p_phi, row.p_max_dose
+    if c.get("phi_days") == phi and c.get("max_dose_per_ha") == dose:
+        return []  # the usual case, answered without building anything
     out = []
-    for key, live in (("phi_days", row.p_phi), ("max_dose_per_ha", row.p_max_dose)):
+    for key, live in (("phi_days", phi), ("max_dose_per_ha", dose)):
         if key in c and _differs(c[key], live):
             out.append(
                 {
