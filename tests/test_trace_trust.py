@@ -579,3 +579,21 @@ def test_a_mission_far_from_a_field_it_claims_is_named(client, flown):
     assert data["phi_compliant"] is True  # nothing was sprayed on F2
     page = _page(client, flown.lot_far.code)
     assert 'data-warning="far_from_field"' in page and "4.905 m" in page
+
+
+def test_the_phi_in_force_at_the_last_application_judges_it(client, session, factory):
+    field = factory.field()
+    factory.season(field, sown_on=date(2026, 1, 5))
+    product = factory.input(phi_days=14)
+    spray(factory, field, product, "2026-03-01T08:00:00")
+    # The label is revised to 30 days between the two sprays.
+    session.execute(update(InputProduct).where(InputProduct.id == product.id).values(phi_days=30))
+    session.commit()
+    spray(factory, field, product, "2026-03-20T08:00:00")
+    lot = factory.lot(fields_=[field], harvested_on=date(2026, 4, 10))
+    data = _trace(client, lot.code)
+    (p,) = data["phi"]["lots"][0]["products"]
+    # 10 April - 20 March = 21 days, under the 30 in force on 20 March.
+    assert (p["days_before_harvest"], p["phi_days"], p["phi_compliant"]) == (21, 30, False)
+    (d,) = data["diary_integrity"]["discrepancies"]
+    assert (d["chained"], d["recorded"]) == (14, 30)  # the first spray was written under 14

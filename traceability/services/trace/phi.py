@@ -137,10 +137,12 @@ def lot_verdict(
     products = []
     for code in sorted(by_product):
         group = by_product[code]
-        last = max(p.day for p in group)
+        latest = max(group, key=lambda p: p.day)
+        last = latest.day
         products.append(
             ProductVerdict(
-                product=group[0].application.product,
+                # The PHI in force at the last application (an entry chains its own).
+                product=latest.application.product,
                 applications=tuple(group),
                 last_application_on=last,
                 days_before_harvest=(node.harvested_on - last).days,
