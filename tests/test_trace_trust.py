@@ -597,3 +597,11 @@ def test_the_phi_in_force_at_the_last_application_judges_it(client, session, fac
     assert (p["days_before_harvest"], p["phi_days"], p["phi_compliant"]) == (21, 30, False)
     (d,) = data["diary_integrity"]["discrepancies"]
     assert (d["chained"], d["recorded"]) == (14, 30)  # the first spray was written under 14
+
+
+def test_the_mission_itself_is_flagged_for_its_operator(session, flown):
+    from traceability.services import missions
+
+    m = missions.get_mission(session, mission_id="MR1")
+    (flag,) = [f for f in m.flags if f["code"] == "far_from_field"]
+    assert flag["field_code"] == "F2" and flag["distance_m"] == pytest.approx(4905, abs=2)

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from traceability import geo
 from traceability.geo.projection import transformer
 from traceability.models import FarmField, Mission, MissionClaim
+from traceability.services.missions.flags import FarFromField
 
 FAR_M = 1000.0
 
@@ -30,19 +31,27 @@ def nearest_fix_m(lon: np.ndarray, lat: np.ndarray, field_geometry: dict) -> flo
     return float(polygon.distance(fixes))
 
 
-def store_claims(session: Session, *, mission: Mission, lon: np.ndarray, lat: np.ndarray) -> None:
-    """Replace the mission's claims: its planned fields that every fix lies far from."""
+def store_claims(
+    session: Session, *, mission: Mission, lon: np.ndarray, lat: np.ndarray
+) -> list[FarFromField]:
+    """Replace the mission's claims: its planned fields that every fix lies far from.
+
+    Returns them as the mission's flags."""
     session.execute(delete(MissionClaim).where(MissionClaim.mission_pk == mission.id))
     codes = [c for c in (mission.planned_field_codes or []) if isinstance(c, str)]
     if not codes or len(lon) == 0:
-        return
+        return []
     rows = session.execute(
-        select(FarmField.id, FarmField.geometry).where(FarmField.code.in_(codes))
+        select(FarmField.id, FarmField.code, FarmField.geometry)
+        .where(FarmField.code.in_(codes))
+        .order_by(FarmField.code)
     ).all()
-    far = []
-    for fid, geometry in rows:
+    far, flags = [], []
+    for fid, code, geometry in rows:
         distance = nearest_fix_m(lon, lat, geometry)
         if distance > FAR_M:
             far.append({"mission_pk": mission.id, "field_id": fid, "distance_m": round(distance)})
+            flags.append(FarFromField(field_code=code, distance_m=distance))
     if far:
         session.execute(insert(MissionClaim), far)
+    return flags

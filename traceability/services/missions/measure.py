@@ -95,7 +95,7 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
 
     session.execute(delete(MissionField).where(MissionField.mission_pk == mission.id))
     none = np.empty(0)
-    store_claims(
+    far = store_claims(
         session,
         mission=mission,
         lon=track.lon if track is not None else none,
@@ -116,6 +116,7 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
         mission_flags.mission_flags(
             mission=mission, product=product, measured=measured, settings=settings
         )
+        + far
     )
     if measured is not None and mission.status is MissionStatus.complete:
         digest = points_digest(zip(track.t, track.lon, track.lat, track.spraying, strict=True))
