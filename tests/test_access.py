@@ -194,6 +194,9 @@ BODIES = {
     # A spent or unknown link: the world's own link stays valid for the other routes.
     ("POST", "/app/signin"): lambda w: {"data": {"token": "not-a-link"}},
     ("POST", "/app/signout"): lambda w: {"follow_redirects": False},
+    ("POST", "/api/v1/lots/{code}/amendments/{entry_id}/accept"): lambda w: {
+        "json": {"reason": "checked against the sprayer's invoice"}
+    },
 }
 
 # ---------------------------------------------------------------- the table
@@ -244,6 +247,9 @@ EXPECTED = {
     ("GET",    "/api/v1/lots/{code}"):                  "401 200 200 200 200 200 200 200 200",
     # a lot's photo: whoever may record lots on its fields
     ("PUT",    "/api/v1/lots/{code}/image"):            "401 204 403 204 403 403 403 403 204",
+    # the certifying body's reviewer (admin); the world's entry is no amendment of its lot
+    ("POST",   "/api/v1/lots/{code}/amendments/{entry_id}/accept"):
+                                                        "401 403 403 403 403 403 403 403 422",
     # missions, ingest, zones, reports
     ("GET",    "/api/v1/missions"):                     "401 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/missions/{mission_id}"):        "401 200 403 200 403 200 403 200 200",

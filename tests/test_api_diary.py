@@ -375,6 +375,8 @@ def test_an_entry_without_them_keeps_the_hash_it_had_before_they_existed(
         "client_id": None,
         "author_id": e.author_id,
         "prev_hash": GENESIS,
+        # The product's PHI and dose limit in force when it was written (set, so hashed).
+        "chained": {"product": "ANVIL", "phi_days": 14, "max_dose_per_ha": 1.0},
     }
     expected = hashlib.sha256(orjson.dumps(old, option=orjson.OPT_SORT_KEYS)).hexdigest()
     assert posted["hash"] == e.hash == expected

@@ -23,6 +23,7 @@ WRITTEN_BY = {
     "lots": models.LotCreate,
     "nospray_zones": models.ZoneProperties,
     "organisations": models.OrganisationCreate,
+    "amendment_acceptances": models.AmendmentAcceptanceCreate,
 }
 # Filled by the services from computed values or from the drones' MQTT messages.
 NOT_WRITTEN_BY_A_REQUEST = {
@@ -30,6 +31,7 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "lot_parents",
     "missions",
     "mission_fields",
+    "mission_claims",
     "telemetry",
     "telemetry_keys",
     "ingest_rejects",

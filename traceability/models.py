@@ -662,6 +662,10 @@ class DiaryEntry(DiaryEntryBase, table=True):
     source: str = Field(default="manual", max_length=16)
     mission_id: str | None = Field(default=None, max_length=64, index=True)
     author_id: int | None = Field(default=None, foreign_key="users.id")
+    # What the verdict rests on, as it stood when the entry was written: the product's PHI
+    # and dose limit, and a drone line's measured figures and the digest of its points.
+    # Hashed only when set (entries written before it keep their hash).
+    chained: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 
@@ -774,6 +778,41 @@ class Lot(LotBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     created_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = _ts_column()
+
+
+class AmendmentAcceptance(SQLModel, table=True):
+    """A certifying body's reviewer accepting a diary amendment recorded after a lot was.
+
+    Append-only: one row per accepted amendment (a diary entry that corrects or withdraws
+    another), with who (a user, shown publicly only as a role), when and why.
+    """
+
+    __tablename__ = "amendment_acceptances"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lot_id: int = Field(foreign_key="lots.id", index=True)
+    entry_id: int = Field(foreign_key="diary_entries.id", unique=True)
+    accepted_by: int | None = Field(default=None, foreign_key="users.id")
+    role: str = Field(max_length=16)
+    reason: str = Field(max_length=1000)
+    accepted_at: datetime = _ts_column()
+
+
+class AmendmentAcceptanceCreate(BaseModel):
+    """Why the reviewer accepts the amendment (kept with the acceptance, not published)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[Text, StringConstraints(min_length=3, max_length=1000)]
+
+
+class AmendmentAcceptancePublic(BaseModel):
+    """An accepted amendment: which lot, which entry, when and by which role."""
+
+    lot_code: str
+    entry_id: int
+    role: str
+    accepted_at: datetime
 
 
 class LotCreate(LotBase):
@@ -973,6 +1012,18 @@ class MissionField(SQLModel, table=True):
     dose_per_ha: float | None = None
     product_amount: float | None = None
     product_dose_per_ha: float | None = None
+
+
+class MissionClaim(SQLModel, table=True):
+    """A field a mission's plan names but whose fixes all lie far from it (``distance_m``
+    from the nearest fix, in the field's UTM zone): a drone's position disagreeing with
+    the record, shown on the field's trace instead of silently not counted."""
+
+    __tablename__ = "mission_claims"
+
+    mission_pk: int = Field(foreign_key="missions.id", primary_key=True)
+    field_id: int = Field(foreign_key="fields.id", primary_key=True, index=True)
+    distance_m: float
 
 
 class MissionFieldPublic(BaseModel):
@@ -1334,6 +1385,7 @@ class InclusionProof(BaseModel):
 
     field_code: str
     checkpoint: CheckpointPublic
+    checkpoint_id: int | None = None
     leaf_index: int
     diary_length: int
     diary_head: str | None

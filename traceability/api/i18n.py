@@ -3,6 +3,8 @@
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from traceability.api.i18n_trust import TRUST_STRINGS, local_time
+
 VN = timezone(timedelta(hours=7))
 
 LANGS = ("vi", "en")
@@ -235,6 +237,8 @@ _ACTIVITIES: dict[str, dict[str, str]] = {
     "sale": {"vi": "Bán sản phẩm", "en": "Sale"},
 }
 
+_STRINGS |= TRUST_STRINGS
+
 
 # Crops as farmers record them (Vietnamese), in English; anything else is shown as written.
 _CROPS: dict[str, str] = {
@@ -363,5 +367,6 @@ def translator(lang: str) -> dict[str, Any]:
         "verdict": verdict,
         "day": day,
         "number": number,
+        "when": lambda value: local_time(value, lang),
         "lang": lang,
     }

@@ -8,8 +8,8 @@ from sqlmodel import Session
 
 from traceability.api import errors, health
 from traceability.api.limits import BodyLimit, CleanText
-from traceability.api.routes import app as farmers_app
 from traceability.api.routes import (
+    amendments,
     diary,
     fields,
     landing,
@@ -22,6 +22,7 @@ from traceability.api.routes import (
     trace,
     transparency,
 )
+from traceability.api.routes import app as farmers_app
 from traceability.config import Settings, get_settings
 from traceability.db import get_session
 
@@ -53,7 +54,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         upload_paths=[f"{API_PREFIX}/{p}" for p in UPLOAD_PATHS],
         timeout_s=limits.body_timeout_s,
     )
-    for module in (records, fields, diary, lots, missions, reports, organisations, transparency):
+    for module in (
+        records,
+        fields,
+        diary,
+        lots,
+        amendments,
+        missions,
+        reports,
+        organisations,
+        transparency,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     app.include_router(trace.router)

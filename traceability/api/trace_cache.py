@@ -1,13 +1,15 @@
 """Rendered traces kept while nothing they rest on has changed, and answered with an ETag.
 
-A buyer's scan is read far more often than a diary is written: the rendered body of
-a lot's trace (the JSON, or the page in one language) is kept per worker and served
-again only while the lot's *fingerprint* is the one it was built from. On PostgreSQL
-every row version has its own ``xmin``; the fingerprint sums them (with counts and
-newest ids) over the diaries, missions and per-field results of all the lot's fields,
-the fields' recorded diary heads, and the product catalogue. Any INSERT, UPDATE or
-DELETE — through the API or behind its back — changes it, so a tampered diary is never
-answered from the cache. SQLite has no such column: there, every request is rebuilt.
+A buyer's scan is read far more often than a diary is written: the rendered body of a
+lot's trace (the JSON, or the page in one language) is kept per worker and served again
+only while the lot's *fingerprint* is the one it was built from. On PostgreSQL every row
+version has its own ``xmin``; the fingerprint sums them (with counts and newest ids)
+over the diaries, missions and per-field results of all the lot's fields, the fields'
+recorded diary heads, the product catalogue, the reviewer's acceptances of amendments,
+missions claiming the fields, and the newest transparency checkpoint (a trace carries
+its inclusion proofs). Any INSERT, UPDATE or DELETE — through the API or behind its back
+— changes it, so a tampered diary is never answered from the cache. SQLite has no such
+column: there, every request is rebuilt.
 
 The fingerprint names every table ``services.trace.build_trace`` reads beyond the
 lot's cached structure: a trace that starts reading another must add it here.
@@ -36,7 +38,13 @@ _FINGERPRINT_COLS = """
          FROM mission_fields mf JOIN missions m ON m.id = mf.mission_pk
         WHERE mf.field_id = ANY(:ids)) AS missions,
       (SELECT coalesce(sum(xmin::text::bigint), 0) FROM fields WHERE id = ANY(:ids)) AS heads,
-      (SELECT coalesce(sum(xmin::text::bigint), 0) || ':' || count(*) FROM inputs) AS products
+      (SELECT coalesce(sum(xmin::text::bigint), 0) || ':' || count(*) FROM inputs) AS products,
+      (SELECT count(*) || ':' || coalesce(max(id), 0) || ':'
+              || coalesce(sum(xmin::text::bigint), 0)
+         FROM amendment_acceptances) AS accepted,
+      (SELECT coalesce(max(id), 0) FROM log_checkpoints) AS checkpoint,
+      (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0)
+         FROM mission_claims WHERE field_id = ANY(:ids)) AS claims
 """
 _FINGERPRINT = text(f"SELECT {_FINGERPRINT_COLS}")
 # A repeat scan in one round trip: the lot (is it still the one we cached?) and its fingerprint.

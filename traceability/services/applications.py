@@ -318,19 +318,24 @@ def from_mission(
 NOT_APPLIED = frozenset({"purchase", "sale"})
 
 
-def applications(diary_rows: Iterable[Any], mission_rows: Iterable[Any]) -> list[Application]:
+def applications(
+    diary_rows: Iterable[Any], mission_rows: Iterable[Any], standing: set[int] | None = None
+) -> list[Application]:
     """Every application on the fields, from diary rows and mission rows.
 
     Diary rows must carry ``stands`` (as :data:`DIARY_ROWS` selects it): only the
-    corrected view counts. A mission that put nothing on a field is no application;
-    a standing drone diary line of a mission that did is that mission's evidence.
+    corrected view counts. ``standing``, when given, names the entries that stand
+    instead (the diary as it stood at some moment: see ``services.trace.amendments``).
+    A mission that put nothing on a field is no application; a standing drone diary
+    line of a mission that did is that mission's evidence.
     """
     missions = [m for m in mission_rows if m.treated_area_ha or m.applied_amount]
     flown = {(m.mission_id, m.field_id) for m in missions}
     evidence: dict[tuple[str, int], list[int]] = {}
     out: list[Application] = []
     for row in diary_rows:
-        if not row.stands or str(row.activity) in NOT_APPLIED:
+        stands_now = row.stands if standing is None else row.id in standing
+        if not stands_now or str(row.activity) in NOT_APPLIED:
             continue
         if row.mission_id and (row.mission_id, row.field_id) in flown:
             evidence.setdefault((row.mission_id, row.field_id), []).append(row.id)

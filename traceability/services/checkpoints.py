@@ -13,6 +13,7 @@ import threading
 from collections import OrderedDict
 from datetime import datetime
 from types import SimpleNamespace
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import insert, select
@@ -124,7 +125,9 @@ _TREES_LOCK = threading.Lock()
 _TREES_SIZE = 2
 
 
-def _tree(session: Session, row: LogCheckpoint) -> tuple[list[list[bytes]], dict[int, int]]:
+def tree(session: Session, row: Any) -> tuple[list[list[bytes]], dict[int, int]]:
+    """The tree of checkpoint ``row`` (anything with ``id`` and ``root_hash``) as levels,
+    and each field's leaf index; rebuilt from its leaves once per process."""
     checkpoint_id, cache_key = row.id, (row.id, row.root_hash)
     with _TREES_LOCK:
         if cache_key in _TREES:
@@ -150,7 +153,7 @@ def inclusion(session: Session, *, field_ids: list[int]) -> dict[int, InclusionP
         row = latest(session)
     except NotFound:
         return {}
-    levels, index_of = _tree(session, row)
+    levels, index_of = tree(session, row)
     wanted = [fid for fid in field_ids if fid in index_of]
     if not wanted:
         return {}
@@ -162,6 +165,7 @@ def inclusion(session: Session, *, field_ids: list[int]) -> dict[int, InclusionP
         leaf.field_id: InclusionProof(
             field_code=leaf.field_code,
             checkpoint=cp,
+            checkpoint_id=row.id,
             leaf_index=leaf.idx,
             diary_length=leaf.length,
             diary_head=leaf.head,

@@ -49,7 +49,7 @@ def _iso(ts: datetime | None) -> str | None:
 
 # Fields added after entries were first hashed: each is hashed only when it holds a value,
 # so every entry written before it existed keeps the hash it was written with.
-_HASHED_WHEN_SET = ("counterparty", "applied_by")
+_HASHED_WHEN_SET = ("counterparty", "applied_by", "chained")
 
 
 def entry_hash(entry: DiaryEntry) -> str:
@@ -99,12 +99,17 @@ def append_entry(
     source: str = "manual",
     mission_id: str | None = None,
     commit: bool = True,
+    chained: dict | None = None,
 ) -> tuple[DiaryEntry, bool]:
     """Append an entry to a field's diary; returns ``(entry, created)``.
 
     An entry whose ``client_id`` was already recorded is returned as it is
     (``created`` False): a phone that re-sends after a lost answer records
     nothing twice.
+
+    The entry carries in its hash what a verdict will rest on: its product's PHI and
+    dose limit as they stand now, and whatever ``chained`` adds (a drone line's
+    measured figures).
     """
     field = get_field(session, code=data.field_code)
     ensure_owner(field, user)
@@ -133,9 +138,28 @@ def append_entry(
         mission_id=mission_id,
         client_id=data.client_id,
         author_id=user.id if user else None,
+        chained=limits_in_force(product, chained),
         prev_hash=GENESIS,
     )
     return _chain(session, entry=entry, field=field, commit=commit)
+
+
+def limits_in_force(product: InputProduct | None, extra: dict | None = None) -> dict | None:
+    """What an entry chains besides its own content: its product's PHI and dose limit now.
+
+    >>> limits_in_force(None) is None
+    True
+    >>> limits_in_force(InputProduct(code="P", name="P", kind="pesticide", unit="L", phi_days=14))
+    {'product': 'P', 'phi_days': 14, 'max_dose_per_ha': None}
+    """
+    out = dict(extra or {})
+    if product is not None:
+        out |= {
+            "product": product.code,
+            "phi_days": product.phi_days,
+            "max_dose_per_ha": product.max_dose_per_ha,
+        }
+    return out or None
 
 
 def _by_client_id(session: Session, *, client_id: str, farmer_id: int) -> DiaryEntry | None:

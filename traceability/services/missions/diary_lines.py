@@ -35,6 +35,7 @@ from traceability.models import (
     utcnow,
 )
 from traceability.services import applications, diary
+from traceability.services.missions.evidence import line_figures
 from traceability.services.missions.result import FieldResult, Measured
 
 log = logging.getLogger(__name__)
@@ -73,9 +74,18 @@ class _Line:
 
 
 def write_diary_lines(
-    session: Session, *, mission: Mission, product: InputProduct | None, measured: Measured
+    session: Session,
+    *,
+    mission: Mission,
+    product: InputProduct | None,
+    measured: Measured,
+    points_sha256: str | None = None,
 ) -> None:
-    """Bring the treated fields' diaries in line with ``measured`` (see the module doc)."""
+    """Bring the treated fields' diaries in line with ``measured`` (see the module doc).
+
+    Each line chains the mission's measured figures and ``points_sha256``, the digest of
+    the fixes it was measured from (:mod:`.evidence`).
+    """
     current = _current_lines(session, mission)
     wanted = {f.field_id: line for f in measured.fields if (line := _Line.of(f)) is not None}
     code_of = _field_codes(session, measured, current)
@@ -87,7 +97,7 @@ def write_diary_lines(
             if cur is not None and not cur.retracts:
                 _append(session, _withdrawal(mission, code_of[field_id], cur), mission)
         elif cur is None or not line.already_in(cur):
-            _write(session, mission, product, measured, line, cur, when)
+            _write(session, mission, product, measured, line, cur, when, points_sha256)
 
 
 def _current_lines(session: Session, mission: Mission) -> dict[int, DiaryEntry]:
@@ -171,33 +181,52 @@ def _write(
     line: _Line,
     cur: DiaryEntry | None,
     when: datetime,
+    points_sha256: str | None = None,
 ) -> None:
     field_code = line.result.field_code
+    unit = Unit(product.unit) if product and line.quantity is not None else None
+    figures = line_figures(
+        mission,
+        area_ha=line.area_ha,
+        quantity=line.quantity,
+        unit=str(unit) if unit else None,
+        applied_amount=line.result.measured.applied_amount,
+        amount_unit=str(measured.unit),
+        points_sha256=points_sha256,
+    )
     data = dict(
         field_code=field_code,
         occurred_at=when,
         activity=_ACTIVITY.get(mission.type, Activity.spray),
         input_code=product.code if product else None,
         quantity=line.quantity,
-        unit=Unit(product.unit) if product and line.quantity is not None else None,
+        unit=unit,
         area_ha=line.area_ha if line.area_ha > 0 else None,
         note=_note(mission, product, measured, line, cur),
         corrects=cur.id if cur is not None else None,
         client_id=_client_id(mission.mission_id, field_code, cur.id if cur is not None else None),
     )
+    chained = {"mission": figures}
     try:
-        _append(session, DiaryEntryCreate(**data), mission)
+        _append(session, DiaryEntryCreate(**data), mission, chained)
     except InvalidInput:
         # A product that does not fit the activity (e.g. seed in a spray mission) must
         # not keep the work out of the diary: record it without the product link.
         data["input_code"] = None
-        _append(session, DiaryEntryCreate(**data), mission)
+        _append(session, DiaryEntryCreate(**data), mission, chained)
 
 
-def _append(session: Session, data: DiaryEntryCreate, mission: Mission) -> None:
+def _append(
+    session: Session, data: DiaryEntryCreate, mission: Mission, chained: dict | None = None
+) -> None:
     try:
         diary.append_entry(
-            session, data=data, source="drone", mission_id=mission.mission_id, commit=False
+            session,
+            data=data,
+            source="drone",
+            mission_id=mission.mission_id,
+            commit=False,
+            chained=chained,
         )
     except InvalidInput:
         raise

@@ -31,6 +31,7 @@ class FlagCode(StrEnum):
     reported_area_mismatch = "reported_area_mismatch"
     reported_amount_mismatch = "reported_amount_mismatch"
     measure_failed = "measure_failed"
+    far_from_field = "far_from_field"
 
 
 class Flag:
@@ -174,6 +175,25 @@ class Overspray(Flag):
         return (
             f"{self.overspray_pct:.1f} % of the sprayed area is outside every registered "
             f"field (threshold {self.threshold_pct:g} %)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FarFromField(Flag):
+    """The plan names a field that every fix lies far from (see ``missions.claims``)."""
+
+    code: ClassVar[FlagCode] = FlagCode.far_from_field
+    field_code: str
+    distance_m: float
+
+    def figures(self) -> dict[str, Any]:
+        return {"field_code": self.field_code, "distance_m": round(self.distance_m)}
+
+    @property
+    def message(self) -> str:
+        return (
+            f"planned for field {self.field_code}, but the nearest fix is "
+            f"{self.distance_m:,.0f} m from it"
         )
 
 

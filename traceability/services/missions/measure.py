@@ -35,7 +35,9 @@ from traceability.models import (
 )
 from traceability.services.fields import bbox_clause
 from traceability.services.missions import flags as mission_flags
+from traceability.services.missions.claims import store_claims
 from traceability.services.missions.diary_lines import write_diary_lines
+from traceability.services.missions.evidence import points_digest
 from traceability.services.missions.result import Measured, geojson, rounded
 
 
@@ -92,6 +94,13 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
     track = load_track(session, mission=mission, unit=unit)
 
     session.execute(delete(MissionField).where(MissionField.mission_pk == mission.id))
+    none = np.empty(0)
+    far = store_claims(
+        session,
+        mission=mission,
+        lon=track.lon if track is not None else none,
+        lat=track.lat if track is not None else none,
+    )
     mission.amount_unit = unit
     mission.product_unit = Unit(product.unit) if product else None
     mission.measured_at = utcnow()
@@ -107,9 +116,13 @@ def measure_mission(session: Session, *, mission: Mission) -> Mission:
         mission_flags.mission_flags(
             mission=mission, product=product, measured=measured, settings=settings
         )
+        + far
     )
     if measured is not None and mission.status is MissionStatus.complete:
-        write_diary_lines(session, mission=mission, product=product, measured=measured)
+        digest = points_digest(zip(track.t, track.lon, track.lat, track.spraying, strict=True))
+        write_diary_lines(
+            session, mission=mission, product=product, measured=measured, points_sha256=digest
+        )
     return mission
 
 

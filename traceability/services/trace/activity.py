@@ -10,23 +10,48 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import Session
 
-from traceability.models import DiaryVerification, FarmField
+from traceability.models import (
+    AmendmentAcceptance,
+    DiaryVerification,
+    FarmField,
+    Lot,
+    Mission,
+    MissionClaim,
+    User,
+)
 from traceability.services import applications
 from traceability.services.diary import GENESIS, entry_hash, head_mismatch, verify_chain
+from traceability.services.trace.amendments import Acceptance
 from traceability.services.trace.structure import IDS, Structure
 
 _HEADS = select(FarmField.id, FarmField.diary_length, FarmField.diary_head).where(
     FarmField.id.in_(IDS)
 )
 
+# Missions whose plan named one of the fields but whose fixes all lie far from it.
+_CLAIMS = (
+    select(
+        MissionClaim.field_id,
+        MissionClaim.distance_m,
+        Mission.mission_id,
+        Mission.drone_code,
+        Mission.started_at,
+        Mission.ended_at,
+    )
+    .join(Mission, Mission.id == MissionClaim.mission_pk)
+    .where(MissionClaim.field_id.in_(IDS))
+)
+
 
 @dataclass(frozen=True, slots=True)
 class Activity:
-    """The rows of a lot's fields: every diary row (whole chains), missions, recorded heads."""
+    """The rows of a lot's fields: every diary row (whole chains), missions, recorded heads,
+    and missions claiming a field their fixes lie far from."""
 
     diary: list[Any]
     missions: list[Any]
     heads: dict[int, tuple[int, str | None]]
+    claims: list[Any]
 
 
 def load(session: Session, st: Structure) -> Activity:
@@ -36,7 +61,8 @@ def load(session: Session, st: Structure) -> Activity:
     diary, missions = applications.load(conn, field_ids=field_ids)
     # Read live, never from the structure cache: the head moves with every append.
     heads = {fid: (n, head) for fid, n, head in conn.execute(_HEADS, {"ids": field_ids}).all()}
-    return Activity(diary=diary, missions=missions, heads=heads)
+    claims = conn.execute(_CLAIMS, {"ids": field_ids}).all()
+    return Activity(diary=diary, missions=missions, heads=heads, claims=claims)
 
 
 def _chain_holds(rows: list, head: tuple[int, str | None]) -> bool:
@@ -76,3 +102,28 @@ def chains(session: Session, st: Structure, activity: Activity) -> dict[int, Dia
         else:
             out[fid] = verify_chain(session, field_code=code)
     return out
+
+
+def acceptances(session: Session, entry_ids: list[int]) -> dict[int, Acceptance]:
+    """The reviewer's acceptances of the amendments ``entry_ids``, by entry."""
+    if not entry_ids:
+        return {}
+    rows = session.connection().execute(
+        select(
+            AmendmentAcceptance.entry_id,
+            Lot.code,
+            AmendmentAcceptance.role,
+            AmendmentAcceptance.accepted_at,
+        )
+        .join(Lot, Lot.id == AmendmentAcceptance.lot_id)
+        .where(AmendmentAcceptance.entry_id.in_(entry_ids))
+    )
+    return {r[0]: Acceptance(*r) for r in rows}
+
+
+def roles(session: Session, user_ids: set[int]) -> dict[int, str]:
+    """The role of each user (what the public sees of who recorded something)."""
+    if not user_ids:
+        return {}
+    rows = session.connection().execute(select(User.id, User.role).where(User.id.in_(user_ids)))
+    return {uid: str(role) for uid, role in rows}

@@ -16,7 +16,16 @@ from sqlmodel import Session
 from traceability.models import DiaryVerification
 from traceability.qr import digital_link, trace_url
 from traceability.services import applications
-from traceability.services.trace import activity, events, national, phi
+from traceability.services.trace import (
+    activity,
+    amendments,
+    anchors,
+    chained,
+    clock,
+    events,
+    national,
+    phi,
+)
 from traceability.services.trace.events import Placed, iso
 from traceability.services.trace.structure import (
     DEFAULT_WINDOW_DAYS,
@@ -43,7 +52,7 @@ def _lot_json(node: LotNode, base_url: str | None) -> dict[str, Any]:
     return out
 
 
-def _field_json(f: TracedField, chain: dict[str, Any]) -> dict[str, Any]:
+def _field_json(f: TracedField, chain: dict[str, Any], anchor: dict | None) -> dict[str, Any]:
     return {
         "code": f.code,
         "name": f.name,
@@ -53,6 +62,7 @@ def _field_json(f: TracedField, chain: dict[str, Any]) -> dict[str, Any]:
         "farmer": {"name": f.farmer_name, "village": f.village},
         "lots": list(f.lots),
         "diary_chain": chain,
+        "anchor": anchor,
     }
 
 
@@ -140,6 +150,38 @@ def _integrity_json(chains: dict[int, DiaryVerification]) -> dict[int, dict[str,
     return {fid: c.model_dump() for fid, c in chains.items()}
 
 
+def _role(row: Any, roles: dict[int, str]) -> str:
+    if row.author_id in roles:
+        return roles[row.author_id]
+    return "drone" if row.source == "drone" else "unknown"
+
+
+def _judged(session: Session, st: Structure, act: activity.Activity):
+    """The current view's placed applications, the verdict (each lot on its diaries as
+    they stood when it was recorded) and the public list of amendments."""
+    rows_by_id = {r.id: r for r in act.diary}
+    current = chained.reconcile(applications.applications(act.diary, act.missions), rows_by_id)
+
+    def placed_for(excluded: frozenset[int]) -> list[Placed]:
+        if not excluded:
+            return events.place(st, current)
+        standing = amendments.standing(act.diary, excluded)
+        apps = applications.applications(act.diary, act.missions, standing)
+        return events.place(st, chained.reconcile(apps, rows_by_id))
+
+    late = amendments.late_corrections(act.diary, st)
+    accepted = activity.acceptances(session, [r.id for r in late])
+    judge = amendments.Judge(st, act.diary, accepted, placed_for)
+    placed = judge.placed(frozenset())
+    verdict = phi.verdict(st.lot, st.lots, placed, own=judge)
+    roles = activity.roles(session, {a.entry.author_id for a in judge.amendments} - {None})
+    listed = [
+        amendments.public(a, st.fields[a.entry.field_id].code, _role(a.entry, roles))
+        for a in judge.amendments
+    ]
+    return current, placed, verdict, listed
+
+
 def build_trace(
     session: Session,
     *,
@@ -161,9 +203,11 @@ def build_trace(
     """
     st = st or lot_structure(session, code=code)
     act = activity.load(session, st)
-    placed = events.place(st, applications.applications(act.diary, act.missions))
+    current, placed, verdict, listed = _judged(session, st, act)
     chains = _integrity_json(activity.chains(session, st, act))
-    verdict = phi.verdict(st.lot, st.lots, placed)
+    anchored = anchors.anchors(session, st, act.diary)
+    codes = {fid: f.code for fid, f in st.fields.items()}
+    mismatches = chained.discrepancies(act.diary, act.missions, codes)
     verdict_of = {v.lot.code: v.phi_compliant for v in verdict.lots}
     lot = _lot_json(st.lot, base_url)
     lot["parent_lots"] = st.parent_codes(st.lot)
@@ -185,14 +229,20 @@ def build_trace(
         "lot": lot,
         "phi_compliant": verdict.phi_compliant,
         "phi": _phi_json(st, verdict),
-        "fields": [_field_json(f, chains[fid]) for fid, f in st.fields.items()],
+        "fields": [_field_json(f, chains[fid], anchored[fid]) for fid, f in st.fields.items()],
         "seasons": [_season_json(lk) for lk in st.links],
         "events": timeline,
         "lineage": lineage,
         "diary_integrity": {
             "valid": all(c["valid"] for c in chains.values()),
             "fields": [chains[fid] for fid in st.fields],
+            "records_match_chain": not mismatches,
+            "discrepancies": mismatches,
+            "anchored": all(a is not None for a in anchored.values()),
+            "anchors_hold": all(a["diary_matches"] for a in anchored.values() if a),
         },
+        "amendments": listed,
+        "mission_warnings": clock.warnings(st, placed, current, act.claims),
         "timezone": phi.LOCAL_TZ_NAME,
         "national": national.facts(session, st, timeline, base_url),
     } | ({"field_map": st.field_map, "locator": st.locator} if with_map else {})

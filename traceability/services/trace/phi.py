@@ -8,7 +8,7 @@ known product, an application without a date, a product without a PHI — makes 
 verdict unknown (None), never true.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -137,10 +137,12 @@ def lot_verdict(
     products = []
     for code in sorted(by_product):
         group = by_product[code]
-        last = max(p.day for p in group)
+        latest = max(group, key=lambda p: p.day)
+        last = latest.day
         products.append(
             ProductVerdict(
-                product=group[0].application.product,
+                # The PHI in force at the last application (an entry chains its own).
+                product=latest.application.product,
                 applications=tuple(group),
                 last_application_on=last,
                 days_before_harvest=(node.harvested_on - last).days,
@@ -158,15 +160,25 @@ def lot_verdict(
     )
 
 
-def verdict(lot: LotNode, lots: dict[int, LotNode], placed: list[Placed]) -> PhiVerdict:
-    """The PHI verdict of ``lot`` and, recursively, of every lot in ``lots`` it came from."""
+Judge = Callable[[LotNode, list[LotVerdict]], LotVerdict]
+
+
+def verdict(
+    lot: LotNode, lots: dict[int, LotNode], placed: list[Placed], own: Judge | None = None
+) -> PhiVerdict:
+    """The PHI verdict of ``lot`` and, recursively, of every lot in ``lots`` it came from.
+
+    ``own`` judges one lot given its parents' verdicts (by default :func:`lot_verdict` on
+    ``placed``): a lot may be judged on the diary as it stood when it was recorded.
+    """
     done: dict[int, LotVerdict] = {}
+    own = own or (lambda node, parents: lot_verdict(node, placed, parents))
 
     def judge(node: LotNode) -> LotVerdict:
         # Every lot's parents are judged before it (once each, however often they recur).
         if node.id not in done:
             parents = [judge(lots[p]) for p in node.parent_ids]
-            done[node.id] = lot_verdict(node, placed, parents)
+            done[node.id] = own(node, parents)
         return done[node.id]
 
     judge(lot)

@@ -115,6 +115,34 @@ class Farmer(BaseModel):
     village: str | None
 
 
+class AnchorCheckpoint(BaseModel):
+    """The signed checkpoint a field's diary is anchored in (verify it with ``public_key``)."""
+
+    id: int | None
+    origin: str
+    tree_size: int
+    root_hash: str = Field(description="hex")
+    issued_at: dt.datetime
+    key_id: str
+    public_key: str = Field(description="Ed25519, SubjectPublicKeyInfo PEM")
+    note: str = Field(description="the signed text (C2SP tlog-checkpoint body)")
+    signature: str = Field(description="Ed25519 signature of ``note``, base64")
+
+
+class Anchor(BaseModel):
+    """A field's diary head in the newest checkpoint, with its RFC 9162 inclusion proof."""
+
+    checkpoint: AnchorCheckpoint
+    leaf: str = Field(description="the leaf's bytes as text: code, length and head, one a line")
+    leaf_index: int
+    leaf_hash: str = Field(description="SHA-256(0x00 || leaf), hex")
+    audit_path: list[str] = Field(description="RFC 9162 inclusion proof, hex hashes")
+    diary_length: int
+    diary_head: str | None
+    diary_matches: bool = Field(description="today's diary still gives this head at this length")
+    problem: str | None
+
+
 class TraceField(BaseModel):
     """A field of the lot or of a lot it came from."""
 
@@ -126,6 +154,7 @@ class TraceField(BaseModel):
     farmer: Farmer
     lots: list[str]
     diary_chain: DiaryVerification
+    anchor: Anchor | None = Field(description="null: in no published checkpoint yet")
 
 
 class SeasonWindow(BaseModel):
@@ -217,11 +246,87 @@ class LotEvent(BaseModel):
 Event = Annotated[DiaryEvent | DroneMissionEvent | LotEvent, Field(discriminator="kind")]
 
 
+class Discrepancy(BaseModel):
+    """A live record (a product's PHI, a mission's times or area) that disagrees with what
+    the diary's hash chain holds; the verdict uses the chained figure."""
+
+    kind: str
+    entry_id: int
+    field_code: str
+    mission_id: str | None
+    product_code: str | None
+    what: str
+    chained: Any
+    recorded: Any
+    message: str
+
+
 class DiaryIntegrity(BaseModel):
     """Every field's diary hash chain, recomputed for this trace."""
 
     valid: bool
     fields: list[DiaryVerification]
+    records_match_chain: bool
+    discrepancies: list[Discrepancy]
+    anchored: bool = Field(description="every field is in a published checkpoint")
+    anchors_hold: bool = Field(description="every anchored diary still gives its signed head")
+
+
+class EntryState(BaseModel):
+    """What a diary entry said (public terms only)."""
+
+    entry_id: int
+    activity: str
+    product_code: str | None
+    occurred_at: dt.datetime | None
+    quantity: float | None
+    unit: str | None
+    area_ha: float | None
+
+
+class AmendmentAccepted(BaseModel):
+    """A reviewer's acceptance of an amendment."""
+
+    at: dt.datetime
+    by_role: str
+    lot_code: str
+
+
+class Amendment(BaseModel):
+    """A correction or withdrawal recorded after a lot was, that changes its verdict."""
+
+    lot_code: str
+    entry_id: int
+    corrects_entry_id: int
+    kind: Literal["correction", "withdrawal"]
+    field_code: str
+    recorded_at: dt.datetime
+    recorded_by_role: str = Field(description="farmer, cooperative, operator, admin, office…")
+    before: EntryState | None
+    after: EntryState | None
+    status: Literal["pending_review", "accepted", "counted_worse"]
+    counted: bool = Field(description="whether the lot's verdict counts it")
+    verdict_as_recorded: bool | None
+    verdict_with_amendment: bool | None
+    accepted: AmendmentAccepted | None
+
+
+class MissionWarning(BaseModel):
+    """A drone mission whose clock disagrees with a field's season, or whose fixes lie far
+    from a field its plan names."""
+
+    kind: Literal["before_season", "after_harvest", "no_time", "far_from_field"]
+    mission_id: str | None
+    drone_code: str | None
+    field_code: str
+    lot_code: str
+    date: dt.date | None
+    at: dt.datetime | None
+    season_start: dt.date
+    season_end: dt.date
+    counted_in_phi: bool
+    distance_m: float | None = Field(description="far_from_field: nearest fix to the field")
+    message: str
 
 
 class Producer(BaseModel):
@@ -303,5 +408,9 @@ class TracePublic(BaseModel):
     events: list[Event] = Field(description="oldest first")
     lineage: list[LineageLot]
     diary_integrity: DiaryIntegrity
+    amendments: list[Amendment] = Field(
+        description="amendments recorded after a lot that change (or changed) its verdict"
+    )
+    mission_warnings: list[MissionWarning]
     timezone: str
     national: NationalData

@@ -94,6 +94,8 @@ class LotNode:
     depth: int
     parent_ids: tuple[int, ...]
     used_in: tuple[str, ...]
+    # When the lot was recorded: amendments to the diary after it are shown, not trusted.
+    recorded_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -258,6 +260,7 @@ def _lineage(session: Session, lot: Any, own_rows: list) -> tuple[dict[int, LotN
             depth=depth,
             parent_ids=tuple(sorted(parents[i], key=lambda p: rows[p][0].code)),
             used_in=tuple(sorted(rows[c][0].code for c in children[i])),
+            recorded_at=row.created_at,
         )
         for i, (row, depth) in rows.items()
     }
