@@ -242,6 +242,8 @@ EXPECTED = {
     ("GET",    "/api/v1/missions"):                     "401 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/missions/{mission_id}"):        "401 200 403 200 403 200 403 200 200",
     ("GET",    "/api/v1/missions/{mission_id}/geojson"):"401 200 403 200 403 200 403 200 200",
+    ("GET",    "/api/v1/missions/{mission_id}/map.svg"):"401 200 403 200 403 200 403 200 200",
+    ("GET",    "/api/v1/missions/{mission_id}/map.png"):"401 200 403 200 403 200 403 200 200",
     ("GET",    "/api/v1/ingest/rejects"):               "401 403 403 403 403 200 200 200 200",
     ("POST",   "/api/v1/ingest/logs"):                  "401 403 403 403 403 200 403 403 200",
     ("POST",   "/api/v1/zones"):                        "401 403 403 403 403 403 403 403 201",

@@ -13,6 +13,7 @@ from traceability.api.routes import (
     fields,
     landing,
     lots,
+    maps,
     missions,
     organisations,
     records,
@@ -41,7 +42,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         version="0.1.0",
     )
     errors.install(app)
-    for module in (records, fields, diary, lots, missions, reports, organisations, transparency):
+    for module in (
+        records,
+        fields,
+        diary,
+        lots,
+        missions,
+        maps,
+        reports,
+        organisations,
+        transparency,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     app.include_router(trace.router)

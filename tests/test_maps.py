@@ -1,0 +1,168 @@
+"""The maps: as-applied map of a mission, rendered for real missions, each layer checked.
+
+Expected areas are worked out by hand from the flights' geometry (passes of known width
+and spacing over rectangles of known size), and compared with the areas of the SVG's
+paths read back in metres.
+"""
+
+import math
+import random
+from datetime import UTC, datetime
+
+import orjson
+import pytest
+
+from drone_ingest import handlers
+from drone_ingest.handlers import Message
+from drone_ingest.simulate import DroneSpec, ProductSpec, fly_mission, load_fleet
+from tests import svgread
+from tests.factories import rectangle_lonlat
+from tests.mqtt import end_event, lawnmower, start_event
+from tests.test_simulate import measure
+from traceability.maps.mission import MissionShapes, mission_svg
+from traceability.maps.png import svg_to_png
+from traceability.models import ZoneCreate
+from traceability.services import missions, zones
+
+API = "/api/v1"
+T1 = datetime(2026, 3, 1, 3, 0, tzinfo=UTC)
+
+
+def _fly(session, drone: str, mission_id: str, points: list[dict], **start) -> None:
+    payloads = [("mission", start_event(mission_id, **start))]
+    payloads += [("telemetry", points[i : i + 100]) for i in range(0, len(points), 100)]
+    payloads.append(("mission", end_event(mission_id, points)))
+    messages = [
+        Message(topic=f"agri/drones/{drone}/{kind}", payload=orjson.dumps(p))
+        for kind, p in payloads
+    ]
+    handlers.store(session, messages, prefix="agri", max_bytes=1_000_000)
+
+
+@pytest.fixture
+def flown(session, factory):
+    """M1: ten 12 m passes 10 m apart from x=-5 to 85 over F1 (0..100 × 0..200 m), so
+    2 m overlap between neighbours and 11 m of overspray west of F1. M2: two 10 m passes
+    at x=165 and 175 over nothing, reaching zone Z1 (170..180 × 80..120, 5 m buffer)."""
+    service = factory.organisation("drone_service", code="S")
+    factory.field(code="F1", x0=0, y0=0, width=100, height=200)
+    factory.field(code="F2", x0=100, y0=0, width=60, height=200)
+    factory.input(code="P1", max_dose_per_ha=10.0)
+    factory.drone(code="D1", swath_m=12.0, organisation=service)
+    zone = {
+        "type": "Feature",
+        "geometry": rectangle_lonlat(170, 80, 10, 40).__geo_interface__,
+        "properties": {"code": "Z1", "kind": "canal", "buffer_m": 5},
+    }
+    zones.create_zone(session, feature=ZoneCreate.model_validate(zone))
+    _fly(session, "D1", "M1", lawnmower(mission_id="M1", x0=-10), product_code="P1", swath_m=12.0)
+    m2 = lawnmower(mission_id="M2", x0=160, passes=2, t0=T1, seq0=10_000)
+    _fly(session, "D1", "M2", m2, product_code="P1", swath_m=10.0, ts=T1.isoformat())
+    missions.measure_dirty(session)
+    return service
+
+
+def _svg(client, headers, mission_id, **params) -> str:
+    r = client.get(f"{API}/missions/{mission_id}/map.svg", headers=headers, params=params)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("image/svg+xml")
+    return r.text
+
+
+def test_overlap_and_overspray_drawn_to_scale(client, admin_headers, flown):
+    root = svgread.parse(_svg(client, admin_headers, "M1"))
+    mission = client.get(f"{API}/missions/M1", headers=admin_headers).json()
+    assert root.get("data-epsg") == "32648"
+    # Union of the runs: x from -11 to 91, 200 m long.
+    swath = svgread.layer_area_m2(root, "swath")
+    assert swath == pytest.approx(102 * 200, rel=0.005)
+    assert swath == pytest.approx(mission["sprayed_area_ha"] * 10_000, rel=0.005)
+    # Nine 2 m seams sprayed twice; 11 m strip west of F1 outside every field.
+    assert svgread.layer_area_m2(root, "overlap") == pytest.approx(9 * 2 * 200, rel=0.01)
+    assert svgread.layer_area_m2(root, "overspray") == pytest.approx(11 * 200, rel=0.01)
+    assert svgread.layer_area_m2(root, "overspray") == pytest.approx(
+        mission["overspray_area_ha"] * 10_000, rel=0.01
+    )
+    # F1 only: F2 (100..160) is beyond the half swath and a metre from the flight.
+    codes = sorted(f.get("data-code") for f in svgread.features(root, "fields"))
+    assert codes == ["F1"]
+    assert svgread.layer_area_m2(root, "fields") == pytest.approx(100 * 200, rel=0.005)
+    assert svgread.features(root, "nospray-spray") == []
+    assert root.find(".//svg:g[@id='scale-bar']", svgread.NS) is not None
+    assert root.find(".//svg:g[@id='north-arrow']", svgread.NS) is not None
+
+
+def test_spray_inside_a_no_spray_zone(client, admin_headers, flown):
+    root = svgread.parse(_svg(client, admin_headers, "M2"))
+    zone_features = svgread.features(root, "nospray-zones")
+    assert [f.get("data-code") for f in zone_features] == ["Z1"]
+    # The zone grown by 5 m: a 20 × 50 m rectangle with rounded corners of radius 5.
+    rounded_rect = 20 * 50 - (4 - math.pi) * 25
+    assert svgread.layer_area_m2(root, "nospray-zones") == pytest.approx(rounded_rect, rel=0.01)
+    # The swath (160..180) covers x 165..180 of it: 15 × 50 minus the two western corners.
+    inside = 15 * 50 - 2 * (25 - math.pi * 25 / 4)
+    assert svgread.layer_area_m2(root, "nospray-spray") == pytest.approx(inside, rel=0.01)
+    mission = client.get(f"{API}/missions/M2", headers=admin_headers).json()
+    assert mission["nospray_area_ha"] * 10_000 == pytest.approx(inside, rel=0.01)
+    assert svgread.layer_area_m2(root, "overspray") == pytest.approx(20 * 200, rel=0.005)
+
+
+def test_legend_in_vietnamese_and_english(client, admin_headers, flown):
+    vi = _svg(client, admin_headers, "M1")
+    en = _svg(client, admin_headers, "M1", lang="en")
+    assert "Phun chồng" in vi and "Vùng cấm phun" in vi and "Overlap" not in vi
+    assert "Overlap (sprayed twice)" in en and "No-spray zones" in en
+    legend = svgread.parse(en).find(".//svg:g[@id='legend']", svgread.NS)
+    assert len([t for t in legend if t.tag.endswith("text")]) == 6
+
+
+def test_png_of_a_mission(client, admin_headers, flown):
+    r = client.get(f"{API}/missions/M1/map.png", headers=admin_headers)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png"
+    root = svgread.parse(_svg(client, admin_headers, "M1"))
+    width, height = svgread.png_size(r.content)
+    # Twice the SVG's pixel size.
+    assert (width, height) == (2 * int(root.get("width")), 2 * int(root.get("height")))
+
+
+def test_map_access_follows_the_mission(client, flown, factory):
+    own = factory.token("operator", organisation=flown)
+    other = factory.token("operator")
+    office = factory.token("office")
+    assert client.get(f"{API}/missions/M1/map.svg", headers=own).status_code == 200
+    assert client.get(f"{API}/missions/M1/map.svg", headers=office).status_code == 200
+    r = client.get(f"{API}/missions/M1/map.png", headers=other)
+    assert r.status_code == 403 and "your organisation" in r.json()["detail"]
+    r = client.get(f"{API}/missions/NOPE/map.svg", headers=office)
+    assert r.status_code == 404 and "NOPE" in r.json()["detail"]
+
+
+def test_simulated_fixture_flight_with_overspray_renders():
+    """A simulated flight over a farmer's fixture plots, 6 m past their edges."""
+    _drones, groups, _products = load_fleet()
+    group = next(g for g in groups if len(g) == 3)
+
+    drone = DroneSpec(code="D", swath_m=11.0, tank_capacity=40.0, spreader_capacity_kg=50.0)
+    product = ProductSpec(code="P", kind="pesticide", unit="L", max_dose_per_ha=1.5)
+    flight = fly_mission(
+        group, drone=drone, product=product, start_ts=T1, rng=random.Random(5), overspray_m=6.0
+    )
+    app = measure(flight, group)
+    shapes = MissionShapes("SIM", "sim", group, app.runs_wgs84, ())
+    svg = mission_svg(shapes)
+    root = svgread.parse(svg)
+    assert len(svgread.features(root, "fields")) == 3
+    assert svgread.layer_area_m2(root, "swath") == pytest.approx(app.sprayed_area_m2, rel=0.005)
+    assert svgread.layer_area_m2(root, "overspray") == pytest.approx(
+        app.overspray_area_m2, rel=0.02
+    )
+    assert app.overspray_area_m2 > 50  # the flight did go past the edges
+    width, height = svgread.png_size(svg_to_png(svg, scale=1.0))
+    assert (width, height) == (int(root.get("width")), int(root.get("height")))
+
+
+def test_a_mission_with_nothing_to_draw_still_answers():
+    svg = mission_svg(MissionShapes("EMPTY", "", (), (), ()), lang="en")
+    assert "No data yet" in svg
+    assert svgread.png_size(svg_to_png(svg))[0] > 0
