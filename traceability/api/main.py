@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from traceability.api import errors
+from traceability.api import docs, errors
 from traceability.api.routes import app as farmers_app
 from traceability.api.routes import (
     diary,
@@ -40,8 +40,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="agritrace",
         summary="Farm produce traced to what was done on the field, by hand and by drone.",
         version="0.1.0",
+        # Served by traceability.api.docs from this package, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
+    docs.install(app)
     for module in (
         records,
         fields,
