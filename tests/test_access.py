@@ -226,6 +226,7 @@ EXPECTED = {
     ("GET",    "/api/v1/diary/{entry_id}"):             "401 200 403 200 403 200 200 200 200",
     ("GET",    "/api/v1/fields/{code}/diary"):          "401 200 403 200 403 200 200 200 200",
     ("GET",    "/api/v1/fields/{code}/diary/verify"):   "401 200 403 200 403 200 200 200 200",
+    ("GET",    "/api/v1/fields/{code}/map.svg"):        "401 200 403 200 403 200 200 200 200",
     ("PUT",    "/api/v1/diary"):                        "405 405 405 405 405 405 405 405 405",
     ("PATCH",  "/api/v1/diary"):                        "405 405 405 405 405 405 405 405 405",
     ("DELETE", "/api/v1/diary"):                        "405 405 405 405 405 405 405 405 405",
@@ -252,6 +253,7 @@ EXPECTED = {
     ("GET",    "/api/v1/zones"):                        "401 403 403 403 403 200 200 200 200",
     ("GET",    "/api/v1/zones/{code}"):                 "401 403 403 403 403 200 200 200 200",
     ("GET",    "/api/v1/reports/{name}"):               "401 403 403 403 403 200 200 200 200",
+    ("GET",    "/api/v1/maps/communes.svg"):            "401 403 403 403 403 403 403 200 200",
     # organisations, tokens, administrative units
     ("POST",   "/api/v1/organisations"):                "401 403 403 403 403 403 403 403 201",
     ("GET",    "/api/v1/organisations"):                "401 200 200 200 200 200 200 200 200",

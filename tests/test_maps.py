@@ -7,10 +7,11 @@ paths read back in metres.
 
 import math
 import random
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import orjson
 import pytest
+from sqlalchemy import select
 
 from drone_ingest import handlers
 from drone_ingest.handlers import Message
@@ -21,7 +22,7 @@ from tests.mqtt import end_event, lawnmower, start_event
 from tests.test_simulate import measure
 from traceability.maps.mission import MissionShapes, mission_svg
 from traceability.maps.png import svg_to_png
-from traceability.models import ZoneCreate
+from traceability.models import Farmer, FarmField, ZoneCreate
 from traceability.services import missions, zones
 
 API = "/api/v1"
@@ -166,3 +167,149 @@ def test_a_mission_with_nothing_to_draw_still_answers():
     svg = mission_svg(MissionShapes("EMPTY", "", (), (), ()), lang="en")
     assert "No data yet" in svg
     assert svgread.png_size(svg_to_png(svg))[0] > 0
+
+
+# ---------------------------------------------------------------- a field's season
+
+
+@pytest.fixture
+def season_world(session, factory, flown):
+    """F1 in a season from 20 Feb 2026: mission M1 over it, a hand spray corrected once."""
+    f1 = session.execute(select(FarmField).where(FarmField.code == "F1")).scalar_one()
+    season = factory.season(f1, sown_on=date(2026, 2, 20))
+    when = datetime.fromisoformat("2026-03-05T07:30:00+07:00")
+    first = factory.entry(
+        f1, activity="spray", input_code="P1", quantity=0.5, unit="L", area_ha=2.0, occurred_at=when
+    )
+    factory.entry(
+        f1,
+        activity="spray",
+        input_code="P1",
+        quantity=0.4,
+        unit="L",
+        area_ha=2.0,
+        occurred_at=when,
+        corrects=first.id,
+    )
+    # Before the season: not on its map.
+    factory.entry(
+        f1,
+        activity="spray",
+        input_code="P1",
+        quantity=9.0,
+        unit="L",
+        area_ha=2.0,
+        occurred_at=datetime.fromisoformat("2026-01-10T07:30:00+07:00"),
+    )
+    return f1, season
+
+
+def test_field_season_map(client, admin_headers, season_world):
+    f1, season = season_world
+    r = client.get(f"{API}/fields/F1/map.svg", headers=admin_headers, params={"season": season.id})
+    assert r.status_code == 200, r.text
+    root = svgread.parse(r.text)
+    assert [f.get("data-code") for f in svgread.features(root, "fields")] == ["F1"]
+    assert svgread.layer_area_m2(root, "fields") == pytest.approx(100 * 200, rel=0.005)
+    drawn = svgread.features(root, "missions")
+    assert [f.get("data-mission") for f in drawn] == ["M1"]  # M2 never touched F1
+    # M1's swath (-11..91 × 0..200) lies within F1 grown by 20 m.
+    assert svgread.layer_area_m2(root, "missions") == pytest.approx(102 * 200, rel=0.005)
+    hand = [t.text for t in svgread.features(root, "hand-applications")]
+    assert len(hand) == 1, hand
+    assert "05/03/2026 07:30" in hand[0] and "0.4 L" in hand[0] and "0.5" not in hand[0]
+    assert svgread.png_size(svg_to_png(r.text))[0] == 2 * int(root.get("width"))
+
+
+def test_field_season_map_access(client, season_world, factory, session):
+    f1, season = season_world
+    owner = factory.token("farmer", session.get(Farmer, f1.farmer_id))
+    stranger = factory.token("farmer", factory.farmer())
+    other_operator = factory.token("operator")
+    assert client.get(f"{API}/fields/F1/map.svg", headers=owner).status_code == 200
+    assert client.get(f"{API}/fields/F1/map.svg", headers=stranger).status_code == 403
+    # Operators read diaries but only their own organisation's missions.
+    r = client.get(f"{API}/fields/F1/map.svg", headers=other_operator, params={"lang": "en"})
+    assert r.status_code == 200
+    assert svgread.features(svgread.parse(r.text), "missions") == []
+    assert "Hand applications" in r.text
+    r = client.get(f"{API}/fields/F1/map.svg", headers=owner, params={"season": 999_999})
+    assert r.status_code == 404 and "999999" in r.json()["detail"]
+    assert client.get(f"{API}/fields/NOPE/map.svg", headers=owner).status_code == 404
+
+
+# ---------------------------------------------------------------- the communes
+
+
+@pytest.fixture
+def communes(factory):
+    """Commune 96P01: two fields sprayed by hand on 2.0 and 1.5 ha in March; 96P02: one
+    field sprayed on 1.0 ha in March and on 4.0 ha in May (outside the period asked)."""
+    product = factory.input(code="PC")
+    a1 = factory.field(code="CA1", x0=0, commune_code="96P01")
+    a2 = factory.field(code="CA2", x0=150, commune_code="96P01")
+    b1 = factory.field(code="CB1", x0=2000, commune_code="96P02")
+    factory.field(code="CC1", x0=4000, commune_code="96P03")  # nothing treated
+    for field, area, day in (
+        (a1, 2.0, "03-02"),
+        (a2, 1.5, "03-09"),
+        (b1, 1.0, "03-03"),
+        (b1, 4.0, "05-01"),
+    ):
+        factory.entry(
+            field,
+            activity="spray",
+            input_code=product.code,
+            quantity=0.5,
+            unit="L",
+            area_ha=area,
+            occurred_at=datetime.fromisoformat(f"2026-{day}T07:00:00+07:00"),
+        )
+
+
+def test_commune_map_of_hectares(client, admin_headers, communes):
+    params = {"from": "2026-03-01", "to": "2026-03-31", "product": "PC"}
+    r = client.get(f"{API}/maps/communes.svg", headers=admin_headers, params=params)
+    assert r.status_code == 200, r.text
+    root = svgread.parse(r.text)
+    circles = {c.get("data-commune"): c for c in svgread.features(root, "communes")}
+    assert sorted(circles) == ["96P01", "96P02"]  # 96P03 had nothing treated
+    assert float(circles["96P01"].get("data-hectares")) == pytest.approx(3.5)
+    assert float(circles["96P02"].get("data-hectares")) == pytest.approx(1.0)
+    # Circle areas in proportion to hectares; the biggest has the largest radius.
+    r1, r2 = (float(circles[c].get("r")) for c in ("96P01", "96P02"))
+    assert r1 == pytest.approx(float(root.get("data-max-radius")))
+    assert (r1 / r2) ** 2 == pytest.approx(3.5, rel=0.01)
+    # Classes of 1 ha (breaks 1, 2, 3, 4): 3.5 ha is the 4th class, 1.0 the 1st.
+    assert circles["96P01"].get("data-class") == "3" and circles["96P02"].get("data-class") == "0"
+    assert len(svgread.features(root, "fields")) == 4
+    assert svgread.layer_area_m2(root, "fields") == pytest.approx(4 * 100 * 200, rel=0.005)
+    legend = svgread.parse(r.text).find(".//svg:g[@id='legend']", svgread.NS)
+    assert [t.text for t in legend if t.tag.endswith("text")][:2] == ["0 – 1 ha", "1 – 2 ha"]
+    assert "01/03/2026 – 31/03/2026 · PC" in r.text
+    assert svgread.png_size(svg_to_png(r.text))[0] == 2 * int(root.get("width"))
+
+
+def test_commune_map_whole_record_and_refusals(client, admin_headers, communes, factory):
+    r = client.get(f"{API}/maps/communes.svg", headers=admin_headers, params={"lang": "en"})
+    circles = {
+        c.get("data-commune"): c for c in svgread.features(svgread.parse(r.text), "communes")
+    }
+    assert float(circles["96P02"].get("data-hectares")) == pytest.approx(5.0)
+    assert "Hectares treated by commune" in r.text
+    bad = client.get(
+        f"{API}/maps/communes.svg",
+        headers=admin_headers,
+        params={"from": "2026-04-01", "to": "2026-03-01"},
+    )
+    assert bad.status_code == 422 and "after" in bad.json()["detail"]
+    for headers in (
+        factory.token("operator"),
+        factory.token("cooperative"),
+        factory.token("farmer", factory.farmer()),
+    ):
+        r = client.get(f"{API}/maps/communes.svg", headers=headers)
+        assert r.status_code == 403 and "office" in r.json()["detail"]
+    assert (
+        client.get(f"{API}/maps/communes.svg", headers=factory.token("office")).status_code == 200
+    )

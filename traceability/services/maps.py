@@ -6,15 +6,28 @@ again from its stored points (the stored result keeps the footprint, not the run
 the overlap is where runs cross), with the same fields and zones the measure used.
 """
 
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from shapely.geometry import shape
 from sqlalchemy import select
 from sqlmodel import Session
 
+from traceability import adminunits, reports
 from traceability.config import get_settings
+from traceability.errors import NotFound
+from traceability.maps.communes import Commune
 from traceability.maps.mission import MissionShapes
-from traceability.models import FarmField, Mission, MissionField, NoSprayZone, Unit
+from traceability.maps.season import FieldSeason, SeasonMission
+from traceability.models import (
+    FarmField,
+    Mission,
+    MissionField,
+    NoSprayZone,
+    Season,
+    Unit,
+)
+from traceability.services import applications
 from traceability.services.common import LOCAL_TZ, get_by
 from traceability.services.missions.measure import load_track, measure_track
 
@@ -101,3 +114,126 @@ def _zones_in_view(session: Session, fields: list[tuple[str, Any]]) -> set[str]:
             )
         ).scalars()
     )
+
+
+# ---------------------------------------------------------------- a field's season
+
+
+def _season_of(session: Session, field: FarmField, season_id: int | None) -> Season | None:
+    """The season asked for (it must be the field's), else the field's latest one."""
+    if season_id is not None:
+        season = session.get(Season, season_id)
+        if season is None or season.field_id != field.id:
+            raise NotFound(f"season {season_id} is not a season of field '{field.code}'")
+        return season
+    return session.execute(
+        select(Season)
+        .where(Season.field_id == field.id)
+        .order_by(Season.sown_on.desc(), Season.id.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def _window(season: Season | None) -> tuple[datetime | None, datetime | None]:
+    """The season's first and last instant in Vietnam time (open while it runs)."""
+    if season is None:
+        return None, None
+    start = datetime.combine(season.sown_on, time(), LOCAL_TZ)
+    end = season.ended_on and datetime.combine(
+        season.ended_on + timedelta(days=1), time(), LOCAL_TZ
+    )
+    return start, end
+
+
+def _in(at: datetime | None, start: datetime | None, end: datetime | None) -> bool:
+    return at is not None and (start is None or at >= start) and (end is None or at < end)
+
+
+def _season_missions(
+    session: Session, field: FarmField, only: Any, window: tuple
+) -> list[SeasonMission]:
+    rows = session.execute(
+        select(Mission, MissionField.coverage_pct)
+        .join(MissionField, MissionField.mission_pk == Mission.id)
+        .where(MissionField.field_id == field.id)
+        .order_by(Mission.started_at, Mission.mission_id)
+    ).all()
+    if only is not None and rows:
+        # Asked apart: the condition is itself correlated with missions and their fields.
+        seen = set(
+            session.execute(
+                select(Mission.id).where(Mission.id.in_([m.id for m, _ in rows]), only)
+            ).scalars()
+        )
+        rows = [(m, c) for m, c in rows if m.id in seen]
+    out = []
+    for mission, coverage in rows:
+        if not _in(mission.started_at, *window):
+            continue
+        when = mission.started_at.astimezone(LOCAL_TZ).strftime("%d/%m %H:%M")
+        summary = (
+            f"{mission.mission_id} · {when} · {mission.product_code or '?'} · {coverage or 0:.0f} %"
+        )
+        footprint = shape(mission.footprint) if mission.footprint else None
+        out.append(SeasonMission(mission.mission_id, summary, footprint))
+    return out
+
+
+def _hand_lines(session: Session, field: FarmField, window: tuple) -> list[str]:
+    diary_rows, _ = applications.load(session.connection(), field_ids=[field.id])
+    lines = []
+    for a in applications.applications(diary_rows, []):
+        if a.method != "manual" or not _in(a.at, *window):
+            continue
+        when = a.at.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+        product = a.product.name if a.product else (a.product_code or a.activity)
+        amount = f" · {a.quantity:g} {a.unit}" if a.quantity is not None else ""
+        area = f" · {a.area_ha:g} ha" if a.area_ha else ""
+        lines.append(f"{when} · {product}{amount}{area}")
+    return lines
+
+
+def field_season(
+    session: Session, *, code: str, season_id: int | None, only: Any = None
+) -> FieldSeason:
+    """A field's season as its map draws it: the drone missions (those ``only`` admits,
+    a SQL condition on ``Mission``) and the hand applications of the season."""
+    field = get_by(session, FarmField, "field", code=code)
+    season = _season_of(session, field, season_id)
+    window = _window(season)
+    label = (
+        f"{season.crop} {season.variety or ''} · {season.sown_on:%d/%m/%Y} → "
+        f"{season.ended_on.strftime('%d/%m/%Y') if season.ended_on else '…'}"
+        if season
+        else "—"
+    )
+    return FieldSeason(
+        field_code=field.code,
+        season=label,
+        geometry=shape(field.geometry),
+        missions=_season_missions(session, field, only, window),
+        hand=_hand_lines(session, field, window),
+    )
+
+
+# ---------------------------------------------------------------- the communes
+
+
+def commune_map(session: Session, *, filters: reports.Filters) -> list[Commune]:
+    """Every commune with fields, and the hectares treated there (the province report's
+    "hectares" rows, within ``filters``)."""
+    frame = reports.province_report(session.connection(), filters)
+    hectares = frame[frame["part"] == "hectares"].groupby("commune_code")["treated_area_ha"].sum()
+    by_commune: dict[str, list] = {}
+    for code, geometry in session.execute(
+        select(FarmField.commune_code, FarmField.geometry)
+        .where(FarmField.commune_code.is_not(None))
+        .order_by(FarmField.commune_code, FarmField.code)
+    ).all():
+        by_commune.setdefault(code, []).append(shape(geometry))
+    out = []
+    for code, geoms in by_commune.items():
+        unit = adminunits.get(code)
+        ha = hectares.get(code)
+        out.append(Commune(code, unit.name if unit else code, geoms, float(ha or 0.0)))
+    return out

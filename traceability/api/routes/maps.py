@@ -1,15 +1,22 @@
 """Maps as SVG and PNG: a mission's as-applied map, a field's season, the communes."""
 
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from traceability.api.deps import CurrentUser, SessionDep
+from traceability import reports
+from traceability.api.deps import CurrentUser, OfficeUser, SessionDep
 from traceability.api.i18n import pick_lang
+from traceability.errors import InvalidInput
+from traceability.maps.communes import communes_svg
+from traceability.maps.labels import labels
 from traceability.maps.mission import mission_svg
 from traceability.maps.png import svg_to_png
+from traceability.maps.season import season_svg
 from traceability.services import access
 from traceability.services import maps as svc
+from traceability.services.fields import get_field
 
 router = APIRouter()
 Lang = Annotated[str | None, Query(max_length=10, description="vi (default) or en")]
@@ -37,3 +44,54 @@ def mission_map_png(mission_id: str, session: SessionDep, user: CurrentUser, lan
     """The as-applied map as PNG (twice the SVG's pixel size)."""
     png = svg_to_png(mission_map_svg(session, user, mission_id, lang))
     return Response(png, media_type="image/png", headers=PRIVATE)
+
+
+@router.get("/fields/{code}/map.svg", tags=["fields"], response_class=Response)
+def field_season_map(
+    code: str,
+    session: SessionDep,
+    user: CurrentUser,
+    season: Annotated[int | None, Query(description="season id; the latest by default")] = None,
+    lang: Lang = None,
+):
+    """A field's season: every drone mission's swath over it (those the caller reads) and
+    the hand applications, for whoever reads the field's diary."""
+    field = get_field(session, code=code)
+    access.ensure_reads_diary(session, user, field)
+    shapes = svc.field_season(
+        session, code=code, season_id=season, only=access.mission_filter(user)
+    )
+    return Response(season_svg(shapes, lang=pick_lang(lang)), media_type=SVG, headers=PRIVATE)
+
+
+@router.get("/maps/communes.svg", tags=["reports"], response_class=Response)
+def communes_map(
+    session: SessionDep,
+    _user: OfficeUser,
+    from_: Annotated[
+        date | None, Query(alias="from", description="first Vietnam day (YYYY-MM-DD)")
+    ] = None,
+    to: Annotated[date | None, Query(description="last Vietnam day, included")] = None,
+    product: Annotated[str | None, Query(max_length=64, description="product code")] = None,
+    lang: Lang = None,
+):
+    """Hectares treated per commune, as circles over the fields (admin, office)."""
+    if from_ and to and from_ > to:
+        raise InvalidInput(f"'from' ({from_}) is after 'to' ({to})")
+    lang = pick_lang(lang)
+    communes = svc.commune_map(
+        session, filters=reports.Filters(since=from_, until=to, product=product)
+    )
+    return Response(
+        communes_svg(communes, subtitle=period_label(from_, to, product, lang), lang=lang),
+        media_type=SVG,
+        headers=PRIVATE,
+    )
+
+
+def period_label(since: date | None, until: date | None, product: str | None, lang: str) -> str:
+    """``01/03/2026 – 31/03/2026 · P1``: what the figures cover."""
+    words = labels(lang)
+    days = f"{since:%d/%m/%Y}" if since else "…"
+    days += f" – {until:%d/%m/%Y}" if until else " – …"
+    return f"{days} · {product or words['all_products']}"
