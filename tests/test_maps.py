@@ -276,9 +276,10 @@ def test_commune_map_of_hectares(client, admin_headers, communes):
     assert sorted(circles) == ["96P01", "96P02"]  # 96P03 had nothing treated
     assert float(circles["96P01"].get("data-hectares")) == pytest.approx(3.5)
     assert float(circles["96P02"].get("data-hectares")) == pytest.approx(1.0)
-    # Circle areas in proportion to hectares; the biggest has the largest radius.
+    # Circle areas in proportion to hectares; a circle at the top class (4 ha) has the
+    # full radius.
     r1, r2 = (float(circles[c].get("r")) for c in ("96P01", "96P02"))
-    assert r1 == pytest.approx(float(root.get("data-max-radius")))
+    assert r1 == pytest.approx(float(root.get("data-max-radius")) * math.sqrt(3.5 / 4), abs=0.01)
     assert (r1 / r2) ** 2 == pytest.approx(3.5, rel=0.01)
     # Classes of 1 ha (breaks 1, 2, 3, 4): 3.5 ha is the 4th class, 1.0 the 1st.
     assert circles["96P01"].get("data-class") == "3" and circles["96P02"].get("data-class") == "0"

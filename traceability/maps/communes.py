@@ -31,7 +31,7 @@ from traceability.maps.svg import (
 # ColorBrewer's "Blues", light to dark: sequential and safe for colour-blind readers.
 CLASS_COLOURS = ("#BDD7E7", "#6BAED6", "#3182BD", "#08519C")
 NO_DATA = "#EEEEEE"
-#: The largest circle's radius, px.
+#: The radius of a circle at the top of the highest class, px.
 MAX_R = 28.0
 
 
@@ -76,7 +76,7 @@ def _fmt(ha: float) -> str:
 def _legend_items(breaks: list[float], top: float, words: dict[str, str]) -> list[LegendItem]:
     items, low = [], 0.0
     for i, b in enumerate(breaks):
-        r = max(3.0, radius(b, max(top, breaks[-1])))
+        r = max(3.0, radius(b, breaks[-1]))
         items.append(
             LegendItem(
                 f"{_fmt(low)} – {_fmt(b)} {words['ha']}",
@@ -93,7 +93,7 @@ def _legend_items(breaks: list[float], top: float, words: dict[str, str]) -> lis
 
 def _body(communes, metres, breaks, top, frame) -> str:
     fields = ['<g id="fields" class="layer" stroke="#777" stroke-width="0.5">']
-    circles = ['<g id="communes" class="layer" stroke="#08306B" fill-opacity="0.85">']
+    circles = ['<g id="communes" class="layer" stroke="#08306B" fill-opacity="0.7">']
     names = ['<g id="commune-labels">']
     for c, geoms in zip(communes, metres, strict=True):
         cls = class_of(c.hectares, breaks) if c.hectares > 0 else None
@@ -105,7 +105,7 @@ def _body(communes, metres, breaks, top, frame) -> str:
             continue
         centre = shapely.MultiPoint([g.centroid for g in geoms]).centroid
         x, y = frame.px(centre.x, centre.y)
-        r = radius(c.hectares, top)
+        r = radius(c.hectares, breaks[-1])
         circles.append(
             f"<circle {attrs(class_='feature', cx=f'{x:.2f}', cy=f'{y:.2f}', r=f'{r:.2f}', fill=CLASS_COLOURS[cls], data_commune=c.code, data_hectares=f'{c.hectares:.4f}', data_class=cls)}/>"  # noqa: E501
         )

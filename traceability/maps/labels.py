@@ -17,6 +17,7 @@ LABELS = {
         "communes": "Diện tích đã phun theo xã",
         "ha": "ha",
         "all_products": "mọi sản phẩm",
+        "all_days": "mọi ngày",
         "no_data": "Chưa có số liệu",
     },
     "en": {
@@ -35,6 +36,7 @@ LABELS = {
         "communes": "Hectares treated by commune",
         "ha": "ha",
         "all_products": "all products",
+        "all_days": "all days",
         "no_data": "No data yet",
     },
 }

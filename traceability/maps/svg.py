@@ -179,8 +179,8 @@ class LegendItem:
 def legend(items: Sequence[LegendItem], *, x: float, y: float, row: float = 22.0) -> str:
     """The legend as a ``<g id="legend">``, one row per item, from ``(x, y)`` down."""
     out = ['<g id="legend">']
-    for i, item in enumerate(items):
-        top = y + i * row
+    top = y
+    for item in items:
         if item.circle_r is not None:
             r = item.circle_r
             swatch = f"<circle {attrs(cx=f'{x + 9:.1f}', cy=f'{top + r:.1f}', r=f'{r:.1f}', fill=item.fill, fill_opacity=item.opacity, stroke=item.stroke)}/>"  # noqa: E501
@@ -189,6 +189,7 @@ def legend(items: Sequence[LegendItem], *, x: float, y: float, row: float = 22.0
             swatch = f"<rect {attrs(x=f'{x:.1f}', y=f'{top:.1f}', width=18, height=14, fill=item.fill, fill_opacity=item.opacity, stroke=item.stroke, stroke_dasharray=item.dash)}/>"  # noqa: E501
             label_y, label_x = top + 12, x + 26
         out.append(swatch + text(label_x, label_y, item.label, 12, class_="legend-label"))
+        top += row if item.circle_r is None else max(row, 2 * item.circle_r + 6)
     out.append("</g>")
     return "".join(out)
 

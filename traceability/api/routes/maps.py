@@ -92,6 +92,9 @@ def communes_map(
 def period_label(since: date | None, until: date | None, product: str | None, lang: str) -> str:
     """``01/03/2026 – 31/03/2026 · P1``: what the figures cover."""
     words = labels(lang)
-    days = f"{since:%d/%m/%Y}" if since else "…"
-    days += f" – {until:%d/%m/%Y}" if until else " – …"
+    if since or until:
+        days = (f"{since:%d/%m/%Y}" if since else "…") + " – "
+        days += f"{until:%d/%m/%Y}" if until else "…"
+    else:
+        days = words["all_days"]
     return f"{days} · {product or words['all_products']}"
