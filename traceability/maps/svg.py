@@ -183,8 +183,8 @@ def legend(items: Sequence[LegendItem], *, x: float, y: float, row: float = 22.0
     for item in items:
         if item.circle_r is not None:
             r = item.circle_r
-            swatch = f"<circle {attrs(cx=f'{x + 9:.1f}', cy=f'{top + r:.1f}', r=f'{r:.1f}', fill=item.fill, fill_opacity=item.opacity, stroke=item.stroke)}/>"  # noqa: E501
-            label_y, label_x = top + r + 4, x + max(24, 2 * r + 8)
+            swatch = f"<circle {attrs(cx=f'{x + r:.1f}', cy=f'{top + r:.1f}', r=f'{r:.1f}', fill=item.fill, fill_opacity=item.opacity, stroke=item.stroke)}/>"  # noqa: E501
+            label_y, label_x = top + r + 4, x + 2 * r + 10
         else:
             swatch = f"<rect {attrs(x=f'{x:.1f}', y=f'{top:.1f}', width=18, height=14, fill=item.fill, fill_opacity=item.opacity, stroke=item.stroke, stroke_dasharray=item.dash)}/>"  # noqa: E501
             label_y, label_x = top + 12, x + 26
