@@ -191,6 +191,9 @@ BODIES = {
     # A spent or unknown link: the world's own link stays valid for the other routes.
     ("POST", "/app/signin"): lambda w: {"data": {"token": "not-a-link"}},
     ("POST", "/app/signout"): lambda w: {"follow_redirects": False},
+    ("POST", "/signin"): lambda w: {"data": {"token": "not-a-token"}},
+    ("POST", "/signout"): lambda w: {"follow_redirects": False},
+    ("POST", "/coop/signin-link"): lambda w: {"data": {"farmer_id": str(w.farmer_a.id)}},
 }
 
 # ---------------------------------------------------------------- the table
@@ -296,6 +299,15 @@ EXPECTED = {
     ("GET",    "/app/signin/{token}/qr.svg"):           "200 200 200 200 200 200 200 200 200",
     ("POST",   "/app/signin"):                          "410 410 410 410 410 410 410 410 410",
     ("POST",   "/app/signout"):                         "303 303 303 303 303 303 303 303 303",
+    # the staff pages: an API token as a bearer header or as the staff cookie (/signin)
+    ("GET",    "/signin"):                              "200 200 200 200 200 200 200 200 200",
+    ("POST",   "/signin"):                              "401 401 401 401 401 401 401 401 401",
+    ("POST",   "/signout"):                             "303 303 303 303 303 303 303 303 303",
+    ("GET",    "/office/"):                             "401 403 403 403 403 403 403 200 200",
+    ("GET",    "/office/reports/{name}"):               "401 403 403 403 403 403 403 200 200",
+    ("GET",    "/operator/"):                           "401 403 403 403 403 200 200 403 200",
+    ("GET",    "/coop/"):                               "401 403 403 200 200 403 403 403 200",
+    ("POST",   "/coop/signin-link"):                    "401 403 403 200 403 403 403 403 200",
     # health and the API's own documentation
     ("GET",    "/"):                                    "200 200 200 200 200 200 200 200 200",
     ("GET",    "/healthz"):                             "200 200 200 200 200 200 200 200 200",
@@ -526,8 +538,10 @@ def test_operators_do_not_read_diary_notes(client, world):
 def test_office_writes_nothing(client, world):
     office = world.headers["office"]
     for (method, path), expected in EXPECTED.items():
-        # /app/signin and /app/signout act on a phone's own session, not on the record.
-        if method in ("POST", "PUT", "PATCH", "DELETE") and not path.startswith("/app/"):
+        # /app/signin, /app/signout, /signin and /signout act on a browser's own session,
+        # not on the record.
+        session_only = path.startswith("/app/") or path in ("/signin", "/signout")
+        if method in ("POST", "PUT", "PATCH", "DELETE") and not session_only:
             answer = expected.split()[ROLES.index("office")]
             assert answer in ("403", "405"), (method, path, answer)
     r = client.post(f"{API}/farmers", json={"name": "x"}, headers=office)

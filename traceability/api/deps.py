@@ -72,8 +72,6 @@ FarmerUser = Annotated[User, require(Role.farmer)]
 CooperativeUser = Annotated[User, require(Role.cooperative)]
 # The fleet's records (drones, rejects, zones): operators, and the office reading them.
 FleetUser = Annotated[User, require(Role.operator, Role.office)]
-# The province's figures: the agriculture office (and admins).
-OfficeUser = Annotated[User, require(Role.office)]
 
 
 # Rows a list returns when the request does not say (fewer if page_size_max is lower).

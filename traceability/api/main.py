@@ -18,6 +18,8 @@ from traceability.api.routes import (
     organisations,
     records,
     reports,
+    staff,
+    staff_pages,
     trace,
     transparency,
 )
@@ -61,6 +63,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     app.include_router(trace.router)
     app.include_router(landing.router)
+    # The office's, operators' and cooperatives' pages (signed in with an API token).
+    app.include_router(staff.router)
+    app.include_router(staff_pages.router)
     if settings is not None:
         app.dependency_overrides[get_settings] = lambda: settings
     if engine is not None:

@@ -1,4 +1,8 @@
-"""Maps as SVG and PNG: a mission's as-applied map, a field's season, the communes."""
+"""Maps as SVG and PNG: a mission's as-applied map, a field's season, the communes.
+
+They answer a bearer token like the rest of the API, and also the staff pages' cookie
+(``staff_auth``), so the pages can show and link them.
+"""
 
 from datetime import date
 from typing import Annotated
@@ -6,9 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from traceability import reports
-from traceability.api.deps import CurrentUser, OfficeUser, SessionDep
+from traceability.api.deps import SessionDep
 from traceability.api.i18n import pick_lang
-from traceability.errors import InvalidInput
+from traceability.api.staff_auth import ReaderUser
+from traceability.errors import Forbidden, InvalidInput
 from traceability.maps.communes import communes_svg
 from traceability.maps.labels import labels
 from traceability.maps.mission import mission_svg
@@ -33,14 +38,14 @@ def mission_map_svg(session, user, mission_id: str, lang: str | None) -> str:
 
 
 @router.get("/missions/{mission_id}/map.svg", tags=["missions"], response_class=Response)
-def mission_map(mission_id: str, session: SessionDep, user: CurrentUser, lang: Lang = None):
+def mission_map(mission_id: str, session: SessionDep, user: ReaderUser, lang: Lang = None):
     """The as-applied map: fields, swath, overlap, overspray, no-spray zones, as SVG."""
     svg = mission_map_svg(session, user, mission_id, lang)
     return Response(svg, media_type=SVG, headers=PRIVATE)
 
 
 @router.get("/missions/{mission_id}/map.png", tags=["missions"], response_class=Response)
-def mission_map_png(mission_id: str, session: SessionDep, user: CurrentUser, lang: Lang = None):
+def mission_map_png(mission_id: str, session: SessionDep, user: ReaderUser, lang: Lang = None):
     """The as-applied map as PNG (twice the SVG's pixel size)."""
     png = svg_to_png(mission_map_svg(session, user, mission_id, lang))
     return Response(png, media_type="image/png", headers=PRIVATE)
@@ -50,7 +55,7 @@ def mission_map_png(mission_id: str, session: SessionDep, user: CurrentUser, lan
 def field_season_map(
     code: str,
     session: SessionDep,
-    user: CurrentUser,
+    user: ReaderUser,
     season: Annotated[int | None, Query(description="season id; the latest by default")] = None,
     lang: Lang = None,
 ):
@@ -67,7 +72,7 @@ def field_season_map(
 @router.get("/maps/communes.svg", tags=["reports"], response_class=Response)
 def communes_map(
     session: SessionDep,
-    _user: OfficeUser,
+    user: ReaderUser,
     from_: Annotated[
         date | None, Query(alias="from", description="first Vietnam day (YYYY-MM-DD)")
     ] = None,
@@ -76,6 +81,8 @@ def communes_map(
     lang: Lang = None,
 ):
     """Hectares treated per commune, as circles over the fields (admin, office)."""
+    if user.role not in access.SEES_ALL:
+        raise Forbidden(f"the commune map is for admins and the office; you are {user.role}")
     if from_ and to and from_ > to:
         raise InvalidInput(f"'from' ({from_}) is after 'to' ({to})")
     lang = pick_lang(lang)
