@@ -42,6 +42,10 @@ def _fly(session, drone: str, mission_id: str, points: list[dict], **start) -> N
 
 @pytest.fixture
 def flown(session, factory):
+    return build_flown(session, factory)
+
+
+def build_flown(session, factory):
     """M1: ten 12 m passes 10 m apart from x=-5 to 85 over F1 (0..100 × 0..200 m), so
     2 m overlap between neighbours and 11 m of overspray west of F1. M2: two 10 m passes
     at x=165 and 175 over nothing, reaching zone Z1 (170..180 × 80..120, 5 m buffer)."""
@@ -243,6 +247,10 @@ def test_field_season_map_access(client, season_world, factory, session):
 
 @pytest.fixture
 def communes(factory):
+    build_communes(factory)
+
+
+def build_communes(factory):
     """Commune 96P01: two fields sprayed by hand on 2.0 and 1.5 ha in March; 96P02: one
     field sprayed on 1.0 ha in March and on 4.0 ha in May (outside the period asked)."""
     product = factory.input(code="PC")
