@@ -254,10 +254,10 @@ def build_communes(factory):
     """Commune 96P01: two fields sprayed by hand on 2.0 and 1.5 ha in March; 96P02: one
     field sprayed on 1.0 ha in March and on 4.0 ha in May (outside the period asked)."""
     product = factory.input(code="PC")
-    a1 = factory.field(code="CA1", x0=0, commune_code="96P01")
-    a2 = factory.field(code="CA2", x0=150, commune_code="96P01")
-    b1 = factory.field(code="CB1", x0=2000, commune_code="96P02")
-    factory.field(code="CC1", x0=4000, commune_code="96P03")  # nothing treated
+    a1 = factory.field(code="CA1", x0=5000, commune_code="96P01")
+    a2 = factory.field(code="CA2", x0=5150, commune_code="96P01")
+    b1 = factory.field(code="CB1", x0=7000, commune_code="96P02")
+    factory.field(code="CC1", x0=9000, commune_code="96P03")  # nothing treated
     for field, area, day in (
         (a1, 2.0, "03-02"),
         (a2, 1.5, "03-09"),

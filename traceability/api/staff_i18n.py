@@ -74,6 +74,14 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "flag_dose_above_max": ("Quá liều", "Overdose"),
     "flag_overspray": ("Phun ra ngoài", "Overspray"),
     "flag_nospray_zone": ("Vùng cấm phun", "No-spray zone"),
+    "flag_no_end_event": ("Không có tín hiệu kết thúc", "No end event"),
+    "flag_unknown_product": ("Sản phẩm không rõ", "Unknown product"),
+    "flag_product_dose_unknown": ("Không rõ liều (thiếu tỉ lệ pha)", "Dose unknown (no tank mix)"),
+    "flag_no_fields": ("Không trúng ruộng nào", "No field"),
+    "flag_gaps": ("Mất tín hiệu", "Gaps"),
+    "flag_reported_area_mismatch": ("Diện tích báo cáo lệch", "Reported area differs"),
+    "flag_reported_amount_mismatch": ("Lượng báo cáo lệch", "Reported amount differs"),
+    "flag_measure_failed": ("Không đo được", "Measure failed"),
 }
 
 

@@ -91,10 +91,23 @@ def _legend_items(breaks: list[float], top: float, words: dict[str, str]) -> lis
     return items
 
 
+def _label(c: Commune, x: float, y: float, r: float, placed: list) -> str:
+    """The commune's name and hectares under its circle, or over it when that would run
+    into a label already placed (neighbouring communes)."""
+    below = y + r + 12
+    if any(abs(x - px) < 110 and abs(below - py) < 26 for px, py in placed):
+        below = y - r - 18
+    placed.append((x, below))
+    return text(x, below, c.name, 10, text_anchor="middle") + text(
+        x, below + 12, f"{_fmt(c.hectares)} ha", 10, text_anchor="middle"
+    )
+
+
 def _body(communes, metres, breaks, top, frame) -> str:
     fields = ['<g id="fields" class="layer" stroke="#777" stroke-width="0.5">']
     circles = ['<g id="communes" class="layer" stroke="#08306B" fill-opacity="0.7">']
     names = ['<g id="commune-labels">']
+    placed: list[tuple[float, float]] = []
     for c, geoms in zip(communes, metres, strict=True):
         cls = class_of(c.hectares, breaks) if c.hectares > 0 else None
         fill = CLASS_COLOURS[cls] if cls is not None else NO_DATA
@@ -109,10 +122,19 @@ def _body(communes, metres, breaks, top, frame) -> str:
         circles.append(
             f"<circle {attrs(class_='feature', cx=f'{x:.2f}', cy=f'{y:.2f}', r=f'{r:.2f}', fill=CLASS_COLOURS[cls], data_commune=c.code, data_hectares=f'{c.hectares:.4f}', data_class=cls)}/>"  # noqa: E501
         )
-        names.append(
-            text(x, y + r + 13, f"{c.name} · {_fmt(c.hectares)} ha", 11, text_anchor="middle")
-        )  # noqa: E501
+        names.append(_label(c, x, y, r, placed))
     return "".join(fields) + "</g>" + "".join(circles) + "</g>" + "".join(names) + "</g>"
+
+
+def _with_room(bounds: Sequence[float], width: float) -> tuple[float, float, float, float]:
+    """``bounds`` grown so the outermost circles and their labels fit inside the map."""
+    minx, miny, maxx, maxy = bounds
+    margin = max(20.0, 0.12 * max(maxx - minx, maxy - miny))
+    # The scale once 90 px are kept each side for labels: exact when the width limits it.
+    px_per_m = (width - 32.0 - 180.0) / (maxx - minx + 2 * margin)
+    across = margin + 90.0 / px_per_m
+    up_down = margin + (MAX_R + 56.0) / px_per_m  # a circle, its label, the scale bar
+    return minx - across, miny - up_down, maxx + across, maxy + up_down
 
 
 def communes_svg(
@@ -129,10 +151,7 @@ def communes_svg(
     epsg = utm_epsg(anchor.x, anchor.y)
     metres = [[to_metres(g, epsg)[0] for g in c.fields] for c in drawn]
     every = shapely.GeometryCollection([g for gs in metres for g in gs])
-    minx, miny, maxx, maxy = every.bounds
-    # Room for the circles and their labels around the outermost fields.
-    margin = max(20.0, 0.12 * max(maxx - minx, maxy - miny))
-    frame = Frame.around(every.bounds, width=width, top=46, margin_m=margin)
+    frame = Frame.around(_with_room(every.bounds, width), width=width, top=46, margin_m=0.0)
     top = max(c.hectares for c in drawn)
     breaks = class_breaks(top)
     items = _legend_items(breaks, top, words)

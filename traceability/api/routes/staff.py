@@ -195,7 +195,7 @@ def office(
         user,
         figures=figures,
         charts=_charts(figures, t),
-        commune_map=communes_svg(communes, lang=lang),
+        commune_map=communes_svg(communes, lang=lang, width=400.0),
         map_url="/api/v1/maps/communes.svg?" + _query(filters, lang=lang if lang == "en" else ""),
         since=filters.since,
         until=filters.until,

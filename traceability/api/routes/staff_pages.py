@@ -20,6 +20,8 @@ from traceability.services.common import LOCAL_TZ, local_day
 router = APIRouter(include_in_schema=False)
 #: Missions on one page of the operator's day (each with its map).
 DAY_PAGE = 20
+#: Maps in a page are drawn this wide, so their words stay legible on a phone.
+INLINE_MAP_PX = 360.0
 
 
 def _local(at: datetime | None) -> str:
@@ -45,7 +47,9 @@ def operator_day(
     drones, total = pages.operator_day(session, user, day, offset=offset, limit=DAY_PAGE)
     maps = {
         m.mission_id: mission_svg(
-            map_data.mission_shapes(session, mission_id=m.mission_id, lang=lang), lang=lang
+            map_data.mission_shapes(session, mission_id=m.mission_id, lang=lang),
+            lang=lang,
+            width=INLINE_MAP_PX,
         )
         for d in drones
         for m in d.missions
