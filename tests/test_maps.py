@@ -78,6 +78,9 @@ def test_overlap_and_overspray_drawn_to_scale(client, admin_headers, flown):
     root = svgread.parse(_svg(client, admin_headers, "M1"))
     mission = client.get(f"{API}/missions/M1", headers=admin_headers).json()
     assert root.get("data-epsg") == "32648"
+    for layer_id in ("swath", "overlap", "overspray"):
+        assert len(svgread.features(root, layer_id)) == 1, layer_id
+    assert svgread.features(root, "nospray-zones") == []  # no zone near M1
     # Union of the runs: x from -11 to 91, 200 m long.
     swath = svgread.layer_area_m2(root, "swath")
     assert swath == pytest.approx(102 * 200, rel=0.005)

@@ -155,3 +155,14 @@ def test_cooperative_page_pending_phi_and_signin_links(client, session, factory)
     r = client.post("/coop/signin-link", headers=headers, data={"farmer_id": stranger.id})
     assert r.status_code == 403
     assert session.execute(select(FarmField).where(FarmField.code == "HTX-1")).scalar_one()
+
+
+def test_the_cookie_opens_pages_and_maps_but_not_the_json_api(client, world, factory):
+    operator = factory.token("operator", organisation=world)["Authorization"].split()[1]
+    client.post("/signin", data={"token": operator}, follow_redirects=False)
+    assert client.get("/api/v1/missions/M1/map.svg").status_code == 200
+    assert client.get("/api/v1/missions/M1/map.png").status_code == 200
+    assert client.get("/api/v1/missions/M1").status_code == 401
+    assert client.get("/api/v1/maps/communes.svg").status_code == 403  # office's
+    client.cookies.clear()
+    assert client.get("/api/v1/missions/M1/map.svg").status_code == 401

@@ -84,7 +84,7 @@ def _legend_items(breaks: list[float], top: float, words: dict[str, str]) -> lis
                 "#08306B",
                 0.85,
                 circle_r=r,
-            )  # noqa: E501
+            )
         )
         low = b
     items.append(LegendItem(words["no_data"], NO_DATA, "#999"))

@@ -151,7 +151,7 @@ def _layers_svg(ly: MissionLayers, frame: Frame) -> str:
                 [(g, {"code": c}) for c, g in ly.fields],
                 frame,
                 **style("fields", stroke_width=1.5),
-            ),  # noqa: E501
+            ),
             layer("swath", [(ly.swath, {})], frame, **style("swath")),
             layer("overlap", [(ly.overlap, {})], frame, **style("overlap")),
             layer("overspray", [(ly.overspray, {})], frame, **style("overspray")),
@@ -160,13 +160,13 @@ def _layers_svg(ly: MissionLayers, frame: Frame) -> str:
                 [(g, {"code": c}) for c, g in ly.zones],
                 frame,
                 **style("zones", stroke_dasharray="4 3"),
-            ),  # noqa: E501
+            ),
             layer(
                 "nospray-spray",
                 [(g, {"code": c}) for c, g in ly.zone_spray],
                 frame,
                 **style("zone_spray"),
-            ),  # noqa: E501
+            ),
         ]
     )
 

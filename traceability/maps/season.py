@@ -118,7 +118,7 @@ def season_svg(season: FieldSeason, *, lang: str = "vi", width: float = 640.0) -
             fill=fs.fill,
             stroke=fs.stroke,
             stroke_width=2,
-        )  # noqa: E501
+        )
         + _missions_layer(swaths, frame)
         + f'<g id="field-outline"><path {attrs(d=frame.path(field), fill="none", stroke=fs.stroke, stroke_width=2)}/></g>'  # noqa: E501
         + scale_bar(frame)

@@ -145,7 +145,7 @@ def scale_bar(frame: Frame) -> str:
     return (
         f'<g id="scale-bar" {attrs(data_metres=f"{length_m:g}", data_px=f"{px:.2f}")}>'
         f"<rect {attrs(x=f'{x0 - 4:.1f}', y=f'{y0 - 18:.1f}', width=f'{px + 8:.1f}', height=26, fill='#ffffff', fill_opacity=0.8)}/>"  # noqa: E501
-        f"<rect {attrs(x=f'{x0:.1f}', y=f'{y0:.1f}', width=f'{half:.2f}', height=5, fill='#000')}/>"  # noqa: E501
+        f"<rect {attrs(x=f'{x0:.1f}', y=f'{y0:.1f}', width=f'{half:.2f}', height=5, fill='#000')}/>"
         f"<rect {attrs(x=f'{x0 + half:.2f}', y=f'{y0:.1f}', width=f'{half:.2f}', height=5, fill='#fff', stroke='#000', stroke_width=0.8)}/>"  # noqa: E501
         + text(x0, y0 - 4, metres_label(length_m), 11)
         + "</g>"
