@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import Session
 
 from tests.factories import Factory
-from tests.test_app_e2e import browser, server
+from tests.test_app_e2e import browser, server  # noqa: F401  (fixtures)
 from tests.test_maps import build_communes, build_flown
 from traceability.services.common import LOCAL_TZ
 
@@ -27,7 +27,7 @@ DESK = {"width": 1280, "height": 900}
 
 
 @pytest.fixture(scope="module")
-def tokens(server) -> dict[str, str]:
+def tokens(server) -> dict[str, str]:  # noqa: F811
     """The world of test_maps in the server's database, and a token per staff role."""
     _url, engine = server
     with Session(engine) as session:
@@ -54,7 +54,7 @@ def tokens(server) -> dict[str, str]:
     return {role: h["Authorization"].split()[1] for role, h in tok.items()}
 
 
-def _signed_in(browser, base_url: str, token: str, viewport: dict):
+def _signed_in(browser, base_url: str, token: str, viewport: dict):  # noqa: F811
     context = browser.new_context(
         viewport=viewport, locale="vi-VN", timezone_id="Asia/Ho_Chi_Minh", device_scale_factor=1
     )
@@ -82,7 +82,7 @@ def _check_and_shoot(page, name: str, width: int) -> None:
 
 @pytest.mark.integration
 @pytest.mark.parametrize(("viewport", "suffix"), [(PHONE, "360"), (DESK, "1280")])
-def test_office_dashboard_in_chromium(server, browser, tokens, viewport, suffix):
+def test_office_dashboard_in_chromium(server, browser, tokens, viewport, suffix):  # noqa: F811
     base_url, _engine = server
     context, page = _signed_in(browser, base_url, tokens["office"], viewport)
     page.wait_for_url(f"{base_url}/office/")
@@ -95,7 +95,7 @@ def test_office_dashboard_in_chromium(server, browser, tokens, viewport, suffix)
 
 
 @pytest.mark.integration
-def test_operator_day_in_chromium(server, browser, tokens):
+def test_operator_day_in_chromium(server, browser, tokens):  # noqa: F811
     base_url, _engine = server
     context, page = _signed_in(browser, base_url, tokens["operator"], PHONE)
     page.wait_for_url(f"{base_url}/operator/")
@@ -109,7 +109,7 @@ def test_operator_day_in_chromium(server, browser, tokens):
 
 
 @pytest.mark.integration
-def test_cooperative_page_in_chromium(server, browser, tokens):
+def test_cooperative_page_in_chromium(server, browser, tokens):  # noqa: F811
     base_url, _engine = server
     context, page = _signed_in(browser, base_url, tokens["cooperative"], PHONE)
     page.wait_for_url(f"{base_url}/coop/")
