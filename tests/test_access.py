@@ -230,6 +230,7 @@ EXPECTED = {
     ("GET",    "/api/v1/fields/{code}/diary"):          "401 200 403 200 403 200 200 200 200",
     ("GET",    "/api/v1/fields/{code}/diary/verify"):   "401 200 403 200 403 200 200 200 200",
     ("GET",    "/api/v1/fields/{code}/map.svg"):        "401 200 403 200 403 200 200 200 200",
+    ("GET",    "/api/v1/fields/{code}/map.png"):        "401 200 403 200 403 200 200 200 200",
     ("PUT",    "/api/v1/diary"):                        "405 405 405 405 405 405 405 405 405",
     ("PATCH",  "/api/v1/diary"):                        "405 405 405 405 405 405 405 405 405",
     ("DELETE", "/api/v1/diary"):                        "405 405 405 405 405 405 405 405 405",

@@ -225,7 +225,12 @@ def test_field_season_map(client, admin_headers, season_world):
     hand = [t.text for t in svgread.features(root, "hand-applications")]
     assert len(hand) == 1, hand
     assert "05/03/2026 07:30" in hand[0] and "0.4 L" in hand[0] and "0.5" not in hand[0]
-    assert svgread.png_size(svg_to_png(r.text))[0] == 2 * int(root.get("width"))
+    png = client.get(f"{API}/fields/F1/map.png", headers=admin_headers)
+    assert png.headers["content-type"] == "image/png"
+    assert svgread.png_size(png.content) == (
+        2 * int(root.get("width")),
+        2 * int(root.get("height")),
+    )
 
 
 def test_field_season_map_access(client, season_world, factory, session):

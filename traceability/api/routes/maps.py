@@ -51,22 +51,37 @@ def mission_map_png(mission_id: str, session: SessionDep, user: ReaderUser, lang
     return Response(png, media_type="image/png", headers=PRIVATE)
 
 
-@router.get("/fields/{code}/map.svg", tags=["fields"], response_class=Response)
-def field_season_map(
-    code: str,
-    session: SessionDep,
-    user: ReaderUser,
-    season: Annotated[int | None, Query(description="season id; the latest by default")] = None,
-    lang: Lang = None,
-):
-    """A field's season: every drone mission's swath over it (those the caller reads) and
-    the hand applications, for whoever reads the field's diary."""
+def field_season_svg(session, user, code: str, season: int | None, lang: str | None) -> str:
+    """A field's season map for a caller who reads the field's diary; the missions drawn
+    are those the caller reads."""
     field = get_field(session, code=code)
     access.ensure_reads_diary(session, user, field)
     shapes = svc.field_season(
         session, code=code, season_id=season, only=access.mission_filter(user)
     )
-    return Response(season_svg(shapes, lang=pick_lang(lang)), media_type=SVG, headers=PRIVATE)
+    return season_svg(shapes, lang=pick_lang(lang))
+
+
+SeasonId = Annotated[int | None, Query(description="season id; the latest by default")]
+
+
+@router.get("/fields/{code}/map.svg", tags=["fields"], response_class=Response)
+def field_season_map(
+    code: str, session: SessionDep, user: ReaderUser, season: SeasonId = None, lang: Lang = None
+):
+    """A field's season: every drone mission's swath over it (those the caller reads) and
+    the hand applications, for whoever reads the field's diary."""
+    svg = field_season_svg(session, user, code, season, lang)
+    return Response(svg, media_type=SVG, headers=PRIVATE)
+
+
+@router.get("/fields/{code}/map.png", tags=["fields"], response_class=Response)
+def field_season_map_png(
+    code: str, session: SessionDep, user: ReaderUser, season: SeasonId = None, lang: Lang = None
+):
+    """A field's season map as PNG (twice the SVG's pixel size)."""
+    png = svg_to_png(field_season_svg(session, user, code, season, lang))
+    return Response(png, media_type="image/png", headers=PRIVATE)
 
 
 @router.get("/maps/communes.svg", tags=["reports"], response_class=Response)
