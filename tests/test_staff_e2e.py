@@ -68,6 +68,8 @@ def _signed_in(browser, base_url: str, token: str, viewport: dict):  # noqa: F81
     )
     page = context.new_page()
     page.goto(f"{base_url}/signin")
+    if viewport is PHONE:
+        _check_and_shoot(page, "signin-360", 360)
     page.fill("input[name=token]", token)
     page.click("button[type=submit]")
     return context, page

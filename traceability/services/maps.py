@@ -219,10 +219,12 @@ def field_season(
 # ---------------------------------------------------------------- the communes
 
 
-def commune_map(session: Session, *, filters: reports.Filters) -> list[Commune]:
+def commune_map(
+    session: Session, *, filters: reports.Filters, province: Any = None
+) -> list[Commune]:
     """Every commune with fields, and the hectares treated there (the province report's
-    "hectares" rows, within ``filters``)."""
-    frame = reports.province_report(session.connection(), filters)
+    "hectares" rows, within ``filters``; ``province`` when the caller has it already)."""
+    frame = reports.province_report(session.connection(), filters) if province is None else province
     hectares = frame[frame["part"] == "hectares"].groupby("commune_code")["treated_area_ha"].sum()
     by_commune: dict[str, list] = {}
     for code, geometry in session.execute(

@@ -30,6 +30,7 @@ class ProvinceFigures:
     by_product: list[tuple[str, float]]
     by_commune: list[tuple[str, float]]
     flagged: list[dict[str, Any]]
+    province: pd.DataFrame
 
 
 def _sums(frame: pd.DataFrame, key: str) -> list[tuple[str, float]]:
@@ -54,6 +55,7 @@ def province_figures(session: Session, filters: reports.Filters) -> ProvinceFigu
         by_product=by_product,
         by_commune=by_commune,
         flagged=flagged_missions(conn, filters),
+        province=frame,
     )
 
 

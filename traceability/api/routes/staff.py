@@ -187,7 +187,7 @@ def office(
         return user
     figures = pages.province_figures(session, filters)
     t = staff_translator(lang)["t"]
-    communes = map_data.commune_map(session, filters=filters)
+    communes = map_data.commune_map(session, filters=filters, province=figures.province)
     return render(
         request,
         "office.html",
