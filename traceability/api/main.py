@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from traceability.api import errors, health
+from traceability.api import docs, errors, health
 from traceability.api.limits import BodyLimit, CleanText
 from traceability.api.routes import (
     amendments,
@@ -14,11 +14,14 @@ from traceability.api.routes import (
     fields,
     landing,
     lots,
+    maps,
     missions,
     organisations,
     records,
     reports,
     resolver,
+    staff,
+    staff_pages,
     trace,
     transparency,
 )
@@ -43,6 +46,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         title="agritrace",
         summary="Farm produce traced to what was done on the field, by hand and by drone.",
         version="0.1.0",
+        # Served by traceability.api.docs from this package, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     errors.install(app)
     # Added last, run first: a refused body is never parsed nor its token checked.
@@ -54,6 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         upload_paths=[f"{API_PREFIX}/{p}" for p in UPLOAD_PATHS],
         timeout_s=limits.body_timeout_s,
     )
+    docs.install(app)
     for module in (
         records,
         fields,
@@ -61,6 +68,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lots,
         amendments,
         missions,
+        maps,
         reports,
         organisations,
         transparency,
@@ -70,6 +78,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(trace.router)
     app.include_router(resolver.router)
     app.include_router(landing.router)
+    # The office's, operators' and cooperatives' pages (signed in with an API token).
+    app.include_router(staff.router)
+    app.include_router(staff_pages.router)
     if settings is not None:
         app.dependency_overrides[get_settings] = lambda: settings
     if engine is not None:

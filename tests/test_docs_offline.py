@@ -1,0 +1,56 @@
+"""The API documentation at /docs works without the internet: everything from this server."""
+
+import re
+
+import pytest
+
+from tests.test_app_e2e import browser, server  # noqa: F401  (fixtures)
+
+OFF_HOST = re.compile(r"""(?:src|href|url)\s*[=:(]\s*["']?\s*(?:https?:)?//""", re.I)
+
+
+def test_docs_html_references_nothing_off_the_host(client):
+    r = client.get("/docs")
+    assert r.status_code == 200
+    html = r.text
+    assert not re.findall(r"https?://", html), "the page names an outside URL"
+    assert not OFF_HOST.search(html)
+    for asset in re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert asset.startswith("/docs/static/"), asset
+        got = client.get(asset)
+        assert got.status_code == 200 and len(got.content) > 500, asset
+
+
+def test_swagger_ui_licence_is_served_and_unknown_files_are_not(client):
+    licence = client.get("/docs/static/LICENSE")
+    assert licence.status_code == 200 and "Apache License" in licence.text
+    r = client.get("/docs/static/../../main.py")
+    assert r.status_code == 404
+    r = client.get("/docs/static/index.html")
+    assert r.status_code == 404 and "index.html" in r.json()["detail"]
+    assert client.get("/redoc").status_code == 404
+
+
+@pytest.mark.integration
+def test_docs_render_operations_with_outside_hosts_blocked(server, browser):  # noqa: F811
+    base_url, _engine = server
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    outside: list[str] = []
+
+    def only_this_host(route):
+        url = route.request.url
+        if url.startswith(base_url) or url.startswith("data:"):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    context.route("**/*", only_this_host)
+    page = context.new_page()
+    page.goto(f"{base_url}/docs")
+    page.wait_for_selector(".opblock", timeout=15_000)
+    operations = page.locator(".opblock").count()
+    assert operations > 40, f"only {operations} operations rendered"
+    assert "/api/v1/missions/{mission_id}/map.svg" in page.content()
+    assert outside == [], f"the page asked outside hosts: {outside}"
+    context.close()

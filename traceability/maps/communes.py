@@ -1,0 +1,171 @@
+"""Hectares treated per commune: fields tinted by their commune's class, and a circle at
+the centre of each commune's fields whose area is proportional to its hectares.
+
+Pure: WGS84 geometries in, SVG text out, drawn in the fields' UTM zone. The communes
+have no boundary polygons in agritrace (their fields stand for them), hence symbols at
+the centroid of each commune's fields rather than a choropleth of communes.
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import shapely
+from shapely.geometry.base import BaseGeometry
+
+from traceability.geo.projection import to_metres, utm_epsg
+from traceability.maps.labels import labels
+from traceability.maps.svg import (
+    Frame,
+    LegendItem,
+    attrs,
+    document,
+    legend,
+    legend_height,
+    nice_length,
+    north_arrow,
+    scale_bar,
+    text,
+)
+
+# ColorBrewer's "Blues", light to dark: sequential and safe for colour-blind readers.
+CLASS_COLOURS = ("#BDD7E7", "#6BAED6", "#3182BD", "#08519C")
+NO_DATA = "#EEEEEE"
+#: The radius of a circle at the top of the highest class, px.
+MAX_R = 28.0
+
+
+@dataclass(frozen=True, slots=True)
+class Commune:
+    """A commune on the map: its fields (WGS84) and the hectares treated there."""
+
+    code: str
+    name: str
+    fields: Sequence[BaseGeometry]
+    hectares: float
+
+
+def class_breaks(top: float, n: int = len(CLASS_COLOURS)) -> list[float]:
+    """Upper bounds of ``n`` equal classes up to ``top``, on round numbers.
+
+    >>> class_breaks(37.0)
+    [10.0, 20.0, 30.0, 40.0]
+    >>> class_breaks(0.0)
+    [1.0, 2.0, 3.0, 4.0]
+    """
+    step = nice_length(top / n) if top > 0 else 1.0
+    while step * n < top:
+        step = nice_length(step * 2.01)
+    return [step * (i + 1) for i in range(n)]
+
+
+def class_of(hectares: float, breaks: Sequence[float]) -> int:
+    """The index of the class ``hectares`` falls in (the last for anything above)."""
+    return next((i for i, b in enumerate(breaks) if hectares <= b), len(breaks) - 1)
+
+
+def radius(hectares: float, top: float) -> float:
+    """A circle's radius, px: its area is proportional to the hectares."""
+    return MAX_R * math.sqrt(hectares / top) if top > 0 and hectares > 0 else 0.0
+
+
+def _fmt(ha: float) -> str:
+    return f"{ha:,.2f}".rstrip("0").rstrip(".")
+
+
+def _legend_items(breaks: list[float], top: float, words: dict[str, str]) -> list[LegendItem]:
+    items, low = [], 0.0
+    for i, b in enumerate(breaks):
+        r = max(3.0, radius(b, breaks[-1]))
+        items.append(
+            LegendItem(
+                f"{_fmt(low)} – {_fmt(b)} {words['ha']}",
+                CLASS_COLOURS[i],
+                "#08306B",
+                0.85,
+                circle_r=r,
+            )
+        )
+        low = b
+    items.append(LegendItem(words["no_data"], NO_DATA, "#999"))
+    return items
+
+
+def _label(c: Commune, x: float, y: float, r: float, placed: list) -> str:
+    """The commune's name and hectares under its circle, or over it when that would run
+    into a label already placed (neighbouring communes)."""
+    below = y + r + 12
+    if any(abs(x - px) < 110 and abs(below - py) < 26 for px, py in placed):
+        below = y - r - 18
+    placed.append((x, below))
+    return text(x, below, c.name, 10, text_anchor="middle") + text(
+        x, below + 12, f"{_fmt(c.hectares)} ha", 10, text_anchor="middle"
+    )
+
+
+def _body(communes, metres, breaks, top, frame) -> str:
+    fields = ['<g id="fields" class="layer" stroke="#777" stroke-width="0.5">']
+    circles = ['<g id="communes" class="layer" stroke="#08306B" fill-opacity="0.7">']
+    names = ['<g id="commune-labels">']
+    placed: list[tuple[float, float]] = []
+    for c, geoms in zip(communes, metres, strict=True):
+        cls = class_of(c.hectares, breaks) if c.hectares > 0 else None
+        fill = CLASS_COLOURS[cls] if cls is not None else NO_DATA
+        for g in geoms:
+            a = attrs(class_="feature", d=frame.path(g), fill=fill, data_commune=c.code)
+            fields.append(f"<path {a}/>")
+        if cls is None or not geoms:
+            continue
+        centre = shapely.MultiPoint([g.centroid for g in geoms]).centroid
+        x, y = frame.px(centre.x, centre.y)
+        r = radius(c.hectares, breaks[-1])
+        circles.append(
+            f"<circle {attrs(class_='feature', cx=f'{x:.2f}', cy=f'{y:.2f}', r=f'{r:.2f}', fill=CLASS_COLOURS[cls], data_commune=c.code, data_hectares=f'{c.hectares:.4f}', data_class=cls)}/>"  # noqa: E501
+        )
+        names.append(_label(c, x, y, r, placed))
+    return "".join(fields) + "</g>" + "".join(circles) + "</g>" + "".join(names) + "</g>"
+
+
+def _with_room(bounds: Sequence[float], width: float) -> tuple[float, float, float, float]:
+    """``bounds`` grown so the outermost circles and their labels fit inside the map."""
+    minx, miny, maxx, maxy = bounds
+    margin = max(20.0, 0.12 * max(maxx - minx, maxy - miny))
+    # The scale once 90 px are kept each side for labels: exact when the width limits it.
+    px_per_m = (width - 32.0 - 180.0) / (maxx - minx + 2 * margin)
+    across = margin + 90.0 / px_per_m
+    up_down = margin + (MAX_R + 56.0) / px_per_m  # a circle, its label, the scale bar
+    return minx - across, miny - up_down, maxx + across, maxy + up_down
+
+
+def communes_svg(
+    communes: Sequence[Commune], *, subtitle: str = "", lang: str = "vi", width: float = 640.0
+) -> str:
+    """The commune map as an SVG document (Vietnamese; ``lang="en"``)."""
+    words = labels(lang)
+    title = words["communes"]
+    drawn = [c for c in communes if c.fields]
+    if not drawn:
+        body = text(16, 20, title, 15, font_weight="bold") + text(16, 48, words["no_data"])
+        return document(width, 64, body, title=title)
+    anchor = drawn[0].fields[0].centroid
+    epsg = utm_epsg(anchor.x, anchor.y)
+    metres = [[to_metres(g, epsg)[0] for g in c.fields] for c in drawn]
+    every = shapely.GeometryCollection([g for gs in metres for g in gs])
+    frame = Frame.around(_with_room(every.bounds, width), width=width, top=46, margin_m=0.0)
+    top = max(c.hectares for c in drawn)
+    breaks = class_breaks(top)
+    items = _legend_items(breaks, top, words)
+    legend_top = frame.top + frame.map_height + 10
+    body = (
+        text(16, 20, title, 15, font_weight="bold")
+        + text(16, 38, subtitle, 12, fill="#444")
+        + _body(drawn, metres, breaks, top, frame)
+        + scale_bar(frame)
+        + north_arrow(frame)
+        + legend(items, x=16, y=legend_top)
+    )
+    height = legend_top + legend_height(items) + 8
+    return document(
+        width, height, body, title=title, data_epsg=epsg,
+        data_metres_per_px=f"{1 / frame.scale:.6f}", data_max_radius=MAX_R,
+    )  # fmt: skip
