@@ -37,6 +37,7 @@ The scene (every figure below follows from it, not from the code):
 """
 
 import io
+import re
 from datetime import datetime
 
 import pandas as pd
@@ -366,3 +367,26 @@ def test_the_command_line_writes_the_new_reports(db, scene, tmp_path):
     )
     assert shown.exit_code == 0, shown.output
     assert "2026-1 Đông Xuân" in shown.output
+
+
+def test_the_farmers_form_records_what_became_of_the_straw(client, factory, admin_headers):
+    from tests.test_app_api import _sign_in
+
+    farmer = factory.farmer()
+    field = factory.field(farmer=farmer, code="GR-RR")
+    kept = factory.entry(field, activity="straw", straw_handling="composted")
+    client.cookies.set("agritrace_device", _sign_in(client, admin_headers, farmer.id))
+    form = client.get("/app/new").text
+    # The form opens on a spray: the straw control is hidden and disabled (so not sent).
+    row = re.search(
+        r'<div class="row" data-activities="straw"( hidden)?>\s*<label for="straw_handling">'
+        r'([^<]*)</label>\s*<select name="straw_handling" id="straw_handling"( disabled)?>',
+        form,
+    )
+    assert row and row.groups() == (" hidden", "Rơm rạ", " disabled")
+    for code in ("removed", "incorporated", "composted", "burnt"):
+        assert f'<option value="{code}">' in form
+    fix = client.get(f"/app/new?corrects={kept.id}").text
+    assert '<option value="composted" selected>' in fix
+    assert "Rơm rạ: Ủ phân / trồng nấm" in client.get("/app/diary").text
+    assert "The straw: Composted / mushrooms" in client.get("/app/diary?lang=en").text
