@@ -390,3 +390,20 @@ def test_the_farmers_form_records_what_became_of_the_straw(client, factory, admi
     assert '<option value="composted" selected>' in fix
     assert "Rơm rạ: Ủ phân / trồng nấm" in client.get("/app/diary").text
     assert "The straw: Composted / mushrooms" in client.get("/app/diary?lang=en").text
+
+
+def test_fleet_days_and_weeks_are_vietnam_time(client, admin_headers, session, scene):
+    """M3 starts at 00:30 on Monday 9 March in Vietnam, still Sunday 8 March (ISO week 10)
+    in UTC: it belongs to 9 March and week 11."""
+    t0 = vn("2026-03-09T00:30:00")
+    fly(
+        session,
+        "M3",
+        lawnmower(mission_id="M3", x0=1000.0, y_from=0.0, y_to=100.0, t0=t0),
+        start={"product_code": "P1", "swath_m": 10.0, "ts": t0.isoformat()},
+        end={},
+    )
+    by_day = rows(client, admin_headers, "fleet", group="day", drone="D1")
+    assert [(r["period"], r["missions"]) for r in by_day] == [("2026-03-01", 1), ("2026-03-09", 1)]
+    by_week = rows(client, admin_headers, "fleet", group="week", drone="D1")
+    assert [(r["period"], r["missions"]) for r in by_week] == [("2026-W09", 1), ("2026-W11", 1)]

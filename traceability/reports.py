@@ -50,9 +50,9 @@ class Filters:
 
     ``commune`` is a field's commune code, ``product`` a product code, ``drone`` a drone
     code; ``organisation`` matches the drone's service or the farmer's cooperative.
-    ``field`` (a field code) and ``season`` (a season id) limit the field-season and
-    low-emission rice reports. ``by`` groups the fleet report by Vietnam day, ISO week
-    or crop season (:func:`crop_season`).
+    ``field`` (a field code), ``season`` (a season id) and ``field_codes`` limit the
+    field-season and low-emission rice reports. ``by`` groups the fleet report by
+    Vietnam day, ISO week or crop season (:func:`crop_season`).
     """
 
     since: date | None = None
@@ -64,6 +64,9 @@ class Filters:
     by: Literal["day", "week", "season"] | None = None
     field: str | None = None
     season: int | None = None
+    # The only fields a field-season or low-emission rice report is built for (a farmer's
+    # or a cooperative's own), so a reader's report costs what their fields cost.
+    field_codes: frozenset[str] | None = None
 
     def bounds(self) -> tuple[datetime | None, datetime | None]:
         """The first and last instant of the Vietnam days ``since`` .. ``until``.

@@ -60,6 +60,8 @@ def _season_rows(conn: Connection, filters: Filters) -> list[Any]:
     )
     if filters.field:
         stmt = stmt.where(FarmField.code == filters.field)
+    if filters.field_codes is not None:
+        stmt = stmt.where(FarmField.code.in_(sorted(filters.field_codes)))
     if filters.season is not None:
         stmt = stmt.where(Season.id == filters.season)
     if filters.commune:

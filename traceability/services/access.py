@@ -310,6 +310,15 @@ def ensure_reads_field_report(session: Session, user: User, field_code: str | No
         raise Forbidden(_not_yours(user, f"field '{field_code}'"))
 
 
+def report_field_codes(session: Session, user: User) -> frozenset[str] | None:
+    """The codes of the fields whose reports ``user`` reads, or None for all of them
+    (admins, the office; an operator's rows are told by drone)."""
+    if user.role not in (Role.farmer, Role.cooperative):
+        return None
+    fields = select(FarmField.code).where(FarmField.farmer_id.in_(farmer_scope(user)))
+    return frozenset(session.exec(fields).all())
+
+
 def report_rows(session: Session, user: User, name: str, frame: Any) -> Any:
     """A report's rows that ``user`` may read.
 
@@ -326,10 +335,9 @@ def report_rows(session: Session, user: User, name: str, frame: Any) -> Any:
     if user.role is Role.operator:
         return _operator_rows(session, user, name, frame)
     ensure_reads_report(user, name)
-    if "field_code" not in frame.columns or user.role not in (Role.farmer, Role.cooperative):
+    codes = report_field_codes(session, user)
+    if "field_code" not in frame.columns or codes is None:
         raise Forbidden(f"the {name} report is for admins and the office")
-    fields = select(FarmField.code).where(FarmField.farmer_id.in_(farmer_scope(user)))
-    codes = list(session.exec(fields).all())
     return frame[frame["field_code"].isin(codes)].reset_index(drop=True)
 
 

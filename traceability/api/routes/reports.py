@@ -1,5 +1,6 @@
 """Reports for the agriculture office: pandas frames as JSON, CSV or XLSX."""
 
+import dataclasses
 from datetime import date
 from typing import Annotated, Literal
 
@@ -77,6 +78,7 @@ def report(
         raise NotFound(f"report '{name}' does not exist; there are: {', '.join(reports.REPORTS)}")
     access.ensure_reads_report(user, name)
     access.ensure_reads_field_report(session, user, filters.field)
+    filters = dataclasses.replace(filters, field_codes=access.report_field_codes(session, user))
     frame = access.report_rows(session, user, name, build(session.connection(), filters))
     headers = {}
     if format != "json":
