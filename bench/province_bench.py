@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/province_bench.py            # build the database, then measure
     .venv/bin/python bench/province_bench.py --reuse    # measure on the database already built
+                                                        # (built first if it is not there)
 
 The database (``agritrace_bench_province`` on 127.0.0.1:5432, kept between runs) holds
 one Đông Xuân season: 86 drones of 6 drone services, 12,000 farmers (70 % in 20
@@ -59,6 +60,21 @@ def _create() -> None:
     engine = make_engine(_url())
     migrate(engine)
     engine.dispose()
+
+
+def _exists() -> bool:
+    """Whether a complete benchmark database is there to reuse."""
+    import psycopg
+
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
+        found = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB,)).fetchone()
+    if not found:
+        return False
+    with psycopg.connect(f"{PG}/{DB}") as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM diary_entries").fetchone()[0] == N_ENTRIES
+        except psycopg.Error:
+            return False
 
 
 def _url() -> str:
@@ -376,7 +392,7 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep the database already built")
     parser.add_argument("--repeat", type=int, default=5, help="runs of each (default 5)")
     args = parser.parse_args()
-    if not args.reuse:
+    if not args.reuse or not _exists():
         load()
     measure(args.repeat)
 

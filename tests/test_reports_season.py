@@ -210,6 +210,14 @@ def test_field_season_no_harvest_yet_and_filters(client, admin_headers, scene):
         ("application", "M2"), ("product", None), ("mission", "M2"),
     ]  # fmt: skip
     assert rows(client, admin_headers, "field-season", commune="96P11")[0]["field_code"] == "F2"
+    urea = rows(client, admin_headers, "field-season", field="F1", product="URE")
+    assert [(r["section"], r["amount"], r["phi_status"]) for r in urea] == [
+        ("application", 80.0, None), ("product", 80.0, None),
+    ]  # fmt: skip
+    assert rows(client, admin_headers, "field-season", field="F1", product="NONE") == []
+    for bad in ({"season": "x"}, {"season": "0"}, {"group": "year"}):
+        r = client.get(f"{API}/field-season", headers=admin_headers, params=bad)
+        assert r.status_code == 422, bad
     everything = rows(client, admin_headers, "field-season")
     assert {r["field_code"] for r in everything} == {"F1", "F2"}
 
