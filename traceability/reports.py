@@ -473,14 +473,12 @@ def _province_hectares(conn: Connection, filters: Filters) -> pd.DataFrame:
         return frame
     when = frame.pop("when")
     frame["week"] = when if is_week else _iso_week_of_day(when)
-    out = frame.groupby(
-        ["week", "commune_code", "product_code", "product_name"], as_index=False, dropna=False
-    ).agg(
-        treated_area_ha=("treated_area_ha", lambda s: s.sum(min_count=1)),
-        applications=("applications", "sum"),
-    )
-    out["part"] = "hectares"
-    return out
+    if not is_week:  # SQLite summed per day
+        keys = ["week", "commune_code", "product_code", "product_name"]
+        sums = frame.groupby(keys, dropna=False)[["treated_area_ha", "applications"]]
+        frame = sums.sum(min_count=1).reset_index()
+    frame["part"] = "hectares"
+    return frame
 
 
 def _iso_week_of_day(days: pd.Series) -> pd.Series:
