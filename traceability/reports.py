@@ -199,7 +199,11 @@ def missions_report(conn: Connection, filters: Filters) -> pd.DataFrame:
 # ---------------------------------------------------------------- the application record
 
 
-def _fields(conn: Connection) -> pd.DataFrame:
+# Up to this many fields are looked up by id; more, and reading them all costs less.
+_FEW_FIELDS = 500
+
+
+def _fields(conn: Connection, ids: set[int] | None = None) -> pd.DataFrame:
     farmer_org = aliased(Organisation, name="farmer_org")
     stmt = (
         select(
@@ -211,6 +215,8 @@ def _fields(conn: Connection) -> pd.DataFrame:
         .join(Farmer, Farmer.id == FarmField.farmer_id)
         .outerjoin(farmer_org, farmer_org.id == Farmer.organisation_id)
     )
+    if ids is not None and len(ids) <= _FEW_FIELDS:
+        stmt = stmt.where(FarmField.id.in_(sorted(ids)))
     return pd.read_sql(stmt, conn).set_index("field_id")
 
 
@@ -245,7 +251,7 @@ def applications_frame(
     ]
     seasons = [season_ids[i] for i in named] if season_ids is not None else None
     apps = [apps[i] for i in named]
-    fields = _fields(conn)
+    fields = _fields(conn, {a.field_id for a in apps})
     orgs = _drone_orgs(conn)
     frame = pd.DataFrame(
         {

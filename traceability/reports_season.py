@@ -77,12 +77,20 @@ def _day(at: Any) -> date | None:
     return local_day(at) if at is not None else None
 
 
+def _by_field(items: Iterable[Any]) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {}
+    for item in items:
+        out.setdefault(item.field_id, []).append(item)
+    return out
+
+
 def _next_sown(seasons: list[Any]) -> dict[int, date | None]:
     """Each season's next season on the same field: when its straw stops being its own."""
     out: dict[int, date | None] = {}
-    for s in seasons:
-        later = [o.sown_on for o in seasons if o.field_id == s.field_id and o.sown_on > s.sown_on]
-        out[s.season_id] = min(later) if later else None
+    for same_field in _by_field(seasons).values():
+        for s in same_field:
+            later = [o.sown_on for o in same_field if o.sown_on > s.sown_on]
+            out[s.season_id] = min(later) if later else None
     return out
 
 
@@ -98,13 +106,13 @@ def season_records(conn: Connection, filters: Filters) -> list[SeasonRecord]:
     diary_rows, mission_rows = applications.load(
         conn, field_ids=sorted({s.field_id for s in seasons})
     )
-    apps = applications.applications(diary_rows, mission_rows)
-    standing = [r for r in diary_rows if r.stands]
+    apps = _by_field(applications.applications(diary_rows, mission_rows))
+    standing = _by_field(r for r in diary_rows if r.stands)
     first, last = filters.since, filters.until
     following = _next_sown(seasons)
     out = []
     for s in seasons:
-        mine = [r for r in standing if r.field_id == s.field_id]
+        mine = standing.get(s.field_id, [])
         in_season = [r for r in mine if _within(_day(r.occurred_at), s.sown_on, s.ended_on)]
         harvests = sorted(_day(r.occurred_at) for r in in_season if r.activity == Activity.harvest)
         straw_end = following[s.season_id] - timedelta(days=1) if following[s.season_id] else None
@@ -113,9 +121,8 @@ def season_records(conn: Connection, filters: Filters) -> list[SeasonRecord]:
                 season=s,
                 applications=[
                     a
-                    for a in apps
-                    if a.field_id == s.field_id
-                    and _within(_day(a.at), s.sown_on, s.ended_on)
+                    for a in apps.get(s.field_id, [])
+                    if _within(_day(a.at), s.sown_on, s.ended_on)
                     and _within(_day(a.at), first, last)
                 ],
                 diary=[r for r in in_season if _within(_day(r.occurred_at), first, last)],

@@ -5,13 +5,14 @@ The roles (README, "Roles and organisations"):
 - ``admin`` — everything.
 - ``office`` (the agriculture office) — reads everything, writes nothing.
 - ``cooperative`` (a user of a cooperative) — manages the cooperative's member farmers:
-  creates them, their fields, seasons and lots; reads their diaries and the drone
-  missions that touched their fields.
+  creates them, their fields, seasons and lots; reads their diaries, the drone
+  missions that touched their fields and the rows of their fields in the field reports.
 - ``operator`` (a user of a drone service) — the service's own drones and their
   missions, flight logs and rejected messages; reads diaries without their notes,
   suppliers, buyers or who applied an input.
 - ``farmer`` — their own farmer record, the diary of their own fields, their seasons and
-  lots, and the drone missions that touched their fields.
+  lots, the drone missions that touched their fields, and the field-season and
+  low-emission rice reports of their fields.
 
 Everyone signed in reads the catalogue of inputs, the fields' map, seasons, lots,
 organisations and administrative units. Services and routes ask these functions;
