@@ -339,7 +339,10 @@ def load_fixtures(
 def report(
     name: Annotated[
         str,
-        typer.Argument(help="missions, field-applications, pesticide-records, province or fleet"),
+        typer.Argument(
+            help="missions, field-applications, pesticide-records, province, fleet, "
+            "field-season or low-emission-rice"
+        ),
     ],
     fmt: Annotated[
         str | None,
@@ -362,7 +365,16 @@ def report(
     organisation: Annotated[
         str | None, typer.Option(help="organisation code (the drone's or the farmer's)")
     ] = None,
-    by: Annotated[str | None, typer.Option(help="fleet: day or week")] = None,
+    group: Annotated[
+        str | None,
+        typer.Option("--group", "--by", help="fleet: day, week (ISO) or season (crop season)"),
+    ] = None,
+    field: Annotated[
+        str | None, typer.Option(help="field code (field-season, low-emission-rice)")
+    ] = None,
+    season: Annotated[
+        int | None, typer.Option(help="season id (field-season, low-emission-rice)")
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="write the report to this file")] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
@@ -377,8 +389,8 @@ def report(
     fmt = fmt or (out.suffix.lstrip(".").lower() if out else None)
     if fmt is not None and fmt not in report_files.WRITERS:
         raise typer.BadParameter(f"--format must be json, csv or xlsx, not '{fmt}'")
-    if by not in (None, "day", "week"):
-        raise typer.BadParameter(f"--by must be day or week, not '{by}'")
+    if group not in (None, "day", "week", "season"):
+        raise typer.BadParameter(f"--group must be day, week or season, not '{group}'")
     if fmt == "xlsx" and out is None:
         raise typer.BadParameter("an XLSX report needs --out FILE.xlsx")
     filters = reports.Filters(
@@ -388,7 +400,9 @@ def report(
         product=product,
         drone=drone,
         organisation=organisation,
-        by=by,
+        by=group,
+        field=field,
+        season=season,
     )
     frame = build(existing_engine(database_url), filters)
     if fmt is None:

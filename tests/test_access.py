@@ -268,6 +268,7 @@ EXPECTED = {
     ("POST",   "/api/v1/zones/import"):                 "401 403 403 403 403 403 403 403 201",
     ("GET",    "/api/v1/zones"):                        "401 403 403 403 403 200 200 200 200",
     ("GET",    "/api/v1/zones/{code}"):                 "401 403 403 403 403 200 200 200 200",
+    # /reports/missions here; every report by role in REPORTS_BY_ROLE below
     ("GET",    "/api/v1/reports/{name}"):               "401 403 403 403 403 200 200 200 200",
     ("GET",    "/api/v1/maps/communes.svg"):            "401 403 403 403 403 403 403 200 200",
     # organisations, tokens, administrative units
@@ -584,6 +585,45 @@ def test_operator_reports_hold_its_own_drones_only(client, world):
     everything = client.get(f"{API}/reports/missions", headers=world.headers["office"]).json()
     everything = everything["data"]
     assert sorted(r["mission_id"] for r in everything) == ["MA", "MB"]
+
+
+# Every report by role (the table above calls /reports/missions). The two field reports
+# are asked for farmer A's field; the others with no filter.
+REPORTS_BY_ROLE = {
+    # report                    anon farmer other coop other op  other office admin
+    "missions":                "401 403 403 403 403 200 200 200 200",
+    "fleet":                   "401 403 403 403 403 200 200 200 200",
+    "province":                "401 403 403 403 403 403 403 200 200",
+    "field-applications":      "401 403 403 200 200 403 403 200 200",
+    "pesticide-records":       "401 403 403 200 200 200 200 200 200",
+    "field-season?field=A":    "401 200 403 200 403 200 200 200 200",
+    "low-emission-rice?field=A": "401 200 403 200 403 403 403 200 200",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("report", sorted(REPORTS_BY_ROLE))
+def test_report_by_role(client, world, report):
+    wrong = []
+    path = f"{API}/reports/{report.replace('=A', '=' + world.field_a.code)}"
+    for role, expected in zip(ROLES, REPORTS_BY_ROLE[report].split(), strict=True):
+        r = client.get(path, headers=world.headers[role])
+        if r.status_code != int(expected):
+            wrong.append(f"{role}: {r.status_code} (expected {expected}) {r.text[:160]}")
+    assert not wrong, f"{report}: " + "; ".join(wrong)
+
+
+def test_farmers_and_cooperatives_read_their_own_fields_reports(client, world):
+    def fields(role, name):
+        r = client.get(f"{API}/reports/{name}", headers=world.headers[role])
+        assert r.status_code == 200, r.text
+        return [row["field_code"] for row in r.json()["data"]]
+
+    # Field A has a season; farmer B's field has none.
+    assert fields("farmer", "low-emission-rice") == [world.field_a.code]
+    assert fields("cooperative", "low-emission-rice") == [world.field_a.code]
+    assert fields("other_farmer", "low-emission-rice") == []
+    assert fields("other_cooperative", "low-emission-rice") == []
+    assert fields("office", "low-emission-rice") == [world.field_a.code]
 
 
 def test_operator_log_of_another_services_drone_is_kept_as_a_reject(client, world, session):

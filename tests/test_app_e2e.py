@@ -411,3 +411,21 @@ def test_another_farmers_field_cannot_be_reached(base_url, server, phone, factor
         theirs.code,
     )
     assert status == [403, 403]
+
+
+def test_straw_work_asks_what_became_of_the_straw(base_url, server, phone, factory, catalogue):
+    farmer, field = _farm(factory, n=6)
+    page = phone.new_page()
+    _sign_in(page, base_url, farmer.id)
+    page.goto(f"{base_url}/app/new")
+    assert page.get_by_label("Rơm rạ", exact=True).is_hidden()
+    page.get_by_text("Xử lý rơm rạ").click()
+    assert page.get_by_label("Rơm rạ", exact=True).is_visible()
+    page.get_by_label("Rơm rạ", exact=True).select_option("incorporated")
+    page.get_by_label("Ghi chú").fill("vùi rơm sau gặt")
+    _shot(page, "straw")
+    page.get_by_role("button", name="Lưu").click()
+    page.wait_for_url("**/app/diary")
+    (entry,) = _entries(server[1], "vùi rơm sau gặt")
+    assert (entry.activity, entry.straw_handling) == ("straw", "incorporated")
+    assert "Rơm rạ: Vùi vào đất" in page.locator("ol.timeline li").first.inner_text()

@@ -196,6 +196,17 @@ class Activity(StrEnum):
     sale = "sale"
 
 
+class StrawHandling(StrEnum):
+    """What became of a rice field's straw (a ``straw`` diary entry), as the low-emission
+    rice programme records it: removed from the field, worked into the soil, composted
+    (or used for mushrooms), or burnt."""
+
+    removed = "removed"
+    incorporated = "incorporated"
+    composted = "composted"
+    burnt = "burnt"
+
+
 class RegistrationStatus(StrEnum):
     """Where a product stands on Vietnam's permitted list (Circular 75/2025/TT-BNNMT)."""
 
@@ -517,6 +528,9 @@ class InputProductBase(SQLModel):
     registration_status: RegistrationStatus = Field(
         default=RegistrationStatus.unknown, sa_column_kwargs={"server_default": "unknown"}
     )
+    # Nitrogen as a percentage of the product's mass (urea 46, DAP 18, NPK 20-20-15 20):
+    # the low-emission rice report's kg N per hectare. None when not known.
+    nitrogen_pct: float | None = Field(default=None, ge=0, le=100)
 
 
 class InputProduct(InputProductBase, table=True):
@@ -556,6 +570,7 @@ class InputProductPublic(BaseModel):
     target: str | None = None
     registration_status: RegistrationStatus = RegistrationStatus.unknown
     registered_crops: list[str] | None = None
+    nitrogen_pct: float | None = None
     id: int
 
 
@@ -636,6 +651,9 @@ class DiaryEntryBase(SQLModel):
     # names: never on the public trace, and hidden from operators like the note.
     counterparty: Text | None = Field(default=None, max_length=NAME_LENGTH)
     applied_by: Text | None = Field(default=None, max_length=NAME_LENGTH)
+    # A ``straw`` entry's outcome, a code rather than words, so a report can count it
+    # without reading anyone's note.
+    straw_handling: StrawHandling | None = None
     retracts: bool = False
     # Unique per author (uq_diary_author_client), and looked up per farmer: another farmer's
     # phone may use the same one.
@@ -697,6 +715,7 @@ class DiaryEntryPublic(BaseModel):
     note: str | None
     counterparty: str | None
     applied_by: str | None
+    straw_handling: StrawHandling | None = None
     corrects: int | None
     retracts: bool
     corrected_by: int | None = None

@@ -17,11 +17,11 @@ from typing import Any, Literal
 
 import pandas as pd
 from shapely.geometry import shape
-from sqlalchemy import exists, select
+from sqlalchemy import String, cast, exists, func, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import aliased
 
-from traceability import adminunits
+from traceability import adminunits, report_sql
 from traceability.config import get_settings
 from traceability.geo.projection import to_metres, to_wgs84
 from traceability.models import (
@@ -50,7 +50,9 @@ class Filters:
 
     ``commune`` is a field's commune code, ``product`` a product code, ``drone`` a drone
     code; ``organisation`` matches the drone's service or the farmer's cooperative.
-    ``by`` groups the fleet report by Vietnam day or ISO week.
+    ``field`` (a field code), ``season`` (a season id) and ``field_codes`` limit the
+    field-season and low-emission rice reports. ``by`` groups the fleet report by
+    Vietnam day, ISO week or crop season (:func:`crop_season`).
     """
 
     since: date | None = None
@@ -59,7 +61,12 @@ class Filters:
     product: str | None = None
     drone: str | None = None
     organisation: str | None = None
-    by: Literal["day", "week"] | None = None
+    by: Literal["day", "week", "season"] | None = None
+    field: str | None = None
+    season: int | None = None
+    # The only fields a field-season or low-emission rice report is built for (a farmer's
+    # or a cooperative's own), so a reader's report costs what their fields cost.
+    field_codes: frozenset[str] | None = None
 
     def bounds(self) -> tuple[datetime | None, datetime | None]:
         """The first and last instant of the Vietnam days ``since`` .. ``until``.
@@ -100,6 +107,25 @@ def iso_week(at: pd.Series) -> pd.Series:
     """The ISO week (``2026-W09``) of each timestamp, in Vietnam time."""
     local = pd.to_datetime(at, utc=True).dt.tz_convert(VIETNAM).dt.isocalendar()
     return local["year"].astype(str) + "-W" + local["week"].astype(str).str.zfill(2)
+
+
+# The Mekong Delta's three rice seasons by the month they start in (Vietnam time):
+# Đông Xuân (winter-spring) December to March, named by the year it ends in; Hè Thu
+# (summer-autumn) April to July; Thu Đông (autumn-winter) August to November.
+_CROP_SEASONS = {12: "1 Đông Xuân", 1: "1 Đông Xuân", 2: "1 Đông Xuân", 3: "1 Đông Xuân"}
+_CROP_SEASONS |= {m: "2 Hè Thu" for m in range(4, 8)} | {m: "3 Thu Đông" for m in range(8, 12)}
+
+
+def crop_season(at: pd.Series) -> pd.Series:
+    """The Mekong crop season of each timestamp's Vietnam day, sortable as text.
+
+    >>> at = pd.Series(pd.to_datetime(["2025-12-01T00:30+07:00", "2026-07-31T23:00+07:00"]))
+    >>> crop_season(at).tolist()
+    ['2026-1 Đông Xuân', '2026-2 Hè Thu']
+    """
+    local = pd.to_datetime(at, utc=True).dt.tz_convert(VIETNAM)
+    year = local.dt.year + (local.dt.month == 12).astype(int)
+    return year.astype(str) + "-" + local.dt.month.map(_CROP_SEASONS)
 
 
 # ---------------------------------------------------------------- missions
@@ -173,7 +199,11 @@ def missions_report(conn: Connection, filters: Filters) -> pd.DataFrame:
 # ---------------------------------------------------------------- the application record
 
 
-def _fields(conn: Connection) -> pd.DataFrame:
+# Up to this many fields are looked up by id; more, and reading them all costs less.
+_FEW_FIELDS = 500
+
+
+def _fields(conn: Connection, ids: set[int] | None = None) -> pd.DataFrame:
     farmer_org = aliased(Organisation, name="farmer_org")
     stmt = (
         select(
@@ -185,6 +215,8 @@ def _fields(conn: Connection) -> pd.DataFrame:
         .join(Farmer, Farmer.id == FarmField.farmer_id)
         .outerjoin(farmer_org, farmer_org.id == Farmer.organisation_id)
     )
+    if ids is not None and len(ids) <= _FEW_FIELDS:
+        stmt = stmt.where(FarmField.id.in_(sorted(ids)))
     return pd.read_sql(stmt, conn).set_index("field_id")
 
 
@@ -198,12 +230,28 @@ def _drone_orgs(conn: Connection) -> dict[str, str | None]:
 def _applications_frame(conn: Connection, filters: Filters) -> pd.DataFrame:
     """Every application of a named product in the record, filtered, one row each."""
     since, until = filters.bounds()
-    apps = [
-        a
-        for a in applications.load_all(conn, since=since, until=until)
+    return applications_frame(conn, applications.load_all(conn, since=since, until=until), filters)
+
+
+def applications_frame(
+    conn: Connection,
+    apps: list[applications.Application],
+    filters: Filters,
+    season_ids: list[int] | None = None,
+) -> pd.DataFrame:
+    """``apps`` that name a product, one row each, with their field, commune and
+    organisations, limited by ``filters``' product, commune, drone and organisation.
+
+    ``season_ids`` (one per application) adds a ``season_id`` column.
+    """
+    named = [
+        i
+        for i, a in enumerate(apps)
         if a.product_code and (filters.product is None or a.product_code == filters.product)
     ]
-    fields = _fields(conn)
+    seasons = [season_ids[i] for i in named] if season_ids is not None else None
+    apps = [apps[i] for i in named]
+    fields = _fields(conn, {a.field_id for a in apps})
     orgs = _drone_orgs(conn)
     frame = pd.DataFrame(
         {
@@ -226,8 +274,11 @@ def _applications_frame(conn: Connection, filters: Filters) -> pd.DataFrame:
             "drone_code": [a.drone_code for a in apps],
             "mission_id": [a.mission_id for a in apps],
             "entry_id": pd.array([a.entry_id for a in apps], dtype="Int64"),
+            "coverage_pct": pd.array([a.coverage_pct for a in apps], dtype="Float64"),
         }
     )
+    if seasons is not None:
+        frame["season_id"] = pd.array(seasons, dtype="int64")
     frame = frame.join(fields, on="field_id")
     frame["drone_organisation"] = frame["drone_code"].map(orgs)
     keep = pd.Series(True, index=frame.index)
@@ -384,34 +435,83 @@ def _commune_name(code: Any) -> str | None:
 
 
 def _province_hectares(conn: Connection, filters: Filters) -> pd.DataFrame:
-    frame = _applications_frame(conn, filters)
+    """Hectares and applications per ISO week (Vietnam time), commune and product, summed
+    by the database (the record's rule in SQL, ``report_sql.applied``); SQLite sums per
+    Vietnam day and pandas per week."""
+    since, until = filters.bounds()
+    applied = report_sql.applied(
+        since=since, until=until, product=filters.product, drone=filters.drone
+    )
+    farmer_org = aliased(Organisation, name="farmer_org")
+    when, is_week = report_sql.week_or_day(conn, applied.c.at)
+    keys = [
+        when.label("when"),
+        FarmField.commune_code,
+        applied.c.product_code,
+        applied.c.product_name,
+    ]
+    stmt = (
+        select(
+            *keys,
+            func.sum(applied.c.area_ha).label("treated_area_ha"),
+            func.count().label("applications"),
+        )
+        .select_from(applied)
+        .join(FarmField, FarmField.id == applied.c.field_id)
+        .group_by(*keys)
+    )
+    if filters.commune:
+        stmt = stmt.where(FarmField.commune_code == filters.commune)
+    if filters.organisation:
+        stmt = (
+            stmt.join(Farmer, Farmer.id == FarmField.farmer_id)
+            .outerjoin(farmer_org, farmer_org.id == Farmer.organisation_id)
+            .outerjoin(Drone, Drone.code == applied.c.drone_code)
+            .outerjoin(_drone_org, _drone_org.id == Drone.organisation_id)
+            .where(
+                or_(
+                    farmer_org.code == filters.organisation, _drone_org.code == filters.organisation
+                )
+            )
+        )
+    frame = pd.read_sql(stmt, conn)
     if frame.empty:
         return frame
-    frame["week"] = iso_week(frame["applied_at"])
-    keys = ["week", "commune_code", "product_code", "product_name"]
-    out = frame.groupby(keys, as_index=False, dropna=False).agg(
-        treated_area_ha=("treated_area_ha", lambda s: s.sum(min_count=1)),
-        applications=("treated_area_ha", "size"),
-    )
-    out["part"] = "hectares"
-    return out
+    when = frame.pop("when")
+    frame["week"] = when if is_week else _iso_week_of_day(when)
+    if not is_week:  # SQLite summed per day
+        keys = ["week", "commune_code", "product_code", "product_name"]
+        sums = frame.groupby(keys, dropna=False)[["treated_area_ha", "applications"]]
+        frame = sums.sum(min_count=1).reset_index()
+    frame["part"] = "hectares"
+    return frame
+
+
+def _iso_week_of_day(days: pd.Series) -> pd.Series:
+    local = pd.to_datetime(days).dt.isocalendar()
+    return local["year"].astype(str) + "-W" + local["week"].astype(str).str.zfill(2)
 
 
 def _province_flags(conn: Connection, filters: Filters) -> pd.DataFrame:
     """Missions flagged overdose, overspray or no-spray zone, per commune they touched and week."""
-    missions = pd.read_sql(_mission_select(filters), conn)
+    # The database picks the missions whose flags name one of the codes (as text: JSON
+    # has no portable operator); the codes themselves are read below.
+    named = or_(*(cast(Mission.flags, String).contains(f'"{c}"') for c in PROVINCE_FLAGS))
+    flagged = _mission_select(filters).where(named).subquery("flagged")
+    # Each with the communes of the fields it touched; one that touched no field (all
+    # overspray) still counts, under no commune.
+    stmt = (
+        select(flagged.c.mission_pk, flagged.c.started_at, flagged.c.flags, FarmField.commune_code)
+        .select_from(flagged)
+        .outerjoin(MissionField, MissionField.mission_pk == flagged.c.mission_pk)
+        .outerjoin(FarmField, FarmField.id == MissionField.field_id)
+    )
+    missions = pd.read_sql(stmt, conn)
     missions["codes"] = missions["flags"].map(lambda f: set(_flag_codes(f)) & set(PROVINCE_FLAGS))
     missions = missions[missions["codes"].map(bool)]
     if missions.empty:
         return missions
-    touched = pd.read_sql(
-        select(MissionField.mission_pk, FarmField.commune_code)
-        .join(FarmField, FarmField.id == MissionField.field_id)
-        .where(MissionField.mission_pk.in_(missions["mission_pk"].tolist())),
-        conn,
-    ).drop_duplicates()
-    # A mission that touched no field (all overspray) still counts, under no commune.
-    missions = missions.merge(touched, on="mission_pk", how="left")
+    missions = missions.drop_duplicates(["mission_pk", "commune_code"])
     if filters.commune:
         missions = missions[missions["commune_code"] == filters.commune]
     missions["week"] = iso_week(missions["started_at"])
@@ -501,6 +601,8 @@ def _period(missions: pd.DataFrame, by: str | None) -> list[str]:
         missions["period"] = vietnam_day(missions["started_at"]).astype(str)
     elif by == "week":
         missions["period"] = iso_week(missions["started_at"])
+    elif by == "season":
+        missions["period"] = crop_season(missions["started_at"])
     else:
         return []
     return ["period"]
@@ -512,7 +614,8 @@ def _unit_sum(values: pd.Series, units: pd.Series, unit: str) -> pd.Series:
 
 @_connected
 def fleet_report(conn: Connection, filters: Filters) -> pd.DataFrame:
-    """Per drone (and day or week): missions, hectares, product, flight hours, time spraying.
+    """Per drone (and Vietnam day, ISO week or crop season): missions, hectares, product,
+    flight hours, time spraying.
 
     ``product_l``/``product_kg`` are what the missions' measure put out, in the product's
     unit; a spray whose tank mix was not reported is litres of mix (``unconverted_mix_l``).
@@ -553,10 +656,30 @@ def fleet_report(conn: Connection, filters: Filters) -> pd.DataFrame:
     return out[[*by, *FLEET_COLUMNS]]
 
 
+@_connected
+def field_season_report(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """Every input applied on a field in a season, totals, doses and PHI verdicts
+    (``reports_season.field_season_report``)."""
+    from traceability import reports_season  # it builds on this module
+
+    return reports_season.field_season_report(conn, filters)
+
+
+@_connected
+def low_emission_rice_report(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """Per field and season: drying, nitrogen per hectare, seeding rate, straw
+    (``reports_season.low_emission_rice_report``)."""
+    from traceability import reports_season  # it builds on this module
+
+    return reports_season.low_emission_rice_report(conn, filters)
+
+
 REPORTS: dict[str, Callable[..., pd.DataFrame]] = {
     "missions": missions_report,
     "field-applications": field_applications_report,
     "pesticide-records": pesticide_records_report,
     "province": province_report,
     "fleet": fleet_report,
+    "field-season": field_season_report,
+    "low-emission-rice": low_emission_rice_report,
 }

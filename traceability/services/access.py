@@ -5,13 +5,14 @@ The roles (README, "Roles and organisations"):
 - ``admin`` — everything.
 - ``office`` (the agriculture office) — reads everything, writes nothing.
 - ``cooperative`` (a user of a cooperative) — manages the cooperative's member farmers:
-  creates them, their fields, seasons and lots; reads their diaries and the drone
-  missions that touched their fields.
+  creates them, their fields, seasons and lots; reads their diaries, the drone
+  missions that touched their fields and the rows of their fields in the field reports.
 - ``operator`` (a user of a drone service) — the service's own drones and their
   missions, flight logs and rejected messages; reads diaries without their notes,
   suppliers, buyers or who applied an input.
 - ``farmer`` — their own farmer record, the diary of their own fields, their seasons and
-  lots, and the drone missions that touched their fields.
+  lots, the drone missions that touched their fields, and the field-season and
+  low-emission rice reports of their fields.
 
 Everyone signed in reads the catalogue of inputs, the fields' map, seasons, lots,
 organisations and administrative units. Services and routes ask these functions;
@@ -284,16 +285,65 @@ def ensure_reads_mission(session: Session, user: User, mission_id: str) -> None:
         raise Forbidden(f"mission '{mission_id}' did not treat any of your fields")
 
 
-def report_rows(session: Session, user: User, name: str, frame: Any) -> Any:
-    """A report's rows that ``user`` may read: an operator's own drones' rows only.
+# The reports a farmer reads about their own fields; a cooperative reads every report
+# with a ``field_code`` column, limited to its members' fields.
+FARMER_REPORTS = frozenset({"field-season", "low-emission-rice"})
 
-    A report without a ``drone_code`` column (field applications, the province: farmers'
-    diaries) is not for operators; in one with it (missions, fleet, pesticide records) an
-    operator reads the rows of its organisation's drones, never a hand entry's.
+
+def ensure_reads_report(user: User, name: str) -> None:
+    """Raise before a report is built if ``user``'s role never reads it (see report_rows)."""
+    if user.role is Role.farmer and name not in FARMER_REPORTS:
+        raise Forbidden(
+            f"the {name} report is not for farmers; a farmer reads "
+            "field-season and low-emission-rice of their own fields"
+        )
+
+
+def ensure_reads_field_report(session: Session, user: User, field_code: str | None) -> None:
+    """Raise unless ``user`` may read reports of the field ``field_code`` names (if any):
+    a farmer their own fields, a cooperative its members'."""
+    if field_code is None or user.role not in (Role.farmer, Role.cooperative):
+        return
+    field = session.exec(select(FarmField).where(FarmField.code == field_code)).first()
+    if field is None:
+        raise NotFound(f"field '{field_code}' does not exist")
+    if not _manages_farmer(session, user, field.farmer_id):
+        raise Forbidden(_not_yours(user, f"field '{field_code}'"))
+
+
+def report_field_codes(session: Session, user: User) -> frozenset[str] | None:
+    """The codes of the fields whose reports ``user`` reads, or None for all of them
+    (admins, the office; an operator's rows are told by drone)."""
+    if user.role not in (Role.farmer, Role.cooperative):
+        return None
+    fields = select(FarmField.code).where(FarmField.farmer_id.in_(farmer_scope(user)))
+    return frozenset(session.exec(fields).all())
+
+
+def report_rows(session: Session, user: User, name: str, frame: Any) -> Any:
+    """A report's rows that ``user`` may read.
+
+    Admins and the office read every row. An operator reads the rows of its
+    organisation's drones in a report with a ``drone_code`` column (missions, fleet,
+    pesticide records, field-season), never a hand entry's; the others (field
+    applications, the province, low-emission rice: farmers' diaries) are not for
+    operators. A cooperative reads the rows of its members' fields in a report with a
+    ``field_code`` column; a farmer reads the field-season and low-emission rice reports
+    of their own fields. Neither reads the fleet, missions or the province.
     """
-    codes = own_drone_codes(session, user)
-    if codes is None:
+    if user.role in SEES_ALL:
         return frame
+    if user.role is Role.operator:
+        return _operator_rows(session, user, name, frame)
+    ensure_reads_report(user, name)
+    codes = report_field_codes(session, user)
+    if "field_code" not in frame.columns or codes is None:
+        raise Forbidden(f"the {name} report is for admins and the office")
+    return frame[frame["field_code"].isin(codes)].reset_index(drop=True)
+
+
+def _operator_rows(session: Session, user: User, name: str, frame: Any) -> Any:
     if "drone_code" not in frame.columns:
         raise Forbidden(f"the {name} report is for admins and the office")
+    codes = own_drone_codes(session, user) or []
     return frame[frame["drone_code"].isin(codes)].reset_index(drop=True)

@@ -55,6 +55,42 @@ def corrected_by(entry: Any = DiaryEntry) -> ColumnElement[int]:
 
 # ---------------------------------------------------------------- the application record
 
+# Diary lines of trade, not of work on the field: buying a pesticide is not spraying it.
+NOT_APPLIED = frozenset({"purchase", "sale"})
+
+
+def puts_on_field(result: Any = MissionField) -> ColumnElement[bool]:
+    """SQL: a mission's result on a field is an application: it put something there.
+
+    The rule :func:`applications` applies to rows, for a report that aggregates in SQL.
+    """
+    return or_(
+        func.coalesce(result.treated_area_ha, 0) != 0,
+        func.coalesce(result.applied_amount, 0) != 0,
+    )
+
+
+_evidence_mission = aliased(Mission, name="evidence_mission")
+_evidence_result = aliased(MissionField, name="evidence_result")
+
+
+def is_evidence(entry: Any = DiaryEntry) -> ColumnElement[bool]:
+    """SQL: ``entry`` is a drone's line of a mission that put something on its field."""
+    return exists().where(
+        _evidence_mission.mission_id == entry.mission_id,
+        _evidence_result.mission_pk == _evidence_mission.id,
+        _evidence_result.field_id == entry.field_id,
+        puts_on_field(_evidence_result),
+    )
+
+
+def applied(entry: Any = DiaryEntry) -> ColumnElement[bool]:
+    """SQL: ``entry`` is an application of the record (:func:`applications`' rule): it
+    stands in the corrected view, is not a purchase or sale, and is not the evidence of
+    a mission, which is the application itself."""
+    return and_(stands(entry), entry.activity.not_in(sorted(NOT_APPLIED)), not_(is_evidence(entry)))
+
+
 Source = Literal["diary", "drone"]
 
 
@@ -70,6 +106,7 @@ class Product:
     registration_no: str | None
     phi_days: int | None
     max_dose_per_ha: float | None
+    nitrogen_pct: float | None = None
 
     def public(self) -> dict[str, Any]:
         """The product as the buyer's trace shows it."""
@@ -137,6 +174,7 @@ PRODUCT_COLUMNS = (
     InputProduct.active_ingredient.label("p_ai"),
     InputProduct.registration_no.label("p_reg"),
     InputProduct.max_dose_per_ha.label("p_max_dose"),
+    InputProduct.nitrogen_pct.label("p_n_pct"),
 )
 FIELD_IDS = bindparam("ids", expanding=True)
 
@@ -149,6 +187,11 @@ DIARY_ROWS = ALL_DIARY_ROWS.where(DiaryEntry.field_id.in_(FIELD_IDS)).order_by(
     DiaryEntry.field_id, DiaryEntry.chain_seq
 )
 
+# A mission's catalogue product: the one it was linked to, else the one its code names.
+MISSION_PRODUCT = or_(
+    InputProduct.id == Mission.product_id,
+    and_(Mission.product_id.is_(None), InputProduct.code == Mission.product_code),
+)
 ALL_MISSION_ROWS = (
     select(
         Mission.mission_id,
@@ -170,13 +213,7 @@ ALL_MISSION_ROWS = (
         *PRODUCT_COLUMNS,
     )
     .join(MissionField, MissionField.mission_pk == Mission.id)
-    .outerjoin(
-        InputProduct,
-        or_(
-            InputProduct.id == Mission.product_id,
-            and_(Mission.product_id.is_(None), InputProduct.code == Mission.product_code),
-        ),
-    )
+    .outerjoin(InputProduct, MISSION_PRODUCT)
 )
 MISSION_ROWS = ALL_MISSION_ROWS.where(MissionField.field_id.in_(FIELD_IDS)).order_by(
     Mission.started_at, Mission.mission_id
@@ -196,6 +233,7 @@ def product_of(row: Any) -> Product | None:
         registration_no=row.p_reg,
         phi_days=row.p_phi,
         max_dose_per_ha=row.p_max_dose,
+        nitrogen_pct=row.p_n_pct,
     )
 
 
@@ -312,10 +350,6 @@ def from_mission(
         applied_unit=_s(row.amount_unit),
         evidence_entry_ids=tuple(evidence),
     )
-
-
-# Diary lines of trade, not of work on the field: buying a pesticide is not spraying it.
-NOT_APPLIED = frozenset({"purchase", "sale"})
 
 
 def applications(

@@ -49,7 +49,7 @@ def _iso(ts: datetime | None) -> str | None:
 
 # Fields added after entries were first hashed: each is hashed only when it holds a value,
 # so every entry written before it existed keeps the hash it was written with.
-_HASHED_WHEN_SET = ("counterparty", "applied_by", "chained")
+_HASHED_WHEN_SET = ("counterparty", "applied_by", "chained", "straw_handling")
 
 
 def entry_hash(entry: DiaryEntry) -> str:
@@ -78,7 +78,7 @@ def entry_hash(entry: DiaryEntry) -> str:
         # Absent from records written before these keys existed (and from their copies).
         value = getattr(entry, key, None)
         if value is not None:
-            content[key] = value
+            content[key] = str(value)
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -132,6 +132,7 @@ def append_entry(
         note=data.note,
         counterparty=data.counterparty,
         applied_by=data.applied_by,
+        straw_handling=data.straw_handling,
         corrects_id=data.corrects,
         retracts=data.retracts,
         source=source,
@@ -213,6 +214,8 @@ def _product_and_unit(
             )
     if data.quantity is not None and unit is None:
         raise InvalidInput("a quantity needs a unit (L or kg) or an input_code")
+    if data.straw_handling is not None and data.activity != Activity.straw:
+        raise InvalidInput("straw_handling belongs to a 'straw' entry only")
     return product, unit
 
 
@@ -317,6 +320,7 @@ def entry_public(entry: DiaryEntry, *, field_code: str, input_code: str | None, 
         note=entry.note,
         counterparty=entry.counterparty,
         applied_by=entry.applied_by,
+        straw_handling=entry.straw_handling,
         corrects=entry.corrects_id,
         retracts=entry.retracts,
         corrected_by=corrected_by,

@@ -50,6 +50,7 @@ class TimelineItem:
     note: str | None = None
     counterparty: str | None = None
     applied_by: str | None = None
+    straw_handling: str | None = None
     corrects: int | None = None
     drone_code: str | None = None
     status: str | None = None
@@ -118,6 +119,7 @@ def timeline(session: Session, *, field_ids: list[int]) -> list[TimelineItem]:
             note=e.note,
             counterparty=e.counterparty,
             applied_by=e.applied_by,
+            straw_handling=str(e.straw_handling) if e.straw_handling else None,
             corrects=e.corrects,
         )
         for e in entries

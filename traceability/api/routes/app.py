@@ -38,6 +38,7 @@ from traceability.models import (
     Role,
     SigninLinkCreate,
     SigninLinkPublic,
+    StrawHandling,
     User,
 )
 from traceability.services import access, myfarm, signin, warnings
@@ -273,6 +274,7 @@ def new_entry(
         products=products,
         activities=ACTIVITIES,
         controls=CONTROLS_OF_ACTIVITY,
+        straw_options=[str(s) for s in StrawHandling],
         activity_now=original.activity if original else ACTIVITIES[0],
         original=original,
         chosen_field=original.field_code if original else field,

@@ -1,12 +1,13 @@
 """Reports for the agriculture office: pandas frames as JSON, CSV or XLSX."""
 
+import dataclasses
 from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from traceability import report_files, reports
-from traceability.api.deps import FleetUser, SessionDep
+from traceability.api.deps import CurrentUser, SessionDep
 from traceability.errors import InvalidInput, NotFound
 from traceability.services import access
 
@@ -25,13 +26,25 @@ def report_filters(
         str | None,
         Query(max_length=64, description="organisation code: the drone's or the farmer's"),
     ] = None,
+    group: Annotated[
+        Literal["day", "week", "season"] | None,
+        Query(description="fleet: one row per drone and Vietnam day, ISO week or crop season"),
+    ] = None,
     by: Annotated[
-        Literal["day", "week"] | None, Query(description="fleet: one row per drone and day/week")
+        Literal["day", "week", "season"] | None, Query(description="the same as group")
+    ] = None,
+    field: Annotated[
+        str | None, Query(max_length=64, description="field code (field-season, low-emission-rice)")
+    ] = None,
+    season: Annotated[
+        int | None, Query(ge=1, description="season id (field-season, low-emission-rice)")
     ] = None,
 ) -> reports.Filters:
     """The query's filters, checked."""
     if from_ and to and from_ > to:
         raise InvalidInput(f"'from' ({from_}) is after 'to' ({to})")
+    if group and by and group != by:
+        raise InvalidInput(f"'group' ({group}) and 'by' ({by}) disagree; give one of them")
     return reports.Filters(
         since=from_,
         until=to,
@@ -39,7 +52,9 @@ def report_filters(
         product=product,
         drone=drone,
         organisation=organisation,
-        by=by,
+        by=group or by,
+        field=field,
+        season=season,
     )
 
 
@@ -47,16 +62,23 @@ def report_filters(
 def report(
     name: str,
     session: SessionDep,
-    user: FleetUser,
+    user: CurrentUser,
     filters: Annotated[reports.Filters, Depends(report_filters)],
     format: Literal["json", "csv", "xlsx"] = "json",
 ) -> Response:
-    """A report (missions, field-applications, pesticide-records, province, fleet) as
-    JSON ``{"data", "count"}``, CSV or XLSX (admin, office; an operator gets its own
-    drones' rows of the reports that have a ``drone_code`` column)."""
+    """A report (missions, field-applications, pesticide-records, province, fleet,
+    field-season, low-emission-rice) as JSON ``{"data", "count"}``, CSV or XLSX.
+
+    Admins and the office read every row; an operator its own drones' rows of the reports
+    with a ``drone_code`` column; a cooperative its members' fields' rows of the reports
+    with a ``field_code`` column; a farmer field-season and low-emission-rice of their own
+    fields (``services.access.report_rows``)."""
     build = reports.REPORTS.get(name)
     if build is None:
         raise NotFound(f"report '{name}' does not exist; there are: {', '.join(reports.REPORTS)}")
+    access.ensure_reads_report(user, name)
+    access.ensure_reads_field_report(session, user, filters.field)
+    filters = dataclasses.replace(filters, field_codes=access.report_field_codes(session, user))
     frame = access.report_rows(session, user, name, build(session.connection(), filters))
     headers = {}
     if format != "json":

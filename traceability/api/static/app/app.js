@@ -272,14 +272,15 @@
       if (q && firstMatch && !select.value) select.value = firstMatch.value;
       productChanged();
     }
-    /* The supplier or buyer for a purchase or sale, who applied for a spray or fertiliser: a
-       control of another work is hidden and disabled, so it is neither shown nor sent. */
+    /* The supplier or buyer for a purchase or sale, who applied for a spray or fertiliser,
+       what became of the straw: a control of another work is hidden and disabled, so it is
+       neither shown nor sent. */
     function controlsForActivity() {
       const act = activity();
       for (const row of $$("[data-activities]", form)) {
         const on = row.dataset.activities.split(" ").includes(act);
         row.hidden = !on;
-        $$("input", row).forEach((i) => { i.disabled = !on; });
+        $$("input, select", row).forEach((i) => { i.disabled = !on; });
       }
     }
     function productChanged() {
