@@ -8,6 +8,7 @@ corrected view unless they ask for everything.
 
 import hashlib
 from datetime import datetime
+from enum import Enum
 
 import orjson
 from sqlalchemy import update
@@ -78,7 +79,8 @@ def entry_hash(entry: DiaryEntry) -> str:
         # Absent from records written before these keys existed (and from their copies).
         value = getattr(entry, key, None)
         if value is not None:
-            content[key] = str(value)
+            # An enum (straw_handling) by its value; chained limits as the JSON they are.
+            content[key] = value.value if isinstance(value, Enum) else value
     return hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
