@@ -299,7 +299,7 @@ DEMO_COOPERATIVE = {
     "code": "HTX-DEMO",
     "name": "HTX Nông nghiệp Phong Thạnh (bản chạy thử)",
     "kind": "cooperative",
-    "address": "Xã Phong Thạnh Đông, thị xã Giá Rai, Bạc Liêu",
+    "address": "xã Phong Thạnh, tỉnh Cà Mau",
     "brand": "Gạo ST25 Giá Rai",
     "certificate_standard": "VietGAP",
     "certificate_no": "VG-DEMO-2026-001",

@@ -31,7 +31,7 @@ def coop(factory):
         "cooperative",
         code="HTX-VH",
         name="HTX Nông nghiệp Vĩnh Hậu",
-        address="Ấp Cái Cùng, xã Vĩnh Hậu, huyện Hòa Bình, Bạc Liêu",
+        address="Ấp Cái Cùng, xã Vĩnh Hậu, tỉnh Cà Mau",
         brand="Gạo Vĩnh Hậu",
         certificate_standard="VietGAP",
         certificate_no="VG-BL-0123",
@@ -68,7 +68,7 @@ def test_the_ten_fields_in_the_json(client, lot):
     assert nat["own_image"] is False
     [producer] = nat["producers"]
     assert producer["name"] == "HTX Nông nghiệp Vĩnh Hậu"  # 3 producer name
-    assert producer["address"] == "Ấp Cái Cùng, xã Vĩnh Hậu, huyện Hòa Bình, Bạc Liêu"  # 4
+    assert producer["address"] == "Ấp Cái Cùng, xã Vĩnh Hậu, tỉnh Cà Mau"  # 4
     spray_stage, harvest = nat["stages"]  # 5 each stage: trace code, location code, time
     assert spray_stage == {
         "stage": "spray",

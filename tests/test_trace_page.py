@@ -40,7 +40,7 @@ def make_lots(factory) -> dict[str, str]:
     coop = factory.organisation(
         "cooperative",
         name="HTX Nông nghiệp Vĩnh Hậu",
-        address="Ấp Cái Cùng, xã Vĩnh Hậu, huyện Hòa Bình, Bạc Liêu",
+        address="Ấp Cái Cùng, xã Vĩnh Hậu, tỉnh Cà Mau",
         brand="Gạo Vĩnh Hậu",
         certificate_no="VG-BL-0123",
         certificate_issuer="Trung tâm Chứng nhận Phù hợp (QUACERT)",
