@@ -36,6 +36,7 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "log_checkpoints",
     "log_leaves",
     "signin_links",
+    "trace_snapshots",
 }
 # Request fields that name a row of another table by its code.
 REFERENCES = [

@@ -30,7 +30,16 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+)
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -1163,6 +1172,29 @@ class LogLeaf(SQLModel, table=True):
     field_code: str = Field(max_length=64)
     length: int
     head: str | None = Field(default=None, max_length=64)
+
+
+# The buyer's trace, rendered ahead of the scan (see traceability/api/trace_cache.py).
+
+
+class TraceSnapshot(SQLModel, table=True):
+    """A lot's public trace as it was last rendered (the JSON, or the page in one language).
+
+    ``stamp`` names what it was built from: the build's version, the public base URL
+    and the fingerprint of every row it rests on (the lots of its lineage, ``lot_ids``,
+    and their fields, ``field_ids``, both comma-separated). A scan serves ``body`` only
+    while the fingerprint it computes from today's rows gives the same stamp.
+    """
+
+    __tablename__ = "trace_snapshots"
+
+    lot_id: int = Field(foreign_key="lots.id", primary_key=True, ondelete="CASCADE")
+    variant: str = Field(primary_key=True, max_length=16)
+    stamp: str
+    lot_ids: str
+    field_ids: str
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class CheckpointPublic(BaseModel):

@@ -314,8 +314,11 @@ def _load(session: Session, lot: Any, own_rows: list) -> Structure:
     )
 
 
-def lot_structure(session: Session, *, code: str) -> Structure:
-    """The cached structure of the lot ``code``; ``NotFound`` if there is no such lot."""
+def lot_structure(session: Session, *, code: str, cached: bool = True) -> Structure:
+    """The cached structure of the lot ``code``; ``NotFound`` if there is no such lot.
+
+    ``cached=False`` reads it afresh (and keeps that copy), as a stored trace must be.
+    """
     # Core execution on the session's connection: these plain column SELECTs need none of
     # the ORM's result machinery, which cost more than PostgreSQL took to answer them.
     found_rows = session.connection().execute(_LOT, {"code": code}).all()
@@ -324,7 +327,7 @@ def lot_structure(session: Session, *, code: str) -> Structure:
         raise NotFound(f"lot '{code}' does not exist")
     lot = found_rows[0]
     key = (str(session.get_bind().url), lot.id, lot.created_at)
-    found = _cache.get(key)
+    found = _cache.get(key) if cached else None
     if found is None:
         found = _load(session, lot, found_rows)
         _cache.put(key, found, since=found.loaded_at)
