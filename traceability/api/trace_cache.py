@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import exc, select
+from sqlalchemy import exc, select, text
 from sqlmodel import Session
 
 from traceability.errors import NotFound
@@ -59,17 +59,24 @@ trace.on_clear(clear)
 
 
 def build(
-    session: Session, *, code: str, base_url: str | None, renderings: dict[str, Rendering]
+    session: Session,
+    *,
+    code: str,
+    base_url: str | None,
+    renderings: dict[str, Rendering],
+    one_snapshot: bool = False,
 ) -> dict[str, bytes]:
     """Build the trace of ``code`` once, render each of ``renderings``, and store them.
 
     The stamp is read before the rows the trace is built from, and the structure is read
     afresh after it: a change committed in between makes the stored stamp older than
-    the rows, so the next scan rebuilds, never the other way round.
+    the rows, so the next scan rebuilds, never the other way round. ``one_snapshot``
+    says the transaction sees one snapshot of the database (PostgreSQL's REPEATABLE
+    READ), where reading the structure once is enough.
     """
     first = trace.lot_structure(session, code=code, cached=False)
     stamp = snapshot.stamp(session, first, base_url)
-    st = trace.lot_structure(session, code=code, cached=False)
+    st = first if one_snapshot else trace.lot_structure(session, code=code, cached=False)
     with_map = any(r.with_map for r in renderings.values())
     # Through the package, so the one build_trace is the one called (and the one patched).
     data = trace.build_trace(session, code=code, base_url=base_url, with_map=with_map, st=st)
@@ -136,18 +143,25 @@ def refresh(
     """
     if codes is None:
         codes = session.execute(select(Lot.code).order_by(Lot.id)).scalars().all()
+    session.commit()
+    one_snapshot = session.get_bind().dialect.name == "postgresql"
     seen = built = 0
     for code in codes:
         seen += 1
+        if one_snapshot:
+            # Each lot in a transaction of its own that sees one snapshot of the database.
+            session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
         if not everything and all(
             (found := snapshot.scan(session, code=code, variant=v, base_url=base_url)) is not None
             and found.fresh
             for v in renderings
         ):
             continue
-        build(session, code=code, base_url=base_url, renderings=renderings)
+        build(
+            session, code=code, base_url=base_url, renderings=renderings, one_snapshot=one_snapshot
+        )
         built += 1
-    session.commit()
+        session.commit()
     return seen, built
 
 
