@@ -492,6 +492,59 @@ def prebuild(url: str, procs: int) -> None:
     )
 
 
+def copy_to_sqlite(path: Path, n_lots: int) -> None:
+    """The whole benchmark record copied into a SQLite file, then the traces of the first
+    ``n_lots`` lots of the sample stored ahead (SQLite has one writer: one process)."""
+    from sqlalchemy import select
+    from sqlmodel import Session, SQLModel
+
+    import traceability.models  # noqa: F401  (registers every table)
+    from traceability.api import trace_cache
+    from traceability.api.routes.trace import RENDERINGS
+    from traceability.db import make_engine, migrate
+
+    t0 = time.perf_counter()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    src, dst = make_engine(_url("postgresql")), make_engine(f"sqlite:///{path}")
+    migrate(dst)
+    with src.connect() as read, dst.begin() as write:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name in ("trace_snapshots", "alembic_version"):
+                continue
+            result = read.execution_options(stream_results=True).execute(select(table))
+            for chunk in result.mappings().partitions(20_000):
+                write.execute(table.insert(), [dict(r) for r in chunk])
+    print(f"  copied to {path}: {time.perf_counter() - t0:.0f} s", flush=True)
+    with Session(dst) as session:
+        seen, built = trace_cache.refresh(
+            session, base_url="https://trace.example.vn", renderings=RENDERINGS,
+            codes=_codes(n_lots),
+        )  # fmt: skip
+    print(
+        f"SQLite copy ready in {time.perf_counter() - t0:.0f} s; traces stored ahead for "
+        f"{built:,} of the {seen:,} lots of the sample",
+        flush=True,
+    )
+
+
+def _coverage(url: str, codes: list[str]) -> int:
+    """How many of ``codes`` have every rendering stored (stale or not)."""
+    from sqlalchemy import bindparam, text
+
+    from traceability.db import make_engine
+
+    engine = make_engine(url)
+    stmt = text(
+        "SELECT count(*) FROM (SELECT s.lot_id FROM trace_snapshots s JOIN lots l "
+        "ON l.id = s.lot_id WHERE l.code IN :codes GROUP BY s.lot_id HAVING count(*) = 3) x"
+    ).bindparams(bindparam("codes", expanding=True))
+    with engine.connect() as conn:
+        n = conn.execute(stmt, {"codes": codes}).scalar()
+    engine.dispose()
+    return n
+
+
 # ---------------------------------------------------------------- fixed-rate load generator
 
 
@@ -580,7 +633,12 @@ def loadgen(args) -> None:
 # ---------------------------------------------------------------- run
 
 
-def _url() -> str:
+SQLITE = Path(os.environ.get("BENCH_SQLITE", Path(tempfile.gettempdir()) / "agritrace_bench.db"))
+
+
+def _url(backend: str = "postgresql") -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{SQLITE}"
     return f"{PG.replace('postgresql://', 'postgresql+psycopg://')}/{DB}"
 
 
@@ -644,9 +702,10 @@ end
 def run(args) -> None:
     """Start the server, load each endpoint, print a markdown table."""
     env = os.environ | {
-        "AGRITRACE_DATABASE_URL": f"{PG.replace('postgresql://', 'postgresql+psycopg://')}/{DB}",
+        "AGRITRACE_DATABASE_URL": _url(args.backend),
         "AGRITRACE_PUBLIC_BASE_URL": "https://trace.example.vn",
     }
+    print(f"{args.backend}; load average at start: {os.getloadavg()}", flush=True)
     cmd = [
         sys.executable,
         "-m",
@@ -674,6 +733,11 @@ def run(args) -> None:
             except httpx.HTTPError:
                 time.sleep(0.2)
         codes = _codes(args.lots)
+        print(
+            f"{_coverage(_url(args.backend), codes):,} of the {len(codes):,} lots drawn from "
+            "have their traces stored",
+            flush=True,
+        )
         endpoints = {
             "/healthz (ceiling)": ["/healthz"],
             "/api/v1/trace/{code}": [f"/api/v1/trace/{c}" for c in codes],
@@ -683,7 +747,12 @@ def run(args) -> None:
         for name, paths in endpoints.items():
             random.Random(1).shuffle(paths)
             pf = Path(tempfile.gettempdir()) / "agritrace_bench_paths.txt"
-            pf.write_text("\n".join(paths))
+            pf_fixed = Path(tempfile.gettempdir()) / "agritrace_bench_paths_fixed.txt"
+            # --first: wrk and the fixed-rate generator scan two halves of the lots, each
+            # lot once at most, so no worker has served a lot before (first scans).
+            half = len(paths) // 2 if args.first and len(paths) > 1 else len(paths)
+            pf.write_text("\n".join(paths[:half]))
+            pf_fixed.write_text("\n".join(paths[half:] or paths))
             # By default this warms the workers (imports, pools), not the data: every run
             # draws random lots. A longer --warm over a small --lots pool measures the
             # steady state of lots being scanned again and again (the cached path).
@@ -697,7 +766,7 @@ def run(args) -> None:
                     "--port",
                     str(args.port),
                     "--paths",
-                    str(pf),
+                    str(pf_fixed),
                     "--rate",
                     str(args.rate),
                     "--duration",
@@ -713,8 +782,10 @@ def run(args) -> None:
             rows.append((name, closed, fixed))
             print(name, closed, fixed, flush=True)
         print()
+        print(f"load average at the end: {os.getloadavg()}")
         print(
-            f"lots={args.lots}, warm-up {args.warm}s, "
+            f"{args.backend}, lots={args.lots}{' (first scans: halves)' if args.first else ''}, "
+            f"warm-up {args.warm}s, "
             f"workers={args.workers}, wrk -c{args.wrk_conns} for {args.duration}s; "
             f"fixed rate {args.rate}/s for {args.duration}s over {args.conns} connections"
         )
@@ -756,8 +827,14 @@ def main() -> None:
         p.add_argument("--entries", type=int, default=1_000_000)
         p.add_argument("--lots", type=int, default=20_000, help="lots drawn from, at random")
         p.add_argument("--warm", type=int, default=3, help="seconds of unmeasured load first")
+        p.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
+        p.add_argument(
+            "--first", action="store_true", help="each lot scanned once at most (first scans)"
+        )
     p_pre = sub.add_parser("prebuild", help="store every lot's trace ahead of the scans")
     p_pre.add_argument("--procs", type=int, default=2)
+    p_sq = sub.add_parser("sqlite", help="copy the record into SQLite, store traces ahead")
+    p_sq.add_argument("--lots", type=int, default=5_000)
     p_gen = sub.add_parser("loadgen", help=argparse.SUPPRESS)
     p_gen.add_argument("--port", type=int, required=True)
     p_gen.add_argument("--paths", required=True)
@@ -772,6 +849,8 @@ def main() -> None:
         load(n_entries=args.entries)
     if args.cmd in ("prebuild", "all"):
         prebuild(_url(), getattr(args, "procs", 2))
+    if args.cmd == "sqlite":
+        copy_to_sqlite(SQLITE, args.lots)
     if args.cmd in ("run", "all"):
         run(args)
 

@@ -375,3 +375,24 @@ def test_a_trace_missing_from_the_store_is_built_and_stored_by_the_scan(
     assert scan(client, code) == fresh(db, code, "json")
     assert stored(db, code, "json") == fresh(db, code, "json")
     assert builds.count(code) == 2
+
+
+def test_a_lot_recorded_through_the_api_is_stored_before_its_first_scan(
+    client, admin_headers, db, factory, builds
+):
+    field = factory.field()
+    factory.season(field, sown_on=date(2026, 1, 5))
+    factory.entry(field, activity="observe")
+    body = {
+        "code": "LOT-API-1",
+        "field_codes": [field.code],
+        "harvested_on": "2026-04-10",
+        "quantity_kg": 4200.0,
+        "product_name": "Lúa ST25",
+    }
+    assert client.post("/api/v1/lots", json=body, headers=admin_headers).status_code == 201
+    assert builds == ["LOT-API-1"]  # built once the answer was sent, for every rendering
+    for variant in RENDERINGS:
+        assert stored(db, "LOT-API-1", variant) == fresh(db, "LOT-API-1", variant)
+        assert scan(client, "LOT-API-1", variant) == stored(db, "LOT-API-1", variant)
+    assert builds == ["LOT-API-1"]

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import exc, select, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from traceability.errors import NotFound
@@ -89,6 +90,20 @@ def build(
     if snapshot.same_rows(first, st):
         _store(session, st, bodies, stamp)
     return bodies
+
+
+def build_apart(
+    engine: Engine, *, code: str, base_url: str | None, renderings: dict[str, Rendering]
+) -> None:
+    """:func:`build` in a session of its own, e.g. once a new lot's answer has been sent.
+
+    A failure is logged, never raised: a trace not stored ahead is built by its first scan.
+    """
+    try:
+        with Session(engine) as session:
+            build(session, code=code, base_url=base_url, renderings=renderings)
+    except Exception:  # noqa: BLE001 - see above
+        log.exception("trace of lot %s not stored ahead", code)
 
 
 def _store(session: Session, st: trace.Structure, bodies: dict[str, bytes], stamp: str) -> None:
