@@ -492,30 +492,23 @@ def prebuild(url: str, procs: int) -> None:
     )
 
 
-def copy_to_sqlite(path: Path, n_lots: int) -> None:
+def copy_to_sqlite(path: Path, n_lots: int, reuse: bool = False) -> None:
     """The whole benchmark record copied into a SQLite file, then the traces of the first
     ``n_lots`` lots of the sample stored ahead (SQLite has one writer: one process)."""
-    from sqlalchemy import select
-    from sqlmodel import Session, SQLModel
+    from sqlmodel import Session
 
     import traceability.models  # noqa: F401  (registers every table)
     from traceability.api import trace_cache
     from traceability.api.routes.trace import RENDERINGS
-    from traceability.db import make_engine, migrate
+    from traceability.db import make_engine
 
     t0 = time.perf_counter()
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{path}{suffix}").unlink(missing_ok=True)
     src, dst = make_engine(_url("postgresql")), make_engine(f"sqlite:///{path}")
-    migrate(dst)
-    with src.connect() as read, dst.begin() as write:
-        for table in SQLModel.metadata.sorted_tables:
-            if table.name in ("trace_snapshots", "alembic_version"):
-                continue
-            result = read.execution_options(stream_results=True).execute(select(table))
-            for chunk in result.mappings().partitions(20_000):
-                write.execute(table.insert(), [dict(r) for r in chunk])
-    print(f"  copied to {path}: {time.perf_counter() - t0:.0f} s", flush=True)
+    if not reuse:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        _copy(src, dst)
+        print(f"  copied to {path}: {time.perf_counter() - t0:.0f} s", flush=True)
     with Session(dst) as session:
         seen, built = trace_cache.refresh(
             session, base_url="https://trace.example.vn", renderings=RENDERINGS,
@@ -526,6 +519,22 @@ def copy_to_sqlite(path: Path, n_lots: int) -> None:
         f"{built:,} of the {seen:,} lots of the sample",
         flush=True,
     )
+
+
+def _copy(src, dst) -> None:
+    from sqlalchemy import select
+    from sqlmodel import SQLModel
+
+    from traceability.db import migrate
+
+    migrate(dst)
+    with src.connect() as read, dst.begin() as write:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name in ("trace_snapshots", "alembic_version"):
+                continue
+            result = read.execution_options(stream_results=True).execute(select(table))
+            for chunk in result.mappings().partitions(20_000):
+                write.execute(table.insert(), [dict(r) for r in chunk])
 
 
 def _coverage(url: str, codes: list[str]) -> int:
@@ -835,6 +844,7 @@ def main() -> None:
     p_pre.add_argument("--procs", type=int, default=2)
     p_sq = sub.add_parser("sqlite", help="copy the record into SQLite, store traces ahead")
     p_sq.add_argument("--lots", type=int, default=5_000)
+    p_sq.add_argument("--reuse", action="store_true", help="keep the copy, store traces only")
     p_gen = sub.add_parser("loadgen", help=argparse.SUPPRESS)
     p_gen.add_argument("--port", type=int, required=True)
     p_gen.add_argument("--paths", required=True)
@@ -850,7 +860,7 @@ def main() -> None:
     if args.cmd in ("prebuild", "all"):
         prebuild(_url(), getattr(args, "procs", 2))
     if args.cmd == "sqlite":
-        copy_to_sqlite(SQLITE, args.lots)
+        copy_to_sqlite(SQLITE, args.lots, args.reuse)
     if args.cmd in ("run", "all"):
         run(args)
 
