@@ -133,6 +133,9 @@ def render_trace(
     found = snapshot.scan(
         session, code=code, variant=variant, base_url=base_url, known=held[0] if held else None
     )
+    # Ended by COMMIT, not by the ROLLBACK a closing session sends: psycopg forgets every
+    # prepared statement on a rollback, and planning the scan costs more than running it.
+    session.commit()
     if found is None:
         raise NotFound(f"lot '{code}' does not exist")
     if found.fresh:

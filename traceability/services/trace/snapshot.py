@@ -77,6 +77,8 @@ _ROW_IDS = ("ANY(string_to_array(s.lot_ids, ',')::int[])",
             "ANY(string_to_array(s.field_ids, ',')::int[])")  # fmt: skip
 # A scan in one round trip: the lot, its stored rendering's stamp, today's fingerprint
 # of the rows that rendering rests on, and the body unless the caller holds that stamp.
+# (OFFSET 0 keeps the fingerprint a subquery computed once, not an expression inlined
+# wherever it is named.)
 _PG_SCAN = text(
     f"""
 SELECT l.id, s.stamp, fp.fp,
@@ -84,7 +86,8 @@ SELECT l.id, s.stamp, fp.fp,
             THEN s.body END AS body
   FROM lots l
   LEFT JOIN trace_snapshots s ON s.lot_id = l.id AND s.variant = :variant
-  LEFT JOIN LATERAL (SELECT {_pg_fingerprint(*_ROW_IDS)} AS fp) fp ON s.lot_id IS NOT NULL
+  LEFT JOIN LATERAL (SELECT {_pg_fingerprint(*_ROW_IDS)} AS fp OFFSET 0) fp
+         ON s.lot_id IS NOT NULL
  WHERE l.code = :code
 """
 )
