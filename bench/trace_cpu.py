@@ -37,9 +37,10 @@ def main() -> None:
     parser.add_argument("--repeat", action="store_true", help="measure second scans")
     parser.add_argument("--root", default=str(ROOT), help="the checkout whose code is measured")
     args = parser.parse_args()
+    sys.path.insert(0, str(ROOT / "bench"))
+    import trace_bench  # (puts this checkout first on the path: the one measured goes before)
+
     sys.path.insert(0, args.root)
-    sys.path.insert(1, str(ROOT / "bench"))
-    import trace_bench
 
     os.environ["AGRITRACE_DATABASE_URL"] = trace_bench._url(args.backend)
     os.environ["AGRITRACE_PUBLIC_BASE_URL"] = "https://trace.example.vn"
@@ -77,7 +78,6 @@ def main() -> None:
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             pg = sum(_backend_cpu(p) for p in pids) - pg0
             n = len(codes)
-            print("connections", len(pids))
             print(
                 f"{'repeat' if args.repeat else 'first'} scans {url.format('{code}')} "
                 f"({args.backend}, {n} lots): wall {wall / n * 1000:.2f} ms, app CPU "
