@@ -1,8 +1,14 @@
 """Benchmark of the buyer's trace under load, on PostgreSQL with a province-sized record.
 
     .venv/bin/python bench/trace_bench.py load        # 100,000 lots, 1,000,000 diary entries
+    .venv/bin/python bench/trace_bench.py prebuild    # store the traces ahead (sample first)
     .venv/bin/python bench/trace_bench.py run         # server + wrk + fixed-rate load, a table
-    .venv/bin/python bench/trace_bench.py all         # both
+    .venv/bin/python bench/trace_bench.py all         # all three
+    .venv/bin/python bench/trace_bench.py sqlite      # the record copied into SQLite
+    .venv/bin/python bench/trace_bench.py run --backend sqlite
+
+``run --first`` scans each lot at most once per phase (first scans); the lots are a
+fixed sample (``SAMPLE_ORDER``) so that ``prebuild`` stores theirs first.
 
 ``load`` builds a database of its own (``agritrace_bench`` on 127.0.0.1:5432) with
 COPY: 25,000 farmers, 95,000 fields (2 ha rectangles on a UTM grid in Bạc Liêu)
