@@ -1,4 +1,4 @@
-"""CPU time of a buyer's scan, server and database together: a measure a busy machine cannot blur.
+"""CPU time of a buyer's scan, server and database together: less blurred by a busy machine.
 
     .venv/bin/python bench/trace_cpu.py --lots 1000 [--backend sqlite] [--repeat]
 
