@@ -252,6 +252,33 @@ def serve(
     )
 
 
+@app.command("trace-snapshots")
+def trace_snapshots(
+    rebuild_all: Annotated[
+        bool, typer.Option("--all", help="rebuild every lot's trace, not only missing or stale")
+    ] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Store every lot's trace ahead of the buyers' scans (missing or stale ones only).
+
+    Scans build what they find missing or stale themselves; run this after an upgrade or
+    a bulk import (or from cron) so that no buyer waits for a build.
+    """
+    from sqlmodel import Session
+
+    from traceability.api import trace_cache
+    from traceability.api.routes.trace import RENDERINGS
+    from traceability.config import get_settings
+
+    engine = existing_engine(database_url)
+    base_url = get_settings().public_base_url.rstrip("/")
+    with Session(engine) as session:
+        seen, built = trace_cache.refresh(
+            session, base_url=base_url, renderings=RENDERINGS, everything=rebuild_all
+        )
+    typer.echo(f"{built} of {seen} lots' traces built and stored ({base_url})")
+
+
 @app.command("import-fields")
 def import_fields(
     file: Annotated[

@@ -1,8 +1,14 @@
 """Benchmark of the buyer's trace under load, on PostgreSQL with a province-sized record.
 
     .venv/bin/python bench/trace_bench.py load        # 100,000 lots, 1,000,000 diary entries
+    .venv/bin/python bench/trace_bench.py prebuild    # store the traces ahead (sample first)
     .venv/bin/python bench/trace_bench.py run         # server + wrk + fixed-rate load, a table
-    .venv/bin/python bench/trace_bench.py all         # both
+    .venv/bin/python bench/trace_bench.py all         # all three
+    .venv/bin/python bench/trace_bench.py sqlite      # the record copied into SQLite
+    .venv/bin/python bench/trace_bench.py run --backend sqlite
+
+``run --first`` scans each lot at most once per phase (first scans); the lots are a
+fixed sample (``SAMPLE_ORDER``) so that ``prebuild`` stores theirs first.
 
 ``load`` builds a database of its own (``agritrace_bench`` on 127.0.0.1:5432) with
 COPY: 25,000 farmers, 95,000 fields (2 ha rectangles on a UTM grid in Bạc Liêu)
@@ -46,6 +52,9 @@ PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 DB = os.environ.get("BENCH_DB", "agritrace_bench")
 CODES_FILE = Path(tempfile.gettempdir()) / "agritrace_bench_codes.txt"
 GTINS = ["8934567890120", "4006381333931", "8936012345677"]
+# The lots a run draws from: a fixed random-looking sample (the first N in this order), so
+# that ``prebuild`` stores the traces of the sample first.
+SAMPLE_ORDER = "md5(code)"
 
 
 # ---------------------------------------------------------------- load
@@ -446,6 +455,111 @@ def load(
     )
 
 
+# ---------------------------------------------------------------- traces built ahead
+
+
+def _prebuild_part(url: str, part: int, parts: int) -> tuple[int, int]:
+    from sqlalchemy import text
+    from sqlmodel import Session
+
+    from traceability.api import trace_cache
+    from traceability.api.routes.trace import RENDERINGS
+    from traceability.db import make_engine
+
+    engine = make_engine(url)
+    with Session(engine) as session:
+        codes = (
+            session.execute(
+                text(f"SELECT code FROM lots WHERE id % :n = :k ORDER BY {SAMPLE_ORDER}"),
+                {"n": parts, "k": part},
+            )
+            .scalars()
+            .all()
+        )
+        out = trace_cache.refresh(
+            session, base_url="https://trace.example.vn", renderings=RENDERINGS, codes=codes
+        )
+    engine.dispose()
+    return out
+
+
+def prebuild(url: str, procs: int) -> None:
+    """Store every lot's trace ahead of the scans (as ``agritrace trace-snapshots`` does)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(procs) as pool:
+        done = list(pool.map(_prebuild_part, [url] * procs, range(procs), [procs] * procs))
+    seen, built = sum(d[0] for d in done), sum(d[1] for d in done)
+    print(
+        f"traces stored ahead: {built:,} of {seen:,} lots built in "
+        f"{time.perf_counter() - t0:.0f} s ({procs} processes)",
+        flush=True,
+    )
+
+
+def copy_to_sqlite(path: Path, n_lots: int, reuse: bool = False) -> None:
+    """The whole benchmark record copied into a SQLite file, then the traces of the first
+    ``n_lots`` lots of the sample stored ahead (SQLite has one writer: one process)."""
+    from sqlmodel import Session
+
+    import traceability.models  # noqa: F401  (registers every table)
+    from traceability.api import trace_cache
+    from traceability.api.routes.trace import RENDERINGS
+    from traceability.db import make_engine
+
+    t0 = time.perf_counter()
+    src, dst = make_engine(_url("postgresql")), make_engine(f"sqlite:///{path}")
+    if not reuse:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        _copy(src, dst)
+        print(f"  copied to {path}: {time.perf_counter() - t0:.0f} s", flush=True)
+    with Session(dst) as session:
+        seen, built = trace_cache.refresh(
+            session, base_url="https://trace.example.vn", renderings=RENDERINGS,
+            codes=_codes(n_lots),
+        )  # fmt: skip
+    print(
+        f"SQLite copy ready in {time.perf_counter() - t0:.0f} s; traces stored ahead for "
+        f"{built:,} of the {seen:,} lots of the sample",
+        flush=True,
+    )
+
+
+def _copy(src, dst) -> None:
+    from sqlalchemy import select
+    from sqlmodel import SQLModel
+
+    from traceability.db import migrate
+
+    migrate(dst)
+    with src.connect() as read, dst.begin() as write:
+        for table in SQLModel.metadata.sorted_tables:
+            if table.name in ("trace_snapshots", "alembic_version"):
+                continue
+            result = read.execution_options(stream_results=True).execute(select(table))
+            for chunk in result.mappings().partitions(20_000):
+                write.execute(table.insert(), [dict(r) for r in chunk])
+
+
+def _coverage(url: str, codes: list[str]) -> int:
+    """How many of ``codes`` have every rendering stored (stale or not)."""
+    from sqlalchemy import bindparam, text
+
+    from traceability.db import make_engine
+
+    engine = make_engine(url)
+    stmt = text(
+        "SELECT count(*) FROM (SELECT s.lot_id FROM trace_snapshots s JOIN lots l "
+        "ON l.id = s.lot_id WHERE l.code IN :codes GROUP BY s.lot_id HAVING count(*) = 3) x"
+    ).bindparams(bindparam("codes", expanding=True))
+    with engine.connect() as conn:
+        n = conn.execute(stmt, {"codes": codes}).scalar()
+    engine.dispose()
+    return n
+
+
 # ---------------------------------------------------------------- fixed-rate load generator
 
 
@@ -534,12 +648,22 @@ def loadgen(args) -> None:
 # ---------------------------------------------------------------- run
 
 
+SQLITE = Path(os.environ.get("BENCH_SQLITE", Path(tempfile.gettempdir()) / "agritrace_bench.db"))
+
+
+def _url(backend: str = "postgresql") -> str:
+    if backend == "sqlite":
+        return f"sqlite:///{SQLITE}"
+    return f"{PG.replace('postgresql://', 'postgresql+psycopg://')}/{DB}"
+
+
 def _codes(n: int = 20_000) -> list[str]:
     import psycopg
 
     with psycopg.connect(f"{PG}/{DB}") as conn:
         codes = [
-            r[0] for r in conn.execute("SELECT code FROM lots ORDER BY random() LIMIT %s", (n,))
+            r[0]
+            for r in conn.execute(f"SELECT code FROM lots ORDER BY {SAMPLE_ORDER} LIMIT %s", (n,))
         ]
     return codes
 
@@ -593,9 +717,10 @@ end
 def run(args) -> None:
     """Start the server, load each endpoint, print a markdown table."""
     env = os.environ | {
-        "AGRITRACE_DATABASE_URL": f"{PG.replace('postgresql://', 'postgresql+psycopg://')}/{DB}",
+        "AGRITRACE_DATABASE_URL": _url(args.backend),
         "AGRITRACE_PUBLIC_BASE_URL": "https://trace.example.vn",
     }
+    print(f"{args.backend}; load average at start: {os.getloadavg()}", flush=True)
     cmd = [
         sys.executable,
         "-m",
@@ -623,6 +748,11 @@ def run(args) -> None:
             except httpx.HTTPError:
                 time.sleep(0.2)
         codes = _codes(args.lots)
+        print(
+            f"{_coverage(_url(args.backend), codes):,} of the {len(codes):,} lots drawn from "
+            "have their traces stored",
+            flush=True,
+        )
         endpoints = {
             "/healthz (ceiling)": ["/healthz"],
             "/api/v1/trace/{code}": [f"/api/v1/trace/{c}" for c in codes],
@@ -632,7 +762,12 @@ def run(args) -> None:
         for name, paths in endpoints.items():
             random.Random(1).shuffle(paths)
             pf = Path(tempfile.gettempdir()) / "agritrace_bench_paths.txt"
-            pf.write_text("\n".join(paths))
+            pf_fixed = Path(tempfile.gettempdir()) / "agritrace_bench_paths_fixed.txt"
+            # --first: wrk and the fixed-rate generator scan two halves of the lots, each
+            # lot once at most, so no worker has served a lot before (first scans).
+            half = len(paths) // 2 if args.first and len(paths) > 1 else len(paths)
+            pf.write_text("\n".join(paths[:half]))
+            pf_fixed.write_text("\n".join(paths[half:] or paths))
             # By default this warms the workers (imports, pools), not the data: every run
             # draws random lots. A longer --warm over a small --lots pool measures the
             # steady state of lots being scanned again and again (the cached path).
@@ -646,7 +781,7 @@ def run(args) -> None:
                     "--port",
                     str(args.port),
                     "--paths",
-                    str(pf),
+                    str(pf_fixed),
                     "--rate",
                     str(args.rate),
                     "--duration",
@@ -662,8 +797,10 @@ def run(args) -> None:
             rows.append((name, closed, fixed))
             print(name, closed, fixed, flush=True)
         print()
+        print(f"load average at the end: {os.getloadavg()}")
         print(
-            f"lots={args.lots}, warm-up {args.warm}s, "
+            f"{args.backend}, lots={args.lots}{' (first scans: halves)' if args.first else ''}, "
+            f"warm-up {args.warm}s, "
             f"workers={args.workers}, wrk -c{args.wrk_conns} for {args.duration}s; "
             f"fixed rate {args.rate}/s for {args.duration}s over {args.conns} connections"
         )
@@ -705,6 +842,15 @@ def main() -> None:
         p.add_argument("--entries", type=int, default=1_000_000)
         p.add_argument("--lots", type=int, default=20_000, help="lots drawn from, at random")
         p.add_argument("--warm", type=int, default=3, help="seconds of unmeasured load first")
+        p.add_argument("--backend", choices=["postgresql", "sqlite"], default="postgresql")
+        p.add_argument(
+            "--first", action="store_true", help="each lot scanned once at most (first scans)"
+        )
+    p_pre = sub.add_parser("prebuild", help="store every lot's trace ahead of the scans")
+    p_pre.add_argument("--procs", type=int, default=2)
+    p_sq = sub.add_parser("sqlite", help="copy the record into SQLite, store traces ahead")
+    p_sq.add_argument("--lots", type=int, default=5_000)
+    p_sq.add_argument("--reuse", action="store_true", help="keep the copy, store traces only")
     p_gen = sub.add_parser("loadgen", help=argparse.SUPPRESS)
     p_gen.add_argument("--port", type=int, required=True)
     p_gen.add_argument("--paths", required=True)
@@ -717,6 +863,10 @@ def main() -> None:
         return
     if args.cmd in ("load", "all"):
         load(n_entries=args.entries)
+    if args.cmd in ("prebuild", "all"):
+        prebuild(_url(), getattr(args, "procs", 2))
+    if args.cmd == "sqlite":
+        copy_to_sqlite(SQLITE, args.lots, args.reuse)
     if args.cmd in ("run", "all"):
         run(args)
 

@@ -40,6 +40,7 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "log_leaves",
     "signin_links",
     "lot_images",
+    "trace_snapshots",
 }
 # Request fields that name a row of another table by its code.
 REFERENCES = [

@@ -31,8 +31,10 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         # Up to 40 connections: as many as the threads FastAPI runs blocking routes on, so
-        # a burst waits for PostgreSQL rather than for a free connection.
-        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=30)
+        # a burst waits for PostgreSQL rather than for a free connection. All of them are
+        # kept once opened: a connection closed after a burst and opened again costs a new
+        # backend, and its prepared statements, on every request of the next burst.
+        engine = create_engine(url, pool_pre_ping=True, pool_size=40, max_overflow=0)
     return engine
 
 

@@ -1382,6 +1382,29 @@ class LogLeaf(SQLModel, table=True):
     head: str | None = Field(default=None, max_length=64)
 
 
+# The buyer's trace, rendered ahead of the scan (see traceability/api/trace_cache.py).
+
+
+class TraceSnapshot(SQLModel, table=True):
+    """A lot's public trace as it was last rendered (the JSON, or the page in one language).
+
+    ``stamp`` names what it was built from: the build's version, the public base URL
+    and the fingerprint of every row it rests on (the lots of its lineage, ``lot_ids``,
+    and their fields, ``field_ids``, both comma-separated). A scan serves ``body`` only
+    while the fingerprint it computes from today's rows gives the same stamp.
+    """
+
+    __tablename__ = "trace_snapshots"
+
+    lot_id: int = Field(foreign_key="lots.id", primary_key=True, ondelete="CASCADE")
+    variant: str = Field(primary_key=True, max_length=16)
+    stamp: str
+    lot_ids: str
+    field_ids: str
+    body: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class CheckpointPublic(BaseModel):
     """A published checkpoint: the signed note, its signature and what it states."""
 

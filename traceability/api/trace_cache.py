@@ -1,79 +1,119 @@
-"""Rendered traces kept while nothing they rest on has changed, and answered with an ETag.
+"""Rendered traces stored ahead of the scan, served while nothing they rest on has changed.
 
-A buyer's scan is read far more often than a diary is written: the rendered body of a
-lot's trace (the JSON, or the page in one language) is kept per worker and served again
-only while the lot's *fingerprint* is the one it was built from. On PostgreSQL every row
-version has its own ``xmin``; the fingerprint sums them (with counts and newest ids)
-over the diaries, missions and per-field results of all the lot's fields, the fields'
-recorded diary heads, the product catalogue, the reviewer's acceptances of amendments,
-missions claiming the fields, and the newest transparency checkpoint (a trace carries
-its inclusion proofs). Any INSERT, UPDATE or DELETE — through the API or behind its back
-— changes it, so a tampered diary is never answered from the cache. SQLite has no such
-column: there, every request is rebuilt.
+A lot's trace is rendered (the JSON, and the page in each language) when the lot is
+recorded, by ``agritrace trace-snapshots``, or by the first scan that finds none, and
+kept in ``trace_snapshots`` with the stamp of the rows it was built from
+(``services.trace.snapshot``). A scan is then one query: the lot, its stored
+rendering, and today's fingerprint of those rows; the body is served only if the
+stamp still holds. Any change — through the API or behind its back in SQL — makes
+the next scan rebuild and store it again, so no scan is answered with an older trace.
+Each worker also keeps the bodies it served, so a repeat scan on PostgreSQL does not
+even fetch the body again (the query then returns the stamp alone).
 
-The fingerprint names every table ``services.trace.build_trace`` reads beyond the
-lot's cached structure: a trace that starts reading another must add it here.
+The snapshot is made by the one builder, ``services.trace.build_trace``, and the one
+renderer per variant the routes use: a stored trace is byte for byte a fresh one.
 """
 
 import hashlib
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import text
+from sqlalchemy import exc, select, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from traceability.errors import NotFound
+from traceability.models import Lot
 from traceability.services import trace
+from traceability.services.trace import snapshot
 
-# Rendered bodies are 5-20 kB: 10,000 of them stay well under 200 MB per worker.
+log = logging.getLogger(__name__)
+
+# Rendered bodies are 5-60 kB: 10,000 of them stay well under 600 MB per worker.
 RESPONSE_CACHE_SIZE = 10_000
 # Short public caching: a scan in a shop re-opened a minute later need not hit the database.
 CACHE_HEADERS = {"Cache-Control": "public, max-age=60"}
 
-_FINGERPRINT_COLS = """
-      (SELECT count(*) || ':' || coalesce(max(id), 0) || ':'
-              || coalesce(sum(xmin::text::bigint), 0)
-         FROM diary_entries WHERE field_id = ANY(:ids)) AS diary,
-      (SELECT count(*) || ':' || coalesce(sum(mf.xmin::text::bigint + m.xmin::text::bigint), 0)
-         FROM mission_fields mf JOIN missions m ON m.id = mf.mission_pk
-        WHERE mf.field_id = ANY(:ids)) AS missions,
-      (SELECT coalesce(sum(xmin::text::bigint), 0) FROM fields WHERE id = ANY(:ids)) AS heads,
-      (SELECT coalesce(sum(xmin::text::bigint), 0) || ':' || count(*) FROM inputs) AS products,
-      (SELECT count(*) || ':' || coalesce(max(id), 0) || ':'
-              || coalesce(sum(xmin::text::bigint), 0)
-         FROM amendment_acceptances) AS accepted,
-      (SELECT coalesce(max(id), 0) FROM log_checkpoints) AS checkpoint,
-      (SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0)
-         FROM mission_claims WHERE field_id = ANY(:ids)) AS claims
-"""
-_FINGERPRINT = text(f"SELECT {_FINGERPRINT_COLS}")
-# A repeat scan in one round trip: the lot (is it still the one we cached?) and its fingerprint.
-_LOOKUP_FINGERPRINT = text(
-    f"SELECT l.id, l.created_at, {_FINGERPRINT_COLS} FROM lots l WHERE l.code = :code"
-)
 
-# (url, lot id, structure loaded_at, base_url, variant) -> (fingerprint, body).
-_responses = trace.TTLCache(RESPONSE_CACHE_SIZE, trace.STRUCTURE_TTL_S)
-# (url, code) -> (lot id, created_at, Structure), for the one-round-trip path; it expires
-# with the structure it holds.
-_by_code = trace.TTLCache(RESPONSE_CACHE_SIZE, trace.STRUCTURE_TTL_S)
+@dataclass(frozen=True, slots=True)
+class Rendering:
+    """One way a trace is served: ``render`` turns the trace's data into the body."""
+
+    render: Callable[[dict], bytes]
+    with_map: bool = False
+
+
+# (url, code, variant) -> (stamp, body): what this worker served last for each rendering.
+_bodies = trace.TTLCache(RESPONSE_CACHE_SIZE, trace.STRUCTURE_TTL_S)
 
 
 def clear() -> None:
-    """Forget every rendered trace."""
-    _responses.clear()
-    _by_code.clear()
+    """Forget every body this worker holds (the stored snapshots stay)."""
+    _bodies.clear()
 
 
 # Clearing the lot structures (``trace.clear_cache()``) clears the bodies built from them.
 trace.on_clear(clear)
 
 
-def _fingerprint(session: Session, st: trace.Structure) -> tuple | None:
-    conn = session.connection()
-    if conn.dialect.name != "postgresql":
-        return None
-    return tuple(conn.execute(_FINGERPRINT, {"ids": list(st.fields)}).one())
+def build(
+    session: Session,
+    *,
+    code: str,
+    base_url: str | None,
+    renderings: dict[str, Rendering],
+    one_snapshot: bool = False,
+) -> dict[str, bytes]:
+    """Build the trace of ``code`` once, render each of ``renderings``, and store them.
+
+    The stamp is read before the rows the trace is built from, and the structure is read
+    afresh after it: a change committed in between makes the stored stamp older than
+    the rows, so the next scan rebuilds, never the other way round. ``one_snapshot``
+    says the transaction sees one snapshot of the database (PostgreSQL's REPEATABLE
+    READ), where reading the structure once is enough.
+    """
+    first = trace.lot_structure(session, code=code, cached=False)
+    stamp = snapshot.stamp(session, first, base_url)
+    st = first if one_snapshot else trace.lot_structure(session, code=code, cached=False)
+    with_map = any(r.with_map for r in renderings.values())
+    # Through the package, so the one build_trace is the one called (and the one patched).
+    data = trace.build_trace(session, code=code, base_url=base_url, with_map=with_map, st=st)
+    bodies = {}
+    for variant, r in renderings.items():
+        own = dict(data)
+        if not r.with_map:
+            own.pop("field_map", None)
+        bodies[variant] = r.render(own)
+    if snapshot.same_rows(first, st):
+        _store(session, st, bodies, stamp)
+    return bodies
+
+
+def build_apart(
+    engine: Engine, *, code: str, base_url: str | None, renderings: dict[str, Rendering]
+) -> None:
+    """:func:`build` in a session of its own, e.g. once a new lot's answer has been sent.
+
+    A failure is logged, never raised: a trace not stored ahead is built by its first scan.
+    """
+    try:
+        with Session(engine) as session:
+            build(session, code=code, base_url=base_url, renderings=renderings)
+    except Exception:  # noqa: BLE001 - see above
+        log.exception("trace of lot %s not stored ahead", code)
+
+
+def _store(session: Session, st: trace.Structure, bodies: dict[str, bytes], stamp: str) -> None:
+    try:
+        snapshot.store(session, st, bodies, stamp)
+        session.commit()
+    except exc.DBAPIError as error:
+        # A lot deleted meanwhile, or a busy SQLite file: the scan is answered all the same.
+        session.rollback()
+        log.warning("trace of lot %s not stored: %s", st.lot.code, error)
 
 
 def render_trace(
@@ -81,43 +121,66 @@ def render_trace(
     *,
     code: str,
     base_url: str | None,
-    variant: tuple,
-    render: Callable[[dict], bytes],
-    with_map: bool = False,
+    variant: str,
+    rendering: Rendering,
 ) -> bytes:
-    """``render(build_trace(...))``, answered from the cache while nothing it rests on changed.
+    """The ``variant`` rendering of the trace of ``code``: stored, or built and stored.
 
-    ``variant`` names the rendering (e.g. JSON, or the page in one language). On
-    PostgreSQL a repeat scan costs one query; SQLite rebuilds every time. Raises
-    ``NotFound`` if there is no such lot.
+    Raises ``NotFound`` if there is no such lot.
     """
-    conn = session.connection()
-    url = str(session.get_bind().url)
-    fp = None
-    st = None
-    known = _by_code.get((url, code)) if conn.dialect.name == "postgresql" else None
-    if known is not None:
-        lot_id, created_at, cached = known
-        row = conn.execute(_LOOKUP_FINGERPRINT, {"code": code, "ids": list(cached.fields)}).first()
-        if row is not None and (row.id, row.created_at) == (lot_id, created_at):
-            st, fp = cached, tuple(row[2:])
-    if st is None:
-        st = trace.lot_structure(session, code=code)
-        fp = _fingerprint(session, st)
-    key = (url, st.lot.id, st.loaded_at, base_url, variant)
-    if fp is not None:
-        hit = _responses.get(key)
-        if hit is not None and hit[0] == fp:
-            return hit[1]
-    # Through the package, so the one build_trace is the one called (and the one patched).
-    data = trace.build_trace(session, code=code, base_url=base_url, with_map=with_map, st=st)
-    body = render(data)
-    if fp is not None:
-        # Taken before the rows were read: a write in between only makes the next request
-        # rebuild, never serve something older than its fingerprint.
-        _responses.put(key, (fp, body))
-        _by_code.put((url, code), (st.lot.id, st.created_at, st), since=st.loaded_at)
-    return body
+    key = (str(session.get_bind().url), code, variant)
+    held = _bodies.get(key)
+    found = snapshot.scan(
+        session, code=code, variant=variant, base_url=base_url, known=held[0] if held else None
+    )
+    # Ended by COMMIT, not by the ROLLBACK a closing session sends: psycopg forgets every
+    # prepared statement on a rollback, and planning the scan costs more than running it.
+    session.commit()
+    if found is None:
+        raise NotFound(f"lot '{code}' does not exist")
+    if found.fresh:
+        if found.body is not None:
+            _bodies.put(key, (found.stamp, found.body))
+            return found.body
+        if held is not None and held[0] == found.stamp:
+            return held[1]
+    return build(session, code=code, base_url=base_url, renderings={variant: rendering})[variant]
+
+
+def refresh(
+    session: Session,
+    *,
+    base_url: str | None,
+    renderings: dict[str, Rendering],
+    codes: Iterable[str] | None = None,
+    everything: bool = False,
+) -> tuple[int, int]:
+    """Build and store the traces of ``codes`` (default: every lot) that are missing or stale.
+
+    ``everything`` rebuilds them all. Returns (lots looked at, lots built).
+    """
+    if codes is None:
+        codes = session.execute(select(Lot.code).order_by(Lot.id)).scalars().all()
+    session.commit()
+    one_snapshot = session.get_bind().dialect.name == "postgresql"
+    seen = built = 0
+    for code in codes:
+        seen += 1
+        if one_snapshot:
+            # Each lot in a transaction of its own that sees one snapshot of the database.
+            session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+        if not everything and all(
+            (found := snapshot.scan(session, code=code, variant=v, base_url=base_url)) is not None
+            and found.fresh
+            for v in renderings
+        ):
+            continue
+        build(
+            session, code=code, base_url=base_url, renderings=renderings, one_snapshot=one_snapshot
+        )
+        built += 1
+        session.commit()
+    return seen, built
 
 
 def answer(

@@ -2,10 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Header, HTTPException, status
+from fastapi import APIRouter, BackgroundTasks, Body, Header, HTTPException, status
 from fastapi.responses import Response
 
+from traceability.api import trace_cache
 from traceability.api.deps import CurrentUser, PagingDep, SessionDep
+from traceability.api.routes.trace import RENDERINGS, SettingsDep, _base_url
 from traceability.models import LotCreate, LotPublic, LotsPublic, Role
 from traceability.services import lot_identity
 from traceability.services import lots as svc
@@ -14,13 +16,28 @@ router = APIRouter()
 
 
 @router.post("/lots", status_code=201, response_model=LotPublic, tags=["lots"])
-def create_lot(data: LotCreate, session: SessionDep, user: CurrentUser):
-    """Record a harvest lot (admin, or the farmer of all its fields)."""
+def create_lot(
+    data: LotCreate,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
+    background: BackgroundTasks,
+):
+    """Record a harvest lot (admin, or the farmer of all its fields).
+
+    Its trace is built and stored once the answer is sent, ahead of the first scan.
+    """
     if user.role is Role.operator:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "lots are recorded by farmers and admins")
-    return svc.lot_public(
-        session, svc.create_lot(session, data=data, user=user if user.id else None)
+    lot = svc.create_lot(session, data=data, user=user if user.id else None)
+    background.add_task(
+        trace_cache.build_apart,
+        session.get_bind(),
+        code=lot.code,
+        base_url=_base_url(settings),
+        renderings=RENDERINGS,
     )
+    return svc.lot_public(session, lot)
 
 
 @router.get("/lots", response_model=LotsPublic, tags=["lots"])

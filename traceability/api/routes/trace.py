@@ -18,7 +18,7 @@ from sqlalchemy import select
 from traceability import epcis, qr
 from traceability.api import trace_cache
 from traceability.api.deps import SessionDep
-from traceability.api.i18n import pick_lang, translator
+from traceability.api.i18n import LANGS, pick_lang, translator
 from traceability.config import Settings, get_settings
 from traceability.errors import NotFound
 from traceability.models import Lot, LotParent
@@ -82,7 +82,7 @@ def _not_found(
     )  # fmt: skip
 
 
-def _render_trace(request: Request, session, code: str, lang: str, settings: Settings) -> Response:
+def _page_renderer(lang: str) -> trace_cache.Rendering:
     def render(data: dict) -> bytes:
         html = _templates.get_template("trace.html").render(
             **translator(lang),
@@ -94,14 +94,24 @@ def _render_trace(request: Request, session, code: str, lang: str, settings: Set
         )
         return html.encode()
 
+    return trace_cache.Rendering(render, with_map=True)
+
+
+# Every rendering of a trace a scan can ask for, by the name it is stored under.
+RENDERINGS: dict[str, trace_cache.Rendering] = {"json": trace_cache.Rendering(orjson.dumps)} | {
+    f"page:{lang}": _page_renderer(lang) for lang in LANGS
+}
+
+
+def _render_trace(request: Request, session, code: str, lang: str, settings: Settings) -> Response:
+    variant = f"page:{lang}"
     try:
         body = trace_cache.render_trace(
             session,
             code=code,
             base_url=_base_url(settings),
-            variant=("page", lang),
-            render=render,
-            with_map=True,
+            variant=variant,
+            rendering=RENDERINGS[variant],
         )
     except NotFound:
         return _not_found(lang, code)
@@ -120,7 +130,11 @@ def _render_trace(request: Request, session, code: str, lang: str, settings: Set
 def trace_json(code: str, session: SessionDep, request: Request, settings: SettingsDep) -> Response:
     """Lot, fields, seasons, events (oldest first), lineage, diary checks, ``phi_compliant``."""
     body = trace_cache.render_trace(
-        session, code=code, base_url=_base_url(settings), variant=("json",), render=orjson.dumps
+        session,
+        code=code,
+        base_url=_base_url(settings),
+        variant="json",
+        rendering=RENDERINGS["json"],
     )
     return trace_cache.answer(request, body, "application/json")
 

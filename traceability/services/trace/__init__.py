@@ -5,8 +5,10 @@ it was milled or mixed from, its fields with their polygons, the farmer's name a
 village, the seasons — is written once, when the lot is recorded, and never changes
 through the API, so it is cached per process. The *activity* — diary entries, drone
 missions, the verification of each diary's hash chain and the PHI verdict — is read
-and recomputed on every request, because diaries grow, late drone data arrives, and
-a chain check that trusted a cache would not be a check.
+and recomputed on every build, because diaries grow, late drone data arrives, and
+a chain check that trusted a cache would not be a check. A rendered trace is stored
+and served again (:mod:`.snapshot`) only while none of the rows it was built from has
+changed, the hashes and heads the chain check read included.
 
 - :mod:`.structure` — the lot, its lineage, fields and seasons, and their cache;
 - :mod:`.field_map` — the fields drawn as SVG-ready polygons (pure geometry);
@@ -14,6 +16,8 @@ a chain check that trusted a cache would not be a check.
 - :mod:`.events` — applications placed on the lots they count for, as public events;
 - :mod:`.phi` — the PHI verdict on typed application records (pure);
 - :mod:`.build` — :func:`build_trace`, the public JSON's one shape;
+- :mod:`.snapshot` — rendered traces stored ahead of the scan, and the fingerprint of the
+  rows they rest on that says whether they still hold;
 - :mod:`.schema` — that shape as pydantic models, for OpenAPI and tests.
 
 Only public facts leave this package: a farmer's name and village, never a phone,

@@ -332,8 +332,11 @@ def _locator(fields: Iterable[TracedField]) -> Locator | None:
     return locator(places, boundaries.load(get_settings().boundaries_file))
 
 
-def lot_structure(session: Session, *, code: str) -> Structure:
-    """The cached structure of the lot ``code``; ``NotFound`` if there is no such lot."""
+def lot_structure(session: Session, *, code: str, cached: bool = True) -> Structure:
+    """The cached structure of the lot ``code``; ``NotFound`` if there is no such lot.
+
+    ``cached=False`` reads it afresh (and keeps that copy), as a stored trace must be.
+    """
     # Core execution on the session's connection: these plain column SELECTs need none of
     # the ORM's result machinery, which cost more than PostgreSQL took to answer them.
     found_rows = session.connection().execute(_LOT, {"code": code}).all()
@@ -342,7 +345,7 @@ def lot_structure(session: Session, *, code: str) -> Structure:
         raise NotFound(f"lot '{code}' does not exist")
     lot = found_rows[0]
     key = (str(session.get_bind().url), lot.id, lot.created_at)
-    found = _cache.get(key)
+    found = _cache.get(key) if cached else None
     if found is None:
         found = _load(session, lot, found_rows)
         _cache.put(key, found, since=found.loaded_at)

@@ -1,0 +1,245 @@
+"""Lots' traces rendered ahead of the scan, and the fingerprint that says they still hold.
+
+A rendered trace (the JSON, or the page in one language) is stored in
+``trace_snapshots`` with a *stamp*: the version of the code that built it, the public
+base URL, and a fingerprint of every row the trace rests on — the lots of its
+lineage, their parent links and field links, their fields, the farmers and seasons
+of those fields, the fields' diaries, drone missions and per-field results, and the
+products those name. A scan recomputes the fingerprint from today's rows and serves
+the stored body only if the stamp is the same, so a change made anywhere (through the
+API or by hand in SQL) is never answered with an older trace.
+
+- PostgreSQL: every row version has its own ``xmin``; the fingerprint is, per table,
+  the count and the sum of the ``xmin`` of those rows. Any INSERT, UPDATE or DELETE
+  changes it, and the scan reads it with the snapshot in one round trip.
+- SQLite has no row versions: the fingerprint is a digest of the rows themselves.
+
+:data:`FINGERPRINTED` names the tables; ``build_trace`` must read no other (a test
+holds it to that): a trace that starts reading another table adds it here.
+"""
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlmodel import Session
+
+from traceability.models import utcnow
+from traceability.services.trace.structure import Structure
+
+# (table, the condition naming the rows a trace rests on). ``{L}`` is the set of the
+# lineage's lot ids, ``{F}`` the set of their field ids, ``{M}`` the missions over them:
+# subqueries on SQLite, arrays on PostgreSQL.
+_PARTS: tuple[tuple[str, str], ...] = (
+    ("lots", "id IN {L}"),
+    ("lot_parents", "lot_id IN {L}"),
+    ("lot_fields", "lot_id IN {L}"),
+    ("fields", "id IN {F}"),
+    ("farmers", "id IN (SELECT farmer_id FROM fields WHERE id IN {F})"),
+    ("seasons", "field_id IN {F}"),
+    ("diary_entries", "field_id IN {F}"),
+    ("mission_fields", "field_id IN {F}"),
+    ("missions", "id IN {M}"),
+    (
+        "inputs",
+        "id IN (SELECT input_id FROM diary_entries WHERE field_id IN {F}) "
+        "OR id IN (SELECT product_id FROM missions WHERE id IN {M}) "
+        "OR code IN (SELECT product_code FROM missions WHERE id IN {M})",
+    ),
+    # The national facts: the lot's photo, the producer's cooperative.
+    ("lot_images", "lot_id IN {L}"),
+    (
+        "organisations",
+        "id IN (SELECT organisation_id FROM farmers WHERE id IN "
+        "(SELECT farmer_id FROM fields WHERE id IN {F}))",
+    ),
+    # The verdict's trust: reviewers' acceptances, the roles of those who amended,
+    # missions claiming the fields, and the newest checkpoint with the fields' leaves.
+    (
+        "amendment_acceptances",
+        "entry_id IN (SELECT id FROM diary_entries WHERE field_id IN {F})",
+    ),
+    ("users", "id IN (SELECT author_id FROM diary_entries WHERE field_id IN {F})"),
+    ("mission_claims", "field_id IN {F}"),
+    ("log_checkpoints", "id IN (SELECT max(id) FROM log_checkpoints)"),
+    (
+        "log_leaves",
+        "field_id IN {F} AND checkpoint_id IN (SELECT max(id) FROM log_checkpoints)",
+    ),
+)
+FINGERPRINTED = frozenset(t for t, _ in _PARTS)
+_MISSIONS = "(SELECT mission_pk FROM mission_fields WHERE field_id IN {F})"
+
+
+def _where(cond: str, lots: str, fields: str) -> str:
+    out = cond.replace("{M}", _MISSIONS).replace("{L}", lots).replace("{F}", fields)
+    # PostgreSQL compares with an array (``= ANY(...)``): one index scan, no subplan.
+    return out.replace("IN ANY(", "= ANY(")
+
+
+def _pg_fingerprint(lots: str, fields: str) -> str:
+    """One SQL expression: per table, the count and the sum of the rows' ``xmin``."""
+    parts = [
+        f"(SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM {table} "
+        f"WHERE {_where(cond, lots, fields)})"
+        for table, cond in _PARTS
+    ]
+    return " || '|' || ".join(parts)
+
+
+# PostgreSQL: the ids as arrays (bound, or read from the snapshot row itself).
+_BOUND_IDS = ("ANY(CAST(:lids AS int[]))", "ANY(CAST(:fids AS int[]))")
+_PG_BOUND = text("SELECT " + _pg_fingerprint(*_BOUND_IDS))
+_ROW_IDS = ("ANY(string_to_array(s.lot_ids, ',')::int[])",
+            "ANY(string_to_array(s.field_ids, ',')::int[])")  # fmt: skip
+# A scan in one round trip: the lot, its stored rendering's stamp, today's fingerprint
+# of the rows that rendering rests on, and the body unless the caller holds that stamp.
+# (OFFSET 0 keeps the fingerprint a subquery computed once, not an expression inlined
+# wherever it is named.)
+_PG_SCAN = text(
+    f"""
+SELECT l.id, s.stamp, fp.fp,
+       CASE WHEN s.stamp = :prefix || fp.fp AND s.stamp IS DISTINCT FROM :known
+            THEN s.body END AS body
+  FROM lots l
+  LEFT JOIN trace_snapshots s ON s.lot_id = l.id AND s.variant = :variant
+  LEFT JOIN LATERAL (SELECT {_pg_fingerprint(*_ROW_IDS)} AS fp OFFSET 0) fp
+         ON s.lot_id IS NOT NULL
+ WHERE l.code = :code
+"""
+)
+_SQLITE_IDS = "(SELECT value FROM json_each(:{}))"
+_SQLITE_PARTS = tuple(
+    (table, text(f"SELECT * FROM {table} WHERE "
+                 f"{_where(cond, _SQLITE_IDS.format('lids'), _SQLITE_IDS.format('fids'))} "
+                 "ORDER BY rowid"))
+    for table, cond in _PARTS
+)  # fmt: skip
+_SQLITE_SCAN = text(
+    "SELECT l.id, s.stamp, s.lot_ids, s.field_ids, s.body FROM lots l "
+    "LEFT JOIN trace_snapshots s ON s.lot_id = l.id AND s.variant = :variant "
+    "WHERE l.code = :code"
+)
+_STORE = text(
+    "INSERT INTO trace_snapshots (lot_id, variant, stamp, lot_ids, field_ids, body, built_at) "
+    "VALUES (:lot_id, :variant, :stamp, :lot_ids, :field_ids, :body, :built_at) "
+    "ON CONFLICT (lot_id, variant) DO UPDATE SET stamp = excluded.stamp, "
+    "lot_ids = excluded.lot_ids, field_ids = excluded.field_ids, body = excluded.body, "
+    "built_at = excluded.built_at"
+)
+
+
+_NO_WAIT = text("SET LOCAL synchronous_commit TO OFF")
+
+
+def _code_version() -> str:
+    """A digest of the package's code, templates and texts: a new release rebuilds every trace."""
+    root = Path(__file__).resolve().parents[2]
+    h = hashlib.blake2b(digest_size=8)
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+            h.update(str(path.relative_to(root)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+CODE_VERSION = _code_version()
+
+
+def prefix(base_url: str | None) -> str:
+    """What a stamp holds besides the fingerprint: the code's version and the base URL."""
+    return f"{CODE_VERSION} {base_url or ''} "
+
+
+def _ids(values: Iterable[int]) -> str:
+    return ",".join(str(i) for i in sorted(values))
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """What a scan found: the lot, its stored stamp (if any), and today's fingerprint.
+
+    ``body`` is the stored rendering when it still holds (on PostgreSQL, only when the
+    caller did not already hold that stamp); ``fresh`` says the stored stamp holds.
+    """
+
+    lot_id: int
+    stamp: str | None
+    current: str | None
+    body: bytes | None
+
+    @property
+    def fresh(self) -> bool:
+        return self.stamp is not None and self.stamp == self.current
+
+
+def _sqlite_fingerprint(conn: Any, lot_ids: str, field_ids: str) -> str:
+    params = {"lids": f"[{lot_ids}]", "fids": f"[{field_ids}]"}
+    h = hashlib.blake2b(digest_size=16)
+    for table, stmt in _SQLITE_PARTS:
+        h.update(table.encode())
+        for row in conn.execute(stmt, params):
+            h.update(repr(tuple(row)).encode())
+    return h.hexdigest()
+
+
+def scan(
+    session: Session, *, code: str, variant: str, base_url: str | None, known: str | None = None
+) -> Found | None:
+    """The lot ``code`` with its stored ``variant`` and whether it still holds; None: no lot."""
+    conn = session.connection()
+    pre = prefix(base_url)
+    params = {"code": code, "variant": variant}
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(_PG_SCAN, params | {"prefix": pre, "known": known}).first()
+        if row is None:
+            return None
+        current = None if row.fp is None else pre + row.fp
+        return Found(row.id, row.stamp, current, row.body)
+    row = conn.execute(_SQLITE_SCAN, params).first()
+    if row is None:
+        return None
+    if row.stamp is None:
+        return Found(row.id, None, None, None)
+    current = pre + _sqlite_fingerprint(conn, row.lot_ids, row.field_ids)
+    return Found(row.id, row.stamp, current, row.body if row.stamp == current else None)
+
+
+def stamp(session: Session, st: Structure, base_url: str | None) -> str:
+    """Today's stamp of the rows the trace of ``st`` rests on."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        fp = conn.execute(_PG_BOUND, {"lids": list(st.lots), "fids": list(st.fields)}).scalar()
+    else:
+        fp = _sqlite_fingerprint(conn, _ids(st.lots), _ids(st.fields))
+    return prefix(base_url) + fp
+
+
+def same_rows(a: Structure, b: Structure) -> bool:
+    """Whether two loads of a lot's structure name the same lots and fields."""
+    return set(a.lots) == set(b.lots) and set(a.fields) == set(b.fields)
+
+
+def store(session: Session, st: Structure, bodies: dict[str, bytes], stamp_: str) -> None:
+    """Keep the renderings ``bodies`` (by variant) of the lot of ``st``, built at ``stamp_``."""
+    built_at = utcnow()
+    rows = [
+        {
+            "lot_id": st.lot.id,
+            "variant": variant,
+            "stamp": stamp_,
+            "lot_ids": _ids(st.lots),
+            "field_ids": _ids(st.fields),
+            "body": body,
+            "built_at": built_at,
+        }
+        for variant, body in bodies.items()
+    ]
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # A stored trace can always be built again: its commit need not wait for the disk.
+        conn.execute(_NO_WAIT)
+    conn.execute(_STORE, rows)
