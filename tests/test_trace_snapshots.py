@@ -14,8 +14,7 @@ from typer.testing import CliRunner
 
 from tests.test_trace_phi import local, make_mission, spray
 from traceability.api import trace_cache
-from traceability.api.i18n import translator
-from traceability.api.routes.trace import RENDERINGS, _templates
+from traceability.api.routes.trace import RENDERINGS
 from traceability.services import trace as svc
 from traceability.services.trace import snapshot
 
@@ -33,17 +32,10 @@ def fresh(db, code: str, variant: str) -> bytes:
     """The trace of ``code`` built now (in a session of its own) and rendered as the routes
     render it."""
     svc.clear_cache()
+    rendering = RENDERINGS[variant]
     with Session(db) as session:
-        data = BUILD(session, code=code, base_url=BASE, with_map=variant != "json")
-    if variant == "json":
-        return orjson.dumps(data)
-    html = _templates.get_template("trace.html").render(
-        **translator(variant.split(":")[1]),
-        trace=data,
-        field_map=data.pop("field_map"),
-        default_window_days=svc.DEFAULT_WINDOW_DAYS,
-    )
-    return html.encode()
+        data = BUILD(session, code=code, base_url=BASE, with_map=rendering.with_map)
+    return rendering.render(data)
 
 
 def stored(db, code: str, variant: str) -> bytes | None:
@@ -274,7 +266,13 @@ def test_the_edits_show_what_changed(client, admin_headers, db, record):
         edit(client, admin_headers, db, record)
     data = orjson.loads(scan(client, code))
     phi = next(x for x in data["phi"]["lots"] if x["lot_code"] == record["drone"].code)
-    assert {p["phi_days"] for p in phi["products"]} == {60}
+    # The PHI edited in SQL is not the one chained when the drone's line was written: the
+    # verdict keeps the chained 14 days and the trace names the disagreement.
+    assert {p["phi_days"] for p in phi["products"]} == {14}
+    named = {
+        (d["what"], d["chained"], d["recorded"]) for d in data["diary_integrity"]["discrepancies"]
+    }
+    assert ("phi_days", 14, 60) in named
     drone = next(e for e in data["events"] if e["kind"] == "drone_mission")
     assert drone["started_at"] == "2026-04-05T00:00:00Z"
     assert (

@@ -85,7 +85,8 @@ def build(
     for variant, r in renderings.items():
         own = dict(data)
         if not r.with_map:
-            own.pop("field_map", None)
+            for key in trace.MAP_KEYS:
+                own.pop(key, None)
         bodies[variant] = r.render(own)
     if snapshot.same_rows(first, st):
         _store(session, st, bodies, stamp)

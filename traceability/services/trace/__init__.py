@@ -25,7 +25,7 @@ national ID, user, author or operator id, and no free-text notes (a note is
 whatever a farmer typed, phone numbers included).
 """
 
-from traceability.services.trace.build import build_trace
+from traceability.services.trace.build import MAP_KEYS, build_trace
 from traceability.services.trace.phi import LOCAL_TZ_NAME, combine
 from traceability.services.trace.structure import (
     DEFAULT_WINDOW_DAYS,
@@ -43,6 +43,7 @@ __all__ = [
     "STRUCTURE_TTL_S",
     "Structure",
     "TTLCache",
+    "MAP_KEYS",
     "build_trace",
     "clear_cache",
     "combine",

@@ -182,6 +182,10 @@ def _judged(session: Session, st: Structure, act: activity.Activity):
     return current, placed, verdict, listed
 
 
+# What ``with_map`` adds for the page, never part of the JSON.
+MAP_KEYS = ("field_map", "locator")
+
+
 def build_trace(
     session: Session,
     *,
