@@ -174,6 +174,11 @@ def ingest(broker: Broker, engine, stream, prefix: str, n_points: int, batch_siz
             raise RuntimeError("ingest did not finish in 15 minutes")
     elapsed = time.perf_counter() - t
     ing.stop()
+    return {"seconds": elapsed, "batches": ing.stats.batches} | stored_once(engine, n_points)
+
+
+def stored_once(engine, n_points: int) -> dict:
+    """Rows, distinct ``(drone, seq)`` and the missions' ``point_count``: each must be N."""
     with engine.connect() as c:
         rows = c.execute(select(func.count()).select_from(TelemetryPoint)).scalar_one()
         distinct = c.execute(
@@ -183,12 +188,10 @@ def ingest(broker: Broker, engine, stream, prefix: str, n_points: int, batch_siz
         ).scalar_one()
         counted = c.execute(select(func.sum(Mission.point_count))).scalar_one()
     return {
-        "seconds": elapsed,
         "rows": rows,
         "distinct": distinct,
         "point_count_sum": counted,
         "exactly_once": rows == distinct == counted == n_points,
-        "batches": ing.stats.batches,
     }
 
 

@@ -39,13 +39,22 @@ from sqlmodel import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest_bench import DRONES, MOSQUITTO_SUB, PG_ADMIN, Broker, messages  # noqa: E402
+from ingest_bench import DRONES, MOSQUITTO_SUB, PG_ADMIN, Broker, messages, stored_once  # noqa: E402
 
 from traceability.db import make_engine, migrate  # noqa: E402
-from traceability.models import Drone, Mission, TelemetryPoint  # noqa: E402
+from traceability.models import Drone, TelemetryPoint  # noqa: E402
 
 GROUP = "live"
 AGRITRACE = str(Path(sys.executable).with_name("agritrace"))
+
+
+def _qos1_at(broker: Broker) -> list[str]:
+    """The C clients' arguments for the private broker, at QoS 1."""
+    return ["-h", "127.0.0.1", "-p", str(broker.port), "-q", "1"]
+
+
+def _shared(prefix: str) -> str:
+    return f"$share/{GROUP}/{prefix}/drones/+/+"
 
 
 def publishers(broker: Broker, stream: list[tuple[str, bytes]]) -> list[subprocess.Popen]:
@@ -56,18 +65,7 @@ def publishers(broker: Broker, stream: list[tuple[str, bytes]]) -> list[subproce
     procs, feeders = [], []
     for topic, payloads in by_topic.items():
         p = subprocess.Popen(
-            [
-                "mosquitto_pub",
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(broker.port),
-                "-q",
-                "1",
-                "-t",
-                topic,
-                "-l",
-            ],  # fmt: skip
+            ["mosquitto_pub", *_qos1_at(broker), "-t", topic, "-l"],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
         )
@@ -86,19 +84,7 @@ def _feed(p: subprocess.Popen, payloads: list[bytes]) -> None:
 def ceiling(broker: Broker, stream, prefix: str) -> float:
     """Seconds the C subscriber takes to receive the live stream."""
     sub = subprocess.Popen(
-        [
-            MOSQUITTO_SUB,
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(broker.port),
-            "-q",
-            "1",
-            "-t",
-            f"$share/{GROUP}/{prefix}/drones/+/+",
-            "-C",
-            str(len(stream)),
-        ],  # fmt: skip
+        [MOSQUITTO_SUB, *_qos1_at(broker), "-t", _shared(prefix), "-C", str(len(stream))],
         stdout=subprocess.DEVNULL,
     )
     time.sleep(0.5)  # subscribed
@@ -136,22 +122,7 @@ def ingest(
     # ingester is still starting is lost to it: the broker queues it for the session.
     for cid in ids:
         subprocess.run(
-            [
-                MOSQUITTO_SUB,
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(broker.port),
-                "-q",
-                "1",
-                "-c",
-                "-i",
-                cid,
-                "-t",
-                f"$share/{GROUP}/{prefix}/drones/+/+",
-                "-W",
-                "1",
-            ],  # fmt: skip
+            [MOSQUITTO_SUB, *_qos1_at(broker), "-c", "-i", cid, "-t", _shared(prefix), "-W", "1"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             check=False,
@@ -184,7 +155,7 @@ def ingest(
             p.terminate()
         for p in procs:
             p.wait(60)
-    return {"seconds": elapsed} | _checks(engine, n)
+    return {"seconds": elapsed} | stored_once(engine, n)
 
 
 def _wait(cond: Callable[[], bool], timeout_s: float) -> None:
@@ -193,18 +164,6 @@ def _wait(cond: Callable[[], bool], timeout_s: float) -> None:
         if time.monotonic() > end:
             raise RuntimeError("the ingesters did not start")
         time.sleep(0.1)
-
-
-def _checks(engine, n: int) -> dict:
-    with engine.connect() as c:
-        rows = c.execute(select(func.count()).select_from(TelemetryPoint)).scalar_one()
-        distinct = c.execute(
-            select(func.count()).select_from(
-                select(TelemetryPoint.drone_code, TelemetryPoint.seq).distinct().subquery()
-            )
-        ).scalar_one()
-        counted = c.execute(select(func.sum(Mission.point_count))).scalar_one()
-    return {"rows": rows, "exactly_once": rows == distinct == counted == n}
 
 
 def database(backend: str, work: Path) -> tuple[str, object, Callable[[], None]]:
