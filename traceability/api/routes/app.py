@@ -10,13 +10,14 @@ only ever reads ``Authorization`` (so no page can be made to write by another si
 
 import gzip
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Form, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader
 from sqlmodel import Session
@@ -171,6 +172,34 @@ def _signin_needed(request: Request, lang: str) -> Response:
     return _render(request, "signin_needed.html", lang, status.HTTP_401_UNAUTHORIZED)
 
 
+class _SignInNeeded(Exception):
+    """A page of the app opened on a phone that is not signed in."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__(lang)
+        self.lang = lang
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """A signed-in farmer's phone opening a page, and the page's language."""
+
+    user: User
+    lang: str
+
+
+def _visit(request: Request, session: SessionDep, lang: Lang = None) -> Visit:
+    """The farmer behind this page's request; a phone not signed in gets the sign-in page."""
+    lang = pick_lang(lang)
+    user = _device(request, session)
+    if user is None:
+        raise _SignInNeeded(lang)
+    return Visit(user, lang)
+
+
+VisitDep = Annotated[Visit, Depends(_visit)]
+
+
 def _now_local() -> datetime:
     return datetime.now(LOCAL_TZ)
 
@@ -195,12 +224,9 @@ def _field_map_of(fields: list[myfarm.MyField]) -> FieldMap | None:
 
 @router.get("/app", response_class=HTMLResponse)
 @router.get("/app/", response_class=HTMLResponse)
-def home(request: Request, session: SessionDep, lang: Lang = None) -> Response:
+def home(request: Request, session: SessionDep, visit: VisitDep) -> Response:
     """My fields on a small map, with the season under way on each."""
-    lang = pick_lang(lang)
-    user = _device(request, session)
-    if user is None:
-        return _signin_needed(request, lang)
+    lang, user = visit.lang, visit.user
     data = _page_data(session, user)
     return _render(
         request, "home.html", lang, field_map=_field_map_of(data["fields"]), nav="home", **data
@@ -208,12 +234,9 @@ def home(request: Request, session: SessionDep, lang: Lang = None) -> Response:
 
 
 @router.get("/app/fields/{code}", response_class=HTMLResponse)
-def field_page(code: str, request: Request, session: SessionDep, lang: Lang = None) -> Response:
+def field_page(code: str, request: Request, session: SessionDep, visit: VisitDep) -> Response:
     """One of my fields: its map, season and diary."""
-    lang = pick_lang(lang)
-    user = _device(request, session)
-    if user is None:
-        return _signin_needed(request, lang)
+    lang, user = visit.lang, visit.user
     data = _page_data(session, user)
     mine = next((f for f in data["fields"] if f.field.code == code), None)
     if mine is None:
@@ -236,16 +259,13 @@ def field_page(code: str, request: Request, session: SessionDep, lang: Lang = No
 def new_entry(
     request: Request,
     session: SessionDep,
-    lang: Lang = None,
+    visit: VisitDep,
     field: str | None = None,
     corrects: int | None = None,
 ) -> Response:
     """The diary form: field, work, product, quantity, area, supplier or buyer, who applied,
     time, note."""
-    lang = pick_lang(lang)
-    user = _device(request, session)
-    if user is None:
-        return _signin_needed(request, lang)
+    lang, user = visit.lang, visit.user
     data = _page_data(session, user)
     products = myfarm.catalogue(session)
     original = None
@@ -285,12 +305,9 @@ def new_entry(
 
 
 @router.get("/app/diary", response_class=HTMLResponse)
-def diary_page(request: Request, session: SessionDep, lang: Lang = None) -> Response:
+def diary_page(request: Request, session: SessionDep, visit: VisitDep) -> Response:
     """My diary as a timeline, with what the drones did on my fields."""
-    lang = pick_lang(lang)
-    user = _device(request, session)
-    if user is None:
-        return _signin_needed(request, lang)
+    lang, user = visit.lang, visit.user
     data = _page_data(session, user)
     items = myfarm.timeline(session, field_ids=[f.field.id for f in data["fields"]])
     products = {p.code: p for p in myfarm.catalogue(session)}
@@ -298,12 +315,9 @@ def diary_page(request: Request, session: SessionDep, lang: Lang = None) -> Resp
 
 
 @router.get("/app/lots", response_class=HTMLResponse)
-def lots_page(request: Request, session: SessionDep, lang: Lang = None) -> Response:
+def lots_page(request: Request, session: SessionDep, visit: VisitDep) -> Response:
     """My lots, each with its QR code and a link to its public trace."""
-    lang = pick_lang(lang)
-    user = _device(request, session)
-    if user is None:
-        return _signin_needed(request, lang)
+    lang, user = visit.lang, visit.user
     data = _page_data(session, user)
     base = get_settings().public_base_url
     lots = [
@@ -521,3 +535,4 @@ def install(app, api_prefix: str) -> None:
     """Add the farmers' app and its API routes to ``app``."""
     app.include_router(api_router, prefix=api_prefix)
     app.include_router(router)
+    app.add_exception_handler(_SignInNeeded, lambda request, exc: _signin_needed(request, exc.lang))
