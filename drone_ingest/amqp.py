@@ -221,6 +221,7 @@ class AmqpIngester(Ingester):
                 qos=1,
                 mid=method.delivery_tag,
                 generation=generation,
+                redelivered=bool(method.redelivered),
             )
         )
 

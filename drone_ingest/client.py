@@ -223,6 +223,7 @@ class Ingester:
                 mid=msg.mid,
                 retain=bool(msg.retain),
                 generation=self._generation,
+                redelivered=bool(msg.dup),
             )
         )
 
@@ -342,6 +343,7 @@ class Ingester:
             payload=message.payload,
             reason=reason,
             received_at=message.received_at,
+            redelivered=message.redelivered,
         )
         try:
             stored = self._keep_reject(reject)
@@ -416,6 +418,7 @@ def _escaped(reject: Reject) -> Reject:
         payload=ascii(reject.payload)[1:-1],
         reason=ascii(reject.reason)[1:-1],
         received_at=reject.received_at,
+        redelivered=reject.redelivered,
     )
 
 

@@ -27,6 +27,8 @@ class Message:
 
     ``mid`` and ``qos`` are what the acknowledgement needs; ``generation`` names the
     broker connection it came on, so an acknowledgement is never sent on a later one.
+    ``redelivered`` is the broker's word that it sent this message before (MQTT's DUP
+    flag, AMQP's ``redelivered``): it may already be stored.
     """
 
     topic: str
@@ -36,6 +38,7 @@ class Message:
     retain: bool = False
     generation: int = 0
     received_at: datetime = field(default_factory=utcnow)
+    redelivered: bool = False
 
 
 def handle_telemetry(batch: IngestBatch, src: int, topic: Topic, message: Message) -> None:
@@ -64,7 +67,10 @@ HANDLERS: dict[str, Callable[[IngestBatch, int, Topic, Message], None]] = {
 def collect(batch: IngestBatch, message: Message, *, prefix: str, max_bytes: int) -> None:
     """Add one message's work (or its reject) to ``batch``."""
     src = batch.source(
-        topic=message.topic, payload=message.payload, received_at=message.received_at
+        topic=message.topic,
+        payload=message.payload,
+        received_at=message.received_at,
+        redelivered=message.redelivered,
     )
     try:
         check_size(message.payload, max_bytes=max_bytes)

@@ -5,6 +5,7 @@ Unicode forms and flight logs with one bad row: each is kept or refused, never g
 """
 
 import unicodedata
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -80,6 +81,23 @@ def test_an_identical_redelivery_stays_silent(session, db, drone):
     result = store(session, msg("telemetry", points))
     assert (result.stored, result.duplicates, result.rejected, result.conflicts) == (0, 50, 0, 0)
     assert reasons(session) == []
+
+
+def test_a_redelivered_bad_message_is_kept_once(session, drone):
+    # An ingester stopped between its commit and the acknowledgement gets the message
+    # again, flagged as a redelivery: its reject is not stored a second time.
+    bad = b'{"seq": 1\x00, "lat": 9.2}'
+    first = store(session, msg("telemetry", bad))
+    again = store(session, replace(msg("telemetry", bad), redelivered=True))
+    assert (first.rejected, again.rejected) == (1, 0)
+    assert len(reasons(session)) == 1
+    # The same bad payload sent anew (not a redelivery) is a reject of its own.
+    assert store(session, msg("telemetry", bad)).rejected == 1
+    # A redelivery of a message whose reject is not stored yet is kept.
+    other = replace(msg("telemetry", b"[1, 2"), redelivered=True)
+    assert store(session, other).rejected == 1
+    kept = reasons(session)
+    assert len(kept) == 3 and all("JSON" in r for r in kept)
 
 
 # ---------------------------------------------------------------- strict types

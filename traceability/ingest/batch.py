@@ -22,6 +22,7 @@ class Source:
     topic: str
     payload: bytes | str
     received_at: datetime
+    redelivered: bool = False
 
 
 @dataclass
@@ -39,10 +40,15 @@ class IngestBatch:
     rejects: list[Reject] = field(default_factory=list)
 
     def source(
-        self, *, topic: str, payload: bytes | str, received_at: datetime | None = None
+        self,
+        *,
+        topic: str,
+        payload: bytes | str,
+        received_at: datetime | None = None,
+        redelivered: bool = False,
     ) -> int:
         """Register the message work comes from; returns its index."""
-        self.sources.append(Source(topic, payload, received_at or utcnow()))
+        self.sources.append(Source(topic, payload, received_at or utcnow(), redelivered))
         return len(self.sources) - 1
 
     def reject(self, src: int, reason: str, payload: Any = None) -> None:
@@ -54,6 +60,7 @@ class IngestBatch:
                 payload=s.payload if payload is None else payload,
                 reason=reason,
                 received_at=s.received_at,
+                redelivered=s.redelivered,
             )
         )
 

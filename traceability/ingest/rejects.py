@@ -7,7 +7,7 @@ at ``GET /api/v1/ingest/rejects``.
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -47,15 +47,26 @@ class Reject:
     payload: str
     reason: str
     received_at: datetime
+    # The broker sent the message before: the reject may be stored already.
+    redelivered: bool = False
 
     @classmethod
-    def of(cls, *, topic: str, payload: Any, reason: str, received_at: datetime) -> "Reject":
+    def of(
+        cls,
+        *,
+        topic: str,
+        payload: Any,
+        reason: str,
+        received_at: datetime,
+        redelivered: bool = False,
+    ) -> "Reject":
         """A reject cut to what the table keeps."""
         return cls(
             topic=topic[:MAX_TOPIC],
             payload=kept_text(payload),
             reason=reason[:MAX_REASON],
             received_at=received_at,
+            redelivered=redelivered,
         )
 
 
@@ -70,19 +81,46 @@ def storable(text: str) -> str:
 
 
 def store_rejects(session: Session, *, rejects: Iterable[Reject]) -> int:
-    """Keep rejects in the caller's transaction (the caller commits); returns how many."""
-    rows = [
-        {
+    """Keep rejects in the caller's transaction (the caller commits); returns how many.
+
+    A reject of a redelivered message is kept once: an ingester stopped between its commit
+    and the broker's acknowledgement gets the message again, and stores it again only if
+    no reject of the same topic, payload and reason arrived in :data:`REDELIVERY_WINDOW`.
+    """
+    rows = []
+    for r in rejects:
+        row = {
             "topic": storable(r.topic),
             "payload": storable(r.payload),
             "reason": storable(r.reason[:MAX_REASON]),
             "received_at": r.received_at,
         }
-        for r in rejects
-    ]
+        if not (r.redelivered and _kept_before(session, row)):
+            rows.append(row)
     if rows:
         session.execute(IngestReject.__table__.insert(), rows)
     return len(rows)
+
+
+# How far back a redelivered message's reject is looked for (the broker redelivers on the
+# ingester's next connection, normally seconds later).
+REDELIVERY_WINDOW = timedelta(days=2)
+
+
+def _kept_before(session: Session, row: dict[str, Any]) -> bool:
+    """Whether a reject like ``row`` was stored within :data:`REDELIVERY_WINDOW` before it."""
+    t = IngestReject.__table__.c
+    found = session.execute(
+        select(t.id)
+        .where(
+            t.received_at >= row["received_at"] - REDELIVERY_WINDOW,
+            t.topic == row["topic"],
+            t.payload == row["payload"],
+            t.reason == row["reason"],
+        )
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def list_rejects(
