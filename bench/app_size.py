@@ -22,7 +22,7 @@ from sqlmodel import Session  # noqa: E402
 from tests.factories import Factory  # noqa: E402
 from traceability.api.main import create_app  # noqa: E402
 from traceability.api.routes.app import static_url  # noqa: E402
-from traceability.db import get_session, make_engine, migrate  # noqa: E402
+from traceability.db import make_engine, migrate  # noqa: E402
 
 
 def main() -> None:
@@ -49,13 +49,8 @@ def main() -> None:
                     + timedelta(hours=i * 7),
                 )
             token = f.token("farmer", farmer)["Authorization"].split()[1]
-        app = create_app()
+        app = create_app(engine=engine)
 
-        def override():
-            with Session(engine) as s:
-                yield s
-
-        app.dependency_overrides[get_session] = override
         client = TestClient(app)
         client.cookies.set("agritrace_device", token)
         gz = {"Accept-Encoding": "gzip"}

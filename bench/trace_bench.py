@@ -458,7 +458,7 @@ def load(
 # ---------------------------------------------------------------- traces built ahead
 
 
-def _prebuild_part(url: str, part: int, parts: int) -> tuple[int, int]:
+def _prebuild_part(url: str, part: int, parts: int, first: int | None) -> tuple[int, int]:
     from sqlalchemy import text
     from sqlmodel import Session
 
@@ -470,8 +470,11 @@ def _prebuild_part(url: str, part: int, parts: int) -> tuple[int, int]:
     with Session(engine) as session:
         codes = (
             session.execute(
-                text(f"SELECT code FROM lots WHERE id % :n = :k ORDER BY {SAMPLE_ORDER}"),
-                {"n": parts, "k": part},
+                text(
+                    f"SELECT code FROM (SELECT id, code FROM lots ORDER BY {SAMPLE_ORDER} "
+                    f"LIMIT :first) s WHERE id % :n = :k ORDER BY {SAMPLE_ORDER}"
+                ),
+                {"n": parts, "k": part, "first": first},
             )
             .scalars()
             .all()
@@ -483,13 +486,16 @@ def _prebuild_part(url: str, part: int, parts: int) -> tuple[int, int]:
     return out
 
 
-def prebuild(url: str, procs: int) -> None:
-    """Store every lot's trace ahead of the scans (as ``agritrace trace-snapshots`` does)."""
+def prebuild(url: str, procs: int, first: int | None = None) -> None:
+    """Store every lot's trace ahead of the scans (as ``agritrace trace-snapshots`` does);
+    ``first``: only the traces of the first lots of the sample the runs draw from."""
     from concurrent.futures import ProcessPoolExecutor
 
     t0 = time.perf_counter()
     with ProcessPoolExecutor(procs) as pool:
-        done = list(pool.map(_prebuild_part, [url] * procs, range(procs), [procs] * procs))
+        done = list(
+            pool.map(_prebuild_part, [url] * procs, range(procs), [procs] * procs, [first] * procs)
+        )
     seen, built = sum(d[0] for d in done), sum(d[1] for d in done)
     print(
         f"traces stored ahead: {built:,} of {seen:,} lots built in "
@@ -848,6 +854,9 @@ def main() -> None:
         )
     p_pre = sub.add_parser("prebuild", help="store every lot's trace ahead of the scans")
     p_pre.add_argument("--procs", type=int, default=2)
+    p_pre.add_argument(
+        "--first", type=int, help="only the first N lots of the sample (default: every lot)"
+    )
     p_sq = sub.add_parser("sqlite", help="copy the record into SQLite, store traces ahead")
     p_sq.add_argument("--lots", type=int, default=5_000)
     p_sq.add_argument("--reuse", action="store_true", help="keep the copy, store traces only")
@@ -864,7 +873,7 @@ def main() -> None:
     if args.cmd in ("load", "all"):
         load(n_entries=args.entries)
     if args.cmd in ("prebuild", "all"):
-        prebuild(_url(), getattr(args, "procs", 2))
+        prebuild(_url(), getattr(args, "procs", 2), getattr(args, "first", None))
     if args.cmd == "sqlite":
         copy_to_sqlite(SQLITE, args.lots, args.reuse)
     if args.cmd in ("run", "all"):

@@ -17,7 +17,7 @@ from sqlmodel import Session, SQLModel
 
 from tests.factories import Factory
 from traceability.config import get_settings
-from traceability.db import get_session, make_engine, migrate
+from traceability.db import make_engine, migrate
 
 PG_ADMIN_URL = os.environ.get(
     "AGRITRACE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -117,13 +117,8 @@ def client(db: Engine) -> Iterator[TestClient]:
     """An HTTP client on the app, bound to the test database."""
     from traceability.api.main import create_app
 
-    app = create_app()
+    app = create_app(engine=db)
 
-    def override() -> Iterator[Session]:
-        with Session(db) as s:
-            yield s
-
-    app.dependency_overrides[get_session] = override
     with TestClient(app) as c:
         yield c
 

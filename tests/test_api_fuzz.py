@@ -5,16 +5,12 @@ in process, on each backend. Bounded and repeatable: a few examples per operatio
 fixed seed (hypothesis' derandomize), no example database.
 """
 
-from collections.abc import Iterator
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.specs.openapi.checks import response_schema_conformance
-from sqlmodel import Session
 
 from tests.conftest import ADMIN_TOKEN
-from traceability.db import get_session
 
 #: Examples per operation: enough to reach each parameter's edges, few enough for the suite.
 EXAMPLES = 8
@@ -24,13 +20,8 @@ EXAMPLES = 8
 def app(db):
     from traceability.api.main import create_app
 
-    application = create_app()
+    application = create_app(engine=db)
 
-    def override() -> Iterator[Session]:
-        with Session(db) as s:
-            yield s
-
-    application.dependency_overrides[get_session] = override
     return application
 
 

@@ -4,10 +4,8 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
 
 from tests.record_helpers import all_rows
-from traceability.db import get_session
 
 MALFORMED = [
     b"",
@@ -44,13 +42,8 @@ def raw_client(db):
     """A client that returns a server error as a response instead of raising it."""
     from traceability.api.main import create_app
 
-    app = create_app()
+    app = create_app(engine=db)
 
-    def override():
-        with Session(db) as s:
-            yield s
-
-    app.dependency_overrides[get_session] = override
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 

@@ -24,7 +24,7 @@ from sqlmodel import Session, select
 from tests.conftest import ADMIN_TOKEN, unavailable
 from tests.factories import Factory
 from traceability.config import get_settings
-from traceability.db import get_session, make_engine, migrate
+from traceability.db import make_engine, migrate
 from traceability.models import DiaryEntry, Farmer, Mission, MissionField
 from traceability.services.common import LOCAL_TZ
 
@@ -49,13 +49,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, obje
 
     engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('e2e') / 'app.db'}")
     migrate(engine)
-    app = create_app()
+    app = create_app(engine=engine)
 
-    def session_override() -> Iterator[Session]:
-        with Session(engine) as s:
-            yield s
-
-    app.dependency_overrides[get_session] = session_override
     port = _free_port()
     srv = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from tests.test_trace_phi import local, make_mission, spray
 from traceability.api import trace_cache
 from traceability.api.routes.trace import RENDERINGS
+from traceability.db import READ_POOL_NAME
 from traceability.services import trace as svc
 from traceability.services.trace import snapshot
 
@@ -172,6 +173,24 @@ def test_a_repeat_scan_on_postgresql_does_not_fetch_the_body_again(db, session, 
     assert again.fresh and again.stamp == first.stamp
     # PostgreSQL leaves out the body the caller holds; SQLite reads it in any case.
     assert (again.body is None) is (db.dialect.name == "postgresql")
+
+
+def test_a_scan_outlives_the_database_dropping_its_connections(client, db, record):
+    if db.dialect.name != "postgresql":
+        pytest.skip("a SQLite file has no connection to drop")
+    code = record["plain"].code
+    first = scan(client, code)
+    with db.connect() as conn:  # as a restart of the server would
+        dropped = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = :name AND datname = current_database()"
+            ),
+            {"name": READ_POOL_NAME},
+        ).scalar()
+    assert dropped >= 1
+    assert scan(client, code) == first
+    assert scan(client, code, "page:vi") == scan(client, code, "page:vi")
 
 
 def test_an_unknown_lot_is_still_a_404(client):

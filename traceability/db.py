@@ -1,7 +1,7 @@
 """Engine, sessions and schema migration for any SQLAlchemy URL (SQLite or PostgreSQL)."""
 
 from collections.abc import Iterator
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from sqlalchemy import event
@@ -36,6 +36,31 @@ def make_engine(url: str) -> Engine:
         # backend, and its prepared statements, on every request of the next burst.
         engine = create_engine(url, pool_pre_ping=True, pool_size=40, max_overflow=0)
     return engine
+
+
+# Connections of the one-statement reads beside an engine (the buyer's scans): kept open,
+# so their prepared statements stay; a thread beyond these waits for one to come back.
+READ_POOL_SIZE = 8
+# How these connections show in ``pg_stat_activity``.
+READ_POOL_NAME = "agritrace-read"
+
+
+@cache
+def read_engine(engine: Engine) -> Engine:
+    """A small pool beside ``engine``'s for one-statement reads (PostgreSQL only).
+
+    Its connections run in autocommit, so a read is one round trip: no BEGIN, no COMMIT,
+    no pre-ping. A connection the server has dropped fails its statement; the caller
+    invalidates it and tries once more on a fresh one (``trace_cache``).
+    """
+    return create_engine(
+        engine.url,
+        connect_args={"application_name": READ_POOL_NAME},
+        isolation_level="AUTOCOMMIT",
+        pool_size=READ_POOL_SIZE,
+        max_overflow=0,
+        pool_reset_on_return=None,
+    )
 
 
 @lru_cache

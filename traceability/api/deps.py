@@ -6,16 +6,33 @@ from typing import Annotated
 
 from fastapi import Depends, Header, HTTPException, Query, Request, status
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from traceability.config import Settings, get_settings
-from traceability.db import get_session
+from traceability.db import get_engine, get_session
 from traceability.errors import InvalidInput
 from traceability.models import Role, User
 from traceability.services import access
 from traceability.services.users import authenticate
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
+# The buyer's scan is the hottest route: its dependencies are ``async``, so FastAPI calls
+# them on the event loop, where a plain function would cost a worker thread each.
+async def current_engine() -> Engine:
+    """The database the requests read (an app bound elsewhere overrides it: ``bind``)."""
+    return get_engine()
+
+
+async def current_settings() -> Settings:
+    """The app's settings (an app built with its own overrides it: ``bind``)."""
+    return get_settings()
+
+
+EngineDep = Annotated[Engine, Depends(current_engine)]
+FastSettingsDep = Annotated[Settings, Depends(current_settings)]
 
 
 def current_user(

@@ -7,6 +7,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from traceability.api import docs, errors, health
+from traceability.api.deps import current_engine, current_settings
 from traceability.api.limits import BodyLimit, CleanText
 from traceability.api.routes import (
     amendments,
@@ -81,15 +82,33 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # The office's, operators' and cooperatives' pages (signed in with an API token).
     app.include_router(staff.router)
     app.include_router(staff_pages.router)
+    bind(app, engine=engine, settings=settings)
+    farmers_app.install(app, API_PREFIX)
+    health.install(app)
+    return app
+
+
+def bind(app: FastAPI, *, engine: Engine | None = None, settings: Settings | None = None) -> None:
+    """Make ``app`` answer from ``engine`` and with ``settings`` rather than the process's.
+
+    The session and the engine are both dependencies (the trace routes read through the
+    engine's pool of one-statement reads), so they are overridden together.
+    """
     if settings is not None:
-        app.dependency_overrides[get_settings] = lambda: settings
+
+        async def own_settings() -> Settings:
+            return settings
+
+        app.dependency_overrides[get_settings] = own_settings
+        app.dependency_overrides[current_settings] = own_settings
     if engine is not None:
 
         def session_on_engine() -> Iterator[Session]:
             with Session(engine) as session:
                 yield session
 
+        async def own_engine() -> Engine:
+            return engine
+
         app.dependency_overrides[get_session] = session_on_engine
-    farmers_app.install(app, API_PREFIX)
-    health.install(app)
-    return app
+        app.dependency_overrides[current_engine] = own_engine

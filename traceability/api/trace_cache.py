@@ -3,12 +3,14 @@
 A lot's trace is rendered (the JSON, and the page in each language) when the lot is
 recorded, by ``agritrace trace-snapshots``, or by the first scan that finds none, and
 kept in ``trace_snapshots`` with the stamp of the rows it was built from
-(``services.trace.snapshot``). A scan is then one query: the lot, its stored
-rendering, and today's fingerprint of those rows; the body is served only if the
-stamp still holds. Any change — through the API or behind its back in SQL — makes
-the next scan rebuild and store it again, so no scan is answered with an older trace.
-Each worker also keeps the bodies it served, so a repeat scan on PostgreSQL does not
-even fetch the body again (the query then returns the stamp alone).
+(``services.trace.snapshot``). A scan is then one query: the lot, its stored rendering,
+and today's fingerprint of those rows; the body is served only if the stamp still holds.
+On PostgreSQL that query is one round trip on a connection of its own pool
+(``db.read_engine``: autocommit, a prepared statement, no ping). Any change — through
+the API or behind its back in SQL — makes the next scan rebuild and store it again, so
+no scan is answered with an older trace. Each worker also keeps the bodies it served, so
+a repeat scan on PostgreSQL does not even fetch the body again (the query then returns
+the stamp alone).
 
 The snapshot is made by the one builder, ``services.trace.build_trace``, and the one
 renderer per variant the routes use: a stored trace is byte for byte a fresh one.
@@ -25,6 +27,7 @@ from sqlalchemy import exc, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from traceability.db import read_engine
 from traceability.errors import NotFound
 from traceability.models import Lot
 from traceability.services import trace
@@ -118,7 +121,7 @@ def _store(session: Session, st: trace.Structure, bodies: dict[str, bytes], stam
 
 
 def render_trace(
-    session: Session,
+    engine: Engine,
     *,
     code: str,
     base_url: str | None,
@@ -129,14 +132,9 @@ def render_trace(
 
     Raises ``NotFound`` if there is no such lot.
     """
-    key = (str(session.get_bind().url), code, variant)
+    key = (engine.url, code, variant)
     held = _bodies.get(key)
-    found = snapshot.scan(
-        session, code=code, variant=variant, base_url=base_url, known=held[0] if held else None
-    )
-    # Ended by COMMIT, not by the ROLLBACK a closing session sends: psycopg forgets every
-    # prepared statement on a rollback, and planning the scan costs more than running it.
-    session.commit()
+    found = _scan(engine, code=code, variant=variant, base_url=base_url, known=held and held[0])
     if found is None:
         raise NotFound(f"lot '{code}' does not exist")
     if found.fresh:
@@ -145,7 +143,34 @@ def render_trace(
             return found.body
         if held is not None and held[0] == found.stamp:
             return held[1]
-    return build(session, code=code, base_url=base_url, renderings={variant: rendering})[variant]
+    with Session(engine) as session:
+        return build(session, code=code, base_url=base_url, renderings={variant: rendering})[
+            variant
+        ]
+
+
+def _scan(engine: Engine, **scan: str | None) -> snapshot.Found | None:
+    """``snapshot.scan`` in one round trip: on PostgreSQL, on a connection of the read pool."""
+    if engine.dialect.name != "postgresql":
+        with Session(engine) as session:
+            return snapshot.scan(session, **scan)
+    reads = read_engine(engine)
+    for attempt in (1, 2):
+        conn = reads.raw_connection()
+        try:
+            found = snapshot.scan_dbapi(conn.driver_connection, **scan)
+        except Exception as error:
+            dropped = engine.dialect.is_disconnect(error, conn.driver_connection, None)
+            conn.invalidate()
+            if not dropped or attempt == 2:
+                raise
+            # The server dropped the connection (a restart, an idle timeout), and with it
+            # likely every other one of the pool: start the pool afresh and try once more.
+            reads.dispose()
+            continue
+        conn.close()
+        return found
+    raise AssertionError("unreachable")
 
 
 def refresh(

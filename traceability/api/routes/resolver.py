@@ -80,7 +80,7 @@ def _answer(request: Request, session, settings, gtin: str, lot: str, lang, link
         body = orjson.dumps(resolver.linkset(anchor, links))
         return Response(body, media_type=resolver.LINKSET_TYPE, headers=headers)
     if want is None:
-        page = _render_trace(request, session, code, chosen, settings)
+        page = _render_trace(request, session.get_bind(), code, chosen, settings)
         return _with(page, headers | {"Content-Language": chosen})
     target = resolver.choose(links, want, chosen, accept)
     if target is None:

@@ -11,13 +11,15 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
+from sqlalchemy.engine import Engine
 
 from traceability import epcis, qr
 from traceability.api import trace_cache
-from traceability.api.deps import SessionDep
+from traceability.api.deps import EngineDep, FastSettingsDep, SessionDep
 from traceability.api.i18n import LANGS, pick_lang, translator
 from traceability.config import Settings, get_settings
 from traceability.errors import NotFound
@@ -103,19 +105,29 @@ RENDERINGS: dict[str, trace_cache.Rendering] = {"json": trace_cache.Rendering(or
 }
 
 
-def _render_trace(request: Request, session, code: str, lang: str, settings: Settings) -> Response:
-    variant = f"page:{lang}"
+def _stored_trace(engine: Engine, code: str, variant: str, settings: Settings) -> bytes | None:
+    """The ``variant`` rendering of the trace of ``code`` (None: no such lot)."""
     try:
-        body = trace_cache.render_trace(
-            session,
+        return trace_cache.render_trace(
+            engine,
             code=code,
             base_url=_base_url(settings),
             variant=variant,
             rendering=RENDERINGS[variant],
         )
     except NotFound:
+        return None
+
+
+def _page_answer(request: Request, body: bytes | None, code: str, lang: str) -> Response:
+    if body is None:
         return _not_found(lang, code)
     return trace_cache.answer(request, body, "text/html; charset=utf-8", HTMLResponse)
+
+
+def _render_trace(request: Request, engine: Engine, code: str, lang: str, settings) -> Response:
+    """The trace page of ``code`` in ``lang``, or the friendly 404 (from a worker thread)."""
+    return _page_answer(request, _stored_trace(engine, code, f"page:{lang}", settings), code, lang)
 
 
 @router.get(
@@ -127,15 +139,14 @@ def _render_trace(request: Request, session, code: str, lang: str, settings: Set
     # check real traces against the model instead.
     responses={200: {"model": TracePublic, "description": "The lot's public trace"}},
 )
-def trace_json(code: str, session: SessionDep, request: Request, settings: SettingsDep) -> Response:
+async def trace_json(
+    code: str, engine: EngineDep, request: Request, settings: FastSettingsDep
+) -> Response:
     """Lot, fields, seasons, events (oldest first), lineage, diary checks, ``phi_compliant``."""
-    body = trace_cache.render_trace(
-        session,
-        code=code,
-        base_url=_base_url(settings),
-        variant="json",
-        rendering=RENDERINGS["json"],
-    )
+    # The scan's one query (or a build) in one worker thread; the rest on the event loop.
+    body = await run_in_threadpool(_stored_trace, engine, code, "json", settings)
+    if body is None:
+        raise NotFound(f"lot '{code}' does not exist")
     return trace_cache.answer(request, body, "application/json")
 
 
@@ -145,11 +156,13 @@ def trace_json(code: str, session: SessionDep, request: Request, settings: Setti
     response_class=HTMLResponse,
     summary="The page a buyer's phone opens",
 )
-def trace_page(
-    code: str, session: SessionDep, request: Request, settings: SettingsDep, lang: Lang = None
+async def trace_page(
+    code: str, engine: EngineDep, request: Request, settings: FastSettingsDep, lang: Lang = None
 ) -> Response:
     """The mobile trace page (Vietnamese; ``?lang=en`` English); a friendly 404 if unknown."""
-    return _render_trace(request, session, code, pick_lang(lang), settings)
+    chosen = pick_lang(lang)
+    body = await run_in_threadpool(_stored_trace, engine, code, f"page:{chosen}", settings)
+    return _page_answer(request, body, code, chosen)
 
 
 def _lot_url(session, code: str, settings: Settings) -> tuple[Lot, str]:

@@ -99,18 +99,17 @@ _ROW_IDS = ("ANY(string_to_array(s.lot_ids, ',')::int[])",
 # of the rows that rendering rests on, and the body unless the caller holds that stamp.
 # (OFFSET 0 keeps the fingerprint a subquery computed once, not an expression inlined
 # wherever it is named.)
-_PG_SCAN = text(
-    f"""
+# Written for the driver (psycopg's named placeholders): it runs on the DBAPI connection.
+_PG_SCAN = f"""
 SELECT l.id, s.stamp, fp.fp,
-       CASE WHEN s.stamp = :prefix || fp.fp AND s.stamp IS DISTINCT FROM :known
+       CASE WHEN s.stamp = %(prefix)s || fp.fp AND s.stamp IS DISTINCT FROM %(known)s
             THEN s.body END AS body
   FROM lots l
-  LEFT JOIN trace_snapshots s ON s.lot_id = l.id AND s.variant = :variant
+  LEFT JOIN trace_snapshots s ON s.lot_id = l.id AND s.variant = %(variant)s
   LEFT JOIN LATERAL (SELECT {_pg_fingerprint(*_ROW_IDS)} AS fp OFFSET 0) fp
          ON s.lot_id IS NOT NULL
- WHERE l.code = :code
+ WHERE l.code = %(code)s
 """
-)
 _SQLITE_IDS = "(SELECT value FROM json_each(:{}))"
 _SQLITE_PARTS = tuple(
     (table, text(f"SELECT * FROM {table} WHERE "
@@ -191,21 +190,32 @@ def scan(
 ) -> Found | None:
     """The lot ``code`` with its stored ``variant`` and whether it still holds; None: no lot."""
     conn = session.connection()
-    pre = prefix(base_url)
-    params = {"code": code, "variant": variant}
     if conn.dialect.name == "postgresql":
-        row = conn.execute(_PG_SCAN, params | {"prefix": pre, "known": known}).first()
-        if row is None:
-            return None
-        current = None if row.fp is None else pre + row.fp
-        return Found(row.id, row.stamp, current, row.body)
-    row = conn.execute(_SQLITE_SCAN, params).first()
+        return scan_dbapi(
+            conn.connection.driver_connection,
+            code=code, variant=variant, base_url=base_url, known=known,
+        )  # fmt: skip
+    pre = prefix(base_url)
+    row = conn.execute(_SQLITE_SCAN, {"code": code, "variant": variant}).first()
     if row is None:
         return None
     if row.stamp is None:
         return Found(row.id, None, None, None)
     current = pre + _sqlite_fingerprint(conn, row.lot_ids, row.field_ids)
     return Found(row.id, row.stamp, current, row.body if row.stamp == current else None)
+
+
+def scan_dbapi(
+    conn: Any, *, code: str, variant: str, base_url: str | None, known: str | None = None
+) -> Found | None:
+    """:func:`scan` on a psycopg connection, as one prepared statement (PostgreSQL)."""
+    pre = prefix(base_url)
+    params = {"code": code, "variant": variant, "prefix": pre, "known": known}
+    row = conn.execute(_PG_SCAN, params, prepare=True).fetchone()
+    if row is None:
+        return None
+    lot_id, stored, fp, body = row
+    return Found(lot_id, stored, None if fp is None else pre + fp, body)
 
 
 def stamp(session: Session, st: Structure, base_url: str | None) -> str:
