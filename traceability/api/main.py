@@ -62,6 +62,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         timeout_s=limits.body_timeout_s,
     )
     docs.install(app)
+    # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
+    # Routes are matched in order, and a buyer's scan is the request that comes most often.
+    app.include_router(trace.router)
+    app.include_router(resolver.router)
     for module in (
         records,
         fields,
@@ -75,9 +79,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         transparency,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
-    # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
-    app.include_router(trace.router)
-    app.include_router(resolver.router)
     app.include_router(landing.router)
     # The office's, operators' and cooperatives' pages (signed in with an API token).
     app.include_router(staff.router)
