@@ -78,6 +78,7 @@ class World:
             .replace("/app/static/{name}", "/app/static/app.css")
             .replace("/docs/static/{name}", "/docs/static/swagger-ui.css")
             .replace("{lot}", self.lot.code)
+            .replace("{serial}", "BAG-1")
             .replace("{ai}", "21")
             .replace("{value}", "S-1")
             .replace("{name}", "missions")
@@ -282,12 +283,17 @@ EXPECTED = {
     ("DELETE", "/api/v1/tokens/{token_id}"):            "401 200 403 403 403 403 403 403 200",
     ("GET",    "/api/v1/admin-units"):                  "401 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/admin-units/{code}"):           "401 200 200 200 200 200 200 200 200",
-    # the public trace: everyone
+    # the public trace: everyone (the resolver's 307 to the trace page is followed)
     ("GET",    "/api/v1/trace/{code}"):                 "200 200 200 200 200 200 200 200 200",
     ("GET",    "/t/{code}"):                            "200 200 200 200 200 200 200 200 200",
+    ("HEAD",   "/api/v1/trace/{code}"):                 "200 200 200 200 200 200 200 200 200",
+    ("HEAD",   "/t/{code}"):                            "200 200 200 200 200 200 200 200 200",
     ("GET",    "/01/{gtin}/10/{lot}"):                  "200 200 200 200 200 200 200 200 200",
     ("HEAD",   "/01/{gtin}/10/{lot}"):                  "200 200 200 200 200 200 200 200 200",
     ("OPTIONS", "/01/{gtin}/10/{lot}"):                 "204 204 204 204 204 204 204 204 204",
+    ("GET",    "/01/{gtin}/10/{lot}/21/{serial}"):      "200 200 200 200 200 200 200 200 200",
+    ("HEAD",   "/01/{gtin}/10/{lot}/21/{serial}"):      "200 200 200 200 200 200 200 200 200",
+    ("OPTIONS", "/01/{gtin}/10/{lot}/21/{serial}"):     "204 204 204 204 204 204 204 204 204",
     # a qualifier other than a lot (AI 10) is a malformed Digital Link for this resolver
     ("GET",    "/01/{gtin}/{ai}/{value}"):              "400 400 400 400 400 400 400 400 400",
     ("HEAD",   "/01/{gtin}/{ai}/{value}"):              "400 400 400 400 400 400 400 400 400",

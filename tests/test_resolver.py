@@ -157,28 +157,49 @@ def test_link_type_traceability_follows_language_and_accept(client, lot):
     assert location(params={"linkType": "gs1:defaultLink"}) == PAGE
 
 
-def test_unknown_link_type_is_404_with_the_links_it_has(client, lot):
-    r = client.get(f"/01/{GTIN14}/10/{CODE}", params={"linkType": "gs1:recallStatus"})
-    assert r.status_code == 404
-    assert "gs1:recallStatus" in r.text and "gs1:epcis" in r.text
-    assert f"<{EPCIS}>" in r.headers["link"]
-    assert r.headers["access-control-allow-origin"] == "*"
-    assert "type" not in _text(r.text).split()  # the Vietnamese page says it in Vietnamese
-    r = client.get(f"/01/{GTIN14}/10/{CODE}", params={"linkType": "gs1:recallStatus", "lang": "en"})
-    assert r.status_code == 404 and "no link of type gs1:recallStatus" in r.text
+def test_a_link_type_the_lot_lacks_goes_to_the_default_link(client, lot):
+    # GS1-Conformant Resolver: with nothing better matching the request, the default link.
+    for lang, expected in ((None, PAGE), ("en", PAGE + "?lang=en")):
+        params = {"linkType": "gs1:recallStatus"} | ({"lang": lang} if lang else {})
+        r = client.get(f"/01/{GTIN14}/10/{CODE}", params=params, follow_redirects=False)
+        assert r.status_code == 307 and r.headers["location"] == expected
+        assert f"<{EPCIS}>" in r.headers["link"]
+        assert r.headers["access-control-allow-origin"] == "*"
 
 
-def test_default_answer_is_the_page_with_a_link_header(client, lot):
-    r = client.get(f"/01/{GTIN14}/10/{CODE}")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+def test_without_a_link_type_the_default_link_in_the_readers_language(client, lot):
+    r = client.get(f"/01/{GTIN14}/10/{CODE}", follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == PAGE
     link = r.headers["link"]
     assert f'<{ANCHOR}?linkType=linkset>; rel="linkset"; type="application/linkset+json"' in link
     assert f'<{EPCIS}>; rel="{VOC}epcis"' in link
     assert f'<{PAGE}>; rel="{VOC}traceability"' in link
     assert "Accept" in r.headers["vary"] and "Accept-Language" in r.headers["vary"]
-    assert r.headers["content-language"] == "vi"
-    r = client.get(f"/01/{GTIN14}/10/{CODE}", headers={"Accept-Language": "en"})
-    assert r.headers["content-language"] == "en" and "Harvest date" in r.text
+    r = client.get(
+        f"/01/{GTIN14}/10/{CODE}", headers={"Accept-Language": "en"}, follow_redirects=False
+    )
+    assert r.headers["location"] == PAGE + "?lang=en"
+    # A phone follows it to the page.
+    page = client.get(f"/01/{GTIN14}/10/{CODE}", headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and "Harvest date" in page.text
+
+
+def test_a_serial_number_under_the_lot_resolves_to_the_lots_links(client, lot):
+    item = f"/01/{GTIN14}/10/{CODE}/21/BAG-0042"
+    r = client.get(item, follow_redirects=False)
+    assert r.status_code == 307 and r.headers["location"] == PAGE
+    linkset = client.get(item, params={"linkType": "all"})
+    assert linkset.status_code == 200
+    assert linkset.json() == client.get(f"/01/{GTIN14}/10/{CODE}?linkType=all").json()
+    r = client.get(item, params={"linkType": "gs1:epcis"}, follow_redirects=False)
+    assert r.headers["location"] == EPCIS
+    assert client.head(item, follow_redirects=False).status_code == 307
+    assert client.options(item).status_code == 204
+    # A serial longer than GS1's 20 characters, or outside its character set: 400.
+    for bad in ("X" * 21, "BAG%20%2A"):
+        r = client.get(f"/01/{GTIN14}/10/{CODE}/21/{bad}", params={"lang": "en"})
+        assert r.status_code == 400 and "serial number" in r.text, bad
+    assert client.get(f"/01/{GTIN14}/10/NO-SUCH-LOT/21/BAG-1").status_code == 404
 
 
 # ---------------------------------------------------------------- HEAD, OPTIONS, CORS
@@ -188,6 +209,7 @@ def test_head_answers_the_headers_of_get_without_a_body(client, lot):
     got = client.get(f"/01/{GTIN14}/10/{CODE}", params={"linkType": "all"})
     head = client.head(f"/01/{GTIN14}/10/{CODE}", params={"linkType": "all"})
     assert head.status_code == 200 and head.content == b""
+    assert client.head(f"/01/{GTIN14}/10/{CODE}", follow_redirects=False).status_code == 307
     for name in ("content-type", "content-length", "link", "access-control-allow-origin"):
         assert head.headers[name] == got.headers[name], name
     assert int(head.headers["content-length"]) == len(got.content)

@@ -413,3 +413,14 @@ def test_a_lot_recorded_through_the_api_is_stored_before_its_first_scan(
         assert stored(db, "LOT-API-1", variant) == fresh(db, "LOT-API-1", variant)
         assert scan(client, "LOT-API-1", variant) == stored(db, "LOT-API-1", variant)
     assert builds == ["LOT-API-1"]
+
+
+def test_head_of_a_trace_gives_the_headers_of_get_without_the_body(client, record):
+    code = record["plain"].code
+    for url in (f"/api/v1/trace/{code}", f"/t/{code}", f"/t/{code}?lang=en"):
+        got, head = client.get(url), client.head(url)
+        assert head.status_code == 200 and head.content == b"", url
+        assert int(head.headers["content-length"]) == len(got.content), url
+        for name in ("content-type", "etag", "cache-control"):
+            assert head.headers[name] == got.headers[name], (url, name)
+    assert client.head("/t/NO-SUCH-LOT").status_code == 404

@@ -31,6 +31,7 @@ LINKSET_TYPE = "application/linkset+json"
 LINKSET_REQUESTS = frozenset({"all", "linkset", "gs1:linkset", GS1_VOC + "linkset"})
 # AI 10 (batch/lot): at most 20 characters of GS1 AI encodable character set 82.
 LOT_MAX_LENGTH = 20
+SERIAL_MAX_LENGTH = 20  # AI 21, the same alphanumeric set (GS1 General Specifications)
 CSET82 = frozenset(
     "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 )
@@ -79,10 +80,10 @@ def parse(gtin: str, qualifier: str, lot: str) -> tuple[str, str]:
     ...
     traceability.resolver.BadLink: bad_check_digit
     >>> try:
-    ...     parse("8934567890120", "21", "S1")
+    ...     parse("8934567890120", "22", "S1")
     ... except BadLink as exc:
     ...     print(exc.key, exc.details)
-    bad_ai {'ai': '21'}
+    bad_ai {'ai': '22'}
     """
     if not (gtin.isascii() and gtin.isdigit()):
         raise BadLink("gtin_not_digits", gtin=gtin)
@@ -96,6 +97,21 @@ def parse(gtin: str, qualifier: str, lot: str) -> tuple[str, str]:
     if not lot or len(lot) > LOT_MAX_LENGTH or not set(lot) <= CSET82:
         raise BadLink("bad_lot", lot=lot, max=str(LOT_MAX_LENGTH))
     return gtin.zfill(14), lot
+
+
+def check_serial(serial: str) -> str:
+    """A serial number (AI 21) as a request path names it; :class:`BadLink` if malformed.
+
+    >>> check_serial("BAG-0042")
+    'BAG-0042'
+    >>> check_serial("x" * 21)
+    Traceback (most recent call last):
+    ...
+    traceability.resolver.BadLink: bad_serial
+    """
+    if not serial or len(serial) > SERIAL_MAX_LENGTH or not set(serial) <= CSET82:
+        raise BadLink("bad_serial", serial=serial, max=str(SERIAL_MAX_LENGTH))
+    return serial
 
 
 def link_type(value: str | None) -> str | None:
@@ -197,6 +213,13 @@ def choose(links: list[Link], rel: str, lang: str, accept: str = "") -> Link | N
     accepted = [x for x in found if x.type in accept]
     in_lang = [x for x in accepted or found if lang in x.hreflang]
     return (in_lang or accepted or found)[0]
+
+
+def default_link(links: list[Link], lang: str) -> Link:
+    """The lot's default link in ``lang`` if it has one there (``defaultLinkMulti``), else
+    its one ``defaultLink``."""
+    multi = [x for x in links if x.rel == GS1_VOC + "defaultLinkMulti" and lang in x.hreflang]
+    return (multi or [x for x in links if x.rel == GS1_VOC + "defaultLink"])[0]
 
 
 def link_header(anchor: str, links: list[Link]) -> str:

@@ -114,15 +114,6 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "This address is not a valid GS1 Digital Link of a lot. "
         "Please scan the QR code on the bag again.",
     },
-    "link_type_title": {"vi": "Không có loại thông tin này", "en": "No such link"},
-    "link_type_intro": {
-        "vi": "Lô hàng có trong hệ thống, nhưng không có loại thông tin được hỏi.",
-        "en": "The lot is recorded, but it has no link of the type asked for.",
-    },
-    "link_type_text": {
-        "vi": "Lô hàng này không có thông tin loại {link_type}. Các loại có: {available}.",
-        "en": "This lot has no link of type {link_type}. It has: {available}.",
-    },
     "gtin_not_digits": {
         "vi": "Mã GTIN “{gtin}” chỉ được gồm chữ số.",
         "en": "The GTIN “{gtin}” must be digits only.",
@@ -138,6 +129,10 @@ _STRINGS: dict[str, dict[str, str]] = {
     "bad_ai": {
         "vi": "Sau mã GTIN phải là số lô (AI 10), không phải AI {ai}.",
         "en": "The GTIN must be followed by a batch/lot number (AI 10), not AI {ai}.",
+    },
+    "bad_serial": {
+        "vi": "Số sê-ri “{serial}” không hợp lệ: tối đa {max} ký tự, chỉ gồm chữ, số và dấu.",
+        "en": "The serial number “{serial}” is not valid: at most {max} letters, digits and marks.",
     },
     "bad_lot": {
         "vi": "Số lô “{lot}” không hợp lệ: tối đa {max} ký tự, chỉ gồm chữ, số và dấu.",

@@ -212,9 +212,13 @@ def refresh(
 def answer(
     request: Request, body: bytes, media_type: str, response_class: type[Response] = Response
 ) -> Response:
-    """``body`` with an ETag; a phone that already holds this version gets a bodiless 304."""
+    """``body`` with an ETag; a phone that already holds this version gets a bodiless 304,
+    and a HEAD request the headers alone."""
     etag = '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
     headers = CACHE_HEADERS | {"ETag": etag, "Vary": "Accept-Encoding"}
     if etag in (request.headers.get("if-none-match") or ""):
         return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        headers |= {"Content-Length": str(len(body))}
+        return Response(media_type=media_type, headers=headers)
     return response_class(body, media_type=media_type, headers=headers)

@@ -3,7 +3,10 @@
 The rules live in :mod:`traceability.resolver`; this module turns them into HTTP
 answers: GET and HEAD, CORS (any origin may read the answer and its ``Link`` header),
 OPTIONS for preflight requests, the linkset as ``application/linkset+json``, a 307 to
-the link a ``linkType`` asks for, and friendly 400/404 pages in the reader's language.
+the link a ``linkType`` asks for — or, without one or when the lot has no link of that
+type, to the default link (the trace page in the reader's language) — and friendly
+400/404 pages in the reader's language. A serial number (AI 21) under the lot resolves
+to the lot's links: agritrace traces lots, and every bag of a lot shares its trace.
 """
 
 from typing import Annotated
@@ -16,12 +19,13 @@ from sqlalchemy import select
 from traceability import gs1, resolver
 from traceability.api.deps import SessionDep
 from traceability.api.i18n import negotiate, translator
-from traceability.api.routes.trace import Lang, SettingsDep, _not_found, _render_trace
+from traceability.api.routes.trace import Lang, SettingsDep, _not_found
 from traceability.models import Lot
 
 router = APIRouter()
 
 PATH = "/01/{gtin}/10/{lot}"
+SERIAL_PATH = PATH + "/21/{serial}"
 METHODS = "GET, HEAD, OPTIONS"
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -60,10 +64,12 @@ def _bad_link(lang: str, exc: resolver.BadLink, lot: str) -> Response:
     return _with(_not_found(lang, lot, detail, status_code=400), CORS | VARY)
 
 
-def _answer(request: Request, session, settings, gtin: str, lot: str, lang, link_type):
+def _answer(request: Request, session, settings, gtin: str, lot: str, lang, link_type, serial=None):
     chosen = negotiate(lang, request.headers.get("accept-language"))
     try:
         gtin14, code = resolver.parse(gtin, "10", lot)
+        if serial is not None:
+            resolver.check_serial(serial)
     except resolver.BadLink as exc:
         return _bad_link(chosen, exc, lot)
     row = session.execute(select(Lot.gtin, Lot.product_name).where(Lot.code == code)).first()
@@ -79,19 +85,10 @@ def _answer(request: Request, session, settings, gtin: str, lot: str, lang, link
     if want == "linkset" or (want is None and resolver.LINKSET_TYPE in accept):
         body = orjson.dumps(resolver.linkset(anchor, links))
         return Response(body, media_type=resolver.LINKSET_TYPE, headers=headers)
-    if want is None:
-        page = _render_trace(request, session.get_bind(), code, chosen, settings)
-        return _with(page, headers | {"Content-Language": chosen})
-    target = resolver.choose(links, want, chosen, accept)
-    if target is None:
-        available = ", ".join(sorted({resolver.curie(x.rel) for x in links}))
-        detail = translator(chosen)["t"](
-            "link_type_text", link_type=resolver.curie(want), available=available
-        )
-        page = _not_found(
-            chosen, code, detail, title_key="link_type_title", text_key="link_type_intro"
-        )
-        return _with(page, headers)
+    # No linkType, or one the lot has no link of: the default link, in the reader's language.
+    target = (want and resolver.choose(links, want, chosen, accept)) or resolver.default_link(
+        links, chosen
+    )
     return RedirectResponse(target.href, status_code=307, headers=headers)
 
 
@@ -99,10 +96,13 @@ _RESOLVER_DOC = {
     "tags": ["trace"],
     "response_class": Response,
     "responses": {
-        200: {"description": "The trace page, or the lot's linkset (application/linkset+json)"},
-        307: {"description": "To the link the linkType asks for"},
+        200: {"description": "The lot's linkset (application/linkset+json)"},
+        307: {
+            "description": "To the link the linkType asks for; without one, or when the lot "
+            "has no link of that type, to the default link (the trace page)"
+        },
         400: {"description": "Not a valid Digital Link of a lot (page in the reader's language)"},
-        404: {"description": "No such lot for this GTIN, or no link of the asked type"},
+        404: {"description": "No such lot for this GTIN"},
     },
 }
 
@@ -119,14 +119,35 @@ def digital_link(
     lang: Lang = None,
     link_type: LinkType = None,
 ) -> Response:
-    """GTIN-8/12/13/14 (check digit verified) and lot → the trace page (the default link),
-    a 307 to the ``linkType`` asked for, or every link as an RFC 9264 linkset."""
+    """GTIN-8/12/13/14 (check digit verified) and lot → a 307 to the ``linkType`` asked
+    for (default: the trace page), or every link as an RFC 9264 linkset."""
     answer = _answer(request, session, settings, gtin, lot, lang, link_type)
     return _head_aware(request, answer)
 
 
+@router.get(SERIAL_PATH, summary="GS1 Digital Link of one item of a lot: the lot's links",
+            **_RESOLVER_DOC)  # fmt: skip
+@router.head(SERIAL_PATH, summary="The same without its body", operation_id="resolve_serial_head",
+             **_RESOLVER_DOC)  # fmt: skip
+def digital_link_serial(
+    gtin: str,
+    lot: str,
+    serial: str,
+    session: SessionDep,
+    request: Request,
+    settings: SettingsDep,
+    lang: Lang = None,
+    link_type: LinkType = None,
+) -> Response:
+    """A serial number (AI 21) under the lot: answered with the lot's links, as the lot is."""
+    answer = _answer(request, session, settings, gtin, lot, lang, link_type, serial=serial)
+    return _head_aware(request, answer)
+
+
 @router.options(PATH, tags=["trace"], summary="CORS preflight of the resolver")
-def digital_link_options(gtin: str, lot: str) -> Response:
+@router.options(SERIAL_PATH, tags=["trace"], summary="CORS preflight of the resolver",
+                operation_id="resolve_serial_options")  # fmt: skip
+def digital_link_options(gtin: str, lot: str, serial: str | None = None) -> Response:
     """What a browser on another site may ask of the resolver."""
     return Response(status_code=204, headers=CORS | {"Allow": METHODS})
 

@@ -72,12 +72,10 @@ def _not_found(
     code: str | None,
     detail: str | None = None,
     status_code: int = 404,
-    title_key: str | None = None,
-    text_key: str | None = None,
 ) -> HTMLResponse:
     """The friendly 404 (or 400) page; ``detail`` must already be in ``lang``."""
-    title = title_key or ("not_found_title" if status_code == 404 else "bad_request_title")
-    text = text_key or ("not_found_text" if status_code == 404 else "bad_request_text")
+    title = "not_found_title" if status_code == 404 else "bad_request_title"
+    text = "not_found_text" if status_code == 404 else "bad_request_text"
     return _page(
         "not_found.html", lang, status_code, code=code, detail=detail, title_key=title,
         text_key=text,
@@ -139,6 +137,12 @@ def _render_trace(request: Request, engine: Engine, code: str, lang: str, settin
     # check real traces against the model instead.
     responses={200: {"model": TracePublic, "description": "The lot's public trace"}},
 )
+@router.head(
+    "/api/v1/trace/{code}",
+    tags=["trace"],
+    summary="The headers of the trace JSON, without its body",
+    operation_id="trace_json_head",
+)
 async def trace_json(
     code: str, engine: EngineDep, request: Request, settings: FastSettingsDep
 ) -> Response:
@@ -155,6 +159,14 @@ async def trace_json(
     tags=["trace"],
     response_class=HTMLResponse,
     summary="The page a buyer's phone opens",
+)
+@router.head(
+    "/t/{code}",
+    tags=["trace"],
+    response_class=HTMLResponse,
+    summary="The headers of the trace page, without its body (link checkers, the resolver's "
+    "HEAD followed)",
+    operation_id="trace_page_head",
 )
 async def trace_page(
     code: str, engine: EngineDep, request: Request, settings: FastSettingsDep, lang: Lang = None
