@@ -257,13 +257,29 @@ def trace_snapshots(
     rebuild_all: Annotated[
         bool, typer.Option("--all", help="rebuild every lot's trace, not only missing or stale")
     ] = False,
+    follow: Annotated[
+        bool,
+        typer.Option(
+            "--follow",
+            help="then keep going: rebuild the traces of lots whose fields get diary lines "
+            "(by hand or by drone), reviewers' acceptances or measured missions",
+        ),
+    ] = False,
+    interval: Annotated[
+        float, typer.Option(min=0.1, help="with --follow: seconds between looks")
+    ] = 2.0,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Store every lot's trace ahead of the buyers' scans (missing or stale ones only).
 
     Scans build what they find missing or stale themselves; run this after an upgrade or
-    a bulk import (or from cron) so that no buyer waits for a build.
+    a bulk import (or from cron) so that no buyer waits for a build. With ``--follow`` it
+    runs as a service (stopped by Ctrl-C or SIGTERM) and keeps the traces built as the
+    diaries grow.
     """
+    import signal
+    import threading
+
     from sqlmodel import Session
 
     from traceability.api import trace_cache
@@ -273,10 +289,26 @@ def trace_snapshots(
     engine = existing_engine(database_url)
     base_url = get_settings().public_base_url.rstrip("/")
     with Session(engine) as session:
+        mark = trace_cache.watermark(session)
         seen, built = trace_cache.refresh(
             session, base_url=base_url, renderings=RENDERINGS, everything=rebuild_all
         )
     typer.echo(f"{built} of {seen} lots' traces built and stored ({base_url})")
+    if not follow:
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    typer.echo(f"following changes every {interval:g} s")
+    try:
+        while not stop.wait(interval):
+            with Session(engine) as session:
+                mark, built = trace_cache.refresh_changed(
+                    session, base_url=base_url, renderings=RENDERINGS, since=mark
+                )
+            if built:
+                typer.echo(f"{built} lots' traces built again")
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command("import-fields")

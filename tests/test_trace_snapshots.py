@@ -4,7 +4,7 @@ Every check runs on SQLite and PostgreSQL. "Fresh" means built here and now with
 ``build_trace`` and rendered the way the routes render it, with nothing stored or cached.
 """
 
-from datetime import date
+from datetime import date, timedelta
 
 import orjson
 import pytest
@@ -424,3 +424,78 @@ def test_head_of_a_trace_gives_the_headers_of_get_without_the_body(client, recor
         for name in ("content-type", "etag", "cache-control"):
             assert head.headers[name] == got.headers[name], (url, name)
     assert client.head("/t/NO-SUCH-LOT").status_code == 404
+
+
+# ---------------------------------------------------------------- built again as the diaries grow
+
+
+def fresh_everywhere(session, code: str) -> bool:
+    """Whether every stored rendering of ``code`` still holds (none missing)."""
+    found = [snapshot.scan(session, code=code, variant=v, base_url=BASE) for v in RENDERINGS]
+    session.commit()
+    return all(f is not None and f.fresh for f in found)
+
+
+def test_lots_whose_fields_get_diary_lines_are_built_again_ahead(db, session, factory, record):
+    trace_cache.refresh(session, base_url=BASE, renderings=RENDERINGS)
+    mark = trace_cache.watermark(session)
+    assert trace_cache.refresh_changed(
+        session, base_url=BASE, renderings=RENDERINGS, since=mark
+    ) == (mark, 0)
+    plain, drone, milled = (record[n].code for n in ("plain", "drone", "milled"))
+
+    factory.entry(record["fields"][0], activity="observe")  # a line in the plain lot's diary
+    assert not fresh_everywhere(session, plain) and not fresh_everywhere(session, milled)
+    mark, built = trace_cache.refresh_changed(
+        session, base_url=BASE, renderings=RENDERINGS, since=mark
+    )
+    assert built == 2  # the plain lot and the milled lot made from it; not the drone lot
+    assert all(fresh_everywhere(session, c) for c in (plain, drone, milled))
+    assert stored(db, milled, "json") == fresh(db, milled, "json")
+
+    # A mission measured again over the drone lot's field.
+    _sql(db, "UPDATE missions SET measured_at = :t WHERE id = :m",
+         t=mark.measured_at + timedelta(minutes=5), m=record["mission"].id)  # fmt: skip
+    _sql(db, "UPDATE mission_fields SET coverage_pct = 50 WHERE mission_pk = :m",
+         m=record["mission"].id)  # fmt: skip
+    mark, built = trace_cache.refresh_changed(
+        session, base_url=BASE, renderings=RENDERINGS, since=mark
+    )
+    assert built == 2  # the drone lot and the milled lot
+    assert all(fresh_everywhere(session, c) for c in (plain, drone, milled))
+    assert trace_cache.refresh_changed(
+        session, base_url=BASE, renderings=RENDERINGS, since=mark
+    ) == (mark, 0)
+
+
+def test_the_command_follows_the_diaries_until_stopped(db, session, factory, record):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    url = db.url.render_as_string(hide_password=False)
+    cli = Path(sys.executable).with_name("agritrace")
+    env = os.environ | {"AGRITRACE_PUBLIC_BASE_URL": BASE}
+    proc = subprocess.Popen(
+        [str(cli), "trace-snapshots", "--follow", "--interval", "0.2", "--database-url", url],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        plain = record["plain"].code
+        deadline = time.monotonic() + 60
+        while not fresh_everywhere(session, plain) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert fresh_everywhere(session, plain), "the first pass stored nothing"
+        factory.entry(record["fields"][0], activity="observe")
+        while not fresh_everywhere(session, plain) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert fresh_everywhere(session, plain), "the new diary line was not followed"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output = proc.communicate(timeout=30)[0]
+    assert proc.returncode == 0, output
+    assert "3 of 3 lots' traces built and stored" in output
+    assert "2 lots' traces built again" in output

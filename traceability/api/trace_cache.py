@@ -20,16 +20,17 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from fastapi import Request
 from fastapi.responses import Response
-from sqlalchemy import exc, select, text
+from sqlalchemy import bindparam, exc, func, select, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from traceability.db import read_engine
 from traceability.errors import NotFound
-from traceability.models import Lot
+from traceability.models import AmendmentAcceptance, DiaryEntry, Lot, Mission, UTCDateTime
 from traceability.services import trace
 from traceability.services.trace import snapshot
 
@@ -207,6 +208,78 @@ def refresh(
         built += 1
         session.commit()
     return seen, built
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """How far :func:`refresh_changed` has looked: the newest diary entry and reviewer's
+    acceptance it has seen, and the newest time a mission was measured."""
+
+    entry_id: int = 0
+    acceptance_id: int = 0
+    measured_at: datetime = EPOCH
+
+
+# Typed through the models, so a time reads and binds the same way on SQLite and PostgreSQL.
+_WATERMARK = select(
+    select(func.coalesce(func.max(DiaryEntry.id), 0)).scalar_subquery(),
+    select(func.coalesce(func.max(AmendmentAcceptance.id), 0)).scalar_subquery(),
+    select(func.max(Mission.measured_at)).scalar_subquery(),
+)
+# The lots resting on the fields written to since a watermark: the lots of those fields,
+# and every lot made from them, down the lineage.
+_CHANGED_LOTS = text(
+    """
+WITH RECURSIVE changed(field_id) AS (
+    SELECT field_id FROM diary_entries WHERE id > :entry_id
+    UNION SELECT e.field_id FROM amendment_acceptances a
+          JOIN diary_entries e ON e.id = a.entry_id WHERE a.id > :acceptance_id
+    UNION SELECT mf.field_id FROM missions m
+          JOIN mission_fields mf ON mf.mission_pk = m.id WHERE m.measured_at > :measured_at
+),
+touched(id) AS (
+    SELECT lf.lot_id FROM lot_fields lf WHERE lf.field_id IN (SELECT field_id FROM changed)
+    UNION SELECT lp.lot_id FROM lot_parents lp JOIN touched t ON lp.parent_id = t.id
+)
+SELECT l.code FROM lots l WHERE l.id IN (SELECT id FROM touched) ORDER BY l.id
+"""
+).bindparams(bindparam("measured_at", type_=UTCDateTime))
+
+
+def watermark(session: Session) -> Watermark:
+    """Today's watermark: what :func:`refresh_changed` need not look at again."""
+    entry_id, acceptance_id, measured_at = session.execute(_WATERMARK).one()
+    session.commit()
+    return Watermark(entry_id, acceptance_id, measured_at or EPOCH)
+
+
+def refresh_changed(
+    session: Session,
+    *,
+    base_url: str | None,
+    renderings: dict[str, Rendering],
+    since: Watermark,
+) -> tuple[Watermark, int]:
+    """Build again the stored traces of the lots whose fields were written to since
+    ``since`` (diary lines by hand or by drone, reviewers' acceptances, measured missions).
+
+    Returns the new watermark and how many lots were built. The watermark is read first:
+    a write committed meanwhile is seen again on the next call, never missed.
+    """
+    now = watermark(session)
+    if now == since:
+        return now, 0
+    params = {
+        "entry_id": since.entry_id,
+        "acceptance_id": since.acceptance_id,
+        "measured_at": since.measured_at,
+    }
+    codes = session.execute(_CHANGED_LOTS, params).scalars().all()
+    _seen, built = refresh(session, base_url=base_url, renderings=renderings, codes=codes)
+    return now, built
 
 
 def answer(
