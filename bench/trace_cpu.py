@@ -62,9 +62,15 @@ def main() -> None:
             cur.execute("SELECT pg_backend_pid()")
             pids.add(cur.fetchone()[0])
 
-        event.listen(engine, "connect", note)
-        with engine.connect() as conn:  # at least one connection before counting
-            conn.execute(text("SELECT 1"))
+        # The scans read on the read pool beside the engine (traceability.db.read_engine),
+        # builds on the engine's own: both counted (a checkout older code lacks is skipped).
+        import traceability.db as tdb
+
+        pools = [engine] + ([tdb.read_engine(engine)] if hasattr(tdb, "read_engine") else [])
+        for pool in pools:
+            event.listen(pool, "connect", note)
+            with pool.connect() as conn:  # at least one connection before counting
+                conn.execute(text("SELECT 1"))
     with TestClient(create_app()) as client:
         client.get("/healthz")
         for url in ("/api/v1/trace/{}", "/t/{}"):
