@@ -30,7 +30,6 @@ from drone_ingest.amqp import (
     dead_letters,
     delete_queue,
     ensure_queue,
-    replay_dead_letters,
     routing_key_to_topic,
     topic_to_routing_key,
 )
@@ -300,6 +299,19 @@ def _waiting(queue: str) -> int:
         conn.close()
 
 
+def _dead_letters_cli(*args: str) -> str:
+    """``agritrace dead-letters ARGS``' output (it must succeed)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "agritrace", "dead-letters", "--amqp-url", AMQP_URL, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
 def test_a_message_that_crashes_every_ingester_is_dead_lettered_then_replayed(
     db, prefix, queue, drones
 ):
@@ -319,10 +331,18 @@ def test_a_message_that_crashes_every_ingester_is_dead_lettered_then_replayed(
         [letter] = dead_letters(AMQP_URL, queue=queue)
         assert (letter.topic, letter.reason, letter.payload) == (topic, "delivery_limit", body)
 
+    # The operator's command shows the same.
+    wait_until(lambda: _waiting(dead_letter_queue(queue)) == 1, what="the letter back")
+    shown = _dead_letters_cli("--queue", queue).splitlines()
+    assert shown[0].split("\t")[:3] == [topic, "delivery_limit x1", f"{len(body)} B"]
+    assert shown[-1] == f"1 dead letter(s) shown from {queue}.dead"
+
     # After the fix, replayed: a real ingester stores it, and the dead-letter queue is empty.
     ing = amqp_ingester(db, prefix, queue)
     try:
-        assert replay_dead_letters(AMQP_URL, queue=queue) == 1
+        wait_until(lambda: _waiting(dead_letter_queue(queue)) == 1, what="the letter back")
+        replayed = _dead_letters_cli("--queue", queue, "--replay")
+        assert replayed.strip() == f"1 dead letter(s) published again from {queue}.dead"
         wait_until(lambda: count_points(db) == (1, 1), what="the replayed point")
     finally:
         ing.stop()
