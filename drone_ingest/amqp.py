@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass
 
 import pika
-from pika.exceptions import AMQPError, ChannelClosedByBroker
+from pika.exceptions import AMQPError, ChannelClosedByBroker, UnroutableError
 
 from drone_ingest import metrics
 from drone_ingest.client import Ingester
@@ -221,15 +221,19 @@ def replay_dead_letters(amqp_url: str, *, queue: str, limit: int | None = None) 
             if method is None:
                 break
             letter = _dead_letter(properties, body)
-            channel.basic_publish(
-                EXCHANGE,
-                topic_to_routing_key(letter.topic),
-                body,
-                pika.BasicProperties(delivery_mode=2, headers=properties.headers),
-                # Unroutable (the ingest queue's binding gone) raises instead of vanishing:
-                # the letter is then not acknowledged and stays in the dead-letter queue.
-                mandatory=True,
-            )
+            try:
+                channel.basic_publish(
+                    EXCHANGE,
+                    topic_to_routing_key(letter.topic),
+                    body,
+                    pika.BasicProperties(delivery_mode=2, headers=properties.headers),
+                    # Unroutable (the ingest queue's binding gone) is refused, not dropped.
+                    mandatory=True,
+                )
+            except UnroutableError:
+                # Not acknowledged: the letter goes back to the dead-letter queue.
+                log.warning("no queue is bound to %r: dead letter left where it is", letter.topic)
+                break
             channel.basic_ack(method.delivery_tag)
             moved += 1
     return moved

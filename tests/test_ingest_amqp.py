@@ -382,3 +382,18 @@ def test_a_queue_declared_without_a_limit_is_kept_and_a_policy_gives_it_one(db, 
         if rabbitmqctl:
             subprocess.run([rabbitmqctl, "-q", "clear_policy", policy], capture_output=True)
         delete_queue(AMQP_URL, queue=name)
+
+
+def test_a_dead_letter_with_nowhere_to_go_stays_where_it_is(rabbit, prefix, queue):
+    # A routing key no queue is bound to: replaying it would drop it at the exchange.
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        channel.basic_publish("", dead_letter_queue(queue), b"{}", mandatory=True)
+    finally:
+        conn.close()
+    assert _dead_letters_cli("--queue", queue, "--replay").strip() == (
+        f"0 dead letter(s) published again from {queue}.dead"
+    )
+    wait_until(lambda: _waiting(dead_letter_queue(queue)) == 1, what="the letter kept")
