@@ -50,6 +50,7 @@ app.command("verify")(transparency_cli.verify)
 app.add_typer(ops_cli.devices_app, name="devices")
 app.command("backup")(ops_cli.backup)
 app.command("restore")(ops_cli.restore)
+app.command("dead-letters")(ops_cli.dead_letters)
 
 
 @db_app.command("upgrade")

@@ -1,7 +1,8 @@
-"""``agritrace devices …``, ``agritrace backup`` and ``agritrace restore``: running it for real.
+"""``agritrace devices …``, ``backup``, ``restore``, ``dead-letters``: running it for real.
 
 ``devices`` writes the broker's password file and ACL (Mosquitto's own formats);
-``backup``/``restore`` save and bring back the whole record (docs/operations.md).
+``backup``/``restore`` save and bring back the whole record; ``dead-letters`` shows and
+replays what RabbitMQ gave up delivering to the ingesters (docs/operations.md).
 """
 
 from pathlib import Path
@@ -107,3 +108,37 @@ def restore(
         typer.secho(f"nothing restored: {exc}", err=True, fg="red")
         raise typer.Exit(1) from None
     typer.echo(f"restored {source} into {url.split('@')[-1]}")
+
+
+def dead_letters(
+    replay: Annotated[
+        bool, typer.Option(help="publish them again on their topics (after a fix)")
+    ] = False,
+    limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 20,
+    amqp_url: Annotated[
+        str | None, typer.Option(help="RabbitMQ, default AGRITRACE_AMQP_URL")
+    ] = None,
+    queue: Annotated[
+        str | None, typer.Option(help="the ingest queue, default AGRITRACE_INGEST_QUEUE")
+    ] = None,
+) -> None:
+    """Show (or replay) the messages RabbitMQ dead-lettered after too many deliveries."""
+    from drone_ingest import amqp
+    from traceability.config import get_settings
+
+    settings = get_settings()
+    url, queue = amqp_url or settings.amqp_url, queue or settings.ingest_queue
+    if not url:
+        typer.secho("no broker: pass --amqp-url or set AGRITRACE_AMQP_URL", err=True, fg="red")
+        raise typer.Exit(2)
+    if replay:
+        moved = amqp.replay_dead_letters(url, queue=queue, limit=limit)
+        typer.echo(f"{moved} dead letter(s) published again from {amqp.dead_letter_queue(queue)}")
+        return
+    letters = amqp.dead_letters(url, queue=queue, limit=limit)
+    for letter in letters:
+        head = letter.payload[:120].decode("utf-8", errors="replace")
+        typer.echo(
+            f"{letter.topic}\t{letter.reason} x{letter.deaths}\t{len(letter.payload)} B\t{head}"
+        )
+    typer.echo(f"{len(letters)} dead letter(s) shown from {amqp.dead_letter_queue(queue)}")

@@ -10,7 +10,12 @@ ingesters consume one durable quorum queue bound to ``{prefix}.drones.#``:
 - a message is acknowledged only after the transaction holding it has committed; a
   crash means a redelivery and the ``(drone_code, seq)`` key makes the repeat a no-op;
 - the prefetch is twice the batch, so the next batch fills while one commits;
-  acknowledgements go out as one ``multiple`` frame per batch.
+  acknowledgements go out as one ``multiple`` frame per batch;
+- a message that never gets acknowledged (one that makes every ingester crash before
+  its commit) is delivered at most :data:`DELIVERY_LIMIT` + 1 times, then the broker
+  moves it to the dead-letter queue ``{queue}.dead``, where it waits, visible, for an
+  operator (:func:`dead_letters`, :func:`replay_dead_letters`). A message the pipeline
+  refuses is no such case: it is kept as a reject and acknowledged.
 
 :class:`AmqpIngester` is :class:`~drone_ingest.client.Ingester` with another transport:
 the same writer thread, batches, handlers, rejects and measuring, and the same
@@ -26,9 +31,10 @@ import functools
 import logging
 import threading
 import time
+from dataclasses import dataclass
 
 import pika
-from pika.exceptions import AMQPError
+from pika.exceptions import AMQPError, ChannelClosedByBroker, UnroutableError
 
 from drone_ingest import metrics
 from drone_ingest.client import Ingester
@@ -40,7 +46,14 @@ logging.getLogger("pika").setLevel(logging.WARNING)
 
 EXCHANGE = "amq.topic"
 #: Quorum queues are replicated over the cluster's nodes and survive a node's loss.
-QUEUE_ARGUMENTS = {"x-queue-type": "quorum"}
+QUORUM = {"x-queue-type": "quorum"}
+#: Deliveries after the first before a message is dead-lettered. A crash mid-batch
+#: returns a whole prefetch of innocent messages with it, so a few crashes in a row
+#: (a database restarting under the ingesters) must not dead-letter good data; a message
+#: that crashes the ingester every time is out after six.
+DELIVERY_LIMIT = 5
+#: RabbitMQ's answer to a redeclaration with other arguments (PRECONDITION_FAILED).
+_PRECONDITION_FAILED = 406
 MAX_PREFETCH = 65535  # the protocol's field is 16 bits
 _SWAP = str.maketrans({"/": ".", ".": "/"})
 _RECONNECT_S = 1.0
@@ -73,16 +86,66 @@ def binding_key(prefix: str) -> str:
     return topic_to_routing_key(prefix.strip("/")) + ".drones.#"
 
 
+def dead_letter_queue(queue: str) -> str:
+    """The queue where ``queue``'s messages go after too many deliveries.
+
+    >>> dead_letter_queue("agritrace.ingest")
+    'agritrace.ingest.dead'
+    """
+    return f"{queue}.dead"
+
+
+def queue_arguments(queue: str, delivery_limit: int = DELIVERY_LIMIT) -> dict:
+    """The ingest queue's arguments: quorum, a delivery limit, its dead-letter queue.
+
+    Dead letters go through the default exchange straight to ``{queue}.dead``; the
+    message keeps its topic in its ``x-death`` header. ``at-least-once`` makes the
+    broker drop the message from the ingest queue only once the dead-letter queue holds
+    it (that strategy needs ``reject-publish`` overflow; the queue has no length limit,
+    so this never refuses a drone).
+    """
+    return QUORUM | {
+        "x-delivery-limit": delivery_limit,
+        "x-dead-letter-exchange": "",
+        "x-dead-letter-routing-key": dead_letter_queue(queue),
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
+    }
+
+
 def _connect(amqp_url: str, name: str = "agritrace") -> pika.BlockingConnection:
     params = pika.URLParameters(amqp_url)
     params.client_properties = {"connection_name": name}
     return pika.BlockingConnection(params)
 
 
-def declare_queue(channel, *, queue: str, prefix: str) -> None:
-    """The durable quorum queue, bound to the drones' topics (idempotent)."""
-    channel.queue_declare(queue=queue, durable=True, arguments=QUEUE_ARGUMENTS)
+def declare_queue(conn: pika.BlockingConnection, *, queue: str, prefix: str):
+    """The durable quorum queue and its dead-letter queue, bound (idempotent): a channel.
+
+    A queue declared by an earlier agritrace has no delivery limit, and RabbitMQ refuses
+    to redeclare it with one (PRECONDITION_FAILED, which closes the channel). It is then
+    used as it is, with a warning: a policy gives it the limit without losing what it
+    holds (``deploy/rabbitmq/setup.sh``, docs/operations.md).
+    """
+    channel = conn.channel()
+    channel.queue_declare(queue=dead_letter_queue(queue), durable=True, arguments=QUORUM)
+    try:
+        channel.queue_declare(queue=queue, durable=True, arguments=queue_arguments(queue))
+    except ChannelClosedByBroker as exc:
+        if exc.reply_code != _PRECONDITION_FAILED:
+            raise
+        log.warning(
+            "queue %s exists with other arguments (declared by an earlier version, without "
+            "a delivery limit): using it as it is; unless a policy sets one "
+            "(deploy/rabbitmq/setup.sh), a message that crashes every ingester is "
+            "redelivered for ever (%s)",
+            queue,
+            exc.reply_text,
+        )
+        channel = conn.channel()
+        channel.queue_declare(queue=queue, passive=True)
     channel.queue_bind(queue=queue, exchange=EXCHANGE, routing_key=binding_key(prefix))
+    return channel
 
 
 def ensure_queue(amqp_url: str, *, queue: str, prefix: str) -> int:
@@ -92,15 +155,88 @@ def ensure_queue(amqp_url: str, *, queue: str, prefix: str) -> int:
     ingester) before the drones fly.
     """
     with _connect(amqp_url) as conn:
-        channel = conn.channel()
-        declare_queue(channel, queue=queue, prefix=prefix)
+        channel = declare_queue(conn, queue=queue, prefix=prefix)
         return channel.queue_declare(queue=queue, passive=True).method.message_count
 
 
 def delete_queue(amqp_url: str, *, queue: str) -> None:
-    """Delete the queue and what it holds (tests and benchmarks clean up with it)."""
+    """Delete the queue, its dead-letter queue and what they hold (tests, benchmarks)."""
     with _connect(amqp_url) as conn:
-        conn.channel().queue_delete(queue=queue)
+        channel = conn.channel()
+        channel.queue_delete(queue=queue)
+        channel.queue_delete(queue=dead_letter_queue(queue))
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message the broker gave up delivering: where it came from and why."""
+
+    topic: str
+    reason: str  # RabbitMQ's: ``delivery_limit``, ``rejected``, ``expired``...
+    deaths: int
+    payload: bytes
+
+
+def _dead_letter(properties, body: bytes) -> DeadLetter:
+    death = ((properties.headers or {}).get("x-death") or [{}])[0]
+    keys = death.get("routing-keys") or [""]
+    return DeadLetter(
+        topic=routing_key_to_topic(keys[0]),
+        reason=str(death.get("reason", "")),
+        deaths=int(death.get("count", 0)),
+        payload=body,
+    )
+
+
+def dead_letters(amqp_url: str, *, queue: str, limit: int = 100) -> list[DeadLetter]:
+    """Look at up to ``limit`` of the queue's dead letters, leaving them where they are.
+
+    Each is fetched without acknowledgement and goes back when the connection closes.
+    """
+    found = []
+    with _connect(amqp_url) as conn:
+        channel = conn.channel()
+        channel.queue_declare(queue=dead_letter_queue(queue), durable=True, arguments=QUORUM)
+        while len(found) < limit:
+            method, properties, body = channel.basic_get(dead_letter_queue(queue))
+            if method is None:
+                break
+            found.append(_dead_letter(properties, body))
+    return found
+
+
+def replay_dead_letters(amqp_url: str, *, queue: str, limit: int | None = None) -> int:
+    """Publish dead letters again on their topics (after a fix); returns how many.
+
+    Each goes back to the drones' exchange with its original routing key, so it reaches
+    the ingest queue (and any other bound there) with a fresh delivery count; it leaves
+    the dead-letter queue only once the broker has confirmed the publication.
+    """
+    moved = 0
+    with _connect(amqp_url) as conn:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        while limit is None or moved < limit:
+            method, properties, body = channel.basic_get(dead_letter_queue(queue))
+            if method is None:
+                break
+            letter = _dead_letter(properties, body)
+            try:
+                channel.basic_publish(
+                    EXCHANGE,
+                    topic_to_routing_key(letter.topic),
+                    body,
+                    pika.BasicProperties(delivery_mode=2, headers=properties.headers),
+                    # Unroutable (the ingest queue's binding gone) is refused, not dropped.
+                    mandatory=True,
+                )
+            except UnroutableError:
+                # Not acknowledged: the letter goes back to the dead-letter queue.
+                log.warning("no queue is bound to %r: dead letter left where it is", letter.topic)
+                break
+            channel.basic_ack(method.delivery_tag)
+            moved += 1
+    return moved
 
 
 class AmqpIngester(Ingester):
@@ -188,8 +324,7 @@ class AmqpIngester(Ingester):
         """One connection's life: declare, consume until stopping, ack until closing."""
         conn = _connect(self.amqp_url, self.client_id)
         try:
-            channel = conn.channel()
-            declare_queue(channel, queue=self.queue, prefix=self.prefix)
+            channel = declare_queue(conn, queue=self.queue, prefix=self.prefix)
             channel.basic_qos(prefetch_count=self.prefetch)
             self._generation += 1
             self._acked_upto = 0

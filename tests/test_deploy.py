@@ -1,9 +1,11 @@
 """docker-compose.yml, the Dockerfile and deploy/: what the province's IT runs.
 
 The compose file is checked by docker-compose itself (``config -q``, which needs no
-Docker engine), then read as YAML for what the deployment must hold: persistence, the
+Docker engine; with and without the ``rabbitmq`` profile), then read as YAML — and as
+docker-compose resolves it — for what the deployment must hold: persistence, the
 broker's accounts, a database volume, the API behind a body limit, two ingesters on one
-shared subscription, and health checks that ask ``/readyz``.
+shared subscription, health checks that ask ``/readyz``, and RabbitMQ as the
+alternative broker behind a profile, Mosquitto staying the default.
 """
 
 import re
@@ -39,18 +41,29 @@ def _compose_command() -> list[str] | None:
     return None
 
 
-def test_compose_file_is_valid_for_docker_compose(tmp_path):
+def _compose_config(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    """``docker-compose -f docker-compose.yml [args] config``'s run (no engine needed)."""
     command = _compose_command()
     if command is None:
         unavailable("docker-compose", "neither docker-compose nor the docker compose plugin")
-    proc = subprocess.run(
-        [*command, "-f", str(COMPOSE), "config", "-q"],
+    return subprocess.run(
+        [*command, "-f", str(COMPOSE), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
+
+
+@pytest.mark.parametrize("profile", [[], ["--profile", "rabbitmq"]], ids=["default", "rabbitmq"])
+def test_compose_file_is_valid_for_docker_compose(tmp_path, profile):
+    proc = _compose_config(tmp_path, *profile, "config", "-q")
     assert proc.returncode == 0, proc.stderr
+
+
+def _default(services: dict) -> dict:
+    """The services ``docker compose up`` starts: those of no profile."""
+    return {name: s for name, s in services.items() if not s.get("profiles")}
 
 
 def _healthcheck_url(service: dict) -> str:
@@ -61,7 +74,7 @@ def _healthcheck_url(service: dict) -> str:
 
 
 def test_ingesters_share_one_subscription_with_their_own_sessions(compose):
-    services = compose["services"]
+    services = _default(compose["services"])
     ingesters = {name: s for name, s in services.items() if "ingest" in s.get("command", [])}
     assert len(ingesters) >= 2
     ids = {s["environment"]["AGRITRACE_INGEST_CLIENT_ID"] for s in ingesters.values()}
@@ -120,3 +133,72 @@ def test_dockerfile_installs_the_package_and_the_backup_tools():
     assert re.search(r"^USER agritrace$", text, re.M)
     for package in ("traceability", "drone_ingest", "agritrace"):
         assert f"COPY {package} {package}" in text
+
+
+def test_mosquitto_stays_the_default_and_rabbitmq_is_a_profile(compose):
+    services = compose["services"]
+    default = _default(services)
+    assert "mosquitto" in default and "rabbitmq" not in default
+    for service in default.values():
+        assert "AGRITRACE_AMQP_URL" not in service.get("environment", {})
+    assert services["rabbitmq"]["profiles"] == ["rabbitmq"]
+    # Only the ingesters wait for a broker: with RabbitMQ the API starts without Mosquitto.
+    for name in ("api", "migrate", "proxy"):
+        assert "mosquitto" not in services[name].get("depends_on", {})
+
+
+def test_rabbitmq_takes_the_drones_mqtt_and_keeps_its_data(compose):
+    rabbit = compose["services"]["rabbitmq"]
+    mounts = dict(v.split(":")[:2] for v in rabbit["volumes"])
+    assert mounts["rabbitmq-data"] == "/var/lib/rabbitmq" and "rabbitmq-data" in compose["volumes"]
+    assert rabbit["hostname"]  # the node's name, and so its data, survive a re-creation
+    plugins = (ROOT / "deploy/rabbitmq/enabled_plugins").read_text()
+    assert mounts["./deploy/rabbitmq/enabled_plugins"] == "/etc/rabbitmq/enabled_plugins"
+    assert re.fullmatch(r"\[rabbitmq_mqtt\]\.\s*", plugins)
+    assert mounts["./deploy/rabbitmq/rabbitmq.conf"] == "/etc/rabbitmq/rabbitmq.conf"
+    conf = dict(
+        (k.strip(), v.strip())
+        for k, v in (
+            line.split("=", 1)
+            for line in (ROOT / "deploy/rabbitmq/rabbitmq.conf").read_text().splitlines()
+            if line.strip() and not line.startswith("#")
+        )
+    )
+    assert conf["mqtt.allow_anonymous"] == "false"
+    assert conf["mqtt.exchange"] == "amq.topic"  # where the ingest queue is bound
+    # The host's 1884 reaches the plugin's listener; Mosquitto keeps the host's 1883.
+    [mapping] = rabbit["ports"]
+    assert mapping == f"1884:{conf['mqtt.listeners.tcp.default']}"
+    assert compose["services"]["mosquitto"]["ports"] == ["1883:1883"]
+    assert rabbit["healthcheck"]["test"][:2] == ["CMD", "rabbitmq-diagnostics"]
+
+
+def test_rabbitmq_ingesters_share_the_quorum_queue_as_compose_resolves_them(tmp_path):
+    proc = _compose_config(tmp_path, "--profile", "rabbitmq", "config")
+    assert proc.returncode == 0, proc.stderr
+    services = yaml.safe_load(proc.stdout)["services"]
+    amqp = {n: s for n, s in services.items() if "AGRITRACE_AMQP_URL" in s.get("environment", {})}
+    assert sorted(amqp) == ["ingest-amqp-1", "ingest-amqp-2"]
+    ids = set()
+    for service in amqp.values():
+        env = service["environment"]
+        assert service["profiles"] == ["rabbitmq"]
+        assert env["AGRITRACE_AMQP_URL"].startswith("amqp://ingester:")
+        assert "@rabbitmq:5672/" in env["AGRITRACE_AMQP_URL"]
+        # One queue for both (the default, not overridden): competing consumers.
+        assert "AGRITRACE_INGEST_QUEUE" not in env
+        ids.add(env["AGRITRACE_INGEST_CLIENT_ID"])
+        assert service["command"][:2] == ["agritrace", "ingest"]
+        assert set(service["depends_on"]) == {"migrate", "rabbitmq"}
+        assert service["depends_on"]["rabbitmq"]["condition"] == "service_healthy"
+        port = service["command"][service["command"].index("--http-port") + 1]
+        assert _healthcheck_url(service) == f"http://127.0.0.1:{port}/readyz"
+        assert service["stop_grace_period"]
+    assert len(ids) == 2
+    # The broker's default account is the ingesters', with the same password.
+    rabbit_env = services["rabbitmq"]["environment"]
+    assert rabbit_env["RABBITMQ_DEFAULT_USER"] == "ingester"
+    password = rabbit_env["RABBITMQ_DEFAULT_PASS"]
+    assert all(
+        f"ingester:{password}@" in s["environment"]["AGRITRACE_AMQP_URL"] for s in amqp.values()
+    )

@@ -7,6 +7,7 @@ with ``deploy/rabbitmq/setup.sh``), where that is a failure.
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -16,12 +17,17 @@ import uuid
 from collections.abc import Iterator
 
 import orjson
+import pika
 import pytest
 from sqlmodel import Session, select
 
 from drone_ingest.amqp import (
+    DELIVERY_LIMIT,
+    QUORUM,
     AmqpIngester,
     binding_key,
+    dead_letter_queue,
+    dead_letters,
     delete_queue,
     ensure_queue,
     routing_key_to_topic,
@@ -38,6 +44,7 @@ from tests.mqtt import (  # noqa: F401 - fixtures
     stream,
     wait_until,
 )
+from tests.ops import ROOT
 from traceability.models import IngestReject, Mission
 
 AMQP_URL = os.environ.get("AGRITRACE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -242,3 +249,151 @@ def test_sigkill_mid_stream_then_restart_stores_every_point_once(
         log.close()
     assert proc.returncode == 0  # SIGTERM stops it cleanly
     assert ensure_queue(AMQP_URL, queue=queue, prefix=prefix) == 0
+
+
+# ---- a message that crashes the ingester: delivery limit and dead letters
+
+
+def _deliver_and_crash(queue: str) -> bytes | None:
+    """Take one message as an ingester would and die before acknowledging it.
+
+    To the broker a crash is a consumer whose connection closes with the delivery
+    unacknowledged: the message goes back to the queue, its delivery count one higher.
+    """
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        _method, _props, body = conn.channel().basic_get(queue, auto_ack=False)
+    finally:
+        conn.close()
+    return body
+
+
+def _deliveries_until_gone(queue: str, most: int = 20) -> int:
+    """How many times the queue hands out its one message before it stops (at most ``most``)."""
+    n = 0
+    while n < most:
+        if _deliver_and_crash(queue) is None:
+            # The broker takes the last crash's message back on its own time: look again.
+            time.sleep(0.5)
+            if _deliver_and_crash(queue) is None:
+                return n
+        n += 1
+    return most
+
+
+def _publish_to_exchange(routing_key: str, body: bytes) -> None:
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        channel.basic_publish("amq.topic", routing_key, body, mandatory=True)
+    finally:
+        conn.close()
+
+
+def _waiting(queue: str) -> int:
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        return conn.channel().queue_declare(queue, passive=True).method.message_count
+    finally:
+        conn.close()
+
+
+def _dead_letters_cli(*args: str) -> str:
+    """``agritrace dead-letters ARGS``' output (it must succeed)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "agritrace", "dead-letters", "--amqp-url", AMQP_URL, *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
+
+
+def test_a_message_that_crashes_every_ingester_is_dead_lettered_then_replayed(
+    db, prefix, queue, drones
+):
+    topic = f"{prefix}/drones/D0/telemetry"
+    body = orjson.dumps(stream(1, mission_id=f"M-{prefix}")[0])
+    _publish_to_exchange(topic_to_routing_key(topic), body)
+
+    # The first delivery and DELIVERY_LIMIT (5) more: six crashes, then it is out.
+    assert _deliveries_until_gone(queue) == DELIVERY_LIMIT + 1 == 6
+    assert _waiting(queue) == 0
+    # The broker moves it to the dead-letter queue on its own time (confirmed there).
+    wait_until(lambda: _waiting(dead_letter_queue(queue)) == 1, what="the dead letter")
+
+    # An operator looks at it (it stays), with the topic the drone used and the reason.
+    for _ in range(2):
+        wait_until(lambda: _waiting(dead_letter_queue(queue)) == 1, what="the letter back")
+        [letter] = dead_letters(AMQP_URL, queue=queue)
+        assert (letter.topic, letter.reason, letter.payload) == (topic, "delivery_limit", body)
+
+    # The operator's command shows the same.
+    wait_until(lambda: _waiting(dead_letter_queue(queue)) == 1, what="the letter back")
+    shown = _dead_letters_cli("--queue", queue).splitlines()
+    assert shown[0].split("\t")[:3] == [topic, "delivery_limit x1", f"{len(body)} B"]
+    assert shown[-1] == f"1 dead letter(s) shown from {queue}.dead"
+
+    # After the fix, replayed: a real ingester stores it, and the dead-letter queue is empty.
+    ing = amqp_ingester(db, prefix, queue)
+    try:
+        wait_until(lambda: _waiting(dead_letter_queue(queue)) == 1, what="the letter back")
+        replayed = _dead_letters_cli("--queue", queue, "--replay")
+        assert replayed.strip() == f"1 dead letter(s) published again from {queue}.dead"
+        wait_until(lambda: count_points(db) == (1, 1), what="the replayed point")
+    finally:
+        ing.stop()
+    assert _waiting(dead_letter_queue(queue)) == 0
+    wait_until(lambda: _waiting(queue) == 0, what="the replayed point acknowledged")
+
+
+def test_a_queue_declared_without_a_limit_is_kept_and_a_policy_gives_it_one(db, rabbit, prefix):
+    # The queue as an earlier agritrace declared it: quorum, no limit, no dead letters.
+    name = f"agritrace.legacy.{prefix}"
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    conn.channel().queue_declare(name, durable=True, arguments=QUORUM)
+    conn.close()
+    rabbitmqctl = shutil.which("rabbitmqctl")
+    policy = f"agritrace-dead-letters-{name}"
+    try:
+        # Redeclaring it with a limit is refused by RabbitMQ; it is used as it is.
+        assert ensure_queue(AMQP_URL, queue=name, prefix=prefix) == 0
+        ing = amqp_ingester(db, prefix, name)
+        ing.stop()
+        if rabbitmqctl is None or os.geteuid() != 0:
+            unavailable("rabbitmqctl (as root)", "needed to set a policy")
+        proc = subprocess.run(
+            [ROOT / "deploy/rabbitmq/policy.sh"],
+            env=os.environ | {"AGRITRACE_INGEST_QUEUE": name},
+            capture_output=True,
+            text=True,
+        )
+        assert proc.returncode == 0, proc.stderr
+        _publish_to_exchange(topic_to_routing_key(f"{prefix}/drones/D0/telemetry"), b"{}")
+        # The policy's limit holds on the queue declared without one.
+        assert _deliveries_until_gone(name) == DELIVERY_LIMIT + 1
+        wait_until(lambda: _waiting(dead_letter_queue(name)) == 1, what="the dead letter")
+        [letter] = dead_letters(AMQP_URL, queue=name)
+        assert (letter.reason, letter.payload) == ("delivery_limit", b"{}")
+    finally:
+        if rabbitmqctl:
+            subprocess.run([rabbitmqctl, "-q", "clear_policy", policy], capture_output=True)
+        delete_queue(AMQP_URL, queue=name)
+
+
+def test_a_dead_letter_with_nowhere_to_go_stays_where_it_is(rabbit, prefix, queue):
+    # A routing key no queue is bound to: replaying it would drop it at the exchange.
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        channel.basic_publish("", dead_letter_queue(queue), b"{}", mandatory=True)
+    finally:
+        conn.close()
+    assert _dead_letters_cli("--queue", queue, "--replay").strip() == (
+        f"0 dead letter(s) published again from {queue}.dead"
+    )
+    wait_until(lambda: _waiting(dead_letter_queue(queue)) == 1, what="the letter kept")

@@ -1,11 +1,23 @@
-"""The migrations build exactly the schema the models describe, on both backends."""
+"""The migrations build exactly the schema the models describe, on both backends; the
+data migrations rewrite what they should and nothing else."""
 
+import unicodedata
+from collections.abc import Iterator
+from datetime import datetime
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
-from sqlmodel import SQLModel
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel
 
 import traceability.models  # noqa: F401  (registers every table)
+from tests.conftest import BACKENDS, _postgres_engine
+from tests.factories import Factory
+from traceability.db import make_engine, migrate
+from traceability.models import DiaryEntryCreate
+from traceability.services import catalog, diary, fields
 
 
 def test_migrated_schema_matches_models(engine):
@@ -24,3 +36,87 @@ def test_every_table_exists_and_head_is_recorded(engine):
     assert "alembic_version" in tables
     with engine.connect() as conn:
         assert MigrationContext.configure(conn).get_current_revision() is not None
+
+
+# ---- 0011: text stored before the API wrote NFC
+
+NFD_VILLAGE = unicodedata.normalize("NFD", "Ấp Giá Rai")
+NFD_NAME = unicodedata.normalize("NFD", "Nguyễn Thị Giá")
+NFD_NOTE = unicodedata.normalize("NFD", "Phun thuốc ở Giá Rai")
+
+
+@pytest.fixture(params=BACKENDS)
+def fresh_db(request, tmp_path) -> Iterator[Engine]:
+    """An empty database of each backend, not yet migrated."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path}/fresh.db")
+        yield engine
+        engine.dispose()
+        return
+    gen = _postgres_engine()
+    engine = next(gen)
+    try:
+        yield engine
+    finally:
+        gen.close()
+
+
+def _record_at_0010(engine: Engine) -> str:
+    """A farmer, field, season, drone and diary entry; then NFD text put in by raw SQL.
+
+    Returns the diary's field code. The entry is appended through the service with an
+    NFD note (as an older app wrote it), so its hash covers the NFD text.
+    """
+    with Session(engine) as s:
+        factory = Factory(s)
+        field = factory.field()
+        factory.season(field)
+        factory.drone()
+        data = DiaryEntryCreate(
+            field_code=field.code,
+            occurred_at=datetime.fromisoformat("2026-02-01T08:00:00+07:00"),
+            activity="observe",
+        )
+        data.note = NFD_NOTE  # past the validator: what a phone stored before NFC
+        diary.append_entry(s, data=data)
+        code = field.code
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE farmers SET name = :n, village = :v"), {"n": NFD_NAME, "v": NFD_VILLAGE}
+        )
+        conn.execute(
+            text("UPDATE seasons SET crop = :c"), {"c": unicodedata.normalize("NFD", "lúa")}
+        )
+        conn.execute(text("UPDATE drones SET operator = :o"), {"o": NFD_NAME})
+        conn.execute(
+            text("UPDATE fields SET district = :d"), {"d": unicodedata.normalize("NFD", "Giá Rai")}
+        )
+    return code
+
+
+def test_migration_0011_rewrites_names_in_nfc_and_leaves_the_diary_alone(fresh_db):
+    migrate(fresh_db, "0010")
+    code = _record_at_0010(fresh_db)
+    village = unicodedata.normalize("NFC", "Ấp Giá Rai")
+    assert village != NFD_VILLAGE  # the test compares two spellings of one village
+    with Session(fresh_db) as s:
+        # Before: the API's NFC filter finds nothing.
+        assert catalog.list_farmers(s, village=village, offset=0, limit=10)[1] == 0
+
+    migrate(fresh_db)
+
+    nfc_name = unicodedata.normalize("NFC", NFD_NAME)
+    with fresh_db.connect() as conn:
+        row = conn.execute(text("SELECT name, village FROM farmers")).one()
+        assert tuple(row) == (nfc_name, village)
+        assert conn.execute(text("SELECT crop FROM seasons")).scalar_one() == "lúa"
+        assert conn.execute(text("SELECT district FROM fields")).scalar_one() == "Giá Rai"
+        # The diary keeps the text its hash was computed over.
+        assert conn.execute(text("SELECT note FROM diary_entries")).scalar_one() == NFD_NOTE
+    with Session(fresh_db) as s:
+        assert catalog.list_farmers(s, village=village, offset=0, limit=10)[1] == 1
+        assert catalog.list_farmers(s, q="Thị Giá", offset=0, limit=10)[1] == 1
+        assert catalog.list_drones(s, operator=nfc_name, offset=0, limit=10)[1] == 1
+        assert fields.list_seasons(s, crop="lúa", offset=0, limit=10)[1] == 1
+        verification = diary.verify_chain(s, field_code=code)
+        assert verification.valid and verification.entries == 1, verification

@@ -46,3 +46,6 @@ if ! port_open 5672 || ! port_open "$MQTT_PORT"; then
   echo "rabbitmq: AMQP 5672 or MQTT $MQTT_PORT is not listening" >&2
   exit 1
 fi
+# The ingest queue's delivery limit and dead-letter queue, also for a queue declared
+# before agritrace declared them (a no-op for one declared with them).
+"$(dirname "$0")/policy.sh"
