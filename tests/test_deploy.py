@@ -202,3 +202,15 @@ def test_rabbitmq_ingesters_share_the_quorum_queue_as_compose_resolves_them(tmp_
     assert all(
         f"ingester:{password}@" in s["environment"]["AGRITRACE_AMQP_URL"] for s in amqp.values()
     )
+
+
+def test_traces_are_built_ahead_by_a_service_of_their_own(compose):
+    svc = compose["services"]["trace-ahead"]
+    assert svc["command"][:3] == ["agritrace", "trace-snapshots", "--follow"]
+    assert "profiles" not in svc  # with either broker
+    # The same image and database as the API, after the migrations.
+    assert svc["image"] == compose["services"]["api"]["image"]
+    assert svc["environment"]["AGRITRACE_DATABASE_URL"] == (
+        compose["services"]["api"]["environment"]["AGRITRACE_DATABASE_URL"]
+    )
+    assert svc["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
