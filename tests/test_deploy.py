@@ -210,7 +210,8 @@ def test_traces_are_built_ahead_by_a_service_of_their_own(compose):
     assert "profiles" not in svc  # with either broker
     # The same image and database as the API, after the migrations.
     assert svc["image"] == compose["services"]["api"]["image"]
-    assert svc["environment"]["AGRITRACE_DATABASE_URL"] == (
-        compose["services"]["api"]["environment"]["AGRITRACE_DATABASE_URL"]
+    assert (
+        svc["environment"]["AGRITRACE_DATABASE_URL"]
+        == (compose["services"]["api"]["environment"]["AGRITRACE_DATABASE_URL"])
     )
     assert svc["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
