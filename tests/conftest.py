@@ -67,6 +67,22 @@ def _postgres_engine() -> Iterator[Engine]:
         admin.dispose()
 
 
+@pytest.fixture(params=BACKENDS)
+def fresh_db(request, tmp_path) -> Iterator[Engine]:
+    """An empty database of each backend, not yet migrated."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path}/fresh.db")
+        yield engine
+        engine.dispose()
+        return
+    gen = _postgres_engine()
+    engine = next(gen)
+    try:
+        yield engine
+    finally:
+        gen.close()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
 def engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory

@@ -2,10 +2,8 @@
 data migrations rewrite what they should and nothing else."""
 
 import unicodedata
-from collections.abc import Iterator
 from datetime import datetime
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -13,9 +11,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 import traceability.models  # noqa: F401  (registers every table)
-from tests.conftest import BACKENDS, _postgres_engine
 from tests.factories import Factory
-from traceability.db import make_engine, migrate
+from traceability.db import migrate
 from traceability.models import DiaryEntryCreate
 from traceability.services import catalog, diary, fields
 
@@ -43,22 +40,6 @@ def test_every_table_exists_and_head_is_recorded(engine):
 NFD_VILLAGE = unicodedata.normalize("NFD", "Ấp Giá Rai")
 NFD_NAME = unicodedata.normalize("NFD", "Nguyễn Thị Giá")
 NFD_NOTE = unicodedata.normalize("NFD", "Phun thuốc ở Giá Rai")
-
-
-@pytest.fixture(params=BACKENDS)
-def fresh_db(request, tmp_path) -> Iterator[Engine]:
-    """An empty database of each backend, not yet migrated."""
-    if request.param == "sqlite":
-        engine = make_engine(f"sqlite:///{tmp_path}/fresh.db")
-        yield engine
-        engine.dispose()
-        return
-    gen = _postgres_engine()
-    engine = next(gen)
-    try:
-        yield engine
-    finally:
-        gen.close()
 
 
 def _record_at_0010(engine: Engine) -> str:

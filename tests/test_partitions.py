@@ -191,24 +191,6 @@ def test_this_month_and_the_next_are_made_ahead(fresh_pg):
     assert expected | {"telemetry_partitions.telemetry_default"} == _partitions(fresh_pg)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fresh_db(request, tmp_path) -> Iterator:
-    """An empty database of each backend, not yet migrated."""
-    if request.param == "sqlite":
-        from traceability.db import make_engine
-
-        engine = make_engine(f"sqlite:///{tmp_path}/fresh.db")
-        yield engine
-        engine.dispose()
-        return
-    gen = _postgres_engine()
-    engine = next(gen)
-    try:
-        yield engine
-    finally:
-        gen.close()
-
-
 def test_migration_0006_goes_back_to_one_table_with_its_points(fresh_db):
     from alembic import command
 
