@@ -51,6 +51,24 @@ def test_readyz_answers_503_when_the_database_does_not(tmp_path):
     assert "unable to open database file" in r.json()["reason"]
 
 
+def test_a_database_away_is_a_503_to_retry_not_a_server_error(tmp_path):
+    # A port nothing listens on (PostgreSQL, scans on the read pool too) and a SQLite file
+    # that cannot be opened: every kind of request says "try again", with Retry-After.
+    away = {
+        "postgresql": make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/x"),
+        "sqlite": make_engine(f"sqlite:///{tmp_path}/missing/agritrace.db"),
+    }
+    for backend, engine in away.items():
+        with TestClient(create_app(engine=engine), raise_server_exceptions=False) as client:
+            for path in ("/api/v1/trace/LOT-1", "/t/LOT-1", "/api/v1/farmers"):
+                headers = {"Authorization": "Bearer x" * ("farmers" in path)}
+                r = client.get(path, headers=headers)
+                assert r.status_code == 503, (backend, path, r.text)
+                assert r.json() == {"detail": "the database is unavailable; try again shortly"}
+                assert r.headers["retry-after"] == "5"
+            assert client.get("/healthz").status_code == 200
+
+
 def test_metrics_count_requests_by_route_template(client):
     before = _samples(client)
     for code in ("NO-SUCH-LOT-1", "NO-SUCH-LOT-2", "NO-SUCH-LOT-3"):

@@ -1,9 +1,13 @@
-"""Domain errors and bad requests turned into clear 4xx answers."""
+"""Domain errors and bad requests turned into clear 4xx answers; a database away, a 503."""
 
+import logging
+
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from traceability.errors import (
     AgritraceError,
@@ -13,6 +17,8 @@ from traceability.errors import (
     NotFound,
     Unauthenticated,
 )
+
+log = logging.getLogger(__name__)
 
 _STATUS = {NotFound: 404, Conflict: 409, Forbidden: 403, InvalidInput: 422, Unauthenticated: 401}
 
@@ -110,6 +116,19 @@ def install(app: FastAPI) -> None:
             reason = "text must not contain NUL characters"
         return JSONResponse(
             {"detail": f"a value does not fit the database: {reason}"}, status_code=422
+        )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    @app.exception_handler(psycopg.OperationalError)  # the scans' read pool uses the driver
+    async def unavailable(_request: Request, exc: Exception) -> JSONResponse:
+        # The database is away, busy or out of connections: the same request may succeed
+        # in a moment, and the client is told so rather than shown a server error.
+        log.warning("database unavailable: %s", str(exc).splitlines()[0] if str(exc) else exc)
+        return JSONResponse(
+            {"detail": "the database is unavailable; try again shortly"},
+            status_code=503,
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(OverflowError)
