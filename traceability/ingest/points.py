@@ -24,7 +24,7 @@ from operator import itemgetter
 from sqlalchemy import select
 from sqlmodel import Session
 
-from traceability.ingest.contract import POINT_FIELDS, TelemetryIn
+from traceability.ingest.contract import POINT_FIELDS, Point
 from traceability.ingest.partitions import ensure_for_points
 from traceability.models import TelemetryPoint, utcnow
 
@@ -139,8 +139,8 @@ def _sqlite_row(row: tuple) -> tuple:
 
 
 def conflicting_points(
-    session: Session, points: Iterable[tuple[int, str, TelemetryIn]]
-) -> list[tuple[int, str, TelemetryIn, list[str]]]:
+    session: Session, points: Iterable[tuple[int, str, Point]]
+) -> list[tuple[int, str, Point, list[str]]]:
     """Points whose ``(drone, seq)`` is stored with other content, with the keys that differ.
 
     Called with the points the insert found already stored. A repeat of the same point is
@@ -158,7 +158,7 @@ def conflicting_points(
         if row is None:
             conflicts.append((src, drone, point, ["mission_id"]))
             continue
-        sent = zip(POINT_FIELDS, point.__dict__.values(), row[1:], strict=True)
+        sent = zip(POINT_FIELDS, point.values(), row[1:], strict=True)
         differ = [k for k, a, b in sent if a != b]
         if differ:
             conflicts.append((src, drone, point, differ))

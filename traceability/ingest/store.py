@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from msgspec.structs import astuple
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
@@ -78,7 +79,7 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
         key = (drone, p.seq)
         if key not in rows:
             # A point holds exactly the telemetry columns after drone_code, in order.
-            rows[key] = (drone, *p.__dict__.values())
+            rows[key] = (drone, *astuple(p))
     n_points = len(batch.points)
 
     point_drones = {d for d, _ in pairs}
@@ -106,7 +107,7 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
         for src, drone, p in batch.points:
             if drone in known and _owned(batch, missions, src, drone, p, "point"):
                 n_points += 1
-                rows.setdefault((drone, p.seq), (drone, *p.__dict__.values()))
+                rows.setdefault((drone, p.seq), (drone, *astuple(p)))
 
     starts = [
         (s, d, e)
@@ -165,7 +166,7 @@ def _owned(
     batch.reject(
         src,
         f"{what} for mission '{obj.mission_id}', which belongs to drone '{owner}', not '{drone}'",
-        obj.model_dump(mode="json") if what == "point" else None,
+        obj.as_json() if what == "point" else None,
     )
     return False
 
@@ -320,7 +321,7 @@ def _reject_conflicts(
             src,
             f"conflicting duplicate: seq {p.seq} of drone '{drone}' is stored with another "
             f"{', '.join(differ)}; the point stored first is kept",
-            p.model_dump(mode="json"),
+            p.as_json(),
         )
     res.duplicates -= len(conflicts)
     res.conflicts = len(conflicts)
