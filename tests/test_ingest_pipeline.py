@@ -2,6 +2,8 @@
 
 import json
 import math
+import sqlite3
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -11,7 +13,7 @@ from sqlmodel import Session
 from drone_ingest import handlers
 from drone_ingest.handlers import Message
 from tests.mqtt import count_points, end_event, lawnmower, start_event, stream
-from traceability.ingest import logs
+from traceability.ingest import logs, points
 from traceability.ingest.contract import BadMessage, parse_topic
 from traceability.ingest.rejects import MAX_KEPT_PAYLOAD
 from traceability.models import Drone, IngestReject, Mission, MissionStatus, TelemetryPoint
@@ -244,3 +246,25 @@ def test_a_raw_nul_byte_is_kept_as_a_reject_and_ingest_goes_on(session, db, dron
     # The next message is stored as usual.
     result = store(session, msg("telemetry", stream(3, mission_id="M1")))
     assert result.stored == 3 and count_points(db) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "2026-03-01T08:00:00+07:00",
+        "2026-03-01T00:30:00.000001+07:00",  # the day before in UTC
+        "2024-02-29T23:59:59.999999Z",
+        "2026-12-31T20:00:00.5-05:30",  # the next year in UTC
+        "2015-01-01T00:00:00Z",
+    ],
+)
+def test_sqlite_writes_a_fix_time_as_the_utc_text_sqlalchemy_writes(sent):
+    # SQLite gets the time as microseconds since the epoch and writes the text itself;
+    # it must be the text SQLAlchemy writes and reads for every other timestamp.
+    ts = datetime.fromisoformat(sent)
+    expected = ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    # The expression reads the time from the row's ts parameter: the ones before are unused.
+    args = [None] * points._TS_AT + [(ts - points._EPOCH) // points._MICROSECOND]
+    with sqlite3.connect(":memory:") as db:
+        (text,) = db.execute(f"SELECT {points._SQLITE_TS}", args).fetchone()
+    assert text == expected

@@ -18,7 +18,7 @@ were new.
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 
 from sqlalchemy import select
@@ -55,12 +55,26 @@ _PG_INSERT = (
     "JOIN k ON k.drone_code = t.drone_code AND k.seq = t.seq RETURNING mission_id, ts) "
     "SELECT mission_id, count(*), min(ts) FROM ins GROUP BY mission_id"
 )
-_SQLITE_INSERT = f"INSERT INTO telemetry ({_NAMES}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _SQLITE_KEY = "INSERT INTO telemetry_keys (drone_code, seq) VALUES (?, ?)"
 _SQLITE_CHUNK = 500  # keys looked up per query (SQLite caps a statement's parameters)
 _TS_AT = COLUMNS.index("ts")
 _MID_AT = COLUMNS.index("mission_id")
 _SEQ_AT = COLUMNS.index("seq")
+# SQLite keeps timestamps as naive UTC text in the format SQLAlchemy reads back
+# (``2026-03-01 01:00:00.000000``). The row carries the time as whole microseconds since
+# the epoch and SQLite writes the text: Python's ``isoformat`` of an aware time costs
+# more than the rest of the row. Fixes are from 2015 on, so the number is positive.
+_SQLITE_TS = (
+    f"strftime('%Y-%m-%d %H:%M:%S', ?{_TS_AT + 1} / 1000000, 'unixepoch') "
+    f"|| printf('.%06d', ?{_TS_AT + 1} % 1000000)"
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO telemetry ({_NAMES}) VALUES ("
+    + ", ".join(_SQLITE_TS if i == _TS_AT else f"?{i + 1}" for i in range(len(COLUMNS)))
+    + ")"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def insert_points(session: Session, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
@@ -100,7 +114,11 @@ def _executemany_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[st
         # A writer racing us to the same key fails on the key's primary key and the
         # caller retries: the keys table, not this look-up, is what keeps points once.
         cur.executemany(_SQLITE_KEY, [(r[0], r[_SEQ_AT]) for r in fresh])
-        cur.executemany(_SQLITE_INSERT, map(_sqlite_row, fresh))
+        at = _TS_AT
+        cur.executemany(
+            _SQLITE_INSERT,
+            [(*r[:at], (r[at] - _EPOCH) // _MICROSECOND, *r[at + 1 :]) for r in fresh],
+        )
     finally:
         cur.close()
     new: Counter[str] = Counter(map(itemgetter(_MID_AT), fresh))
@@ -128,14 +146,6 @@ def _stored_keys(cur, rows: list[tuple]) -> set[tuple[str, int]]:
             )
             stored.update((drone, seq) for (seq,) in cur.fetchall())
     return stored
-
-
-def _sqlite_row(row: tuple) -> tuple:
-    # SQLite keeps timestamps as naive UTC text, in the format SQLAlchemy reads back.
-    ts = row[_TS_AT]
-    if ts.utcoffset():
-        ts = ts.astimezone(UTC)
-    return (*row[:_TS_AT], ts.isoformat(" ", "microseconds")[:26], *row[_TS_AT + 1 :])
 
 
 def conflicting_points(

@@ -14,6 +14,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from msgspec.structs import astuple
@@ -26,6 +27,9 @@ from traceability.ingest.contract import MissionEndIn, MissionStartIn, StatusIn
 from traceability.ingest.points import conflicting_points, insert_points
 from traceability.ingest.rejects import Reject, store_rejects
 from traceability.models import Drone, IngestResult, InputProduct, Mission, MissionStatus, utcnow
+
+_POINT = itemgetter(2)  # the point of a batch's (source, drone, point)
+_TS = attrgetter("ts")
 
 
 @dataclass
@@ -133,7 +137,7 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
 
     res.rejected = store_rejects(session, rejects=batch.rejects)
     res.refused = list(batch.rejects)
-    res.newest_ts = max((p.ts for _, _, p in batch.points), default=None)
+    res.newest_ts = max(map(_TS, map(_POINT, batch.points)), default=None)
     return res
 
 
