@@ -19,6 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from traceability.ingest.batch import IngestBatch
 from traceability.ingest.contract import (
+    CODE_PATTERN,
     EARLIEST_FIX,
     MissionEndIn,
     MissionStartIn,
@@ -40,6 +41,7 @@ _FAST = msgspec.json.Decoder(list[Point] | Point)
 # that shape, inside a string): msgspec would round it where pydantic truncates.
 _SUB_MICROSECOND = re.compile(rb":(?<=\d:)\d\d\.\d{7}")
 _TS = attrgetter("ts")
+_MISSION_ID = attrgetter("mission_id")
 
 
 def add_telemetry(batch: IngestBatch, *, src: int, drone: str, payload: bytes | Any) -> int:
@@ -89,6 +91,8 @@ def _decode_fast(payload: bytes | bytearray) -> list[Point] | None:
         return None
     points = got if isinstance(got, list) else [got]
     if points and min(map(_TS, points)) < EARLIEST_FIX:
+        return None
+    if not all(map(CODE_PATTERN.search, set(map(_MISSION_ID, points)))):
         return None
     return points
 
