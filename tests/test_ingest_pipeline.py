@@ -77,6 +77,20 @@ def test_points_stored_once_and_counted(session, drone, db):
     assert m.started_at.isoformat() == points[0]["ts"].replace("+00:00", "+00:00")
 
 
+@pytest.mark.parametrize("gap", [1, 100_000], ids=["consecutive", "far apart"])
+def test_a_batch_finds_its_stored_points_however_far_apart_their_seqs(session, drone, db, gap):
+    # The look-up of stored keys scans a range when a drone's seqs are close together,
+    # and asks for each seq when they are not: both must find exactly the stored ones.
+    points = stream(12, mission_id="M1")
+    for i, p in enumerate(points):
+        p["seq"] = i * gap
+    assert store(session, msg("telemetry", points[::3])).stored == 4
+    again = store(session, msg("telemetry", points))
+    assert (again.stored, again.duplicates, again.rejected) == (8, 4, 0)
+    assert count_points(db, "D1") == (12, 12)
+    assert mission(session, "M1").point_count == 12
+
+
 def test_mission_created_by_point_then_filled_by_start_event(session, drone, factory):
     factory.input(code="PX")
     store(session, msg("telemetry", stream(3, mission_id="M2")))

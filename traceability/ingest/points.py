@@ -19,6 +19,7 @@ were new.
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from operator import itemgetter
 
 from sqlalchemy import select
@@ -132,11 +133,22 @@ def _executemany_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[st
 
 def _stored_keys(cur, rows: list[tuple]) -> set[tuple[str, int]]:
     """The ``(drone_code, seq)`` of ``rows`` that are stored already."""
-    by_drone: dict[str, list[int]] = {}
-    for row in rows:
-        by_drone.setdefault(row[0], []).append(row[_SEQ_AT])
     stored: set[tuple[str, int]] = set()
-    for drone, seqs in by_drone.items():
+    # Rows come sorted by key, so each drone's are together (were they not, a drone would
+    # only be looked up in more than one go).
+    for drone, group in groupby(rows, key=itemgetter(0)):
+        seqs = list(map(itemgetter(_SEQ_AT), group))
+        low, high = min(seqs), max(seqs)
+        if high - low < 4 * len(seqs):
+            # A drone's points in a batch are mostly consecutive: one range scan of the
+            # key finds those stored (usually none) without a parameter per point.
+            cur.execute(
+                "SELECT seq FROM telemetry_keys WHERE drone_code = ? AND seq BETWEEN ? AND ?",
+                (drone, low, high),
+            )
+            wanted = set(seqs)
+            stored.update((drone, seq) for (seq,) in cur.fetchall() if seq in wanted)
+            continue
         for i in range(0, len(seqs), _SQLITE_CHUNK):
             chunk = seqs[i : i + _SQLITE_CHUNK]
             cur.execute(
