@@ -122,12 +122,15 @@ def _executemany_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[st
         )
     finally:
         cur.close()
-    new: Counter[str] = Counter(map(itemgetter(_MID_AT), fresh))
+    new: Counter[str] = Counter()
     first: dict[str, datetime] = {}
-    for row in fresh:
-        mid, ts = row[_MID_AT], row[_TS_AT]
-        if mid not in first or ts < first[mid]:
-            first[mid] = ts
+    # A drone flies one mission at a time, so the sorted rows come in long runs of one.
+    for mid, run in groupby(fresh, key=itemgetter(_MID_AT)):
+        times = list(map(itemgetter(_TS_AT), run))
+        new[mid] += len(times)
+        earliest = min(times)
+        if mid not in first or earliest < first[mid]:
+            first[mid] = earliest
     return new, first
 
 
