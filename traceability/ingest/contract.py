@@ -280,8 +280,9 @@ class Point(msgspec.Struct, kw_only=True, gc=False):
     :class:`TelemetryIn`, which words the reasons. Left to that precise road on purpose:
     ``spraying`` sent as 0 or 1, a mission id with spaces around it (stripped there),
     ``ts`` before :data:`EARLIEST_FIX` or with more than six decimals (pydantic truncates
-    them, msgspec would round). Structs without a garbage-collector header: a point holds
-    no containers, and thousands are made per batch.
+    them, msgspec would round), a payload that is not UTF-8. Structs without a
+    garbage-collector header: a point holds no containers, and thousands are made per
+    batch.
     """
 
     # The pattern of a code is checked once per message, on its distinct mission ids
