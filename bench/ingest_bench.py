@@ -9,8 +9,10 @@ session; then the consumer connects and we time how long it takes to drain it.
 - ceiling: ``mosquitto_sub -q 1`` (C, output to /dev/null) on the same shared
   subscription, counting messages (``-C``);
 - ingest: :class:`drone_ingest.client.Ingester` storing into SQLite (a file) and into
-  PostgreSQL (127.0.0.1:5432), timed until ``count(*)`` reaches N, then checked for
+  PostgreSQL (127.0.0.1:5432), timed until it has stored N points, then checked for
   exactly-once storage (N rows, N distinct ``(drone, seq)``, mission point counts sum to N).
+  Beside the rate, the CPU time of the process over the drain, per point (the broker and
+  PostgreSQL not included).
 
 A backlog isolates the consumer: a live publisher in Python would be the bottleneck.
 """
@@ -166,6 +168,7 @@ def ingest(broker: Broker, engine, stream, prefix: str, n_points: int, batch_siz
 
     ing = Ingester(**kw)
     t = time.perf_counter()
+    cpu = time.process_time()
     ing.start()
     # Poll the ingester's own counter: a count(*) every few ms would compete for the CPU.
     while ing.stats.stored < n_points:
@@ -173,8 +176,11 @@ def ingest(broker: Broker, engine, stream, prefix: str, n_points: int, batch_siz
         if time.perf_counter() - t > 900:
             raise RuntimeError("ingest did not finish in 15 minutes")
     elapsed = time.perf_counter() - t
+    cpu = time.process_time() - cpu
     ing.stop()
-    return {"seconds": elapsed, "batches": ing.stats.batches} | stored_once(engine, n_points)
+    return {"seconds": elapsed, "cpu_seconds": cpu, "batches": ing.stats.batches} | stored_once(
+        engine, n_points
+    )
 
 
 def stored_once(engine, n_points: int) -> dict:
@@ -246,7 +252,7 @@ def main() -> None:
                         c.execute(text(f'DROP DATABASE IF EXISTS "{drop[1]}" WITH (FORCE)'))
             print(
                 f"ingest   {backend:<22}: {n / r['seconds']:>10,.0f} points/s  "
-                f"({r['seconds']:.2f} s, "
+                f"({r['seconds']:.2f} s, CPU {r['cpu_seconds'] / n * 1e6:.1f} us/point, "
                 f"{r['batches']} commits; rows {r['rows']:,}, distinct {r['distinct']:,}, "
                 f"point_count {r['point_count_sum']:,}: "
                 f"exactly once {'yes' if r['exactly_once'] else 'NO'})"

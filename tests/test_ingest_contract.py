@@ -7,21 +7,25 @@ pins that both roads accept and refuse alike, and that the reasons read well.
 
 import json
 import math
+import sys
 
+import msgspec
 import orjson
 import pytest
 from pydantic import ValidationError
 
 from traceability.ingest.batch import IngestBatch
 from traceability.ingest.contract import (
+    CODE_PATTERN,
     POINT_FIELDS,
     MissionEndIn,
     MissionStartIn,
+    Point,
     StatusIn,
     TelemetryIn,
     describe,
 )
-from traceability.ingest.validate import POINT, add_telemetry
+from traceability.ingest.validate import POINT, POINTS, _decode_fast, add_telemetry
 from traceability.models import TelemetryPoint
 
 GOOD = {
@@ -182,3 +186,129 @@ def test_mission_events_and_status():
                 "tank_mix": {"product_per_l": 0},
             }
         )
+
+
+# ---------------------------------------------------------------- the fast road
+
+# Payloads on the edges of what msgspec and pydantic read alike (raw bytes, one object).
+_G = orjson.dumps(GOOD)[:-1]
+EDGES = [
+    _G + b',"seq":8}',  # a repeated key: the last one counts
+    _G + b',"alt_m":1e999}',  # too big for a float: infinity
+    _G + b',"x":1e999}',  # the same in a key that is ignored
+    _G + b',"alt_m":179769313486231580000000000000000000000000000000000000000000000000000000}',
+    _G + b',"lat":1e-400}',  # too small for a float: zero
+    _G + b',"seq":-0}',
+    _G + b',"lat":-0}',
+    _G + b',"seq":1E2}',
+    _G + b',"seq":0007}',
+    _G + b',"lat":9.}',
+    _G + b',"alt_m":NaN}',
+    _G + b',"x":"\xff"}',  # not UTF-8, in a key that is ignored
+    _G + b',"x":"\\ud800"}',
+    _G + b',"x":[1,{"a":nul}]}',
+    _G + b"} x",
+    b"  " + _G + b"}\n ",
+    _G + b',"mission_id":" M1 "}',  # stripped by the schema
+    _G + b',"mission_id":"M1\\n"}',
+    _G + b',"mission_id":"M\\u0031"}',
+    _G + b',"spraying":1}',
+    _G + b',"spraying":false}',
+    _G + b',"swath_m":null}',
+    _G + b',"swath_m":100}',
+    _G + b',"swath_m":100.00000000000001}',
+    _G + b',"speed_mps":true}',
+    b'{"seq":7,"ts":"2026-03-01T01:00:00Z","lat":9.2,"lon":105.4,"spraying":true}',
+    b"{}",
+    b"null",
+    b"7",
+] + [
+    _G + b',"ts":"' + ts.encode() + b'"}'
+    for ts in (
+        "2026-03-01t08:00:00+07:00",
+        "2026-03-01 08:00:00+07:00",
+        "2026-03-01T08:00:00z",
+        "2026-03-01T08:00+07:00",
+        "2026-03-01T08:00:00.123Z",
+        "2026-03-01T08:00:00.123456Z",
+        "2026-03-01T08:00:00.1234567Z",  # pydantic truncates, msgspec would round
+        "2026-03-01T08:00:00.9999999+07:00",
+        "2026-03-01T08:00:00.123456789Z",
+        "2026-03-01T08:00:00,5Z",
+        "2026-03-01T08:00:00+0700",
+        "2026-03-01T08:00:00+07",
+        "2026-03-01T08:00:00-00:00",
+        "2026-03-01T08:00:00+23:59",
+        "2026-03-01T08:00:00+24:00",
+        "2026-03-01T08:00:60Z",
+        "2026-03-01T24:00:00Z",
+        "2026-02-29T08:00:00Z",
+        "2014-12-31T23:59:59Z",  # before the earliest plausible fix
+        "2015-01-01T00:00:00Z",
+        "2015-01-01T06:59:59+07:00",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+        "20260301T080000Z",
+        "2026-03-01",
+        "1772326800",
+    )
+]
+
+
+def _schema(raw: bytes) -> list[tuple] | None:
+    """The schema's reading of ``raw`` (values and time offsets), or None if it refuses."""
+    try:
+        if raw.lstrip()[:1] == b"[":
+            points = POINTS.validate_json(raw)
+        else:
+            points = [POINT.validate_json(raw)]
+    except ValidationError:
+        return None
+    return [(*p.__dict__.values(), p.ts.utcoffset()) for p in points]
+
+
+CASES = [json.dumps(p).encode() for _, p, _, _ in TABLE] + EDGES
+
+
+@pytest.mark.parametrize("raw", CASES + [b"[" + r + b"]" for r in CASES] + [b"[]"])
+def test_the_fast_road_accepts_only_what_the_schema_accepts_and_reads_it_alike(raw):
+    # msgspec may leave a payload to the schema; it may never take one the schema
+    # refuses, nor read a value (or a time's offset) otherwise.
+    fast = _decode_fast(raw)
+    if fast is not None:
+        assert [(*p.values(), p.ts.utcoffset()) for p in fast] == _schema(raw)
+
+
+def test_the_fast_road_takes_the_common_payloads():
+    assert _decode_fast(orjson.dumps([GOOD] * 3)) is not None
+    assert _decode_fast(orjson.dumps({k: GOOD[k] for k in REQUIRED})) is not None
+    # A point in a flight log's array may carry an offset, Zulu or fractions of a second.
+    zulu = GOOD | {"ts": "2026-03-01T01:00:00.25Z", "lat": 9.230010000000001}
+    assert _decode_fast(orjson.dumps([zulu, GOOD])) is not None
+
+
+_HUGE = (sys.float_info.max, -sys.float_info.max)
+
+
+def _bounds(prop: dict) -> dict:
+    branch = prop.get("anyOf", [prop])[0]  # the value, not the null of an optional field
+    keep = ("type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+    keep += ("minLength", "maxLength", "pattern")
+    found = {k: v for k, v in branch.items() if k in keep and v not in _HUGE}
+    if "pattern" in found:
+        found["pattern"] = found["pattern"].replace("\\Z", "$")
+    return found
+
+
+def test_the_fast_struct_has_the_schemas_fields_bounds_and_required_keys():
+    slow = TelemetryIn.model_json_schema()
+    fast = msgspec.json.schema(Point)["$defs"]["Point"]
+    assert tuple(fast["properties"]) == tuple(slow["properties"]) == POINT_FIELDS
+    assert set(fast["required"]) == set(slow["required"]) == set(REQUIRED)
+    for name, prop in slow["properties"].items():
+        # spraying: the schema also takes 0 and 1, which msgspec leaves to it.
+        # mission_id: its pattern is checked on the message's distinct ids.
+        want = _bounds(prop)
+        if name == "mission_id":
+            assert CODE_PATTERN.pattern.replace("\\Z", "$") == want.pop("pattern")
+        assert _bounds(fast["properties"][name]) == want, name

@@ -16,6 +16,8 @@ import orjson
 import pytest
 from sqlmodel import Session, select
 
+from drone_ingest.client import Ingester
+from drone_ingest.handlers import Message
 from drone_ingest.mqtt import BrokerAddress
 from drone_ingest.publisher import DronePublisher, Publisher
 from tests.mqtt import (  # noqa: F401 - fixtures
@@ -73,6 +75,32 @@ def test_one_url_parser_for_ingester_and_publishers(url, expected):
 def test_broker_url_mistakes_are_named(url):
     with pytest.raises(ValueError, match="MQTT URL"):
         BrokerAddress.parse(url)
+
+
+def test_the_flying_missions_preview_waits_while_the_writer_is_behind():
+    # No broker needed: the decision alone. Due at once, then every interval; put off
+    # while the last batch was full, but never for more than ten intervals.
+    ing = Ingester(mqtt_url=None, engine=None, open_measure_interval_s=30.0)
+    start = ing._open_measured_at + 30.0
+    assert ing._preview_due(start)
+    ing._open_measured_at = start
+    assert not ing._preview_due(start + 29.0)
+    assert ing._preview_due(start + 31.0)
+    ing._behind = True
+    assert not ing._preview_due(start + 31.0)
+    assert not ing._preview_due(start + 299.0)
+    assert ing._preview_due(start + 300.0)
+    ing._behind = False
+    assert ing._preview_due(start + 31.0)
+
+
+def test_the_writer_is_behind_while_its_batches_fill_up():
+    ing = Ingester(mqtt_url=None, engine=None, batch_size=2, flush_ms=1)
+    for seq in range(3):
+        ing._queue.put(Message(topic="agri/drones/D1/telemetry", payload=b'{"seq": %d}' % seq))
+    assert len(ing._next_batch()) == 2 and ing._behind  # full: more was waiting
+    assert len(ing._next_batch()) == 1 and not ing._behind
+    assert ing._next_batch() == [] and not ing._behind
 
 
 def test_stream_with_repeats_is_stored_exactly_once(broker, db, prefix, drones):

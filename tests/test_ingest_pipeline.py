@@ -2,6 +2,8 @@
 
 import json
 import math
+import sqlite3
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -11,7 +13,7 @@ from sqlmodel import Session
 from drone_ingest import handlers
 from drone_ingest.handlers import Message
 from tests.mqtt import count_points, end_event, lawnmower, start_event, stream
-from traceability.ingest import logs
+from traceability.ingest import logs, points
 from traceability.ingest.contract import BadMessage, parse_topic
 from traceability.ingest.rejects import MAX_KEPT_PAYLOAD
 from traceability.models import Drone, IngestReject, Mission, MissionStatus, TelemetryPoint
@@ -73,6 +75,20 @@ def test_points_stored_once_and_counted(session, drone, db):
     assert m.point_count == 120
     assert m.status is MissionStatus.open and m.drone_code == "D1"
     assert m.started_at.isoformat() == points[0]["ts"].replace("+00:00", "+00:00")
+
+
+@pytest.mark.parametrize("gap", [1, 100_000], ids=["consecutive", "far apart"])
+def test_a_batch_finds_its_stored_points_however_far_apart_their_seqs(session, drone, db, gap):
+    # The look-up of stored keys scans a range when a drone's seqs are close together,
+    # and asks for each seq when they are not: both must find exactly the stored ones.
+    points = stream(12, mission_id="M1")
+    for i, p in enumerate(points):
+        p["seq"] = i * gap
+    assert store(session, msg("telemetry", points[::3])).stored == 4
+    again = store(session, msg("telemetry", points))
+    assert (again.stored, again.duplicates, again.rejected) == (8, 4, 0)
+    assert count_points(db, "D1") == (12, 12)
+    assert mission(session, "M1").point_count == 12
 
 
 def test_mission_created_by_point_then_filled_by_start_event(session, drone, factory):
@@ -244,3 +260,25 @@ def test_a_raw_nul_byte_is_kept_as_a_reject_and_ingest_goes_on(session, db, dron
     # The next message is stored as usual.
     result = store(session, msg("telemetry", stream(3, mission_id="M1")))
     assert result.stored == 3 and count_points(db) == (3, 3)
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "2026-03-01T08:00:00+07:00",
+        "2026-03-01T00:30:00.000001+07:00",  # the day before in UTC
+        "2024-02-29T23:59:59.999999Z",
+        "2026-12-31T20:00:00.5-05:30",  # the next year in UTC
+        "2015-01-01T00:00:00Z",
+    ],
+)
+def test_sqlite_writes_a_fix_time_as_the_utc_text_sqlalchemy_writes(sent):
+    # SQLite gets the time as microseconds since the epoch and writes the text itself;
+    # it must be the text SQLAlchemy writes and reads for every other timestamp.
+    ts = datetime.fromisoformat(sent)
+    expected = ts.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    # The expression reads the time from the row's ts parameter: the ones before are unused.
+    args = [None] * points._TS_AT + [(ts - points._EPOCH) // points._MICROSECOND]
+    with sqlite3.connect(":memory:") as db:
+        (text,) = db.execute(f"SELECT {points._SQLITE_TS}", args).fetchone()
+    assert text == expected

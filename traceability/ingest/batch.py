@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from traceability.ingest.contract import MissionEndIn, MissionStartIn, StatusIn, TelemetryIn
+from traceability.ingest.contract import MissionEndIn, MissionStartIn, Point, StatusIn
 from traceability.ingest.rejects import Reject
 from traceability.models import utcnow
 
@@ -34,7 +34,7 @@ class IngestBatch:
     """
 
     sources: list[Source] = field(default_factory=list)
-    points: list[tuple[int, str, TelemetryIn]] = field(default_factory=list)
+    points: list[tuple[int, str, Point]] = field(default_factory=list)
     events: list[tuple[int, str, MissionStartIn | MissionEndIn]] = field(default_factory=list)
     statuses: list[tuple[int, str, StatusIn]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)

@@ -18,13 +18,14 @@ were new.
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from operator import itemgetter
 
 from sqlalchemy import select
 from sqlmodel import Session
 
-from traceability.ingest.contract import POINT_FIELDS, TelemetryIn
+from traceability.ingest.contract import POINT_FIELDS, Point
 from traceability.ingest.partitions import ensure_for_points
 from traceability.models import TelemetryPoint, utcnow
 
@@ -55,12 +56,26 @@ _PG_INSERT = (
     "JOIN k ON k.drone_code = t.drone_code AND k.seq = t.seq RETURNING mission_id, ts) "
     "SELECT mission_id, count(*), min(ts) FROM ins GROUP BY mission_id"
 )
-_SQLITE_INSERT = f"INSERT INTO telemetry ({_NAMES}) VALUES ({', '.join('?' * len(COLUMNS))})"
 _SQLITE_KEY = "INSERT INTO telemetry_keys (drone_code, seq) VALUES (?, ?)"
 _SQLITE_CHUNK = 500  # keys looked up per query (SQLite caps a statement's parameters)
 _TS_AT = COLUMNS.index("ts")
 _MID_AT = COLUMNS.index("mission_id")
 _SEQ_AT = COLUMNS.index("seq")
+# SQLite keeps timestamps as naive UTC text in the format SQLAlchemy reads back
+# (``2026-03-01 01:00:00.000000``). The row carries the time as whole microseconds since
+# the epoch and SQLite writes the text: Python's ``isoformat`` of an aware time costs
+# more than the rest of the row. Fixes are from 2015 on, so the number is positive.
+_SQLITE_TS = (
+    f"strftime('%Y-%m-%d %H:%M:%S', ?{_TS_AT + 1} / 1000000, 'unixepoch') "
+    f"|| printf('.%06d', ?{_TS_AT + 1} % 1000000)"
+)
+_SQLITE_INSERT = (
+    f"INSERT INTO telemetry ({_NAMES}) VALUES ("
+    + ", ".join(_SQLITE_TS if i == _TS_AT else f"?{i + 1}" for i in range(len(COLUMNS)))
+    + ")"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 
 def insert_points(session: Session, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
@@ -100,25 +115,43 @@ def _executemany_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[st
         # A writer racing us to the same key fails on the key's primary key and the
         # caller retries: the keys table, not this look-up, is what keeps points once.
         cur.executemany(_SQLITE_KEY, [(r[0], r[_SEQ_AT]) for r in fresh])
-        cur.executemany(_SQLITE_INSERT, map(_sqlite_row, fresh))
+        at = _TS_AT
+        cur.executemany(
+            _SQLITE_INSERT,
+            [(*r[:at], (r[at] - _EPOCH) // _MICROSECOND, *r[at + 1 :]) for r in fresh],
+        )
     finally:
         cur.close()
-    new: Counter[str] = Counter(map(itemgetter(_MID_AT), fresh))
+    new: Counter[str] = Counter()
     first: dict[str, datetime] = {}
-    for row in fresh:
-        mid, ts = row[_MID_AT], row[_TS_AT]
-        if mid not in first or ts < first[mid]:
-            first[mid] = ts
+    # A drone flies one mission at a time, so the sorted rows come in long runs of one.
+    for mid, run in groupby(fresh, key=itemgetter(_MID_AT)):
+        times = list(map(itemgetter(_TS_AT), run))
+        new[mid] += len(times)
+        earliest = min(times)
+        if mid not in first or earliest < first[mid]:
+            first[mid] = earliest
     return new, first
 
 
 def _stored_keys(cur, rows: list[tuple]) -> set[tuple[str, int]]:
     """The ``(drone_code, seq)`` of ``rows`` that are stored already."""
-    by_drone: dict[str, list[int]] = {}
-    for row in rows:
-        by_drone.setdefault(row[0], []).append(row[_SEQ_AT])
     stored: set[tuple[str, int]] = set()
-    for drone, seqs in by_drone.items():
+    # Rows come sorted by key, so each drone's are together (were they not, a drone would
+    # only be looked up in more than one go).
+    for drone, group in groupby(rows, key=itemgetter(0)):
+        seqs = list(map(itemgetter(_SEQ_AT), group))
+        low, high = min(seqs), max(seqs)
+        if high - low < 4 * len(seqs):
+            # A drone's points in a batch are mostly consecutive: one range scan of the
+            # key finds those stored (usually none) without a parameter per point.
+            cur.execute(
+                "SELECT seq FROM telemetry_keys WHERE drone_code = ? AND seq BETWEEN ? AND ?",
+                (drone, low, high),
+            )
+            wanted = set(seqs)
+            stored.update((drone, seq) for (seq,) in cur.fetchall() if seq in wanted)
+            continue
         for i in range(0, len(seqs), _SQLITE_CHUNK):
             chunk = seqs[i : i + _SQLITE_CHUNK]
             cur.execute(
@@ -130,17 +163,9 @@ def _stored_keys(cur, rows: list[tuple]) -> set[tuple[str, int]]:
     return stored
 
 
-def _sqlite_row(row: tuple) -> tuple:
-    # SQLite keeps timestamps as naive UTC text, in the format SQLAlchemy reads back.
-    ts = row[_TS_AT]
-    if ts.utcoffset():
-        ts = ts.astimezone(UTC)
-    return (*row[:_TS_AT], ts.isoformat(" ", "microseconds")[:26], *row[_TS_AT + 1 :])
-
-
 def conflicting_points(
-    session: Session, points: Iterable[tuple[int, str, TelemetryIn]]
-) -> list[tuple[int, str, TelemetryIn, list[str]]]:
+    session: Session, points: Iterable[tuple[int, str, Point]]
+) -> list[tuple[int, str, Point, list[str]]]:
     """Points whose ``(drone, seq)`` is stored with other content, with the keys that differ.
 
     Called with the points the insert found already stored. A repeat of the same point is
@@ -158,7 +183,7 @@ def conflicting_points(
         if row is None:
             conflicts.append((src, drone, point, ["mission_id"]))
             continue
-        sent = zip(POINT_FIELDS, point.__dict__.values(), row[1:], strict=True)
+        sent = zip(POINT_FIELDS, point.values(), row[1:], strict=True)
         differ = [k for k, a, b in sent if a != b]
         if differ:
             conflicts.append((src, drone, point, differ))
