@@ -55,6 +55,9 @@ class DronePublisher:
         address = BrokerAddress.parse(mqtt_url)
         self.host, self.port = address.host, address.port
         self._connected = threading.Event()
+        # Set by the broker's answer either way: a refusal is known at once, not after the
+        # connect timeout.
+        self._answered = threading.Event()
         self._refused: str | None = None
         self._pending: deque[MessageInfo] = deque()
         self._client = new_client(
@@ -70,10 +73,12 @@ class DronePublisher:
     def _on_connect(self, client, _userdata, _flags, reason_code, _props) -> None:
         if reason_code.is_failure:
             self._refused = str(reason_code)
+            self._answered.set()
             return
         # Re-announced on every (re)connection, since the will may have replaced it.
         client.publish(f"{self.base}/status", _status(True), qos=1, retain=True)
         self._connected.set()
+        self._answered.set()
 
     def connect(self) -> None:
         """Connect and announce the drone online; raises ``PublishError`` if that fails."""
@@ -82,7 +87,8 @@ class DronePublisher:
         except OSError as exc:
             raise PublishError(f"cannot reach MQTT broker {self.host}:{self.port}: {exc}") from exc
         self._client.loop_start()
-        if not self._connected.wait(_CONNECT_TIMEOUT_S):
+        self._answered.wait(_CONNECT_TIMEOUT_S)
+        if not self._connected.is_set():
             self._client.loop_stop()
             why = self._refused or "no answer"
             raise PublishError(
