@@ -75,12 +75,7 @@ def fresh_db(request, tmp_path) -> Iterator[Engine]:
         yield engine
         engine.dispose()
         return
-    gen = _postgres_engine()
-    engine = next(gen)
-    try:
-        yield engine
-    finally:
-        gen.close()
+    yield from _postgres_engine()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

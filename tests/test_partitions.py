@@ -132,12 +132,7 @@ def test_rows_caught_by_the_default_partition_move_to_their_month(pg):
 @pytest.fixture
 def fresh_pg() -> Iterator:
     """A PostgreSQL database of its own, not yet migrated."""
-    gen = _postgres_engine()
-    engine = next(gen)
-    try:
-        yield engine
-    finally:
-        gen.close()
+    yield from _postgres_engine()
 
 
 def test_migration_0006_converts_a_table_that_holds_points(fresh_pg):
