@@ -103,29 +103,15 @@ RENDERINGS: dict[str, trace_cache.Rendering] = {"json": trace_cache.Rendering(or
 }
 
 
-def _stored_trace(engine: Engine, code: str, variant: str, settings: Settings) -> bytes | None:
-    """The ``variant`` rendering of the trace of ``code`` (None: no such lot)."""
-    try:
-        return trace_cache.render_trace(
-            engine,
-            code=code,
-            base_url=_base_url(settings),
-            variant=variant,
-            rendering=RENDERINGS[variant],
-        )
-    except NotFound:
-        return None
-
-
-def _page_answer(request: Request, body: bytes | None, code: str, lang: str) -> Response:
-    if body is None:
-        return _not_found(lang, code)
-    return trace_cache.answer(request, body, "text/html; charset=utf-8", HTMLResponse)
-
-
-def _render_trace(request: Request, engine: Engine, code: str, lang: str, settings) -> Response:
-    """The trace page of ``code`` in ``lang``, or the friendly 404 (from a worker thread)."""
-    return _page_answer(request, _stored_trace(engine, code, f"page:{lang}", settings), code, lang)
+def _stored_trace(engine: Engine, code: str, variant: str, settings: Settings) -> bytes:
+    """The ``variant`` rendering of the trace of ``code``; ``NotFound`` if there is no such lot."""
+    return trace_cache.render_trace(
+        engine,
+        code=code,
+        base_url=_base_url(settings),
+        variant=variant,
+        rendering=RENDERINGS[variant],
+    )
 
 
 @router.get(
@@ -149,8 +135,6 @@ async def trace_json(
     """Lot, fields, seasons, events (oldest first), lineage, diary checks, ``phi_compliant``."""
     # The scan's one query (or a build) in one worker thread; the rest on the event loop.
     body = await run_in_threadpool(_stored_trace, engine, code, "json", settings)
-    if body is None:
-        raise NotFound(f"lot '{code}' does not exist")
     return trace_cache.answer(request, body, "application/json")
 
 
@@ -173,8 +157,11 @@ async def trace_page(
 ) -> Response:
     """The mobile trace page (Vietnamese; ``?lang=en`` English); a friendly 404 if unknown."""
     chosen = pick_lang(lang)
-    body = await run_in_threadpool(_stored_trace, engine, code, f"page:{chosen}", settings)
-    return _page_answer(request, body, code, chosen)
+    try:
+        body = await run_in_threadpool(_stored_trace, engine, code, f"page:{chosen}", settings)
+    except NotFound:
+        return _not_found(chosen, code)
+    return trace_cache.answer(request, body, "text/html; charset=utf-8", HTMLResponse)
 
 
 def _lot_url(session, code: str, settings: Settings) -> tuple[Lot, str]:
