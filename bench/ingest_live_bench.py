@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -59,23 +60,39 @@ def _shared(prefix: str) -> str:
     return f"$share/{GROUP}/{prefix}/drones/+/+"
 
 
-def publishers(broker: Broker, stream: list[tuple[str, bytes]]) -> list[subprocess.Popen]:
-    """One ``mosquitto_pub -l`` per drone topic, each fed its drone's messages on stdin."""
+def publishers(
+    broker: Broker, stream: list[tuple[str, bytes]], kind: str = "c"
+) -> tuple[list[subprocess.Popen], Callable[[], None]]:
+    """One publisher process per drone topic, each to be fed its drone's messages on stdin.
+
+    Returns the processes, connected, and the call that starts feeding them (the clock
+    starts there, so a Python publisher's start-up is not timed).
+
+    ``kind`` ``c``: ``mosquitto_pub -l``. ``python``: this script's ``--publish`` mode, the
+    project's own paho :class:`~drone_ingest.publisher.Publisher` at QoS 1 (1,000 in
+    flight), as a drone's or the simulator's Python client publishes.
+    """
     by_topic: dict[str, list[bytes]] = {}
     for topic, payload in stream:
         by_topic.setdefault(topic, []).append(payload)
     procs, feeders = [], []
     for topic, payloads in by_topic.items():
-        p = subprocess.Popen(
-            ["mosquitto_pub", *_qos1_at(broker), "-t", topic, "-l"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-        )
+        if kind == "c":
+            argv = ["mosquitto_pub", *_qos1_at(broker), "-t", topic, "-l"]
+        else:
+            argv = [sys.executable, __file__, "--publish", broker.url, topic]
+        p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
         procs.append(p)
         feeders.append(threading.Thread(target=_feed, args=(p, payloads), daemon=True))
-    for f in feeders:
-        f.start()
-    return procs
+    if kind == "python":
+        for p in procs:
+            p.stdout.readline()  # "ready": connected
+
+    def go() -> None:
+        for f in feeders:
+            f.start()
+
+    return procs, go
 
 
 def _feed(p: subprocess.Popen, payloads: list[bytes]) -> None:
@@ -83,20 +100,60 @@ def _feed(p: subprocess.Popen, payloads: list[bytes]) -> None:
     p.stdin.close()
 
 
-def ceiling(broker: Broker, stream, prefix: str) -> float:
-    """Seconds the C subscriber takes to receive the live stream."""
+def publish_stdin(url: str, topic: str) -> None:
+    """Publish each line of stdin to ``topic`` at QoS 1 and wait until the broker has them."""
+    from drone_ingest.publisher import Publisher
+
+    pub = Publisher(mqtt_url=url)
+    pub.flush()
+    ready = time.process_time()  # start-up (imports, connecting) is not the stream's work
+    sys.stdout.write("ready\n")
+    sys.stdout.flush()
+    for line in sys.stdin.buffer:
+        pub.publish(topic, line.rstrip(b"\n"))
+    pub.close()
+    sys.stdout.write(f"{ready} {time.process_time()}\n")
+
+
+def _children_cpu() -> float:
+    """CPU time (user and system) of this process's children that have ended and been waited for."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _publishers_cpu(pubs: list[subprocess.Popen]) -> float:
+    """Wait for the publishers; the CPU seconds they spent publishing.
+
+    A Python publisher reports its own CPU time from connected to done (its start-up and
+    its interpreter's exit are not the stream's work); C publishers' is their whole run.
+    """
+    before = _children_cpu()
+    reported: list[float] = []
+    for p in pubs:
+        out = p.stdout.read()
+        p.wait(60)
+        if out.strip():
+            ready, done = map(float, out.split())
+            reported.append(done - ready)
+    return sum(reported) if reported else _children_cpu() - before
+
+
+def ceiling(broker: Broker, stream, prefix: str, kind: str) -> tuple[float, float]:
+    """Seconds the C subscriber takes to receive the live stream, and the CPU seconds of
+    the publishers, the broker and the subscriber together."""
     sub = subprocess.Popen(
         [MOSQUITTO_SUB, *_qos1_at(broker), "-t", _shared(prefix), "-C", str(len(stream))],
         stdout=subprocess.DEVNULL,
     )
     time.sleep(0.5)  # subscribed
+    pubs, go = publishers(broker, stream, kind)
+    cpu = -_children_cpu() - _cpu_seconds(broker.proc)
     t = time.perf_counter()
-    pubs = publishers(broker, stream)
+    go()
     sub.wait(600)
     elapsed = time.perf_counter() - t
-    for p in pubs:
-        p.wait(60)
-    return elapsed
+    cpu += _cpu_seconds(broker.proc) + _children_cpu()  # the broker and the subscriber
+    return elapsed, cpu + _publishers_cpu(pubs)
 
 
 def _stored(engine) -> int:
@@ -110,7 +167,15 @@ def _stored(engine) -> int:
 
 
 def ingest(
-    broker: Broker, work: Path, url: str, engine, stream, prefix: str, n: int, processes: int
+    broker: Broker,
+    work: Path,
+    url: str,
+    engine,
+    stream,
+    prefix: str,
+    n: int,
+    processes: int,
+    kind: str,
 ) -> dict:
     """Seconds ``processes`` ingester processes take to store the live stream, and checks."""
     with Session(engine) as s:
@@ -148,23 +213,26 @@ def ingest(
         # Start the clock once every ingester has migrated, connected and subscribed.
         _wait(lambda: all(b"ingesting" in log.read_bytes() for log in logs), 120)
         time.sleep(0.5)
+        pubs, go = publishers(broker, stream, kind)
         cpu = -sum(map(_cpu_seconds, procs))
+        stream_cpu = -_cpu_seconds(broker.proc)
         t = time.perf_counter()
-        pubs = publishers(broker, stream)
+        go()
         while _stored(engine) < n:
             time.sleep(0.1)
             if time.perf_counter() - t > 900:
                 raise RuntimeError("ingest did not finish in 15 minutes")
         elapsed = time.perf_counter() - t
         cpu += sum(map(_cpu_seconds, procs))
-        for p in pubs:
-            p.wait(60)
+        stream_cpu += _cpu_seconds(broker.proc) + _publishers_cpu(pubs)
     finally:
         for p in procs:
             p.terminate()
         for p in procs:
             p.wait(60)
-    return {"seconds": elapsed, "cpu_seconds": cpu} | stored_once(engine, n)
+    return {"seconds": elapsed, "cpu_seconds": cpu, "stream_cpu_seconds": stream_cpu} | stored_once(
+        engine, n
+    )
 
 
 def _cpu_seconds(proc: subprocess.Popen) -> float:
@@ -211,7 +279,17 @@ def main() -> None:
     ap.add_argument("--per-message", type=int, default=100)
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--processes", default="1,2", help="ingester processes to try, e.g. 1,2")
+    ap.add_argument(
+        "--publishers",
+        choices=("c", "python"),
+        default="c",
+        help="who publishes the stream: eight mosquitto_pub (c) or eight paho clients (python)",
+    )
+    ap.add_argument("--publish", nargs=2, metavar=("URL", "TOPIC"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.publish:
+        publish_stdin(*args.publish)
+        return
     sys.stdout.reconfigure(line_buffering=True)
     n = args.points - args.points % (len(DRONES) * args.per_message)
     work = Path(tempfile.mkdtemp(prefix="ingest-live-"))
@@ -220,23 +298,29 @@ def main() -> None:
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     try:
         prefix = f"l{uuid.uuid4().hex[:8]}"
-        secs = ceiling(broker, messages(n, args.per_message, prefix), prefix)
+        kind = args.publishers
+        secs, c_cpu = ceiling(broker, messages(n, args.per_message, prefix), prefix, kind)
         c_rate = n / secs
-        print(f"ceiling  mosquitto_sub -q 1 (live)     : {c_rate:>9,.0f} points/s ({secs:.2f} s)")
+        print(f"stream   {kind} publishers, {n:,} points in messages of {args.per_message}")
+        print(
+            f"ceiling  mosquitto_sub -q 1 (live)     : {c_rate:>9,.0f} points/s ({secs:.2f} s; "
+            f"publishers, broker and subscriber CPU {c_cpu / n * 1e6:.1f} us/point)"
+        )
         for backend in args.backends.split(","):
             for k in (int(x) for x in args.processes.split(",")):
                 prefix = f"l{uuid.uuid4().hex[:8]}"
                 url, engine, drop = database(backend, work)
                 try:
-                    r = ingest(broker, work, url, engine, messages(n, args.per_message, prefix),
-                               prefix, n, k)  # fmt: skip
+                    stream = messages(n, args.per_message, prefix)
+                    r = ingest(broker, work, url, engine, stream, prefix, n, k, kind)
                 finally:
                     drop()
                 rate = n / r["seconds"]
                 print(
                     f"ingest   {backend:<10} {k} process{'es' if k > 1 else '  '}     : "
                     f"{rate:>9,.0f} points/s ({r['seconds']:.2f} s, {rate / c_rate:.2f} of C; "
-                    f"ingester CPU {r['cpu_seconds'] / n * 1e6:.1f} us/point; "
+                    f"ingester CPU {r['cpu_seconds'] / n * 1e6:.1f} us/point, publishers and "
+                    f"broker {r['stream_cpu_seconds'] / n * 1e6:.1f}; "
                     f"exactly once {'yes' if r['exactly_once'] else 'NO'})"
                 )
     finally:

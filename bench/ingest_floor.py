@@ -1,0 +1,164 @@
+"""What the database alone spends to store a point, with no Python per point.
+
+Run with ``.venv/bin/python bench/ingest_floor.py [--points 400000] [--batch 5000]``.
+
+The ingester's every point ends in two inserts: its ``(drone_code, seq)`` into
+``telemetry_keys`` (the exactly-once key) and its row into ``telemetry`` (with the index
+on ``(mission_id, ts)`` that measuring a mission reads). This benchmark stages the same
+rows as the live benchmark's stream in a temporary table first (not timed), then times
+only those two ``INSERT … SELECT`` statements per batch of ``--batch`` points, one
+transaction per batch, into a freshly migrated database: the engine's own work for the
+stored rows, a floor under any client in any language that keeps the same schema.
+
+From the floor it prints the most points per second that the engine's work alone allows
+on this machine: on SQLite one writer at a time, so ``1 / floor``; on PostgreSQL one
+backend per ingester, so ``cores / floor``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from ingest_bench import DRONES, PG_ADMIN  # noqa: E402
+
+from traceability.db import make_engine, migrate  # noqa: E402
+from traceability.ingest.points import COLUMNS  # noqa: E402
+
+_NAMES = ", ".join(COLUMNS)
+_T0 = datetime(2026, 3, 1, 1, 0, tzinfo=UTC).timestamp()
+
+
+def rows(n: int, prefix: str) -> list[tuple]:
+    """The live benchmark's stream as rows (:data:`COLUMNS` order), sorted by key."""
+    out = []
+    per_drone = n // len(DRONES)
+    for d, drone in enumerate(DRONES):
+        for i in range(per_drone):
+            ts = datetime.fromtimestamp(_T0 + i * 0.2, UTC)
+            out.append(
+                (drone, f"{prefix}-{drone}", i, ts, 9.23 + d * 0.01 + (i % 1000) * 1e-5,
+                 105.43 + (i // 1000) * 1e-4, 2.5, 5.0, 90.0, True, 1.2, None, 6.5, 10.0, 80.0)
+            )  # fmt: skip
+    return out
+
+
+def _statements(temp: str) -> list[str]:
+    return [
+        f"INSERT INTO telemetry_keys (drone_code, seq) SELECT drone_code, seq FROM {temp}",
+        f"INSERT INTO telemetry ({_NAMES}) SELECT {_NAMES} FROM {temp}",
+    ]
+
+
+def floor_sqlite(data: list[tuple], batch: int, work: Path) -> float:
+    """Seconds per point of SQLite's two inserts, batches of ``batch`` rows."""
+    engine = make_engine(f"sqlite:///{work / 'floor.db'}")
+    migrate(engine)
+    engine.dispose()
+    import sqlite3
+
+    con = sqlite3.connect(work / "floor.db", isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "temp_store=MEMORY"):
+        con.execute(f"PRAGMA {pragma}")
+    cols = ", ".join(COLUMNS)
+    con.execute(f"CREATE TEMP TABLE stage (k INTEGER PRIMARY KEY, {cols})")
+    marks = ", ".join("?" * (len(COLUMNS) + 1))
+    # SQLite keeps a time as the naive UTC text SQLAlchemy writes.
+    con.executemany(
+        f"INSERT INTO stage VALUES ({marks})",
+        [(k, *r[:3], r[3].strftime("%Y-%m-%d %H:%M:%S.%f"), *r[4:]) for k, r in enumerate(data)],
+    )
+    took = 0.0
+    for lo in range(0, len(data), batch):
+        where = f"stage WHERE k >= {lo} AND k < {lo + batch}"
+        t = time.perf_counter()
+        con.execute("BEGIN")
+        for sql in _statements(where):
+            con.execute(sql)
+        con.execute("COMMIT")
+        took += time.perf_counter() - t
+    con.close()
+    return took / len(data)
+
+
+def floor_postgres(data: list[tuple], batch: int) -> float:
+    """Seconds per point of PostgreSQL's two inserts, batches of ``batch`` rows."""
+    name = f"agritrace_floor_{uuid.uuid4().hex[:6]}"
+    admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        engine = make_engine(url)
+        migrate(engine)
+        from traceability.ingest.partitions import ensure_for_points
+
+        ensure_for_points(engine, [data[0][3], data[-1][3]], data[0][3])
+        raw = engine.raw_connection()
+        dbapi = raw.driver_connection
+        took = 0.0
+        with dbapi.cursor() as cur:
+            cur.execute(
+                "CREATE UNLOGGED TABLE stage AS SELECT * FROM telemetry WITH NO DATA; "
+                "ALTER TABLE stage ADD COLUMN k int8"
+            )
+            with cur.copy(f"COPY stage ({_NAMES}, k) FROM STDIN") as copy:
+                for k, r in enumerate(data):
+                    copy.write_row((*r, k))
+            cur.execute("ALTER TABLE stage ADD PRIMARY KEY (k)")
+            cur.execute("ANALYZE stage")
+            dbapi.commit()
+            for lo in range(0, len(data), batch):
+                where = f"stage WHERE k >= {lo} AND k < {lo + batch}"
+                t = time.perf_counter()
+                for sql in _statements(where):
+                    cur.execute(sql)
+                dbapi.commit()
+                took += time.perf_counter() - t
+        raw.close()
+        engine.dispose()
+    finally:
+        with admin.connect() as c:
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return took / len(data)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--points", type=int, default=400_000)
+    ap.add_argument("--batch", type=int, default=5000)
+    ap.add_argument("--backends", default="sqlite,postgresql")
+    args = ap.parse_args()
+    n = args.points - args.points % len(DRONES)
+    data = rows(n, f"f{uuid.uuid4().hex[:6]}")
+    cores = os.cpu_count() or 1
+    print(f"load average before: {os.getloadavg()[0]:.2f}; {cores} cores; {n:,} points")
+    with tempfile.TemporaryDirectory() as tmp:
+        for backend in args.backends.split(","):
+            if backend == "sqlite":
+                per = floor_sqlite(data, args.batch, Path(tmp))
+                most, how = 1 / per, "one writer"
+            else:
+                per = floor_postgres(data, args.batch)
+                most, how = cores / per, f"{cores} backends"
+            print(
+                f"{backend:<10}: {per * 1e6:5.2f} us/point in the two inserts"
+                f" -> at most {most:>9,.0f} points/s ({how}, nothing else running)"
+            )
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
