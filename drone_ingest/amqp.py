@@ -12,7 +12,8 @@ ingesters consume one durable quorum queue bound to ``{prefix}.drones.#``:
 - the prefetch is twice the batch, so the next batch fills while one commits;
   acknowledgements go out as one ``multiple`` frame per batch;
 - a message that never gets acknowledged (one that makes every ingester crash before
-  its commit) is delivered at most :data:`DELIVERY_LIMIT` + 1 times, then the broker
+  its commit) is delivered at most the delivery limit + 1 times (``AGRITRACE_INGEST_
+  DELIVERY_LIMIT``, :data:`DELIVERY_LIMIT` by default), then the broker
   moves it to the dead-letter queue ``{queue}.dead``, where it waits, visible, for an
   operator (:func:`dead_letters`, :func:`replay_dead_letters`). A message the pipeline
   refuses is no such case: it is kept as a reject and acknowledged.
@@ -119,27 +120,37 @@ def _connect(amqp_url: str, name: str = "agritrace") -> pika.BlockingConnection:
     return pika.BlockingConnection(params)
 
 
-def declare_queue(conn: pika.BlockingConnection, *, queue: str, prefix: str):
+def declare_queue(
+    conn: pika.BlockingConnection,
+    *,
+    queue: str,
+    prefix: str,
+    delivery_limit: int = DELIVERY_LIMIT,
+):
     """The durable quorum queue and its dead-letter queue, bound (idempotent): a channel.
 
     A queue declared by an earlier agritrace has no delivery limit, and RabbitMQ refuses
-    to redeclare it with one (PRECONDITION_FAILED, which closes the channel). It is then
-    used as it is, with a warning: a policy gives it the limit without losing what it
-    holds (``deploy/rabbitmq/setup.sh``, docs/operations.md).
+    to redeclare it with one (PRECONDITION_FAILED, which closes the channel); so is a
+    queue declared with another limit than ``delivery_limit``. It is then used as it is,
+    with a warning: a policy gives it the limit without losing what it holds
+    (``deploy/rabbitmq/policy.sh``, docs/operations.md).
     """
     channel = conn.channel()
     channel.queue_declare(queue=dead_letter_queue(queue), durable=True, arguments=QUORUM)
     try:
-        channel.queue_declare(queue=queue, durable=True, arguments=queue_arguments(queue))
+        channel.queue_declare(
+            queue=queue, durable=True, arguments=queue_arguments(queue, delivery_limit)
+        )
     except ChannelClosedByBroker as exc:
         if exc.reply_code != _PRECONDITION_FAILED:
             raise
         log.warning(
-            "queue %s exists with other arguments (declared by an earlier version, without "
-            "a delivery limit): using it as it is; unless a policy sets one "
-            "(deploy/rabbitmq/setup.sh), a message that crashes every ingester is "
-            "redelivered for ever (%s)",
+            "queue %s exists with other arguments (declared by an earlier version without "
+            "a delivery limit, or with a limit other than %d): using it as it is; a policy "
+            "sets the limit on it (deploy/rabbitmq/policy.sh), without one a message that "
+            "crashes every ingester is redelivered for ever (%s)",
             queue,
+            delivery_limit,
             exc.reply_text,
         )
         channel = conn.channel()
@@ -148,14 +159,16 @@ def declare_queue(conn: pika.BlockingConnection, *, queue: str, prefix: str):
     return channel
 
 
-def ensure_queue(amqp_url: str, *, queue: str, prefix: str) -> int:
+def ensure_queue(
+    amqp_url: str, *, queue: str, prefix: str, delivery_limit: int = DELIVERY_LIMIT
+) -> int:
     """Declare and bind the queue; returns how many messages wait in it.
 
     Drones' messages reach the queue only once it is bound: run this (or start an
     ingester) before the drones fly.
     """
     with _connect(amqp_url) as conn:
-        channel = declare_queue(conn, queue=queue, prefix=prefix)
+        channel = declare_queue(conn, queue=queue, prefix=prefix, delivery_limit=delivery_limit)
         return channel.queue_declare(queue=queue, passive=True).method.message_count
 
 
@@ -254,6 +267,7 @@ class AmqpIngester(Ingester):
         engine,
         prefix: str = "agri",
         queue: str = "agritrace.ingest",
+        delivery_limit: int = DELIVERY_LIMIT,
         client_id: str | None = None,
         batch_size: int = 2000,
         flush_ms: int = 50,
@@ -271,6 +285,7 @@ class AmqpIngester(Ingester):
         )
         self.amqp_url = amqp_url
         self.queue = queue
+        self.delivery_limit = delivery_limit
         self.binding = binding_key(self.prefix)
         self.subscription = f"queue {queue} ({EXCHANGE} {self.binding})"
         self.prefetch = min(MAX_PREFETCH, 2 * self.batch_size)
@@ -324,7 +339,9 @@ class AmqpIngester(Ingester):
         """One connection's life: declare, consume until stopping, ack until closing."""
         conn = _connect(self.amqp_url, self.client_id)
         try:
-            channel = declare_queue(conn, queue=self.queue, prefix=self.prefix)
+            channel = declare_queue(
+                conn, queue=self.queue, prefix=self.prefix, delivery_limit=self.delivery_limit
+            )
             channel.basic_qos(prefetch_count=self.prefetch)
             self._generation += 1
             self._acked_upto = 0

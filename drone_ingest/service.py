@@ -40,6 +40,7 @@ def make_ingester(
             engine=engine,
             prefix=settings.topic_prefix,
             queue=settings.ingest_queue,
+            delivery_limit=settings.ingest_delivery_limit,
             client_id=client_id,
             batch_size=settings.ingest_batch_size,
             flush_ms=settings.ingest_flush_ms,

@@ -34,6 +34,7 @@ from drone_ingest.amqp import (
     topic_to_routing_key,
 )
 from drone_ingest.publisher import Publisher
+from drone_ingest.service import make_ingester
 from tests.conftest import unavailable
 from tests.mqtt import (  # noqa: F401 - fixtures
     count_points,
@@ -45,6 +46,7 @@ from tests.mqtt import (  # noqa: F401 - fixtures
     wait_until,
 )
 from tests.ops import ROOT
+from traceability.config import Settings, get_settings
 from traceability.models import IngestReject, Mission
 
 AMQP_URL = os.environ.get("AGRITRACE_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2F")
@@ -397,3 +399,32 @@ def test_a_dead_letter_with_nowhere_to_go_stays_where_it_is(rabbit, prefix, queu
         f"0 dead letter(s) published again from {queue}.dead"
     )
     wait_until(lambda: _waiting(dead_letter_queue(queue)) == 1, what="the letter kept")
+
+
+def test_the_delivery_limit_is_the_ingesters_setting(db, rabbit, prefix, monkeypatch):
+    # An office that wants crashing messages out sooner (or later) sets it once for all
+    # its ingesters; the queue they declare carries it.
+    name = f"agritrace.limit.{prefix}"
+    monkeypatch.setenv("AGRITRACE_INGEST_DELIVERY_LIMIT", "2")
+    monkeypatch.setenv("AGRITRACE_INGEST_QUEUE", name)
+    monkeypatch.setenv("AGRITRACE_TOPIC_PREFIX", prefix)
+    get_settings.cache_clear()
+    try:
+        ing = make_ingester(db, amqp_url=AMQP_URL, client_id=f"test-{prefix}")
+        assert (ing.queue, ing.delivery_limit) == (name, 2)
+        ing.start()
+        assert ing.wait_ready(15), "the AMQP ingester did not start consuming"
+        ing.stop()
+        _publish_to_exchange(topic_to_routing_key(f"{prefix}/drones/D0/telemetry"), b"{}")
+        # The first delivery and two more, then it is a dead letter.
+        assert _deliveries_until_gone(name) == 3
+        wait_until(lambda: _waiting(dead_letter_queue(name)) == 1, what="the dead letter")
+    finally:
+        delete_queue(AMQP_URL, queue=name)
+        get_settings.cache_clear()
+
+
+def test_a_delivery_limit_out_of_range_is_refused_by_name(monkeypatch):
+    monkeypatch.setenv("AGRITRACE_INGEST_DELIVERY_LIMIT", "-1")
+    with pytest.raises(ValueError, match="ingest_delivery_limit"):
+        Settings()

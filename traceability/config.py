@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A bootstrap token is an admin's password to every record: short ones can be guessed.
@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     # consumes this durable quorum queue instead of subscribing over MQTT.
     amqp_url: str | None = None
     ingest_queue: str = "agritrace.ingest"
+    # Deliveries after the first before RabbitMQ dead-letters a message that no ingester
+    # acknowledges (one that crashes them all): see drone_ingest.amqp.
+    ingest_delivery_limit: int = Field(default=5, ge=0, le=1000)
     max_payload_bytes: int = 1_000_000
     # The ingester's own HTTP port for /healthz, /readyz and /metrics (0: none).
     ingest_http_port: int = 0

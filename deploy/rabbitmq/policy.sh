@@ -4,12 +4,12 @@
 # queue with other arguments, and a quorum queue cannot be changed in place). A policy
 # applies to the queue as it is, messages kept. Idempotent; run on a broker node as root.
 #   AGRITRACE_INGEST_QUEUE   the ingest queue (default agritrace.ingest)
-#   AGRITRACE_DELIVERY_LIMIT deliveries after the first before dead-lettering (default 5,
-#                            drone_ingest/amqp.py's DELIVERY_LIMIT)
+#   AGRITRACE_INGEST_DELIVERY_LIMIT  deliveries after the first before dead-lettering
+#                                    (default 5, as the ingesters' own setting)
 set -euo pipefail
 
 QUEUE=${AGRITRACE_INGEST_QUEUE:-agritrace.ingest}
-LIMIT=${AGRITRACE_DELIVERY_LIMIT:-5}
+LIMIT=${AGRITRACE_INGEST_DELIVERY_LIMIT:-${AGRITRACE_DELIVERY_LIMIT:-5}}
 VHOST=${RABBITMQ_VHOST:-/}
 
 # The queue's name exactly: dots escaped, anchored (a policy's pattern is a regex).
