@@ -10,6 +10,9 @@ only those two ``INSERT … SELECT`` statements per batch of ``--batch`` points,
 transaction per batch, into a freshly migrated database: the engine's own work for the
 stored rows, a floor under any client in any language that keeps the same schema.
 
+On SQLite it also times the two inserts as the ingester makes them, through Python's
+``sqlite3`` (``executemany``): SQLite has one write lock, held for that long per point.
+
 From the floor it prints the most points per second that the engine's work alone allows
 on this machine: on SQLite one writer at a time, so ``1 / floor``; on PostgreSQL one
 backend per ingester, so ``cores / floor``.
@@ -23,7 +26,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -92,6 +95,39 @@ def floor_sqlite(data: list[tuple], batch: int, work: Path) -> float:
     return took / len(data)
 
 
+def driver_sqlite(data: list[tuple], batch: int, work: Path) -> float:
+    """Seconds per point of the two inserts as the ingester makes them: Python's sqlite3
+    ``executemany`` of the rows (the statements of :mod:`traceability.ingest.points`).
+
+    This is what a writer does while it holds SQLite's one write lock.
+    """
+    from traceability.ingest.points import _SQLITE_INSERT, _SQLITE_KEY, _TS_AT
+
+    engine = make_engine(f"sqlite:///{work / 'driver.db'}")
+    migrate(engine)
+    engine.dispose()
+    import sqlite3
+
+    con = sqlite3.connect(work / "driver.db", isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL"):
+        con.execute(f"PRAGMA {pragma}")
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    rows = [(*r[:_TS_AT], (r[_TS_AT] - epoch) // timedelta(microseconds=1), *r[_TS_AT + 1 :])
+            for r in data]  # fmt: skip
+    keys = [(r[0], r[2]) for r in data]
+    cur = con.cursor()
+    took = 0.0
+    for lo in range(0, len(data), batch):
+        t = time.perf_counter()
+        con.execute("BEGIN")
+        cur.executemany(_SQLITE_KEY, keys[lo : lo + batch])
+        cur.executemany(_SQLITE_INSERT, rows[lo : lo + batch])
+        con.execute("COMMIT")
+        took += time.perf_counter() - t
+    con.close()
+    return took / len(data)
+
+
 def floor_postgres(data: list[tuple], batch: int) -> float:
     """Seconds per point of PostgreSQL's two inserts, batches of ``batch`` rows."""
     name = f"agritrace_floor_{uuid.uuid4().hex[:6]}"
@@ -148,6 +184,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for backend in args.backends.split(","):
             if backend == "sqlite":
+                per = driver_sqlite(data, args.batch, Path(tmp))
+                print(
+                    f"{backend:<10}: {per * 1e6:5.2f} us/point through Python's sqlite3"
+                    f" (executemany, as the ingester) -> at most {1 / per:>9,.0f} points/s"
+                    " (one writer)"
+                )
                 per = floor_sqlite(data, args.batch, Path(tmp))
                 most, how = 1 / per, "one writer"
             else:
