@@ -1,5 +1,6 @@
 """Mission measurement with analytic answers, flags, and the drone's lines in the diary."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -12,6 +13,7 @@ from drone_ingest.handlers import Message
 from tests.mqtt import end_event, lawnmower, lonlat, start_event
 from traceability.models import DiaryEntry, Mission
 from traceability.services import diary, missions, zones
+from traceability.services.missions import measure as measure_module
 
 # Ten 10 m passes at 5 m/s, 1 fix per second, 2 L/min: 40 sprayed seconds per pass.
 FLOW = 2.0
@@ -339,3 +341,58 @@ def test_a_hover_over_a_field_is_one_diary_line_however_often_it_is_measured(ses
         missions.measure_dirty(session)
     after = diary.list_entries(session, field_code="F1", corrected_view=False).data
     assert [e.id for e in after] == [e.id for e in before]
+
+
+def test_previewing_a_flying_mission_does_not_hold_up_the_points_still_arriving(
+    db, session, scene, monkeypatch
+):
+    # The ingester's measurer previews a flying mission while its writer stores the
+    # mission's next points. Measuring reads all the points and does the geometry; the
+    # writer, which moves the mission's count, must not wait for it.
+    points = lawnmower(mission_id="M30")
+    fly(session, "M30", points[:200], start={"product_code": "P1", "swath_m": 10.0})
+
+    measuring, release = threading.Event(), threading.Event()
+    real = measure_module.measure_track
+
+    def slow_measure_track(*args, **kwargs):
+        measuring.set()
+        assert release.wait(30), "the writer did not get through while measuring"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(measure_module, "measure_track", slow_measure_track)
+    measured: list[list[str]] = []
+
+    def preview() -> None:
+        with Session(db) as s:
+            measured.append(missions.measure_dirty(s, include_open=True))
+
+    measurer = threading.Thread(target=preview)
+    measurer.start()
+    try:
+        assert measuring.wait(30)
+        # The writer stores the rest while the measuring is under way (it waits for
+        # nothing; before, it waited here for the measurer's lock on the mission).
+        writer = threading.Thread(
+            target=lambda: send(Session(db), "D1", ("telemetry", points[200:]))
+        )
+        writer.start()
+        writer.join(10)
+        assert not writer.is_alive(), "the writer waited for the measuring"
+    finally:
+        release.set()
+        measurer.join(30)
+    assert measured == [["M30"]]
+
+    # The preview measured the 200 points it read; the mission stays dirty for the rest.
+    session.expire_all()
+    m = session.exec(select(Mission).where(Mission.mission_id == "M30")).one()
+    assert m.point_count == len(points) and m.measured_at is not None and m.dirty is True
+    half = m.treated_area_ha
+    monkeypatch.setattr(measure_module, "measure_track", real)
+    assert missions.measure_dirty(session, include_open=True) == ["M30"]
+    session.expire_all()
+    m = session.exec(select(Mission).where(Mission.mission_id == "M30")).one()
+    assert m.dirty is False and m.treated_area_ha == pytest.approx(2.0, rel=0.01)
+    assert half < 1.5
+    assert session.exec(select(DiaryEntry)).all() == []  # still flying: no diary line

@@ -31,16 +31,14 @@ def nearest_fix_m(lon: np.ndarray, lat: np.ndarray, field_geometry: dict) -> flo
     return float(polygon.distance(fixes))
 
 
-def store_claims(
+def far_from_plan(
     session: Session, *, mission: Mission, lon: np.ndarray, lat: np.ndarray
-) -> list[FarFromField]:
-    """Replace the mission's claims: its planned fields that every fix lies far from.
-
-    Returns them as the mission's flags."""
-    session.execute(delete(MissionClaim).where(MissionClaim.mission_pk == mission.id))
+) -> tuple[list[dict], list[FarFromField]]:
+    """The mission's planned fields that every fix lies far from: as claim rows, and as
+    the mission's flags. Writes nothing."""
     codes = [c for c in (mission.planned_field_codes or []) if isinstance(c, str)]
     if not codes or len(lon) == 0:
-        return []
+        return [], []
     rows = session.execute(
         select(FarmField.id, FarmField.code, FarmField.geometry)
         .where(FarmField.code.in_(codes))
@@ -52,6 +50,11 @@ def store_claims(
         if distance > FAR_M:
             far.append({"mission_pk": mission.id, "field_id": fid, "distance_m": round(distance)})
             flags.append(FarFromField(field_code=code, distance_m=distance))
-    if far:
-        session.execute(insert(MissionClaim), far)
-    return flags
+    return far, flags
+
+
+def store_claims(session: Session, *, mission: Mission, rows: list[dict]) -> None:
+    """Replace the mission's claims with ``rows`` (from :func:`far_from_plan`)."""
+    session.execute(delete(MissionClaim).where(MissionClaim.mission_pk == mission.id))
+    if rows:
+        session.execute(insert(MissionClaim), rows)

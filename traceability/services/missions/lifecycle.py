@@ -12,7 +12,11 @@ from sqlmodel import Session
 
 from traceability.models import Mission, MissionStatus, TelemetryPoint, utcnow
 from traceability.services.missions.flags import MeasureFailed
-from traceability.services.missions.measure import measure_mission
+from traceability.services.missions.measure import (
+    measure_mission,
+    measure_points,
+    store_measurement,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,32 +66,30 @@ def measure_dirty(
 ) -> list[str]:
     """Measure complete missions marked dirty (or only ``mission_ids``); returns those measured.
 
-    Each mission is claimed by flipping ``dirty`` off in its own transaction, so another
-    ingester measuring at the same time skips it; points arriving meanwhile mark it dirty
-    again and it is measured once more on the next pass.
+    With ``include_open``, the missions still flying too (a preview of their coverage).
+    A complete mission is claimed by flipping ``dirty`` off in the transaction that
+    measures it and stores the result, so another ingester measuring at the same time
+    skips it. A flying mission is measured first, holding nothing: its points keep
+    arriving, and the writer adding them must not wait for the measuring (see
+    :func:`_preview`). Points arriving meanwhile mark it dirty again and it is measured
+    once more on a later pass.
     """
-    stmt = select(Mission.id).where(Mission.dirty.is_(True))
+    stmt = select(Mission.id, Mission.status).where(Mission.dirty.is_(True))
     if not include_open:
         stmt = stmt.where(Mission.status == MissionStatus.complete.value)
     if mission_ids is not None:
         if not mission_ids:
             return []
         stmt = stmt.where(Mission.mission_id.in_(sorted(mission_ids)))
-    pks = list(session.execute(stmt.order_by(Mission.id).limit(limit)).scalars())
+    found = session.execute(stmt.order_by(Mission.id).limit(limit)).all()
     session.rollback()
     done = []
-    for pk in pks:
-        claimed = session.execute(
-            update(Mission).where(Mission.id == pk, Mission.dirty.is_(True)).values(dirty=False)
-        ).rowcount
-        if not claimed:
-            session.rollback()
-            continue
-        mission = session.get(Mission, pk)
+    for pk, status in found:
         try:
-            measure_mission(session, mission=mission)
-            session.commit()
-            done.append(mission.mission_id)
+            if MissionStatus(status) is MissionStatus.open:
+                measured = _preview(session, pk)
+            else:
+                measured = _measure_complete(session, pk)
         except Exception as exc:
             # A mission that cannot be measured must not stop the others, nor be retried
             # forever: keep the reason on the mission, where an operator will see it.
@@ -103,4 +105,72 @@ def measure_dirty(
                 )
             )
             session.commit()
+            continue
+        if measured is not None:
+            done.append(measured)
     return done
+
+
+def _claim(session: Session, pk: int, *, status: MissionStatus) -> bool:
+    """Flip a dirty mission of ``status`` clean, in the session's transaction; whether it was
+    this caller's to measure (another ingester may have taken it, or it changed state)."""
+    return bool(
+        session.execute(
+            update(Mission)
+            .where(Mission.id == pk, Mission.dirty.is_(True), Mission.status == status.value)
+            .values(dirty=False)
+        ).rowcount
+    )
+
+
+def _measure_complete(session: Session, pk: int) -> str | None:
+    """Claim, measure and store a complete mission in one transaction; its mission id."""
+    if not _claim(session, pk, status=MissionStatus.complete):
+        session.rollback()
+        return None
+    mission = session.get(Mission, pk)
+    measure_mission(session, mission=mission)
+    session.commit()
+    return mission.mission_id
+
+
+def _inputs(mission: Mission) -> tuple:
+    """What a mission's measurement is made of, besides the fields and zones near it."""
+    return (
+        mission.point_count,
+        mission.type,
+        mission.product_id,
+        mission.product_code,
+        mission.product_per_unit,
+        mission.swath_m,
+        mission.planned_field_codes,
+    )
+
+
+def _preview(session: Session, pk: int) -> str | None:
+    """Measure a flying mission without holding it, then store the result briefly.
+
+    Measuring reads all the mission's points; while it runs the ingester's writer keeps
+    adding points to the same mission. Claiming the mission first (as a complete one
+    is) would hold its row, or SQLite's write lock, for the whole measuring, and the
+    writer's batch, which moves the mission's count, would wait for it. So the points
+    are measured first in a read-only transaction, then the mission is claimed and the
+    result stored in a short one. If points (or the start event) arrived in between, the
+    result is stored all the same, the freshest there is, and the mission stays dirty
+    for the next pass.
+    """
+    mission = session.get(Mission, pk)
+    if mission is None:
+        return None
+    seen = _inputs(mission)
+    measurement = measure_points(session, mission=mission)
+    session.rollback()
+    if not _claim(session, pk, status=MissionStatus.open):
+        session.rollback()  # measured by another ingester meanwhile, or no longer flying
+        return None
+    mission = session.get(Mission, pk, populate_existing=True)
+    if _inputs(mission) != seen:
+        mission.dirty = True
+    store_measurement(session, mission=mission, measurement=measurement)
+    session.commit()
+    return mission.mission_id

@@ -35,7 +35,7 @@ from traceability.models import (
 )
 from traceability.services.fields import bbox_clause
 from traceability.services.missions import flags as mission_flags
-from traceability.services.missions.claims import store_claims
+from traceability.services.missions.claims import far_from_plan, store_claims
 from traceability.services.missions.diary_lines import write_diary_lines
 from traceability.services.missions.evidence import points_digest
 from traceability.services.missions.result import Measured, geojson, rounded
@@ -85,43 +85,74 @@ class Track:
         return float(np.nanmax(self.swath_m)) if np.isfinite(self.swath_m).any() else 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """What a mission's stored points measure to, before anything of it is stored."""
+
+    product: InputProduct | None
+    unit: Unit
+    per_unit: float | None
+    track: Track | None
+    measured: Measured | None
+    far: list  # the mission's planned fields its fixes never came near (flags)
+    far_rows: list[dict]  # the same as claim rows
+
+
 def measure_mission(session: Session, *, mission: Mission) -> Mission:
     """Measure ``mission`` from its stored points and store the result (no commit)."""
-    settings = get_settings()
+    return store_measurement(
+        session, mission=mission, measurement=measure_points(session, mission=mission)
+    )
+
+
+def measure_points(session: Session, *, mission: Mission) -> Measurement:
+    """Measure ``mission`` from its stored points, writing nothing: the long part of
+    measuring (the points, the fields and zones near them, the geometry)."""
     product = _product(session, mission)
     unit = amount_unit(mission, product)
-    per_unit = product_factor(mission, product, unit)
     track = load_track(session, mission=mission, unit=unit)
-
-    session.execute(delete(MissionField).where(MissionField.mission_pk == mission.id))
     none = np.empty(0)
-    far = store_claims(
+    far_rows, far = far_from_plan(
         session,
         mission=mission,
         lon=track.lon if track is not None else none,
         lat=track.lat if track is not None else none,
     )
-    mission.amount_unit = unit
-    mission.product_unit = Unit(product.unit) if product else None
-    mission.measured_at = utcnow()
-    if track is None:
-        _store_empty(mission, per_unit)
-        measured = None
-    else:
-        measured = measure_track(
-            session, track=track, unit=unit, per_unit=per_unit, settings=settings
+    per_unit = product_factor(mission, product, unit)
+    measured = (
+        None
+        if track is None
+        else measure_track(
+            session, track=track, unit=unit, per_unit=per_unit, settings=get_settings()
         )
-        _store(session, mission, measured)
+    )
+    return Measurement(product, unit, per_unit, track, measured, far, far_rows)
+
+
+def store_measurement(session: Session, *, mission: Mission, measurement: Measurement) -> Mission:
+    """Store ``measurement`` as ``mission``'s result, replacing the previous one, and bring
+    the treated fields' diaries in line if the mission is complete (no commit)."""
+    m = measurement
+    session.execute(delete(MissionField).where(MissionField.mission_pk == mission.id))
+    store_claims(session, mission=mission, rows=m.far_rows)
+    mission.amount_unit = m.unit
+    mission.product_unit = Unit(m.product.unit) if m.product else None
+    mission.measured_at = utcnow()
+    if m.measured is None:
+        _store_empty(mission, m.per_unit)
+    else:
+        _store(session, mission, m.measured)
     mission.flags = mission_flags.to_json(
         mission_flags.mission_flags(
-            mission=mission, product=product, measured=measured, settings=settings
+            mission=mission, product=m.product, measured=m.measured, settings=get_settings()
         )
-        + far
+        + m.far
     )
-    if measured is not None and mission.status is MissionStatus.complete:
+    if m.measured is not None and mission.status is MissionStatus.complete:
+        track = m.track
         digest = points_digest(zip(track.t, track.lon, track.lat, track.spraying, strict=True))
         write_diary_lines(
-            session, mission=mission, product=product, measured=measured, points_sha256=digest
+            session, mission=mission, product=m.product, measured=m.measured, points_sha256=digest
         )
     return mission
 
