@@ -3,6 +3,7 @@
 import json
 import math
 import sqlite3
+import threading
 from datetime import UTC, datetime
 
 import orjson
@@ -13,7 +14,9 @@ from sqlmodel import Session
 from drone_ingest import handlers
 from drone_ingest.handlers import Message
 from tests.mqtt import count_points, end_event, lawnmower, start_event, stream
+from traceability.db import make_engine, migrate
 from traceability.ingest import logs, points
+from traceability.ingest import points as points_module
 from traceability.ingest.contract import BadMessage, parse_topic
 from traceability.ingest.rejects import MAX_KEPT_PAYLOAD
 from traceability.models import Drone, IngestReject, Mission, MissionStatus, TelemetryPoint
@@ -282,3 +285,43 @@ def test_sqlite_writes_a_fix_time_as_the_utc_text_sqlalchemy_writes(sent):
     with sqlite3.connect(":memory:") as db:
         (text,) = db.execute(f"SELECT {points._SQLITE_TS}", args).fetchone()
     assert text == expected
+
+
+def test_two_sqlite_writers_storing_the_same_points_at_once_store_them_once(tmp_path, monkeypatch):
+    # Two ingesters on one SQLite file each get a copy of the same points (a repeat the
+    # broker handed to the other). The second must not slip its keys in between the
+    # first one's look-up of the stored keys and its insert: the first would fail on the
+    # keys' primary key and its whole batch go message by message.
+    engine = make_engine(f"sqlite:///{tmp_path / 'two.db'}")
+    migrate(engine)
+    with Session(engine) as s:
+        s.add(Drone(code="D1", swath_m=10.0))
+        s.commit()
+        store(s, msg("telemetry", stream(1, mission_id="M1")))  # the mission exists
+    points = stream(50, mission_id="M1")
+    real = points_module._stored_keys
+    other: list = []
+
+    def racing_stored_keys(cur, rows):
+        found = real(cur, rows)
+        if not other:  # the other writer stores the same points now, or tries to
+
+            def write() -> None:
+                with Session(engine) as s:
+                    other.append(store(s, msg("telemetry", points)))
+
+            thread = threading.Thread(target=write)
+            other.append(thread)
+            thread.start()
+            thread.join(1.0)  # it finishes here unless this writer holds SQLite's write lock
+        return found
+
+    monkeypatch.setattr(points_module, "_stored_keys", racing_stored_keys)
+    with Session(engine) as s:
+        first = store(s, msg("telemetry", points))
+    other[0].join(30)
+    second = other[1]
+    assert (first.stored, first.duplicates, first.rejected) == (49, 1, 0)
+    assert (second.stored, second.duplicates, second.rejected) == (0, 50, 0)
+    assert count_points(engine, "D1") == (50, 50)
+    engine.dispose()

@@ -9,8 +9,8 @@ partitioned by month on PostgreSQL, where a unique key would have to include ``t
   (:mod:`traceability.ingest.partitions`), then a binary COPY into a temporary table and
   one statement: ``INSERT INTO telemetry_keys ... ON CONFLICT DO NOTHING RETURNING`` the
   new keys, and the points of exactly those keys into ``telemetry``.
-- SQLite: the batch's keys already stored are looked up, and the rest go into both
-  tables with ``executemany``.
+- SQLite: under the database's write lock, the batch's keys already stored are looked
+  up, and the rest go into both tables with ``executemany``.
 
 A repeated point is a no-op either way, and the counts returned are of the rows that
 were new.
@@ -108,12 +108,16 @@ def _copy_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, date
 
 
 def _executemany_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
+    if not dbapi.in_transaction:
+        # The batch has written nothing yet, so it holds no write lock, and the driver
+        # would begin its transaction only at the insert below. Take SQLite's write lock
+        # now: another ingester must not store one of these keys between the look-up
+        # and the insert (the keys' primary key would refuse the whole batch).
+        dbapi.execute("BEGIN IMMEDIATE")
     cur = dbapi.cursor()
     try:
         stored = _stored_keys(cur, rows)
         fresh = [r for r in rows if (r[0], r[_SEQ_AT]) not in stored] if stored else rows
-        # A writer racing us to the same key fails on the key's primary key and the
-        # caller retries: the keys table, not this look-up, is what keeps points once.
         cur.executemany(_SQLITE_KEY, [(r[0], r[_SEQ_AT]) for r in fresh])
         at = _TS_AT
         cur.executemany(
