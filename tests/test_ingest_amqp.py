@@ -428,3 +428,26 @@ def test_a_delivery_limit_out_of_range_is_refused_by_name(monkeypatch):
     monkeypatch.setenv("AGRITRACE_INGEST_DELIVERY_LIMIT", "-1")
     with pytest.raises(ValueError, match="ingest_delivery_limit"):
         Settings()
+
+
+def test_looking_at_dead_letters_leaves_them_in_their_order(rabbit, prefix):
+    # An operator may look as often as they like: what they see, and what a replay will
+    # publish, stays in the order the broker gave up on the messages.
+    name = f"agritrace.order.{prefix}"
+    ensure_queue(AMQP_URL, queue=name, prefix=prefix)
+    bodies = [f'{{"n": {i}}}'.encode() for i in range(4)]
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    try:
+        channel = conn.channel()
+        channel.confirm_delivery()
+        for body in bodies:
+            channel.basic_publish("", dead_letter_queue(name), body)
+    finally:
+        conn.close()
+    try:
+        for _ in range(3):
+            wait_until(lambda: _waiting(dead_letter_queue(name)) == 4, what="the letters back")
+            assert [d.payload for d in dead_letters(AMQP_URL, queue=name)] == bodies
+        assert [d.payload for d in dead_letters(AMQP_URL, queue=name, limit=2)] == bodies[:2]
+    finally:
+        delete_queue(AMQP_URL, queue=name)
