@@ -12,6 +12,8 @@ stored rows, a floor under any client in any language that keeps the same schema
 
 On SQLite it also times the two inserts as the ingester makes them, through Python's
 ``sqlite3`` (``executemany``): SQLite has one write lock, held for that long per point.
+On PostgreSQL it also times the ingester's own statement (which finds the new keys and
+counts the new points per mission in the same statement) over the same rows.
 
 From the floor it prints the most points per second that the engine's work alone allows
 on this machine: on SQLite one writer at a time, so ``1 / floor``; on PostgreSQL one
@@ -37,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_bench import DRONES, PG_ADMIN  # noqa: E402
 
 from traceability.db import make_engine, migrate  # noqa: E402
-from traceability.ingest.points import COLUMNS  # noqa: E402
+from traceability.ingest.points import _PG_INSERT, _PG_TEMP, COLUMNS  # noqa: E402
 
 _NAMES = ", ".join(COLUMNS)
 _T0 = datetime(2026, 3, 1, 1, 0, tzinfo=UTC).timestamp()
@@ -128,8 +130,10 @@ def driver_sqlite(data: list[tuple], batch: int, work: Path) -> float:
     return took / len(data)
 
 
-def floor_postgres(data: list[tuple], batch: int) -> float:
-    """Seconds per point of PostgreSQL's two inserts, batches of ``batch`` rows."""
+def floor_postgres(data: list[tuple], batch: int) -> tuple[float, float]:
+    """Seconds per point of PostgreSQL's two inserts, batches of ``batch`` rows: bare, and as
+    the ingester's one statement (keys ``ON CONFLICT DO NOTHING RETURNING``, the points of
+    the new keys, counts per mission) from its temporary table, filled untimed."""
     name = f"agritrace_floor_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
@@ -162,13 +166,28 @@ def floor_postgres(data: list[tuple], batch: int) -> float:
                     cur.execute(sql)
                 dbapi.commit()
                 took += time.perf_counter() - t
+            # The same rows again, as the ingester stores them, into emptied tables.
+            cur.execute("TRUNCATE telemetry, telemetry_keys")
+            dbapi.commit()
+            statement = 0.0
+            for lo in range(0, len(data), batch):
+                cur.execute(_PG_TEMP)
+                cur.execute(
+                    f"INSERT INTO telemetry_in SELECT {_NAMES} FROM stage "
+                    f"WHERE k >= {lo} AND k < {lo + batch}"
+                )
+                t = time.perf_counter()
+                cur.execute(_PG_INSERT)
+                cur.fetchall()
+                dbapi.commit()
+                statement += time.perf_counter() - t
         raw.close()
         engine.dispose()
     finally:
         with admin.connect() as c:
             c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-    return took / len(data)
+    return took / len(data), statement / len(data)
 
 
 def main() -> None:
@@ -193,7 +212,11 @@ def main() -> None:
                 per = floor_sqlite(data, args.batch, Path(tmp))
                 most, how = 1 / per, "one writer"
             else:
-                per = floor_postgres(data, args.batch)
+                per, statement = floor_postgres(data, args.batch)
+                print(
+                    f"{backend:<10}: {statement * 1e6:5.2f} us/point in the ingester's statement"
+                    f" -> at most {cores / statement:>9,.0f} points/s ({cores} backends)"
+                )
                 most, how = cores / per, f"{cores} backends"
             print(
                 f"{backend:<10}: {per * 1e6:5.2f} us/point in the two inserts"
