@@ -12,8 +12,9 @@ stored rows, a floor under any client in any language that keeps the same schema
 
 On SQLite it also times the two inserts as the ingester makes them, through Python's
 ``sqlite3`` (``executemany``): SQLite has one write lock, held for that long per point.
-On PostgreSQL it also times the ingester's own statement (which finds the new keys and
-counts the new points per mission in the same statement) over the same rows.
+On PostgreSQL it also times the statement the ingester takes for a batch that repeats a
+stored key (it finds the new keys and counts the new points per mission in the same
+statement) over the same rows; a batch with no repeat takes the two bare inserts.
 
 From the floor it prints the most points per second that the engine's work alone allows
 on this machine: on SQLite one writer at a time, so ``1 / floor``; on PostgreSQL one
@@ -132,8 +133,9 @@ def driver_sqlite(data: list[tuple], batch: int, work: Path) -> float:
 
 def floor_postgres(data: list[tuple], batch: int) -> tuple[float, float]:
     """Seconds per point of PostgreSQL's two inserts, batches of ``batch`` rows: bare, and as
-    the ingester's one statement (keys ``ON CONFLICT DO NOTHING RETURNING``, the points of
-    the new keys, counts per mission) from its temporary table, filled untimed."""
+    the ingester's statement for a batch with repeats (keys ``ON CONFLICT DO NOTHING
+    RETURNING``, the points of the new keys, counts per mission) from its temporary table,
+    filled untimed."""
     name = f"agritrace_floor_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
@@ -214,7 +216,8 @@ def main() -> None:
             else:
                 per, statement = floor_postgres(data, args.batch)
                 print(
-                    f"{backend:<10}: {statement * 1e6:5.2f} us/point in the ingester's statement"
+                    f"{backend:<10}: {statement * 1e6:5.2f} us/point in the statement for a batch"
+                    " with repeats"
                     f" -> at most {cores / statement:>9,.0f} points/s ({cores} backends)"
                 )
                 most, how = cores / per, f"{cores} backends"

@@ -6,9 +6,11 @@ the session's transaction. A point is new when its ``(drone_code, seq)`` was new
 partitioned by month on PostgreSQL, where a unique key would have to include ``ts``).
 
 - PostgreSQL: the months' partitions are made first if missing
-  (:mod:`traceability.ingest.partitions`), then a binary COPY into a temporary table and
-  one statement: ``INSERT INTO telemetry_keys ... ON CONFLICT DO NOTHING RETURNING`` the
-  new keys, and the points of exactly those keys into ``telemetry``.
+  (:mod:`traceability.ingest.partitions`), then a binary COPY into a temporary table.
+  If none of its keys was stored before (the usual batch), the keys go into
+  ``telemetry_keys`` and the points into ``telemetry`` as they are. Otherwise one
+  statement: ``INSERT INTO telemetry_keys ... ON CONFLICT DO NOTHING RETURNING`` the new
+  keys, and the points of exactly those keys into ``telemetry``.
 - SQLite: under the database's write lock, the batch's keys already stored are looked
   up, and the rest go into both tables with ``executemany``.
 
@@ -22,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import groupby
 from operator import itemgetter
 
+from psycopg.errors import UniqueViolation
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -56,6 +59,12 @@ _PG_INSERT = (
     "JOIN k ON k.drone_code = t.drone_code AND k.seq = t.seq RETURNING mission_id, ts) "
     "SELECT mission_id, count(*), min(ts) FROM ins GROUP BY mission_id"
 )
+# A batch with no key stored before: all its keys, then all its points.
+_PG_KEYS = (
+    "INSERT INTO telemetry_keys (drone_code, seq) "
+    "SELECT drone_code, seq FROM telemetry_in ORDER BY drone_code, seq"
+)
+_PG_POINTS = f"INSERT INTO telemetry ({_NAMES}) SELECT {_NAMES} FROM telemetry_in"
 _SQLITE_KEY = "INSERT INTO telemetry_keys (drone_code, seq) VALUES (?, ?)"
 _SQLITE_CHUNK = 500  # keys looked up per query (SQLite caps a statement's parameters)
 _TS_AT = COLUMNS.index("ts")
@@ -91,19 +100,47 @@ def insert_points(session: Session, rows: list[tuple]) -> tuple[Counter[str], di
 
 
 def _copy_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
-    new: Counter[str] = Counter()
-    first: dict[str, datetime] = {}
     with dbapi.cursor() as cur:
         cur.execute(_PG_TEMP)
         with cur.copy(f"COPY telemetry_in ({_NAMES}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(_PG_TYPES)
             for row in rows:
                 copy.write_row(row)
-        cur.execute(_PG_INSERT)
-        for mid, n, ts in cur.fetchall():
-            new[mid] = n
-            first[mid] = ts
+        # Most batches repeat nothing: their keys and points go in as they are, which
+        # costs the server about two thirds of finding the new keys first. A batch with
+        # a key stored before fails on the key's primary key (after waiting for another
+        # ingester's transaction that holds it), goes back to the savepoint, and takes
+        # the statement that stores only the points of new keys.
+        cur.execute("SAVEPOINT telemetry_keys")
+        try:
+            cur.execute(_PG_KEYS)
+        except UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT telemetry_keys")
+            cur.execute(_PG_INSERT)
+            new: Counter[str] = Counter()
+            first: dict[str, datetime] = {}
+            for mid, n, ts in cur.fetchall():
+                new[mid] = n
+                first[mid] = ts
+        else:
+            cur.execute("RELEASE SAVEPOINT telemetry_keys")
+            cur.execute(_PG_POINTS)
+            new, first = _per_mission(rows)
         cur.execute("TRUNCATE telemetry_in")
+    return new, first
+
+
+def _per_mission(rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
+    """How many of ``rows`` each mission has, and the earliest fix of each."""
+    new: Counter[str] = Counter()
+    first: dict[str, datetime] = {}
+    # A drone flies one mission at a time, so the sorted rows come in long runs of one.
+    for mid, run in groupby(rows, key=itemgetter(_MID_AT)):
+        times = list(map(itemgetter(_TS_AT), run))
+        new[mid] += len(times)
+        earliest = min(times)
+        if mid not in first or earliest < first[mid]:
+            first[mid] = earliest
     return new, first
 
 
@@ -126,16 +163,7 @@ def _executemany_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[st
         )
     finally:
         cur.close()
-    new: Counter[str] = Counter()
-    first: dict[str, datetime] = {}
-    # A drone flies one mission at a time, so the sorted rows come in long runs of one.
-    for mid, run in groupby(fresh, key=itemgetter(_MID_AT)):
-        times = list(map(itemgetter(_TS_AT), run))
-        new[mid] += len(times)
-        earliest = min(times)
-        if mid not in first or earliest < first[mid]:
-            first[mid] = earliest
-    return new, first
+    return _per_mission(fresh)
 
 
 def _stored_keys(cur, rows: list[tuple]) -> set[tuple[str, int]]:
