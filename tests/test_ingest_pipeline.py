@@ -19,6 +19,7 @@ from traceability.ingest import logs, points
 from traceability.ingest import points as points_module
 from traceability.ingest.contract import BadMessage, parse_topic
 from traceability.ingest.rejects import MAX_KEPT_PAYLOAD
+from traceability.ingest.store import store_batch
 from traceability.models import Drone, IngestReject, Mission, MissionStatus, TelemetryPoint
 
 P = "agri"
@@ -325,3 +326,28 @@ def test_two_sqlite_writers_storing_the_same_points_at_once_store_them_once(tmp_
     assert (second.stored, second.duplicates, second.rejected) == (0, 50, 0)
     assert count_points(engine, "D1") == (50, 50)
     engine.dispose()
+
+
+def test_points_another_ingester_is_still_storing_are_repeats_once_it_commits(db, drone):
+    # Ingester A has stored a batch but not yet committed it when ingester B gets the
+    # same points. B waits for A (for its keys, or SQLite's write lock), then finds them
+    # stored: no error, no reject, nothing twice.
+    points = stream(50, mission_id="M1")
+    with Session(db) as a:
+        first = store_batch(a, batch=handlers.batch_of([msg("telemetry", points)], prefix=P,
+                                                       max_bytes=1_000_000))  # fmt: skip
+        assert first.stored == 50
+        second: list = []
+
+        def other() -> None:
+            with Session(db) as b:
+                second.append(store(b, msg("telemetry", points)))
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # B waits for A
+        a.commit()
+    thread.join(30)
+    assert (second[0].stored, second[0].duplicates, second[0].rejected) == (0, 50, 0)
+    assert count_points(db, "D1") == (50, 50)
