@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from drone_ingest import handlers
@@ -396,3 +397,36 @@ def test_previewing_a_flying_mission_does_not_hold_up_the_points_still_arriving(
     assert m.dirty is False and m.treated_area_ha == pytest.approx(2.0, rel=0.01)
     assert half < 1.5
     assert session.exec(select(DiaryEntry)).all() == []  # still flying: no diary line
+
+
+def test_a_mission_that_cannot_be_measured_says_why_and_a_database_away_is_no_fault(
+    session, scene, monkeypatch
+):
+    points = lawnmower(mission_id="M31")
+    fly(session, "M31", points, start={"product_code": "P1", "swath_m": 10.0})
+
+    def away(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+
+    # The database away while measuring: nothing is flagged, the mission stays dirty for
+    # the next pass, and the caller hears of it (the ingester postpones measuring).
+    monkeypatch.setattr(measure_module, "measure_track", away)
+    with pytest.raises(OperationalError):
+        missions.measure_dirty(session, include_open=True)
+    m = missions.get_mission(session, mission_id="M31")
+    assert m.measured_at is None and m.flags == []
+    session.expire_all()
+    assert session.exec(select(Mission).where(Mission.mission_id == "M31")).one().dirty is True
+
+    # A fault of the mission's own: the reason is kept on it, and it is not retried.
+    def broken(*_args, **_kwargs):
+        raise ValueError("a swath of -3 m")
+
+    monkeypatch.setattr(measure_module, "measure_track", broken)
+    assert missions.measure_dirty(session, include_open=True) == []
+    m = missions.get_mission(session, mission_id="M31")
+    assert [(f["code"], f["message"]) for f in m.flags] == [
+        ("measure_failed", "ValueError: a swath of -3 m")
+    ]
+    session.expire_all()
+    assert session.exec(select(Mission).where(Mission.mission_id == "M31")).one().dirty is False

@@ -8,6 +8,7 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
 from traceability.models import Mission, MissionStatus, TelemetryPoint, utcnow
@@ -90,6 +91,11 @@ def measure_dirty(
                 measured = _preview(session, pk)
             else:
                 measured = _measure_complete(session, pk)
+        except (OperationalError, InterfaceError):
+            # The database away or busy is no fault of the mission's: it stays dirty, and
+            # the caller measures it later.
+            session.rollback()
+            raise
         except Exception as exc:
             # A mission that cannot be measured must not stop the others, nor be retried
             # forever: keep the reason on the mission, where an operator will see it.
