@@ -25,38 +25,40 @@ from __future__ import annotations
 
 import argparse
 import os
+import sqlite3
 import sys
 import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 
+import msgspec
 from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest_bench import DRONES, PG_ADMIN  # noqa: E402
+from ingest_bench import DRONES, PG_ADMIN, messages  # noqa: E402
 
 from traceability.db import make_engine, migrate  # noqa: E402
+from traceability.ingest.contract import Point  # noqa: E402
 from traceability.ingest.points import _PG_INSERT, _PG_TEMP, COLUMNS  # noqa: E402
 
 _NAMES = ", ".join(COLUMNS)
-_T0 = datetime(2026, 3, 1, 1, 0, tzinfo=UTC).timestamp()
+_POINTS = msgspec.json.Decoder(list[Point])
+_SEQ_AT = COLUMNS.index("seq")
 
 
 def rows(n: int, prefix: str) -> list[tuple]:
-    """The live benchmark's stream as rows (:data:`COLUMNS` order), sorted by key."""
+    """The live benchmark's stream (``ingest_bench.messages``) as the rows the ingester
+    stores (:data:`COLUMNS` order, decoded by its own :class:`Point`), sorted by key."""
     out = []
-    per_drone = n // len(DRONES)
-    for d, drone in enumerate(DRONES):
-        for i in range(per_drone):
-            ts = datetime.fromtimestamp(_T0 + i * 0.2, UTC)
-            out.append(
-                (drone, f"{prefix}-{drone}", i, ts, 9.23 + d * 0.01 + (i % 1000) * 1e-5,
-                 105.43 + (i // 1000) * 1e-4, 2.5, 5.0, 90.0, True, 1.2, None, 6.5, 10.0, 80.0)
-            )  # fmt: skip
+    for topic, payload in messages(n, 100, prefix):
+        drone = topic.split("/")[-2]
+        out.extend((drone, *p.values()) for p in _POINTS.decode(payload))
+    out.sort(key=itemgetter(0, _SEQ_AT))
     return out
 
 
@@ -72,8 +74,6 @@ def floor_sqlite(data: list[tuple], batch: int, work: Path) -> float:
     engine = make_engine(f"sqlite:///{work / 'floor.db'}")
     migrate(engine)
     engine.dispose()
-    import sqlite3
-
     con = sqlite3.connect(work / "floor.db", isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "temp_store=MEMORY"):
         con.execute(f"PRAGMA {pragma}")
@@ -109,8 +109,6 @@ def driver_sqlite(data: list[tuple], batch: int, work: Path) -> float:
     engine = make_engine(f"sqlite:///{work / 'driver.db'}")
     migrate(engine)
     engine.dispose()
-    import sqlite3
-
     con = sqlite3.connect(work / "driver.db", isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL"):
         con.execute(f"PRAGMA {pragma}")
