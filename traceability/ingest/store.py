@@ -17,7 +17,6 @@ from datetime import datetime
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
-from msgspec.structs import astuple
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
@@ -99,7 +98,7 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
         key = (drone, p.seq)
         if key not in rows:
             # A point holds exactly the telemetry columns after drone_code, in order.
-            rows[key] = (drone, *astuple(p))
+            rows[key] = (drone, *p.values())
     n_points = len(batch.points)
 
     point_drones = {d for d, _ in pairs}
@@ -127,7 +126,7 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
         for src, drone, p in batch.points:
             if drone in known and _owned(batch, missions, src, drone, p, "point"):
                 n_points += 1
-                rows.setdefault((drone, p.seq), (drone, *astuple(p)))
+                rows.setdefault((drone, p.seq), (drone, *p.values()))
 
     starts = [
         (s, d, e)
