@@ -22,7 +22,7 @@ from traceability.maps.svg import (
     document,
     legend,
     legend_height,
-    nice_length,
+    nice_ceiling,
     north_arrow,
     scale_bar,
     text,
@@ -48,14 +48,23 @@ class Commune:
 def class_breaks(top: float, n: int = len(CLASS_COLOURS)) -> list[float]:
     """Upper bounds of ``n`` equal classes up to ``top``, on round numbers.
 
+    The step is the shortest 1, 2 or 5 × 10ⁿ whose ``n`` classes reach ``top``, found
+    in one pass (no search that could fail to end); a top that is not a positive
+    finite number gives classes of 1, a top above 1e300 counts as 1e300.
+
     >>> class_breaks(37.0)
     [10.0, 20.0, 30.0, 40.0]
+    >>> class_breaks(9.0), class_breaks(150.0)
+    ([5.0, 10.0, 15.0, 20.0], [50.0, 100.0, 150.0, 200.0])
     >>> class_breaks(0.0)
     [1.0, 2.0, 3.0, 4.0]
     """
-    step = nice_length(top / n) if top > 0 else 1.0
-    while step * n < top:
-        step = nice_length(step * 2.01)
+    if not (math.isfinite(top) and top > 0):
+        return [float(i + 1) for i in range(n)]
+    top = min(top, 1e300)  # anything larger is the last class anyway; n × top stays finite
+    step = nice_ceiling(top / n)
+    if step * n < top:  # top / n rounded down, or x too large for a round step
+        step = top / n * (1 + 1e-12)
     return [step * (i + 1) for i in range(n)]
 
 
@@ -65,8 +74,9 @@ def class_of(hectares: float, breaks: Sequence[float]) -> int:
 
 
 def radius(hectares: float, top: float) -> float:
-    """A circle's radius, px: its area is proportional to the hectares."""
-    return MAX_R * math.sqrt(hectares / top) if top > 0 and hectares > 0 else 0.0
+    """A circle's radius, px: its area is proportional to the hectares (at most
+    :data:`MAX_R`, for anything at or above ``top``)."""
+    return MAX_R * math.sqrt(min(hectares / top, 1.0)) if top > 0 and hectares > 0 else 0.0
 
 
 def _fmt(ha: float) -> str:

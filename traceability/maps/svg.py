@@ -116,14 +116,43 @@ def text(x: float, y: float, content: str, size: float = 12, **more: object) -> 
 def nice_length(max_m: float) -> float:
     """The longest 1, 2 or 5 × 10ⁿ metres not above ``max_m``.
 
+    Anything not a positive finite number (a degenerate frame) gives 1.
+
     >>> nice_length(137.0), nice_length(9.9), nice_length(2600)
     (100.0, 5.0, 2000.0)
     """
-    exp = math.floor(math.log10(max(max_m, 1e-9)))
-    for step in (5, 2, 1):
-        if step * 10**exp <= max_m:
-            return float(step * 10**exp)
-    return float(10**exp)
+    if not (math.isfinite(max_m) and max_m > 0):
+        return 1.0
+    if max_m < 1e-300:  # 10ⁿ would underflow to zero
+        return max_m
+    exp = math.floor(math.log10(max_m))
+    for step in (5.0, 2.0, 1.0):
+        if step * 10.0**exp <= max_m:
+            return step * 10.0**exp
+    return 10.0 ** (exp - 1) * 5.0  # log10 rounded up just under a power of ten
+
+
+def nice_ceiling(x: float) -> float:
+    """The shortest 1, 2 or 5 × 10ⁿ not below ``x`` (positive and finite, else 1).
+
+    A single pass over at most four candidates: it cannot loop, whatever ``x`` is.
+
+    >>> nice_ceiling(2.25), nice_ceiling(3.75), nice_ceiling(20.0), nice_ceiling(0.3)
+    (5.0, 5.0, 20.0, 0.5)
+    """
+    if not (math.isfinite(x) and x > 0):
+        return 1.0
+    if x < 1e-300:  # 10ⁿ would underflow to zero
+        return x
+    exp = math.floor(math.log10(x))
+    for step in (1.0, 2.0, 5.0, 10.0):
+        try:
+            value = step * 10.0**exp
+        except OverflowError:  # x within a factor of 10 of the largest float
+            return x
+        if value >= x:
+            return value if math.isfinite(value) else x
+    return x
 
 
 def metres_label(m: float) -> str:
