@@ -439,7 +439,8 @@ def report(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Print or save a report for the agriculture office (times in Vietnam time)."""
-    from traceability import report_files, reports
+    from traceability import reports
+    from traceability.reports import report_files
 
     build = reports.REPORTS.get(name)
     if build is None:

@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from traceability import report_files, reports
+from traceability import reports
 from traceability.api.deps import CurrentUser, SessionDep
 from traceability.errors import InvalidInput, NotFound
+from traceability.reports import report_files
 from traceability.services import access
 
 router = APIRouter()

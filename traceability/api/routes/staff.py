@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader
 from sqlmodel import Session
 
-from traceability import report_files, reports
+from traceability import reports
 from traceability.api.deps import SessionDep
 from traceability.api.i18n import pick_lang
 from traceability.api.routes.trace import TEMPLATES_DIR
@@ -25,6 +25,7 @@ from traceability.errors import InvalidInput, NotFound
 from traceability.maps.charts import bar_chart
 from traceability.maps.communes import communes_svg
 from traceability.models import Role, User
+from traceability.reports import report_files
 from traceability.services import access, pages
 from traceability.services import maps as map_data
 

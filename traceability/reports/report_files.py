@@ -19,7 +19,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
-from traceability.reports import VIETNAM
+from traceability.reports.common import VIETNAM
 
 Format = Literal["json", "csv", "xlsx"]
 MEDIA_TYPES: dict[str, str] = {

@@ -1,0 +1,144 @@
+"""The province report: hectares treated per week, commune and product; flagged missions."""
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import String, cast, func, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import aliased
+
+from traceability import adminunits
+from traceability.models import Drone, Farmer, FarmField, Mission, MissionField, Organisation
+from traceability.reports import report_sql
+from traceability.reports.common import Filters, connected, drone_org, iso_week
+from traceability.reports.missions import flag_codes, mission_select
+
+# The flags the province counts, each a column of its own.
+PROVINCE_FLAGS = ("dose_above_max", "overspray", "nospray_zone")
+
+PROVINCE_COLUMNS = [
+    "week",
+    "commune_code",
+    "commune_name",
+    "part",
+    "product_code",
+    "product_name",
+    "treated_area_ha",
+    "applications",
+    "flagged_missions",
+    *PROVINCE_FLAGS,
+]
+
+
+def _commune_name(code: Any) -> str | None:
+    unit = adminunits.get(code) if isinstance(code, str) else None
+    return unit.name if unit else None
+
+
+def _province_hectares(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """Hectares and applications per ISO week (Vietnam time), commune and product, summed
+    by the database (the record's rule in SQL, ``report_sql.applied``); SQLite sums per
+    Vietnam day and pandas per week."""
+    since, until = filters.bounds()
+    applied = report_sql.applied(
+        since=since, until=until, product=filters.product, drone=filters.drone
+    )
+    farmer_org = aliased(Organisation, name="farmer_org")
+    when, is_week = report_sql.week_or_day(conn, applied.c.at)
+    keys = [
+        when.label("when"),
+        FarmField.commune_code,
+        applied.c.product_code,
+        applied.c.product_name,
+    ]
+    stmt = (
+        select(
+            *keys,
+            func.sum(applied.c.area_ha).label("treated_area_ha"),
+            func.count().label("applications"),
+        )
+        .select_from(applied)
+        .join(FarmField, FarmField.id == applied.c.field_id)
+        .group_by(*keys)
+    )
+    if filters.commune:
+        stmt = stmt.where(FarmField.commune_code == filters.commune)
+    if filters.organisation:
+        stmt = (
+            stmt.join(Farmer, Farmer.id == FarmField.farmer_id)
+            .outerjoin(farmer_org, farmer_org.id == Farmer.organisation_id)
+            .outerjoin(Drone, Drone.code == applied.c.drone_code)
+            .outerjoin(drone_org, drone_org.id == Drone.organisation_id)
+            .where(
+                or_(farmer_org.code == filters.organisation, drone_org.code == filters.organisation)
+            )
+        )
+    frame = pd.read_sql(stmt, conn)
+    if frame.empty:
+        return frame
+    when = frame.pop("when")
+    frame["week"] = when if is_week else _iso_week_of_day(when)
+    if not is_week:  # SQLite summed per day
+        keys = ["week", "commune_code", "product_code", "product_name"]
+        sums = frame.groupby(keys, dropna=False)[["treated_area_ha", "applications"]]
+        frame = sums.sum(min_count=1).reset_index()
+    frame["part"] = "hectares"
+    return frame
+
+
+def _iso_week_of_day(days: pd.Series) -> pd.Series:
+    local = pd.to_datetime(days).dt.isocalendar()
+    return local["year"].astype(str) + "-W" + local["week"].astype(str).str.zfill(2)
+
+
+def _province_flags(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """Missions flagged overdose, overspray or no-spray zone, per commune they touched and week."""
+    # The database picks the missions whose flags name one of the codes (as text: JSON
+    # has no portable operator); the codes themselves are read below.
+    named = or_(*(cast(Mission.flags, String).contains(f'"{c}"') for c in PROVINCE_FLAGS))
+    flagged = mission_select(filters).where(named).subquery("flagged")
+    # Each with the communes of the fields it touched; one that touched no field (all
+    # overspray) still counts, under no commune.
+    stmt = (
+        select(flagged.c.mission_pk, flagged.c.started_at, flagged.c.flags, FarmField.commune_code)
+        .select_from(flagged)
+        .outerjoin(MissionField, MissionField.mission_pk == flagged.c.mission_pk)
+        .outerjoin(FarmField, FarmField.id == MissionField.field_id)
+    )
+    missions = pd.read_sql(stmt, conn)
+    missions["codes"] = missions["flags"].map(lambda f: set(flag_codes(f)) & set(PROVINCE_FLAGS))
+    missions = missions[missions["codes"].map(bool)]
+    if missions.empty:
+        return missions
+    missions = missions.drop_duplicates(["mission_pk", "commune_code"])
+    if filters.commune:
+        missions = missions[missions["commune_code"] == filters.commune]
+    missions["week"] = iso_week(missions["started_at"])
+    for code in PROVINCE_FLAGS:
+        missions[code] = missions["codes"].map(lambda c, code=code: code in c).astype(int)
+    out = missions.groupby(["week", "commune_code"], as_index=False, dropna=False).agg(
+        flagged_missions=("mission_pk", "nunique"), **{c: (c, "sum") for c in PROVINCE_FLAGS}
+    )
+    out["part"] = "flags"
+    return out
+
+
+@connected
+def province_report(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """Hectares treated per product, commune and ISO week; flagged missions per commune and week.
+
+    Two parts in one frame, told apart by ``part``: "hectares" rows (one per week,
+    commune and product) and "flags" rows (one per week and commune, ``product_code``
+    empty), so summing a column never counts anything twice.
+    """
+    parts = [_province_hectares(conn, filters), _province_flags(conn, filters)]
+    parts = [p for p in parts if not p.empty]
+    if not parts:
+        return pd.DataFrame(columns=PROVINCE_COLUMNS)
+    frame = pd.concat(parts, ignore_index=True).reindex(columns=PROVINCE_COLUMNS)
+    frame["commune_name"] = frame["commune_code"].map(_commune_name)
+    for column in ("applications", "flagged_missions", *PROVINCE_FLAGS):
+        frame[column] = frame[column].astype("Int64")
+    return frame.sort_values(
+        ["week", "commune_code", "part", "product_code"], ignore_index=True, na_position="last"
+    )

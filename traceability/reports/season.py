@@ -1,0 +1,153 @@
+"""A field's seasons and what was done in them, for the field-season and low-emission
+rice reports (``field_season``, ``low_emission``).
+
+Both are built on the application record and the diary's corrected view
+(``services.applications``): a correction replaces what it corrects, a withdrawal
+removes it, and a drone's diary line is its mission's evidence, not a second
+application. No web imports.
+
+A season runs over the Vietnam days from ``sown_on`` to ``ended_on`` (open while it has
+no end); its **harvest** is the day of its first standing ``harvest`` entry.
+``from``/``to`` limit the applications and water events further; the harvest is always
+the season's own.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from traceability.models import Activity, Farmer, FarmField, Organisation, Season
+from traceability.reports.common import Filters
+from traceability.services import applications
+from traceability.services.applications import Application
+from traceability.services.common import local_day
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonRecord:
+    """A field's season with what was done in it: applications and standing diary rows."""
+
+    season: Any
+    applications: list[Application]
+    diary: list[Any]
+    straw: list[Any]
+    harvested_on: date | None
+
+
+def _season_rows(conn: Connection, filters: Filters) -> list[Any]:
+    stmt = (
+        select(
+            Season.id.label("season_id"),
+            Season.field_id,
+            Season.crop,
+            Season.sown_on,
+            Season.ended_on,
+            FarmField.code.label("field_code"),
+            FarmField.commune_code,
+            FarmField.area_ha.label("field_area_ha"),
+            Organisation.code.label("farmer_organisation"),
+        )
+        .join(FarmField, FarmField.id == Season.field_id)
+        .join(Farmer, Farmer.id == FarmField.farmer_id)
+        .outerjoin(Organisation, Organisation.id == Farmer.organisation_id)
+        .order_by(FarmField.code, Season.sown_on, Season.id)
+    )
+    if filters.field:
+        stmt = stmt.where(FarmField.code == filters.field)
+    if filters.field_codes is not None:
+        stmt = stmt.where(FarmField.code.in_(sorted(filters.field_codes)))
+    if filters.season is not None:
+        stmt = stmt.where(Season.id == filters.season)
+    if filters.commune:
+        stmt = stmt.where(FarmField.commune_code == filters.commune)
+    return list(conn.execute(stmt).all())
+
+
+def _within(day: date | None, first: date | None, last: date | None) -> bool:
+    return day is not None and (first is None or first <= day) and (last is None or day <= last)
+
+
+def day_of(at: Any) -> date | None:
+    """The Vietnam day of a time, None for none."""
+    return local_day(at) if at is not None else None
+
+
+def _by_field(items: Iterable[Any]) -> dict[int, list[Any]]:
+    out: dict[int, list[Any]] = {}
+    for item in items:
+        out.setdefault(item.field_id, []).append(item)
+    return out
+
+
+def _next_sown(seasons: list[Any]) -> dict[int, date | None]:
+    """Each season's next season on the same field: when its straw stops being its own."""
+    out: dict[int, date | None] = {}
+    for same_field in _by_field(seasons).values():
+        for s in same_field:
+            later = [o.sown_on for o in same_field if o.sown_on > s.sown_on]
+            out[s.season_id] = min(later) if later else None
+    return out
+
+
+def season_records(conn: Connection, filters: Filters) -> list[SeasonRecord]:
+    """The seasons ``filters`` name (field, season, commune), each with its records.
+
+    Straw is handled after the harvest, often after the season has ended: a ``straw``
+    entry belongs to the season from its sowing until the field's next season is sown.
+    """
+    seasons = _season_rows(conn, filters)
+    if not seasons:
+        return []
+    diary_rows, mission_rows = applications.load(
+        conn, field_ids=sorted({s.field_id for s in seasons})
+    )
+    apps = _by_field(applications.applications(diary_rows, mission_rows))
+    standing = _by_field(r for r in diary_rows if r.stands)
+    first, last = filters.since, filters.until
+    following = _next_sown(seasons)
+    out = []
+    for s in seasons:
+        mine = standing.get(s.field_id, [])
+        in_season = [r for r in mine if _within(day_of(r.occurred_at), s.sown_on, s.ended_on)]
+        harvests = sorted(
+            day_of(r.occurred_at) for r in in_season if r.activity == Activity.harvest
+        )
+        straw_end = following[s.season_id] - timedelta(days=1) if following[s.season_id] else None
+        out.append(
+            SeasonRecord(
+                season=s,
+                applications=[
+                    a
+                    for a in apps.get(s.field_id, [])
+                    if _within(day_of(a.at), s.sown_on, s.ended_on)
+                    and _within(day_of(a.at), first, last)
+                ],
+                diary=[r for r in in_season if _within(day_of(r.occurred_at), first, last)],
+                straw=[
+                    r
+                    for r in mine
+                    if r.activity == Activity.straw
+                    and _within(day_of(r.occurred_at), s.sown_on, straw_end)
+                ],
+                harvested_on=harvests[0] if harvests else None,
+            )
+        )
+    return out
+
+
+def season_frame(records: list[SeasonRecord]) -> pd.DataFrame:
+    """One row per season: its id, crop, sowing, harvest and field area."""
+    return pd.DataFrame(
+        {
+            "season_id": [r.season.season_id for r in records],
+            "crop": [r.season.crop for r in records],
+            "sown_on": [r.season.sown_on for r in records],
+            "harvested_on": [r.harvested_on for r in records],
+            "field_area_ha": [r.season.field_area_ha for r in records],
+        }
+    )
