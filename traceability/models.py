@@ -23,8 +23,9 @@ Following farmOS, fields are land assets and drones are equipment; diary entries
 and missions are logs that point at assets, with a time and a status.
 
 Why one file past the house's size rule: this module is the schema, and it is read as
-one, the way fastapi's full-stack template keeps one ``models.py``. It imports nothing
-from the application, and every other module builds on it; the families reference each
+one, the way fastapi's full-stack template keeps one ``models.py``. It builds on nothing
+of the application but its settings and GS1 numbers (``config``, ``gs1``), and every other
+module builds on it; the families reference each
 other (a mission points at a drone, a field and a product; a lot at seasons and diary
 entries), so split by family the modules would import one another or need a shared
 base module anyway. Its length is many small families, each under its own heading
