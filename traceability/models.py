@@ -24,12 +24,12 @@ and missions are logs that point at assets, with a time and a status.
 
 Why one file past the house's size rule: this module is the schema, and it is read as
 one, the way fastapi's full-stack template keeps one ``models.py``. It builds on nothing
-of the application but its settings and GS1 numbers (``config``, ``gs1``), and every other
-module builds on it; the families reference each
-other (a mission points at a drone, a field and a product; a lot at seasons and diary
-entries), so split by family the modules would import one another or need a shared
-base module anyway. Its length is many small families, each under its own heading
-below, not long code: no function in it passes the house's function size.
+of the application but its settings and GS1 numbers (``config``, ``gs1``), and the
+services, the API and the reports build on it. Its families reference each other (a
+mission points at a drone, a field and a product; a lot at seasons and diary entries),
+so split by family the modules would import one another or need a shared base module
+anyway. Its length is many small families, each under its own heading below, not long
+code: no function in it passes the house's function size.
 """
 
 import math
