@@ -467,8 +467,7 @@ def report(
     )
     frame = build(existing_engine(database_url), filters)
     if fmt is None:
-        shown = report_files.in_vietnam_time(frame)
-        typer.echo(shown.to_string(index=False) if not frame.empty else "(no rows)")
+        typer.echo(report_files.to_text(frame))
         return
     data = report_files.render(frame, fmt, name=name)
     if out:

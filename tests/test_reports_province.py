@@ -271,3 +271,109 @@ def test_the_command_line_writes_the_same_report(db, scene, tmp_path):
     assert "F2" in shown.output and "'" + NAME not in shown.output
     bad = CliRunner().invoke(app, ["report", "province", "--format", "pdf", "--database-url", url])
     assert bad.exit_code == 2
+
+
+NOT_RECORDED = "chưa có / not recorded"
+
+
+def test_csv_figures_are_rounded_and_a_missing_registration_says_so(client, admin_headers, scene):
+    r = get(client, admin_headers, "pesticide-records", format="csv")
+    drone, by_hand, pk = csv.DictReader(io.StringIO(r.content.decode("utf-8-sig")))
+    # 13.333 L of mix x 0.05 L/L = 0.66667 L of P1: 3 decimals of a litre.
+    assert (drone["source"], drone["amount"], drone["dose_per_ha"]) == ("drone", "0.667", "0.333")
+    # The measured 2.0 ha, to 4 decimals of a hectare (a square metre).
+    area = drone["treated_area_ha"]
+    assert float(area) == pytest.approx(2.0, abs=1e-3) and len(area.split(".")[1]) <= 4
+    assert (by_hand["amount"], by_hand["treated_area_ha"]) == ("0.4", "1.0")
+    assert (drone["registration_no"], pk["registration_no"]) == ("BVTV-001", NOT_RECORDED)
+    as_json = get(client, admin_headers, "pesticide-records").json()["data"]
+    assert as_json[2]["registration_no"] is None
+
+
+def test_the_command_line_shows_a_dash_where_a_figure_is_missing(db, scene):
+    url = db.url.render_as_string(hide_password=False)
+    shown = CliRunner().invoke(app, ["report", "province", "--database-url", url])
+    assert shown.exit_code == 0, shown.output
+    for token in ("NaN", "<NA>", "None", "nan"):
+        assert token not in shown.output, token
+    header, *lines = shown.output.splitlines()
+    assert header.split()[:4] == ["week", "commune_code", "commune_name", "part"]
+    (flags,) = [line for line in lines if " flags " in line]
+    # The flags row names no product, activity, area or count of applications.
+    assert flags.split().count("—") == 5
+
+
+@pytest.fixture
+def other_work(session, factory, scene):
+    """Fertiliser and seed on top of the scene: by hand, 100 kg of URE on F1's 2.0 ha on
+    2026-03-03 (ISO week 10) and 50 kg of GI seed on F2's 1.0 ha on 2026-02-24 (week 9);
+    drone D2 spreads URE over all of F2 (1.0 ha) on 2026-03-01 10:00 Vietnam time (week 9)."""
+    from sqlmodel import select
+
+    from traceability.models import FarmField
+
+    fields = {f.code: f for f in session.exec(select(FarmField)).all()}
+    factory.input(code="URE", kind="fertilizer", unit="kg", phi_days=None, max_dose_per_ha=150.0)
+    factory.input(code="GI", kind="seed", unit="kg", phi_days=None, max_dose_per_ha=120.0)
+    vn = datetime.fromisoformat
+    factory.entry(
+        fields["F1"], activity="fertilize", input_code="URE", quantity=100.0, unit="kg",
+        area_ha=2.0, occurred_at=vn("2026-03-03T07:00:00+07:00"),
+    )  # fmt: skip
+    factory.entry(
+        fields["F2"], activity="seed", input_code="GI", quantity=50.0, unit="kg",
+        area_ha=1.0, occurred_at=vn("2026-02-24T07:00:00+07:00"),
+    )  # fmt: skip
+    t0 = vn("2026-03-01T10:00:00+07:00")
+    factory.drone(code="D2", swath_m=10.0)
+    fly(
+        session,
+        "M2",
+        lawnmower(mission_id="M2", x0=1000.0, y_to=100.0, flow_lpm=None, flow_kgpm=1.0, t0=t0),
+        drone="D2",
+        start={"type": "fertilize", "product_code": "URE", "swath_m": 10.0, "ts": t0.isoformat()},
+        end={},
+    )
+
+
+def test_only_spraying_counts_as_hectares_sprayed(client, admin_headers, session, other_work):
+    from traceability import reports
+    from traceability.services import maps, pages
+
+    table = rows(client, admin_headers, "province")
+    work = {
+        (r["week"], r["commune_code"], r["product_code"], r["activity"]): r["treated_area_ha"]
+        for r in table
+        if r["part"] == "hectares"
+    }
+    assert set(work) == {
+        ("2026-W09", "96P10", "P1", "spray"),
+        ("2026-W10", "96P11", "PK", "spray"),
+        ("2026-W10", "96P10", "URE", "fertilize"),
+        ("2026-W09", "96P11", "GI", "seed"),
+        ("2026-W09", "96P11", "URE", "fertilize"),
+    }
+    assert work[("2026-W10", "96P10", "URE", "fertilize")] == 2.0
+    assert work[("2026-W09", "96P11", "URE", "fertilize")] == pytest.approx(1.0, rel=1e-3)
+    # Sprayed: P1 on F1 (2.0 ha by drone + 1.0 ha by hand) in week 9, PK on F2 in week 10;
+    # with fertiliser and seed the weeks would read 5.0 and 3.0.
+    figures = pages.province_figures(session, reports.Filters())
+    assert figures.by_week == [
+        ("2026-W09", pytest.approx(3.0, rel=1e-3)),
+        ("2026-W10", pytest.approx(1.0, rel=1e-3)),
+    ]
+    communes = {c.code: c.hectares for c in maps.commune_map(session, filters=reports.Filters())}
+    assert communes == {
+        "96P10": pytest.approx(3.0, rel=1e-3),
+        "96P11": pytest.approx(1.0, rel=1e-3),
+    }
+    # Per product every treatment counts, fertiliser too (2.0 ha + 1.0 ha of URE).
+    assert dict(figures.by_product)[_name(session, "URE")] == pytest.approx(3.0, rel=1e-3)
+
+
+def _name(session, code):
+    from sqlmodel import select
+
+    from traceability.models import InputProduct
+
+    return session.exec(select(InputProduct.name).where(InputProduct.code == code)).one()

@@ -44,7 +44,12 @@ from traceability.reports.fleet import FLEET_COLUMNS, fleet_report
 from traceability.reports.low_emission import LOW_EMISSION_COLUMNS, low_emission_rice_report
 from traceability.reports.missions import missions_report
 from traceability.reports.pesticide_records import PESTICIDE_COLUMNS, pesticide_records_report
-from traceability.reports.province import PROVINCE_COLUMNS, PROVINCE_FLAGS, province_report
+from traceability.reports.province import (
+    PROVINCE_COLUMNS,
+    PROVINCE_FLAGS,
+    province_report,
+    sprayed,
+)
 
 REPORTS: dict[str, Callable[..., pd.DataFrame]] = {
     "missions": missions_report,
@@ -80,5 +85,6 @@ __all__ = [
     "province_report",
     "report_files",
     "report_sql",
+    "sprayed",
     "vietnam_day",
 ]

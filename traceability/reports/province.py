@@ -23,6 +23,7 @@ PROVINCE_COLUMNS = [
     "part",
     "product_code",
     "product_name",
+    "activity",
     "treated_area_ha",
     "applications",
     "flagged_missions",
@@ -50,6 +51,7 @@ def _province_hectares(conn: Connection, filters: Filters) -> pd.DataFrame:
         FarmField.commune_code,
         applied.c.product_code,
         applied.c.product_name,
+        applied.c.activity,
     ]
     stmt = (
         select(
@@ -79,7 +81,7 @@ def _province_hectares(conn: Connection, filters: Filters) -> pd.DataFrame:
     when = frame.pop("when")
     frame["week"] = when if is_week else _iso_week_of_day(when)
     if not is_week:  # SQLite summed per day
-        keys = ["week", "commune_code", "product_code", "product_name"]
+        keys = ["week", "commune_code", "product_code", "product_name", "activity"]
         sums = frame.groupby(keys, dropna=False)[["treated_area_ha", "applications"]]
         frame = sums.sum(min_count=1).reset_index()
     frame["part"] = "hectares"
@@ -128,8 +130,11 @@ def province_report(conn: Connection, filters: Filters) -> pd.DataFrame:
     """Hectares treated per product, commune and ISO week; flagged missions per commune and week.
 
     Two parts in one frame, told apart by ``part``: "hectares" rows (one per week,
-    commune and product) and "flags" rows (one per week and commune, ``product_code``
-    empty), so summing a column never counts anything twice.
+    commune, product and ``activity``) and "flags" rows (one per week and commune,
+    ``product_code`` empty), so summing a column never counts anything twice.
+    ``activity`` is the work that applied the product: ``spray``, ``fertilize``, ``seed``
+    (the diary's activity, or a mission's type); hectares *sprayed* are the ``spray`` rows
+    alone, never fertiliser spread or seed sown.
     """
     parts = [_province_hectares(conn, filters), _province_flags(conn, filters)]
     parts = [p for p in parts if not p.empty]
@@ -140,5 +145,13 @@ def province_report(conn: Connection, filters: Filters) -> pd.DataFrame:
     for column in ("applications", "flagged_missions", *PROVINCE_FLAGS):
         frame[column] = frame[column].astype("Int64")
     return frame.sort_values(
-        ["week", "commune_code", "part", "product_code"], ignore_index=True, na_position="last"
+        ["week", "commune_code", "part", "product_code", "activity"],
+        ignore_index=True,
+        na_position="last",
     )
+
+
+def sprayed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a province report that count as hectares *sprayed*: its "hectares"
+    rows of the ``spray`` activity, never fertiliser spread or seed sown."""
+    return frame[(frame["part"] == "hectares") & (frame["activity"] == "spray")]

@@ -10,7 +10,7 @@ season instead of building a million records in Python. No web imports.
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Date, and_, cast, func, null, select, union_all
+from sqlalchemy import Date, String, and_, case, cast, func, literal, null, select, union_all
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import aliased
 
@@ -43,6 +43,7 @@ def _in_diary() -> Any:
             InputProduct.name.label("product_name"),
             DiaryEntry.area_ha.label("area_ha"),
             null().label("drone_code"),
+            cast(DiaryEntry.activity, String).label("activity"),
         )
         .join(InputProduct, InputProduct.id == DiaryEntry.input_id)
         # Implied by the join, but said: the planner then drops the four in five entries
@@ -52,6 +53,12 @@ def _in_diary() -> Any:
 
 
 _MISSION_AT = func.coalesce(Mission.ended_at, Mission.started_at)
+# The work a mission did, as its diary line records it (``missions.diary_lines``): a
+# fertilising or seeding flight is that, any other a spray.
+_MISSION_ACTIVITY = case(
+    (Mission.type.in_(["fertilize", "seed"]), cast(Mission.type, String)),
+    else_=literal("spray", String),
+)
 
 
 _linked = aliased(InputProduct, name="linked_product")
@@ -68,6 +75,7 @@ def _by_drones() -> Any:
             func.coalesce(_linked.name, _named.name).label("product_name"),
             MissionField.treated_area_ha.label("area_ha"),
             Mission.drone_code,
+            _MISSION_ACTIVITY.label("activity"),
         )
         .join(Mission, Mission.id == MissionField.mission_pk)
         .outerjoin(_linked, _linked.id == Mission.product_id)
@@ -97,7 +105,9 @@ def applied(
     drone: str | None = None,
 ) -> Any:
     """Every application of a named product: a subquery of ``at``, ``field_id``,
-    ``product_code``, ``product_name``, ``area_ha`` and ``drone_code`` (NULL by hand).
+    ``product_code``, ``product_name``, ``area_ha``, ``drone_code`` (NULL by hand) and
+    ``activity`` (the diary's activity, or the work a mission did: ``spray``,
+    ``fertilize``, ``seed``, ...).
 
     ``at`` is a diary entry's time or a mission's end (its start if it has none), as
     in the record; ``drone`` keeps one drone's missions only (a hand entry has none).

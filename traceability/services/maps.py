@@ -222,10 +222,11 @@ def field_season(
 def commune_map(
     session: Session, *, filters: reports.Filters, province: Any = None
 ) -> list[Commune]:
-    """Every commune with fields, and the hectares treated there (the province report's
-    "hectares" rows, within ``filters``; ``province`` when the caller has it already)."""
+    """Every commune with fields, and the hectares sprayed there (the province report's
+    "hectares" rows of sprays, within ``filters``; ``province`` when the caller has it
+    already): the map is titled hectares sprayed, so fertiliser and seed stay out."""
     frame = reports.province_report(session.connection(), filters) if province is None else province
-    hectares = frame[frame["part"] == "hectares"].groupby("commune_code")["treated_area_ha"].sum()
+    hectares = reports.sprayed(frame).groupby("commune_code")["treated_area_ha"].sum()
     by_commune: dict[str, list] = {}
     for code, geometry in session.execute(
         select(FarmField.commune_code, FarmField.geometry)

@@ -24,7 +24,8 @@ from traceability.services.common import LOCAL_TZ, local_day
 
 @dataclass(frozen=True, slots=True)
 class ProvinceFigures:
-    """Hectares treated per ISO week, per product and per commune; flagged missions."""
+    """Hectares sprayed per ISO week; hectares treated (any work) per product and per
+    commune; flagged missions."""
 
     by_week: list[tuple[str, float]]
     by_product: list[tuple[str, float]]
@@ -51,7 +52,8 @@ def province_figures(session: Session, filters: reports.Filters) -> ProvinceFigu
     by_product = sorted(_sums(hectares, "product"), key=lambda kv: -kv[1])
     by_commune = sorted(_sums(hectares, "commune"), key=lambda kv: -kv[1])
     return ProvinceFigures(
-        by_week=sorted(_sums(hectares, "week")),
+        # Shown as hectares sprayed: fertiliser spread and seed sown are no spray.
+        by_week=sorted(_sums(reports.sprayed(hectares), "week")),
         by_product=by_product,
         by_commune=by_commune,
         flagged=flagged_missions(conn, filters),
