@@ -279,14 +279,15 @@ def load() -> None:
 # ---------------------------------------------------------------- the ceiling
 
 # One statement, written by hand from the report's definition: hectares treated per ISO
-# week (Vietnam time), commune and product, from the diary's standing entries that are
+# week (Vietnam time), commune, product and activity (a diary entry's, or a mission's
+# type, untyped counting as a spray), from the diary's standing entries that are
 # applications (neither a purchase nor a sale, nor a drone's line of a mission that put
 # something on that field) and from missions' results that put something on a field;
 # and per week and commune, the missions flagged overdose, overspray or no-spray zone.
 CEILING = """
 WITH applied AS (
     SELECT d.occurred_at AS at, d.field_id, p.code AS product_code, p.name AS product_name,
-           d.area_ha AS area
+           d.area_ha AS area, d.activity::text AS activity
     FROM diary_entries d JOIN inputs p ON p.id = d.input_id
     WHERE d.input_id IS NOT NULL AND NOT d.retracts
       AND d.activity NOT IN ('purchase', 'sale')
@@ -297,7 +298,8 @@ WITH applied AS (
             AND (mf.treated_area_ha <> 0 OR mf.applied_amount <> 0))
     UNION ALL
     SELECT coalesce(m.ended_at, m.started_at), mf.field_id, m.product_code, p.name,
-           mf.treated_area_ha
+           mf.treated_area_ha,
+           CASE WHEN m.type IN ('fertilize', 'seed') THEN m.type::text ELSE 'spray' END
     FROM mission_fields mf JOIN missions m ON m.id = mf.mission_pk
     LEFT JOIN inputs p ON p.id = m.product_id
     WHERE (mf.treated_area_ha <> 0 OR mf.applied_amount <> 0) AND m.product_code IS NOT NULL
@@ -310,15 +312,15 @@ WITH applied AS (
 )
 SELECT 'hectares' AS part,
        to_char(a.at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'IYYY-"W"IW') AS week,
-       f.commune_code, a.product_code, a.product_name,
+       f.commune_code, a.product_code, a.product_name, a.activity,
        sum(a.area) AS treated_area_ha, count(*) AS applications,
        NULL::bigint AS flagged_missions, NULL::bigint AS dose_above_max,
        NULL::bigint AS overspray, NULL::bigint AS nospray_zone
 FROM applied a JOIN fields f ON f.id = a.field_id
-GROUP BY 2, 3, 4, 5
+GROUP BY 2, 3, 4, 5, 6
 UNION ALL
 SELECT 'flags', to_char(x.started_at AT TIME ZONE 'Asia/Ho_Chi_Minh', 'IYYY-"W"IW'),
-       f.commune_code, NULL, NULL, NULL, NULL,
+       f.commune_code, NULL, NULL, NULL, NULL, NULL,
        count(DISTINCT x.id), count(DISTINCT x.id) FILTER (WHERE x.dose),
        count(DISTINCT x.id) FILTER (WHERE x.over), count(DISTINCT x.id) FILTER (WHERE x.zone)
 FROM flagged x
@@ -339,7 +341,7 @@ def ceiling(engine):
 
 # ---------------------------------------------------------------- measure
 
-_KEYS = ["part", "week", "commune_code", "product_code"]
+_KEYS = ["part", "week", "commune_code", "product_code", "activity"]
 _FIGURES = ["treated_area_ha", "applications", "flagged_missions", "dose_above_max",
             "overspray", "nospray_zone"]  # fmt: skip
 
@@ -348,8 +350,9 @@ def same_figures(report, sql) -> int:
     """Rows compared; raises AssertionError naming the first difference."""
     import numpy as np
 
-    a = report[_KEYS + _FIGURES].fillna({"product_code": ""}).sort_values(_KEYS)
-    b = sql[_KEYS + _FIGURES].fillna({"product_code": ""}).sort_values(_KEYS)
+    blank = {"product_code": "", "activity": ""}
+    a = report[_KEYS + _FIGURES].fillna(blank).sort_values(_KEYS)
+    b = sql[_KEYS + _FIGURES].fillna(blank).sort_values(_KEYS)
     assert len(a) == len(b), f"{len(a)} rows in the report, {len(b)} in the SQL"
     a, b = a.reset_index(drop=True), b.reset_index(drop=True)
     for key in _KEYS:
