@@ -82,6 +82,8 @@ def test_the_rfc9264_schema_refuses_what_the_rfc_forbids():
 
 @pytest.mark.parametrize("how", ["all", "linkset", "accept"])
 def test_linkset_is_rfc9264_and_names_every_link(client, lot, how):
+    """GS1-Conformant Resolver standard: ``linkType=linkset`` (``all`` in Digital Link 1.1) or
+    ``Accept: application/linkset+json`` answers every link as an RFC 9264 linkset (4.2)."""
     if how == "accept":
         r = client.get(f"/01/{GTIN14}/10/{CODE}", headers={"Accept": "application/linkset+json"})
     else:
@@ -117,6 +119,8 @@ def test_linkset_is_rfc9264_and_names_every_link(client, lot, how):
 
 @pytest.mark.parametrize("gtin", WRITTEN)
 def test_gtin_8_12_13_14_open_the_same_lot(client, lot, gtin):
+    """GS1 Digital Link URI syntax: gtin-value = 14DIGIT / 13DIGIT / 12DIGIT / 8DIGIT, one GTIN
+    however written; the canonical URI writes it in 14 digits."""
     r = client.get(f"/01/{gtin}/10/{CODE}")
     assert r.status_code == 200, r.text[:300]
     assert CODE in r.text and "Lúa ST25" in r.text
@@ -131,6 +135,8 @@ def test_gtin_8_12_13_14_open_the_same_lot(client, lot, gtin):
     "link_type", ["gs1:epcis", "https://gs1.org/voc/epcis", "https://ref.gs1.org/voc/epcis"]
 )
 def test_link_type_epcis_redirects_to_the_epcis_document(client, lot, link_type):
+    """GS1-Conformant Resolver standard: ``linkType`` names one link type (``gs1:`` CURIE or
+    the full URI in either of GS1's vocabulary namespaces): a redirect to its target."""
     r = client.get(
         f"/01/{GTIN14}/10/{CODE}", params={"linkType": link_type}, follow_redirects=False
     )
@@ -143,6 +149,9 @@ def test_link_type_epcis_redirects_to_the_epcis_document(client, lot, link_type)
 
 
 def test_link_type_traceability_follows_language_and_accept(client, lot):
+    """GS1-Conformant Resolver standard: among a link type's targets, the one that fits the
+    request's Accept-Language and Accept (RFC 9110 12.5.1, 12.5.4) is chosen."""
+
     def location(**kw):
         r = client.get(f"/01/{GTIN14}/10/{CODE}", follow_redirects=False, **kw)
         assert r.status_code == 307
@@ -158,6 +167,8 @@ def test_link_type_traceability_follows_language_and_accept(client, lot):
 
 
 def test_a_link_type_the_lot_lacks_goes_to_the_default_link(client, lot):
+    """GS1-Conformant Resolver standard: with nothing better matching the request, the
+    default link."""
     # GS1-Conformant Resolver: with nothing better matching the request, the default link.
     for lang, expected in ((None, PAGE), ("en", PAGE + "?lang=en")):
         params = {"linkType": "gs1:recallStatus"} | ({"lang": lang} if lang else {})
@@ -168,6 +179,8 @@ def test_a_link_type_the_lot_lacks_goes_to_the_default_link(client, lot):
 
 
 def test_without_a_link_type_the_default_link_in_the_readers_language(client, lot):
+    """GS1-Conformant Resolver standard: no ``linkType``, the default link (``gs1:defaultLinkMulti``
+    in the reader's language), with the links in an RFC 8288 ``Link`` header."""
     r = client.get(f"/01/{GTIN14}/10/{CODE}", follow_redirects=False)
     assert r.status_code == 307 and r.headers["location"] == PAGE
     link = r.headers["link"]
@@ -185,6 +198,9 @@ def test_without_a_link_type_the_default_link_in_the_readers_language(client, lo
 
 
 def test_a_serial_number_under_the_lot_resolves_to_the_lots_links(client, lot):
+    """GS1 Digital Link URI syntax: gtin-path = gtin-comp [cpv-comp] [lot-comp] [ser-comp];
+    GS1-Conformant Resolver standard: with no links of its own, an identifier answers with
+    those of the less specific one (here the lot); ser-value = 1*20XCHAR."""
     item = f"/01/{GTIN14}/10/{CODE}/21/BAG-0042"
     r = client.get(item, follow_redirects=False)
     assert r.status_code == 307 and r.headers["location"] == PAGE
@@ -206,6 +222,7 @@ def test_a_serial_number_under_the_lot_resolves_to_the_lots_links(client, lot):
 
 
 def test_head_answers_the_headers_of_get_without_a_body(client, lot):
+    """RFC 9110 9.3.2: HEAD answers as GET would, without the content."""
     got = client.get(f"/01/{GTIN14}/10/{CODE}", params={"linkType": "all"})
     head = client.head(f"/01/{GTIN14}/10/{CODE}", params={"linkType": "all"})
     assert head.status_code == 200 and head.content == b""
@@ -221,6 +238,8 @@ def test_head_answers_the_headers_of_get_without_a_body(client, lot):
 
 
 def test_options_is_a_cors_preflight(client, lot):
+    """GS1-Conformant Resolver standard: answers readable from any origin; a CORS preflight
+    (Fetch standard, CORS protocol) is an OPTIONS answered with the allowed methods."""
     r = client.options(
         f"/01/{GTIN14}/10/{CODE}",
         headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "GET"},
@@ -234,6 +253,8 @@ def test_options_is_a_cors_preflight(client, lot):
 
 
 def test_cors_on_every_answer(client, lot):
+    """GS1-Conformant Resolver standard: every answer, 400s included, carries CORS headers
+    and exposes ``Link``."""
     for params in ({}, {"linkType": "all"}, {"linkType": "gs1:nothing"}):
         r = client.get(f"/01/{GTIN14}/10/{CODE}", params=params, follow_redirects=False)
         assert r.headers["access-control-allow-origin"] == "*", params
@@ -332,6 +353,8 @@ def test_a_gtin_without_a_lot(client, lot):
 
 
 def test_unknown_lot_or_another_products_gtin_is_404(client, lot):
+    """GS1-Conformant Resolver standard: a valid identifier the resolver has no links for
+    answers 404; another product's GTIN with this lot is such an identifier."""
     assert client.get(f"/01/{GTIN14}/10/NO-SUCH-LOT").status_code == 404
     # 4006381333931 is a valid GTIN-13, but not this lot's.
     assert client.get(f"/01/4006381333931/10/{CODE}").status_code == 404
@@ -349,6 +372,8 @@ def test_a_lot_with_a_gtin_keeps_to_the_gs1_lot_length(client, admin_headers):
 
 
 def test_well_known_describes_the_resolver(client):
+    """GS1-Conformant Resolver standard: the resolver description file at
+    ``/.well-known/gs1resolver`` (name, resolverRoot, supportedPrimaryKeys, link types)."""
     r = client.get("/.well-known/gs1resolver")
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     data = r.json()
@@ -361,6 +386,8 @@ def test_well_known_describes_the_resolver(client):
 
 
 def test_link_type_names():
+    """GS1 Web vocabulary: a link type as a ``gs1:`` CURIE or a full URI under
+    https://gs1.org/voc/ (or https://ref.gs1.org/voc/); ``all``/``linkset`` ask for all."""
     assert resolver.link_type("gs1:epcis") == VOC + "epcis"
     assert resolver.link_type("http://gs1.org/voc/pip") == VOC + "pip"
     assert resolver.link_type("all") == resolver.link_type("linkset") == "linkset"
