@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from traceability import resolver
 from traceability.api import i18n
@@ -582,3 +584,36 @@ def test_where_the_resolver_is_stricter_than_biip(uri, why):
     components; each AI once) and GS1 General Specifications 7.9 (every key's check digit)."""
     assert _biip_accepts(uri), why
     assert not _ours_accepts(uri), why
+
+
+_SEGMENT = st.one_of(
+    st.sampled_from(["01", "10", "21", "22", "235", "99", GTIN14, GTIN8, CODE, "", "%2F", "%"]),
+    st.text(max_size=24),
+)
+_QUERY = st.lists(
+    st.tuples(
+        st.one_of(st.sampled_from(["17", "10", "01", "02", "00", "8003", "3103", "23"]),
+                  st.text(max_size=5)),
+        st.text(max_size=24),
+    ),
+    max_size=4,
+)  # fmt: skip
+
+
+@settings(max_examples=400, derandomize=True, deadline=None, database=None)
+@given(segments=st.lists(_SEGMENT, max_size=8), query=_QUERY)
+def test_any_request_under_01_is_read_or_refused_with_words_for_it(segments, query):
+    """GS1-Conformant Resolver standard: whatever arrives under the prefix is either a valid
+    GS1 Digital Link URI or a 400 naming the problem; here, for any path and query, the
+    reader gives an identifier or a BadLink whose key has words in both languages."""
+    try:
+        found = resolver.parse_uri("/" + "/".join(["01", *segments]), query)
+    except resolver.BadLink as exc:
+        assert exc.key in i18n._STRINGS, exc.key
+        for lang in ("vi", "en"):
+            # A placeholder the details lack would raise here (and be a 500 there).
+            words = i18n.translator(lang)["t"](exc.key, **exc.details)
+            assert words and words != exc.key
+        return
+    assert len(found.gtin) == 14 and found.gtin.isdigit()
+    assert found.hri().startswith(f"(01) {found.gtin}")
