@@ -79,8 +79,7 @@ class World:
             .replace("/docs/static/{name}", "/docs/static/swagger-ui.css")
             .replace("{lot}", self.lot.code)
             .replace("{serial}", "BAG-1")
-            .replace("{ai}", "21")
-            .replace("{value}", "S-1")
+            .replace("{rest:path}", f"/{self.lot.gtin}/10/L1/22/V1")
             .replace("{name}", "missions")
             .replace("{code}", self._code_for(path))
         )
@@ -294,11 +293,17 @@ EXPECTED = {
     ("GET",    "/01/{gtin}/10/{lot}/21/{serial}"):      "200 200 200 200 200 200 200 200 200",
     ("HEAD",   "/01/{gtin}/10/{lot}/21/{serial}"):      "200 200 200 200 200 200 200 200 200",
     ("OPTIONS", "/01/{gtin}/10/{lot}/21/{serial}"):     "204 204 204 204 204 204 204 204 204",
-    # a qualifier other than a lot (AI 10) is a malformed Digital Link for this resolver
-    ("GET",    "/01/{gtin}/{ai}/{value}"):              "400 400 400 400 400 400 400 400 400",
-    ("HEAD",   "/01/{gtin}/{ai}/{value}"):              "400 400 400 400 400 400 400 400 400",
+    # a serialised item the record does not know, a GTIN alone: valid, and not found
+    ("GET",    "/01/{gtin}/21/{serial}"):               "404 404 404 404 404 404 404 404 404",
+    ("HEAD",   "/01/{gtin}/21/{serial}"):               "404 404 404 404 404 404 404 404 404",
+    ("OPTIONS", "/01/{gtin}/21/{serial}"):              "204 204 204 204 204 204 204 204 204",
     ("GET",    "/01/{gtin}"):                           "404 404 404 404 404 404 404 404 404",
     ("HEAD",   "/01/{gtin}"):                           "404 404 404 404 404 404 404 404 404",
+    ("OPTIONS", "/01/{gtin}"):                          "204 204 204 204 204 204 204 204 204",
+    # any other path under /01 (here a lot before the variant, AI 22): the resolver's 400
+    ("GET",    "/01{rest:path}"):                       "400 400 400 400 400 400 400 400 400",
+    ("HEAD",   "/01{rest:path}"):                       "400 400 400 400 400 400 400 400 400",
+    ("OPTIONS", "/01{rest:path}"):                      "204 204 204 204 204 204 204 204 204",
     ("GET",    "/.well-known/gs1resolver"):             "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/qr.png"):           "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/lots/{code}/qr.svg"):           "200 200 200 200 200 200 200 200 200",

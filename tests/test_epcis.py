@@ -1,11 +1,15 @@
 """The lot's history as an EPCIS 2.0 JSON-LD document."""
 
+import copy
+import hashlib
 import json
+from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
 
 import jsonschema
 import pytest
+from pyld import jsonld
 
 from tests.test_trace_phi import local, make_mission, spray
 from traceability import epcis
@@ -101,7 +105,12 @@ def test_commissioning_transformation_and_treatments(client, milled):
     drone = next(e for e in sprays if e["agritrace:method"] == "drone")
     assert drone["agritrace:missionId"] == mission.mission_id
     assert drone["agritrace:product"]["agritrace:phiDays"] == 14
-    assert drone["agritrace:dosePerHectare"] == {"value": 1.0, "uom": "LTR"}
+    # 1 L of product per hectare: a QUDT quantity in litres per hectare, not a plain LTR.
+    assert drone["agritrace:dosePerHectare"] == {
+        "type": "qudt:QuantityValue",
+        "qudt:numericValue": 1.0,
+        "qudt:unit": {"id": "http://qudt.org/vocab/unit/L-PER-HA"},
+    }
     assert drone["action"] == "OBSERVE"
     assert drone["quantityList"] == [{"epcClass": "urn:agritrace:lot:PADDY-B"}]
     assert any(e["bizStep"] == "agritrace:fertilising" for e in events)
@@ -152,3 +161,148 @@ def test_the_schema_check_catches_a_broken_document(client, milled):
     assert _schema_errors(doc)
     del doc["epcisBody"]["eventList"]
     assert _schema_errors(doc)
+
+
+# ---------------------------------------------------------------- JSON-LD: nothing lost
+
+CONTEXT_FILE = Path(__file__).parent / "data" / "epcis-2.0.0-context.jsonld"
+# The file's name in epcis-event-hash-generator 1.9.3 is its SHA-256: the same bytes as GS1's.
+CONTEXT_SHA256 = "e532647e8eb371379b8b0e8602d8981c8566bc60f7351f22c76a5bc865962008"
+
+
+def _offline_loader(url, options=None):
+    """GS1's EPCIS context from tests/data; any other URL is an error (no network)."""
+    if url != epcis.EPCIS_CONTEXT:
+        raise jsonld.JsonLdError(f"no network in tests: {url}", "loading document failed")
+    document = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))
+    return {"contextUrl": None, "documentUrl": url, "document": document}
+
+
+def _expand(doc) -> list:
+    return jsonld.expand(doc, {"documentLoader": _offline_loader})
+
+
+def _terms(context: dict, out: dict[str, str]) -> dict[str, str]:
+    """Every term of a context (scoped contexts too) that names an IRI as a plain string."""
+    for name, value in context.items():
+        if isinstance(value, str) and not name.startswith("@"):
+            out.setdefault(name, value)
+        elif isinstance(value, dict):
+            for inner in ("@context", None):
+                scoped = value.get(inner) if inner else None
+                for c in scoped if isinstance(scoped, list) else [scoped]:
+                    if isinstance(c, dict):
+                        _terms(c, out)
+    return out
+
+
+def _leaf_key(value):
+    # True == 1 in Python: keep booleans apart from numbers.
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int | float):
+        return ("number", float(value))
+    return ("string", value)
+
+
+def _compact_leaves(node, path="$"):
+    """(path, value) of every value in a compact document, nulls and @context left out."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key != "@context":
+                yield from _compact_leaves(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _compact_leaves(value, f"{path}[{i}]")
+    elif node is not None:  # JSON-LD's null means "no value": there is nothing to keep
+        yield path, node
+
+
+def _expanded_leaves(node) -> Counter:
+    found: Counter = Counter()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("@value", "@id", "@type"):
+                for v in value if isinstance(value, list) else [value]:
+                    found[_leaf_key(v)] += 1
+            else:
+                found += _expanded_leaves(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _expanded_leaves(value)
+    return found
+
+
+def _lost_in_expansion(doc) -> list[tuple[str, object]]:
+    """The values of ``doc`` that its JSON-LD expansion does not carry.
+
+    Each value of the compact document must appear in the expanded graph, as itself or
+    as the IRI it stands for (a compact IRI such as ``agritrace:spraying``, or a term of
+    the context such as ``ObjectEvent`` or ``commissioning``), once per occurrence.
+    """
+    context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))["@context"]
+    terms = _terms(context, {})
+    for own in doc["@context"][1:]:
+        terms.update(_terms(own, {}))
+
+    def iri(value: str) -> str:
+        prefix, sep, rest = value.partition(":")
+        return terms[prefix] + rest if sep and prefix in terms else value
+
+    available = _expanded_leaves(_expand(doc))
+    leaves = list(_compact_leaves(doc))
+    lost = []
+    for path, value in leaves:
+        candidates = [value]
+        if isinstance(value, str):
+            candidates += [iri(value), iri(terms.get(value, value))]
+        for candidate in candidates:
+            if available[_leaf_key(candidate)] > 0:
+                available[_leaf_key(candidate)] -= 1
+                break
+        else:
+            # Equal values cannot be told apart in the graph: name every place one stood.
+            places = [p for p, v in leaves if _leaf_key(v) == _leaf_key(value)]
+            lost.append((" | ".join(places) if len(places) > 1 else path, value))
+    return lost
+
+
+def test_the_vendored_context_is_gs1s():
+    assert hashlib.sha256(CONTEXT_FILE.read_bytes()).hexdigest() == CONTEXT_SHA256
+    context = json.loads(CONTEXT_FILE.read_text(encoding="utf-8"))["@context"]
+    assert context["epcis"] == "https://ref.gs1.org/epcis/"
+
+
+def test_the_loss_check_finds_a_value_the_context_does_not_know(client, milled):
+    """The check can fail: an undeclared ``value`` (as an amount once was) is dropped by
+    JSON-LD expansion, and the check names it."""
+    doc = _doc(client, "GAO-01")
+    assert _lost_in_expansion(doc) == []
+    broken = copy.deepcopy(doc)
+    event = broken["epcisBody"]["eventList"][0]
+    event["agritrace:dosePerHectare"] = {"value": 123.25, "uom": "LTR"}
+    assert _lost_in_expansion(broken) == [
+        ("$.epcisBody.eventList[0].agritrace:dosePerHectare.value", 123.25)
+    ]
+
+
+@pytest.mark.parametrize("code", ["PADDY-A", "PADDY-B", "GAO-01"])
+def test_jsonld_expansion_with_gs1s_context_keeps_every_value(client, milled, code):
+    """Expanded with GS1's EPCIS 2.0.0 context (JSON-LD 1.1 expansion, pyld), every value of
+    the document survives: quantities, amounts, doses and their units included."""
+    doc = _doc(client, code)
+    assert _lost_in_expansion(doc) == []
+    expanded = _expand(doc)
+    text = json.dumps(expanded)
+    treatments = [e for e in doc["epcisBody"]["eventList"] if e.get("agritrace:source") is not None]
+    assert treatments
+    for event in treatments:
+        # The amount and the dose are there as numbers under their full IRIs.
+        amount = event["agritrace:appliedAmount"]
+        assert amount["uom"] in ("KGM", "LTR") and amount["quantity"] > 0
+        assert amount["epcClass"].startswith("urn:agritrace:product:")
+    assert epcis.AGRITRACE_NS + "appliedAmount" in text
+    assert "https://ref.gs1.org/epcis/quantity" in text
+    if code != "PADDY-A":  # the drone's dose: 1 L/ha
+        assert "http://qudt.org/vocab/unit/L-PER-HA" in text
+        assert "http://qudt.org/schema/qudt/numericValue" in text

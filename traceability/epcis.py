@@ -13,6 +13,12 @@ Events, built from the public trace (``services.trace.build_trace``):
   ``agritrace:`` business step and the product, dose, PHI and evidence as
   ``agritrace:`` extension properties, declared in the ``@context``.
 
+Nothing is lost to a JSON-LD reader: every property is either a term of GS1's EPCIS
+context or a compact IRI of a prefix the document declares, so expanding the document
+with the official context keeps every value. The applied amount is an EPCIS quantity
+element (``epcClass``, ``quantity``, ``uom``); a dose per hectare, for which UN/CEFACT
+Recommendation 20 has no unit code, is a QUDT quantity value in a per-hectare unit.
+
 Lot classes are GS1 Digital Link URIs (``https://id.gs1.org/01/{gtin}/10/{lot}``)
 for lots with a GTIN, and ``urn:agritrace:lot:{code}`` otherwise; fields are
 ``urn:agritrace:field:{code}``.
@@ -31,6 +37,8 @@ from traceability.services.common import LOCAL_TZ
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 AGRITRACE_NS = "https://agritrace.org/ns/epcis#"
+QUDT_NS = "http://qudt.org/schema/qudt/"
+QUDT_UNIT = "http://qudt.org/vocab/unit/"
 TZ_OFFSET = "+07:00"
 # Event IDs are stable: the same record always gives the same eventID, so a
 # repository that captures the document twice can tell the events are the same.
@@ -76,11 +84,38 @@ def _harvest_time(day) -> str:
     return datetime.combine(day, time(12, 0), LOCAL_TZ).isoformat(timespec="milliseconds")
 
 
-def _qty(value: float | None, unit: str | None) -> dict[str, Any] | None:
-    uom = {"kg": "KGM", "L": "LTR"}.get(unit or "")
-    if value is None or uom is None:
+# UN/CEFACT Recommendation 20 (Annex I) codes of the units a product is counted in.
+_UOM = {"kg": "KGM", "L": "LTR"}
+# Recommendation 20 has hectare (HAR) but no kilogram or litre per hectare: its only
+# area rates are per square metre (28 kg/m², GM g/m²), none of them for a volume. A dose
+# is therefore a QUDT quantity value in QUDT's units KiloGM-PER-HA and L-PER-HA (the
+# QUDT units vocabulary, http://qudt.org/vocab/unit/; UCUM writes them kg/har and L/har).
+_PER_HECTARE = {"kg": "KiloGM-PER-HA", "L": "L-PER-HA"}
+
+
+def product_class(code: str) -> str:
+    """The EPC class of an input product (pesticide, fertiliser, seed) in the record."""
+    return f"urn:agritrace:product:{quote(code, safe='')}"
+
+
+def _applied(e: dict[str, Any]) -> dict[str, Any] | None:
+    """What a treatment applied, as an EPCIS quantity element of the product's class."""
+    uom = _UOM.get(e.get("unit") or "")
+    if e.get("quantity") is None or uom is None:
         return None
-    return {"value": value, "uom": uom}
+    element: dict[str, Any] = {"quantity": e["quantity"], "uom": uom}
+    code = (e.get("product") or {}).get("code") or e.get("product_code")
+    if code:
+        element = {"epcClass": product_class(code)} | element
+    return element
+
+
+def _dose(value: float, unit: str | None) -> dict[str, Any]:
+    """A dose per hectare as a QUDT quantity value, in kg/ha or L/ha when the unit is known."""
+    dose: dict[str, Any] = {"type": "qudt:QuantityValue", "qudt:numericValue": value}
+    if unit in _PER_HECTARE:
+        dose["qudt:unit"] = {"id": QUDT_UNIT + _PER_HECTARE[unit]}
+    return dose
 
 
 def document(trace: dict[str, Any], *, base_url: str) -> dict[str, Any]:
@@ -110,7 +145,7 @@ def document(trace: dict[str, Any], *, base_url: str) -> dict[str, Any]:
 
     events.sort(key=lambda event: datetime.fromisoformat(event["eventTime"]))
     return {
-        "@context": [EPCIS_CONTEXT, {"agritrace": AGRITRACE_NS}],
+        "@context": [EPCIS_CONTEXT, {"agritrace": AGRITRACE_NS, "qudt": QUDT_NS}],
         "type": "EPCISDocument",
         "schemaVersion": "2.0",
         "creationDate": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -136,13 +171,11 @@ def _treatment_event(e: dict[str, Any], classes: dict[str, str]) -> dict[str, An
     product = _product(e)
     if product:
         event["agritrace:product"] = product
-    amount = _qty(e.get("quantity"), e.get("unit"))
+    amount = _applied(e)
     if amount:
         event["agritrace:appliedAmount"] = amount
     if e.get("dose_per_ha") is not None:
-        event["agritrace:dosePerHectare"] = _qty(e["dose_per_ha"], e.get("unit")) or {
-            "value": e["dose_per_ha"]
-        }
+        event["agritrace:dosePerHectare"] = _dose(e["dose_per_ha"], e.get("unit"))
     if e.get("area_ha") is not None:
         event["agritrace:treatedAreaHa"] = e["area_ha"]
     if e["kind"] == "drone_mission":

@@ -11,15 +11,26 @@ resolver answers it with:
 - ``404`` for a link type the lot does not have (the standard lets a resolver answer
   the default link or ``404``; a client that asked for one kind of data should not be
   handed another kind silently), with the lot's links still in the ``Link`` header;
-- ``400`` for a URI that is not a valid Digital Link of a lot (see :func:`parse`).
+- ``400`` for a URI that is not a valid GS1 Digital Link URI (:func:`parse_uri` follows
+  the GS1 Digital Link URI syntax: the GTIN's key qualifiers 22, 10, 21 in that order or
+  235 alone, each value in its format; data attributes in the query string a known AI,
+  in its format, with its check digit, none twice);
+- ``404`` for a valid identifier the record has no links for: a GTIN alone, a variant
+  (AI 22), or an item's serial (AI 21) without its lot.
 
 ``/.well-known/gs1resolver`` describes the resolver (:func:`description`). Nothing
 here knows about HTTP frameworks or the database: the API turns these values into
 answers. Errors are :class:`BadLink` with a message key the pages translate.
 """
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, unquote
+
+from biip import ParseError
+from biip.gs1_application_identifiers import GS1ApplicationIdentifier
+from biip.gs1_element_strings import GS1ElementString
 
 from traceability import gs1
 
@@ -32,6 +43,15 @@ LINKSET_REQUESTS = frozenset({"all", "linkset", "gs1:linkset", GS1_VOC + "linkse
 # AI 10 (batch/lot): at most 20 characters of GS1 AI encodable character set 82.
 LOT_MAX_LENGTH = 20
 SERIAL_MAX_LENGTH = 20  # AI 21, the same alphanumeric set (GS1 General Specifications)
+# The key qualifiers of a GTIN, in the order the path must give them (GS1 Digital Link
+# URI syntax: gtin-path = gtin-comp [cpv-comp] [lot-comp] [ser-comp]), and AI 235, which
+# follows a GTIN alone (upui-path = gtin-comp tpx-comp).
+GTIN_QUALIFIERS = ("22", "10", "21")
+TPX = "235"
+# A linkType longer than any link type URI is no request for one.
+LINK_TYPE_MAX_LENGTH = 200
+# Each qualifier's longest value: X..20 for 22, 10 and 21, X..28 for 235.
+_MAX_LENGTH = {"22": 20, "10": LOT_MAX_LENGTH, "21": SERIAL_MAX_LENGTH, TPX: 28}
 CSET82 = frozenset(
     "!\"%&'()*+,-./0123456789:;<=>?ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
 )
@@ -70,21 +90,84 @@ class Link:
         }
 
 
-def parse(gtin: str, qualifier: str, lot: str) -> tuple[str, str]:
-    """The GTIN (14 digits) and lot a request path names; :class:`BadLink` if malformed.
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """What a GS1 Digital Link URI under ``/01`` names: a GTIN, its key qualifiers, and
+    the data attributes of its query string (``(AI, value)`` pairs, in order)."""
 
-    >>> parse("8934567890120", "10", "LOT-1")
-    ('08934567890120', 'LOT-1')
-    >>> parse("8934567890121", "10", "LOT-1")
-    Traceback (most recent call last):
-    ...
-    traceability.resolver.BadLink: bad_check_digit
-    >>> try:
-    ...     parse("8934567890120", "22", "S1")
-    ... except BadLink as exc:
-    ...     print(exc.key, exc.details)
-    bad_ai {'ai': '22'}
+    gtin: str  # 14 digits
+    cpv: str | None = None  # AI 22, consumer product variant
+    lot: str | None = None  # AI 10, batch/lot
+    serial: str | None = None  # AI 21, serial number
+    tpx: str | None = None  # AI 235, third-party controlled serial
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    def hri(self) -> str:
+        """The identifier in GS1's human-readable interpretation, AIs in brackets.
+
+        >>> Identifier("00000096385074", serial="BAG-1").hri()
+        '(01) 00000096385074 (21) BAG-1'
+        """
+        pairs = [("01", self.gtin), ("22", self.cpv), ("10", self.lot), ("21", self.serial),
+                 (TPX, self.tpx)]  # fmt: skip
+        return " ".join(f"({ai}) {value}" for ai, value in pairs if value is not None)
+
+
+def parse_uri(path: str, query: Iterable[tuple[str, str]] = ()) -> Identifier:
+    """The identifier a request under ``/01`` names; :class:`BadLink` naming the problem.
+
+    ``path`` is the raw (still percent-encoded) path from ``/01`` on; ``query`` the
+    decoded query parameters. The path follows the GS1 Digital Link URI syntax
+    (``gtin-path = gtin-comp [cpv-comp] [lot-comp] [ser-comp]``, or ``upui-path =
+    gtin-comp tpx-comp``); numeric query keys are data attributes: a known AI, in its
+    format, with a right check digit, and no AI twice in one URI. Other query
+    parameters (``linkType``, ``lang``, ``context`` ...) are left to the caller.
+
+    >>> parse_uri("/01/96385074/10/LOT%2F7")
+    Identifier(gtin='00000096385074', cpv=None, lot='LOT/7', serial=None, tpx=None, attributes=())
+    >>> parse_uri("/01/96385074/21/BAG-1", [("17", "261231"), ("linkType", "all")]).attributes
+    (('17', '261231'),)
+    >>> for bad in ("/01/96385075/10/L1", "/01/96385074/21/S1/10/L1", "/01/9638507A",
+    ...             "/01/96385074/10/"):
+    ...     try:
+    ...         parse_uri(bad)
+    ...     except BadLink as exc:
+    ...         print(exc.key, exc.details)
+    bad_check_digit {'gtin': '96385075', 'expected': '4'}
+    qualifier_order {'ai': '10'}
+    gtin_not_digits {'gtin': '9638507A'}
+    path_shape {}
     """
+    pairs = _pairs(path)
+    gtin = check_gtin(pairs[0][1])
+    qualifiers = _qualifiers(pairs[1:])
+    attributes = _attributes(query, seen={"01", *qualifiers})
+    return Identifier(
+        gtin,
+        cpv=qualifiers.get("22"),
+        lot=qualifiers.get("10"),
+        serial=qualifiers.get("21"),
+        tpx=qualifiers.get(TPX),
+        attributes=attributes,
+    )
+
+
+def _pairs(path: str) -> list[tuple[str, str]]:
+    """``/01/{gtin}/{ai}/{value}...`` as (AI, decoded value) pairs."""
+    segments = path.split("/")[1:]
+    if segments[:1] != ["01"]:
+        raise BadLink("path_shape")
+    if len(segments) < 2 or not segments[1]:
+        raise BadLink("gtin_missing")
+    # Pairs of an AI and a value, none empty: a trailing '/' or a '//' is no Digital Link.
+    if len(segments) % 2 or "" in segments:
+        raise BadLink("path_shape")
+    # Split before decoding, so that an encoded '/' (%2F) stays inside its value.
+    return [(segments[i], unquote(segments[i + 1])) for i in range(0, len(segments), 2)]
+
+
+def check_gtin(gtin: str) -> str:
+    """A GTIN-8/12/13/14 of a request path as 14 digits; :class:`BadLink` if malformed."""
     if not (gtin.isascii() and gtin.isdigit()):
         raise BadLink("gtin_not_digits", gtin=gtin)
     if len(gtin) not in gs1.GTIN_LENGTHS:
@@ -92,26 +175,102 @@ def parse(gtin: str, qualifier: str, lot: str) -> tuple[str, str]:
     expected = gs1.check_digit(gtin[:-1])
     if expected != int(gtin[-1]):
         raise BadLink("bad_check_digit", gtin=gtin, expected=str(expected))
-    if qualifier != "10":
-        raise BadLink("bad_ai", ai=qualifier)
-    if not lot or len(lot) > LOT_MAX_LENGTH or not set(lot) <= CSET82:
-        raise BadLink("bad_lot", lot=lot, max=str(LOT_MAX_LENGTH))
-    return gtin.zfill(14), lot
+    return gtin.zfill(14)
 
 
-def check_serial(serial: str) -> str:
-    """A serial number (AI 21) as a request path names it; :class:`BadLink` if malformed.
+def _qualifiers(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    """The key qualifiers after the GTIN: 22, 10, 21 in that order, or 235 alone."""
+    found: dict[str, str] = {}
+    for ai, value in pairs:
+        if ai not in _MAX_LENGTH:
+            raise BadLink("bad_ai", ai=ai)
+        if ai == TPX:
+            in_order = not found
+        else:
+            rank = GTIN_QUALIFIERS.index(ai)
+            in_order = all(q != TPX and GTIN_QUALIFIERS.index(q) < rank for q in found)
+        if not in_order:  # out of order, repeated, or beside 235
+            raise BadLink("qualifier_order", ai=ai)
+        _check_value(ai, value)
+        found[ai] = value
+    return found
 
-    >>> check_serial("BAG-0042")
-    'BAG-0042'
-    >>> check_serial("x" * 21)
-    Traceback (most recent call last):
-    ...
-    traceability.resolver.BadLink: bad_serial
+
+def _check_value(ai: str, value: str) -> None:
+    """A key qualifier's value: 1 to its maximum characters of GS1's set of 82."""
+    longest = _MAX_LENGTH[ai]
+    if not value or len(value) > longest or not set(value) <= CSET82:
+        key = {"10": "bad_lot", "21": "bad_serial"}.get(ai, "bad_value")
+        raise BadLink(key, ai=ai, value=value, lot=value, serial=value, max=str(longest))
+
+
+def _attributes(query: Iterable[tuple[str, str]], seen: set[str]) -> tuple[tuple[str, str], ...]:
+    """The data attributes (numeric keys) of a query string, each checked."""
+    found = []
+    for key, value in query:
+        if not (key.isascii() and key.isdigit()):
+            continue  # not an AI: linkType, lang, context and the like
+        if key in seen:
+            raise BadLink("repeated_ai", ai=key)
+        if key in _MAX_LENGTH:
+            raise BadLink("qualifier_in_query", ai=key)
+        seen.add(key)
+        found.append((key, check_attribute(key, value)))
+    return tuple(found)
+
+
+def check_attribute(ai: str, value: str) -> str:
+    """A data attribute's value: a known AI, in its format, with a right check digit.
+
+    The AI table, formats and dates are GS1's as ``biip`` carries them (GS1 General
+    Specifications, section 3); check digits are verified for the GS1 keys.
+
+    >>> check_attribute("17", "261231")
+    '261231'
+    >>> for ai, value in (("17", "261331"), ("23", "1"), ("02", "00000096385075")):
+    ...     try:
+    ...         check_attribute(ai, value)
+    ...     except BadLink as exc:
+    ...         print(exc.key, exc.details)
+    bad_ai_format {'ai': '17', 'value': '261331', 'format': 'N2+N6'}
+    unknown_ai {'ai': '23'}
+    bad_ai_check {'ai': '02', 'value': '00000096385075'}
     """
-    if not serial or len(serial) > SERIAL_MAX_LENGTH or not set(serial) <= CSET82:
-        raise BadLink("bad_serial", serial=serial, max=str(SERIAL_MAX_LENGTH))
-    return serial
+    try:
+        known = GS1ApplicationIdentifier.extract(ai)
+    except ParseError:
+        known = None
+    if known is None or known.ai != ai:
+        raise BadLink("unknown_ai", ai=ai)
+    if not re.fullmatch(known.pattern, ai + value):
+        raise BadLink("bad_ai_format", ai=ai, value=value, format=known.format)
+    try:
+        element = GS1ElementString.parse(ai + value)
+    except ParseError:  # a date that is no date, such as 30 February
+        raise BadLink("bad_ai_format", ai=ai, value=value, format=known.format) from None
+    checked = not (element.gtin_error or element.gln_error or element.sscc_error)
+    if not (checked and _keys_check(ai, value)):
+        raise BadLink("bad_ai_check", ai=ai, value=value)
+    return value
+
+
+# The digits that end in a GS1 check digit in the keys biip does not check itself
+# (GS1 General Specifications, 3.2: GDTI, GCN, GSIN, GRAI, ITIP, GSRN).
+_KEY_DIGITS = {
+    "253": slice(0, 13),
+    "255": slice(0, 13),
+    "402": slice(0, 17),
+    "8003": slice(1, 14),
+    "8006": slice(0, 14),
+    "8017": slice(0, 18),
+    "8018": slice(0, 18),
+    "8026": slice(0, 14),
+}
+
+
+def _keys_check(ai: str, value: str) -> bool:
+    digits = value[_KEY_DIGITS[ai]] if ai in _KEY_DIGITS else ""
+    return not digits or gs1.check_digit(digits[:-1]) == int(digits[-1])
 
 
 def link_type(value: str | None) -> str | None:

@@ -127,8 +127,57 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "The check digit of the GTIN “{gtin}” is wrong (it should be {expected}).",
     },
     "bad_ai": {
-        "vi": "Sau mã GTIN phải là số lô (AI 10), không phải AI {ai}.",
-        "en": "The GTIN must be followed by a batch/lot number (AI 10), not AI {ai}.",
+        "vi": "AI {ai} không thể đứng sau mã GTIN: sau GTIN chỉ có AI 22, 10, 21 "
+        "(theo thứ tự đó) hoặc AI 235.",
+        "en": "AI {ai} cannot follow a GTIN: after the GTIN come only AIs 22, 10 and 21 "
+        "(in that order) or AI 235.",
+    },
+    "gtin_missing": {
+        "vi": "Thiếu mã GTIN sau /01/.",
+        "en": "The GTIN is missing after /01/.",
+    },
+    "path_shape": {
+        "vi": "Đường dẫn phải gồm từng cặp mã AI và giá trị, không có đoạn trống: "
+        "/01/GTIN[/22/…][/10/…][/21/…].",
+        "en": "The path must be pairs of an AI and its value, with no empty part: "
+        "/01/GTIN[/22/…][/10/…][/21/…].",
+    },
+    "qualifier_order": {
+        "vi": "AI {ai} sai thứ tự hoặc bị lặp: sau mã GTIN là AI 22, 10, 21 theo thứ tự đó, "
+        "mỗi AI một lần (hoặc chỉ AI 235).",
+        "en": "AI {ai} is out of order or repeated: after the GTIN come AIs 22, 10, 21 in "
+        "that order, each once (or AI 235 alone).",
+    },
+    "bad_value": {
+        "vi": "Giá trị “{value}” của AI {ai} không hợp lệ: tối đa {max} ký tự, "
+        "chỉ gồm chữ, số và dấu.",
+        "en": "The value “{value}” of AI {ai} is not valid: at most {max} letters, digits "
+        "and marks.",
+    },
+    "repeated_ai": {
+        "vi": "AI {ai} xuất hiện hai lần trong địa chỉ; mỗi AI chỉ được có một lần.",
+        "en": "AI {ai} appears twice in the address; each AI may appear only once.",
+    },
+    "qualifier_in_query": {
+        "vi": "AI {ai} là thành phần định danh: phải nằm trong đường dẫn (/{ai}/…), "
+        "không nằm sau dấu “?”.",
+        "en": "AI {ai} is a key qualifier: it belongs in the path (/{ai}/…), not after the “?”.",
+    },
+    "unknown_ai": {
+        "vi": "“{ai}” không phải là một mã AI của GS1.",
+        "en": "“{ai}” is not a GS1 Application Identifier.",
+    },
+    "bad_ai_format": {
+        "vi": "Giá trị “{value}” của AI {ai} không đúng định dạng {format}.",
+        "en": "The value “{value}” of AI {ai} does not match its format {format}.",
+    },
+    "bad_ai_check": {
+        "vi": "Số kiểm tra trong giá trị “{value}” của AI {ai} sai.",
+        "en": "The check digit in the value “{value}” of AI {ai} is wrong.",
+    },
+    "bad_link_type": {
+        "vi": "Tham số linkType quá dài (tối đa {max} ký tự).",
+        "en": "The linkType parameter is too long (at most {max} characters).",
     },
     "bad_serial": {
         "vi": "Số sê-ri “{serial}” không hợp lệ: tối đa {max} ký tự, chỉ gồm chữ, số và dấu.",

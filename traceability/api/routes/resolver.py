@@ -1,4 +1,4 @@
-"""The GS1-conformant resolver: ``/01/{gtin}/10/{lot}`` and ``/.well-known/gs1resolver``.
+"""The GS1-conformant resolver: every path under ``/01`` and ``/.well-known/gs1resolver``.
 
 The rules live in :mod:`traceability.resolver`; this module turns them into HTTP
 answers: GET and HEAD, CORS (any origin may read the answer and its ``Link`` header),
@@ -6,7 +6,10 @@ OPTIONS for preflight requests, the linkset as ``application/linkset+json``, a 3
 the link a ``linkType`` asks for — or, without one or when the lot has no link of that
 type, to the default link (the trace page in the reader's language) — and friendly
 400/404 pages in the reader's language. A serial number (AI 21) under the lot resolves
-to the lot's links: agritrace traces lots, and every bag of a lot shares its trace.
+to the lot's links: agritrace traces lots, and every bag of a lot shares its trace. The
+path is read as the client sent it (``raw_path``), so that an encoded ``/`` stays inside
+its value; any path under ``/01`` that no documented route names still gets the
+resolver's own answer, never the API's JSON 404.
 """
 
 from typing import Annotated
@@ -19,13 +22,16 @@ from sqlalchemy import select
 from traceability import gs1, resolver
 from traceability.api.deps import SessionDep
 from traceability.api.i18n import negotiate, translator
-from traceability.api.routes.trace import Lang, SettingsDep, _not_found
+from traceability.api.routes.trace import SettingsDep, _not_found
 from traceability.models import Lot
 
 router = APIRouter()
 
 PATH = "/01/{gtin}/10/{lot}"
 SERIAL_PATH = PATH + "/21/{serial}"
+ITEM_PATH = "/01/{gtin}/21/{serial}"
+# Everything else under the resolver's prefix, so that no path there meets the API's JSON 404.
+ANY_PATH = "/01{rest:path}"
 METHODS = "GET, HEAD, OPTIONS"
 CORS = {
     "Access-Control-Allow-Origin": "*",
@@ -36,14 +42,16 @@ CORS = {
 }
 # The same URI answers differently by these request headers: caches must keep them apart.
 VARY = {"Vary": "Accept, Accept-Language"}
+# No length limits here: a URI the resolver cannot take answers its own 400 page, never
+# the API's JSON 422.
 LinkType = Annotated[
     str | None,
     Query(
         alias="linkType",
-        max_length=200,
         description="all or linkset (every link, RFC 9264), or a link type such as gs1:epcis",
     ),
 ]
+ResolverLang = Annotated[str | None, Query(description="page language: vi (default) or en")]
 
 
 def _with(response: Response, headers: dict[str, str]) -> Response:
@@ -59,26 +67,47 @@ def _head_aware(request: Request, response: Response) -> Response:
     return Response(b"", status_code=response.status_code, headers=dict(response.headers))
 
 
-def _bad_link(lang: str, exc: resolver.BadLink, lot: str) -> Response:
+def _bad_link(lang: str, exc: resolver.BadLink) -> Response:
     detail = translator(lang)["t"](exc.key, **exc.details)
-    return _with(_not_found(lang, lot, detail, status_code=400), CORS | VARY)
+    return _with(_not_found(lang, None, detail, status_code=400), CORS | VARY)
 
 
-def _answer(request: Request, session, settings, gtin: str, lot: str, lang, link_type, serial=None):
+def _dl_path(request: Request) -> str:
+    """The request's path as sent (still percent-encoded), from ``/01`` on."""
+    raw = request.scope.get("raw_path") or request.scope["path"].encode()
+    path = raw.decode("latin-1")
+    root = request.scope.get("root_path", "")
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _resolve(request: Request, session, settings, lang, link_type) -> Response:
+    """Every request under ``/01``: 400 if it is no valid Digital Link, 404 if the
+    record has no links for it, else the lot's links (a serial under the lot shares them)."""
     chosen = negotiate(lang, request.headers.get("accept-language"))
     try:
-        gtin14, code = resolver.parse(gtin, "10", lot)
-        if serial is not None:
-            resolver.check_serial(serial)
+        if link_type and len(link_type) > resolver.LINK_TYPE_MAX_LENGTH:
+            raise resolver.BadLink("bad_link_type", max=str(resolver.LINK_TYPE_MAX_LENGTH))
+        found = resolver.parse_uri(_dl_path(request), request.query_params.multi_items())
     except resolver.BadLink as exc:
-        return _bad_link(chosen, exc, lot)
-    row = session.execute(select(Lot.gtin, Lot.product_name).where(Lot.code == code)).first()
-    if row is None or row.gtin is None or row.gtin.zfill(14) != gtin14:
-        # The same answer for "no such lot" and "another product's lot": a GTIN is no way in.
-        return _with(_not_found(chosen, code, f"GTIN {gtin14}"), CORS | VARY)
+        return _head_aware(request, _bad_link(chosen, exc))
+    row = None
+    if found.lot is not None and found.cpv is None:
+        row = session.execute(
+            select(Lot.gtin, Lot.product_name).where(Lot.code == found.lot)
+        ).first()
+    # The same answer for "no such lot", "another product's lot" and an item (a serial
+    # without a lot, a variant) the record does not know: a GTIN is no way in.
+    if row is None or row.gtin is None or row.gtin.zfill(14) != found.gtin:
+        return _head_aware(request, _with(_not_found(chosen, None, found.hri()), CORS | VARY))
+    answer = _links(request, settings, found, row.product_name, chosen, link_type)
+    return _head_aware(request, answer)
+
+
+def _links(request: Request, settings, found, product_name: str, chosen: str, link_type):
+    """The lot's links: its linkset, or a 307 to the one the request asks for."""
     base = settings.public_base_url.rstrip("/")
-    anchor = gs1.digital_link(base, gtin14, code)
-    links = resolver.lot_links(base, code, row.product_name)
+    anchor = gs1.digital_link(base, found.gtin, found.lot)
+    links = resolver.lot_links(base, found.lot, product_name)
     headers = CORS | VARY | {"Link": resolver.link_header(anchor, links)}
     want = resolver.link_type(link_type)
     accept = request.headers.get("accept", "")
@@ -101,93 +130,74 @@ _RESOLVER_DOC = {
             "description": "To the link the linkType asks for; without one, or when the lot "
             "has no link of that type, to the default link (the trace page)"
         },
-        400: {"description": "Not a valid Digital Link of a lot (page in the reader's language)"},
-        404: {"description": "No such lot for this GTIN"},
+        400: {"description": "Not a valid GS1 Digital Link URI (page in the reader's language)"},
+        404: {"description": "A valid identifier the record has no links for"},
     },
 }
 
 
-@router.get(PATH, summary="GS1 Digital Link resolver: the lot's trace and links", **_RESOLVER_DOC)
-@router.head(PATH, summary="The resolver's answer without its body", operation_id="resolve_head",
-             **_RESOLVER_DOC)  # fmt: skip
-def digital_link(
-    gtin: str,
-    lot: str,
-    session: SessionDep,
-    request: Request,
-    settings: SettingsDep,
-    lang: Lang = None,
-    link_type: LinkType = None,
-) -> Response:
-    """GTIN-8/12/13/14 (check digit verified) and lot → a 307 to the ``linkType`` asked
-    for (default: the trace page), or every link as an RFC 9264 linkset."""
-    answer = _answer(request, session, settings, gtin, lot, lang, link_type)
-    return _head_aware(request, answer)
-
-
-@router.get(SERIAL_PATH, summary="GS1 Digital Link of one item of a lot: the lot's links",
-            **_RESOLVER_DOC)  # fmt: skip
-@router.head(SERIAL_PATH, summary="The same without its body", operation_id="resolve_serial_head",
-             **_RESOLVER_DOC)  # fmt: skip
-def digital_link_serial(
-    gtin: str,
-    lot: str,
-    serial: str,
-    session: SessionDep,
-    request: Request,
-    settings: SettingsDep,
-    lang: Lang = None,
-    link_type: LinkType = None,
-) -> Response:
-    """A serial number (AI 21) under the lot: answered with the lot's links, as the lot is."""
-    answer = _answer(request, session, settings, gtin, lot, lang, link_type, serial=serial)
-    return _head_aware(request, answer)
-
-
-@router.options(PATH, tags=["trace"], summary="CORS preflight of the resolver")
-@router.options(SERIAL_PATH, tags=["trace"], summary="CORS preflight of the resolver",
-                operation_id="resolve_serial_options")  # fmt: skip
-def digital_link_options(gtin: str, lot: str, serial: str | None = None) -> Response:
+def preflight() -> Response:
     """What a browser on another site may ask of the resolver."""
     return Response(status_code=204, headers=CORS | {"Allow": METHODS})
 
 
-_QUALIFIER = "/01/{gtin}/{ai}/{value}"
-_QUALIFIER_SUMMARY = "A Digital Link with a qualifier other than a lot: 400"
+def _route(path: str, summary: str, name: str):
+    """GET and HEAD of one resolver path; its OPTIONS answers a CORS preflight."""
+
+    def register(handler):
+        router.add_api_route(path, handler, methods=["GET"], summary=summary,
+                             operation_id=f"{name}_get", **_RESOLVER_DOC)  # fmt: skip
+        router.add_api_route(path, handler, methods=["HEAD"], summary=f"{summary} (no body)",
+                             operation_id=f"{name}_head", **_RESOLVER_DOC)  # fmt: skip
+        router.add_api_route(path, preflight, methods=["OPTIONS"], include_in_schema=False)
+        return handler
+
+    return register
 
 
-@router.get(_QUALIFIER, tags=["trace"], summary=_QUALIFIER_SUMMARY, response_class=Response)
-@router.head(_QUALIFIER, tags=["trace"], summary=_QUALIFIER_SUMMARY, response_class=Response,
-             operation_id="unsupported_qualifier_head")  # fmt: skip
-def unsupported_qualifier(
-    gtin: str, ai: str, value: str, request: Request, lang: Lang = None
-) -> Response:
-    """This resolver answers a GTIN with a batch/lot (AI 10) only."""
-    chosen = negotiate(lang, request.headers.get("accept-language"))
-    try:
-        resolver.parse(gtin, ai, value)
-    except resolver.BadLink as exc:
-        return _head_aware(request, _bad_link(chosen, exc, value))
-    raise AssertionError("AI 10 is routed to the resolver itself")  # pragma: no cover
+# Each path names its parts for the API's documentation; all are answered alike.
 
 
-@router.get(
-    "/01/{gtin}",
-    tags=["trace"],
-    summary="A GTIN alone: 400 if malformed, else 404",
-    response_class=Response,
-)
-@router.head("/01/{gtin}", tags=["trace"], summary="A GTIN alone, without a body",
-             response_class=Response, operation_id="gtin_only_head")  # fmt: skip
-def gtin_only(gtin: str, request: Request, lang: Lang = None) -> Response:
+@_route(PATH, "GS1 Digital Link resolver: the lot's trace and links", "resolve")
+def digital_link(gtin: str, lot: str, session: SessionDep, request: Request,
+                 settings: SettingsDep, lang: ResolverLang = None,
+                 link_type: LinkType = None) -> Response:  # fmt: skip
+    """GTIN-8/12/13/14 (check digit verified) and lot → a 307 to the ``linkType`` asked
+    for (default: the trace page), or every link as an RFC 9264 linkset."""
+    return _resolve(request, session, settings, lang, link_type)
+
+
+@_route(SERIAL_PATH, "One item of a lot (AI 21 under AI 10): the lot's links", "resolve_serial")
+def digital_link_serial(gtin: str, lot: str, serial: str, session: SessionDep,
+                        request: Request, settings: SettingsDep, lang: ResolverLang = None,
+                        link_type: LinkType = None) -> Response:  # fmt: skip
+    """A serial number (AI 21) under the lot: answered with the lot's links, as the lot is."""
+    return _resolve(request, session, settings, lang, link_type)
+
+
+@_route(ITEM_PATH, "A serialised item (AI 21 under AI 01): 404 unless the record knows it",
+        "resolve_item")  # fmt: skip
+def digital_link_item(gtin: str, serial: str, session: SessionDep, request: Request,
+                      settings: SettingsDep, lang: ResolverLang = None,
+                      link_type: LinkType = None) -> Response:  # fmt: skip
+    """A valid Digital Link of one item; the record keeps lots, not serials: 404 for now."""
+    return _resolve(request, session, settings, lang, link_type)
+
+
+@_route("/01/{gtin}", "A GTIN alone: 400 if malformed, else 404", "gtin_only")
+def gtin_only(gtin: str, session: SessionDep, request: Request, settings: SettingsDep,
+              lang: ResolverLang = None, link_type: LinkType = None) -> Response:  # fmt: skip
     """This resolver has links for lots only: a valid GTIN without a lot is not found."""
-    chosen = negotiate(lang, request.headers.get("accept-language"))
-    try:
-        gtin14, _lot = resolver.parse(gtin, "10", "-")
-    except resolver.BadLink as exc:
-        return _head_aware(request, _bad_link(chosen, exc, ""))
-    page = _not_found(chosen, None, f"GTIN {gtin14}")
-    return _head_aware(request, _with(page, CORS | VARY))
+    return _resolve(request, session, settings, lang, link_type)
+
+
+@_route(ANY_PATH, "Any other path under /01: 400 if no valid Digital Link, else 404",
+        "resolve_any")  # fmt: skip
+def any_path(rest: str, session: SessionDep, request: Request, settings: SettingsDep,
+             lang: ResolverLang = None, link_type: LinkType = None) -> Response:  # fmt: skip
+    """Qualifiers out of order, unknown AIs, empty values, a variant (AI 22) ...: the
+    resolver's own 400 or 404 page, never the API's JSON."""
+    return _resolve(request, session, settings, lang, link_type)
 
 
 @router.get("/.well-known/gs1resolver", tags=["trace"], summary="The resolver's description")
