@@ -340,7 +340,7 @@ class Ingester:
             message.topic,
             extra=_context(message.topic, type(exc).__name__),
         )
-        reason = f"could not be stored: {type(exc).__name__}: {exc}"
+        reason = _not_stored(exc)
         reject = Reject.of(
             topic=message.topic,
             payload=message.payload,
@@ -435,6 +435,14 @@ def _escaped(reject: Reject) -> Reject:
         received_at=reject.received_at,
         redelivered=reject.redelivered,
     )
+
+
+def _not_stored(exc: Exception) -> str:
+    """Why the database refused a message, in the driver's words: SQLAlchemy's own text
+    quotes the statement and its parameters, which tell an operator nothing."""
+    cause = getattr(exc, "orig", None) or exc
+    first = next(iter(str(cause).strip().splitlines()), "")[:300]
+    return f"could not be stored: {type(cause).__name__}: {first}"
 
 
 def _context(topic: str, reason: str) -> dict[str, str]:

@@ -55,7 +55,7 @@ def _handler(ready: ReadyCheck) -> type[BaseHTTPRequestHandler]:
 class HealthServer:
     """``/healthz``, ``/readyz`` and ``/metrics`` on ``host:port``, in a daemon thread."""
 
-    def __init__(self, ready: ReadyCheck, *, host: str = "0.0.0.0", port: int = 0) -> None:
+    def __init__(self, ready: ReadyCheck, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self._server = ThreadingHTTPServer((host, port), _handler(ready))
         self._server.daemon_threads = True
         self._thread = threading.Thread(

@@ -44,10 +44,13 @@ def agritrace(*args: str, env: dict[str, str] | None = None, check: bool = True)
     return proc
 
 
-def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    """``(status, body)`` of a GET; ``(0, b"")`` when nothing answers."""
+def http_get(url: str, timeout: float = 5.0, token: str | None = None) -> tuple[int, bytes]:
+    """``(status, body)`` of a GET (with a bearer ``token``); ``(0, b"")`` when nothing answers."""
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        with urllib.request.urlopen(request, timeout=timeout) as r:
             return r.status, r.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -56,8 +59,12 @@ def http_get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 
 def scrape(url: str) -> dict[tuple[str, tuple], float]:
-    """Prometheus samples at ``url`` as ``{(name, sorted labels): value}``."""
-    status, body = http_get(url)
+    """Prometheus samples at ``url`` as ``{(name, sorted labels): value}``.
+
+    Read with the bootstrap admin token of the tests' environment: the API's /metrics
+    needs one (the ingester's, on its own port, ignores it).
+    """
+    status, body = http_get(url, token=os.environ.get("AGRITRACE_ADMIN_TOKEN"))
     assert status == 200, f"{url} answered {status}"
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value

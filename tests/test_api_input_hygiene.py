@@ -207,19 +207,61 @@ def test_a_polygon_with_too_many_vertices_is_refused_naming_the_cap(
     assert r.status_code == 201, r.text
 
 
-def test_nul_in_a_body_never_names_the_database(client, admin_headers, factory):
+@pytest.mark.parametrize("kind", ["ca\x00nal", "ca\u202enal", "\u200b"])
+def test_a_zone_kind_the_database_could_differ_on_is_a_422_naming_it(
+    client, admin_headers, factory, kind
+):
+    """SQLite stored a NUL that PostgreSQL refused: now both answer the same 422."""
     farmer = factory.farmer()
     ring = [[105.43, 9.23], [105.431, 9.23], [105.431, 9.231], [105.43, 9.23]]
     feature = {
         "type": "Feature",
         "geometry": {"type": "Polygon", "coordinates": [ring]},
-        "properties": {"code": "Z-NUL", "farmer_id": farmer.id, "kind": "ca\x00nal"},
+        "properties": {"code": "Z-NUL", "farmer_id": farmer.id, "kind": kind},
     }
     r = client.post(f"{API}/zones", json=feature, headers=admin_headers)
-    assert r.status_code in (201, 422), r.text
-    assert "postgres" not in r.text.lower()
-    if r.status_code == 422:
-        assert "NUL" in r.json()["detail"]
+    rejected(r, 422, "kind")
+    assert "postgres" not in r.text.lower() and "insert" not in r.text.lower()
+    assert client.get(f"{API}/zones/Z-NUL", headers=admin_headers).status_code == 404
+
+
+# ---------------------------------------------------------------- names that show nothing or lie
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("\u200b", "visible character"),
+        (" \u200b\u200d ", "visible character"),
+        ("Nguy\u202eN nȃhT", "bidirectional"),
+        ("L\u2067ê Văn\u2069 A", "bidirectional"),
+    ],
+)
+def test_a_farmer_name_that_shows_nothing_or_reorders_itself_is_refused(
+    client, admin_headers, name, words
+):
+    r = client.post(f"{API}/farmers", json={"name": name}, headers=admin_headers)
+    detail = rejected(r, 422, "name", words)
+    assert "body.name" in detail or "name:" in detail, detail
+    assert client.get(f"{API}/farmers", headers=admin_headers).json()["count"] == 0
+
+
+def test_a_lot_product_name_with_a_right_to_left_override_is_refused(
+    client, admin_headers, factory
+):
+    field = factory.field()
+    lot = {
+        "code": "LOT-RLO",
+        "field_codes": [field.code],
+        "harvested_on": "2026-04-10",
+        "quantity_kg": 100,
+        "product_name": "Gạo ST25 \u202e52TS oạG",
+    }
+    rejected(client.post(f"{API}/lots", json=lot, headers=admin_headers), 422, "product_name")
+    lot["product_name"] = unicodedata.normalize("NFD", "Gạo thơm ST25 Phước Long")
+    r = client.post(f"{API}/lots", json=lot, headers=admin_headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["product_name"] == "Gạo thơm ST25 Phước Long"
 
 
 def test_the_demo_accepts_its_simulated_clock_and_only_while_it_runs(monkeypatch):

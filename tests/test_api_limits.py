@@ -144,6 +144,34 @@ def test_a_body_within_the_limit_still_reaches_authentication(server):
     assert r.status_code == 401
 
 
+SIXTY_MB = 60 * 2**20  # under the 64 MiB an upload address takes
+
+
+@pytest.mark.parametrize("path", ["ingest/logs", "fields/import", "zones/import"])
+def test_an_anonymous_upload_announcing_60_mb_gets_401_without_sending_it(server, path):
+    """Before, the server waited for the body (here a 408 after 2 s; 64 MiB read in all)."""
+    with socket.create_connection(server) as sock:
+        sock.sendall(_head(f"{API}/{path}", Content_Length=str(SIXTY_MB)))
+        started = time.monotonic()
+        status, body = _read_answer(sock)
+    assert status == 401 and "missing token" in body["detail"]
+    assert time.monotonic() - started < 1.5  # not the body timeout's 408
+
+
+@pytest.mark.parametrize("token", [None, "not-a-token-of-anyone"], ids=["anonymous", "unknown"])
+def test_a_chunked_upload_without_a_valid_token_is_refused_unread(server, token):
+    headers = {"Transfer_Encoding": "chunked"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    with socket.create_connection(server) as sock:
+        sock.sendall(_head(f"{API}/ingest/logs", **headers))
+        sent = _send_body(sock, SIXTY_MB, chunked=True)
+        status, _body = _read_answer(sock)
+    assert status == 401
+    # What kernels buffer on loopback before the answer arrives, not the 60 MB.
+    assert sent < 8 * 2**20, sent
+
+
 def test_the_limit_answers_in_process_and_uploads_take_more(client, admin_headers, factory):
     big = b'{"name": "' + b"x" * (LIMIT + 10) + b'"}'
     r = client.post(f"{API}/farmers", content=big, headers={"Content-Type": "application/json"})

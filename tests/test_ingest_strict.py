@@ -225,3 +225,51 @@ def test_a_flight_log_in_nfd_is_stored_in_nfc(session, drone):
     session.expire_all()
     m = session.exec(select(Mission).where(Mission.mission_id == "LOG-NFD")).scalar_one()
     assert m.operator_id == name
+
+
+# ---------------------------------------------------------------- text the database could differ on
+
+
+@pytest.mark.parametrize(
+    ("operator", "words"),
+    [
+        ("PILOT\x00007", "control characters"),
+        ("PILOT-\u202e700", "bidirectional"),
+        ("\u200b", "visible character"),
+    ],
+)
+def test_a_mission_operator_the_backends_could_differ_on_is_a_reject_naming_it(
+    session, db, drone, operator, words
+):
+    """SQLite stored a NUL that PostgreSQL refused, with a reason quoting the INSERT."""
+    result = store(session, msg("mission", start_event("M-NUL") | {"operator_id": operator}))
+    assert (result.rejected, result.events) == (1, 0)
+    (reason,) = reasons(session)
+    assert "operator_id: " in reason and words in reason, reason
+    assert "INSERT" not in reason and "SQL" not in reason
+    assert session.exec(select(Mission)).first() is None
+
+
+def test_a_flight_log_with_a_nul_operator_keeps_its_points(session, db, drone):
+    """The JSON escape \\u0000 is no NUL byte in the file: it used to cost the whole log."""
+    points = stream(3, mission_id="LOG-OP")
+    start = orjson.dumps(start_event("LOG-OP") | {"operator_id": "P\x00"})
+    assert b"\\u0000" in start and b"\x00" not in start
+    data = b"\n".join([start, *map(orjson.dumps, points)])
+    result = logs.ingest_log(session, data=data, name="flight.jsonl", drone="D1")
+    assert (result.stored, result.rejected) == (3, 1)
+    assert "operator_id" in reasons(session)[0]
+    assert count_points(db) == (3, 3)
+
+
+def test_a_message_the_database_refuses_is_kept_without_the_statement():
+    from sqlalchemy.exc import DataError
+
+    from drone_ingest.client import _not_stored
+
+    orig = ValueError("value too long for type character varying(64)\nDETAIL: more")
+    exc = DataError("INSERT INTO missions (mission_id) VALUES (%(m)s)", {"m": "x" * 99}, orig)
+    reason = _not_stored(exc)
+    assert reason == (
+        "could not be stored: ValueError: value too long for type character varying(64)"
+    )

@@ -5,11 +5,16 @@ JSON schema of the request that fills it, so a length changed on one side only i
 caught here, whatever way the models share their constraints.
 """
 
+import unicodedata
+from typing import Annotated
+
 import pytest
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy import Enum
 from sqlmodel import SQLModel
 
 from traceability import models
+from traceability.ingest import contract
 
 # The request schema that fills each table the API writes.
 WRITTEN_BY = {
@@ -99,3 +104,92 @@ def test_request_text_fits_its_column(table):
 def test_codes_naming_other_rows_fit_their_column(schema, name, column):
     limit = _max_length(schema.model_json_schema()["properties"][name])
     assert limit is not None and limit <= _column_length(column), (schema.__name__, name, limit)
+
+
+# ---------------------------------------------------------------- text every request may send
+
+# Every request schema whose text reaches the database, the drones' contract included.
+TEXT_SCHEMAS = [
+    *WRITTEN_BY.values(),
+    models.OrganisationUpdate,
+    contract.MissionStartIn,
+    contract.MissionEndIn,
+    contract.TelemetryIn,
+    contract.StatusIn,
+]
+
+
+def _is_text(prop: dict) -> bool:
+    """Whether a JSON schema property is free text (not a date, an enumeration or a list)."""
+    options = prop.get("anyOf", [prop])
+    return any(p.get("type") == "string" and "format" not in p and "enum" not in p for p in options)
+
+
+TEXT_FIELDS = [
+    (schema, name)
+    for schema in TEXT_SCHEMAS
+    for name, prop in schema.model_json_schema()["properties"].items()
+    if _is_text(prop)
+]
+
+
+def _field(schema: type[BaseModel], name: str) -> TypeAdapter:
+    info = schema.model_fields[name]
+    if not info.metadata:
+        return TypeAdapter(info.annotation)
+    return TypeAdapter(Annotated[info.annotation, *info.metadata])
+
+
+def test_the_text_fields_are_found():
+    names = {(s.__name__, n) for s, n in TEXT_FIELDS}
+    assert {("FarmerCreate", "name"), ("ZoneProperties", "kind")} <= names
+    assert ("MissionStartIn", "operator_id") in names and ("LotCreate", "product_name") in names
+    assert len(TEXT_FIELDS) > 40
+
+
+@pytest.mark.parametrize(
+    ("schema", "name"), TEXT_FIELDS, ids=[f"{s.__name__}.{n}" for s, n in TEXT_FIELDS]
+)
+@pytest.mark.parametrize(
+    "bad", ["A\x00B", "A\x07B", "A\x85B", "A\u202eB", "A\u202aB", "A\u2066B", "A\u2069B"]
+)
+def test_no_request_text_holds_a_control_or_a_bidi_override(schema, name, bad):
+    """One rule on both backends: SQLite would store NUL where PostgreSQL refuses it."""
+    with pytest.raises(ValidationError):
+        _field(schema, name).validate_python(bad)
+
+
+NAME_FIELDS = [
+    (models.FarmerCreate, "name"),
+    (models.FarmerCreate, "village"),
+    (models.FieldProperties, "name"),
+    (models.OrganisationCreate, "name"),
+    (models.OrganisationUpdate, "brand"),
+    (models.InputProductCreate, "name"),
+    (models.LotCreate, "product_name"),
+    (models.LotCreate, "brand"),
+    (models.UserCreate, "name"),
+    (models.DroneCreate, "operator"),
+    (models.ZoneProperties, "kind"),
+    (models.ZoneProperties, "name"),
+    (contract.MissionStartIn, "operator_id"),
+]
+
+
+@pytest.mark.parametrize(("schema", "name"), NAME_FIELDS)
+@pytest.mark.parametrize(
+    "blank",
+    # zero-width space, zero-width joiner, word joiner, Hangul filler, a lone combining
+    # acute, a byte order mark, a blank braille cell
+    ["\u200b", "\u200d", " \u2060 ", "\u3164", "\u0301", "\ufeff", "\u2800\u200b"],
+)
+def test_a_name_with_nothing_visible_is_refused(schema, name, blank):
+    with pytest.raises(ValidationError, match="visible character"):
+        _field(schema, name).validate_python(blank)
+
+
+@pytest.mark.parametrize(("schema", "name"), NAME_FIELDS)
+def test_vietnamese_names_pass_in_nfc(schema, name):
+    check = _field(schema, name)
+    for text in ("Nguyễn Thị Ánh", "Hợp tác xã Phước Long", "Lúa ST25", "Ấp 3 — Giá Rai"):
+        assert check.validate_python(unicodedata.normalize("NFD", text)) == text

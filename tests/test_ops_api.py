@@ -6,17 +6,21 @@ import signal
 import subprocess
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import ValidationError
 
+from tests.conftest import ADMIN_TOKEN
 from tests.mqtt import free_port, wait_until
 from tests.ops import AGRITRACE, ROOT, agritrace, http_get, sample, scrape
 from traceability.api.main import create_app
+from traceability.config import get_settings
 from traceability.db import make_engine
 
 
 def _samples(client: TestClient) -> dict:
-    r = client.get("/metrics")
+    r = client.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/plain")
     return {
@@ -85,6 +89,40 @@ def test_metrics_count_requests_by_route_template(client):
     assert not any("NO-SUCH-LOT" in str(labels) for _, labels in after)
     hist = ("agritrace_http_request_duration_seconds_count", (("method", "GET"), ("route", route)))
     assert after[hist] - before.get(hist, 0.0) == 3
+
+
+METRICS_TOKEN = "scraper-" + "7" * 32
+
+
+def test_metrics_are_read_by_the_office_the_admin_or_the_metrics_token(
+    client, factory, monkeypatch
+):
+    """Routes, counts and timings tell an outsider what is used and when: not for anyone."""
+    monkeypatch.setenv("AGRITRACE_METRICS_TOKEN", METRICS_TOKEN)
+    get_settings.cache_clear()
+    anonymous = client.get("/metrics")
+    assert anonymous.status_code == 401 and "missing token" in anonymous.json()["detail"]
+    assert "agritrace_http_requests" not in anonymous.text
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer " + "8" * 40})
+    assert wrong.status_code == 401
+    for role in ("operator", "cooperative"):
+        r = client.get("/metrics", headers=factory.token(role))
+        assert r.status_code == 403 and "AGRITRACE_METRICS_TOKEN" in r.json()["detail"]
+    readers = [
+        factory.token("office"),
+        {"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        {"Authorization": f"Bearer {METRICS_TOKEN}"},
+    ]
+    for headers in readers:
+        r = client.get("/metrics", headers=headers)
+        assert r.status_code == 200 and "agritrace_http_requests_total" in r.text
+
+
+def test_a_short_metrics_token_stops_the_server_before_it_serves(monkeypatch):
+    monkeypatch.setenv("AGRITRACE_METRICS_TOKEN", "short")
+    get_settings.cache_clear()
+    with pytest.raises(ValidationError, match="AGRITRACE_METRICS_TOKEN must be at least 32"):
+        get_settings()
 
 
 def test_serve_with_two_workers_logs_json_and_adds_up_their_metrics(tmp_path):

@@ -25,7 +25,7 @@ from tests.mqtt import (  # noqa: F401 - fixtures
     stream,
     wait_until,
 )
-from tests.ops import IngestProcess, agritrace, sample
+from tests.ops import IngestProcess, agritrace, http_get, sample
 
 pytestmark = pytest.mark.integration
 
@@ -232,3 +232,20 @@ def test_bad_log_format_is_refused(tmp_path):
     proc = agritrace("ingest", *args, check=False)
     assert proc.returncode != 0
     assert "text or json" in proc.stderr
+
+
+def test_the_ingesters_health_server_listens_on_this_machine_unless_told(monkeypatch):
+    """/metrics names every drone's traffic: not on every interface by default."""
+    from drone_ingest.health import HealthServer
+    from traceability.config import Settings
+
+    monkeypatch.delenv("AGRITRACE_INGEST_HTTP_HOST", raising=False)
+    assert Settings(_env_file=None).ingest_http_host == "127.0.0.1"
+    server = HealthServer(lambda: {"ok": True}).start()
+    try:
+        assert server._server.server_address[0] == "127.0.0.1"
+        assert http_get(f"http://127.0.0.1:{server.port}/healthz")[0] == 200
+    finally:
+        server.stop()
+    monkeypatch.setenv("AGRITRACE_INGEST_HTTP_HOST", "0.0.0.0")
+    assert Settings(_env_file=None).ingest_http_host == "0.0.0.0"

@@ -2,7 +2,7 @@
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A bootstrap token is an admin's password to every record: short ones can be guessed.
@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     topic_prefix: str = "agri"
     public_base_url: str = "http://localhost:8000"
     admin_token: str | None = None
+    # A bearer token that reads the API's /metrics and nothing else (a Prometheus scraper);
+    # office and admin tokens read it too.
+    metrics_token: str | None = None
     # The Ed25519 key that signs the transparency log's checkpoints: a file kept outside
     # the database (and ideally off the database's machine).
     checkpoint_key_file: str | None = None
@@ -41,9 +44,10 @@ class Settings(BaseSettings):
     # acknowledges (one that crashes them all): see drone_ingest.amqp.
     ingest_delivery_limit: int = Field(default=5, ge=0, le=1000)
     max_payload_bytes: int = 1_000_000
-    # The ingester's own HTTP port for /healthz, /readyz and /metrics (0: none).
+    # The ingester's own HTTP port for /healthz, /readyz and /metrics (0: none), on this
+    # machine only unless told otherwise (a container sets 0.0.0.0 for its network).
     ingest_http_port: int = 0
-    ingest_http_host: str = "0.0.0.0"
+    ingest_http_host: str = "127.0.0.1"
     # "text" for people, "json" (one object per line) for a log collector.
     log_format: str = "text"
 
@@ -71,14 +75,15 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 64 * 1_048_576
     body_timeout_s: float = 30.0
 
-    @field_validator("admin_token")
+    @field_validator("admin_token", "metrics_token")
     @classmethod
-    def _long_admin_token(cls, value: str | None) -> str | None:
+    def _long_token(cls, value: str | None, info: ValidationInfo) -> str | None:
         if not value:
             return None  # set but empty (as docker-compose passes it) is unset
         if len(value) < ADMIN_TOKEN_MIN_LENGTH:
+            name = f"AGRITRACE_{info.field_name.upper()}"
             raise ValueError(
-                f"AGRITRACE_ADMIN_TOKEN must be at least {ADMIN_TOKEN_MIN_LENGTH} characters "
+                f"{name} must be at least {ADMIN_TOKEN_MIN_LENGTH} characters "
                 f"(it has {len(value)}); generate one with: "
                 "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
             )

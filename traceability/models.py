@@ -152,21 +152,54 @@ Code = Annotated[
 ]
 
 
+# Bidirectional embeddings, overrides and isolates reorder what follows them on screen: a
+# name holding U+202E shows its letters backwards to a buyer, a spoof the eye cannot see.
+_BIDI_CONTROLS = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x206A))))
+# Letters and symbols to Unicode that draw nothing (Hangul fillers, the blank braille cell).
+_BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+
+
 def _no_control(value: str) -> str:
     # PostgreSQL refuses NUL in text while SQLite stores it: refuse control characters up
     # front so both backends give the same clear answer (tabs and line breaks are fine).
-    if any((ord(c) < 32 and c not in "\t\n\r") or c == "\x7f" for c in value):
+    if any((ord(c) < 32 and c not in "\t\n\r") or "\x7f" <= c <= "\x9f" for c in value):
         raise ValueError("must not contain control characters (such as NUL)")
+    if value.isascii():
+        return value
+    if not _BIDI_CONTROLS.isdisjoint(value):
+        raise ValueError(
+            "must not contain bidirectional controls (U+202A-U+202E, U+2066-U+2069): "
+            "they change the order in which the text is shown"
+        )
     # One spelling per text: "Giá Rai" typed on a phone that composes accents and on one
     # that does not is one village (NFC, as the web and most keyboards write it).
-    return value if value.isascii() else unicodedata.normalize("NFC", value)
+    return unicodedata.normalize("NFC", value)
+
+
+def visible(value: str) -> bool:
+    """Whether ``value`` shows anything: a letter, digit, punctuation mark or symbol.
+
+    >>> visible("Cà Mau"), visible("\u200b"), visible("\u3164 \u0301")
+    (True, False, False)
+    """
+    if value.isascii():
+        return any("!" <= c <= "~" for c in value)
+    return any(unicodedata.category(c)[0] in "LNPS" and c not in _BLANK for c in value)
+
+
+def _visible(value: str) -> str:
+    # A lone zero-width space passes "not empty once trimmed" and shows as nothing.
+    if value and not visible(value):
+        raise ValueError("must contain a visible character (not only blank or zero-width ones)")
+    return value
 
 
 NoControl = AfterValidator(_no_control)
+Visible = AfterValidator(_visible)
 # Text a person typed, trimmed; its length is the field's own max_length.
-Text = Annotated[str, StringConstraints(strip_whitespace=True), NoControl]
+Text = Annotated[str, StringConstraints(strip_whitespace=True), NoControl, Visible]
 # A name: text that is not empty once trimmed.
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), NoControl]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1), NoControl, Visible]
 # Text kept exactly as sent (a note's layout, a registration number).
 RawText = Annotated[str, NoControl]
 # The usual length of a name or a short description.
@@ -908,9 +941,7 @@ class NoSprayZoneBase(SQLModel):
     """What a client says about a no-spray zone beside its geometry."""
 
     code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
-    kind: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)] = Field(
-        max_length=32
-    )
+    kind: Name = Field(max_length=32)
     name: Text | None = Field(default=None, max_length=NAME_LENGTH)
     buffer_m: Annotated[float, PField(ge=0, le=1000, allow_inf_nan=False)] = 0.0
 

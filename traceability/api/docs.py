@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
 
+from traceability.api import security
 from traceability.errors import NotFound
 
 SWAGGER_DIR = Path(__file__).resolve().parent / "static" / "swagger-ui"
@@ -33,7 +34,7 @@ def docs_page(request: Request) -> Response:
     """Swagger UI, its script, style and icon all from this server."""
     root = request.scope.get("root_path", "")
     app = request.app
-    return get_swagger_ui_html(
+    page = get_swagger_ui_html(
         openapi_url=root + app.openapi_url,
         title=f"{app.title} — API",
         swagger_js_url=f"{root}/docs/static/swagger-ui-bundle.js",
@@ -43,11 +44,20 @@ def docs_page(request: Request) -> Response:
         # The default validator badge calls a server on the internet.
         swagger_ui_parameters={"validatorUrl": None},
     )
+    return _own_policy(page)
+
+
+def _own_policy(page: Response) -> Response:
+    """``page`` with a policy admitting its own inline scripts (by hash) and Swagger UI's
+    icons, which its stylesheet holds as ``data:`` images."""
+    csp = security.page_policy(bytes(page.body).decode(), images="'self' data:")
+    page.headers["Content-Security-Policy"] = csp
+    return page
 
 
 def oauth2_redirect() -> Response:
     """Swagger UI's OAuth2 redirect page."""
-    return get_swagger_ui_oauth2_redirect_html()
+    return _own_policy(get_swagger_ui_oauth2_redirect_html())
 
 
 def static_file(name: str) -> Response:

@@ -12,9 +12,11 @@ so that scanning random codes cannot grow the number of series.
 """
 
 import os
+import secrets
 import time
+from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -27,7 +29,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from traceability.api.deps import SessionDep
+from traceability.api.deps import SessionDep, current_user
+from traceability.config import Settings, get_settings
+from traceability.models import Role
 
 REQUESTS = Counter(
     "agritrace_http_requests", "HTTP requests answered.", ["method", "route", "status"]
@@ -62,9 +66,40 @@ def readyz(session: SessionDep) -> JSONResponse:
     return JSONResponse({"status": "ready", "checks": {"database": True}})
 
 
-@router.get("/metrics", response_class=Response)
+def metrics_reader(
+    request: Request,
+    session: SessionDep,
+    settings: Annotated[Settings, Depends(get_settings)],
+    authorization: Annotated[str | None, Header()] = None,
+) -> None:
+    """The office, the admin, or a scraper with ``AGRITRACE_METRICS_TOKEN``: the routes and
+    counts of every request are not for anyone who asks."""
+    scheme, _, token = (authorization or "").partition(" ")
+    wanted = settings.metrics_token
+    if (
+        wanted
+        and scheme.lower() == "bearer"
+        and secrets.compare_digest(token.strip().encode(), wanted.encode())
+    ):
+        return
+    user = current_user(request, session, settings, authorization)
+    if user.role not in (Role.admin, Role.office):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            "metrics are read by the office, the admin or with AGRITRACE_METRICS_TOKEN; "
+            f"you are {user.role}",
+        )
+
+
+@router.get(
+    "/metrics",
+    response_class=Response,
+    dependencies=[Depends(metrics_reader)],
+    responses={401: {"description": "no token"}, 403: {"description": "not office or admin"}},
+)
 def metrics() -> Response:
-    """Prometheus metrics of this process (or of every worker, with several)."""
+    """Prometheus metrics of this process (or of every worker, with several): office,
+    admin, or ``Authorization: Bearer $AGRITRACE_METRICS_TOKEN``."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

@@ -31,7 +31,9 @@ class _TooLarge(Exception):
     pass
 
 
-async def _answer(send: Send, status: int, detail: str) -> None:
+async def _answer(
+    send: Send, status: int, detail: str, headers: Collection[tuple[bytes, bytes]] = ()
+) -> None:
     """A JSON error answered before the application runs; the connection is closed after."""
     body = orjson.dumps({"detail": detail})
     await send(
@@ -42,6 +44,7 @@ async def _answer(send: Send, status: int, detail: str) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                *headers,
             ],
         }
     )

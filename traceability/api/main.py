@@ -27,6 +27,7 @@ from traceability.api.routes import (
     transparency,
 )
 from traceability.api.routes import app as farmers_app
+from traceability.api.security import AuthFirst, SameOrigin, SecurityHeaders
 from traceability.config import Settings, get_settings
 from traceability.db import get_session
 
@@ -52,15 +53,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         redoc_url=None,
     )
     errors.install(app)
-    # Added last, run first: a refused body is never parsed nor its token checked.
+    uploads = [f"{API_PREFIX}/{p}" for p in UPLOAD_PATHS]
+    # Added last, run first: a refused body is never parsed; an upload's token is checked
+    # before its body is read, and a write from another site is refused before either.
     app.add_middleware(CleanText)
     app.add_middleware(
         BodyLimit,
         max_bytes=limits.max_body_bytes,
         upload_bytes=limits.max_upload_bytes,
-        upload_paths=[f"{API_PREFIX}/{p}" for p in UPLOAD_PATHS],
+        upload_paths=uploads,
         timeout_s=limits.body_timeout_s,
     )
+    app.add_middleware(AuthFirst, paths=uploads)
+    app.add_middleware(SameOrigin)
     docs.install(app)
     # The trace router holds both /api/v1/trace/... and the public pages (/t/..., /01/...).
     # Routes are matched in order, and a buyer's scan is the request that comes most often.
@@ -86,6 +91,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     bind(app, engine=engine, settings=settings)
     farmers_app.install(app, API_PREFIX)
     health.install(app)
+    # Outermost: every answer carries them, a refusal of the middlewares above included.
+    app.add_middleware(SecurityHeaders)
     return app
 
 

@@ -14,19 +14,18 @@ leniency of the contract, ``spraying`` sent as 0 or 1, is a native union too.
 
 import re
 import sys
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
-from pydantic import AfterValidator, BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError
+from pydantic import BaseModel, ConfigDict, GetCoreSchemaHandler, ValidationError
 from pydantic import Field as PField
 from pydantic_core import core_schema
 
 from traceability.config import get_settings
-from traceability.models import CODE_LENGTH, Code, MissionType, Unit
+from traceability.models import CODE_LENGTH, Code, MissionType, NoControl, Unit, Visible
 
 #: Topic kinds of the contract, ``{prefix}/drones/{drone_id}/{kind}``.
 KINDS = ("telemetry", "mission", "status")
@@ -136,12 +135,10 @@ class _Timestamp:
         return {"type": "string", "format": "date-time"}
 
 
-def _nfc(value: str) -> str:
-    return unicodedata.normalize("NFC", value)
-
-
-#: Free text from a device, in NFC so that one name typed on two phones is one name.
-DeviceText = Annotated[str, PField(max_length=64), AfterValidator(_nfc)]
+#: Free text from a device: the rule of every text the API stores (:data:`models.Name`: no
+#: NUL or other control, no bidirectional control, something visible, NFC so that one
+#: name typed on two phones is one name), so both backends store the same.
+DeviceText = Annotated[str, PField(max_length=64), NoControl, Visible]
 
 
 class _ApplicatorState:
