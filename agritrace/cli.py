@@ -315,7 +315,12 @@ def trace_snapshots(
 @app.command("import-fields")
 def import_fields(
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="GeoJSON FeatureCollection")
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="GeoJSON FeatureCollection, or an ISO 11783-10 TASKDATA.XML (its partfields)",
+        ),
     ],
     crs: Annotated[
         str | None, typer.Option(help="CRS of the file, e.g. EPSG:3405 (VN-2000 / UTM 48N)")
@@ -335,10 +340,13 @@ def import_fields(
     from traceability.errors import AgritraceError
     from traceability.services.fields import import_fields as run_import
 
-    try:
-        doc = orjson.loads(file.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise typer.BadParameter(f"{file} is not JSON: {exc}") from exc
+    if file.name.upper() == "TASKDATA.XML" or file.read_bytes()[:64].lstrip().startswith(b"<"):
+        doc = _partfields(file)
+    else:
+        try:
+            doc = orjson.loads(file.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise typer.BadParameter(f"{file} is not JSON: {exc}") from exc
     crs = crs or _declared_crs(doc)
     features = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(features, list):
@@ -363,6 +371,20 @@ def import_fields(
             raise typer.Exit(1) from exc
     total = sum(r.area_ha for r in rows)
     typer.echo(f"imported {len(rows)} fields, {total:,.2f} ha" + (f" (from {crs})" if crs else ""))
+
+
+def _partfields(file: Path) -> dict:
+    """A TASKDATA.XML's partfields as a FeatureCollection (ISO 11783-10 is WGS84)."""
+    from traceability.errors import AgritraceError
+    from traceability.ingest.sources import isoxml
+
+    try:
+        features = isoxml.partfield_features({"TASKDATA.XML": file.read_bytes()})
+    except AgritraceError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if not features:
+        raise typer.BadParameter(f"{file} holds no partfield with a boundary polygon")
+    return {"type": "FeatureCollection", "features": features}
 
 
 def _declared_crs(doc: object) -> str | None:
@@ -527,18 +549,36 @@ def ingest(
 @app.command("ingest-log")
 def ingest_log(
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON-lines log")
+        Path,
+        typer.Argument(
+            exists=True,
+            help="a flight log: agritrace's CSV or JSON lines, a MAVLink .tlog or .bin, an "
+            "ISO 11783-10 TaskData folder or zip, or a vendor's CSV read with --columns",
+        ),
     ],
     drone: Annotated[
-        str | None, typer.Option(help="drone code, when the log does not name it")
+        str | None,
+        typer.Option(help="drone code, when the log does not name it (TaskData: the device's)"),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(
+            help="a vendor CSV's columns: lat=COL,lon=COL,time=COL,spraying=COL,flow=COL,... "
+            "or a saved mapping's name (see README)"
+        ),
     ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Ingest a flight log recorded without coverage, through the same pipeline."""
     _select_database(database_url)
+    from traceability.errors import AgritraceError
     from traceability.ingest.logs import ingest_log_file
 
-    ingest_log_file(file, drone=drone)
+    try:
+        ingest_log_file(file, drone=drone, columns=columns)
+    except AgritraceError as exc:
+        typer.secho(f"nothing ingested: {exc}", err=True, fg="red")
+        raise typer.Exit(1) from exc
 
 
 @app.command("simulate")
