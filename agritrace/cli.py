@@ -581,6 +581,55 @@ def ingest_log(
         raise typer.Exit(1) from exc
 
 
+@app.command("mavlink-bridge")
+def mavlink_bridge(
+    connect: Annotated[
+        str,
+        typer.Option(
+            help="the vehicle's link, as pymavlink names it: udpin:0.0.0.0:14550, "
+            "udpout:HOST:PORT, tcp:HOST:PORT or a serial device (/dev/ttyUSB0)"
+        ),
+    ],
+    drone: Annotated[str, typer.Option(help="the drone's code (register it first)")],
+    mqtt_url: Annotated[str | None, typer.Option(help="broker, default AGRITRACE_MQTT_URL")] = None,
+    pump_lpm: Annotated[
+        float | None,
+        typer.Option(help="the sprayer pump's flow at full output, L/min (gives each fix a flow)"),
+    ] = None,
+    baud: Annotated[int, typer.Option(help="serial links: bits per second")] = 57600,
+) -> None:
+    """Publish one MAVLink vehicle's live telemetry as the MQTT contract (until Ctrl-C)."""
+    import logging
+    import signal
+
+    from drone_ingest.mavlink_bridge import MavlinkBridge
+    from traceability.config import get_settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    settings = get_settings()
+    url = mqtt_url or settings.mqtt_url
+    if not url:
+        raise typer.BadParameter("no broker: give --mqtt-url or set AGRITRACE_MQTT_URL")
+    bridge = MavlinkBridge(
+        connect=connect,
+        drone=drone,
+        mqtt_url=url,
+        prefix=settings.topic_prefix,
+        pump_lpm=pump_lpm,
+        baud=baud,
+    )
+    signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
+    try:
+        counts = bridge.run()
+    except KeyboardInterrupt:
+        bridge.stop()
+        counts = bridge.counts
+    typer.echo(
+        f"{counts.messages} MAVLink messages, {counts.points} points and {counts.events} "
+        f"mission events published, {counts.unread} not read, {counts.links} link(s)"
+    )
+
+
 @app.command("simulate")
 def simulate(
     drones: Annotated[int, typer.Option(help="drones flying at once")] = 10,
