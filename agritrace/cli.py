@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from agritrace import ops_cli, transparency_cli
+from agritrace import fleet_cli, ops_cli, transparency_cli
 from agritrace.database import (
     DEMO_DATABASE_URL,
     DatabaseUrl,
@@ -51,6 +51,8 @@ app.add_typer(ops_cli.devices_app, name="devices")
 app.command("backup")(ops_cli.backup)
 app.command("restore")(ops_cli.restore)
 app.command("dead-letters")(ops_cli.dead_letters)
+app.command("ingest-log")(fleet_cli.ingest_log)
+app.command("mavlink-bridge")(fleet_cli.mavlink_bridge)
 
 
 @db_app.command("upgrade")
@@ -315,7 +317,12 @@ def trace_snapshots(
 @app.command("import-fields")
 def import_fields(
     file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="GeoJSON FeatureCollection")
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help="GeoJSON FeatureCollection, or an ISO 11783-10 TASKDATA.XML (its partfields)",
+        ),
     ],
     crs: Annotated[
         str | None, typer.Option(help="CRS of the file, e.g. EPSG:3405 (VN-2000 / UTM 48N)")
@@ -335,10 +342,13 @@ def import_fields(
     from traceability.errors import AgritraceError
     from traceability.services.fields import import_fields as run_import
 
-    try:
-        doc = orjson.loads(file.read_bytes())
-    except orjson.JSONDecodeError as exc:
-        raise typer.BadParameter(f"{file} is not JSON: {exc}") from exc
+    if file.name.upper() == "TASKDATA.XML" or file.read_bytes()[:64].lstrip().startswith(b"<"):
+        doc = _partfields(file)
+    else:
+        try:
+            doc = orjson.loads(file.read_bytes())
+        except orjson.JSONDecodeError as exc:
+            raise typer.BadParameter(f"{file} is not JSON: {exc}") from exc
     crs = crs or _declared_crs(doc)
     features = doc.get("features") if isinstance(doc, dict) else None
     if not isinstance(features, list):
@@ -363,6 +373,20 @@ def import_fields(
             raise typer.Exit(1) from exc
     total = sum(r.area_ha for r in rows)
     typer.echo(f"imported {len(rows)} fields, {total:,.2f} ha" + (f" (from {crs})" if crs else ""))
+
+
+def _partfields(file: Path) -> dict:
+    """A TASKDATA.XML's partfields as a FeatureCollection (ISO 11783-10 is WGS84)."""
+    from traceability.errors import AgritraceError
+    from traceability.ingest.sources import isoxml
+
+    try:
+        features = isoxml.partfield_features({"TASKDATA.XML": file.read_bytes()})
+    except AgritraceError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    if not features:
+        raise typer.BadParameter(f"{file} holds no partfield with a boundary polygon")
+    return {"type": "FeatureCollection", "features": features}
 
 
 def _declared_crs(doc: object) -> str | None:
@@ -478,18 +502,6 @@ def report(
         sys.stdout.buffer.flush()
 
 
-def _select_database(url: str | None) -> None:
-    # The ingester reads the process's settings; this command's process is its own, so the
-    # option is handed over as the setting it overrides.
-    import os
-
-    from traceability.config import get_settings
-
-    if url:
-        os.environ["AGRITRACE_DATABASE_URL"] = url
-        get_settings.cache_clear()
-
-
 @app.command("ingest")
 def ingest(
     mqtt_url: Annotated[str | None, typer.Option(help="broker, default AGRITRACE_MQTT_URL")] = None,
@@ -511,7 +523,7 @@ def ingest(
     ] = None,
 ) -> None:
     """Run the ingester: MQTT, or RabbitMQ's queue over AMQP (several may share the load)."""
-    _select_database(database_url)
+    fleet_cli.select_database(database_url)
     from drone_ingest.service import run_ingester
 
     status = run_ingester(
@@ -522,23 +534,6 @@ def ingest(
         log_format=log_format,
     )
     raise typer.Exit(status)
-
-
-@app.command("ingest-log")
-def ingest_log(
-    file: Annotated[
-        Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSON-lines log")
-    ],
-    drone: Annotated[
-        str | None, typer.Option(help="drone code, when the log does not name it")
-    ] = None,
-    database_url: DatabaseUrl = None,
-) -> None:
-    """Ingest a flight log recorded without coverage, through the same pipeline."""
-    _select_database(database_url)
-    from traceability.ingest.logs import ingest_log_file
-
-    ingest_log_file(file, drone=drone)
 
 
 @app.command("simulate")

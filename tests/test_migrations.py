@@ -101,3 +101,22 @@ def test_migration_0011_rewrites_names_in_nfc_and_leaves_the_diary_alone(fresh_d
         assert fields.list_seasons(s, crop="lúa", offset=0, limit=10)[1] == 1
         verification = diary.verify_chain(s, field_code=code)
         assert verification.valid and verification.entries == 1, verification
+
+
+# ---- 0012: missions record their source
+
+
+def test_migration_0012_gives_missions_stored_before_the_contract_as_source(fresh_db):
+    migrate(fresh_db, "0011")
+    with fresh_db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO missions (mission_id, drone_code, status, planned_field_codes, "
+                "point_count, flags, zones, dirty, created_at) VALUES "
+                "('M-OLD', 'D-1', 'open', '[]', 0, '[]', '[]', true, :now)"
+            ),
+            {"now": datetime(2026, 3, 1, 1, 0)},
+        )
+    migrate(fresh_db)
+    with fresh_db.connect() as conn:
+        assert conn.execute(text("SELECT source FROM missions")).scalar_one() == "contract"

@@ -280,6 +280,17 @@ class MissionType(StrEnum):
     seed = "seed"
 
 
+class MissionSource(StrEnum):
+    """Where a mission's record came from: agritrace's own contract (MQTT, a JSON or CSV
+    log in its keys), a MAVLink telemetry log or stream, an ISO 11783-10 TaskData set, or
+    a vendor's flight-record export read through a column mapping."""
+
+    contract = "contract"
+    mavlink = "mavlink"
+    isoxml = "isoxml"
+    csv = "csv"
+
+
 class MissionStatus(StrEnum):
     """A mission is open until its end event arrives."""
 
@@ -1028,6 +1039,9 @@ class Mission(SQLModel, table=True):
     operator_id: str | None = Field(default=None, max_length=64)
     planned_field_codes: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     status: MissionStatus = Field(default=MissionStatus.open, max_length=16)
+    source: MissionSource = Field(
+        default=MissionSource.contract, sa_column_kwargs={"server_default": "contract"}
+    )
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reported_area_ha: float | None = None
@@ -1110,6 +1124,7 @@ class MissionPublic(BaseModel):
     type: MissionType | None
     product_code: str | None
     status: MissionStatus
+    source: MissionSource = MissionSource.contract
     started_at: datetime | None
     ended_at: datetime | None
     point_count: int

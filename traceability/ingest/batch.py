@@ -12,7 +12,7 @@ from typing import Any
 
 from traceability.ingest.contract import MissionEndIn, MissionStartIn, Point, StatusIn
 from traceability.ingest.rejects import Reject
-from traceability.models import utcnow
+from traceability.models import MissionSource, utcnow
 
 
 @dataclass(slots=True)
@@ -38,6 +38,8 @@ class IngestBatch:
     events: list[tuple[int, str, MissionStartIn | MissionEndIn]] = field(default_factory=list)
     statuses: list[tuple[int, str, StatusIn]] = field(default_factory=list)
     rejects: list[Reject] = field(default_factory=list)
+    #: What the batch's records were translated from: the source of the missions it creates.
+    origin: MissionSource = MissionSource.contract
 
     def source(
         self,

@@ -25,7 +25,15 @@ from pydantic import Field as PField
 from pydantic_core import core_schema
 
 from traceability.config import get_settings
-from traceability.models import CODE_LENGTH, Code, MissionType, NoControl, Unit, Visible
+from traceability.models import (
+    CODE_LENGTH,
+    Code,
+    MissionSource,
+    MissionType,
+    NoControl,
+    Unit,
+    Visible,
+)
 
 #: Topic kinds of the contract, ``{prefix}/drones/{drone_id}/{kind}``.
 KINDS = ("telemetry", "mission", "status")
@@ -336,6 +344,9 @@ class MissionStartIn(BaseModel):
     operator_id: DeviceText | None = None
     planned_field_codes: list[Code] = PField(default_factory=list, max_length=1000)
     tank_mix: TankMixIn | None = None
+    # What the record was translated from (a bridge publishing a MAVLink drone's flight
+    # says "mavlink"); absent, the mission keeps the source it was created with.
+    source: MissionSource | None = None
 
 
 class MissionEndIn(BaseModel):

@@ -12,19 +12,23 @@ import csv
 import io
 import math
 import unicodedata
+from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
+from sqlalchemy import select
 from sqlmodel import Session
 
 from traceability.config import get_settings
 from traceability.errors import InvalidInput
 from traceability.ingest.batch import IngestBatch
 from traceability.ingest.rejects import kept_text
+from traceability.ingest.sources import Device, Translation
 from traceability.ingest.store import BatchResult, store_batch
 from traceability.ingest.validate import add_mission_event, add_telemetry
+from traceability.models import Drone, MissionSource
 from traceability.services import missions
 
 LOG_MAX_BYTES = 200_000_000
@@ -149,12 +153,14 @@ def log_batch(
     drone: str | None,
     prefix: str,
     drones: Collection[str] | None = None,
+    origin: MissionSource = MissionSource.contract,
 ) -> IngestBatch:
     """Turn log records into a batch, as if each had arrived on its MQTT topic.
 
-    When ``drones`` is given, records of any other drone are kept as rejects.
+    When ``drones`` is given, records of any other drone are kept as rejects; ``origin``
+    is the source of the missions the batch creates.
     """
-    batch = IngestBatch()
+    batch = IngestBatch(origin=origin)
     for where, obj in records:
         rec_drone = drone
         if isinstance(obj, dict):
@@ -178,6 +184,19 @@ def log_batch(
     return batch
 
 
+def read_log(
+    data: bytes, *, name: str = "log", drone: str | None = None, columns: str | None = None
+) -> Translation:
+    """A log's records in the contract: agritrace's own CSV or JSON lines as they are, a
+    MAVLink log, a TaskData zip or a mapped vendor CSV through its adapter."""
+    from traceability.ingest import sources
+
+    translated = sources.translate(data, name=name, drone=drone, columns=columns)
+    if translated is not None:
+        return translated
+    return Translation(origin=MissionSource.contract, records=list(parse_log(data, name=name)))
+
+
 def ingest_log(
     session: Session,
     *,
@@ -186,13 +205,40 @@ def ingest_log(
     drone: str | None = None,
     prefix: str | None = None,
     drones: Collection[str] | None = None,
+    columns: str | None = None,
 ) -> BatchResult:
     """Store a log's records and commit, then measure the completed missions it changed.
 
-    ``prefix`` names the topics of its rejects (default: the configured topic prefix).
+    ``prefix`` names the topics of its rejects (default: the configured topic prefix);
+    ``columns`` maps a vendor's CSV columns to the contract's keys (see
+    :mod:`~traceability.ingest.sources.columns`).
+    """
+    translation = read_log(data, name=name, drone=drone, columns=columns)
+    return ingest_translation(
+        session, translation=translation, drone=drone, prefix=prefix, drones=drones
+    )
+
+
+def ingest_translation(
+    session: Session,
+    *,
+    translation: Translation,
+    drone: str | None = None,
+    prefix: str | None = None,
+    drones: Collection[str] | None = None,
+) -> BatchResult:
+    """Store translated records through the pipeline and commit, then measure.
+
+    The machines a translation names that are not registered yet become drones, unless
+    ``drones`` limits the records to an organisation's own (an operator does not register
+    drones by uploading a log: those records are rejects naming the drone).
     """
     prefix = get_settings().topic_prefix if prefix is None else prefix
-    batch = log_batch(parse_log(data, name=name), drone=drone, prefix=prefix, drones=drones)
+    if drones is None and translation.devices:
+        _register(session, translation.devices)
+    batch = log_batch(
+        translation.records, drone=drone, prefix=prefix, drones=drones, origin=translation.origin
+    )
     result = store_batch(session, batch=batch)
     session.commit()
     changed = sorted(result.ended | result.late)
@@ -201,19 +247,45 @@ def ingest_log(
     return result
 
 
-def ingest_log_file(path: str | Path, *, drone: str | None = None, engine=None) -> BatchResult:
-    """What ``agritrace ingest-log FILE`` runs: read, store, measure, print a summary."""
+def _register(session: Session, devices: Iterable[Device]) -> None:
+    """Register the machines not yet known as drones (their code, model and width)."""
+    wanted = {d.code: d for d in devices}
+    known = set(session.execute(select(Drone.code).where(Drone.code.in_(sorted(wanted)))).scalars())
+    for code in sorted(wanted.keys() - known):
+        d = wanted[code]
+        session.add(Drone(code=code, model=d.model, swath_m=d.swath_m))
+    session.flush()
+
+
+def ingest_log_file(
+    path: str | Path,
+    *,
+    drone: str | None = None,
+    columns: str | None = None,
+    engine=None,
+) -> BatchResult:
+    """What ``agritrace ingest-log FILE`` runs: read, store, measure, print a summary.
+
+    ``path`` may also be a TaskData folder (or its ``TASKDATA.XML``).
+    """
     from traceability.db import get_engine, migrate
+    from traceability.ingest.sources import isoxml
 
     path = Path(path)
     if engine is None:
         engine = get_engine()
         migrate(engine)
+    if path.is_dir() or path.name.upper() == "TASKDATA.XML":
+        translation = isoxml.read_taskdata(isoxml.taskdata_files(path), drone=drone)
+    else:
+        translation = read_log(path.read_bytes(), name=path.name, drone=drone, columns=columns)
     with Session(engine) as session:
-        result = ingest_log(session, data=path.read_bytes(), name=path.name, drone=drone)
+        result = ingest_translation(session, translation=translation, drone=drone)
     print(
-        f"{path.name}: {result.stored} points stored, {result.duplicates} already known, "
-        f"{result.events} events, {result.rejected} rejected ({result.conflicts} conflicting "
-        "duplicates; see GET /api/v1/ingest/rejects)"
+        f"{path.name} ({translation.origin.value}): {result.stored} points stored, "
+        f"{result.duplicates} already known, {result.events} events, {result.rejected} rejected "
+        f"({result.conflicts} conflicting duplicates; see GET /api/v1/ingest/rejects)"
     )
+    for reason, n in Counter(r.reason for r in result.refused).most_common(10):
+        print(f"  not read ({n}): {reason}")
     return result

@@ -25,7 +25,15 @@ from traceability.ingest.batch import IngestBatch
 from traceability.ingest.contract import MissionEndIn, MissionStartIn, StatusIn
 from traceability.ingest.points import conflicting_points, insert_points
 from traceability.ingest.rejects import Reject, store_rejects
-from traceability.models import Drone, IngestResult, InputProduct, Mission, MissionStatus, utcnow
+from traceability.models import (
+    Drone,
+    IngestResult,
+    InputProduct,
+    Mission,
+    MissionSource,
+    MissionStatus,
+    utcnow,
+)
 
 _POINT = itemgetter(2)  # the point of a batch's (source, drone, point)
 _TS = attrgetter("ts")
@@ -116,7 +124,7 @@ def store_batch(session: Session, *, batch: IngestBatch) -> BatchResult:
         wanted.setdefault(obj.mission_id, (drone, known[drone]))
     for drone, mid in pairs:
         wanted.setdefault(mid, (drone, known[drone]))
-    missions = _ensure_missions(session, wanted) if wanted else {}
+    missions = _ensure_missions(session, wanted, origin=batch.origin) if wanted else {}
 
     if any(missions[mid].drone_code != drone for drone, mid in pairs):
         # Rare: some points name another drone's mission. Reject those one by one and
@@ -196,9 +204,10 @@ def _insert(session: Session, table):
 
 
 def _ensure_missions(
-    session: Session, wanted: dict[str, tuple[str, int]]
+    session: Session, wanted: dict[str, tuple[str, int]], *, origin: MissionSource
 ) -> dict[str, _MissionRow]:
-    """Existing or new mission rows for ``{mission_id: (drone_code, drone_pk)}``."""
+    """Existing or new mission rows for ``{mission_id: (drone_code, drone_pk)}``; new ones
+    record ``origin`` as their source."""
     cols = (
         Mission.id,
         Mission.mission_id,
@@ -230,6 +239,7 @@ def _ensure_missions(
                 "drone_code": wanted[m][0],
                 "drone_id": wanted[m][1],
                 "status": MissionStatus.open.value,
+                "source": origin.value,
                 "planned_field_codes": [],
                 "flags": [],
                 "zones": [],
@@ -282,6 +292,7 @@ def _apply_starts(
                 planned_field_codes=list(e.planned_field_codes),
                 started_at=e.ts,
                 dirty=True,
+                **({"source": e.source.value} if e.source else {}),
             )
         )
         res.missions.add(e.mission_id)

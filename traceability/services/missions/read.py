@@ -63,6 +63,7 @@ def _public(mission: Mission, fields: list[MissionFieldPublic]) -> MissionPublic
         type=mission.type,
         product_code=mission.product_code,
         status=mission.status,
+        source=mission.source,
         started_at=mission.started_at,
         ended_at=mission.ended_at,
         point_count=mission.point_count,

@@ -1,0 +1,108 @@
+"""``agritrace mavlink-bridge``: a MAVLink stream sent over UDP by pymavlink, through the
+bridge and the real broker into the ingester, exactly once across a dropped link, a
+reconnection from a new port and a replay of the whole flight by a new bridge."""
+
+import threading
+import time
+
+import pytest
+from pymavlink import mavutil
+from sqlalchemy import select
+from sqlmodel import Session
+
+from drone_ingest.mavlink_bridge import MavlinkBridge
+from tests import mavflight
+from tests.factories import feature, rectangle_lonlat
+from tests.mqtt import (  # noqa: F401 - fixtures
+    broker_fixture,
+    count_points,
+    count_rejects,
+    forget_session,
+    free_port,
+    ingester,
+    prefix_fixture,
+    wait_until,
+)
+from traceability.models import FieldCreate, Mission
+from traceability.services import fields
+
+
+def _send(port: int, said: list[mavflight.Said]) -> None:
+    """Send messages from a new UDP socket (a new source port: a new link), paced."""
+    link = mavutil.mavlink_connection(f"udpout:127.0.0.1:{port}", source_system=1)
+    try:
+        for i, s in enumerate(said):
+            link.mav.send(s.msg)
+            if i % 20 == 19:
+                time.sleep(0.004)  # a radio's pace, well above the flight's own
+    finally:
+        link.close()
+
+
+def _bridge(port: int, broker_url: str, prefix: str) -> tuple[MavlinkBridge, threading.Thread]:
+    bridge = MavlinkBridge(
+        connect=f"udpin:127.0.0.1:{port}", drone="MAV-1", mqtt_url=broker_url, prefix=prefix
+    )
+    thread = threading.Thread(target=bridge.run, daemon=True)
+    thread.start()
+    wait_until(lambda: bridge.counts.links == 1, what="the bridge to listen")
+    time.sleep(0.2)
+    return bridge, thread
+
+
+def _mission(db) -> Mission | None:
+    with Session(db) as s:
+        return s.execute(select(Mission)).scalars().first()
+
+
+def test_a_live_stream_is_stored_once_across_a_dropped_link_and_a_replay(
+    broker, db, prefix, factory, session
+):
+    factory.drone(code="MAV-1", swath_m=mavflight.SWATH_M)
+    farmer = factory.farmer()
+    poly = rectangle_lonlat(mavflight.FIELD_X0, 0.0, mavflight.LENGTH_M, mavflight.WIDTH_M)
+    fields.create_field(
+        session, feature=FieldCreate.model_validate(feature("GR-LIVE", farmer.id, poly))
+    )
+    session.commit()
+    said = list(mavflight.flight())
+    half = len(said) // 2
+    expected = mavflight.FIXES_ARMED - mavflight.FIXES_2D
+
+    ing = ingester(broker.url, db, prefix, share_group=broker.share_group)
+    port = free_port()
+    bridge, thread = _bridge(port, broker.url, prefix)
+    try:
+        _send(port, said[:half])
+        time.sleep(1.0)  # the link drops mid-flight ...
+        # ... and comes back from another port, repeating the last 300 messages it sent.
+        _send(port, said[half - 300 :])
+        wait_until(lambda: count_points(db) == (expected, expected), what=f"{expected} points")
+        wait_until(
+            lambda: (m := _mission(db)) is not None and m.status == "complete" and not m.dirty,
+            what="the mission to end and be measured",
+        )
+        bridge.stop()
+        thread.join(10)
+
+        # A new bridge (a new translator) replays the whole flight: nothing new.
+        replay, replay_thread = _bridge(port, broker.url, prefix)
+        _send(port, said)
+        wait_until(lambda: replay.counts.points >= expected, what="the replay to be bridged")
+        replay.stop()
+        replay_thread.join(10)
+        time.sleep(1.0)  # any straggler would show up as an extra row
+        assert count_points(db) == (expected, expected)
+        assert count_rejects(db) == 0
+    finally:
+        bridge.stop()
+        ing.stop()
+        forget_session(broker.url, ing.client_id)
+
+    assert bridge.counts.unread == mavflight.FIXES_2D
+    with Session(db) as s:
+        (m,) = s.execute(select(Mission)).scalars().all()
+    assert (m.source, m.type, m.point_count) == ("mavlink", "spray", expected)
+    assert m.mission_id == "MAV-1-20260301T010100Z"  # the same mission across the drop
+    assert m.sprayed_area_ha == pytest.approx(mavflight.TRUTH_M2 / 10_000, rel=0.02)
+    assert ing.stats.duplicates >= expected  # the replay reached the ingester, as repeats
