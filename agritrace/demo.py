@@ -338,7 +338,11 @@ def _cooperative(session: Session, field_codes: list[str]) -> None:
 
 
 def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
-    """Harvest lots from the first two farmers' fields (one with a GTIN) and a milled lot."""
+    """Harvest lots from the first two farmers' fields (one with a GTIN) and a milled lot.
+
+    A field is harvested once a season: a rerun, even days later, finds the lots made then.
+    """
+    from agritrace.day import season_lot
     from traceability.errors import Conflict
     from traceability.models import LotCreate
     from traceability.services import fields, lots
@@ -348,6 +352,9 @@ def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
     with Session(engine) as session:
         _cooperative(session, [c for codes in picked.story[:2] for c in codes])
         for gi, codes in enumerate(picked.story[:2]):
+            if (found := season_lot(session, codes)) is not None:
+                made.append(found)
+                continue
             area = sum(fields.get_field(session, code=c).area_ha for c in codes)
             data = LotCreate(
                 code=f"DEMO-{codes[0]}-{today:%y%m%d}",
@@ -366,6 +373,8 @@ def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
         if len(made) < 2:
             return made, None
         parents = [lots.get_lot(session, code=c) for c in made]
+        if (milled := _milled_from(session, [p.id for p in parents])) is not None:
+            return made, milled
         data = LotCreate(
             code=f"DEMO-GAO-{today:%y%m%d}",
             parent_lots=made,
@@ -378,6 +387,20 @@ def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
         with contextlib.suppress(Conflict):
             lots.create_lot(session, data=data)
     return made, data.code
+
+
+def _milled_from(session: Session, parent_ids: list[int]) -> str | None:
+    """The lot already milled from these lots, if an earlier run made it."""
+    from sqlmodel import select
+
+    from traceability.models import Lot, LotParent
+
+    return session.exec(
+        select(Lot.code)
+        .join(LotParent, LotParent.lot_id == Lot.id)
+        .where(LotParent.parent_id.in_(parent_ids))
+        .order_by(Lot.id)
+    ).first()
 
 
 # --------------------------------------------------------------------------- the machinery
@@ -667,7 +690,7 @@ def _showcase(services: Services, config: DemoConfig, result: DemoResult):
 
 
 def _start_day(engine, services, config, picked, showcase, stop):
-    from agritrace.day import DayPlan, SimulatedDay
+    from agritrace.day import DayPlan, SimulatedDay, resume_at
 
     plan = DayPlan(
         flown=[c for g in picked.day for c in g],
@@ -684,6 +707,8 @@ def _start_day(engine, services, config, picked, showcase, stop):
         rate=config.rate,
         seed=config.seed,
         stop=stop,
+        # A rerun goes on from where the last one's clock stopped, never back to now.
+        start_at=resume_at(engine, drones=_story_drones(config.drones)),
     )
     showcase.clock = day.clock
     day.start()
