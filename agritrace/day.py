@@ -4,16 +4,20 @@ Once the demo's story is told, the day goes on at the speed-up the user chose: t
 flies mission after mission over the fields set aside for the day (through the same
 simulator, publisher, broker and ingester as the first flights), farmers record what they
 do in their diaries, and now and then a lot is harvested from a field flown long enough
-ago. Everything is stamped with the simulated clock, which starts at the real time and
-runs ``speed`` times faster.
+ago. Everything is stamped with the simulated clock, which runs ``speed`` times faster
+than real time.
 
-Every write is keyed on the simulated time (diary ``client_id``, lot code), so nothing
-the day writes can be written twice.
+The clock starts where the database says the last run's day stopped (:func:`resume_at`),
+never earlier, so a restarted demo flies no hour twice and no drone flies two missions at
+once. A field's day looks like a real one: at most one diary line a day, written in
+daylight, on some days none, and none once the field's season is harvested; a field is
+harvested once a season. Every write is keyed so that it cannot be written twice: a diary
+line on its field and local day (``client_id``), a harvest on its field's season.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import math
 import threading
 import time
@@ -26,10 +30,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-__all__ = ["DayPlan", "SimulatedDay"]
+__all__ = ["DayPlan", "SimulatedDay", "resume_at", "season_lot"]
 
-# Simulated seconds between two diary entries, and between two harvests.
-ENTRY_EVERY_S = 15 * 60.0
 HARVEST_EVERY_S = 4 * 3600.0
 YIELD_T_PER_HA = 6.8
 # Fixes per real second the whole day's fleet may publish: a speed-up multiplies the
@@ -37,6 +39,13 @@ YIELD_T_PER_HA = 6.8
 # on a small laptop. Above it, drones report less often (fixes still come at every
 # applicator switch, so the as-applied map stays right).
 MAX_FIXES_PER_S = 150.0
+# Vietnam time (UTC+7, no daylight saving): farmers write their diaries in daylight.
+LOCAL_OFFSET = timedelta(hours=7)
+DIARY_HOURS = (5.5, 18.5)
+# The chance that a farmer writes a line about a field on a given day.
+DIARY_DAY_CHANCE = 0.6
+# A restarted day resumes this long after the last thing the previous run recorded.
+RESUME_GAP = timedelta(minutes=5)
 # What farmers write between flights: (activity, input, quantity per ha, unit, note).
 CHORES = [
     ("observe", None, None, None, "Thăm đồng: lúa trổ đều, chưa thấy sâu bệnh"),
@@ -44,6 +53,86 @@ CHORES = [
     ("fertilize", "DAP18460", 40.0, "kg", "Bón đón đòng bằng tay"),
     ("observe", None, None, None, "Thăm đồng sau mưa: bờ bao chắc"),
 ]
+DIARY_CLIENT_PREFIX = "demo-day-"
+
+
+def _draw(*parts: object) -> float:
+    """A number in [0, 1) fixed by ``parts``: the same field and day always draw the same."""
+    digest = hashlib.sha256(":".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def diary_moment(code: str, day: date, seed: int = 0) -> datetime | None:
+    """When (UTC) the farmer writes about field ``code`` on local ``day``, or None that day.
+
+    >>> at = diary_moment("GR-0001", date(2026, 3, 2))
+    >>> at is None or 5.5 <= (at + LOCAL_OFFSET).hour + (at + LOCAL_OFFSET).minute / 60 < 18.5
+    True
+    """
+    if _draw(seed, code, day, "writes") >= DIARY_DAY_CHANCE:
+        return None
+    first, last = DIARY_HOURS
+    hours = first + (last - first) * _draw(seed, code, day, "hour")
+    local = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hours)
+    return (local - LOCAL_OFFSET).replace(second=0, microsecond=0)
+
+
+def resume_at(engine: Engine, *, drones: Sequence[str], now: datetime | None = None) -> datetime:
+    """Where a day's clock starts: now, or just after what an earlier run recorded, if later.
+
+    An earlier run's clock ran ahead of real time; starting again at real time would fly
+    its hours a second time. What it recorded is the day's drones' missions (an unfinished
+    one by its last fix) and its farmers' diary lines.
+    """
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from traceability.models import DiaryEntry, Mission, MissionStatus, TelemetryPoint
+
+    now = now or datetime.now(UTC)
+    with Session(engine) as session:
+        mine = Mission.drone_code.in_(list(drones))
+        latest = [
+            session.exec(select(func.max(Mission.started_at)).where(mine)).one(),
+            session.exec(select(func.max(Mission.ended_at)).where(mine)).one(),
+            session.exec(
+                select(func.max(DiaryEntry.occurred_at)).where(
+                    DiaryEntry.client_id.like(f"{DIARY_CLIENT_PREFIX}%")
+                )
+            ).one(),
+        ]
+        unfinished = select(Mission.mission_id).where(
+            mine, Mission.status == MissionStatus.open.value
+        )
+        latest.append(
+            session.exec(
+                select(func.max(TelemetryPoint.ts)).where(TelemetryPoint.mission_id.in_(unfinished))
+            ).one()
+        )
+    known = [t if t.tzinfo else t.replace(tzinfo=UTC) for t in latest if t is not None]
+    return max([now, *(t + RESUME_GAP for t in known)])
+
+
+def season_lot(session: Session, codes: Sequence[str]) -> str | None:
+    """The lot already harvested from any of these fields in its current season, if any."""
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from traceability.models import FarmField, Lot, LotField, Season
+
+    sown = (
+        select(Season.field_id, func.max(Season.sown_on).label("sown_on"))
+        .group_by(Season.field_id)
+        .subquery()
+    )
+    return session.exec(
+        select(Lot.code)
+        .join(LotField, LotField.lot_id == Lot.id)
+        .join(FarmField, FarmField.id == LotField.field_id)
+        .join(sown, sown.c.field_id == FarmField.id)
+        .where(FarmField.code.in_(list(codes)), Lot.harvested_on >= sown.c.sown_on)
+        .order_by(Lot.id)
+    ).first()
 
 
 @dataclass(frozen=True)
@@ -71,9 +160,13 @@ class SimulatedDay:
     on_lot: Callable[[str], None] | None = None
     counts: Counter = field(default_factory=Counter)
     errors: list[str] = field(default_factory=list)
-    _start: datetime = field(default_factory=lambda: datetime.now(UTC))
+    #: The simulated time the day starts at (default now; the demo passes :func:`resume_at`).
+    start_at: datetime | None = None
     _t0: float = field(default_factory=time.monotonic)
     _threads: list[threading.Thread] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._start = self.start_at or datetime.now(UTC)
 
     def clock(self) -> datetime:
         """The simulated time now (UTC)."""
@@ -121,29 +214,51 @@ class SimulatedDay:
             on_event=on_event,
         )
 
+    def _diary_moments(self, day: date) -> list[tuple[datetime, str]]:
+        """The diary lines of one local day, in time order: (when, field)."""
+        moments = [(diary_moment(c, day, self.seed), c) for c in self.plan.diaries]
+        return sorted((at, c) for at, c in moments if at is not None)
+
     def _farm(self) -> None:
-        next_entry = self._start + timedelta(seconds=ENTRY_EVERY_S / 3)
+        day = (self._start + LOCAL_OFFSET).date()
+        due = [m for m in self._diary_moments(day) if m[0] >= self._start]
         next_harvest = self._start + timedelta(seconds=HARVEST_EVERY_S / 4)
-        k = 0
         while not self.stop.is_set():
             now = self.clock()
-            if now >= next_entry:
-                self._write_entry(k, next_entry)
-                k += 1
-                next_entry += timedelta(seconds=ENTRY_EVERY_S)
+            while due and due[0][0] <= now and not self.stop.is_set():
+                at, code = due.pop(0)
+                self._kept(self._write_entry, code, at)
+            if not due and (now + LOCAL_OFFSET).date() > day:
+                day += timedelta(days=1)
+                due = self._diary_moments(day)
+                continue
             if now >= next_harvest:
-                self._harvest(next_harvest)
+                self._kept(self._harvest, next_harvest)
                 next_harvest += timedelta(seconds=HARVEST_EVERY_S)
-            wait = (min(next_entry, next_harvest) - self.clock()).total_seconds() / self.speed
+            upcoming = min([next_harvest, *(m[0] for m in due[:1])])
+            wait = (upcoming - self.clock()).total_seconds() / self.speed
             self.stop.wait(min(1.0, max(0.05, wait)))
 
-    def _write_entry(self, k: int, at: datetime) -> None:
+    def _kept(self, write: Callable[..., None], *args: Any) -> None:
+        """One write; a refusal is reported on the banner and the day goes on."""
+        from traceability.errors import AgritraceError
+
+        try:
+            write(*args)
+        except AgritraceError as exc:
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def _write_entry(self, code: str, at: datetime) -> None:
         from traceability.models import DiaryEntryCreate
         from traceability.services import diary, fields
 
-        code = self.plan.diaries[k % len(self.plan.diaries)]
-        activity, input_code, per_ha, unit, note = CHORES[k % len(CHORES)]
+        local_day = (at + LOCAL_OFFSET).date()
+        activity, input_code, per_ha, unit, note = CHORES[
+            int(_draw(self.seed, code, local_day, "chore") * len(CHORES))
+        ]
         with Session(self.engine) as session:
+            if season_lot(session, [code]) is not None:
+                return  # harvested: nothing left to do on this field this season
             row = fields.get_field(session, code=code)
             data = DiaryEntryCreate(
                 field_code=code,
@@ -153,20 +268,22 @@ class SimulatedDay:
                 quantity=round(per_ha * row.area_ha, 1) if per_ha else None,
                 unit=unit,
                 note=note,
-                client_id=f"demo-day-{code}-{at:%Y%m%dT%H%M%S}",
+                # One line per field and local day, whatever the runs and restarts.
+                client_id=f"{DIARY_CLIENT_PREFIX}{code}-{local_day:%Y%m%d}",
             )
             diary.append_entry(session, data=data, user=farmer_user(session, row.farmer_id))
         self.counts["diary entries"] += 1
 
     def _harvest(self, at: datetime) -> None:
-        from traceability.errors import Conflict
         from traceability.models import LotCreate
         from traceability.services import fields, lots
 
-        n = self.counts["lots"]
-        codes = list(self.plan.harvests[n % len(self.plan.harvests)])
-        local = at + timedelta(hours=7)  # the lot is named and dated in Vietnam time
+        local = at + LOCAL_OFFSET  # the lot is named and dated in Vietnam time
         with Session(self.engine) as session:
+            # The next group not yet harvested this season; once all are, harvests stop.
+            codes = next((list(g) for g in self.plan.harvests if not season_lot(session, g)), None)
+            if codes is None:
+                return
             area = sum(fields.get_field(session, code=c).area_ha for c in codes)
             data = LotCreate(
                 code=f"DEMO-{codes[0]}-{local:%y%m%d%H%M}",
@@ -175,8 +292,7 @@ class SimulatedDay:
                 quantity_kg=round(area * YIELD_T_PER_HA * 1000, 0),
                 product_name="Lúa tươi ST25",
             )
-            with contextlib.suppress(Conflict):
-                lots.create_lot(session, data=data)
+            lots.create_lot(session, data=data)
         self.counts["lots"] += 1
         if self.on_lot is not None:
             self.on_lot(data.code)

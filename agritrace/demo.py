@@ -95,6 +95,10 @@ class DemoResult:
     base_url: str
     admin_token: str = ""
     farmer_token: str | None = None
+    #: A token per role (farmer, cooperative, operator, office, admin), in that order.
+    tokens: dict[str, str] = field(default_factory=dict)
+    #: The farmer's one-time sign-in link to the farmers' app (a path on the demo's site).
+    farmer_link: str | None = None
     mission_ids: list[str] = field(default_factory=list)
     missions_complete: int = 0
     flew: bool = False
@@ -182,7 +186,14 @@ class Fields:
         return cls(story=[g[:2] for g in multi[:drones]], day=multi[drones : drones + DAY_GROUPS])
 
 
-def _ensure_user(session: Session, *, name: str, role, farmer_id: int | None = None):
+def _ensure_user(
+    session: Session,
+    *,
+    name: str,
+    role,
+    farmer_id: int | None = None,
+    organisation_code: str | None = None,
+):
     """The user of this name and role (made on first use) with a fresh token."""
     from sqlmodel import select
 
@@ -193,7 +204,9 @@ def _ensure_user(session: Session, *, name: str, role, farmer_id: int | None = N
         select(User).where(User.name == name, User.role == role, User.farmer_id == farmer_id)
     ).first()
     if found is None:
-        data = UserCreate(name=name, role=role, farmer_id=farmer_id)
+        data = UserCreate(
+            name=name, role=role, farmer_id=farmer_id, organisation_code=organisation_code
+        )
         return users.create_user(session, data=data)
     # Only a token's hash is kept: a rerun can show a token only by issuing a new one.
     _token, secret = users.issue_token(session, user_id=found.id)
@@ -307,25 +320,48 @@ DEMO_COOPERATIVE = {
 }
 
 
+# The drone service that owns the demo's drones, and the office that reads everything.
+DEMO_DRONE_SERVICE = {
+    "code": "DV-DEMO",
+    "name": "Tổ dịch vụ bay phun Giá Rai (bản chạy thử)",
+    "kind": "drone_service",
+    "address": "phường Giá Rai, tỉnh Cà Mau",
+}
+DEMO_OFFICE = {
+    "code": "SNN-DEMO",
+    "name": "Sở Nông nghiệp và Môi trường tỉnh Cà Mau (bản chạy thử)",
+    "kind": "office",
+    "address": "tỉnh Cà Mau",
+}
+
+
+def _organisation(session: Session, spec: dict[str, Any], **extra: Any):
+    """The organisation of ``spec["code"]``, made from ``spec`` on first use."""
+    from sqlmodel import select
+
+    from traceability.models import Organisation, OrganisationCreate
+    from traceability.services.organisations import create_organisation
+
+    org = session.exec(select(Organisation).where(Organisation.code == spec["code"])).first()
+    if org is None:
+        org = create_organisation(session, data=OrganisationCreate(**spec, **extra))
+    return org
+
+
 def _cooperative(session: Session, field_codes: list[str]) -> None:
     """The story's cooperative, certified for two years from a year ago, with the story's
     farmers as members (those not yet in one)."""
     from sqlmodel import select
 
-    from traceability.models import Farmer, FarmField, Organisation, OrganisationCreate
-    from traceability.services.organisations import create_organisation
+    from traceability.models import Farmer, FarmField
 
-    org = session.exec(
-        select(Organisation).where(Organisation.code == DEMO_COOPERATIVE["code"])
-    ).first()
-    if org is None:
-        start = date.today() - timedelta(days=365)
-        data = OrganisationCreate(
-            **DEMO_COOPERATIVE,
-            certificate_valid_from=start,
-            certificate_valid_to=start + timedelta(days=3 * 365),
-        )
-        org = create_organisation(session, data=data)
+    start = date.today() - timedelta(days=365)
+    org = _organisation(
+        session,
+        DEMO_COOPERATIVE,
+        certificate_valid_from=start,
+        certificate_valid_to=start + timedelta(days=3 * 365),
+    )
     farmers = session.exec(
         select(Farmer)
         .join(FarmField, FarmField.farmer_id == Farmer.id)
@@ -338,7 +374,11 @@ def _cooperative(session: Session, field_codes: list[str]) -> None:
 
 
 def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
-    """Harvest lots from the first two farmers' fields (one with a GTIN) and a milled lot."""
+    """Harvest lots from the first two farmers' fields (one with a GTIN) and a milled lot.
+
+    A field is harvested once a season: a rerun, even days later, finds the lots made then.
+    """
+    from agritrace.day import season_lot
     from traceability.errors import Conflict
     from traceability.models import LotCreate
     from traceability.services import fields, lots
@@ -348,6 +388,9 @@ def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
     with Session(engine) as session:
         _cooperative(session, [c for codes in picked.story[:2] for c in codes])
         for gi, codes in enumerate(picked.story[:2]):
+            if (found := season_lot(session, codes)) is not None:
+                made.append(found)
+                continue
             area = sum(fields.get_field(session, code=c).area_ha for c in codes)
             data = LotCreate(
                 code=f"DEMO-{codes[0]}-{today:%y%m%d}",
@@ -366,6 +409,8 @@ def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
         if len(made) < 2:
             return made, None
         parents = [lots.get_lot(session, code=c) for c in made]
+        if (milled := _milled_from(session, [p.id for p in parents])) is not None:
+            return made, milled
         data = LotCreate(
             code=f"DEMO-GAO-{today:%y%m%d}",
             parent_lots=made,
@@ -378,6 +423,59 @@ def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
         with contextlib.suppress(Conflict):
             lots.create_lot(session, data=data)
     return made, data.code
+
+
+def _milled_from(session: Session, parent_ids: list[int]) -> str | None:
+    """The lot already milled from these lots, if an earlier run made it."""
+    from sqlmodel import select
+
+    from traceability.models import Lot, LotParent
+
+    return session.exec(
+        select(Lot.code)
+        .join(LotParent, LotParent.lot_id == Lot.id)
+        .where(LotParent.parent_id.in_(parent_ids))
+        .order_by(Lot.id)
+    ).first()
+
+
+def sign_ins(engine: Engine, config: DemoConfig, picked: Fields, result: DemoResult) -> None:
+    """A way in for every role: the demo's drones owned by its drone service, a user (and a
+    fresh token) per role, and a one-time link that signs the story's farmer in to the app."""
+    from sqlmodel import select
+
+    from traceability.models import Drone, Role, SigninLinkCreate, User
+    from traceability.services import fields, signin
+
+    with Session(engine) as session:
+        service = _organisation(session, DEMO_DRONE_SERVICE)
+        drones = session.exec(
+            select(Drone).where(
+                Drone.code.in_(_story_drones(config.drones)), Drone.organisation_id.is_(None)
+            )
+        ).all()
+        for drone in drones:
+            drone.organisation_id = service.id
+            session.add(drone)
+        session.commit()
+        _organisation(session, DEMO_OFFICE)
+        staff = [
+            ("cooperative", "demo cooperative", DEMO_COOPERATIVE["code"]),
+            ("operator", "demo drone pilot", DEMO_DRONE_SERVICE["code"]),
+            ("office", "demo agriculture office", DEMO_OFFICE["code"]),
+        ]
+        tokens = {"farmer": result.farmer_token} if result.farmer_token else {}
+        for role, name, org in staff:
+            _user, tokens[role] = _ensure_user(
+                session, name=name, role=Role(role), organisation_code=org
+            )
+        result.tokens = tokens | {"admin": result.admin_token}
+        admin = session.exec(select(User).where(User.name == "demo admin")).first()
+        farmer_id = fields.get_field(session, code=picked.story[0][0]).farmer_id
+        _link, token = signin.issue_link(
+            session, farmer_id=farmer_id, user=admin, valid_hours=SigninLinkCreate().valid_hours
+        )
+        result.farmer_link = signin.link_url("", token)
 
 
 # --------------------------------------------------------------------------- the machinery
@@ -514,9 +612,11 @@ def banner(console: Console, config: DemoConfig, result: DemoResult) -> None:
             ("Trace page", f"{base}/t/{lot}"),
             ("Its QR code", f"{base}/api/v1/lots/{lot}/qr.png"),
         ]
-    rows += [("Admin token", result.admin_token)]
-    if result.farmer_token:
-        rows.append(("Farmer token", result.farmer_token))
+    rows.append(("Sign in", f"{base}/signin"))
+    if result.farmer_link:
+        rows.append(("Farmers' app", f"{base}{result.farmer_link}"))
+    tokens = result.tokens or {"admin": result.admin_token}
+    rows += [(f"{role.capitalize()} token", token) for role, token in tokens.items()]
     rows += [
         ("Database", config.database_url),
         ("Reports", f"agritrace report missions --database-url {config.database_url}"),
@@ -532,8 +632,8 @@ def banner(console: Console, config: DemoConfig, result: DemoResult) -> None:
     console.print(table, width=width, highlight=False)
     day = f"at {config.speed:g}x real time" if config.day else "(off)"
     console.print(
-        f"The simulated day goes on {day}. Tokens sign in at /docs (Authorize). "
-        "Ctrl-C stops; running the demo again resumes where it stopped.",
+        f"The simulated day goes on {day}. Tokens sign in at /signin (the farmer: the "
+        "app's link). Ctrl-C stops; running the demo again resumes where it stopped.",
         width=width,
         highlight=False,
     )
@@ -573,6 +673,7 @@ def run_demo(
         services.start()
         console.print(f"listening on {config.host}:{config.port}: {result.base_url}/")
         _story(services, engine, config, picked, console, result)
+        sign_ins(engine, config, picked, result)
         showcase = _showcase(services, config, result)
         banner(console, config, result)
         if config.day:
@@ -653,12 +754,10 @@ def _story_drones(n: int) -> list[str]:
 def _showcase(services: Services, config: DemoConfig, result: DemoResult):
     from traceability.api.routes.landing import Showcase
 
-    tokens = [("admin", result.admin_token)]
-    if result.farmer_token:
-        tokens.append(("farmer", result.farmer_token))
     showcase = Showcase(
         lots=result.lots + ([result.milled_lot] if result.milled_lot else []),
-        tokens=tokens,
+        tokens=list(result.tokens.items()) or [("admin", result.admin_token)],
+        farmer_link=result.farmer_link,
         speed=config.speed if config.day else None,
         report_command=f"agritrace report missions --database-url {config.database_url}",
     )
@@ -667,7 +766,7 @@ def _showcase(services: Services, config: DemoConfig, result: DemoResult):
 
 
 def _start_day(engine, services, config, picked, showcase, stop):
-    from agritrace.day import DayPlan, SimulatedDay
+    from agritrace.day import DayPlan, SimulatedDay, resume_at
 
     plan = DayPlan(
         flown=[c for g in picked.day for c in g],
@@ -684,6 +783,8 @@ def _start_day(engine, services, config, picked, showcase, stop):
         rate=config.rate,
         seed=config.seed,
         stop=stop,
+        # A rerun goes on from where the last one's clock stopped, never back to now.
+        start_at=resume_at(engine, drones=_story_drones(config.drones)),
     )
     showcase.clock = day.clock
     day.start()

@@ -424,3 +424,42 @@ def test_straw_work_asks_what_became_of_the_straw(base_url, server, phone, facto
     (entry,) = _entries(server[1], "vùi rơm sau gặt")
     assert (entry.activity, entry.straw_handling) == ("straw", "incorporated")
     assert "Rơm rạ: Vùi vào đất" in page.locator("ol.timeline li").first.inner_text()
+
+
+def test_an_entry_made_offline_leaves_when_the_signal_returns_without_a_reload(
+    base_url, server, phone, factory, catalogue
+):
+    farmer, _field = _farm(factory, n=7)
+    page = phone.new_page()
+    _sign_in(page, base_url, farmer.id)
+    page.goto(f"{base_url}/app/new")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    page.wait_for_function("!!navigator.serviceWorker.controller", polling=100)
+    # A mark on this very page: a reload would lose it.
+    page.evaluate("window.__same_page = true")
+
+    phone.set_offline(True)
+    page.get_by_text("Thăm đồng").click()
+    page.get_by_label("Ghi chú").fill("mất sóng ngoài đồng")
+    page.get_by_role("button", name="Lưu").click()
+    page.locator("#outbox li").wait_for()
+    assert _entries(server[1], "mất sóng ngoài đồng") == []
+    # Where the browser has Background Sync, the service worker is asked to wake the page too.
+    tags = page.evaluate(
+        "navigator.serviceWorker.ready.then(r => r.sync ? r.sync.getTags() : ['no sync'])"
+    )
+    assert tags in (["agritrace-outbox"], ["no sync"]), tags
+
+    phone.set_offline(False)
+    page.locator("#outbox").wait_for(state="hidden", timeout=5000)
+    (sent,) = _entries(server[1], "mất sóng ngoài đồng")
+    assert sent.activity == "observe"
+    # Still the same page: nothing was reloaded to send it.
+    assert page.evaluate("window.__same_page === true")
+    if tags != ["no sync"]:
+        # The service worker got its sync event when the signal returned, and handled it.
+        page.wait_for_function(
+            "navigator.serviceWorker.ready.then(r => r.sync.getTags()).then(t => !t.length)",
+            polling=100,
+        )

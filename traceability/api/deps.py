@@ -32,13 +32,16 @@ async def current_settings() -> Settings:
 
 
 EngineDep = Annotated[Engine, Depends(current_engine)]
-FastSettingsDep = Annotated[Settings, Depends(current_settings)]
+#: The one way a route reads settings: those bound to its app, never the process's directly
+#: (a demo on --port 8601 would otherwise link to the default port).
+SettingsDep = Annotated[Settings, Depends(current_settings)]
+FastSettingsDep = SettingsDep
 
 
 def current_user(
     request: Request,
     session: SessionDep,
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: SettingsDep,
     authorization: Annotated[str | None, Header()] = None,
 ) -> User:
     """The authenticated caller; 401 when the bearer token is missing, unknown, revoked or
@@ -100,6 +103,7 @@ class Paging:
 
     def __init__(
         self,
+        settings: SettingsDep,
         offset: Annotated[int, Query(ge=0, description="rows to skip")] = 0,
         limit: Annotated[
             int | None,
@@ -112,7 +116,7 @@ class Paging:
     ):
         # Checked here rather than with Query(le=...): the setting is read when the request
         # comes, not frozen when this module is imported; the answer is the same 422.
-        most = get_settings().page_size_max
+        most = settings.page_size_max
         if limit is not None and limit > most:
             raise RequestValidationError(
                 [

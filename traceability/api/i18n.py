@@ -261,9 +261,12 @@ _STRINGS: dict[str, dict[str, str]] = {
     "home_lots": {"vi": "Lô hàng", "en": "Lots"},
     "home_signin": {"vi": "Đăng nhập", "en": "Sign in"},
     "home_signin_text": {
-        "vi": "Trong tài liệu API bấm Authorize rồi dán một mã dưới đây.",
-        "en": "In the API docs press Authorize and paste one of these tokens.",
+        "vi": "Trên máy này, bấm một vai trò để vào trang của vai trò đó. Các mã dùng được "
+        "ở /signin và trong tài liệu API (Authorize).",
+        "en": "On this machine, press a role to open its pages. The tokens also work at "
+        "/signin and in the API docs (Authorize).",
     },
+    "home_signin_as": {"vi": "Vào với vai trò {role}", "en": "Sign in as {role}"},
     "home_signin_remote": {
         "vi": "Mã đăng nhập được in trong cửa sổ dòng lệnh đang chạy bản chạy thử.",
         "en": "The sign-in tokens are printed in the terminal where the demo runs.",

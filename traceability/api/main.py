@@ -107,7 +107,6 @@ def bind(app: FastAPI, *, engine: Engine | None = None, settings: Settings | Non
         async def own_settings() -> Settings:
             return settings
 
-        app.dependency_overrides[get_settings] = own_settings
         app.dependency_overrides[current_settings] = own_settings
     if engine is not None:
 

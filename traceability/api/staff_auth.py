@@ -16,8 +16,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 from sqlmodel import Session
 
-from traceability.api.deps import SessionDep
-from traceability.config import Settings, get_settings
+from traceability.api.deps import SessionDep, SettingsDep
+from traceability.config import Settings
 from traceability.models import Role, User
 from traceability.services import access
 from traceability.services.users import user_for_token
@@ -53,9 +53,7 @@ def page_user(request: Request, session: Session, settings: Settings) -> User | 
     return token_user(session, settings, token) if token else None
 
 
-def reader(
-    request: Request, session: SessionDep, settings: Annotated[Settings, Depends(get_settings)]
-) -> User:
+def reader(request: Request, session: SessionDep, settings: SettingsDep) -> User:
     """A dependency for images the staff pages show: bearer token or staff cookie."""
     user = page_user(request, session, settings)
     if user is None:

@@ -24,9 +24,8 @@ from sqlmodel import Session
 
 from traceability import qr
 from traceability.api.app_i18n import app_translator
-from traceability.api.deps import CurrentUser, SessionDep
+from traceability.api.deps import CurrentUser, SessionDep, SettingsDep
 from traceability.api.i18n import pick_lang
-from traceability.config import get_settings
 from traceability.errors import Forbidden, InvalidInput, NotFound
 from traceability.models import (
     Activity,
@@ -315,11 +314,13 @@ def diary_page(request: Request, session: SessionDep, visit: VisitDep) -> Respon
 
 
 @router.get("/app/lots", response_class=HTMLResponse)
-def lots_page(request: Request, session: SessionDep, visit: VisitDep) -> Response:
+def lots_page(
+    request: Request, session: SessionDep, settings: SettingsDep, visit: VisitDep
+) -> Response:
     """My lots, each with its QR code and a link to its public trace."""
     lang, user = visit.lang, visit.user
     data = _page_data(session, user)
-    base = get_settings().public_base_url
+    base = settings.public_base_url
     lots = [
         (lot, qr.qr_svg_inline(qr.lot_url(base, lot.code, lot.gtin)))
         for lot in myfarm.my_lots(session, farmer_id=user.farmer_id)
@@ -389,20 +390,20 @@ def signout(request: Request, session: SessionDep, lang: Annotated[str | None, F
 
 
 @router.get("/app/signin/{token}/qr.png")
-def signin_qr_png(token: str, session: SessionDep) -> Response:
+def signin_qr_png(token: str, session: SessionDep, settings: SettingsDep) -> Response:
     """The sign-in link as a QR code to print or show on a screen."""
     if signin.valid_link(session, token=token) is None:
         raise NotFound("this sign-in link was already used or has expired")
-    url = signin.link_url(get_settings().public_base_url, token)
+    url = signin.link_url(settings.public_base_url, token)
     return Response(qr.qr_png(url), media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @router.get("/app/signin/{token}/qr.svg")
-def signin_qr_svg(token: str, session: SessionDep) -> Response:
+def signin_qr_svg(token: str, session: SessionDep, settings: SettingsDep) -> Response:
     """The sign-in link as an SVG QR code."""
     if signin.valid_link(session, token=token) is None:
         raise NotFound("this sign-in link was already used or has expired")
-    url = signin.link_url(get_settings().public_base_url, token)
+    url = signin.link_url(settings.public_base_url, token)
     return Response(
         qr.qr_svg(url), media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
     )
@@ -468,8 +469,7 @@ def service_worker() -> Response:
 # ---------------------------------------------------------------- API: links, devices, check
 
 
-def _link_public(token: str, expires_at: datetime) -> SigninLinkPublic:
-    base = get_settings().public_base_url
+def _link_public(base: str, token: str, expires_at: datetime) -> SigninLinkPublic:
     url = signin.link_url(base, token)
     return SigninLinkPublic(
         url=url, expires_at=expires_at, qr_png_url=f"{url}/qr.png", qr_svg_url=f"{url}/qr.svg"
@@ -483,7 +483,11 @@ def _link_public(token: str, expires_at: datetime) -> SigninLinkPublic:
     tags=["farmers"],
 )
 def issue_signin_link(
-    farmer_id: int, session: SessionDep, user: CurrentUser, data: SigninLinkCreate | None = None
+    farmer_id: int,
+    session: SessionDep,
+    settings: SettingsDep,
+    user: CurrentUser,
+    data: SigninLinkCreate | None = None,
 ):
     """A one-time link (and QR code) that signs the farmer's phone in to the app (admin, or
     the farmer's cooperative)."""
@@ -491,7 +495,7 @@ def issue_signin_link(
     link, token = signin.issue_link(
         session, farmer_id=farmer_id, user=user, valid_hours=data.valid_hours
     )
-    return _link_public(token, link.expires_at)
+    return _link_public(settings.public_base_url, token, link.expires_at)
 
 
 def _may_manage(session: Session, user: User, farmer_id: int, *, reading: bool = False) -> None:

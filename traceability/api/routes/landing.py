@@ -20,6 +20,7 @@ from traceability import reports
 from traceability.api.deps import SessionDep
 from traceability.api.i18n import pick_lang, translator
 from traceability.api.routes.trace import TEMPLATES_DIR, Lang
+from traceability.api.staff_auth import HOME
 from traceability.models import DiaryEntry, Lot, Mission
 
 router = APIRouter()
@@ -40,6 +41,8 @@ class Showcase:
     lots: list[str] = field(default_factory=list)
     #: (role, token) pairs a visitor signs in with; shown to a local browser only.
     tokens: list[tuple[str, str]] = field(default_factory=list)
+    #: The farmer's one-time sign-in link to the farmers' app (a path); local browser only.
+    farmer_link: str | None = None
     #: Simulated seconds per real second, and the simulated clock.
     speed: float | None = None
     clock: Callable[[], datetime] | None = None
@@ -93,6 +96,7 @@ def landing(request: Request, session: SessionDep, lang: Lang = None) -> HTMLRes
         now=showcase.clock().astimezone(VIETNAM) if showcase and showcase.clock else None,
         show_tokens=bool(showcase and showcase.tokens and _is_local(request)),
         reports=list(reports.REPORTS),
+        homes={str(role): page for role, page in HOME.items()},
     )
     # Never cached: the demo's counts move, and the tokens must not sit in a shared cache.
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})

@@ -15,12 +15,12 @@ from jinja2 import Environment, FileSystemLoader
 from sqlmodel import Session
 
 from traceability import reports
-from traceability.api.deps import SessionDep
+from traceability.api.deps import SessionDep, SettingsDep
 from traceability.api.i18n import pick_lang
 from traceability.api.routes.trace import TEMPLATES_DIR
 from traceability.api.staff_auth import COOKIE, HOME, page_user, token_user
 from traceability.api.staff_i18n import staff_translator
-from traceability.config import Settings, get_settings
+from traceability.config import Settings
 from traceability.errors import InvalidInput, NotFound
 from traceability.maps.charts import bar_chart
 from traceability.maps.communes import communes_svg
@@ -34,7 +34,6 @@ _templates = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True, lstrip_blocks=True
 )
 Lang = Annotated[str | None, Query(max_length=10)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 # Staff pages hold records not everyone reads: never in a shared cache.
 _PRIVATE = {"Cache-Control": "private, no-store", "Vary": "Cookie, Authorization"}
 _COOKIE_AGE = 30 * 24 * 3600

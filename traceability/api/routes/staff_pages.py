@@ -10,7 +10,6 @@ from traceability import qr
 from traceability.api.deps import SessionDep
 from traceability.api.i18n import pick_lang
 from traceability.api.routes.staff import Lang, SettingsDep, gate, render
-from traceability.config import get_settings
 from traceability.maps.mission import mission_svg
 from traceability.models import Farmer, Organisation, Role, SigninLinkCreate, User
 from traceability.services import maps as map_data
@@ -111,7 +110,7 @@ def coop_signin_link(
     link, token = signin.issue_link(
         session, farmer_id=farmer_id, user=user, valid_hours=SigninLinkCreate().valid_hours
     )
-    url = signin.link_url(get_settings().public_base_url, token)
+    url = signin.link_url(settings.public_base_url, token)
     return render(
         request,
         "link.html",

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, FileSystemLoader
@@ -19,9 +19,9 @@ from sqlalchemy.engine import Engine
 
 from traceability import epcis, qr
 from traceability.api import trace_cache
-from traceability.api.deps import EngineDep, FastSettingsDep, SessionDep
+from traceability.api.deps import EngineDep, FastSettingsDep, SessionDep, SettingsDep
 from traceability.api.i18n import LANGS, pick_lang, translator
-from traceability.config import Settings, get_settings
+from traceability.config import Settings
 from traceability.errors import NotFound
 from traceability.models import Lot, LotParent
 from traceability.services import lot_identity
@@ -49,7 +49,6 @@ def _base_url(settings: Settings) -> str:
 
 # What QR codes and links point at comes from the app's settings (a dependency, so an app
 # built with its own settings, as the demo's is, answers with its own public base URL).
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def _json(data: Any, status_code: int = 200, media_type: str = "application/json") -> Response:

@@ -4,6 +4,7 @@
 (function () {
   const TOKEN = "agritrace.device";
   const WARMED = "agritrace.warmed";
+  const OUTBOX_SYNC = "agritrace-outbox";
   const lang = document.documentElement.lang || "vi";
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
@@ -79,6 +80,7 @@
   }
 
   let flushing = false;
+  let again = false;
   async function flushNow() {
     const token = localStorage.getItem(TOKEN);
     if (!token) return;
@@ -108,16 +110,38 @@
     }
   }
   async function flush() {
-    if (flushing) return;
+    /* A call while a send is under way (the signal back during a slow failing one, a new
+       entry) runs once more after it rather than being lost until the next page load. */
+    if (flushing) { again = true; return; }
     flushing = true;
     try {
-      /* One tab at a time; a second send of the same entry would be recorded once anyway. */
-      if (navigator.locks) await navigator.locks.request("agritrace-outbox", flushNow);
-      else await flushNow();
+      do {
+        again = false;
+        /* One tab at a time; a second send of the same entry would be recorded once anyway. */
+        if (navigator.locks) await navigator.locks.request("agritrace-outbox", flushNow);
+        else await flushNow();
+      } while (again && navigator.onLine);
     } finally {
       flushing = false;
       await renderOutbox();
+      const waiting = (await outboxAll().catch(() => [])).some((i) => !i.error);
+      if (waiting) askSync();
     }
+  }
+  /* Sent when the signal returns: the browser's online event, and where the browser has
+     Background Sync, the service worker's sync event relayed to this page (the token is
+     the page's, so the worker wakes the page rather than sending itself). */
+  function askSync() {
+    if (!("serviceWorker" in navigator)) return;
+    navigator.serviceWorker.ready
+      .then((reg) => reg.sync && reg.sync.register(OUTBOX_SYNC))
+      .catch(() => {});
+  }
+  window.addEventListener("online", () => flush());
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.addEventListener("message", (event) => {
+      if (event.data && event.data.flush) flush();
+    });
   }
 
   async function renderOutbox() {
@@ -364,7 +388,7 @@
     const el = $("#net");
     if (el) el.hidden = navigator.onLine;
   }
-  window.addEventListener("online", () => { net(); flush(); });
+  window.addEventListener("online", net);
   window.addEventListener("offline", net);
   net();
   if (stringsEl) {

@@ -30,6 +30,14 @@ async function warm(urls) {
   }
 }
 
+/* The signal is back (Background Sync): wake the open app pages to send their outbox. */
+self.addEventListener("sync", (event) => {
+  if (event.tag !== "agritrace-outbox") return;
+  event.waitUntil(
+    self.clients.matchAll({ type: "window" }).then((all) => all.forEach((c) => c.postMessage({ flush: true })))
+  );
+});
+
 self.addEventListener("message", (event) => {
   if (event.data && event.data.warm) event.waitUntil(warm(event.data.warm));
   if (event.data && event.data.forget) event.waitUntil(caches.delete(PAGES));
