@@ -144,6 +144,10 @@ def test_the_check_warns_of_dose_phi_and_registration(client, factory, admin_hea
         "phi_after_planned_harvest",
     ]
     assert codes(input_code="TILT", quantity=0.3, occurred_at="2026-01-20T08:00:00+07:00") == []
+    # At the label's precision, three figures: 0.3002 L/ha is 0.300, 0.3005 is 0.301, over.
+    early = {"occurred_at": "2026-01-20T08:00:00+07:00", "area_ha": 1.0, "input_code": "TILT"}
+    assert codes(**early, quantity=0.3002) == []
+    assert codes(**early, quantity=0.3005) == ["dose_above_max"]
     assert codes(input_code="COTTONONLY", occurred_at="2026-01-10T08:00:00+07:00") == [
         "not_registered_for_crop"
     ]

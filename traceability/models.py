@@ -26,7 +26,7 @@ and missions are logs that point at assets, with a time and a status.
 import math
 import unicodedata
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -220,6 +220,15 @@ class InputKind(StrEnum):
 
     pesticide = "pesticide"
     fertilizer = "fertilizer"
+    seed = "seed"
+
+
+class ApplicationMethod(StrEnum):
+    """How a product is put on a field, as its label says: a tank mix sprayed as a liquid,
+    granules broadcast dry (Furadan 3GR, urea), or seed sown."""
+
+    spray = "spray"
+    granule = "granule"
     seed = "seed"
 
 
@@ -531,6 +540,9 @@ class InputProductBase(SQLModel):
     # Nitrogen as a percentage of the product's mass (urea 46, DAP 18, NPK 20-20-15 20):
     # the low-emission rice report's kg N per hectare. None when not known.
     nitrogen_pct: float | None = Field(default=None, ge=0, le=100)
+    # How the label says to apply it; None when not recorded (the mission's type is then
+    # not checked against it).
+    application_method: ApplicationMethod | None = Field(default=None, max_length=16)
 
 
 class InputProduct(InputProductBase, table=True):
@@ -571,6 +583,7 @@ class InputProductPublic(BaseModel):
     registration_status: RegistrationStatus = RegistrationStatus.unknown
     registered_crops: list[str] | None = None
     nitrogen_pct: float | None = None
+    application_method: ApplicationMethod | None = None
     id: int
 
 
@@ -782,6 +795,9 @@ class LotBase(SQLModel):
     code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
     product_name: Name = Field(max_length=NAME_LENGTH)
     harvested_on: DoneOn
+    # When the harvest ended, if the farmer gave a time: work after it belongs to the next
+    # crop, work before it (the same day included) to this lot.
+    harvested_at: DoneAt | None = Field(default=None, sa_type=UTCDateTime)
     quantity_kg: Annotated[float, PField(gt=0, lt=1e9, allow_inf_nan=False)]
     gtin: Gtin | None = Field(default=None, max_length=14, index=True)
     # What Circular 02/2024/TT-BKHCN asks a trace to show beside the record itself.
@@ -851,6 +867,14 @@ class LotCreate(LotBase):
                 f"a lot with a GTIN has a code of at most {GS1_LOT_MAX_LENGTH} characters "
                 "(GS1 batch/lot number, AI 10)"
             )
+        # Vietnam keeps UTC+7 all year: the harvest's local day is its time's day there.
+        if self.harvested_at is not None:
+            local = self.harvested_at.astimezone(timezone(timedelta(hours=7))).date()
+            if local != self.harvested_on:
+                raise ValueError(
+                    f"harvested_at is on {local.isoformat()} in Vietnam time, "
+                    f"not on harvested_on {self.harvested_on.isoformat()}"
+                )
         return self
 
 
@@ -861,6 +885,7 @@ class LotPublic(BaseModel):
     code: str
     product_name: str
     harvested_on: date
+    harvested_at: datetime | None = None
     quantity_kg: float
     gtin: str | None
     brand: str | None = None
@@ -1001,6 +1026,10 @@ class Mission(SQLModel, table=True):
     product_amount: float | None = None
     product_unit: Unit | None = Field(default=None, max_length=4)
     sprayed_area_ha: float | None = None
+    # The first and last fix's own times: when the work was done, whatever the start
+    # and end events say (they are the drone's claim; the points are the record).
+    first_fix_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_fix_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     treated_area_ha: float | None = None
     overspray_area_ha: float | None = None
     overlap_area_ha: float | None = None
@@ -1072,6 +1101,8 @@ class MissionPublic(BaseModel):
     status: MissionStatus
     started_at: datetime | None
     ended_at: datetime | None
+    first_fix_at: datetime | None = None
+    last_fix_at: datetime | None = None
     point_count: int
     applied_amount: float | None
     amount_unit: Unit | None

@@ -22,6 +22,7 @@ from traceability.models import (
     Season,
     User,
 )
+from traceability.services import applications
 from traceability.services.common import local_day
 from traceability.services.fields import ensure_owner, get_field, season_on
 
@@ -112,7 +113,7 @@ def warnings_for(
         return out
     if product.max_dose_per_ha and quantity is not None and area_ha:
         dose = quantity / area_ha
-        if dose > product.max_dose_per_ha * (1 + 1e-9):
+        if applications.above_label(dose, product.max_dose_per_ha):
             out.append(
                 EntryWarningPublic(
                     code="dose_above_max",

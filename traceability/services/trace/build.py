@@ -25,6 +25,7 @@ from traceability.services.trace import (
     events,
     national,
     phi,
+    structure,
 )
 from traceability.services.trace.events import Placed, iso
 from traceability.services.trace.structure import (
@@ -82,7 +83,7 @@ def _season_json(lk: FieldLink) -> dict[str, Any]:
             "basis": (
                 f"no season recorded: the {DEFAULT_WINDOW_DAYS} days before harvest are used"
                 if lk.default_window
-                else "from sowing to harvest"
+                else structure.WINDOW_RULE
             ),
         },
     }
@@ -133,6 +134,11 @@ def _phi_json(st: Structure, verdict: phi.PhiVerdict) -> dict[str, Any]:
                 _phi_application(st, u.placed)
                 | {"product_code": u.product_code, "reason": u.reason}
                 for u in v.unknown_applications
+            ],
+            "banned_applications": [
+                _phi_application(st, p)
+                | {"product_code": p.application.product.code, "reason": phi.BANNED}
+                for p in v.banned_applications
             ],
             "notes": v.notes,
         }

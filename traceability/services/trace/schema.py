@@ -96,6 +96,10 @@ class LotPhi(BaseModel):
     parent_lots: list[str]
     products: list[ProductPhi]
     unknown_applications: list[UnjudgedApplication]
+    banned_applications: list[UnjudgedApplication] = Field(
+        default_factory=list,
+        description="products withdrawn from the permitted list: each fails the verdict",
+    )
     notes: list[str]
 
 
@@ -187,6 +191,8 @@ class EventProduct(BaseModel):
     active_ingredient: str | None
     registration_no: str | None
     phi_days: int | None
+    registration_status: Literal["registered", "banned", "unknown"] = "unknown"
+    application_method: Literal["spray", "granule", "seed"] | None = None
 
 
 class _ApplicationEvent(BaseModel):
