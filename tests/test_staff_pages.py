@@ -192,6 +192,11 @@ def test_cooperative_page_pending_phi_and_signin_links(client, session, factory)
     r = client.post("/coop/signin-link", headers=headers, data={"farmer_id": stranger.id})
     assert r.status_code == 403
     assert session.execute(select(FarmField).where(FarmField.code == "HTX-1")).scalar_one()
+    # Harvested since (today, PHI broken): the page no longer says "harvest from ...".
+    factory.lot(fields_=[field], harvested_on=datetime.now(LOCAL_TZ).date())
+    html = client.get("/coop/", headers=headers).text
+    phi = html[html.index('id="pending-phi"') :]
+    assert 'class="phi"' not in html and safe_on not in phi
 
 
 def test_the_cookie_opens_pages_and_maps_but_not_the_json_api(client, world, factory):

@@ -282,3 +282,55 @@ def test_a_dose_is_held_against_the_label_at_the_label_s_precision(dose, label, 
     from traceability.services.applications import above_label
 
     assert above_label(dose, label) is over
+
+
+# ---------------------------------------------------------------- 5. the harvest's time
+
+
+def test_a_harvest_time_splits_its_day(session, factory, client, admin_headers):
+    field = factory.field()
+    product = factory.input(phi_days=0)
+    factory.season(field, sown_on=date(2026, 9, 1))
+    spray(factory, field, product, "2026-12-01T07:00:00")  # before the harvest that morning
+    r = client.post(
+        "/api/v1/lots",
+        json={
+            "code": "LOT-TIME",
+            "field_codes": [field.code],
+            "harvested_on": "2026-12-01",
+            "harvested_at": "2026-12-01T10:30:00+07:00",
+            "quantity_kg": 1000,
+            "product_name": "Lúa ST25",
+        },
+        headers=admin_headers,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["harvested_at"] == "2026-12-01T03:30:00Z"
+    # In the afternoon, recorded after the lot: the next crop's, not this lot's.
+    spray(factory, field, product, "2026-12-01T15:00:00")
+
+    data = client.get("/api/v1/trace/LOT-TIME").json()
+
+    assert data["lot"]["harvested_at"] == "2026-12-01T03:30:00Z"
+    [p] = lot_phi(data)["products"]
+    assert [a["at"] for a in p["applications"]] == ["2026-12-01T00:00:00Z"]
+    # A PHI of 0 days kept on the day itself.
+    assert p["days_before_harvest"] == 0 and data["phi_compliant"] is True
+
+
+def test_a_harvest_time_on_another_day_than_harvested_on_is_refused(factory, client, admin_headers):
+    field = factory.field()
+    r = client.post(
+        "/api/v1/lots",
+        json={
+            "code": "LOT-BAD",
+            "field_codes": [field.code],
+            "harvested_on": "2026-12-01",
+            # 16:00 on 30 November in UTC is still 30 November (23:00) in Vietnam.
+            "harvested_at": "2026-11-30T16:00:00Z",
+            "quantity_kg": 1000,
+            "product_name": "Lúa ST25",
+        },
+        headers=admin_headers,
+    )
+    assert r.status_code == 422 and "2026-11-30 in Vietnam time" in r.text

@@ -503,6 +503,15 @@ class SeasonCreate(SeasonBase):
     field_code: Code
 
 
+class SeasonPlan(BaseModel):
+    """The day a season's harvest is planned for (null: no plan); the farmer's PHI
+    warnings are held against it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    planned_harvest_on: PlannedOn | None
+
+
 class SeasonPublic(BaseModel):
     """A season as the API shows it."""
 
@@ -1541,6 +1550,7 @@ class EntryWarningPublic(BaseModel):
         "banned",
         "not_registered_for_crop",
         "registration_unknown",
+        "changes_harvested_lot",
     ]
     message: str
     params: dict[str, Any] = PField(default_factory=dict)

@@ -282,6 +282,23 @@ def above_label(dose: float, limit: float) -> bool:
     return d.quantize(Decimal(1).scaleb(last), rounding=ROUND_HALF_UP) > Decimal(repr(float(limit)))
 
 
+def product_from(p: Any) -> Product:
+    """The application facts of a catalogue row (an ``InputProduct``)."""
+    return Product(
+        code=p.code,
+        name=p.name,
+        kind=InputKind(p.kind),
+        unit=str(p.unit),
+        active_ingredient=p.active_ingredient,
+        registration_no=p.registration_no,
+        phi_days=p.phi_days,
+        max_dose_per_ha=p.max_dose_per_ha,
+        nitrogen_pct=p.nitrogen_pct,
+        registration_status=str(p.registration_status or "unknown"),
+        application_method=_s(p.application_method),
+    )
+
+
 def dose_per_ha(quantity: float | None, area_ha: float | None) -> float | None:
     """How much was applied per hectare, when both are known.
 

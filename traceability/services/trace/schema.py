@@ -22,6 +22,9 @@ class LotSummary(BaseModel):
     code: str
     product_name: str
     harvested_on: dt.date
+    harvested_at: dt.datetime | None = Field(
+        default=None, description="when the harvest ended, if a time was given"
+    )
     quantity_kg: float
     gtin: str | None
     kind: Literal["harvest", "derived"] = Field(
