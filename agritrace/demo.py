@@ -45,6 +45,9 @@ DEFAULT_DATABASE_URL = "sqlite:///./agritrace-demo.db"
 # pesticide they spray (at most 30 days in the fixtures) has passed at harvest.
 FLIGHTS_DAYS_AGO = 40
 SOWN_DAYS_AGO = 100
+# ST25 is harvested about 110 days after sowing: the seasons plan it ten days from today,
+# so a farmer logging a spray today is warned when its PHI would not clear by then.
+HARVEST_PLANNED_AFTER_DAYS = 110
 YIELD_T_PER_HA = 6.8
 MILLING_RATIO = 0.65
 # GS1 prefix 893 is Viet Nam; the company and item digits are made up for the demo.
@@ -224,7 +227,13 @@ def _seasons(session: Session, codes: list[str]) -> None:
     for code in codes:
         existing, _n = fields.list_seasons(session, field_code=code, offset=0, limit=1)
         if not existing:
-            data = SeasonCreate(field_code=code, crop="lúa", variety="ST25", sown_on=_sown_on())
+            data = SeasonCreate(
+                field_code=code,
+                crop="lúa",
+                variety="ST25",
+                sown_on=_sown_on(),
+                planned_harvest_on=_sown_on() + timedelta(days=HARVEST_PLANNED_AFTER_DAYS),
+            )
             fields.create_season(session, data=data)
 
 

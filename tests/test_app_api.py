@@ -144,6 +144,10 @@ def test_the_check_warns_of_dose_phi_and_registration(client, factory, admin_hea
         "phi_after_planned_harvest",
     ]
     assert codes(input_code="TILT", quantity=0.3, occurred_at="2026-01-20T08:00:00+07:00") == []
+    # At the label's precision, three figures: 0.3002 L/ha is 0.300, 0.3005 is 0.301, over.
+    early = {"occurred_at": "2026-01-20T08:00:00+07:00", "area_ha": 1.0, "input_code": "TILT"}
+    assert codes(**early, quantity=0.3002) == []
+    assert codes(**early, quantity=0.3005) == ["dose_above_max"]
     assert codes(input_code="COTTONONLY", occurred_at="2026-01-10T08:00:00+07:00") == [
         "not_registered_for_crop"
     ]
@@ -252,3 +256,171 @@ def test_the_app_is_installable_and_small(client):
     js = client.get("/app/static/app.js", headers={"Accept-Encoding": "gzip"})
     assert js.status_code == 200
     assert client.get("/app/static/nope.js").status_code == 404
+
+
+def test_the_lots_tab_shows_each_lot_s_verdict(client, factory, admin_headers):
+    farmer = factory.farmer()
+    kept, broken, unsown = (factory.field(farmer=farmer) for _ in range(3))
+    for f in (kept, broken):
+        factory.season(f, sown_on=date(2026, 1, 5))
+    product = factory.input(phi_days=14)
+    for f, day in ((kept, "2026-03-20"), (broken, "2026-04-05")):
+        factory.entry(
+            f,
+            activity="spray",
+            input_code=product.code,
+            quantity=0.5,
+            occurred_at=datetime.fromisoformat(f"{day}T08:00:00+07:00"),
+        )
+    # A spray naming no product: the verdict cannot be judged.
+    factory.entry(
+        unsown,
+        activity="spray",
+        quantity=0.5,
+        unit="L",
+        occurred_at=datetime.fromisoformat("2026-04-01T08:00:00+07:00"),
+    )
+    codes = {}
+    for name, f in (("kept", kept), ("broken", broken), ("unknown", unsown)):
+        codes[name] = factory.lot(fields_=[f], harvested_on=date(2026, 4, 10)).code
+    client.cookies.set("agritrace_device", _sign_in(client, admin_headers, farmer.id))
+
+    html = client.get("/app/lots").text
+
+    found = dict(
+        re.findall(r"(LOT-\d+)<br><span class=\"verdict [^\"]+\" data-verdict=\"(\w+)\"", html)
+    )
+    assert found == {codes["kept"]: "true", codes["broken"]: "false", codes["unknown"]: "none"}
+    assert "Không đạt thời gian cách ly" in html
+    assert "PHI not respected" in client.get("/app/lots?lang=en").text
+
+
+def test_the_farmer_is_warned_before_changing_a_harvested_lot_s_verdict(client, factory):
+    farmer = factory.farmer()
+    field = factory.field(farmer=farmer)
+    factory.season(field, sown_on=date(2026, 1, 5))
+    factory.input(code="TILT", phi_days=14, registration_status="registered")
+    lot = factory.lot(fields_=[field], harvested_on=date(2026, 4, 10))
+    headers = factory.token("farmer", farmer)
+
+    def check(**kw) -> list[dict]:
+        entry = {"field_code": field.code, "activity": "spray", "input_code": "TILT"} | kw
+        r = client.post("/api/v1/diary/check", json=entry, headers=headers)
+        assert r.status_code == 200, r.text
+        return [w for w in r.json()["warnings"] if w["code"] == "changes_harvested_lot"]
+
+    # A spray 3 days before that harvest, written now, would make the lot fail its PHI.
+    [w] = check(occurred_at="2026-04-07T08:00:00+07:00")
+    assert w["params"] == {
+        "lot_code": lot.code,
+        "harvested_on": "2026-04-10",
+        "before": True,
+        "after": False,
+    }
+    # 20 days before: the PHI is kept, the verdict stays; after the harvest: the next crop's.
+    assert check(occurred_at="2026-03-21T08:00:00+07:00") == []
+    assert check(occurred_at="2026-04-11T08:00:00+07:00") == []
+    assert check(occurred_at="2026-04-07T08:00:00+07:00", activity="observe", input_code=None) == []
+    # Nothing was written: the lot is as it was.
+    assert client.get(f"/api/v1/trace/{lot.code}").json()["phi_compliant"] is True
+
+
+def test_farmers_and_their_cooperative_plan_the_harvest_and_phi_warnings_follow(
+    client, factory, admin_headers
+):
+    coop = factory.organisation("cooperative")
+    farmer = factory.farmer(organisation=coop)
+    field = factory.field(farmer=farmer, code="GR-PLAN")
+    season = factory.season(field, sown_on=date(2026, 1, 5))
+    factory.input(code="TILT", phi_days=14, registration_status="registered")
+    mine = factory.token("farmer", farmer)
+    entry = {
+        "field_code": field.code,
+        "occurred_at": "2026-02-01T08:00:00+07:00",
+        "activity": "spray",
+        "input_code": "TILT",
+    }
+
+    def phi_warnings() -> list[dict]:
+        r = client.post("/api/v1/diary/check", json=entry, headers=mine)
+        return [w for w in r.json()["warnings"] if w["code"] == "phi_after_planned_harvest"]
+
+    assert phi_warnings() == []  # no harvest planned: nothing to hold the PHI against
+    r = client.patch(
+        f"/api/v1/seasons/{season.id}", json={"planned_harvest_on": "2026-02-10"}, headers=mine
+    )
+    assert r.status_code == 200 and r.json()["planned_harvest_on"] == "2026-02-10"
+    # Sprayed 1 February with a 14-day PHI: safe from the 15th, harvest planned the 10th.
+    [w] = phi_warnings()
+    assert w["params"]["safe_from"] == "2026-02-15"
+    # The cooperative moves it later; the warning goes.
+    r = client.patch(
+        f"/api/v1/seasons/{season.id}",
+        json={"planned_harvest_on": "2026-02-20"},
+        headers=factory.token("cooperative", organisation=coop),
+    )
+    assert r.status_code == 200 and phi_warnings() == []
+    # A day before sowing, another farmer, no such season, a huge id, an unknown key.
+    bad = client.patch(
+        f"/api/v1/seasons/{season.id}", json={"planned_harvest_on": "2026-01-01"}, headers=mine
+    )
+    assert bad.status_code == 422 and "before the season was sown (2026-01-05)" in bad.text
+    other = factory.token("farmer", factory.farmer())
+    assert (
+        client.patch(
+            f"/api/v1/seasons/{season.id}", json={"planned_harvest_on": None}, headers=other
+        ).status_code
+        == 403
+    )
+    assert (
+        client.patch(
+            "/api/v1/seasons/999999", json={"planned_harvest_on": None}, headers=mine
+        ).status_code
+        == 404
+    )
+    assert (
+        client.patch(
+            f"/api/v1/seasons/{2**40}", json={"planned_harvest_on": None}, headers=mine
+        ).status_code
+        == 422
+    )
+    assert (
+        client.patch(
+            f"/api/v1/seasons/{season.id}", json={"sown_on": "2026-01-01"}, headers=mine
+        ).status_code
+        == 422
+    )
+    # Null clears the plan.
+    r = client.patch(
+        f"/api/v1/seasons/{season.id}", json={"planned_harvest_on": None}, headers=mine
+    )
+    assert r.status_code == 200 and r.json()["planned_harvest_on"] is None
+
+
+def test_the_app_s_field_page_sets_the_planned_harvest(client, factory, admin_headers):
+    farmer = factory.farmer()
+    field = factory.field(farmer=farmer, code="GR-APP")
+    today = datetime.now(UTC).date()
+    factory.season(field, sown_on=today - timedelta(days=60))
+    client.cookies.set("agritrace_device", _sign_in(client, admin_headers, farmer.id))
+    page = client.get("/app/fields/GR-APP").text
+    assert 'action="/app/fields/GR-APP/planned-harvest"' in page
+    day = today + timedelta(days=30)
+
+    r = client.post(
+        "/app/fields/GR-APP/planned-harvest",
+        data={"planned_harvest_on": day.isoformat()},
+        follow_redirects=False,
+    )
+
+    assert r.status_code == 303 and r.headers["location"] == "/app/fields/GR-APP"
+    page = client.get("/app/fields/GR-APP").text
+    assert f"Dự kiến thu hoạch {day:%d/%m/%Y}" in page
+    assert f'value="{day.isoformat()}"' in page
+    r = client.post(
+        "/app/fields/GR-APP/planned-harvest",
+        data={"planned_harvest_on": (today - timedelta(days=90)).isoformat()},
+    )
+    assert r.status_code == 422 and "before the season was sown" in r.text
+    r = client.post("/app/fields/GR-APP/planned-harvest", data={"planned_harvest_on": "31/12"})
+    assert r.status_code == 422 and "is not a day" in r.text

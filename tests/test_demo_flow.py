@@ -4,6 +4,7 @@ import math
 import threading
 import uuid
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -146,6 +147,11 @@ def test_demo_sets_up_flies_harvests_and_serves_the_trace(tmp_path):
         assert me.status_code == 200 and me.json()["role"] == "admin"
         mission = client.get(f"/api/v1/missions/{result.mission_ids[0]}", headers=admin).json()
         assert mission["status"] == "complete" and mission["treated_area_ha"] > 0
+        # Every season plans its harvest (sown 100 days ago, harvest planned in 10), so a
+        # farmer's PHI warnings have a day to be held against.
+        seasons = client.get("/api/v1/seasons", headers=admin).json()["data"]
+        planned = {s["planned_harvest_on"] for s in seasons}
+        assert seasons and planned == {(date.today() + timedelta(days=10)).isoformat()}
 
     # Run again on the same database: it resumes, nothing is flown or written twice.
     with Session(engine) as s:

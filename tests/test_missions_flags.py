@@ -1,5 +1,7 @@
 """A mission's flags decided from a measured result built by hand: no database, no geometry."""
 
+import pytest
+
 from traceability import geo
 from traceability.config import Settings
 from traceability.models import InputKind, InputProduct, Mission, MissionType, Unit
@@ -94,6 +96,17 @@ def test_dose_above_max_per_field_in_the_products_unit():
     ]
     # No maximum in the catalogue: nothing to hold the dose against.
     assert json_flags(measured=m, product=product(max_dose=None)) == []
+
+
+@pytest.mark.parametrize(
+    ("dose", "flagged"),
+    [(100.0, False), (100.02, False), (100.49, False), (100.5, True), (101.0, True)],
+)
+def test_a_dose_is_over_the_label_only_at_the_label_s_precision(dose, flagged):
+    # 1 ha, product straight from the drone (1 kg per kg): the dose is the amount.
+    m = measured(fields=[field(1, 10_000.0, dose)], per_unit=1.0)
+    out = json_flags(measured=m, product=product(max_dose=100.0, unit=Unit.kg))
+    assert ("dose_above_max" in {f["code"] for f in out}) is flagged
 
 
 def test_product_dose_unknown_without_a_tank_mix():

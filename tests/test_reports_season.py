@@ -222,6 +222,15 @@ def test_field_season_no_harvest_yet_and_filters(client, admin_headers, scene):
     assert {r["field_code"] for r in everything} == {"F1", "F2"}
 
 
+def test_a_lot_is_a_harvest_of_its_fields_season(client, admin_headers, factory, scene):
+    # F2 has no harvest line in its diary, but a lot from it harvested on 2026-02-20:
+    # 10 days after the P1 spray of 2026-02-10, its 14-day PHI not kept.
+    factory.lot(fields_=[scene["f2"]], harvested_on=datetime(2026, 2, 20).date())
+    (_app_row, product) = rows(client, admin_headers, "field-season", field="F2")
+    phi = ["harvested_on", "last_applied_on", "days_to_harvest", "phi_status"]
+    assert [product[k] for k in phi] == ["2026-02-20", "2026-02-10", 10, "not kept"]
+
+
 def test_low_emission_rice(client, admin_headers, scene):
     f1, f2 = rows(client, admin_headers, "low-emission-rice")
     assert (f1["field_code"], f1["season_id"], f1["harvested_on"]) == (

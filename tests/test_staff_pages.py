@@ -9,7 +9,7 @@ Mon 9 March) and 96P02 (1.0 ha on Tue 3 March, 4.0 ha on Fri 1 May).
 import io
 import re
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import pytest
@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from tests.test_maps import build_communes, build_flown
 from traceability.api.routes import staff_pages
-from traceability.models import Farmer, FarmField
+from traceability.models import Farmer, FarmField, Mission
 from traceability.services.common import LOCAL_TZ
 
 
@@ -116,6 +116,43 @@ def test_operator_day(client, world, factory):
     assert r.status_code == 422
 
 
+def test_operator_day_shows_the_product_applied_and_the_tank_mix_apart(client, session, factory):
+    service = factory.organisation("drone_service")
+    factory.drone(code="D-MIX", organisation=service)
+    session.add(
+        Mission(
+            mission_id="M-MIX",
+            drone_code="D-MIX",
+            type="spray",
+            product_code="NOMINEE10SC",
+            status="complete",
+            started_at=datetime(2026, 3, 1, 1, 0, tzinfo=UTC),
+            ended_at=datetime(2026, 3, 1, 1, 20, tzinfo=UTC),
+            applied_amount=49.89,
+            amount_unit="L",
+            product_per_unit=0.35 / 49.89,
+            product_amount=0.35,
+            product_unit="L",
+            treated_area_ha=2.5,
+            dirty=False,
+        )
+    )
+    session.commit()
+    own = factory.token("operator", organisation=service)
+    for lang, product, mix in (
+        ("vi", "Lượng thuốc", "Hỗn hợp phun"),
+        ("en", "Product applied", "Tank mix sprayed"),
+    ):
+        html = client.get(
+            "/operator/", headers=own, params={"day": "2026-03-01", "lang": lang}
+        ).text
+        assert re.search(
+            rf"<th>{product}</th><td data-product-amount>0.35 L NOMINEE10SC</td>", html
+        )
+        assert re.search(rf"<th>{mix}</th><td data-tank-mix>49.89 L</td>", html)
+        assert "49.89 L NOMINEE10SC" not in html
+
+
 def test_operator_day_pages(client, world, factory, monkeypatch):
     monkeypatch.setattr(staff_pages, "DAY_PAGE", 1)
     own = factory.token("operator", organisation=world)
@@ -155,6 +192,11 @@ def test_cooperative_page_pending_phi_and_signin_links(client, session, factory)
     r = client.post("/coop/signin-link", headers=headers, data={"farmer_id": stranger.id})
     assert r.status_code == 403
     assert session.execute(select(FarmField).where(FarmField.code == "HTX-1")).scalar_one()
+    # Harvested since (today, PHI broken): the page no longer says "harvest from ...".
+    factory.lot(fields_=[field], harvested_on=datetime.now(LOCAL_TZ).date())
+    html = client.get("/coop/", headers=headers).text
+    phi = html[html.index('id="pending-phi"') :]
+    assert 'class="phi"' not in html and safe_on not in phi
 
 
 def test_the_cookie_opens_pages_and_maps_but_not_the_json_api(client, world, factory):

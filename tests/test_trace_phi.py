@@ -326,8 +326,9 @@ def test_no_pesticide_at_all_is_compliant_and_says_so(session, factory, farm):
 def test_applications_outside_the_season_do_not_count(session, factory, farm):
     product = factory.input(phi_days=14)
     spray(factory, farm, product, "2026-01-02T08:00:00")  # before sowing on 5 January
-    spray(factory, farm, product, "2026-04-11T08:00:00")  # after harvest: the next crop
     lot = factory.lot(fields_=[farm], harvested_on=HARVEST)
+    # After the harvest, recorded after the lot: the next crop's.
+    spray(factory, farm, product, "2026-04-11T08:00:00")
 
     data = verdict(session, lot)
 

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     # Below this a swath edge grazing a zone's buffer is position noise, not a violation.
     nospray_flag_min_m2: float = 2.0
     reported_mismatch_pct: float = 15.0
+    # A start or end event further than this from the first or last fix is flagged: the
+    # fixes' own times date the work, and an event that disagrees is the drone's claim.
+    event_time_tolerance_s: float = 900.0
     max_gap_s: float = 30.0
     # An open mission with no new point for this long is completed without its end event
     # (a phone that died, an app that never sent it), so its work reaches the diaries.

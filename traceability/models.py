@@ -35,7 +35,7 @@ code: no function in it passes the house's function size.
 import math
 import unicodedata
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -262,6 +262,15 @@ class InputKind(StrEnum):
 
     pesticide = "pesticide"
     fertilizer = "fertilizer"
+    seed = "seed"
+
+
+class ApplicationMethod(StrEnum):
+    """How a product is put on a field, as its label says: a tank mix sprayed as a liquid,
+    granules broadcast dry (Furadan 3GR, urea), or seed sown."""
+
+    spray = "spray"
+    granule = "granule"
     seed = "seed"
 
 
@@ -547,6 +556,15 @@ class SeasonCreate(SeasonBase):
     field_code: Code
 
 
+class SeasonPlan(BaseModel):
+    """The day a season's harvest is planned for (null: no plan); the farmer's PHI
+    warnings are held against it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    planned_harvest_on: PlannedOn | None
+
+
 class SeasonPublic(BaseModel):
     """A season as the API shows it."""
 
@@ -584,6 +602,9 @@ class InputProductBase(SQLModel):
     # Nitrogen as a percentage of the product's mass (urea 46, DAP 18, NPK 20-20-15 20):
     # the low-emission rice report's kg N per hectare. None when not known.
     nitrogen_pct: float | None = Field(default=None, ge=0, le=100)
+    # How the label says to apply it; None when not recorded (the mission's type is then
+    # not checked against it).
+    application_method: ApplicationMethod | None = Field(default=None, max_length=16)
 
 
 class InputProduct(InputProductBase, table=True):
@@ -624,6 +645,7 @@ class InputProductPublic(BaseModel):
     registration_status: RegistrationStatus = RegistrationStatus.unknown
     registered_crops: list[str] | None = None
     nitrogen_pct: float | None = None
+    application_method: ApplicationMethod | None = None
     id: int
 
 
@@ -835,6 +857,9 @@ class LotBase(SQLModel):
     code: Code = Field(max_length=CODE_LENGTH, unique=True, index=True)
     product_name: Name = Field(max_length=NAME_LENGTH)
     harvested_on: DoneOn
+    # When the harvest ended, if the farmer gave a time: work after it belongs to the next
+    # crop, work before it (the same day included) to this lot.
+    harvested_at: DoneAt | None = Field(default=None, sa_type=UTCDateTime)
     quantity_kg: Annotated[float, PField(gt=0, lt=1e9, allow_inf_nan=False)]
     gtin: Gtin | None = Field(default=None, max_length=14, index=True)
     # What Circular 02/2024/TT-BKHCN asks a trace to show beside the record itself.
@@ -904,6 +929,14 @@ class LotCreate(LotBase):
                 f"a lot with a GTIN has a code of at most {GS1_LOT_MAX_LENGTH} characters "
                 "(GS1 batch/lot number, AI 10)"
             )
+        # Vietnam keeps UTC+7 all year: the harvest's local day is its time's day there.
+        if self.harvested_at is not None:
+            local = self.harvested_at.astimezone(timezone(timedelta(hours=7))).date()
+            if local != self.harvested_on:
+                raise ValueError(
+                    f"harvested_at is on {local.isoformat()} in Vietnam time, "
+                    f"not on harvested_on {self.harvested_on.isoformat()}"
+                )
         return self
 
 
@@ -914,6 +947,7 @@ class LotPublic(BaseModel):
     code: str
     product_name: str
     harvested_on: date
+    harvested_at: datetime | None = None
     quantity_kg: float
     gtin: str | None
     brand: str | None = None
@@ -1055,6 +1089,10 @@ class Mission(SQLModel, table=True):
     product_amount: float | None = None
     product_unit: Unit | None = Field(default=None, max_length=4)
     sprayed_area_ha: float | None = None
+    # The first and last fix's own times: when the work was done, whatever the start
+    # and end events say (they are the drone's claim; the points are the record).
+    first_fix_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_fix_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     treated_area_ha: float | None = None
     overspray_area_ha: float | None = None
     overlap_area_ha: float | None = None
@@ -1127,6 +1165,8 @@ class MissionPublic(BaseModel):
     source: MissionSource = MissionSource.contract
     started_at: datetime | None
     ended_at: datetime | None
+    first_fix_at: datetime | None = None
+    last_fix_at: datetime | None = None
     point_count: int
     applied_amount: float | None
     amount_unit: Unit | None
@@ -1565,6 +1605,7 @@ class EntryWarningPublic(BaseModel):
         "banned",
         "not_registered_for_crop",
         "registration_unknown",
+        "changes_harvested_lot",
     ]
     message: str
     params: dict[str, Any] = PField(default_factory=dict)

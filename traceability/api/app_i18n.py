@@ -19,6 +19,7 @@ _STRINGS: dict[str, dict[str, str]] = {
     "no_season": {"vi": "Chưa có vụ", "en": "No season"},
     "sown": {"vi": "Sạ", "en": "Sown"},
     "planned_harvest": {"vi": "Dự kiến thu hoạch", "en": "Harvest planned"},
+    "plan_harvest": {"vi": "Ngày dự kiến thu hoạch", "en": "Planned harvest day"},
     "log_entry": {"vi": "Ghi nhật ký", "en": "Log an entry"},
     "log_here": {"vi": "Ghi cho ruộng này", "en": "Log for this field"},
     "new_title": {"vi": "Ghi nhật ký", "en": "Log an entry"},
@@ -65,6 +66,9 @@ _STRINGS: dict[str, dict[str, str]] = {
     "offline": {"vi": "Không có mạng", "en": "Offline"},
     "lots": {"vi": "Lô hàng của tôi", "en": "My lots"},
     "no_lots": {"vi": "Chưa có lô hàng.", "en": "No lots yet."},
+    "verdict_true": {"vi": "Đạt thời gian cách ly", "en": "PHI respected"},
+    "verdict_false": {"vi": "Không đạt thời gian cách ly", "en": "PHI not respected"},
+    "verdict_none": {"vi": "Chưa đánh giá được", "en": "PHI cannot be judged"},
     "open_trace": {"vi": "Xem trang truy xuất", "en": "Open the trace page"},
     "harvested": {"vi": "Thu hoạch", "en": "Harvested"},
     "signin_title": {"vi": "Đăng nhập", "en": "Sign in"},
@@ -111,6 +115,12 @@ _STRINGS: dict[str, dict[str, str]] = {
         "vi": "Không rõ thuốc này có trong danh mục được phép sử dụng không.",
         "en": "This product is not known to be on the permitted list.",
     },
+    "w_changes_harvested_lot": {
+        "vi": "Lô {lot_code} đã thu hoạch ngày {harvested_on}: ghi mục này sẽ thay đổi "
+        "kết quả thời gian cách ly của lô.",
+        "en": "Lot {lot_code} was harvested on {harvested_on}: this entry would change "
+        "its pre-harvest interval verdict.",
+    },
     "warning": {"vi": "Cảnh báo", "en": "Warning"},
 }
 
@@ -129,6 +139,7 @@ JS_KEYS = (
     "w_banned",
     "w_not_registered_for_crop",
     "w_registration_unknown",
+    "w_changes_harvested_lot",
 )
 
 

@@ -80,6 +80,14 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "No pesticide applied on this lot's own fields",
     },
     "earliest_safe": {"vi": "Ngày thu hoạch sớm nhất an toàn", "en": "Earliest safe harvest"},
+    "banned_application": {
+        "vi": "Dùng thuốc đã bị cấm (ngoài danh mục được phép)",
+        "en": "A banned product was applied (not on the permitted list)",
+    },
+    "after_harvest_applied": {
+        "vi": "Ghi nhận sau ngày thu hoạch đã khai, nhưng có trong nhật ký trước khi lô được tạo",
+        "en": "Dated after the declared harvest, but in the diary before the lot was recorded",
+    },
     "days": {"vi": "ngày", "en": "days"},
     "unknown": {"vi": "không rõ", "en": "unknown"},
     "unknown_application": {

@@ -10,6 +10,7 @@ from traceability.models import InputKind
 from traceability.reports.common import Filters, connected, vietnam_day
 from traceability.reports.field_applications import applications_frame
 from traceability.reports.season import SeasonRecord, season_frame, season_records
+from traceability.services import applications
 
 FIELD_SEASON_COLUMNS = [
     "section",
@@ -57,7 +58,7 @@ def dose_status(dose: Any, maximum: Any, amount_of: Any) -> str | None:
     """
     if pd.isna(dose) or pd.isna(maximum) or amount_of != "product":
         return None
-    return "over" if dose > maximum + 1e-9 else "under"
+    return "over" if applications.above_label(dose, maximum) else "under"
 
 
 def phi_status(harvested_on: Any, last: Any, phi_days: Any) -> tuple[str | None, Any, Any]:

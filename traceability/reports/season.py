@@ -21,7 +21,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from traceability.models import Activity, Farmer, FarmField, Organisation, Season
+from traceability.models import Activity, Farmer, FarmField, Lot, LotField, Organisation, Season
 from traceability.reports.common import Filters
 from traceability.services import applications
 from traceability.services.applications import Application
@@ -94,6 +94,19 @@ def _next_sown(seasons: list[Any]) -> dict[int, date | None]:
     return out
 
 
+def _lot_harvests(conn: Connection, field_ids: list[int]) -> dict[int, list[date]]:
+    """The harvest days of the lots from each field."""
+    out: dict[int, list[date]] = {}
+    rows = conn.execute(
+        select(LotField.field_id, Lot.harvested_on)
+        .join(Lot, Lot.id == LotField.lot_id)
+        .where(LotField.field_id.in_(field_ids))
+    )
+    for field_id, day in rows:
+        out.setdefault(field_id, []).append(day)
+    return out
+
+
 def season_records(conn: Connection, filters: Filters) -> list[SeasonRecord]:
     """The seasons ``filters`` name (field, season, commune), each with its records.
 
@@ -110,14 +123,21 @@ def season_records(conn: Connection, filters: Filters) -> list[SeasonRecord]:
     standing = _by_field(r for r in diary_rows if r.stands)
     first, last = filters.since, filters.until
     following = _next_sown(seasons)
+    lots = _lot_harvests(conn, sorted({s.field_id for s in seasons}))
     out = []
     for s in seasons:
         mine = standing.get(s.field_id, [])
         in_season = [r for r in mine if _within(day_of(r.occurred_at), s.sown_on, s.ended_on)]
-        harvests = sorted(
-            day_of(r.occurred_at) for r in in_season if r.activity == Activity.harvest
-        )
         straw_end = following[s.season_id] - timedelta(days=1) if following[s.season_id] else None
+        # A harvest is a diary line or a lot from the field, before the next season's sowing.
+        harvests = sorted(
+            [day_of(r.occurred_at) for r in in_season if r.activity == Activity.harvest]
+            + [
+                d
+                for d in lots.get(s.field_id, ())
+                if _within(d, s.sown_on, s.ended_on or straw_end)
+            ]
+        )
         out.append(
             SeasonRecord(
                 season=s,

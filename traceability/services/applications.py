@@ -20,6 +20,7 @@ all built on these.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, func, not_, or_, select
@@ -107,6 +108,13 @@ class Product:
     phi_days: int | None
     max_dose_per_ha: float | None
     nitrogen_pct: float | None = None
+    registration_status: str = "unknown"
+    application_method: str | None = None
+
+    @property
+    def banned(self) -> bool:
+        """Whether the permitted list has withdrawn it (applying it fails any verdict)."""
+        return self.registration_status == "banned"
 
     def public(self) -> dict[str, Any]:
         """The product as the buyer's trace shows it."""
@@ -117,6 +125,8 @@ class Product:
             "active_ingredient": self.active_ingredient,
             "registration_no": self.registration_no,
             "phi_days": self.phi_days,
+            "registration_status": self.registration_status,
+            "application_method": self.application_method,
         }
 
 
@@ -148,10 +158,14 @@ class Application:
     status: str | None = None
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    first_fix_at: datetime | None = None
+    last_fix_at: datetime | None = None
     coverage_pct: float | None = None
     applied_amount: float | None = None
     applied_unit: str | None = None
     evidence_entry_ids: tuple[int, ...] = ()
+    # When the record of it was made (an entry's recorded_at, a mission's first message).
+    recorded_at: datetime | None = None
 
     @property
     def is_pesticide(self) -> bool | None:
@@ -175,6 +189,8 @@ PRODUCT_COLUMNS = (
     InputProduct.registration_no.label("p_reg"),
     InputProduct.max_dose_per_ha.label("p_max_dose"),
     InputProduct.nitrogen_pct.label("p_n_pct"),
+    InputProduct.registration_status.label("p_status"),
+    InputProduct.application_method.label("p_method"),
 )
 FIELD_IDS = bindparam("ids", expanding=True)
 
@@ -201,6 +217,9 @@ ALL_MISSION_ROWS = (
         Mission.status,
         Mission.started_at,
         Mission.ended_at,
+        Mission.first_fix_at,
+        Mission.last_fix_at,
+        Mission.created_at.label("mission_created_at"),
         Mission.amount_unit,
         Mission.product_unit,
         MissionField.field_id,
@@ -234,6 +253,49 @@ def product_of(row: Any) -> Product | None:
         phi_days=row.p_phi,
         max_dose_per_ha=row.p_max_dose,
         nitrogen_pct=row.p_n_pct,
+        registration_status=str(row.p_status) if row.p_status else "unknown",
+        application_method=_s(row.p_method),
+    )
+
+
+#: Significant figures a label's dose limit is read to: a dose is over the label only when,
+#: rounded to as many, it is above it (100.02 kg/ha is 100 kg/ha; 100.5 is 101, over).
+LABEL_SIGNIFICANT_FIGURES = 3
+
+
+def above_label(dose: float, limit: float) -> bool:
+    """Whether ``dose`` per hectare is above the label's ``limit``, at the label's precision.
+
+    Both are read from their shortest decimal spelling, so float noise (0.1 + 0.2) never
+    tips a dose over; the dose is rounded half up to :data:`LABEL_SIGNIFICANT_FIGURES`.
+
+    >>> above_label(100.02, 100.0), above_label(100.49, 100.0), above_label(100.5, 100.0)
+    (False, False, True)
+    >>> above_label(0.0755, 0.075), above_label(0.07504, 0.075), above_label(0.1 + 0.2, 0.3)
+    (True, False, False)
+    """
+    d = Decimal(repr(float(dose)))
+    if d <= 0:
+        return False
+    # The exponent of the last significant figure kept.
+    last = d.adjusted() - (LABEL_SIGNIFICANT_FIGURES - 1)
+    return d.quantize(Decimal(1).scaleb(last), rounding=ROUND_HALF_UP) > Decimal(repr(float(limit)))
+
+
+def product_from(p: Any) -> Product:
+    """The application facts of a catalogue row (an ``InputProduct``)."""
+    return Product(
+        code=p.code,
+        name=p.name,
+        kind=InputKind(p.kind),
+        unit=str(p.unit),
+        active_ingredient=p.active_ingredient,
+        registration_no=p.registration_no,
+        phi_days=p.phi_days,
+        max_dose_per_ha=p.max_dose_per_ha,
+        nitrogen_pct=p.nitrogen_pct,
+        registration_status=str(p.registration_status or "unknown"),
+        application_method=_s(p.application_method),
     )
 
 
@@ -273,6 +335,7 @@ def from_diary(row: Any, product: Product | None = None) -> Application:
         entry_id=row.id,
         entry_hash=row.hash,
         mission_id=row.mission_id,
+        recorded_at=row.recorded_at,
     )
 
 
@@ -330,7 +393,9 @@ def from_mission(
     return Application(
         source="drone",
         field_id=row.field_id,
-        at=row.ended_at or row.started_at,
+        # The fixes' own time, never the events' alone: a start event dated weeks before the
+        # points would move a spray out of a lot's window.
+        at=row.last_fix_at or row.ended_at or row.started_at,
         activity=mtype if mtype in _MISSION_ACTIVITIES else "other",
         method="drone",
         product=product,
@@ -345,10 +410,13 @@ def from_mission(
         status=_s(row.status),
         started_at=row.started_at,
         ended_at=row.ended_at,
+        first_fix_at=row.first_fix_at,
+        last_fix_at=row.last_fix_at,
         coverage_pct=row.coverage_pct,
         applied_amount=row.applied_amount,
         applied_unit=_s(row.amount_unit),
         evidence_entry_ids=tuple(evidence),
+        recorded_at=row.mission_created_at,
     )
 
 

@@ -255,6 +255,25 @@ def get_season(session: Session, *, season_id: int) -> tuple[Season, str]:
     return season, session.get(FarmField, season.field_id).code
 
 
+def plan_harvest(
+    session: Session, *, season_id: int, day: date | None, user: User | None = None
+) -> tuple[Season, str]:
+    """Set (or, with None, clear) the day a season's harvest is planned for, as the field's
+    farmer, their cooperative or an admin; the season and its field's code."""
+    season, code = get_season(session, season_id=season_id)
+    access.ensure_manages_field(session, user, session.get(FarmField, season.field_id))
+    if day is not None and day < season.sown_on:
+        raise InvalidInput(
+            f"planned_harvest_on {day.isoformat()} is before the season was sown "
+            f"({season.sown_on.isoformat()})"
+        )
+    season.planned_harvest_on = day
+    session.add(season)
+    session.commit()
+    session.refresh(season)
+    return season, code
+
+
 def list_seasons(
     session: Session,
     *,

@@ -218,12 +218,25 @@ def pending_phi(session: Session, fields: list[FarmField], today: date) -> list[
         return []
     codes = {f.id: f.code for f in fields}
     diary_rows, mission_rows = applications.load(session.connection(), field_ids=list(codes))
+    # The latest harvest of each field: a PHI applied before it is no longer pending (the
+    # lot's trace says whether it was kept); "harvest from ..." would tell of a past crop.
+    harvested = dict(
+        session.execute(
+            select(LotField.field_id, func.max(Lot.harvested_on))
+            .join(Lot, Lot.id == LotField.lot_id)
+            .where(LotField.field_id.in_(list(codes)))
+            .group_by(LotField.field_id)
+        ).all()
+    )
     latest: dict[tuple[int, str], PendingPhi] = {}
     for a in applications.applications(diary_rows, mission_rows):
         p = a.product
         if p is None or a.at is None or not a.is_pesticide or p.phi_days is None:
             continue
         applied_on = local_day(a.at)
+        last_harvest = harvested.get(a.field_id)
+        if last_harvest is not None and applied_on <= last_harvest:
+            continue
         safe_on = applied_on + timedelta(days=p.phi_days)
         key = (a.field_id, p.code)
         if safe_on > today and (key not in latest or latest[key].safe_on < safe_on):

@@ -16,12 +16,17 @@ from traceability.models import (
     Activity,
     DiaryEntryCreate,
     EntryWarningPublic,
+    FarmField,
     InputKind,
     InputProduct,
+    Lot,
+    LotField,
     RegistrationStatus,
     Season,
     User,
+    utcnow,
 )
+from traceability.services import applications, trace
 from traceability.services.common import local_day
 from traceability.services.fields import ensure_owner, get_field, season_on
 
@@ -112,7 +117,7 @@ def warnings_for(
         return out
     if product.max_dose_per_ha and quantity is not None and area_ha:
         dose = quantity / area_ha
-        if dose > product.max_dose_per_ha * (1 + 1e-9):
+        if applications.above_label(dose, product.max_dose_per_ha):
             out.append(
                 EntryWarningPublic(
                     code="dose_above_max",
@@ -154,21 +159,80 @@ def check_entry(
     """The warnings ``data`` would raise if it were appended now; nothing is written."""
     field_row = get_field(session, code=data.field_code)
     ensure_owner(field_row, user)
-    if not data.input_code:
-        return []
-    product = session.exec(select(InputProduct).where(InputProduct.code == data.input_code)).first()
-    if product is None:
-        return []
-    day = local_day(data.occurred_at)
-    return warnings_for(
-        product=rules_of(product),
-        activity=data.activity,
-        quantity=data.quantity,
-        # Without a treated area the whole field was treated.
-        area_ha=data.area_ha or field_row.area_ha,
-        day=day,
-        season=season_on(session, field_id=field_row.id, day=day),
+    product = (
+        session.exec(select(InputProduct).where(InputProduct.code == data.input_code)).first()
+        if data.input_code
+        else None
     )
+    out = []
+    if product is not None:
+        day = local_day(data.occurred_at)
+        out = warnings_for(
+            product=rules_of(product),
+            activity=data.activity,
+            quantity=data.quantity,
+            # Without a treated area the whole field was treated.
+            area_ha=data.area_ha or field_row.area_ha,
+            day=day,
+            season=season_on(session, field_id=field_row.id, day=day),
+        )
+    return out + harvested_lots(session, field=field_row, data=data, product=product)
+
+
+def harvested_lots(
+    session: Session, *, field: FarmField, data: DiaryEntryCreate, product: InputProduct | None
+) -> list[EntryWarningPublic]:
+    """A warning per lot already harvested from ``field`` whose PHI verdict the entry would
+    change, judged as the buyer's trace judges it (the entry recorded now, after the lot)."""
+    if data.corrects is not None or str(data.activity) in applications.NOT_APPLIED:
+        return []  # a correction is an amendment, which a reviewer decides on
+    lots = session.exec(
+        select(Lot.code, Lot.harvested_on)
+        .join(LotField, LotField.lot_id == Lot.id)
+        .where(LotField.field_id == field.id, Lot.harvested_on >= local_day(data.occurred_at))
+        .order_by(Lot.harvested_on, Lot.code)
+    ).all()
+    if not lots:
+        return []
+    app = applications.Application(
+        source="diary",
+        field_id=field.id,
+        at=data.occurred_at,
+        activity=str(data.activity),
+        method="manual",
+        product=applications.product_from(product) if product is not None else None,
+        product_code=data.input_code,
+        quantity=data.quantity,
+        unit=str(data.unit) if data.unit else None,
+        in_product_unit=product is not None,
+        area_ha=data.area_ha,
+        dose_per_ha=applications.dose_per_ha(data.quantity, data.area_ha),
+        recorded_at=utcnow(),
+    )
+    out = []
+    for code, harvested_on in lots:
+        before = trace.phi_verdict(session, code=code)
+        after = trace.phi_verdict(session, code=code, extra=(app,))
+        if after != before:
+            out.append(
+                EntryWarningPublic(
+                    code="changes_harvested_lot",
+                    message=(
+                        f"lot {code}, harvested {harvested_on.isoformat()}, would go from "
+                        f"{_VERDICT[before]} to {_VERDICT[after]}"
+                    ),
+                    params={
+                        "lot_code": code,
+                        "harvested_on": harvested_on.isoformat(),
+                        "before": before,
+                        "after": after,
+                    },
+                )
+            )
+    return out
+
+
+_VERDICT = {True: "PHI respected", False: "PHI not respected", None: "unknown"}
 
 
 def offline_rules(products: list[InputProduct]) -> list[dict[str, Any]]:

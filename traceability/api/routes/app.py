@@ -11,7 +11,7 @@ only ever reads ``Authorization`` (so no page can be made to write by another si
 import gzip
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,7 +41,8 @@ from traceability.models import (
     StrawHandling,
     User,
 )
-from traceability.services import access, myfarm, signin, warnings
+from traceability.services import access, myfarm, signin, trace, warnings
+from traceability.services import fields as seasons
 from traceability.services.common import LOCAL_TZ, local_day
 from traceability.services.trace.field_map import FieldMap, field_map
 from traceability.services.users import user_for_token
@@ -235,6 +236,17 @@ def home(request: Request, session: SessionDep, visit: VisitDep) -> Response:
 @router.get("/app/fields/{code}", response_class=HTMLResponse)
 def field_page(code: str, request: Request, session: SessionDep, visit: VisitDep) -> Response:
     """One of my fields: its map, season and diary."""
+    return _field_page(request, session, visit, code)
+
+
+def _field_page(
+    request: Request,
+    session: Session,
+    visit: Visit,
+    code: str,
+    status_code: int = 200,
+    plan_error: str | None = None,
+) -> Response:
     lang, user = visit.lang, visit.user
     data = _page_data(session, user)
     mine = next((f for f in data["fields"] if f.field.code == code), None)
@@ -245,13 +257,43 @@ def field_page(code: str, request: Request, session: SessionDep, visit: VisitDep
         request,
         "field.html",
         lang,
+        status_code,
         nav="home",
         mine=mine,
         field_map=_field_map_of([mine]),
         items=myfarm.timeline(session, field_ids=[mine.field.id]),
         products=products,
+        plan_error=plan_error,
         **data,
     )
+
+
+@router.post("/app/fields/{code}/planned-harvest", response_class=HTMLResponse)
+def plan_harvest(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    visit: VisitDep,
+    planned_harvest_on: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Set (or clear, when empty) the planned harvest day of my field's current season.
+
+    The device cookie is SameSite=Strict: another site's form cannot post here as me.
+    """
+    fields_now = _page_data(session, visit.user)["fields"]
+    mine = next((f for f in fields_now if f.field.code == code), None)
+    if mine is None or mine.season is None:
+        return _field_page(request, session, visit, code, status.HTTP_404_NOT_FOUND)
+    try:
+        day = date.fromisoformat(planned_harvest_on) if planned_harvest_on else None
+        seasons.plan_harvest(session, season_id=mine.season.id, day=day, user=visit.user)
+    except ValueError:
+        message = f"planned_harvest_on '{planned_harvest_on}' is not a day (YYYY-MM-DD)"
+        return _field_page(request, session, visit, code, 422, message)
+    except InvalidInput as exc:
+        session.rollback()
+        return _field_page(request, session, visit, code, 422, str(exc))
+    return RedirectResponse(_lang_url(visit.lang)(f"/app/fields/{code}"), status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/app/new", response_class=HTMLResponse)
@@ -313,6 +355,10 @@ def diary_page(request: Request, session: SessionDep, visit: VisitDep) -> Respon
     return _render(request, "diary.html", lang, nav="diary", items=items, products=products, **data)
 
 
+def _verdict_key(value: bool | None) -> str:
+    return "none" if value is None else str(value).lower()
+
+
 @router.get("/app/lots", response_class=HTMLResponse)
 def lots_page(
     request: Request, session: SessionDep, settings: SettingsDep, visit: VisitDep
@@ -322,7 +368,11 @@ def lots_page(
     data = _page_data(session, user)
     base = settings.public_base_url
     lots = [
-        (lot, qr.qr_svg_inline(qr.lot_url(base, lot.code, lot.gtin)))
+        (
+            lot,
+            qr.qr_svg_inline(qr.lot_url(base, lot.code, lot.gtin)),
+            _verdict_key(trace.phi_verdict(session, code=lot.code)),
+        )
         for lot in myfarm.my_lots(session, farmer_id=user.farmer_id)
     ]
     return _render(request, "lots.html", lang, nav="lots", lots=lots, **data)

@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from traceability.api.deps import BBoxDep, CooperativeUser, CurrentUser, PagingDep, SessionDep
 from traceability.models import (
@@ -12,6 +12,7 @@ from traceability.models import (
     FieldPublic,
     FieldsPublic,
     SeasonCreate,
+    SeasonPlan,
     SeasonPublic,
     SeasonsPublic,
 )
@@ -64,6 +65,20 @@ def read_field(code: str, session: SessionDep, _user: CurrentUser):
 def create_season(data: SeasonCreate, session: SessionDep, user: CurrentUser):
     """Start a crop season (admin, the field's farmer or their cooperative)."""
     return svc.season_public(svc.create_season(session, data=data, user=user), data.field_code)
+
+
+# Bounded so that a huge id is a 422, not a database overflow.
+SeasonId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+
+
+@router.patch("/seasons/{season_id}", response_model=SeasonPublic, tags=["seasons"])
+def plan_harvest(season_id: SeasonId, data: SeasonPlan, session: SessionDep, user: CurrentUser):
+    """Set the day the season's harvest is planned for, or clear it with null (admin, the
+    field's farmer or their cooperative): PHI warnings are held against it."""
+    season, code = svc.plan_harvest(
+        session, season_id=season_id, day=data.planned_harvest_on, user=user
+    )
+    return svc.season_public(season, code)
 
 
 @router.get("/seasons", response_model=SeasonsPublic, tags=["seasons"])

@@ -89,7 +89,8 @@ def write_diary_lines(
     current = _current_lines(session, mission)
     wanted = {f.field_id: line for f in measured.fields if (line := _Line.of(f)) is not None}
     code_of = _field_codes(session, measured, current)
-    when = mission.started_at or mission.ended_at or utcnow()
+    # The day of the work is the fixes' own, not what the start or end event claims.
+    when = mission.first_fix_at or mission.started_at or mission.ended_at or utcnow()
     for field_id in sorted(set(wanted) | set(current)):
         cur = current.get(field_id)
         line = wanted.get(field_id)

@@ -52,6 +52,8 @@ def line_figures(
         "product_code": mission.product_code,
         "started_at": iso_seconds(mission.started_at),
         "ended_at": iso_seconds(mission.ended_at),
+        "first_fix_at": iso_seconds(mission.first_fix_at),
+        "last_fix_at": iso_seconds(mission.last_fix_at),
         "treated_area_ha": area_ha,
         "quantity": quantity,
         "unit": unit,

@@ -9,11 +9,19 @@ product and the settings' thresholds, with no database and no clock. A flag's
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
 from traceability.config import Settings
-from traceability.models import InputProduct, Mission
+from traceability.models import (
+    ApplicationMethod,
+    InputProduct,
+    Mission,
+    MissionType,
+    RegistrationStatus,
+)
+from traceability.services import applications
 from traceability.services.missions.result import Measured, ZoneReached, rounded
 
 
@@ -21,7 +29,10 @@ class FlagCode(StrEnum):
     """Every kind of mission flag, in the order a mission lists them."""
 
     no_end_event = "no_end_event"
+    event_time_mismatch = "event_time_mismatch"
     unknown_product = "unknown_product"
+    banned_product = "banned_product"
+    application_method = "application_method"
     dose_above_max = "dose_above_max"
     product_dose_unknown = "product_dose_unknown"
     nospray_zone = "nospray_zone"
@@ -84,6 +95,81 @@ class UnknownProduct(Flag):
         if self.product_code is None:
             return "no start event: the product is not known"
         return f"product '{self.product_code}' is not in the input catalogue"
+
+
+@dataclass(frozen=True, slots=True)
+class EventTimeMismatch(Flag):
+    """A start or end event is dated far from the first or last fix: the fixes date the work."""
+
+    code: ClassVar[FlagCode] = FlagCode.event_time_mismatch
+    event: str  # "start" or "end"
+    event_at: datetime
+    fix_at: datetime
+    tolerance_s: float
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "event": self.event,
+            "event_at": self.event_at.astimezone(UTC).isoformat(timespec="seconds"),
+            "fix_at": self.fix_at.astimezone(UTC).isoformat(timespec="seconds"),
+            "off_s": round(abs((self.event_at - self.fix_at).total_seconds())),
+        }
+
+    @property
+    def message(self) -> str:
+        fix = "first" if self.event == "start" else "last"
+        hours = abs((self.event_at - self.fix_at).total_seconds()) / 3600.0
+        return (
+            f"the {self.event} event is dated {hours:,.1f} h from the {fix} fix "
+            f"(more than {self.tolerance_s:g} s): the fixes' own times date the mission"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BannedProduct(Flag):
+    """The product is withdrawn from Vietnam's permitted list (Circular 75/2025/TT-BNNMT)."""
+
+    code: ClassVar[FlagCode] = FlagCode.banned_product
+    product_code: str
+
+    def figures(self) -> dict[str, Any]:
+        return {"product_code": self.product_code}
+
+    @property
+    def message(self) -> str:
+        return f"product '{self.product_code}' is banned: it is not on the permitted list"
+
+
+# How each mission type puts a product on a field.
+METHOD_OF_TYPE = {
+    MissionType.spray: ApplicationMethod.spray,
+    MissionType.fertilize: ApplicationMethod.granule,
+    MissionType.seed: ApplicationMethod.seed,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WrongApplicationMethod(Flag):
+    """The mission applied a product another way than its label says (granules sprayed)."""
+
+    code: ClassVar[FlagCode] = FlagCode.application_method
+    product_code: str
+    product_method: str
+    mission_method: str
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "product_code": self.product_code,
+            "product_method": self.product_method,
+            "mission_method": self.mission_method,
+        }
+
+    @property
+    def message(self) -> str:
+        return (
+            f"product '{self.product_code}' is applied as {self.product_method}, "
+            f"but this mission applied it as {self.mission_method}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,10 +413,32 @@ def _record_flags(
     # What the mission's own record lacks, whatever its points say.
     if mission.end_reason == "idle":
         yield NoEndEvent(settings.mission_idle_close_s)
+    yield from _time_flags(mission, settings)
     if mission.product_code and product is None:
         yield UnknownProduct(mission.product_code)
     elif not mission.product_code and mission.type is None:
         yield UnknownProduct(None)
+    if product is None:
+        return
+    if product.registration_status == RegistrationStatus.banned:
+        yield BannedProduct(product.code)
+    wanted = product.application_method
+    done = METHOD_OF_TYPE.get(MissionType(mission.type)) if mission.type else None
+    if wanted is not None and done is not None and ApplicationMethod(wanted) != done:
+        yield WrongApplicationMethod(product.code, str(wanted), str(done))
+
+
+def _time_flags(mission: Mission, settings: Settings) -> Iterator[Flag]:
+    # An idle-closed mission's end is its last fix already; only an event can disagree.
+    tol = settings.event_time_tolerance_s
+    pairs = [("start", mission.started_at, mission.first_fix_at)]
+    if mission.end_reason != "idle":
+        pairs.append(("end", mission.ended_at, mission.last_fix_at))
+    for event, event_at, fix_at in pairs:
+        if event_at is None or fix_at is None:
+            continue
+        if abs((event_at - fix_at).total_seconds()) > tol:
+            yield EventTimeMismatch(event, event_at, fix_at, tol)
 
 
 def _product_flags(product: InputProduct | None, measured: Measured) -> Iterator[Flag]:
@@ -338,7 +446,8 @@ def _product_flags(product: InputProduct | None, measured: Measured) -> Iterator
     if max_dose is None:
         return
     for f in measured.fields:
-        if f.product_dose_per_ha is not None and f.product_dose_per_ha > max_dose:
+        dose = f.product_dose_per_ha
+        if dose is not None and applications.above_label(dose, max_dose):
             yield DoseAboveMax(
                 field_code=f.field_code,
                 dose_per_ha=f.product_dose_per_ha,

@@ -11,6 +11,7 @@ fields near the flight, not on how many the province has.
 """
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 from shapely.geometry import shape
@@ -138,6 +139,10 @@ def store_measurement(session: Session, *, mission: Mission, measurement: Measur
     mission.amount_unit = m.unit
     mission.product_unit = Unit(m.product.unit) if m.product else None
     mission.measured_at = utcnow()
+    # The fixes' own times are when the work was done; the events only claim it.
+    track = m.track
+    mission.first_fix_at = _fix_time(track.t[0]) if track is not None else None
+    mission.last_fix_at = _fix_time(track.t[-1]) if track is not None else None
     if m.measured is None:
         _store_empty(mission, m.per_unit)
     else:
@@ -149,12 +154,16 @@ def store_measurement(session: Session, *, mission: Mission, measurement: Measur
         + m.far
     )
     if m.measured is not None and mission.status is MissionStatus.complete:
-        track = m.track
         digest = points_digest(zip(track.t, track.lon, track.lat, track.spraying, strict=True))
         write_diary_lines(
             session, mission=mission, product=m.product, measured=m.measured, points_sha256=digest
         )
     return mission
+
+
+def _fix_time(epoch_s: float) -> datetime:
+    # Fixes are stored to the microsecond; a float of epoch seconds holds that exactly enough.
+    return datetime.fromtimestamp(round(float(epoch_s), 6), UTC)
 
 
 def _product(session: Session, mission: Mission) -> InputProduct | None:

@@ -66,6 +66,8 @@ def _public(mission: Mission, fields: list[MissionFieldPublic]) -> MissionPublic
         source=mission.source,
         started_at=mission.started_at,
         ended_at=mission.ended_at,
+        first_fix_at=mission.first_fix_at,
+        last_fix_at=mission.last_fix_at,
         point_count=mission.point_count,
         applied_amount=mission.applied_amount,
         amount_unit=mission.amount_unit,

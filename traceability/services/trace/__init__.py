@@ -25,7 +25,7 @@ national ID, user, author or operator id, and no free-text notes (a note is
 whatever a farmer typed, phone numbers included).
 """
 
-from traceability.services.trace.build import MAP_KEYS, build_trace
+from traceability.services.trace.build import MAP_KEYS, build_trace, phi_verdict
 from traceability.services.trace.phi import LOCAL_TZ_NAME, combine
 from traceability.services.trace.structure import (
     DEFAULT_WINDOW_DAYS,
@@ -49,4 +49,5 @@ __all__ = [
     "combine",
     "lot_structure",
     "on_clear",
+    "phi_verdict",
 ]

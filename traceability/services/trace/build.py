@@ -25,6 +25,7 @@ from traceability.services.trace import (
     events,
     national,
     phi,
+    structure,
 )
 from traceability.services.trace.events import Placed, iso
 from traceability.services.trace.structure import (
@@ -42,6 +43,7 @@ def _lot_json(node: LotNode, base_url: str | None) -> dict[str, Any]:
         "code": node.code,
         "product_name": node.product_name,
         "harvested_on": node.harvested_on,
+        "harvested_at": iso(node.harvested_at),
         "quantity_kg": node.quantity_kg,
         "gtin": node.gtin,
         "kind": "derived" if node.parent_ids else "harvest",
@@ -82,7 +84,7 @@ def _season_json(lk: FieldLink) -> dict[str, Any]:
             "basis": (
                 f"no season recorded: the {DEFAULT_WINDOW_DAYS} days before harvest are used"
                 if lk.default_window
-                else "from sowing to harvest"
+                else structure.WINDOW_RULE
             ),
         },
     }
@@ -134,6 +136,11 @@ def _phi_json(st: Structure, verdict: phi.PhiVerdict) -> dict[str, Any]:
                 | {"product_code": u.product_code, "reason": u.reason}
                 for u in v.unknown_applications
             ],
+            "banned_applications": [
+                _phi_application(st, p)
+                | {"product_code": p.application.product.code, "reason": phi.BANNED}
+                for p in v.banned_applications
+            ],
             "notes": v.notes,
         }
         for v in verdict.lots
@@ -156,18 +163,25 @@ def _role(row: Any, roles: dict[int, str]) -> str:
     return "drone" if row.source == "drone" else "unknown"
 
 
-def _judged(session: Session, st: Structure, act: activity.Activity):
+def _judged(
+    session: Session,
+    st: Structure,
+    act: activity.Activity,
+    extra: tuple[applications.Application, ...] = (),
+):
     """The current view's placed applications, the verdict (each lot on its diaries as
-    they stood when it was recorded) and the public list of amendments."""
+    they stood when it was recorded) and the public list of amendments. ``extra`` are
+    applications not yet recorded, to see what they would do to the verdict."""
     rows_by_id = {r.id: r for r in act.diary}
     current = chained.reconcile(applications.applications(act.diary, act.missions), rows_by_id)
+    current += extra
 
     def placed_for(excluded: frozenset[int]) -> list[Placed]:
         if not excluded:
             return events.place(st, current)
         standing = amendments.standing(act.diary, excluded)
         apps = applications.applications(act.diary, act.missions, standing)
-        return events.place(st, chained.reconcile(apps, rows_by_id))
+        return events.place(st, [*chained.reconcile(apps, rows_by_id), *extra])
 
     late = amendments.late_corrections(act.diary, st)
     accepted = activity.acceptances(session, [r.id for r in late])
@@ -180,6 +194,16 @@ def _judged(session: Session, st: Structure, act: activity.Activity):
         for a in judge.amendments
     ]
     return current, placed, verdict, listed
+
+
+def phi_verdict(
+    session: Session, *, code: str, extra: tuple[applications.Application, ...] = ()
+) -> bool | None:
+    """Only the PHI verdict of lot ``code``, as its trace gives it (for the farmer's lots);
+    with ``extra``, as it would be if those applications were recorded now."""
+    st = lot_structure(session, code=code)
+    _current, _placed, verdict, _listed = _judged(session, st, activity.load(session, st), extra)
+    return verdict.phi_compliant
 
 
 # What ``with_map`` adds for the page, never part of the JSON.

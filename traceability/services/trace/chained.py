@@ -43,9 +43,11 @@ def _drone(a: Application, row: Any) -> Application:
     if not m:
         return a
     started, ended = _when(m.get("started_at")), _when(m.get("ended_at"))
+    # The fixes' times decide (a line written before the chain held them: the live ones).
+    last_fix = _when(m.get("last_fix_at")) or a.last_fix_at
     return replace(
         a,
-        at=ended or started or a.at,
+        at=last_fix or ended or started or a.at,
         started_at=started,
         ended_at=ended,
         area_ha=m.get("treated_area_ha", a.area_ha),
@@ -107,6 +109,8 @@ def _mission_live(m: Any) -> dict[str, Any]:
     return {
         "started_at": _iso(m.started_at),
         "ended_at": _iso(m.ended_at),
+        "first_fix_at": _iso(m.first_fix_at),
+        "last_fix_at": _iso(m.last_fix_at),
         "product_code": m.product_code,
         "treated_area_ha": round(m.treated_area_ha, 4) if m.treated_area_ha else None,
     }

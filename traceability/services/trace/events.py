@@ -43,7 +43,7 @@ def place(st: Structure, applications: list[Application]) -> list[Placed]:
         lots = {
             lk.lot_code
             for lk in links_of.get(a.field_id, ())
-            if (lk.counts(day) if day else a.source == "drone")
+            if (lk.counts(day, a.at, a.recorded_at) if day else a.source == "drone")
         }
         if lots:
             out.append(Placed(a, day, tuple(sorted(lots))))

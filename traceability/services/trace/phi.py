@@ -2,8 +2,11 @@
 
 Pure: no database, no JSON. For each pesticide applied on a lot's fields in their
 windows, harvest date minus the local day of its last application must be at least
-the product's PHI. A lot made from other lots is compliant only if its own fields
-and all of them are (:func:`combine`). Whatever cannot be judged — a spray naming no
+the product's PHI. A product withdrawn from the permitted list (banned) applied there
+fails the verdict whatever its PHI, and so does a pesticide dated after the harvest
+but recorded before the lot was (its days before harvest are negative). A lot made
+from other lots is compliant only if its own fields and all of them are
+(:func:`combine`). Whatever cannot be judged — a spray naming no
 known product, an application without a date, a product without a PHI — makes the
 verdict unknown (None), never true.
 """
@@ -22,6 +25,11 @@ RULE = (
     f"(local days, {LOCAL_TZ_NAME}) must be at least the product's PHI"
 )
 NO_PESTICIDE = "no pesticide applied on this lot's fields in its season"
+BANNED = "a product withdrawn from Vietnam's permitted list was applied: not compliant"
+AFTER_HARVEST = (
+    "applied after the lot's recorded harvest but recorded before the lot was: "
+    "the harvest date cannot leave it out"
+)
 FROM_LOTS = "a lot made from other lots is compliant only if all of them are"
 
 
@@ -64,6 +72,11 @@ class ProductVerdict:
     def reason(self) -> str:
         """The verdict in words."""
         phi = self.product.phi_days
+        if self.days_before_harvest < 0:
+            return (
+                f"applied {-self.days_before_harvest} days after the recorded harvest, "
+                "in the record before the lot was"
+            )
         if phi is None:
             return "the product's PHI is not recorded"
         return f"{self.days_before_harvest} days from the last application to harvest, PHI {phi}"
@@ -93,6 +106,7 @@ class LotVerdict:
     unknown_applications: tuple[Unjudged, ...]
     own_fields_compliant: bool | None
     phi_compliant: bool | None
+    banned_applications: tuple[Placed, ...] = ()
 
     @property
     def notes(self) -> list[str]:
@@ -100,6 +114,10 @@ class LotVerdict:
         notes = []
         if not self.products and not self.unknown_applications:
             notes.append(NO_PESTICIDE)
+        if self.banned_applications:
+            notes.append(BANNED)
+        if any(pv.days_before_harvest < 0 for pv in self.products):
+            notes.append(AFTER_HARVEST)
         if self.parent_lots:
             notes.append(FROM_LOTS)
         return notes
@@ -126,9 +144,15 @@ def lot_verdict(
     verdicts of the lots it was made from."""
     by_product: dict[str, list[Placed]] = {}
     unknown = []
+    banned = []
     for p in placed:
+        if node.code not in p.lot_codes:
+            continue
+        product = p.application.product
+        if product is not None and product.banned:
+            banned.append(p)
         kind = p.application.is_pesticide
-        if kind is False or node.code not in p.lot_codes:
+        if kind is False:
             continue
         if kind is None or p.day is None:
             unknown.append(_unjudged(p))
@@ -148,7 +172,13 @@ def lot_verdict(
                 days_before_harvest=(node.harvested_on - last).days,
             )
         )
-    own = combine([*(pv.phi_compliant for pv in products), *([None] if unknown else [])])
+    own = combine(
+        [
+            *(pv.phi_compliant for pv in products),
+            *([None] if unknown else []),
+            *([False] if banned else []),
+        ]
+    )
     parents = list(parents)
     return LotVerdict(
         lot=node,
@@ -157,6 +187,7 @@ def lot_verdict(
         unknown_applications=tuple(unknown),
         own_fields_compliant=own,
         phi_compliant=combine([own, *(v.phi_compliant for v in parents)]),
+        banned_applications=tuple(banned),
     )
 
 

@@ -22,6 +22,9 @@ class LotSummary(BaseModel):
     code: str
     product_name: str
     harvested_on: dt.date
+    harvested_at: dt.datetime | None = Field(
+        default=None, description="when the harvest ended, if a time was given"
+    )
     quantity_kg: float
     gtin: str | None
     kind: Literal["harvest", "derived"] = Field(
@@ -96,6 +99,10 @@ class LotPhi(BaseModel):
     parent_lots: list[str]
     products: list[ProductPhi]
     unknown_applications: list[UnjudgedApplication]
+    banned_applications: list[UnjudgedApplication] = Field(
+        default_factory=list,
+        description="products withdrawn from the permitted list: each fails the verdict",
+    )
     notes: list[str]
 
 
@@ -187,6 +194,8 @@ class EventProduct(BaseModel):
     active_ingredient: str | None
     registration_no: str | None
     phi_days: int | None
+    registration_status: Literal["registered", "banned", "unknown"] = "unknown"
+    application_method: Literal["spray", "granule", "seed"] | None = None
 
 
 class _ApplicationEvent(BaseModel):

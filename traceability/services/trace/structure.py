@@ -45,7 +45,13 @@ class SeasonInfo:
 
 @dataclass(frozen=True, slots=True)
 class FieldLink:
-    """One field of one lot, with the window in which its work counts for that lot."""
+    """One field of one lot, with the window in which its work counts for that lot.
+
+    The window runs from ``start`` (a local day, see :func:`window_start`) to the harvest:
+    ``until`` when the lot gives a harvest time, else the whole local day ``end``. Work
+    dated after the harvest but recorded before the lot was (``recorded_at``) counts too:
+    a harvest dated before sprays already in the record cannot drop them (they fail the PHI).
+    """
 
     lot_id: int
     lot_code: str
@@ -55,10 +61,26 @@ class FieldLink:
     start: date
     end: date
     default_window: bool
+    until: datetime | None = None
+    recorded_at: datetime | None = None
 
-    def counts(self, day: date) -> bool:
-        """Whether work done on ``day`` (a local calendar day) counts for this lot."""
-        return self.start <= day <= self.end
+    def counts(
+        self, day: date, at: datetime | None = None, recorded_at: datetime | None = None
+    ) -> bool:
+        """Whether work done on ``day`` (a local calendar day; at ``at``, recorded at
+        ``recorded_at``, when known) counts for this lot."""
+        if day < self.start:
+            return False
+        if day <= self.end and (self.until is None or at is None or at <= self.until):
+            return True
+        return self.after_harvest(recorded_at)
+
+    def after_harvest(self, recorded_at: datetime | None) -> bool:
+        """Whether work dated after the harvest was already recorded when the lot was."""
+        return (
+            recorded_at is not None and self.recorded_at is not None
+            and recorded_at < self.recorded_at
+        )  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +118,8 @@ class LotNode:
     used_in: tuple[str, ...]
     # When the lot was recorded: amendments to the diary after it are shown, not trusted.
     recorded_at: datetime | None = None
+    # When the harvest ended, if the farmer gave a time.
+    harvested_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -185,7 +209,8 @@ def clear_cache() -> None:
 # Python time per request than PostgreSQL takes to answer it.
 IDS = bindparam("ids", expanding=True)
 _LOT_COLS = (
-    Lot.id, Lot.code, Lot.product_name, Lot.harvested_on, Lot.quantity_kg, Lot.gtin, Lot.created_at
+    Lot.id, Lot.code, Lot.product_name, Lot.harvested_on, Lot.quantity_kg, Lot.gtin, Lot.created_at,
+    Lot.harvested_at,
 )  # fmt: skip
 _LINK_COLS = (
     LotField.lot_id,
@@ -261,17 +286,80 @@ def _lineage(session: Session, lot: Any, own_rows: list) -> tuple[dict[int, LotN
             parent_ids=tuple(sorted(parents[i], key=lambda p: rows[p][0].code)),
             used_in=tuple(sorted(rows[c][0].code for c in children[i])),
             recorded_at=row.created_at,
+            harvested_at=row.harvested_at,
         )
         for i, (row, depth) in rows.items()
     }
     return nodes, link_rows
 
 
-def _link(node: LotNode, field_id: int, field_code: str, season: SeasonInfo | None) -> FieldLink:
-    if season is not None:
-        start = season.sown_on
-    else:
-        start = node.harvested_on - timedelta(days=DEFAULT_WINDOW_DAYS)
+# Every season and every harvest of the fields, for the windows (see window_start).
+_SEASONS = select(
+    Season.id, Season.field_id, Season.sown_on, Season.ended_on, Season.created_at
+).where(Season.field_id.in_(IDS))
+_HARVESTS = (
+    select(LotField.field_id, LotField.season_id, Lot.id, Lot.harvested_on, Lot.created_at)
+    .join(Lot, Lot.id == LotField.lot_id)
+    .where(LotField.field_id.in_(IDS))
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldHistory:
+    """A field's seasons ``(id, sown_on, ended_on, created_at)`` and harvests
+    ``(lot_id, season_id, harvested_on, created_at)``, as the windows read them."""
+
+    seasons: tuple[tuple[int, date, date | None, datetime], ...] = ()
+    harvests: tuple[tuple[int, int | None, date, datetime], ...] = ()
+
+
+WINDOW_RULE = (
+    "from the sowing of the field's earliest season not yet over when the lot was recorded "
+    "(ended, or harvested in an earlier lot) to harvest; a season recorded after the lot "
+    "does not count"
+)
+
+
+def window_start(node: LotNode, own: SeasonInfo | None, history: FieldHistory) -> tuple[date, bool]:
+    """The first day of ``node``'s window on a field, and whether it is the default one.
+
+    A season recorded later, or backdated, must not shorten the window: a second season
+    "sown" the day after a spray would otherwise leave the spray out. So the window does
+    not start at the lot's own season's sowing but at the earliest sowing among the
+    field's seasons still under way at harvest — sown by then, not ended before, and not
+    harvested in an earlier lot (another crop's harvest closes its season; the lot's own
+    season is never closed by a lot of its own). Only records made before the lot was
+    are read, so a lot's window never changes once it is recorded. With no such season,
+    the ``DEFAULT_WINDOW_DAYS`` before harvest.
+    """
+    day, recorded = node.harvested_on, node.recorded_at
+
+    def known(created: datetime) -> bool:
+        return recorded is None or created is None or created <= recorded
+
+    closed = {
+        sid
+        for lot_id, sid, harvested, created in history.harvests
+        if sid is not None and lot_id != node.id and harvested < day and known(created)
+    }
+    if own is not None:
+        closed.discard(own.id)
+    under_way = [
+        sown
+        for sid, sown, ended, created in history.seasons
+        if sown <= day and (ended is None or ended >= day) and sid not in closed and known(created)
+    ]
+    if own is not None:
+        under_way.append(own.sown_on)
+    if under_way:
+        return min(under_way), False
+    return day - timedelta(days=DEFAULT_WINDOW_DAYS), True
+
+
+def _link(
+    node: LotNode, field_id: int, field_code: str, season: SeasonInfo | None, history: FieldHistory
+) -> FieldLink:
+    start, default = window_start(node, season, history)
     return FieldLink(
         lot_id=node.id,
         lot_code=node.code,
@@ -280,12 +368,30 @@ def _link(node: LotNode, field_id: int, field_code: str, season: SeasonInfo | No
         season=season,
         start=start,
         end=node.harvested_on,
-        default_window=season is None,
+        default_window=default,
+        until=node.harvested_at,
+        recorded_at=node.recorded_at,
     )
+
+
+def _histories(session: Session, field_ids: list[int]) -> dict[int, FieldHistory]:
+    seasons: dict[int, list] = {}
+    harvests: dict[int, list] = {}
+    if field_ids:
+        params = {"ids": field_ids}
+        for sid, fid, sown, ended, created in session.execute(_SEASONS, params).all():
+            seasons.setdefault(fid, []).append((sid, sown, ended, created))
+        for fid, sid, lot_id, harvested, created in session.execute(_HARVESTS, params).all():
+            harvests.setdefault(fid, []).append((lot_id, sid, harvested, created))
+    return {
+        fid: FieldHistory(tuple(seasons.get(fid, ())), tuple(harvests.get(fid, ())))
+        for fid in field_ids
+    }
 
 
 def _load(session: Session, lot: Any, own_rows: list) -> Structure:
     nodes, link_rows = _lineage(session, lot, own_rows)
+    histories = _histories(session, sorted({row[1] for row in link_rows}))
     first_row: dict[int, tuple] = {}
     lots_of: dict[int, set[str]] = {}
     links = []
@@ -295,7 +401,7 @@ def _load(session: Session, lot: Any, own_rows: list) -> Structure:
         first_row.setdefault(fid, row)
         lots_of.setdefault(fid, set()).add(nodes[lot_id].code)
         season = None if sid is None else SeasonInfo(sid, crop, variety, sown_on)
-        links.append(_link(nodes[lot_id], fid, fcode, season))
+        links.append(_link(nodes[lot_id], fid, fcode, season, histories[fid]))
     fields = {}
     for fid, row in first_row.items():
         (_, _, fcode, fname, area, geom, epsg, x0, y0, x1, y1, farmer_name, village,

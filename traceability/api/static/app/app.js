@@ -224,7 +224,9 @@
     const area = body.area_ha || (f && f.area_ha);
     if (p.max && body.quantity != null && area) {
       const dose = body.quantity / area;
-      if (dose > p.max * (1 + 1e-9)) {
+      // As the server reads a label: the dose to 3 significant figures, half up, above it
+      // (100.02 kg/ha is 100 kg/ha; the nudge makes 1.005 round up as its decimal does).
+      if (Number((dose * (1 + 1e-12)).toPrecision(3)) > p.max) {
         out.push({ code: "dose_above_max", params: { dose: Math.round(dose * 1e4) / 1e4, max: p.max, unit: p.unit } });
       }
     }

@@ -1,0 +1,336 @@
+"""Verdicts a buyer relies on: records made after the facts cannot turn a non-compliant lot
+into "PHI respected" — a later season, a backdated harvest, a drone's events dated away from
+its fixes, a banned product applied by drone."""
+
+from datetime import UTC, date, datetime, timedelta
+
+import orjson
+import pytest
+from sqlmodel import Session
+
+from drone_ingest import handlers
+from drone_ingest.handlers import Message
+from tests.mqtt import lawnmower
+from traceability.services import missions
+from traceability.services import trace as svc
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    svc.clear_cache()
+
+
+def local(text: str) -> datetime:
+    """A timestamp written in Vietnam time."""
+    return datetime.fromisoformat(text + "+07:00")
+
+
+def spray(factory, field, product, when: str):
+    return factory.entry(
+        field,
+        activity="spray",
+        input_code=product.code,
+        quantity=0.5,
+        area_ha=1.0,
+        occurred_at=local(when),
+    )
+
+
+def lot_phi(data: dict) -> dict:
+    return next(x for x in data["phi"]["lots"] if x["lot_code"] == data["lot"]["code"])
+
+
+def page_and_json(client, code: str) -> tuple[dict, str, str]:
+    r = client.get(f"/api/v1/trace/{code}")
+    assert r.status_code == 200, r.text
+    vi = client.get(f"/t/{code}").text
+    en = client.get(f"/t/{code}", params={"lang": "en"}).text
+    return r.json(), vi, en
+
+
+# ---------------------------------------------------------------- 1. a later season
+
+
+def _season_then_spray(factory, *, second_season: bool):
+    field = factory.field()
+    product = factory.input(phi_days=14)
+    factory.season(field, sown_on=date(2026, 9, 1))
+    spray(factory, field, product, "2026-11-28T08:00:00")
+    if second_season:
+        # "Sown" the day after the spray, recorded after it: it must not shorten the window.
+        factory.season(field, sown_on=date(2026, 11, 29))
+    lot = factory.lot(fields_=[field], harvested_on=date(2026, 12, 1))
+    return field, product, lot
+
+
+@pytest.mark.parametrize("second_season", [False, True])
+def test_a_later_season_does_not_launder_a_spray(session, factory, client, second_season):
+    _field, product, lot = _season_then_spray(factory, second_season=second_season)
+
+    data, vi, en = page_and_json(client, lot.code)
+
+    assert data["phi_compliant"] is False
+    [p] = lot_phi(data)["products"]
+    assert p["product_code"] == product.code
+    # 28 Nov to 1 Dec: 3 days, against a 14-day PHI.
+    assert p["days_before_harvest"] == 3 and p["phi_compliant"] is False
+    assert data["seasons"][0]["window"]["start"] == "2026-09-01"
+    assert "no pesticide" not in " ".join(lot_phi(data)["notes"])
+    assert 'data-phi="false"' in vi and "Không đạt" in vi
+    assert "PHI not respected" in en
+
+
+def test_a_previous_crop_harvested_in_a_lot_closes_its_season(session, factory):
+    """The rule does not reach into an earlier crop that was harvested: its season ends there."""
+    field = factory.field()
+    product = factory.input(phi_days=14)
+    factory.season(field, sown_on=date(2026, 1, 5))
+    spray(factory, field, product, "2026-03-30T08:00:00")
+    factory.lot(fields_=[field], harvested_on=date(2026, 4, 20))  # 21 days: kept
+    factory.season(field, sown_on=date(2026, 5, 1))
+    later = factory.lot(fields_=[field], harvested_on=date(2026, 8, 1))
+
+    data = svc.build_trace(session, code=later.code)
+
+    assert data["seasons"][0]["window"]["start"] == date(2026, 5, 1)
+    assert lot_phi(data)["products"] == []
+    assert data["phi_compliant"] is True
+
+
+def test_a_season_recorded_after_the_lot_does_not_change_its_window(session, factory):
+    field = factory.field()
+    factory.season(field, sown_on=date(2026, 9, 1))
+    lot = factory.lot(fields_=[field], harvested_on=date(2026, 12, 1))
+    factory.season(field, sown_on=date(2026, 6, 1))  # recorded later, backdated earlier
+
+    data = svc.build_trace(
+        session, code=lot.code, st=svc.lot_structure(session, code=lot.code, cached=False)
+    )
+
+    assert data["seasons"][0]["window"]["start"] == date(2026, 9, 1)
+
+
+# ---------------------------------------------------------------- 2. a backdated harvest
+
+
+def test_a_backdated_harvest_shows_the_sprays_already_recorded(session, factory, client):
+    field = factory.field()
+    product = factory.input(phi_days=14)
+    factory.season(field, sown_on=date(2026, 9, 1))
+    spray(factory, field, product, "2026-11-28T08:00:00")
+    lot = factory.lot(fields_=[field], harvested_on=date(2026, 11, 27))
+
+    data, vi, en = page_and_json(client, lot.code)
+
+    assert data["phi_compliant"] is False
+    [p] = lot_phi(data)["products"]
+    # Applied the day after the declared harvest: -1 day, a failing point, not dropped.
+    assert p["days_before_harvest"] == -1 and p["phi_compliant"] is False
+    assert "after the recorded harvest" in p["reason"]
+    assert any("recorded harvest" in n for n in lot_phi(data)["notes"])
+    assert "data-after-harvest" in vi and "before the lot was recorded" in en
+
+
+def test_work_recorded_after_the_lot_and_dated_after_its_harvest_is_the_next_crop_s(
+    session, factory
+):
+    field = factory.field()
+    product = factory.input(phi_days=14)
+    factory.season(field, sown_on=date(2026, 9, 1))
+    lot = factory.lot(fields_=[field], harvested_on=date(2026, 11, 27))
+    spray(factory, field, product, "2026-11-28T08:00:00")
+
+    data = svc.build_trace(session, code=lot.code)
+
+    assert data["phi_compliant"] is True and lot_phi(data)["products"] == []
+
+
+# ---------------------------------------------------------------- 3 and 4. drones
+
+
+def send(session: Session, drone: str, *payloads: tuple[str, object]) -> None:
+    messages = [
+        Message(topic=f"agri/drones/{drone}/{kind}", payload=orjson.dumps(p), qos=1, mid=1)
+        for kind, p in payloads
+    ]
+    handlers.store(session, messages, prefix="agri", max_bytes=10_000_000)
+
+
+def fly(session, mission_id: str, *, fixes_at: datetime, events_at: datetime, **start):
+    """A mission over the field at the origin whose fixes start at ``fixes_at`` and whose
+    start event is dated ``events_at`` (its end event as long after it as the flight took)."""
+    points = lawnmower(mission_id=mission_id, passes=6, t0=fixes_at)
+    flight = datetime.fromisoformat(points[-1]["ts"]) - fixes_at
+    start_event = {"event": "start", "mission_id": mission_id, "ts": events_at.isoformat()}
+    end_event = {"event": "end", "mission_id": mission_id, "ts": (events_at + flight).isoformat()}
+    send(
+        session,
+        "D1",
+        ("mission", start_event | {"type": "spray"} | start),
+        *[("telemetry", points[i : i + 100]) for i in range(0, len(points), 100)],
+        ("mission", end_event),
+    )
+    missions.measure_dirty(session)
+    return missions.get_mission(session, mission_id=mission_id), points
+
+
+@pytest.fixture
+def drone_field(factory):
+    field = factory.field(code="F1", x0=0, y0=0, width=100, height=200)
+    factory.season(field, sown_on=date(2026, 9, 1))
+    factory.drone(code="D1", swath_m=10.0)
+    return field
+
+
+def test_a_drone_spray_is_dated_by_its_fixes_not_its_events(session, factory, client, drone_field):
+    product = factory.input(code="P1", phi_days=14, max_dose_per_ha=10.0)
+    fixes_at = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)  # 08:00 on 28 Nov in Vietnam
+    m, points = fly(
+        session,
+        "M-LATE",
+        fixes_at=fixes_at,
+        events_at=datetime(2026, 9, 15, 1, 0, tzinfo=UTC),
+        product_code=product.code,
+        tank_mix={"product_per_l": 0.05},
+    )
+    lot = factory.lot(fields_=[drone_field], harvested_on=date(2026, 12, 1))
+
+    [flag] = [f for f in m.flags if f["code"] == "event_time_mismatch"][:1]
+    assert flag["event"] == "start" and flag["fix_at"] == "2026-11-28T01:00:00+00:00"
+    assert {f["event"] for f in m.flags if f["code"] == "event_time_mismatch"} == {"start", "end"}
+    assert m.first_fix_at == fixes_at
+    assert m.last_fix_at == datetime.fromisoformat(points[-1]["ts"])
+    data, vi, _en = page_and_json(client, lot.code)
+    assert data["phi_compliant"] is False
+    [p] = lot_phi(data)["products"]
+    assert p["last_application_on"] == "2026-11-28" and p["days_before_harvest"] == 3
+    assert 'data-phi="false"' in vi
+    # The drone's diary line is dated by the fixes too.
+    entries = client.get(
+        "/api/v1/diary", params={"field_code": "F1"}, headers=factory.token("admin")
+    ).json()["data"]
+    assert [e["occurred_at"][:10] for e in entries if e["source"] == "drone"] == ["2026-11-28"]
+
+
+def test_events_that_agree_with_the_fixes_raise_no_time_flag(session, factory, drone_field):
+    factory.input(code="P1", phi_days=14, max_dose_per_ha=10.0)
+    at = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+    m, _ = fly(session, "M-OK", fixes_at=at, events_at=at - timedelta(minutes=2), product_code="P1")
+    assert "event_time_mismatch" not in {f["code"] for f in m.flags}
+
+
+def test_a_banned_granule_sprayed_by_drone_fails_and_is_flagged(
+    session, factory, client, drone_field
+):
+    furadan = factory.input(
+        code="FURADAN3GR",
+        unit="kg",
+        phi_days=30,
+        max_dose_per_ha=30.0,
+        registration_status="banned",
+        application_method="granule",
+    )
+    at = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)  # 61 days before harvest: its PHI is kept
+    m, _ = fly(session, "M-FURADAN", fixes_at=at, events_at=at, product_code=furadan.code)
+    lot = factory.lot(fields_=[drone_field], harvested_on=date(2026, 12, 1))
+
+    flags = {f["code"]: f for f in m.flags}
+    assert flags["banned_product"]["product_code"] == "FURADAN3GR"
+    method = flags["application_method"]
+    assert (method["product_method"], method["mission_method"]) == ("granule", "spray")
+    data, vi, en = page_and_json(client, lot.code)
+    item = lot_phi(data)
+    [p] = item["products"]
+    assert p["days_before_harvest"] == 61 and p["phi_compliant"] is True
+    # Its PHI was kept, but a banned product fails the lot all the same.
+    assert item["own_fields_compliant"] is False and data["phi_compliant"] is False
+    [banned] = item["banned_applications"]
+    assert banned["product_code"] == "FURADAN3GR" and banned["mission_id"] == "M-FURADAN"
+    assert "data-banned" in vi and "A banned product was applied" in en
+
+
+def test_a_granule_broadcast_by_a_spreader_is_the_right_method(session, factory, drone_field):
+    factory.input(
+        code="UREA46", kind="fertilizer", unit="kg", phi_days=None, application_method="granule"
+    )
+    at = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)
+    m, _ = fly(
+        session, "M-UREA", fixes_at=at, events_at=at, product_code="UREA46", type="fertilize"
+    )
+    codes = {f["code"] for f in m.flags}
+    assert "application_method" not in codes and "banned_product" not in codes
+
+
+# ---------------------------------------------------------------- 7. the label's precision
+
+
+@pytest.mark.parametrize(
+    ("dose", "label", "over"),
+    [
+        (100.0, 100.0, False),
+        (100.02, 100.0, False),  # 100 to three figures
+        (100.49, 100.0, False),
+        (100.5, 100.0, True),  # 101
+        (0.0755, 0.075, True),  # 0.0755 > 0.075
+        (0.07504, 0.075, False),  # 0.0750
+        (1.005, 1.0, True),  # half up on the decimal, not on the binary 1.00499999...
+        (1.0049, 1.0, False),
+        (0.1 + 0.2, 0.3, False),  # float noise
+    ],
+)
+def test_a_dose_is_held_against_the_label_at_the_label_s_precision(dose, label, over):
+    from traceability.services.applications import above_label
+
+    assert above_label(dose, label) is over
+
+
+# ---------------------------------------------------------------- 5. the harvest's time
+
+
+def test_a_harvest_time_splits_its_day(session, factory, client, admin_headers):
+    field = factory.field()
+    product = factory.input(phi_days=0)
+    factory.season(field, sown_on=date(2026, 9, 1))
+    spray(factory, field, product, "2026-12-01T07:00:00")  # before the harvest that morning
+    r = client.post(
+        "/api/v1/lots",
+        json={
+            "code": "LOT-TIME",
+            "field_codes": [field.code],
+            "harvested_on": "2026-12-01",
+            "harvested_at": "2026-12-01T10:30:00+07:00",
+            "quantity_kg": 1000,
+            "product_name": "Lúa ST25",
+        },
+        headers=admin_headers,
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["harvested_at"] == "2026-12-01T03:30:00Z"
+    # In the afternoon, recorded after the lot: the next crop's, not this lot's.
+    spray(factory, field, product, "2026-12-01T15:00:00")
+
+    data = client.get("/api/v1/trace/LOT-TIME").json()
+
+    assert data["lot"]["harvested_at"] == "2026-12-01T03:30:00Z"
+    [p] = lot_phi(data)["products"]
+    assert [a["at"] for a in p["applications"]] == ["2026-12-01T00:00:00Z"]
+    # A PHI of 0 days kept on the day itself.
+    assert p["days_before_harvest"] == 0 and data["phi_compliant"] is True
+
+
+def test_a_harvest_time_on_another_day_than_harvested_on_is_refused(factory, client, admin_headers):
+    field = factory.field()
+    r = client.post(
+        "/api/v1/lots",
+        json={
+            "code": "LOT-BAD",
+            "field_codes": [field.code],
+            "harvested_on": "2026-12-01",
+            # 16:00 on 30 November in UTC is still 30 November (23:00) in Vietnam.
+            "harvested_at": "2026-11-30T16:00:00Z",
+            "quantity_kg": 1000,
+            "product_name": "Lúa ST25",
+        },
+        headers=admin_headers,
+    )
+    assert r.status_code == 422 and "2026-11-30 in Vietnam time" in r.text
