@@ -502,3 +502,35 @@ def test_no_row_id_is_in_a_v2_entry_s_canonical_form(session, factory):
     session.execute(text("UPDATE diary_entries SET season_id = NULL WHERE id = :i"), {"i": e.id})
     session.commit()
     assert diary.verify_chain(session, field_code="NOID").valid
+
+
+def test_the_documented_example_entry_hashes_as_documented():
+    from datetime import UTC, datetime
+
+    from traceability import canonical
+
+    doc = (Path(__file__).parent.parent / "docs" / "transparency.md").read_text()
+    example = doc.split("the exact bytes hashed:\n\n```\n")[1].split("\n```")[0]
+    content = canonical.entry_v2(
+        field_code="GR-0042",
+        chain_seq=1,
+        prev_hash=diary.GENESIS,
+        occurred_at=datetime(2026, 3, 1, 1, 0, tzinfo=UTC),
+        recorded_at=datetime(2026, 3, 1, 2, 30, tzinfo=UTC),
+        activity="spray",
+        product_code="ANVIL",
+        quantity=0.5,
+        unit="L",
+        area_ha=1.2,
+        note="Phun rầy nâu",
+        author_role="farmer",
+        chained={"product": "ANVIL", "phi_days": 14, "max_dose_per_ha": 1.0},
+    )
+    assert canonical.jcs(content) == example.encode()
+    documented = "13fcc47792cca3fd865cdb3e49cda5a2953ac870baedd23be1faf01722d2682b"
+    assert hashlib.sha256(example.encode()).hexdigest() == documented
+    assert canonical.entry_hash_v2(content) == documented
+    leaf = entry_leaf_by_hand("GR-0042", 1, documented)
+    assert tl.leaf_hash(leaf).hex() == (
+        "71ac863f933b6133fa1c46fc4d116e63d62211a016739016bd1eecb8297576b9"
+    )
