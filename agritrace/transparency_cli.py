@@ -84,7 +84,10 @@ def publish(
     engine = existing_engine(database_url)
     while True:
         with Session(engine) as session:
-            row = tlog.publish(session, key=signing_key, origin=settings.log_origin)
+            try:
+                row = tlog.publish(session, key=signing_key, origin=settings.log_origin)
+            except AgritraceError as exc:
+                raise typer.BadParameter(f"AGRITRACE_LOG_ORIGIN: {exc}") from exc
             typer.echo(tlog.public(row).model_dump_json())
         if every <= 0:
             return

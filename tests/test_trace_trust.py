@@ -4,7 +4,7 @@ in the hash chain, checkpoints a buyer verifies offline, and drone clocks out of
 import base64
 import hashlib
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import orjson
@@ -18,12 +18,14 @@ from tests.test_missions_measure import fly
 from tests.test_trace_phi import local, spray
 from traceability import transparency as tl
 from traceability.models import (
+    AmendmentAcceptance,
     DiaryEntry,
     DiaryEntryCreate,
     FarmField,
     InputProduct,
     Mission,
     MissionField,
+    TlogLeaf,
 )
 from traceability.services import diary, tlog
 from traceability.services import trace as svc
@@ -127,6 +129,34 @@ def test_a_withdrawal_after_the_lot_shows_and_needs_a_reviewer(
     page = _page(client, failed.lot.code)
     assert 'data-phi="true"' in page and 'data-amendment="accepted"' in page
     assert "Tổ chức chứng nhận đã chấp nhận" in page
+
+
+def test_a_withdrawal_and_its_acceptance_are_leaves_of_the_log_naming_what_they_are(
+    client, session, factory, failed, admin_headers
+):
+    farmer_headers = factory.token("farmer", farmer=failed.farmer)
+    withdrawal = _withdraw(client, farmer_headers, failed)
+    assert _accept(client, admin_headers, failed.lot.code, withdrawal["id"]).status_code == 201
+    row = session.get(DiaryEntry, withdrawal["id"])
+    # The withdrawal's v2 hash names what it withdraws by its place in the chain, and the
+    # author by role.
+    assert (row.hash_version, row.author_role) == (2, "farmer")
+    names = diary.EntryNames(failed.field.code, None, corrects_seq=1)
+    assert diary.entry_hash(row, names) == row.hash
+    assert diary.entry_hash(row, diary.EntryNames(failed.field.code, None, 2)) != row.hash
+
+    assert tlog.sequence(session) == 3  # the spray, the withdrawal, the acceptance
+    acc = session.execute(select(AmendmentAcceptance)).scalar_one()
+    last = session.execute(select(TlogLeaf).where(TlogLeaf.idx == 2)).scalar_one()
+    assert last.acceptance_id == acc.id and last.entry_id is None
+    when = acc.accepted_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    by_hand = json.dumps(
+        {"accepted_at": when, "field": failed.field.code, "hash": row.hash,
+         "kind": "amendment-acceptance", "lot": failed.lot.code, "role": "admin"},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()  # fmt: skip
+    assert last.leaf_hash == hashlib.sha256(b"\x00" + by_hand).hexdigest()
 
 
 def test_a_correction_that_makes_the_verdict_worse_counts_at_once(client, factory):

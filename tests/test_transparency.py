@@ -534,3 +534,69 @@ def test_the_documented_example_entry_hashes_as_documented():
     assert tl.leaf_hash(leaf).hex() == (
         "71ac863f933b6133fa1c46fc4d116e63d62211a016739016bd1eecb8297576b9"
     )
+
+
+def _superseded_checkpoint(session, key) -> CheckpointPublic:
+    """A checkpoint as published before revision 0012_trust: a tree over every field's
+    ``(code, length, head)``, its body with an ``issued-at`` line, signed apart."""
+    from datetime import UTC, datetime
+
+    from traceability.models import LogCheckpoint, LogLeaf
+
+    heads = session.execute(
+        select(FarmField.id, FarmField.code, FarmField.diary_length, FarmField.diary_head).order_by(
+            FarmField.id
+        )
+    ).all()
+    hashes = [tl.leaf_hash(f"{c}\n{n}\n{h or ''}".encode()) for _i, c, n, h in heads]
+    statement = tl.HeadsCheckpoint(
+        origin="test/diaries",
+        size=len(heads),
+        root_hash=mth([f"{c}\n{n}\n{h or ''}".encode() for _i, c, n, h in heads]),
+        issued_at=datetime(2026, 11, 27, 9, 0, tzinfo=UTC),
+    )
+    assert statement.root_hash == tl.root(hashes)
+    row = LogCheckpoint(
+        origin=statement.origin,
+        size=statement.size,
+        root_hash=statement.root_hash.hex(),
+        issued_at=statement.issued_at,
+        key_id=tl.key_id(key.public_key()),
+        public_key=tl.public_pem(key.public_key()).decode(),
+        note=statement.body().decode(),
+        signature=tl.sign(statement, key),
+    )
+    session.add(row)
+    session.flush()
+    for i, (fid, code, n, head) in enumerate(heads):
+        session.add(
+            LogLeaf(checkpoint_id=row.id, idx=i, field_id=fid, field_code=code, length=n, head=head)
+        )
+    session.commit()
+    return CheckpointPublic(
+        origin=row.origin,
+        tree_size=row.size,
+        root_hash=row.root_hash,
+        issued_at=row.issued_at,
+        key_id=row.key_id,
+        public_key=row.public_key,
+        note=row.note,
+        signature=row.signature,
+    )
+
+
+def test_a_copy_of_a_superseded_checkpoint_is_still_checked(tmp_path, cli_db, session, logged):
+    _fields, _key, _cp = logged
+    key = tl.new_key()
+    old = _superseded_checkpoint(session, key)
+    saved = tmp_path / "old.json"
+    saved.write_text(old.model_dump_json())
+    pem = tmp_path / "old.pub"
+    pem.write_bytes(tl.public_pem(key.public_key()))
+    runner = CliRunner()
+    ok = runner.invoke(cli, ["verify", str(saved), "--public-key", str(pem)])
+    assert ok.exit_code == 0, ok.output
+    assert "superseded" in ok.output and "root matches" in ok.output
+    _rewrite_history(session, "TL2")
+    bad = runner.invoke(cli, ["verify", str(saved), "--public-key", str(pem)])
+    assert bad.exit_code == 1 and "'TL2'" in bad.output
