@@ -80,6 +80,8 @@ class World:
             .replace("{lot}", self.lot.code)
             .replace("{serial}", "BAG-1")
             .replace("{ai}", "21")
+            .replace("/tlog/tile/{level}/{path:path}", "/tlog/tile/0/000.p/1")
+            .replace("/tlog/tile/entries/{path:path}", "/tlog/tile/entries/000.p/1")
             .replace("{value}", "S-1")
             .replace("{name}", "missions")
             .replace("{code}", self._code_for(path))
@@ -315,6 +317,8 @@ EXPECTED = {
     ("GET",    "/api/v1/transparency/consistency"):     "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/transparency/inclusion"):       "200 200 200 200 200 200 200 200 200",
     ("GET",    "/tlog/checkpoint"):                     "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/tlog/tile/{level}/{path:path}"):            "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/tlog/tile/entries/{path:path}"):            "200 200 200 200 200 200 200 200 200",
     # the farmers' app: sign-in links and phones are the farmer's cooperative's to manage
     ("POST",   "/api/v1/farmers/{farmer_id}/signin-link"): "401 403 403 201 403 403 403 403 201",
     ("GET",    "/api/v1/farmers/{farmer_id}/devices"):  "401 403 403 200 403 403 403 200 200",

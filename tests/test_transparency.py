@@ -600,3 +600,54 @@ def test_a_copy_of_a_superseded_checkpoint_is_still_checked(tmp_path, cli_db, se
     _rewrite_history(session, "TL2")
     bad = runner.invoke(cli, ["verify", str(saved), "--public-key", str(pem)])
     assert bad.exit_code == 1 and "'TL2'" in bad.output
+
+
+# ---------------------------------------------------------------- C2SP tlog-tiles
+
+
+def _mth_of_hashes(hashes: list[bytes]) -> bytes:
+    if len(hashes) == 1:
+        return hashes[0]
+    k = 1
+    while k * 2 < len(hashes):
+        k *= 2
+    return hashlib.sha256(
+        b"\x01" + _mth_of_hashes(hashes[:k]) + _mth_of_hashes(hashes[k:])
+    ).digest()
+
+
+def test_hash_tiles_hold_the_tree_s_nodes_at_the_paths_the_spec_gives(client, session):
+    hashes = [hashlib.sha256(str(i).encode()).digest() for i in range(520)]
+    session.execute(
+        TlogLeaf.__table__.insert(),
+        [{"idx": i, "field_code": "T", "leaf_hash": h.hex()} for i, h in enumerate(hashes)],
+    )
+    session.commit()
+    r = client.get("/tlog/tile/0/000")
+    assert r.status_code == 200 and r.content == b"".join(hashes[:256])
+    assert "immutable" in r.headers["cache-control"]
+    assert client.get("/tlog/tile/0/001").content == b"".join(hashes[256:512])
+    assert client.get("/tlog/tile/0/002.p/8").content == b"".join(hashes[512:520])
+    level1 = client.get("/tlog/tile/1/000.p/2").content
+    assert level1 == _mth_of_hashes(hashes[:256]) + _mth_of_hashes(hashes[256:512])
+    # Not yet whole, or not there at all.
+    assert client.get("/tlog/tile/0/002").status_code == 404
+    assert client.get("/tlog/tile/0/002.p/9").status_code == 404
+    assert client.get("/tlog/tile/1/000").status_code == 404
+    for bad in ("0/2", "0/x000/002", "0/002.p/0", "0/002.p/256", "0/abc", "64/000"):
+        assert client.get(f"/tlog/tile/{bad}").status_code in (400, 422), bad
+
+
+def test_an_entry_bundle_gives_each_leaf_s_bytes(client, session, logged):
+    r = client.get("/tlog/tile/entries/000.p/6")
+    assert r.status_code == 200
+    body, leaves = r.content, []
+    while body:
+        n = int.from_bytes(body[:2], "big")
+        leaves.append(body[2 : 2 + n])
+        body = body[2 + n :]
+    assert leaves == _entries_in_id_order(session)
+    stored = session.execute(select(TlogLeaf.leaf_hash).order_by(TlogLeaf.idx)).scalars().all()
+    assert [tl.leaf_hash(x).hex() for x in leaves] == stored
+    assert client.get("/tlog/tile/entries/000.p/7").status_code == 404
+    assert tlog.tile_index("x001/x234/067") == (1234067, None)

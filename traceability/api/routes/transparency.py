@@ -6,8 +6,8 @@ offices and buyers keep their own copies of it.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
-from fastapi.responses import PlainTextResponse
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import PlainTextResponse, Response
 
 from traceability.api.deps import PagingDep, SessionDep
 from traceability.errors import NotFound
@@ -90,3 +90,27 @@ def checkpoint_note(session: SessionDep):
     return PlainTextResponse(
         tlog.latest(session).note, headers={"Cache-Control": _CHECKPOINT_CACHE}
     )
+
+
+# Full tiles never change; a partial tile of a given width does not either.
+_TILE_CACHE = "public, max-age=31536000, immutable"
+
+
+@static_router.get("/tlog/tile/entries/{path:path}", response_class=Response)
+def entries_tile(path: str, session: SessionDep):
+    """C2SP tlog-tiles entry bundle ``/tile/entries/<N>[.p/<W>]``."""
+    index, width = tlog.tile_index(path)
+    body = tlog.entries_tile(session, index=index, width=width)
+    return Response(body, media_type="application/octet-stream", headers=_tile_headers())
+
+
+@static_router.get("/tlog/tile/{level}/{path:path}", response_class=Response)
+def hash_tile(level: Annotated[int, Path(ge=0, le=63)], path: str, session: SessionDep):
+    """C2SP tlog-tiles hash tile ``/tile/<L>/<N>[.p/<W>]``."""
+    index, width = tlog.tile_index(path)
+    body = tlog.tile(session, level=level, index=index, width=width)
+    return Response(body, media_type="application/octet-stream", headers=_tile_headers())
+
+
+def _tile_headers() -> dict[str, str]:
+    return {"Cache-Control": _TILE_CACHE}
