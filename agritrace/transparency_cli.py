@@ -24,19 +24,33 @@ checkpoint_app = typer.Typer(
 @checkpoint_app.command("keygen")
 def keygen(
     out: Annotated[Path, typer.Argument(help="where to write the private key (PEM)")],
+    origin: Annotated[
+        str | None,
+        typer.Option(help="the log's origin, the key's name (default: AGRITRACE_LOG_ORIGIN)"),
+    ] = None,
 ) -> None:
-    """Create an Ed25519 signing key (OUT, readable by its owner only) and OUT.pub."""
+    """Create an Ed25519 signing key (OUT, readable by its owner only), OUT.pub (PEM) and
+    OUT.vkey (the C2SP signed-note verifier key to publish)."""
     from traceability import transparency as tl
+    from traceability.config import get_settings
+    from traceability.errors import AgritraceError
 
     if out.exists():
         raise typer.BadParameter(f"{out} exists; a signing key is never overwritten")
+    name = origin or get_settings().log_origin
     key = tl.new_key()
+    try:
+        vkey = tl.vkey(name, key.public_key())
+    except AgritraceError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as f:
         f.write(tl.private_pem(key))
     pub = out.with_name(out.name + ".pub")
     pub.write_bytes(tl.public_pem(key.public_key()))
-    typer.echo(f"signing key {out} (key id {tl.key_id(key.public_key())}); public key {pub}")
+    vkey_file = out.with_name(out.name + ".vkey")
+    vkey_file.write_text(vkey + "\n", encoding="utf-8")
+    typer.echo(f"signing key {out}; verifier key {vkey_file}: {vkey}")
 
 
 @checkpoint_app.command("publish")
@@ -50,13 +64,14 @@ def publish(
     ] = 0.0,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Sign a checkpoint over every field's diary head and store it (printed as JSON)."""
+    """Sequence every new diary entry and acceptance into the log, then sign a checkpoint
+    of it (printed as JSON; the signed note alone is served at /tlog/checkpoint)."""
     from sqlmodel import Session
 
     from traceability import transparency as tl
     from traceability.config import get_settings
     from traceability.errors import AgritraceError
-    from traceability.services import checkpoints
+    from traceability.services import tlog
 
     settings = get_settings()
     path = key or (Path(settings.checkpoint_key_file) if settings.checkpoint_key_file else None)
@@ -69,21 +84,82 @@ def publish(
     engine = existing_engine(database_url)
     while True:
         with Session(engine) as session:
-            row = checkpoints.publish(session, key=signing_key, origin=settings.log_origin)
-            typer.echo(checkpoints.public(row).model_dump_json())
+            try:
+                row = tlog.publish(session, key=signing_key, origin=settings.log_origin)
+            except AgritraceError as exc:
+                raise typer.BadParameter(f"AGRITRACE_LOG_ORIGIN: {exc}") from exc
+            typer.echo(tlog.public(row).model_dump_json())
         if every <= 0:
             return
         time.sleep(every)
 
 
+def _saved_note(path: Path) -> str:
+    """The signed note of a saved checkpoint: the API's JSON, or the note as text."""
+    text = path.read_text(encoding="utf-8")
+    if text.lstrip().startswith("{"):
+        return json.loads(text)["note"]
+    return text
+
+
+def _verifier(path: Path, note: str):
+    """The verifier from a vkey file, or from a PEM public key named as the note's origin."""
+    from traceability import transparency as tl
+
+    raw = path.read_bytes()
+    if raw.lstrip().startswith(b"-----BEGIN"):
+        return tl.Verifier.of(tl.Checkpoint.parse(note).origin, tl.load_public(raw))
+    return tl.Verifier.parse(raw.decode("utf-8"))
+
+
 def verify(
-    saved: Annotated[Path, typer.Argument(help="a checkpoint saved as JSON")],
+    saved: Annotated[
+        Path, typer.Argument(help="a checkpoint saved as JSON (the API's) or as its signed note")
+    ],
     public_key: Annotated[
-        Path, typer.Option(help="the log's public key (PEM), kept apart from the database")
+        Path,
+        typer.Option(
+            help="the log's verifier key (vkey text, or PEM), kept apart from the database"
+        ),
     ],
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Check a saved checkpoint against today's database; exit 1 if they disagree."""
+    """Check a saved checkpoint against today's log and diaries; exit 1 if they disagree.
+
+    The signature; that today's tree extends the saved one (a rollback or a fork fails);
+    every leaf recomputed from its entry's content (each that differs is named).
+    """
+    from sqlmodel import Session
+
+    from traceability.errors import AgritraceError
+    from traceability.services import tlog
+
+    try:
+        note = _saved_note(saved)
+        if "\n\n" not in note:
+            return _verify_superseded(saved, public_key, database_url)
+        verifier = _verifier(public_key, note)
+    except (OSError, ValueError, KeyError, TypeError, AgritraceError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    with Session(existing_engine(database_url)) as session:
+        result = tlog.check(session, note=note, verifier=verifier)
+    extends = "extends it" if result.consistent else "DOES NOT EXTEND IT"
+    typer.echo(
+        f"checkpoint of {result.saved_size} leaves: signature "
+        f"{'valid' if result.signature_valid else 'NOT VALID'}; today's log of "
+        f"{result.today_size} leaves {extends}; "
+        f"{result.leaves_checked} leaves recomputed from the diaries"
+    )
+    if result.not_yet_logged:
+        typer.echo(f"  ({result.not_yet_logged} newer entries are not in the log yet)")
+    for problem in result.problems:
+        typer.echo(f"  - {problem}")
+    if not result.holds:
+        raise typer.Exit(1)
+
+
+def _verify_superseded(saved: Path, public_key: Path, database_url) -> None:
+    """A checkpoint of the superseded per-field-head tree (before revision 0012_trust)."""
     from pydantic import ValidationError
     from sqlmodel import Session
 
@@ -103,7 +179,8 @@ def verify(
         except AgritraceError as exc:
             raise typer.BadParameter(str(exc)) from exc
     typer.echo(
-        f"checkpoint of {cp.issued_at:%Y-%m-%d %H:%M} UTC, {result.tree_size} fields: "
+        f"superseded per-field checkpoint of {cp.issued_at:%Y-%m-%d %H:%M} UTC, "
+        f"{result.tree_size} fields: "
         f"signature {'valid' if result.signature_valid else 'NOT VALID'}, "
         f"root {'matches' if result.root_matches else 'DOES NOT MATCH'} today's diaries"
     )

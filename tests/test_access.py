@@ -27,7 +27,7 @@ from traceability.models import (
     User,
     ZoneCreate,
 )
-from traceability.services import checkpoints, signin, users, zones
+from traceability.services import signin, tlog, users, zones
 
 ROLES = (
     "anonymous",
@@ -80,6 +80,10 @@ class World:
             .replace("{lot}", self.lot.code)
             .replace("{serial}", "BAG-1")
             .replace("{rest:path}", f"/{self.lot.gtin}/10/L1/22/V1")
+            .replace("{ai}", "21")
+            .replace("/tlog/tile/{level}/{path:path}", "/tlog/tile/0/000.p/1")
+            .replace("/tlog/tile/entries/{path:path}", "/tlog/tile/entries/000.p/1")
+            .replace("{value}", "S-1")
             .replace("{name}", "missions")
             .replace("{code}", self._code_for(path))
         )
@@ -145,6 +149,8 @@ def _log(w: World) -> dict:
 
 
 BODIES = {
+    ("GET", "/api/v1/transparency/consistency"): lambda w: {"params": {"from": 1}},
+    ("GET", "/api/v1/transparency/inclusion"): lambda w: {"params": {"index": 0}},
     ("POST", "/api/v1/farmers"): lambda w: {"json": {"name": f"Thành viên {next(_n)}"}},
     ("POST", "/api/v1/inputs"): lambda w: {
         "json": {"code": f"IN-{next(_n)}", "name": "x", "kind": "fertilizer", "unit": "kg"}
@@ -314,6 +320,12 @@ EXPECTED = {
     ("GET",    "/api/v1/transparency/checkpoint"):      "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/transparency/checkpoints"):     "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/fields/{code}/inclusion"):      "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/api/v1/transparency/vkey"):            "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/api/v1/transparency/consistency"):     "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/api/v1/transparency/inclusion"):       "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/tlog/checkpoint"):                     "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/tlog/tile/{level}/{path:path}"):            "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/tlog/tile/entries/{path:path}"):            "200 200 200 200 200 200 200 200 200",
     # the farmers' app: sign-in links and phones are the farmer's cooperative's to manage
     ("POST",   "/api/v1/farmers/{farmer_id}/signin-link"): "401 403 403 201 403 403 403 403 201",
     ("GET",    "/api/v1/farmers/{farmer_id}/devices"):  "401 403 403 200 403 403 403 200 200",
@@ -426,7 +438,7 @@ def world(factory, session) -> World:
     session.commit()
     zone = _zone(None)["json"]
     zones.create_zone(session, feature=ZoneCreate.model_validate(zone))
-    checkpoints.publish(session, key=transparency.new_key(), origin="test/diaries")
+    tlog.publish(session, key=transparency.new_key(), origin="test/diaries")
 
     headers = {
         "anonymous": {},

@@ -1,6 +1,7 @@
 """Production diaries: append-only, corrections, idempotent re-sends, roles, the hash chain."""
 
 import hashlib
+from datetime import UTC
 
 import orjson
 import pytest
@@ -379,8 +380,37 @@ def test_an_entry_without_them_keeps_the_hash_it_had_before_they_existed(
         "chained": {"product": "ANVIL", "phi_days": 14, "max_dose_per_ha": 1.0},
     }
     expected = hashlib.sha256(orjson.dumps(old, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    assert posted["hash"] == e.hash == expected
+    # Written today, the entry is hashed in v2; the v1 form still gives what it always did.
+    assert e.hash_version == 2
+    e.hash_version = 1
     assert diary.entry_hash(e) == expected
+
+
+def test_a_new_entry_is_hashed_over_rfc8785_bytes_naming_what_things_are(
+    client, admin_headers, field, factory, db
+):
+    factory.input(code="ANVIL", unit="L")
+    posted = _post(
+        client,
+        admin_headers,
+        _entry(field.code, activity="spray", input_code="ANVIL", quantity=0.5, note="rầy"),
+    )
+    with Session(db) as s:
+        e = s.get(DiaryEntry, posted["id"])
+    recorded = e.recorded_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # Written out by hand from RFC 8785: keys sorted, no spaces, 1.0 written 1, UTF-8 as is;
+    # no row id (field, product and author by code and role: the bootstrap admin token is
+    # no user, so null), no season.
+    canonical = (
+        '{"activity":"spray","applied_by":null,"area_ha":null,"author_role":null,'
+        '"chained":{"max_dose_per_ha":1,"phi_days":14,"product":"ANVIL"},"client_id":null,'
+        '"corrects_seq":null,"counterparty":null,"field":"' + field.code + '","mission":null,'
+        '"note":"rầy","occurred_at":"2026-02-01T01:00:00.000000Z","prev":"' + GENESIS + '",'
+        '"product":"ANVIL","quantity":0.5,"recorded_at":"' + recorded + '","retracts":false,'
+        '"seq":1,"source":"manual","straw_handling":null,"unit":"L","v":2}'
+    )
+    assert posted["hash"] == e.hash == hashlib.sha256(canonical.encode()).hexdigest()
+    assert e.hash_version == 2
 
 
 # ---------------------------------------------------------------- who may write and read

@@ -6,14 +6,14 @@ from datetime import datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import bindparam, inspect, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel
 
 import traceability.models  # noqa: F401  (registers every table)
 from tests.factories import Factory
 from traceability.db import migrate
-from traceability.models import DiaryEntryCreate
+from traceability.models import DiaryEntry, UTCDateTime
 from traceability.services import catalog, diary, fields
 
 
@@ -42,6 +42,43 @@ NFD_NAME = unicodedata.normalize("NFD", "Nguyễn Thị Giá")
 NFD_NOTE = unicodedata.normalize("NFD", "Phun thuốc ở Giá Rai")
 
 
+def _v1_entry(s: Session, field_id: int, note: str) -> None:
+    """A diary entry as written before revision 0012_trust (hash v1, no new columns)."""
+    entry = DiaryEntry(
+        field_id=field_id,
+        chain_seq=1,
+        # In UTC, as the database gives them back (the v1 hash covers their ISO text).
+        occurred_at=datetime.fromisoformat("2026-02-01T01:00:00+00:00"),
+        recorded_at=datetime.fromisoformat("2026-02-01T02:00:00+00:00"),
+        activity="observe",
+        note=note,
+        prev_hash=diary.GENESIS,
+        hash="",
+    )
+    entry.hash = diary.entry_hash_v1(entry)
+    s.execute(
+        text(
+            "INSERT INTO diary_entries (field_id, chain_seq, occurred_at, recorded_at, activity,"
+            " note, retracts, source, prev_hash, hash) VALUES (:f, 1, :o, :r, 'observe', :n,"
+            " :no, 'manual', :p, :h)"
+        ).bindparams(bindparam("o", type_=UTCDateTime), bindparam("r", type_=UTCDateTime)),
+        {
+            "f": field_id,
+            "o": entry.occurred_at,
+            "r": entry.recorded_at,
+            "n": note,
+            "no": False,
+            "p": diary.GENESIS,
+            "h": entry.hash,
+        },
+    )
+    s.execute(
+        text("UPDATE fields SET diary_length = 1, diary_head = :h WHERE id = :f"),
+        {"h": entry.hash, "f": field_id},
+    )
+    s.commit()
+
+
 def _record_at_0010(engine: Engine) -> str:
     """A farmer, field, season, drone and diary entry; then NFD text put in by raw SQL.
 
@@ -53,13 +90,7 @@ def _record_at_0010(engine: Engine) -> str:
         field = factory.field()
         factory.season(field)
         factory.drone()
-        data = DiaryEntryCreate(
-            field_code=field.code,
-            occurred_at=datetime.fromisoformat("2026-02-01T08:00:00+07:00"),
-            activity="observe",
-        )
-        data.note = NFD_NOTE  # past the validator: what a phone stored before NFC
-        diary.append_entry(s, data=data)
+        _v1_entry(s, field.id, NFD_NOTE)
         code = field.code
     with engine.begin() as conn:
         conn.execute(
@@ -120,3 +151,51 @@ def test_migration_0012_gives_missions_stored_before_the_contract_as_source(fres
     migrate(fresh_db)
     with fresh_db.connect() as conn:
         assert conn.execute(text("SELECT source FROM missions")).scalar_one() == "contract"
+
+
+# ---- 0012_trust: one append-only log, entries written before sequenced into it
+
+
+def test_migration_0012_sequences_every_existing_entry_and_they_still_verify(fresh_db):
+    import hashlib
+    import json
+
+    from traceability import transparency as tl
+    from traceability.services import tlog
+
+    migrate(fresh_db, "0011")
+    with Session(fresh_db) as s:
+        factory = Factory(s)
+        a, b = factory.field(), factory.field()
+        _v1_entry(s, b.id, "first, on the second field")
+        _v1_entry(s, a.id, "then the first field")
+        codes = {a.id: a.code, b.id: b.code}
+
+    migrate(fresh_db)
+
+    with fresh_db.connect() as conn:
+        entries = conn.execute(
+            text("SELECT id, field_id, hash FROM diary_entries ORDER BY id")
+        ).all()
+        versions = conn.execute(text("SELECT hash_version FROM diary_entries")).scalars().all()
+        leaves = conn.execute(
+            text("SELECT idx, entry_id, leaf_hash FROM tlog_leaves ORDER BY idx")
+        ).all()
+    assert versions == [1, 1]  # their hashes are left as they were
+    assert [(x.idx, x.entry_id) for x in leaves] == [(0, entries[0].id), (1, entries[1].id)]
+    for leaf, entry in zip(leaves, entries, strict=True):
+        by_hand = json.dumps(
+            {"field": codes[entry.field_id], "hash": entry.hash, "kind": "diary-entry", "seq": 1},
+            sort_keys=True,
+            separators=(",", ":"),
+        ).encode()
+        assert leaf.leaf_hash == hashlib.sha256(b"\x00" + by_hand).hexdigest()
+    key = tl.new_key()
+    with Session(fresh_db) as s:
+        cp = tlog.publish(s, key=key, origin="migrated/log")
+        assert cp.size == 2
+        result = tlog.check(
+            s, note=cp.note, verifier=tl.Verifier.of("migrated/log", key.public_key())
+        )
+        assert result.holds, result.problems
+        assert diary.verify_chain(s, field_code=a.code).valid

@@ -43,6 +43,8 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "tokens",
     "log_checkpoints",
     "log_leaves",
+    "tlog_leaves",
+    "tlog_checkpoints",
     "signin_links",
     "lot_images",
     "trace_snapshots",

@@ -3,29 +3,31 @@ in the hash chain, checkpoints a buyer verifies offline, and drone clocks out of
 
 import base64
 import hashlib
-from datetime import date, datetime, timedelta
+import json
+from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import orjson
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from tests.mqtt import lawnmower
 from tests.test_missions_measure import fly
 from tests.test_trace_phi import local, spray
 from traceability import transparency as tl
 from traceability.models import (
+    AmendmentAcceptance,
     DiaryEntry,
     DiaryEntryCreate,
     FarmField,
     InputProduct,
     Mission,
     MissionField,
+    TlogLeaf,
 )
-from traceability.services import checkpoints, diary
+from traceability.services import diary, tlog
 from traceability.services import trace as svc
 from traceability.services.missions.evidence import line_figures
 from traceability.services.trace.schema import TracePublic
@@ -127,6 +129,34 @@ def test_a_withdrawal_after_the_lot_shows_and_needs_a_reviewer(
     page = _page(client, failed.lot.code)
     assert 'data-phi="true"' in page and 'data-amendment="accepted"' in page
     assert "Tổ chức chứng nhận đã chấp nhận" in page
+
+
+def test_a_withdrawal_and_its_acceptance_are_leaves_of_the_log_naming_what_they_are(
+    client, session, factory, failed, admin_headers
+):
+    farmer_headers = factory.token("farmer", farmer=failed.farmer)
+    withdrawal = _withdraw(client, farmer_headers, failed)
+    assert _accept(client, admin_headers, failed.lot.code, withdrawal["id"]).status_code == 201
+    row = session.get(DiaryEntry, withdrawal["id"])
+    # The withdrawal's v2 hash names what it withdraws by its place in the chain, and the
+    # author by role.
+    assert (row.hash_version, row.author_role) == (2, "farmer")
+    names = diary.EntryNames(failed.field.code, None, corrects_seq=1)
+    assert diary.entry_hash(row, names) == row.hash
+    assert diary.entry_hash(row, diary.EntryNames(failed.field.code, None, 2)) != row.hash
+
+    assert tlog.sequence(session) == 3  # the spray, the withdrawal, the acceptance
+    acc = session.execute(select(AmendmentAcceptance)).scalar_one()
+    last = session.execute(select(TlogLeaf).where(TlogLeaf.idx == 2)).scalar_one()
+    assert last.acceptance_id == acc.id and last.entry_id is None
+    when = acc.accepted_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    by_hand = json.dumps(
+        {"accepted_at": when, "field": failed.field.code, "hash": row.hash,
+         "kind": "amendment-acceptance", "lot": failed.lot.code, "role": "admin"},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()  # fmt: skip
+    assert last.leaf_hash == hashlib.sha256(b"\x00" + by_hand).hexdigest()
 
 
 def test_a_correction_that_makes_the_verdict_worse_counts_at_once(client, factory):
@@ -346,14 +376,23 @@ def _verify_offline(field: dict, public: Ed25519PublicKey) -> bool:
     """What a buyer does with the trace JSON alone and the log's public key kept apart."""
     anchor, chain = field["anchor"], field["diary_chain"]
     cp = anchor["checkpoint"]
+    # The C2SP signed note: text, a blank line, "— name base64(key ID ‖ signature)".
+    text, sig_line = cp["note"].split("\n\n")
+    sig = base64.b64decode(sig_line.rsplit(" ", 1)[1])
     try:
-        public.verify(base64.b64decode(cp["signature"]), cp["note"].encode())
+        public.verify(sig[4:], (text + "\n").encode())
     except InvalidSignature:
         return False
-    origin, size, root_b64, _issued, _end = cp["note"].split("\n")
+    _origin, size, root_b64 = text.split("\n")
     root = base64.b64decode(root_b64)
-    # The leaf as today's diary gives it: the field's code, length and head.
-    leaf = f"{field['code']}\n{chain['entries']}\n{chain['head_hash']}".encode()
+    # The leaf as today's diary gives it: RFC 8785 JSON of the field's code, the entry's
+    # place in the chain and its hash (ASCII strings and an integer: sorted, no spaces).
+    leaf = json.dumps(
+        {"field": field["code"], "hash": chain["head_hash"], "kind": "diary-entry",
+         "seq": chain["entries"]},
+        sort_keys=True,
+        separators=(",", ":"),
+    ).encode()  # fmt: skip
     leaf_hash = hashlib.sha256(b"\x00" + leaf).digest()
     path = [bytes.fromhex(h) for h in anchor["audit_path"]]
     return _rfc9162_root(anchor["leaf_index"], int(size), leaf_hash, path) == root
@@ -363,13 +402,16 @@ def _rewrite_in_sql(db, field_id: int) -> None:
     """Change the first entry's quantity and recompute every hash and the head, in SQL."""
     t = DiaryEntry.__table__
     with db.begin() as conn:
+        code = conn.execute(select(FarmField.code).where(FarmField.id == field_id)).scalar_one()
+        products = dict(conn.execute(select(InputProduct.id, InputProduct.code)).all())
         rows = conn.execute(select(t).where(t.c.field_id == field_id).order_by(t.c.chain_seq))
         prev = diary.GENESIS
         for row in rows.mappings().all():
             values = dict(row) | {"prev_hash": prev}
             if row["chain_seq"] == 1:
                 values["quantity"] = 0.1
-            h = diary.entry_hash(SimpleNamespace(**values))
+            names = diary.EntryNames(code, products.get(row["input_id"]))
+            h = diary.entry_hash(SimpleNamespace(**values), names)
             conn.execute(
                 update(t)
                 .where(t.c.id == row["id"])
@@ -387,16 +429,21 @@ def test_a_buyer_verifies_the_anchor_offline_until_history_is_rewritten(
     assert _trace(client, failed.lot.code)["fields"][0]["anchor"] is None
     assert 'data-anchor="none"' in _page(client, failed.lot.code)
     key = tl.new_key()
-    row = checkpoints.publish(session, key=key, origin="test/diaries")
+    row = tlog.publish(session, key=key, origin="test/diaries")
+    entries = session.execute(select(func.count()).select_from(DiaryEntry)).scalar_one()
 
     data = _trace(client, failed.lot.code)
     (field,) = data["fields"]
     anchor = field["anchor"]
-    assert anchor["checkpoint"]["id"] == row.id and anchor["checkpoint"]["tree_size"] == 2
-    assert anchor["leaf"] == f"{failed.field.code}\n1\n{field['diary_chain']['head_hash']}"
+    assert anchor["checkpoint"]["id"] == row.id
+    assert anchor["checkpoint"]["tree_size"] == entries == 2
+    head = field["diary_chain"]["head_hash"]
+    assert anchor["leaf"] == (
+        f'{{"field":"{failed.field.code}","hash":"{head}","kind":"diary-entry","seq":1}}'
+    )
     assert anchor["diary_matches"] is True and data["diary_integrity"]["anchors_hold"] is True
-    # The key named in the JSON is the one the test keeps apart.
-    named = load_pem_public_key(anchor["checkpoint"]["public_key"].encode())
+    # The key named in the JSON (a signed-note vkey) is the one the test keeps apart.
+    named = tl.Verifier.parse(anchor["checkpoint"]["public_key"]).public
     assert named.public_bytes_raw() == key.public_key().public_bytes_raw()
     assert _verify_offline(field, key.public_key())
     assert not _verify_offline(field, tl.new_key().public_key())
@@ -499,7 +546,7 @@ def test_the_trust_parts_fit_a_360px_phone(client, session, factory, failed, bro
         update(InputProduct).where(InputProduct.id == failed.product.id).values(phi_days=7)
     )
     session.commit()
-    checkpoints.publish(session, key=tl.new_key(), origin="test/diaries")
+    tlog.publish(session, key=tl.new_key(), origin="test/diaries")
     html = _page(client, failed.lot.code, lang)
     for marker in ('id="amendments"', 'id="discrepancies"', 'id="mission-warnings"'):
         assert marker in html

@@ -755,6 +755,11 @@ class DiaryEntry(DiaryEntryBase, table=True):
     source: str = Field(default="manual", max_length=16)
     mission_id: str | None = Field(default=None, max_length=64, index=True)
     author_id: int | None = Field(default=None, foreign_key="users.id")
+    # The author's role when the entry was written (a v2 hash covers it, never the user's id).
+    author_role: str | None = Field(default=None, max_length=16)
+    # How ``hash`` was computed: 1, orjson with row ids (entries written before revision
+    # 0012_trust); 2, RFC 8785 bytes naming things by what they are (traceability/canonical.py).
+    hash_version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
     # What the verdict rests on, as it stood when the entry was written: the product's PHI
     # and dose limit, and a drone line's measured figures and the digest of its points.
     # Hashed only when set (entries written before it keep their hash).
@@ -1447,7 +1452,8 @@ class AdminUnitsPublic(Page):
 
 
 class LogCheckpoint(SQLModel, table=True):
-    """A signed Merkle root over every field's diary head at one moment."""
+    """A signed Merkle root over every field's diary head at one moment (superseded by
+    :class:`TlogCheckpoint` since revision 0012_trust; kept so saved copies still check)."""
 
     __tablename__ = "log_checkpoints"
 
@@ -1475,6 +1481,43 @@ class LogLeaf(SQLModel, table=True):
     field_code: str = Field(max_length=64)
     length: int
     head: str | None = Field(default=None, max_length=64)
+
+
+class TlogLeaf(SQLModel, table=True):
+    """One leaf of the append-only log: a diary entry or a reviewer's acceptance, at a
+    gapless index the sequencer gave it (traceability/services/tlog.py).
+
+    ``leaf_hash`` is what the tree is built from; ``entry_id``/``acceptance_id`` only
+    point at the row it was made from. A verifier recomputes the leaf from that row's
+    content (the field's code, the entry's content hash), never trusting the pointer.
+    """
+
+    __tablename__ = "tlog_leaves"
+
+    idx: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    entry_id: int | None = Field(default=None, foreign_key="diary_entries.id", unique=True)
+    acceptance_id: int | None = Field(
+        default=None, foreign_key="amendment_acceptances.id", unique=True
+    )
+    field_code: str = Field(max_length=64, index=True)
+    leaf_hash: str = Field(max_length=64)
+
+
+class TlogCheckpoint(SQLModel, table=True):
+    """A signed checkpoint of the append-only log: a C2SP tlog-checkpoint in a C2SP
+    signed note (Ed25519, key name = the log's origin)."""
+
+    __tablename__ = "tlog_checkpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    origin: str = Field(max_length=200)
+    size: int = Field(index=True)
+    root_hash: str = Field(max_length=64)
+    signed_at: datetime = Field(sa_type=UTCDateTime)
+    key_hash: str = Field(max_length=8)
+    vkey: str = Field(max_length=300)
+    # The signed note, stored as signed: text, blank line, signature line.
+    note: str = Field(max_length=1000)
 
 
 # The buyer's trace, rendered ahead of the scan (see traceability/api/trace_cache.py).
@@ -1518,9 +1561,12 @@ class CheckpointsPublic(Page):
 
 
 class InclusionProof(BaseModel):
-    """Where a field's diary head stands in a published checkpoint, and the audit path."""
+    """Where a field's newest logged entry stands in a published checkpoint, and the
+    audit path (hex hashes). ``leaf`` is the leaf's bytes: RFC 8785 JSON of the field's
+    code, the entry's place in the chain and its hash."""
 
     field_code: str
+    leaf: str | None = None
     checkpoint: CheckpointPublic
     checkpoint_id: int | None = None
     leaf_index: int
@@ -1528,6 +1574,25 @@ class InclusionProof(BaseModel):
     diary_head: str | None
     leaf_hash: str
     audit_path: list[str]
+
+
+class ConsistencyProof(BaseModel):
+    """An RFC 9162 consistency proof between two tree sizes of the log."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    first: int = PField(alias="from", serialization_alias="from")
+    second: int = PField(alias="to", serialization_alias="to")
+    proof: list[str] = PField(description="base64 SHA-256 hashes, RFC 9162 §2.1.4 order")
+
+
+class LeafInclusion(BaseModel):
+    """An RFC 9162 inclusion proof of one leaf of the log."""
+
+    index: int
+    size: int
+    leaf_hash: str = PField(description="base64 SHA-256(0x00 || leaf)")
+    proof: list[str] = PField(description="base64 hashes, bottom up")
 
 
 class CheckpointCheck(BaseModel):

@@ -26,7 +26,11 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from traceability import canonical
 from traceability.errors import InvalidInput
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 # ---------------------------------------------------------------- Merkle tree (RFC 9162 §2.1)
 
@@ -61,7 +65,7 @@ def levels(leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
     RFC 9162's tree (split at the largest power of two below the size).
     """
     if not leaf_hashes:
-        return [[hashlib.sha256(b"").digest()]]
+        return [[EMPTY_ROOT]]
     out = [list(leaf_hashes)]
     while len(out[-1]) > 1:
         below = out[-1]
@@ -90,11 +94,86 @@ def inclusion_proof(tree: list[list[bytes]], index: int) -> list[bytes]:
     return path
 
 
+def _split(n: int) -> int:
+    """The largest power of two smaller than ``n`` (RFC 9162's k), for ``n`` > 1."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def subtree_hash(tree: list[list[bytes]], lo: int, hi: int) -> bytes:
+    """MTH of leaves ``lo`` to ``hi`` (exclusive) of a tree given by :func:`levels`.
+
+    A whole, aligned subtree is read off its level; any other range is split as RFC
+    9162 §2.1.1 splits it.
+    """
+    n = hi - lo
+    if n <= 0 or hi > len(tree[0]):
+        raise InvalidInput(f"leaves {lo} to {hi} are not in a tree of {len(tree[0])}")
+    if n & (n - 1) == 0 and lo % n == 0:
+        k = n.bit_length() - 1
+        return tree[k][lo >> k]
+    k = _split(n)
+    return node_hash(subtree_hash(tree, lo, lo + k), subtree_hash(tree, lo + k, hi))
+
+
+def root_at(tree: list[list[bytes]], size: int) -> bytes:
+    """The root of the tree's first ``size`` leaves (SHA-256 of nothing for none)."""
+    if size == 0:
+        return EMPTY_ROOT
+    return subtree_hash(tree, 0, size)
+
+
+def inclusion_path(tree: list[list[bytes]], index: int, size: int) -> list[bytes]:
+    """RFC 9162 §2.1.3.1 PATH(index, D[size]): leaf ``index``'s audit path in the tree of
+    the first ``size`` leaves (``size`` at most the leaves ``tree`` holds)."""
+    if not 0 <= index < size <= len(tree[0]):
+        raise InvalidInput(f"leaf {index} is not in a tree of {size}")
+    path: list[bytes] = []
+    lo, hi, m = 0, size, index
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if m < k:
+            path.append(subtree_hash(tree, lo + k, hi))
+            hi = lo + k
+        else:
+            path.append(subtree_hash(tree, lo, lo + k))
+            lo, m = lo + k, m - k
+    return path[::-1]
+
+
+def consistency_proof(tree: list[list[bytes]], first: int, second: int) -> list[bytes]:
+    """RFC 9162 §2.1.4.1 PROOF(first, D[second]): that the tree of ``first`` leaves is a
+    prefix of the tree of ``second`` (empty when ``first`` is 0 or equals ``second``)."""
+    if not 0 <= first <= second <= len(tree[0]):
+        raise InvalidInput(
+            f"no consistency proof from {first} to {second} in a tree of {len(tree[0])}"
+        )
+    if first in (0, second):
+        return []
+    proof: list[bytes] = []
+    lo, hi, m, whole = 0, second, first, True
+    while m != hi - lo:
+        k = _split(hi - lo)
+        if m <= k:
+            proof.append(subtree_hash(tree, lo + k, hi))
+            hi = lo + k
+        else:
+            proof.append(subtree_hash(tree, lo, lo + k))
+            lo, m, whole = lo + k, m - k, False
+    if not whole:
+        proof.append(subtree_hash(tree, lo, hi))
+    return proof[::-1]
+
+
+def _hashes_ok(*hashes: bytes) -> bool:
+    return all(isinstance(h, bytes) and len(h) == HASH_SIZE for h in hashes)
+
+
 def verify_inclusion(
     index: int, size: int, leaf: bytes, proof: Sequence[bytes], expected_root: bytes
 ) -> bool:
     """Whether ``proof`` shows the leaf hash ``leaf`` at ``index`` in a tree of ``size``
-    whose root is ``expected_root`` (RFC 9162 §2.1.3.2).
+    whose root is ``expected_root`` (RFC 9162 §2.1.3.2). A hash that is not 32 bytes
+    (an empty leaf hash or root among them) never verifies.
 
     >>> hs = [leaf_hash(bytes([i])) for i in range(5)]
     >>> t = levels(hs)
@@ -102,8 +181,10 @@ def verify_inclusion(
     True
     >>> verify_inclusion(3, 5, hs[4], inclusion_proof(t, 4), t[-1][0])
     False
+    >>> verify_inclusion(0, 1, b"", [], b"")
+    False
     """
-    if not 0 <= index < size:
+    if not 0 <= index < size or not _hashes_ok(leaf, expected_root, *proof):
         return False
     fn, sn, r = index, size - 1, leaf
     for p in proof:
@@ -122,13 +203,280 @@ def verify_inclusion(
     return sn == 0 and r == expected_root
 
 
-# ---------------------------------------------------------------- signed checkpoints
+def verify_consistency(
+    first: int, second: int, proof: Sequence[bytes], first_root: bytes, second_root: bytes
+) -> bool:
+    """Whether ``proof`` shows the tree of ``first`` leaves with root ``first_root`` is a
+    prefix of the tree of ``second`` leaves with root ``second_root`` (RFC 9162 §2.1.4.2).
+    A hash that is not 32 bytes never verifies.
+
+    >>> hs = [leaf_hash(bytes([i])) for i in range(7)]
+    >>> t = levels(hs)
+    >>> verify_consistency(3, 7, consistency_proof(t, 3, 7), root_at(t, 3), root_at(t, 7))
+    True
+    >>> verify_consistency(3, 7, consistency_proof(t, 3, 7), root_at(t, 4), root_at(t, 7))
+    False
+    """
+    if not 0 <= first <= second or not _hashes_ok(first_root, second_root, *proof):
+        return False
+    if first == second:
+        return not proof and first_root == second_root
+    if first == 0:
+        return not proof and first_root == EMPTY_ROOT
+    if not proof:
+        return False
+    path = list(proof)
+    if first & (first - 1) == 0:
+        path.insert(0, first_root)
+    walked = _consistency_roots(first - 1, second - 1, path)
+    return walked is not None and walked == (first_root, second_root)
+
+
+def _consistency_roots(fn: int, sn: int, path: list[bytes]) -> tuple[bytes, bytes] | None:
+    """The two roots RFC 9162 §2.1.4.2 computes from a consistency path, or None if the
+    path does not fit the sizes (``fn``, ``sn``: the two sizes less one)."""
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return None
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while fn & 1 == 0 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return (fr, sr) if sn == 0 else None
+
+
+# ---------------------------------------------------------------- what the log's leaves hold
+
+
+def entry_leaf(field_code: str, chain_seq: int, entry_hash: str) -> bytes:
+    """The leaf of one diary entry: RFC 8785 JSON naming the field by its code, the
+    entry's place in the field's chain and the entry's own content hash.
+
+    >>> entry_leaf("GR-1", 2, "ab" * 32)[:40]
+    b'{"field":"GR-1","hash":"abababababababab'
+    """
+    return canonical.jcs(
+        {"kind": "diary-entry", "field": field_code, "seq": chain_seq, "hash": entry_hash}
+    )
+
+
+def acceptance_leaf(
+    *, field_code: str, lot_code: str, entry_hash: str, role: str, accepted_at: datetime
+) -> bytes:
+    """The leaf of a reviewer's acceptance of an amendment: which lot, the amending
+    entry's hash, the reviewer's role and the time (the reason is kept, not published)."""
+    return canonical.jcs(
+        {
+            "kind": "amendment-acceptance",
+            "field": field_code,
+            "lot": lot_code,
+            "hash": entry_hash,
+            "role": role,
+            "accepted_at": canonical.utc_text(accepted_at),
+        }
+    )
+
+
+# ---------------------------------------------------------------- C2SP signed notes
+
+
+ALG_ED25519 = 0x01
+_SIG_PREFIX = "\u2014 "
+
+
+def _check_key_name(name: str) -> None:
+    if not name or any(c.isspace() for c in name) or "+" in name:
+        raise InvalidInput(f"a key name is not empty and holds no space or '+': {name!r}")
+
+
+def _raw(public: Ed25519PublicKey) -> bytes:
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def note_key_hash(name: str, public: Ed25519PublicKey) -> bytes:
+    """The 4-byte key ID of a signed note: SHA-256(name ‖ 0x0A ‖ 0x01 ‖ key), first 4 bytes."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([ALG_ED25519]) + _raw(public)).digest()[:4]
+
+
+def vkey(name: str, public: Ed25519PublicKey) -> str:
+    """The verifier key in the signed-note text form: ``name+hex(key ID)+base64(0x01 ‖ key)``."""
+    _check_key_name(name)
+    raw = bytes([ALG_ED25519]) + _raw(public)
+    return f"{name}+{note_key_hash(name, public).hex()}+{base64.b64encode(raw).decode()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Verifier:
+    """A signed-note verifier key: its name, key ID and Ed25519 public key."""
+
+    name: str
+    key_hash: bytes
+    public: Ed25519PublicKey
+
+    @classmethod
+    def parse(cls, text: str) -> "Verifier":
+        """A verifier from its ``vkey`` text; ``InvalidInput`` naming what is wrong."""
+        parts = text.strip().split("+", 2)
+        if len(parts) != 3:
+            raise InvalidInput("a verifier key is name+keyid+base64 key")
+        name, hash_hex, key_b64 = parts
+        _check_key_name(name)
+        try:
+            raw = base64.b64decode(key_b64, validate=True)
+            key_hash = bytes.fromhex(hash_hex)
+        except ValueError as exc:
+            raise InvalidInput(f"the verifier key cannot be read: {exc}") from exc
+        if len(key_hash) != 4 or len(raw) != 33 or raw[0] != ALG_ED25519:
+            raise InvalidInput("the verifier key is not a 4-byte key ID and an Ed25519 key")
+        public = Ed25519PublicKey.from_public_bytes(raw[1:])
+        if note_key_hash(name, public) != key_hash:
+            raise InvalidInput("the verifier key's ID does not match its name and key")
+        return cls(name=name, key_hash=key_hash, public=public)
+
+    @classmethod
+    def of(cls, name: str, public: Ed25519PublicKey) -> "Verifier":
+        """The verifier of ``public`` under ``name``."""
+        _check_key_name(name)
+        return cls(name=name, key_hash=note_key_hash(name, public), public=public)
+
+    def text(self) -> str:
+        """The ``vkey`` text form."""
+        return vkey(self.name, self.public)
+
+
+def sign_note(text: str, *, name: str, key: Ed25519PrivateKey) -> str:
+    """The signed note: ``text`` (ending in a newline), a blank line, one signature line."""
+    _check_key_name(name)
+    if not text.endswith("\n") or "\n\n" in text:
+        raise InvalidInput("a note's text ends in a newline and holds no blank line")
+    sig = note_key_hash(name, key.public_key()) + key.sign(text.encode())
+    return f"{text}\n{_SIG_PREFIX}{name} {base64.b64encode(sig).decode()}\n"
+
+
+@dataclass(frozen=True, slots=True)
+class NoteSignature:
+    """One signature line of a signed note."""
+
+    name: str
+    key_hash: bytes
+    signature: bytes
+
+
+def split_note(note: str) -> tuple[str, list[NoteSignature]]:
+    """A signed note's text and its signature lines; ``InvalidInput`` if it is malformed."""
+    cut = note.rfind("\n\n")
+    if cut < 0 or not note.endswith("\n"):
+        raise InvalidInput("a signed note is text, a blank line and signature lines")
+    text, sig_block = note[: cut + 1], note[cut + 2 :]
+    sigs = []
+    for line in sig_block.removesuffix("\n").split("\n"):
+        if not line.startswith(_SIG_PREFIX):
+            raise InvalidInput(f"not a signature line: {line[:60]!r}")
+        try:
+            name, b64 = line.removeprefix(_SIG_PREFIX).split(" ")
+            raw = base64.b64decode(b64, validate=True)
+        except ValueError as exc:
+            raise InvalidInput(f"a signature line cannot be read: {line[:60]!r}") from exc
+        if len(raw) < 5 or not name:
+            raise InvalidInput(f"a signature line is too short: {line[:60]!r}")
+        sigs.append(NoteSignature(name=name, key_hash=raw[:4], signature=raw[4:]))
+    return text, sigs
+
+
+def open_note(note: str, verifier: Verifier) -> str:
+    """The text of a signed note that ``verifier`` signed; ``InvalidInput`` otherwise."""
+    text, sigs = split_note(note)
+    mine = [s for s in sigs if s.name == verifier.name and s.key_hash == verifier.key_hash]
+    if not mine:
+        raise InvalidInput(f"the note carries no signature by {verifier.name}")
+    for s in mine:
+        try:
+            verifier.public.verify(s.signature, text.encode())
+        except InvalidSignature:
+            raise InvalidInput(f"the signature by {verifier.name} is not valid") from None
+    return text
+
+
+# ---------------------------------------------------------------- C2SP tlog-checkpoint
 
 
 @dataclass(frozen=True, slots=True)
 class Checkpoint:
-    """A signed statement: at ``issued_at`` the log of ``origin`` held ``size`` leaves
-    with this ``root_hash``."""
+    """A C2SP tlog-checkpoint: the log of ``origin`` held ``size`` leaves with this root."""
+
+    origin: str
+    size: int
+    root_hash: bytes
+    extensions: tuple[str, ...] = ()
+
+    def body(self) -> str:
+        """The note text: origin, size in decimal, base64 root, any extension lines."""
+        root_b64 = base64.b64encode(self.root_hash).decode()
+        lines = [self.origin, str(self.size), root_b64, *self.extensions]
+        return "\n".join(lines) + "\n"
+
+    @classmethod
+    def parse(cls, text: str) -> "Checkpoint":
+        """The checkpoint a note's text states (the signed note whole is also taken);
+        ``InvalidInput`` naming what is wrong."""
+        if "\n\n" in text:
+            text = split_note(text)[0]
+        if not text.endswith("\n"):
+            raise InvalidInput("a checkpoint's text ends in a newline")
+        lines = text[:-1].split("\n")
+        if len(lines) < 3:
+            raise InvalidInput("a checkpoint is at least three lines: origin, size, root")
+        origin, size_text, root_b64, *ext = lines
+        if not origin:
+            raise InvalidInput("a checkpoint's origin line is empty")
+        if (
+            not size_text.isascii()
+            or not size_text.isdigit()
+            or (size_text != "0" and size_text.startswith("0"))
+        ):
+            raise InvalidInput(f"a checkpoint's size is a decimal number: {size_text[:30]!r}")
+        try:
+            root_hash = base64.b64decode(root_b64, validate=True)
+        except ValueError as exc:
+            raise InvalidInput(f"a checkpoint's root is not base64: {exc}") from exc
+        if len(root_hash) != HASH_SIZE:
+            raise InvalidInput("a checkpoint's root hash is not 32 bytes")
+        if any(not e for e in ext):
+            raise InvalidInput("a checkpoint's extension lines are not empty")
+        return cls(origin=origin, size=int(size_text), root_hash=root_hash, extensions=tuple(ext))
+
+
+def sign_checkpoint(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> str:
+    """The checkpoint as a signed note, signed under its origin as key name."""
+    return sign_note(checkpoint.body(), name=checkpoint.origin, key=key)
+
+
+def open_checkpoint(note: str, verifier: Verifier) -> Checkpoint:
+    """The checkpoint of a signed note that ``verifier`` signed for its own origin."""
+    cp = Checkpoint.parse(open_note(note, verifier))
+    if cp.origin != verifier.name:
+        raise InvalidInput(f"the checkpoint is of '{cp.origin}', the key of '{verifier.name}'")
+    return cp
+
+
+# ---------------------------------------------------------------- superseded checkpoints
+
+
+@dataclass(frozen=True, slots=True)
+class HeadsCheckpoint:
+    """A checkpoint of the superseded per-field-head tree (before revision 0012_trust):
+    at ``issued_at`` the tree over every field's ``(code, length, head)`` held ``size``
+    leaves with this ``root_hash``. Kept so that copies saved then can still be checked."""
 
     origin: str
     size: int
@@ -136,13 +484,13 @@ class Checkpoint:
     issued_at: datetime
 
     def body(self) -> bytes:
-        """The signed text (C2SP tlog-checkpoint body with one extension line)."""
+        """The signed text (origin, size, base64 root, one ``issued-at`` line)."""
         root_b64 = base64.b64encode(self.root_hash).decode()
         when = self.issued_at.isoformat(timespec="seconds")
         return f"{self.origin}\n{self.size}\n{root_b64}\nissued-at {when}\n".encode()
 
     @classmethod
-    def parse(cls, body: bytes | str) -> "Checkpoint":
+    def parse(cls, body: bytes | str) -> "HeadsCheckpoint":
         """The checkpoint a signed text states; ``InvalidInput`` naming what is wrong."""
         text = body.decode() if isinstance(body, bytes) else body
         lines = text.split("\n")
@@ -160,13 +508,13 @@ class Checkpoint:
 
 
 def key_id(public: Ed25519PublicKey) -> str:
-    """A short, stable name for a public key: the start of its SHA-256, in hex."""
+    """The superseded checkpoints' name for a key: the start of its SHA-256, in hex."""
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def sign(checkpoint: Checkpoint, key: Ed25519PrivateKey) -> str:
-    """The Ed25519 signature of the checkpoint's body, in base64."""
+def sign(checkpoint: HeadsCheckpoint, key: Ed25519PrivateKey) -> str:
+    """The Ed25519 signature of a superseded checkpoint's body, in base64."""
     return base64.b64encode(key.sign(checkpoint.body())).decode()
 
 

@@ -85,6 +85,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(landing.router)
+    app.include_router(transparency.static_router)
     # The office's, operators' and cooperatives' pages (signed in with an API token).
     app.include_router(staff.router)
     app.include_router(staff_pages.router)

@@ -7,6 +7,7 @@ corrected view unless they ask for everything.
 """
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
@@ -15,6 +16,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from traceability import canonical
 from traceability.errors import Conflict, InvalidInput, NotFound
 from traceability.models import (
     Activity,
@@ -53,8 +55,72 @@ def _iso(ts: datetime | None) -> str | None:
 _HASHED_WHEN_SET = ("counterparty", "applied_by", "chained", "straw_handling")
 
 
-def entry_hash(entry: DiaryEntry) -> str:
-    """SHA-256 over the entry's content and its predecessor's hash."""
+def entry_hash(entry: DiaryEntry, names: "EntryNames | None" = None) -> str:
+    """The entry's hash in its own ``hash_version``: v1 (orjson over row ids, entries
+    written before v2) or v2 (RFC 8785 over what things are; ``names`` required)."""
+    if (getattr(entry, "hash_version", None) or 1) >= 2:
+        if names is None:
+            raise ValueError("a v2 entry hash needs the entry's names (field, product, ...)")
+        return entry_hash_v2(entry, names)
+    return entry_hash_v1(entry)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryNames:
+    """What a v2 hash names that the entry's row holds only as ids: the field's code, the
+    product's code, and the place in the chain of the entry it corrects."""
+
+    field_code: str
+    product_code: str | None = None
+    corrects_seq: int | None = None
+
+
+def entry_hash_v2(entry: DiaryEntry, names: EntryNames) -> str:
+    """SHA-256 of the RFC 8785 bytes of the entry's v2 canonical object."""
+    straw = entry.straw_handling
+    return canonical.entry_hash_v2(
+        canonical.entry_v2(
+            field_code=names.field_code,
+            chain_seq=entry.chain_seq,
+            prev_hash=entry.prev_hash,
+            occurred_at=entry.occurred_at,
+            recorded_at=entry.recorded_at,
+            activity=str(entry.activity),
+            product_code=names.product_code,
+            quantity=entry.quantity,
+            unit=str(entry.unit) if entry.unit else None,
+            area_ha=entry.area_ha,
+            note=entry.note,
+            counterparty=entry.counterparty,
+            applied_by=entry.applied_by,
+            straw_handling=straw.value if isinstance(straw, Enum) else straw,
+            corrects_seq=names.corrects_seq,
+            retracts=bool(entry.retracts),
+            source=entry.source,
+            mission=entry.mission_id,
+            client_id=entry.client_id,
+            author_role=entry.author_role,
+            chained=entry.chained,
+        )
+    )
+
+
+def names_in_chain(rows: list, *, field_code: str, product_codes: dict[int, str]) -> dict:
+    """Each row's :class:`EntryNames`, by row id, for the rows of one field's chain
+    (a correction names an entry of its own field, so the chain holds its target)."""
+    seq_of = {r.id: r.chain_seq for r in rows}
+    return {
+        r.id: EntryNames(
+            field_code=field_code,
+            product_code=product_codes.get(r.input_id) if r.input_id is not None else None,
+            corrects_seq=seq_of.get(r.corrects_id) if r.corrects_id is not None else None,
+        )
+        for r in rows
+    }
+
+
+def entry_hash_v1(entry: DiaryEntry) -> str:
+    """SHA-256 over the entry's content and its predecessor's hash (hash version 1)."""
     content = {
         "field_id": entry.field_id,
         "season_id": entry.season_id,
@@ -119,7 +185,7 @@ def append_entry(
     if known is not None:
         return known, False
     product, unit = _product_and_unit(session, data=data)
-    _check_correction(session, data=data, field=field)
+    target = _check_correction(session, data=data, field=field)
     season = season_on(session, field_id=field.id, day=local_day(data.occurred_at))
     entry = DiaryEntry(
         field_id=field.id,
@@ -141,10 +207,17 @@ def append_entry(
         mission_id=mission_id,
         client_id=data.client_id,
         author_id=user.id if user else None,
+        author_role=str(user.role) if user else None,
         chained=limits_in_force(product, chained),
         prev_hash=GENESIS,
+        hash_version=2,
     )
-    return _chain(session, entry=entry, field=field, commit=commit)
+    names = EntryNames(
+        field_code=field.code,
+        product_code=product.code if product else None,
+        corrects_seq=target.chain_seq if target else None,
+    )
+    return _chain(session, entry=entry, field=field, names=names, commit=commit)
 
 
 def limits_in_force(product: InputProduct | None, extra: dict | None = None) -> dict | None:
@@ -221,12 +294,14 @@ def _product_and_unit(
     return product, unit
 
 
-def _check_correction(session: Session, *, data: DiaryEntryCreate, field: FarmField) -> None:
-    """A correction names an entry of the same field that nothing has corrected yet."""
+def _check_correction(
+    session: Session, *, data: DiaryEntryCreate, field: FarmField
+) -> DiaryEntry | None:
+    """The entry a correction names: one of the same field that nothing has corrected yet."""
     if data.corrects is None:
         if data.retracts:
             raise InvalidInput("retracts needs corrects: the entry being withdrawn")
-        return
+        return None
     target = session.get(DiaryEntry, data.corrects)
     if target is None or target.field_id != field.id:
         raise InvalidInput(f"entry {data.corrects} is not an entry of field '{field.code}'")
@@ -235,10 +310,11 @@ def _check_correction(session: Session, *, data: DiaryEntryCreate, field: FarmFi
         raise Conflict(
             f"entry {target.id} was already corrected by entry {newer}; correct that one"
         )
+    return target
 
 
 def _chain(
-    session: Session, *, entry: DiaryEntry, field: FarmField, commit: bool
+    session: Session, *, entry: DiaryEntry, field: FarmField, names: EntryNames, commit: bool
 ) -> tuple[DiaryEntry, bool]:
     """Give ``entry`` the next position of its field's chain and write it with the head."""
     # Appends to one field's chain take turns: the field row is locked until this transaction
@@ -260,7 +336,7 @@ def _chain(
         ).first()
         entry.chain_seq = (last[0] + 1) if last else 1
         entry.prev_hash = last[1] if last else GENESIS
-        entry.hash = entry_hash(entry)
+        entry.hash = entry_hash(entry, names)
         nested = session.begin_nested()
         try:
             session.add(entry)
@@ -391,6 +467,11 @@ def get_entry(session: Session, *, entry_id: int) -> DiaryEntryPublic:
     return entry_public(e, field_code=fc, input_code=ic, corrected_by=cb)
 
 
+def product_codes(session: Session) -> dict[int, str]:
+    """Every catalogue product's code, by id (what a v2 hash names)."""
+    return dict(session.execute(select(InputProduct.id, InputProduct.code)).all())
+
+
 def head_mismatch(head: tuple[int, str | None], last_seq: int, last_hash: str) -> str | None:
     """Why the stored chain does not end at the field's recorded ``(length, head hash)``,
     or None if it does."""
@@ -409,6 +490,7 @@ def verify_chain(session: Session, *, field_code: str) -> DiaryVerification:
     entries = session.exec(
         select(DiaryEntry).where(DiaryEntry.field_id == field.id).order_by(DiaryEntry.chain_seq)
     ).all()
+    names = names_in_chain(entries, field_code=field.code, product_codes=product_codes(session))
     breaks: list[ChainBreak] = []
     prev, prev_seq = GENESIS, 0
     for entry in entries:
@@ -438,7 +520,7 @@ def verify_chain(session: Session, *, field_code: str) -> DiaryVerification:
                     problem="does not link to the previous entry's hash",
                 )
             )
-        if entry_hash(entry) != entry.hash:
+        if entry_hash(entry, names[entry.id]) != entry.hash:
             breaks.append(
                 ChainBreak(
                     entry_id=entry.id,

@@ -23,7 +23,7 @@ from alembic import op
 from traceability.models import UTCDateTime
 
 revision: str = "0012_verdicts"
-down_revision: str | None = "0011"
+down_revision: str | None = "0012_fleets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -20,7 +20,13 @@ from traceability.models import (
     User,
 )
 from traceability.services import applications
-from traceability.services.diary import GENESIS, entry_hash, head_mismatch, verify_chain
+from traceability.services.diary import (
+    GENESIS,
+    entry_hash,
+    head_mismatch,
+    names_in_chain,
+    verify_chain,
+)
 from traceability.services.trace.amendments import Acceptance
 from traceability.services.trace.structure import IDS, Structure
 
@@ -65,12 +71,18 @@ def load(session: Session, st: Structure) -> Activity:
     return Activity(diary=diary, missions=missions, heads=heads, claims=claims)
 
 
-def _chain_holds(rows: list, head: tuple[int, str | None]) -> bool:
+def _chain_holds(rows: list, head: tuple[int, str | None], field_code: str) -> bool:
     """Whether a field's diary rows (ordered by ``chain_seq``) form an unbroken hash chain
     that ends where the field's recorded head says it does."""
+    codes = {r.input_id: r.p_code for r in rows if r.input_id is not None}
+    names = names_in_chain(rows, field_code=field_code, product_codes=codes)
     prev, prev_seq = GENESIS, 0
     for row in rows:
-        if row.chain_seq != prev_seq + 1 or row.prev_hash != prev or entry_hash(row) != row.hash:
+        if (
+            row.chain_seq != prev_seq + 1
+            or row.prev_hash != prev
+            or entry_hash(row, names[row.id]) != row.hash
+        ):
             return False
         prev, prev_seq = row.hash, row.chain_seq
     return head_mismatch(head, prev_seq, prev) is None
@@ -90,7 +102,7 @@ def chains(session: Session, st: Structure, activity: Activity) -> dict[int, Dia
     out = {}
     for fid, rows in by_field.items():
         code = st.fields[fid].code
-        if _chain_holds(rows, activity.heads.get(fid, (0, None))):
+        if _chain_holds(rows, activity.heads.get(fid, (0, None)), code):
             # Built without validation: every value is known to be of its type here.
             out[fid] = DiaryVerification.model_construct(
                 field_code=code,

@@ -1,85 +1,59 @@
 """Each field's diary anchored in the newest signed checkpoint, with its inclusion proof.
 
 What a buyer needs to check offline that the chain behind a lot is the one that was
-published: the checkpoint (size, root, the signed note, its Ed25519 signature, the key
-and its id), the field's leaf (``code\\nlength\\nhead``), the leaf's index and its
-RFC 9162 audit path. And whether the diary today still gives that head at that length:
+logged: the checkpoint (size, root, the C2SP signed note, the verifier key and its id),
+the leaf of the field's newest logged entry (RFC 8785 JSON: field code, place in the
+chain, entry hash — the hash chains every earlier entry), the leaf's index and its
+RFC 9162 audit path. And whether the diary today still holds that entry with that hash:
 a chain rewritten in SQL with every hash and head recomputed holds as a chain, but no
-longer ends where the signed checkpoint says it did.
+longer gives the entry that was logged.
 """
 
 from typing import Any
 
-from sqlalchemy import func, select
 from sqlmodel import Session
 
 from traceability import transparency as tl
-from traceability.models import LogCheckpoint, LogLeaf
-from traceability.services import checkpoints
+from traceability.errors import NotFound
+from traceability.services import tlog
 from traceability.services.trace.events import iso
-from traceability.services.trace.structure import IDS, Structure
-
-# The newest checkpoint and the leaves of the trace's fields, in one round trip (no
-# checkpoint: no row; fields it does not cover: one row with no leaf).
-_NEWEST = (
-    select(
-        LogCheckpoint.id,
-        LogCheckpoint.origin,
-        LogCheckpoint.size,
-        LogCheckpoint.root_hash,
-        LogCheckpoint.issued_at,
-        LogCheckpoint.key_id,
-        LogCheckpoint.public_key,
-        LogCheckpoint.note,
-        LogCheckpoint.signature,
-        LogLeaf.field_id,
-        LogLeaf.field_code,
-        LogLeaf.idx,
-        LogLeaf.length,
-        LogLeaf.head,
-    )
-    .outerjoin(LogLeaf, (LogLeaf.checkpoint_id == LogCheckpoint.id) & LogLeaf.field_id.in_(IDS))
-    .where(LogCheckpoint.id == select(func.max(LogCheckpoint.id)).scalar_subquery())
-)
-
-
-def _matches(rows: list[Any], length: int, head: str | None) -> bool:
-    if length == 0:
-        return True
-    at = next((r.hash for r in rows if r.chain_seq == length), None)
-    return at is not None and at == head
+from traceability.services.trace.structure import Structure
 
 
 def _checkpoint(row: Any) -> dict[str, Any]:
+    cp = tlog.public(row)
     return {
         "id": row.id,
-        "origin": row.origin,
-        "tree_size": row.size,
-        "root_hash": row.root_hash,
-        "issued_at": iso(row.issued_at),
-        "key_id": row.key_id,
-        "public_key": row.public_key,
-        "note": row.note,
-        "signature": row.signature,
+        "origin": cp.origin,
+        "tree_size": cp.tree_size,
+        "root_hash": cp.root_hash,
+        "issued_at": iso(cp.issued_at),
+        "key_id": cp.key_id,
+        "public_key": cp.public_key,
+        "note": cp.note,
+        "signature": cp.signature,
     }
 
 
-def _anchor(cp: dict, levels: list[list[bytes]], leaf: Any, rows: list[Any]) -> dict[str, Any]:
-    holds = _matches(rows, leaf.length, leaf.head)
+def _anchor(cp: dict, levels: list[list[bytes]], leaf: tlog.FieldLeaf, rows: list) -> dict:
+    # The leaf today's diary gives (the field's code now, the entry's hash now) against the
+    # leaf that was logged and signed.
+    at = next((r.hash for r in rows if r.chain_seq == leaf.chain_seq), None)
+    holds = at == leaf.entry_hash and tl.leaf_hash(leaf.leaf()) == levels[0][leaf.idx]
     return {
         "checkpoint": cp,
-        "leaf": tl.field_leaf(leaf.field_code, leaf.length, leaf.head).decode(),
+        "leaf": leaf.leaf().decode(),
         "leaf_index": leaf.idx,
         "leaf_hash": levels[0][leaf.idx].hex(),
-        "audit_path": [h.hex() for h in tl.inclusion_proof(levels, leaf.idx)],
-        "diary_length": leaf.length,
-        "diary_head": leaf.head,
+        "audit_path": [h.hex() for h in tl.inclusion_path(levels, leaf.idx, cp["tree_size"])],
+        "diary_length": leaf.chain_seq,
+        "diary_head": leaf.entry_hash,
         "diary_matches": holds,
         "problem": None
         if holds
         else (
-            f"the diary of field {leaf.field_code} no longer gives, at entry {leaf.length}, "
-            "the head signed in this checkpoint: it was rewritten after it was anchored"
+            f"the diary of field {leaf.field_code} no longer gives, at entry {leaf.chain_seq}, "
+            "the hash logged in this checkpoint: it was rewritten after it was anchored"
         ),
     }
 
@@ -87,15 +61,18 @@ def _anchor(cp: dict, levels: list[list[bytes]], leaf: Any, rows: list[Any]) -> 
 def anchors(session: Session, st: Structure, diary_rows: list[Any]) -> dict[int, dict | None]:
     """For each field of the structure, its anchor (None: in no checkpoint yet)."""
     out: dict[int, dict | None] = dict.fromkeys(st.fields)
-    found = session.connection().execute(_NEWEST, {"ids": list(st.fields)}).all()
-    leaves = [r for r in found if r.field_id is not None]
+    try:
+        row = tlog.latest(session)
+    except NotFound:
+        return out
+    leaves = tlog.newest_leaves(session, size=row.size, field_ids=list(st.fields))
     if not leaves:
         return out
-    levels, _index = checkpoints.tree(session, found[0])
-    cp = _checkpoint(found[0])
+    levels = tlog.checkpoint_tree(session, row)
+    cp = _checkpoint(row)
     by_field: dict[int, list[Any]] = {}
     for r in diary_rows:
         by_field.setdefault(r.field_id, []).append(r)
-    for leaf in leaves:
-        out[leaf.field_id] = _anchor(cp, levels, leaf, by_field.get(leaf.field_id, []))
+    for fid, leaf in leaves.items():
+        out[fid] = _anchor(cp, levels, leaf, by_field.get(fid, []))
     return out

@@ -131,16 +131,17 @@ class AnchorCheckpoint(BaseModel):
     root_hash: str = Field(description="hex")
     issued_at: dt.datetime
     key_id: str
-    public_key: str = Field(description="Ed25519, SubjectPublicKeyInfo PEM")
-    note: str = Field(description="the signed text (C2SP tlog-checkpoint body)")
-    signature: str = Field(description="Ed25519 signature of ``note``, base64")
+    public_key: str = Field(description="the verifier key, C2SP signed-note vkey text")
+    note: str = Field(description="the C2SP signed note: tlog-checkpoint text and signature")
+    signature: str = Field(description="the signature line's base64 (key ID and Ed25519)")
 
 
 class Anchor(BaseModel):
-    """A field's diary head in the newest checkpoint, with its RFC 9162 inclusion proof."""
+    """A field's newest logged entry in the newest checkpoint, with its RFC 9162 inclusion
+    proof (the entry's hash chains every earlier entry of the field)."""
 
     checkpoint: AnchorCheckpoint
-    leaf: str = Field(description="the leaf's bytes as text: code, length and head, one a line")
+    leaf: str = Field(description="the leaf's bytes: RFC 8785 JSON of field code, seq, hash")
     leaf_index: int
     leaf_hash: str = Field(description="SHA-256(0x00 || leaf), hex")
     audit_path: list[str] = Field(description="RFC 9162 inclusion proof, hex hashes")

@@ -64,11 +64,8 @@ _PARTS: tuple[tuple[str, str], ...] = (
     ),
     ("users", "id IN (SELECT author_id FROM diary_entries WHERE field_id IN {F})"),
     ("mission_claims", "field_id IN {F}"),
-    ("log_checkpoints", "id IN (SELECT max(id) FROM log_checkpoints)"),
-    (
-        "log_leaves",
-        "field_id IN {F} AND checkpoint_id IN (SELECT max(id) FROM log_checkpoints)",
-    ),
+    ("tlog_checkpoints", "id IN (SELECT max(id) FROM tlog_checkpoints)"),
+    ("tlog_leaves", "entry_id IN (SELECT id FROM diary_entries WHERE field_id IN {F})"),
 )
 FINGERPRINTED = frozenset(t for t, _ in _PARTS)
 _MISSIONS = "(SELECT mission_pk FROM mission_fields WHERE field_id IN {F})"

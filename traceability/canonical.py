@@ -1,0 +1,120 @@
+"""The canonical bytes of a diary entry (hash version 2) and of the log's leaves.
+
+A v2 entry hash is SHA-256 over RFC 8785 (JSON Canonicalization Scheme) bytes of a
+fixed set of keys (:data:`ENTRY_V2_KEYS`) that name things by what they are — the
+field's code, the product's code, the author's role, the drone mission's own id, the
+corrected entry's place in the field's chain — never by a database row id, and never
+the season (a season is decided when a lot is judged, by time). docs/transparency.md
+gives the form with example bytes and hash. Pure functions: no database.
+"""
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import rfc8785
+
+#: Every key of a v2 entry's canonical object, each present (``null`` when unset).
+ENTRY_V2_KEYS = (
+    "v",
+    "field",
+    "seq",
+    "prev",
+    "occurred_at",
+    "recorded_at",
+    "activity",
+    "product",
+    "quantity",
+    "unit",
+    "area_ha",
+    "note",
+    "counterparty",
+    "applied_by",
+    "straw_handling",
+    "corrects_seq",
+    "retracts",
+    "source",
+    "mission",
+    "client_id",
+    "author_role",
+    "chained",
+)
+
+
+def jcs(value: Any) -> bytes:
+    """RFC 8785 canonical JSON bytes of ``value``.
+
+    >>> jcs({"b": 2.0, "a": "Cà Mau"})
+    b'{"a":"C\\xc3\\xa0 Mau","b":2}'
+    """
+    return rfc8785.dumps(value)
+
+
+def utc_text(ts: datetime | None) -> str | None:
+    """A time as RFC 3339 in UTC with microseconds and ``Z`` (a naive time is UTC).
+
+    >>> from datetime import timedelta, timezone
+    >>> utc_text(datetime(2026, 3, 1, 9, 0, tzinfo=timezone(timedelta(hours=7))))
+    '2026-03-01T02:00:00.000000Z'
+    """
+    if ts is None:
+        return None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_v2(
+    *,
+    field_code: str,
+    chain_seq: int,
+    prev_hash: str,
+    occurred_at: datetime,
+    recorded_at: datetime,
+    activity: str,
+    product_code: str | None = None,
+    quantity: float | None = None,
+    unit: str | None = None,
+    area_ha: float | None = None,
+    note: str | None = None,
+    counterparty: str | None = None,
+    applied_by: str | None = None,
+    straw_handling: str | None = None,
+    corrects_seq: int | None = None,
+    retracts: bool = False,
+    source: str = "manual",
+    mission: str | None = None,
+    client_id: str | None = None,
+    author_role: str | None = None,
+    chained: dict | None = None,
+) -> dict[str, Any]:
+    """The canonical object of a v2 diary entry (hash it with :func:`entry_hash_v2`)."""
+    return {
+        "v": 2,
+        "field": field_code,
+        "seq": chain_seq,
+        "prev": prev_hash,
+        "occurred_at": utc_text(occurred_at),
+        "recorded_at": utc_text(recorded_at),
+        "activity": activity,
+        "product": product_code,
+        "quantity": quantity,
+        "unit": unit,
+        "area_ha": area_ha,
+        "note": note,
+        "counterparty": counterparty,
+        "applied_by": applied_by,
+        "straw_handling": straw_handling,
+        "corrects_seq": corrects_seq,
+        "retracts": bool(retracts),
+        "source": source,
+        "mission": mission,
+        "client_id": client_id,
+        "author_role": author_role,
+        "chained": chained,
+    }
+
+
+def entry_hash_v2(content: dict[str, Any]) -> str:
+    """SHA-256, in hex, of the RFC 8785 bytes of a v2 entry's canonical object."""
+    return hashlib.sha256(jcs(content)).hexdigest()

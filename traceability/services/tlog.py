@@ -1,0 +1,549 @@
+"""The transparency log: one append-only Merkle tree of every diary entry and acceptance.
+
+A *sequencer* (:func:`sequence`) gives every diary entry and every reviewer's acceptance
+of an amendment not yet in the log the next gapless index, in batches, under one lock
+(PostgreSQL: an advisory lock for the transaction; SQLite: the database's write lock),
+so two API workers, a publisher and a restart never give one index twice or skip one.
+A leaf commits to what it stands for (:func:`traceability.transparency.entry_leaf`):
+the field's code and the entry's own content hash. The tree only grows.
+
+:func:`publish` signs a C2SP tlog-checkpoint of the tree as a C2SP signed note.
+:func:`check` is the other side: from a checkpoint someone saved, it checks the
+signature, that today's tree extends the saved one (RFC 9162 consistency: a rollback
+or a fork fails), and recomputes every leaf from the rows' content, naming each field
+and entry that no longer gives the leaf that was signed.
+"""
+
+import base64
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import delete, func, insert, select, text
+from sqlmodel import Session
+
+from traceability import transparency as tl
+from traceability.errors import AgritraceError, InvalidInput, NotFound
+from traceability.models import (
+    AmendmentAcceptance,
+    CheckpointPublic,
+    CheckpointsPublic,
+    DiaryEntry,
+    FarmField,
+    InclusionProof,
+    InputProduct,
+    Lot,
+    TlogCheckpoint,
+    TlogLeaf,
+    utcnow,
+)
+from traceability.services.diary import entry_hash, names_in_chain
+
+#: How many leaves one sequencer transaction adds at most.
+BATCH = 5000
+# The advisory lock's key on PostgreSQL (any constant the database does not use else).
+_LOCK_KEY = 0x61677269_746C6F67 & 0x7FFF_FFFF_FFFF_FFFF
+
+_ENTRIES_TODO = (
+    select(DiaryEntry.id, DiaryEntry.chain_seq, DiaryEntry.hash, FarmField.code)
+    .join(FarmField, FarmField.id == DiaryEntry.field_id)
+    .outerjoin(TlogLeaf, TlogLeaf.entry_id == DiaryEntry.id)
+    .where(TlogLeaf.idx.is_(None))
+    .order_by(DiaryEntry.id)
+)
+_ACCEPTANCES = (
+    select(
+        AmendmentAcceptance.id,
+        AmendmentAcceptance.role,
+        AmendmentAcceptance.accepted_at,
+        DiaryEntry.hash,
+        FarmField.code,
+        Lot.code.label("lot_code"),
+    )
+    .join(DiaryEntry, DiaryEntry.id == AmendmentAcceptance.entry_id)
+    .join(FarmField, FarmField.id == DiaryEntry.field_id)
+    .join(Lot, Lot.id == AmendmentAcceptance.lot_id)
+)
+_ACCEPTANCES_TODO = (
+    _ACCEPTANCES.outerjoin(TlogLeaf, TlogLeaf.acceptance_id == AmendmentAcceptance.id)
+    .where(TlogLeaf.idx.is_(None))
+    .order_by(AmendmentAcceptance.id)
+)
+_SIZE = select(func.coalesce(func.max(TlogLeaf.idx) + 1, 0))
+
+
+def _lock(session: Session) -> None:
+    """Take the sequencer's lock until the transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    else:
+        # A write that matches nothing takes SQLite's write lock before anything is read.
+        session.execute(delete(TlogLeaf).where(TlogLeaf.idx < 0))
+
+
+def acceptance_leaf(row: Any) -> bytes:
+    """The leaf of an acceptance row selected like :data:`_ACCEPTANCES_TODO`."""
+    return tl.acceptance_leaf(
+        field_code=row.code,
+        lot_code=row.lot_code,
+        entry_hash=row.hash,
+        role=row.role,
+        accepted_at=row.accepted_at,
+    )
+
+
+def sequence(session: Session, *, batch: int = BATCH) -> int:
+    """Give every entry and acceptance not yet in the log the next indexes, in batches of
+    ``batch`` (one transaction each); returns how many leaves were added."""
+    session.commit()
+    added = 0
+    while True:
+        _lock(session)
+        size = session.execute(_SIZE).scalar_one()
+        rows = [
+            {
+                "entry_id": r.id,
+                "field_code": r.code,
+                "leaf_hash": tl.leaf_hash(tl.entry_leaf(r.code, r.chain_seq, r.hash)).hex(),
+            }
+            for r in session.execute(_ENTRIES_TODO.limit(batch))
+        ]
+        if len(rows) < batch:
+            rows += [
+                {
+                    "acceptance_id": r.id,
+                    "field_code": r.code,
+                    "leaf_hash": tl.leaf_hash(acceptance_leaf(r)).hex(),
+                }
+                for r in session.execute(_ACCEPTANCES_TODO.limit(batch - len(rows)))
+            ]
+        if rows:
+            for i, row in enumerate(rows):
+                row["idx"] = size + i
+                row.setdefault("entry_id", None)
+                row.setdefault("acceptance_id", None)
+            session.execute(insert(TlogLeaf), rows)
+        session.commit()
+        added += len(rows)
+        if len(rows) < batch:
+            return added
+
+
+def leaf_hashes(session: Session, size: int | None = None) -> list[bytes]:
+    """The stored leaf hashes, in index order (the first ``size`` of them)."""
+    stmt = select(TlogLeaf.leaf_hash).order_by(TlogLeaf.idx)
+    if size is not None:
+        stmt = stmt.where(TlogLeaf.idx < size)
+    return [bytes.fromhex(h) for h in session.execute(stmt).scalars()]
+
+
+def tree(session: Session) -> list[list[bytes]]:
+    """Every level of today's tree over the stored leaf hashes."""
+    return tl.levels(leaf_hashes(session))
+
+
+def publish(
+    session: Session, *, key: Ed25519PrivateKey, origin: str, now: datetime | None = None
+) -> TlogCheckpoint:
+    """Sequence what is waiting, then sign and store a checkpoint of the whole tree."""
+    sequence(session)
+    hashes = leaf_hashes(session)
+    cp = tl.Checkpoint(origin=origin, size=len(hashes), root_hash=tl.root(hashes))
+    verifier = tl.Verifier.of(origin, key.public_key())
+    row = TlogCheckpoint(
+        origin=origin,
+        size=cp.size,
+        root_hash=cp.root_hash.hex(),
+        signed_at=(now or utcnow()).replace(microsecond=0),
+        key_hash=verifier.key_hash.hex(),
+        vkey=verifier.text(),
+        note=tl.sign_checkpoint(cp, key),
+    )
+    session.add(row)
+    session.commit()
+    session.refresh(row)
+    return row
+
+
+def public(row: TlogCheckpoint) -> CheckpointPublic:
+    """The API shape of a checkpoint: the signed note whole, and what it states."""
+    _text, sigs = tl.split_note(row.note)
+    return CheckpointPublic(
+        origin=row.origin,
+        tree_size=row.size,
+        root_hash=row.root_hash,
+        issued_at=row.signed_at,
+        key_id=row.key_hash,
+        public_key=row.vkey,
+        note=row.note,
+        signature=base64.b64encode(sigs[0].key_hash + sigs[0].signature).decode(),
+    )
+
+
+def latest(session: Session) -> TlogCheckpoint:
+    """The newest checkpoint; ``NotFound`` if none was published yet."""
+    row = session.execute(
+        select(TlogCheckpoint).order_by(TlogCheckpoint.id.desc()).limit(1)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound("no checkpoint has been published yet")
+    return row
+
+
+def list_checkpoints(session: Session, *, offset: int = 0, limit: int = 100) -> CheckpointsPublic:
+    """Published checkpoints, newest first."""
+    rows = session.execute(
+        select(TlogCheckpoint).order_by(TlogCheckpoint.id.desc()).offset(offset).limit(limit)
+    ).scalars()
+    count = session.execute(select(func.count()).select_from(TlogCheckpoint)).scalar_one()
+    return CheckpointsPublic(data=[public(r) for r in rows], count=count)
+
+
+def _b64(hashes: Sequence[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode() for h in hashes]
+
+
+def _sizes(session: Session, first: int, second: int | None) -> tuple[int, int]:
+    size = session.execute(_SIZE).scalar_one()
+    second = size if second is None else second
+    if not 0 <= first <= second:
+        raise InvalidInput(f"'from' ({first}) must be at least 0 and at most 'to' ({second})")
+    if second > size:
+        raise NotFound(f"the log holds {size} leaves, not {second}")
+    return first, second
+
+
+def consistency(session: Session, *, first: int, second: int | None = None) -> dict[str, Any]:
+    """The RFC 9162 consistency proof from the tree of ``first`` leaves to ``second``
+    (default: every leaf sequenced so far), hashes in base64."""
+    first, second = _sizes(session, first, second)
+    levels = tl.levels(leaf_hashes(session, second))
+    proof = tl.consistency_proof(levels, first, second) if second else []
+    return {"from": first, "to": second, "proof": _b64(proof)}
+
+
+def inclusion(session: Session, *, index: int, size: int | None = None) -> dict[str, Any]:
+    """The RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
+    index, size = _sizes(session, index, size)
+    if index >= size:
+        raise InvalidInput(f"leaf {index} is not in a tree of {size}")
+    levels = tl.levels(leaf_hashes(session, size))
+    return {
+        "index": index,
+        "size": size,
+        "leaf_hash": base64.b64encode(levels[0][index]).decode(),
+        "proof": _b64(tl.inclusion_path(levels, index, size)),
+    }
+
+
+# ---------------------------------------------------------------- checking a saved checkpoint
+
+
+@dataclass
+class LogCheck:
+    """What checking a saved checkpoint against today's database found."""
+
+    signature_valid: bool = False
+    consistent: bool = False
+    saved_size: int = 0
+    today_size: int = 0
+    leaves_checked: int = 0
+    not_yet_logged: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def holds(self) -> bool:
+        """Whether the database still agrees with the checkpoint."""
+        return self.signature_valid and self.consistent and not self.problems
+
+
+def check(session: Session, *, note: str, verifier: tl.Verifier) -> LogCheck:
+    """Check a saved checkpoint note, signed by ``verifier``, against today's database."""
+    out = LogCheck()
+    try:
+        saved = tl.open_checkpoint(note, verifier)
+    except AgritraceError as exc:
+        out.problems.append(f"the saved checkpoint: {exc}")
+        return out
+    out.signature_valid, out.saved_size = True, saved.size
+    try:
+        today_row = latest(session)
+        today = tl.open_checkpoint(today_row.note, verifier)
+    except AgritraceError as exc:
+        out.problems.append(f"today's checkpoint: {exc}")
+        return out
+    out.today_size = today.size
+    stored = leaf_hashes(session)
+    if today.size < saved.size or len(stored) < saved.size:
+        out.problems.append(
+            f"rollback: the saved checkpoint signed {saved.size} leaves, today's log holds "
+            f"{min(today.size, len(stored))}: its newest leaves were removed"
+        )
+        _recompute(session, out, stored, saved)
+        return out
+    levels = tl.levels(stored[: today.size])
+    if tl.root_at(levels, today.size) != today.root_hash:
+        out.problems.append("today's stored leaves do not give today's signed root")
+    proof = tl.consistency_proof(levels, saved.size, today.size)
+    out.consistent = tl.verify_consistency(
+        saved.size, today.size, proof, saved.root_hash, today.root_hash
+    )
+    if not out.consistent:
+        out.problems.append(
+            f"fork: today's tree of {today.size} leaves does not extend the saved tree of "
+            f"{saved.size} (no consistency proof between them holds)"
+        )
+    _recompute(session, out, stored, saved)
+    return out
+
+
+def _recompute(session: Session, out: LogCheck, stored: list[bytes], saved: tl.Checkpoint) -> None:
+    """Recompute every leaf from its row's content; name each that differs, and check the
+    recomputed leaves give the saved root (every entry's inclusion in the signed tree)."""
+    rows = {r.idx: r for r in session.execute(select(TlogLeaf).order_by(TlogLeaf.idx)).scalars()}
+    now = _recomputed_leaves(session, rows)
+    for idx in range(len(stored)):
+        leaf, what = now.get(idx, (None, f"leaf {idx} has no row any more"))
+        if leaf is None:
+            out.problems.append(what)
+        elif leaf != stored[idx] and idx < saved.size:
+            out.problems.append(f"{what}: its content no longer gives the leaf that was signed")
+        elif leaf != stored[idx]:
+            out.problems.append(f"{what}: its content no longer gives its stored leaf")
+    out.leaves_checked = len(stored)
+    if len(stored) >= saved.size:
+        recomputed = [now.get(i, (stored[i], ""))[0] or stored[i] for i in range(saved.size)]
+        if tl.root(recomputed) != saved.root_hash and not out.problems:
+            out.problems.append("the rows rebuild another root than the one that was signed")
+    out.not_yet_logged = session.execute(
+        select(func.count())
+        .select_from(DiaryEntry)
+        .outerjoin(TlogLeaf, TlogLeaf.entry_id == DiaryEntry.id)
+        .where(TlogLeaf.idx.is_(None))
+    ).scalar_one()
+
+
+def _recomputed_leaves(
+    session: Session, rows: dict[int, TlogLeaf]
+) -> dict[int, tuple[bytes | None, str]]:
+    """Each leaf index's leaf hash recomputed from the rows it points at, and its name."""
+    entries = session.execute(
+        select(DiaryEntry, FarmField.code)
+        .join(FarmField, FarmField.id == DiaryEntry.field_id)
+        .order_by(DiaryEntry.field_id, DiaryEntry.chain_seq)
+    ).all()
+    products = dict(session.execute(select(InputProduct.id, InputProduct.code)).all())
+    by_field: dict[int, list[DiaryEntry]] = {}
+    code_of: dict[int, str] = {}
+    for e, code in entries:
+        by_field.setdefault(e.field_id, []).append(e)
+        code_of[e.field_id] = code
+    entry_of: dict[int, tuple[DiaryEntry, str, Any]] = {}
+    for fid, chain in by_field.items():
+        names = names_in_chain(chain, field_code=code_of[fid], product_codes=products)
+        for e in chain:
+            entry_of[e.id] = (e, code_of[fid], names[e.id])
+    accepted = {r.id: r for r in session.execute(_ACCEPTANCES)}
+    out: dict[int, tuple[bytes | None, str]] = {}
+    for idx, row in rows.items():
+        if row.entry_id is not None:
+            found = entry_of.get(row.entry_id)
+            if found is None:
+                out[idx] = (
+                    None,
+                    f"leaf {idx}: diary entry {row.entry_id} of field '{row.field_code}' is gone",
+                )
+                continue
+            e, code, names = found
+            what = f"leaf {idx}: entry {e.chain_seq} (id {e.id}) of field '{code}'"
+            if code != row.field_code:
+                what += f" (logged as field '{row.field_code}')"
+            leaf = tl.entry_leaf(code, e.chain_seq, entry_hash(e, names))
+            out[idx] = (tl.leaf_hash(leaf), what)
+        else:
+            a = accepted.get(row.acceptance_id)
+            if a is None:
+                out[idx] = (None, f"leaf {idx}: acceptance {row.acceptance_id} is gone")
+                continue
+            what = (
+                f"leaf {idx}: the acceptance of an amendment of field '{a.code}' "
+                f"for lot '{a.lot_code}'"
+            )
+            out[idx] = (tl.leaf_hash(acceptance_leaf(a)), what)
+    return out
+
+
+# ---------------------------------------------------------------- proofs for the trace
+
+# A checkpoint's tree is built from its leaves once per process, then every inclusion
+# proof is a walk up its levels. Keyed by the checkpoint's root: the root names the
+# leaves, whatever database the row is from.
+_TREES: "OrderedDict[tuple[str, int], list[list[bytes]]]" = OrderedDict()
+_TREES_LOCK = threading.Lock()
+_TREES_SIZE = 2
+
+
+def checkpoint_tree(session: Session, row: Any) -> list[list[bytes]]:
+    """The levels of the tree a checkpoint ``row`` (``id``, ``size``, ``root_hash``) signed."""
+    key = (row.root_hash, row.size)
+    with _TREES_LOCK:
+        if key in _TREES:
+            _TREES.move_to_end(key)
+            return _TREES[key]
+    levels = tl.levels(leaf_hashes(session, row.size))
+    if tl.root_at(levels, row.size).hex() != row.root_hash:
+        raise InvalidInput("the stored leaves do not give the newest checkpoint's root")
+    with _TREES_LOCK:
+        _TREES[key] = levels
+        while len(_TREES) > _TREES_SIZE:
+            _TREES.popitem(last=False)
+    return levels
+
+
+@dataclass(frozen=True, slots=True)
+class FieldLeaf:
+    """A field's newest entry in a checkpoint: its leaf index, place in the chain, hash."""
+
+    idx: int
+    chain_seq: int
+    entry_hash: str
+    field_code: str
+
+    def leaf(self) -> bytes:
+        """The leaf's bytes."""
+        return tl.entry_leaf(self.field_code, self.chain_seq, self.entry_hash)
+
+
+def newest_leaves(session: Session, *, size: int, field_ids: list[int]) -> dict[int, FieldLeaf]:
+    """Each field's newest entry among the first ``size`` leaves, by field id."""
+    rows = session.execute(
+        select(
+            DiaryEntry.field_id, TlogLeaf.idx, DiaryEntry.chain_seq, DiaryEntry.hash, FarmField.code
+        )
+        .join(TlogLeaf, TlogLeaf.entry_id == DiaryEntry.id)
+        .join(FarmField, FarmField.id == DiaryEntry.field_id)
+        .where(DiaryEntry.field_id.in_(field_ids), TlogLeaf.idx < size)
+        .order_by(DiaryEntry.field_id, DiaryEntry.chain_seq)
+    ).all()
+    return {fid: FieldLeaf(idx, seq, h, code) for fid, idx, seq, h, code in rows}
+
+
+def field_inclusion(session: Session, *, field_code: str) -> InclusionProof | None:
+    """The field's newest entry in the newest checkpoint with its audit path, if any."""
+    try:
+        row = latest(session)
+    except NotFound:
+        return None
+    fid = session.execute(select(FarmField.id).where(FarmField.code == field_code)).scalar_one()
+    found = newest_leaves(session, size=row.size, field_ids=[fid]).get(fid)
+    if found is None:
+        return None
+    levels = checkpoint_tree(session, row)
+    return InclusionProof(
+        field_code=field_code,
+        leaf=found.leaf().decode(),
+        checkpoint=public(row),
+        checkpoint_id=row.id,
+        leaf_index=found.idx,
+        diary_length=found.chain_seq,
+        diary_head=found.entry_hash,
+        leaf_hash=levels[0][found.idx].hex(),
+        audit_path=[h.hex() for h in tl.inclusion_path(levels, found.idx, row.size)],
+    )
+
+
+# ---------------------------------------------------------------- C2SP tlog-tiles
+
+TILE_WIDTH = 256
+TILE_HEIGHT = 8
+
+
+def tile_index(path: str) -> tuple[int, int | None]:
+    """The index ``N`` and partial width ``W`` (None: a full tile) of a tile path's tail,
+    e.g. ``x001/x234/067.p/8`` → (1234067, 8); ``InvalidInput`` if not in the spec's form.
+
+    >>> tile_index("x001/x234/067")
+    (1234067, None)
+    >>> tile_index("000.p/3")
+    (0, 3)
+    """
+    width = None
+    if ".p/" in path:
+        path, w = path.split(".p/", 1)
+        if not w.isdigit() or w.startswith("0") or not 1 <= int(w) < TILE_WIDTH:
+            raise InvalidInput(f"a partial tile's width is 1 to 255: {w!r}")
+        width = int(w)
+    parts = path.split("/")
+    digits = [p.removeprefix("x") for p in parts[:-1]] + [parts[-1]]
+    ok = all(p.startswith("x") for p in parts[:-1]) and all(
+        len(d) == 3 and d.isascii() and d.isdigit() for d in digits
+    )
+    if not ok or (len(digits) > 1 and digits[0] == "000"):
+        raise InvalidInput(f"a tile index is 3-digit groups, all but the last with x: {path!r}")
+    return int("".join(digits)), width
+
+
+def _tile_span(level: int, index: int, width: int | None, size: int) -> tuple[int, int]:
+    """The tile's first node and its number of nodes at height ``8 × level``, if the tree
+    of ``size`` leaves holds them all."""
+    nodes = size >> (TILE_HEIGHT * level)  # whole subtrees at that height
+    want = width or TILE_WIDTH
+    first = index * TILE_WIDTH
+    if first + want > nodes:
+        raise NotFound(f"the log of {size} leaves has no tile {level}/{index} of width {want}")
+    return first, want
+
+
+def tile(session: Session, *, level: int, index: int, width: int | None) -> bytes:
+    """A hash tile: the tile's node hashes, 32 bytes each, concatenated."""
+    size = session.execute(_SIZE).scalar_one()
+    first, count = _tile_span(level, index, width, size)
+    span = 1 << (TILE_HEIGHT * level)
+    hashes = [
+        bytes.fromhex(h)
+        for h in session.execute(
+            select(TlogLeaf.leaf_hash)
+            .where(TlogLeaf.idx >= first * span, TlogLeaf.idx < (first + count) * span)
+            .order_by(TlogLeaf.idx)
+        ).scalars()
+    ]
+    levels = tl.levels(hashes)
+    height = TILE_HEIGHT * level
+    return b"".join(levels[height][:count])
+
+
+def entries_tile(session: Session, *, index: int, width: int | None) -> bytes:
+    """An entry bundle: each leaf's bytes after its length as a big-endian uint16,
+    rebuilt from the rows each leaf stands for."""
+    size = session.execute(_SIZE).scalar_one()
+    first, count = _tile_span(0, index, width, size)
+    rows = session.execute(
+        select(TlogLeaf, DiaryEntry.chain_seq, DiaryEntry.hash)
+        .outerjoin(DiaryEntry, DiaryEntry.id == TlogLeaf.entry_id)
+        .where(TlogLeaf.idx >= first, TlogLeaf.idx < first + count)
+        .order_by(TlogLeaf.idx)
+    ).all()
+    accepted = {
+        r.id: r
+        for r in session.execute(
+            _ACCEPTANCES.where(
+                AmendmentAcceptance.id.in_(
+                    [leaf.acceptance_id for leaf, _s, _h in rows if leaf.acceptance_id]
+                )
+            )
+        )
+    }
+    out = bytearray()
+    for leaf, seq, entry_hash_ in rows:
+        if leaf.entry_id is not None and seq is not None:
+            data = tl.entry_leaf(leaf.field_code, seq, entry_hash_)
+        elif leaf.acceptance_id in accepted:
+            data = acceptance_leaf(accepted[leaf.acceptance_id])
+        else:
+            raise NotFound(f"leaf {leaf.idx}'s row is gone from the database")
+        out += len(data).to_bytes(2, "big") + data
+    return bytes(out)
