@@ -14,8 +14,8 @@ import jsonschema
 import pytest
 
 from traceability import resolver
-from traceability.api import i18n
 from traceability.services import trace as svc
+from traceability.words import gettext
 
 BASE = "https://trace.example.vn"
 LINKSET_SCHEMA = Path(__file__).parent / "data" / "rfc9264-linkset.schema.json"
@@ -264,7 +264,7 @@ def test_malformed_uri_is_400_in_the_page_language(client, lot, path, vi, en):
     page = _text(r.text)
     assert vi in page and 'lang="vi"' in r.text
     # No English in the Vietnamese page: none of the English strings a 400 page can hold.
-    english = [i18n._STRINGS[k]["en"] for k in ("bad_request_title", "bad_request_text", "lot")]
+    english = [gettext("en", k) for k in ("bad_request_title", "bad_request_text", "lot")]
     for words in english + [en]:
         assert words not in page, words
     for english_page in (

@@ -106,6 +106,10 @@ def test_operator_day(client, world, factory):
     assert html.count('class="card mission"') == 2
     assert "08:00 – " in html and "10:00 – " in html  # Vietnam time
     assert 'id="drone-D1"' in html and "1.82 ha" in html
+    # Numbers as the farmers' app and the trace page write them: Vietnamese comma decimals.
+    assert "<td>1,82 ha</td>" in html and "<td>1.82 ha</td>" not in html
+    english = client.get("/operator/", headers=own, params={"day": "2026-03-01", "lang": "en"})
+    assert "<td>1.82 ha</td>" in english.text
     assert html.count('<g id="swath"') == 2  # each mission's own map, inline
     assert "Vùng cấm phun" in html
     assert "day=2026-02-28" in html and "day=2026-03-02" in html

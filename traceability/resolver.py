@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from traceability import gs1
+from traceability.words import N_, gettext
 
 GS1_VOC = "https://gs1.org/voc/"
 # GS1 publishes its vocabulary under both names; a client may send either.
@@ -140,10 +141,10 @@ def curie(uri: str) -> str:
 
 
 _TITLES = {
-    "traceability": {"vi": "Truy xuất nguồn gốc lô hàng", "en": "Trace of the lot"},
-    "traceability_json": {"vi": "Dữ liệu truy xuất (JSON)", "en": "Trace data (JSON)"},
-    "pip": {"vi": "Thông tin sản phẩm", "en": "Product information"},
-    "epcis": {"vi": "Sự kiện EPCIS 2.0 của lô hàng", "en": "The lot's EPCIS 2.0 events"},
+    "traceability": N_("link.traceability"),
+    "traceability_json": N_("link.traceability_json"),
+    "pip": N_("link.pip"),
+    "epcis": N_("link.epcis"),
 }
 
 
@@ -156,7 +157,7 @@ def lot_links(base_url: str, code: str, product_name: str) -> list[Link]:
     links = []
     for lang in LANGUAGES:
         href = page if lang == "vi" else f"{page}?lang=en"
-        title = f"{_TITLES['traceability'][lang]}: {product_name}"
+        title = f"{gettext(lang, _TITLES['traceability'])}: {product_name}"
         links.append(Link(GS1_VOC + "traceability", href, html, (lang,), title))
     links.append(
         Link(
@@ -164,19 +165,19 @@ def lot_links(base_url: str, code: str, product_name: str) -> list[Link]:
             f"{base}/api/v1/trace/{lot}",
             "application/json",
             LANGUAGES,
-            _TITLES["traceability_json"]["en"],
+            gettext("en", _TITLES["traceability_json"]),
         )
     )
     for lang in LANGUAGES:
         href = page if lang == "vi" else f"{page}?lang=en"
-        links.append(Link(GS1_VOC + "pip", href, html, (lang,), _TITLES["pip"][lang]))
+        links.append(Link(GS1_VOC + "pip", href, html, (lang,), gettext(lang, _TITLES["pip"])))
     links.append(
         Link(
             GS1_VOC + "epcis",
             f"{base}/api/v1/lots/{lot}/epcis",
             "application/ld+json",
             LANGUAGES,
-            _TITLES["epcis"]["en"],
+            gettext("en", _TITLES["epcis"]),
         )
     )
     default = links[0]

@@ -33,6 +33,9 @@ async def current_settings() -> Settings:
 
 EngineDep = Annotated[Engine, Depends(current_engine)]
 FastSettingsDep = Annotated[Settings, Depends(current_settings)]
+# What QR codes and links point at comes from the app's settings (a dependency, so an app
+# built with its own settings, as the demo's is, answers with its own public base URL).
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 def current_user(
@@ -151,3 +154,10 @@ def bbox_query(
 
 
 BBoxDep = Annotated[tuple[float, float, float, float] | None, Depends(bbox_query)]
+
+
+def corrected_view(view: str) -> bool:
+    """A diary's ``view``: ``corrected`` (True) or ``all`` (False); anything else a 422."""
+    if view not in ("corrected", "all"):
+        raise InvalidInput(f"view must be 'corrected' or 'all', not '{view}'")
+    return view == "corrected"

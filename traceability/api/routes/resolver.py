@@ -17,10 +17,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from traceability import gs1, resolver
-from traceability.api.deps import SessionDep
-from traceability.api.i18n import negotiate, translator
-from traceability.api.routes.trace import Lang, SettingsDep, _not_found
+from traceability.api import pages
+from traceability.api.deps import SessionDep, SettingsDep
+from traceability.api.pages import Lang
 from traceability.models import Lot
+from traceability.words import N_, gettext
 
 router = APIRouter()
 
@@ -36,6 +37,11 @@ CORS = {
 }
 # The same URI answers differently by these request headers: caches must keep them apart.
 VARY = {"Vary": "Accept, Accept-Language"}
+#: The words of each way a Digital Link can be wrong (``resolver.BadLink.key``).
+BAD_LINK_IDS = (
+    N_("gtin_not_digits"), N_("gtin_length"), N_("bad_check_digit"), N_("bad_ai"),
+    N_("bad_serial"), N_("bad_lot"),
+)  # fmt: skip
 LinkType = Annotated[
     str | None,
     Query(
@@ -60,12 +66,12 @@ def _head_aware(request: Request, response: Response) -> Response:
 
 
 def _bad_link(lang: str, exc: resolver.BadLink, lot: str) -> Response:
-    detail = translator(lang)["t"](exc.key, **exc.details)
-    return _with(_not_found(lang, lot, detail, status_code=400), CORS | VARY)
+    detail = gettext(lang, exc.key, **exc.details)
+    return _with(pages.not_found(lang, lot, detail, status_code=400), CORS | VARY)
 
 
 def _answer(request: Request, session, settings, gtin: str, lot: str, lang, link_type, serial=None):
-    chosen = negotiate(lang, request.headers.get("accept-language"))
+    chosen = pages.request_lang(request, lang)
     try:
         gtin14, code = resolver.parse(gtin, "10", lot)
         if serial is not None:
@@ -75,7 +81,7 @@ def _answer(request: Request, session, settings, gtin: str, lot: str, lang, link
     row = session.execute(select(Lot.gtin, Lot.product_name).where(Lot.code == code)).first()
     if row is None or row.gtin is None or row.gtin.zfill(14) != gtin14:
         # The same answer for "no such lot" and "another product's lot": a GTIN is no way in.
-        return _with(_not_found(chosen, code, f"GTIN {gtin14}"), CORS | VARY)
+        return _with(pages.not_found(chosen, code, f"GTIN {gtin14}"), CORS | VARY)
     base = settings.public_base_url.rstrip("/")
     anchor = gs1.digital_link(base, gtin14, code)
     links = resolver.lot_links(base, code, row.product_name)
@@ -163,7 +169,7 @@ def unsupported_qualifier(
     gtin: str, ai: str, value: str, request: Request, lang: Lang = None
 ) -> Response:
     """This resolver answers a GTIN with a batch/lot (AI 10) only."""
-    chosen = negotiate(lang, request.headers.get("accept-language"))
+    chosen = pages.request_lang(request, lang)
     try:
         resolver.parse(gtin, ai, value)
     except resolver.BadLink as exc:
@@ -181,12 +187,12 @@ def unsupported_qualifier(
              response_class=Response, operation_id="gtin_only_head")  # fmt: skip
 def gtin_only(gtin: str, request: Request, lang: Lang = None) -> Response:
     """This resolver has links for lots only: a valid GTIN without a lot is not found."""
-    chosen = negotiate(lang, request.headers.get("accept-language"))
+    chosen = pages.request_lang(request, lang)
     try:
         gtin14, _lot = resolver.parse(gtin, "10", "-")
     except resolver.BadLink as exc:
         return _head_aware(request, _bad_link(chosen, exc, ""))
-    page = _not_found(chosen, None, f"GTIN {gtin14}")
+    page = pages.not_found(chosen, None, f"GTIN {gtin14}")
     return _head_aware(request, _with(page, CORS | VARY))
 
 

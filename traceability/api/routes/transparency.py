@@ -7,10 +7,8 @@ offices and buyers keep their own copies of it.
 from fastapi import APIRouter
 
 from traceability.api.deps import PagingDep, SessionDep
-from traceability.errors import NotFound
-from traceability.models import CheckpointPublic, CheckpointsPublic, InclusionProof
+from traceability.models import CheckpointPublic, CheckpointsPublic
 from traceability.services import checkpoints
-from traceability.services.fields import get_field
 
 router = APIRouter(tags=["transparency"])
 
@@ -25,13 +23,3 @@ def latest_checkpoint(session: SessionDep):
 def list_checkpoints(session: SessionDep, paging: PagingDep):
     """Every published checkpoint, newest first."""
     return checkpoints.list_checkpoints(session, offset=paging.offset, limit=paging.limit)
-
-
-@router.get("/fields/{code}/inclusion", response_model=InclusionProof)
-def field_inclusion(code: str, session: SessionDep):
-    """The field's diary head in the newest checkpoint, with its Merkle audit path."""
-    field = get_field(session, code=code)
-    proof = checkpoints.inclusion(session, field_ids=[field.id]).get(field.id)
-    if proof is None:
-        raise NotFound(f"field '{code}' is not in a published checkpoint yet")
-    return proof
