@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from traceability.timezone import VN_TZ
+
 __all__ = ["DayPlan", "SimulatedDay"]
 
 # Simulated seconds between two diary entries, and between two harvests.
@@ -165,7 +167,7 @@ class SimulatedDay:
 
         n = self.counts["lots"]
         codes = list(self.plan.harvests[n % len(self.plan.harvests)])
-        local = at + timedelta(hours=7)  # the lot is named and dated in Vietnam time
+        local = at.astimezone(VN_TZ)  # the lot is named and dated in Vietnam time
         with Session(self.engine) as session:
             area = sum(fields.get_field(session, code=c).area_ha for c in codes)
             data = LotCreate(
