@@ -286,7 +286,7 @@ def trace_snapshots(
     from sqlmodel import Session
 
     from traceability.api import trace_cache
-    from traceability.api.routes.trace import RENDERINGS
+    from traceability.api.pages import RENDERINGS
     from traceability.config import get_settings
 
     engine = existing_engine(database_url)

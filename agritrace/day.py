@@ -30,6 +30,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from traceability.timezone import VN_TZ
+
 __all__ = ["DayPlan", "SimulatedDay", "resume_at", "season_lot"]
 
 HARVEST_EVERY_S = 4 * 3600.0
@@ -39,8 +41,7 @@ YIELD_T_PER_HA = 6.8
 # on a small laptop. Above it, drones report less often (fixes still come at every
 # applicator switch, so the as-applied map stays right).
 MAX_FIXES_PER_S = 150.0
-# Vietnam time (UTC+7, no daylight saving): farmers write their diaries in daylight.
-LOCAL_OFFSET = timedelta(hours=7)
+# Farmers write their diaries in daylight, Vietnam time.
 DIARY_HOURS = (5.5, 18.5)
 # The chance that a farmer writes a line about a field on a given day.
 DIARY_DAY_CHANCE = 0.6
@@ -66,15 +67,16 @@ def diary_moment(code: str, day: date, seed: int = 0) -> datetime | None:
     """When (UTC) the farmer writes about field ``code`` on local ``day``, or None that day.
 
     >>> at = diary_moment("GR-0001", date(2026, 3, 2))
-    >>> at is None or 5.5 <= (at + LOCAL_OFFSET).hour + (at + LOCAL_OFFSET).minute / 60 < 18.5
+    >>> local = at and at.astimezone(VN_TZ)
+    >>> at is None or 5.5 <= local.hour + local.minute / 60 < 18.5
     True
     """
     if _draw(seed, code, day, "writes") >= DIARY_DAY_CHANCE:
         return None
     first, last = DIARY_HOURS
     hours = first + (last - first) * _draw(seed, code, day, "hour")
-    local = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(hours=hours)
-    return (local - LOCAL_OFFSET).replace(second=0, microsecond=0)
+    local = datetime(day.year, day.month, day.day, tzinfo=VN_TZ) + timedelta(hours=hours)
+    return local.astimezone(UTC).replace(second=0, microsecond=0)
 
 
 def resume_at(engine: Engine, *, drones: Sequence[str], now: datetime | None = None) -> datetime:
@@ -220,7 +222,7 @@ class SimulatedDay:
         return sorted((at, c) for at, c in moments if at is not None)
 
     def _farm(self) -> None:
-        day = (self._start + LOCAL_OFFSET).date()
+        day = self._start.astimezone(VN_TZ).date()
         due = [m for m in self._diary_moments(day) if m[0] >= self._start]
         next_harvest = self._start + timedelta(seconds=HARVEST_EVERY_S / 4)
         while not self.stop.is_set():
@@ -228,7 +230,7 @@ class SimulatedDay:
             while due and due[0][0] <= now and not self.stop.is_set():
                 at, code = due.pop(0)
                 self._kept(self._write_entry, code, at)
-            if not due and (now + LOCAL_OFFSET).date() > day:
+            if not due and now.astimezone(VN_TZ).date() > day:
                 day += timedelta(days=1)
                 due = self._diary_moments(day)
                 continue
@@ -252,7 +254,7 @@ class SimulatedDay:
         from traceability.models import DiaryEntryCreate
         from traceability.services import diary, fields
 
-        local_day = (at + LOCAL_OFFSET).date()
+        local_day = at.astimezone(VN_TZ).date()
         activity, input_code, per_ha, unit, note = CHORES[
             int(_draw(self.seed, code, local_day, "chore") * len(CHORES))
         ]
@@ -278,7 +280,7 @@ class SimulatedDay:
         from traceability.models import LotCreate
         from traceability.services import fields, lots
 
-        local = at + LOCAL_OFFSET  # the lot is named and dated in Vietnam time
+        local = at.astimezone(VN_TZ)  # the lot is named and dated in Vietnam time
         with Session(self.engine) as session:
             # The next group not yet harvested this season; once all are, harvests stop.
             codes = next((list(g) for g in self.plan.harvests if not season_lot(session, g)), None)

@@ -37,6 +37,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from traceability.config import Settings
+from traceability.timezone import VN_TZ
 
 __all__ = ["DEFAULT_DATABASE_URL", "DemoConfig", "DemoError", "DemoResult", "run_demo"]
 
@@ -252,8 +253,8 @@ def _diary_story(session: Session, code: str, user, console: Console) -> None:
     ]
     for days, activity, input_code, qty, unit, note in story:
         day = _sown_on() + timedelta(days=days)
-        # Farmers write local time (UTC+7): 07:00 in Bạc Liêu.
-        at = datetime(day.year, day.month, day.day, 7, tzinfo=UTC) - timedelta(hours=7)
+        # Farmers write local time: 07:00 in Bạc Liêu.
+        at = datetime(day.year, day.month, day.day, 7, tzinfo=VN_TZ).astimezone(UTC)
         data = DiaryEntryCreate(
             field_code=code,
             occurred_at=at,

@@ -21,7 +21,7 @@ from sqlmodel import Session  # noqa: E402
 
 from tests.factories import Factory  # noqa: E402
 from traceability.api.main import create_app  # noqa: E402
-from traceability.api.routes.app import static_url  # noqa: E402
+from traceability.api.pages import static_url  # noqa: E402
 from traceability.db import make_engine, migrate  # noqa: E402
 
 

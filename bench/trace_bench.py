@@ -463,7 +463,7 @@ def _prebuild_part(url: str, part: int, parts: int, first: int | None) -> tuple[
     from sqlmodel import Session
 
     from traceability.api import trace_cache
-    from traceability.api.routes.trace import RENDERINGS
+    from traceability.api.pages import RENDERINGS
     from traceability.db import make_engine
 
     engine = make_engine(url)
@@ -511,7 +511,7 @@ def copy_to_sqlite(path: Path, n_lots: int, reuse: bool = False) -> None:
 
     import traceability.models  # noqa: F401  (registers every table)
     from traceability.api import trace_cache
-    from traceability.api.routes.trace import RENDERINGS
+    from traceability.api.pages import RENDERINGS
     from traceability.db import make_engine
 
     t0 = time.perf_counter()

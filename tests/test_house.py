@@ -8,6 +8,7 @@ past the size a reader can hold without a comment saying why it is long.
 
 import ast
 import graphlib
+import re
 from pathlib import Path
 
 import pytest
@@ -191,3 +192,58 @@ def test_functions_and_modules_stay_readable(rel):
         assert any(line.startswith(LONG_MARK) for line in lines[:40]), (
             f"{rel} has {len(lines)} lines: split it or say why near its top"
         )
+
+
+# ---------------------------------------------------------------- the page and word layer
+
+PAGES = "traceability/api/pages.py"
+ROUTES = "traceability/api/routes/"
+
+
+def test_one_template_environment():
+    makers = ("jinja2.Environment(", "Environment(", "Jinja2Templates(")
+    offenders = [
+        rel
+        for rel, src in MODULES.items()
+        if rel != PAGES and any(m in src for m in makers) and "jinja2" in src.lower()
+    ]
+    assert offenders == [], "templates are rendered through traceability.api.pages only"
+
+
+def _locale_names(node: ast.Dict) -> bool:
+    """A map of each language to its Babel locale (``{"vi": "vi_VN"}``) holds no words."""
+    return all(
+        isinstance(v, ast.Constant) and re.fullmatch(r"[a-z]{2}(_[A-Z]{2})?", str(v.value))
+        for v in node.values
+    )
+
+
+def _word_tables(src: str) -> list[int]:
+    """Lines of dict literals keyed by the page languages: a word table outside the catalogue."""
+    lines = []
+    for node in ast.walk(ast.parse(src)):
+        if isinstance(node, ast.Dict):
+            keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+            if {"vi", "en"} <= keys and not _locale_names(node):
+                lines.append(node.lineno)
+    return lines
+
+
+def test_no_word_tables_in_python():
+    offenders = {rel: lines for rel, src in MODULES.items() if (lines := _word_tables(src))}
+    assert offenders == {}, "words belong in traceability/locale/*/LC_MESSAGES/messages.po"
+
+
+def test_the_word_table_check_sees_a_table():
+    assert _word_tables('WORDS = {"save": {"vi": "Lưu", "en": "Save"}}') == [1]
+    assert _word_tables('LANGS = ("vi", "en")') == []
+    assert _word_tables('LOCALES = {"vi": "vi_VN", "en": "en"}') == []
+
+
+def test_no_route_module_imports_another():
+    offenders = {
+        rel: sorted(n for n in _imported(src) if n.startswith("traceability.api.routes"))
+        for rel, src in MODULES.items()
+        if rel.startswith(ROUTES)
+    }
+    assert {rel: names for rel, names in offenders.items() if names} == {}

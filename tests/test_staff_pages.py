@@ -106,6 +106,10 @@ def test_operator_day(client, world, factory):
     assert html.count('class="card mission"') == 2
     assert "08:00 – " in html and "10:00 – " in html  # Vietnam time
     assert 'id="drone-D1"' in html and "1.82 ha" in html
+    # Numbers as the farmers' app and the trace page write them: Vietnamese comma decimals.
+    assert "<td>1,82 ha</td>" in html and "<td>1.82 ha</td>" not in html
+    english = client.get("/operator/", headers=own, params={"day": "2026-03-01", "lang": "en"})
+    assert "<td>1.82 ha</td>" in english.text
     assert html.count('<g id="swath"') == 2  # each mission's own map, inline
     assert "Vùng cấm phun" in html
     assert "day=2026-02-28" in html and "day=2026-03-02" in html
@@ -139,18 +143,19 @@ def test_operator_day_shows_the_product_applied_and_the_tank_mix_apart(client, s
     )
     session.commit()
     own = factory.token("operator", organisation=service)
-    for lang, product, mix in (
-        ("vi", "Lượng thuốc", "Hỗn hợp phun"),
-        ("en", "Product applied", "Tank mix sprayed"),
+    # Figures in each language's own decimals: a comma in Vietnamese, a point in English.
+    for lang, product, mix, applied, sprayed in (
+        ("vi", "Lượng thuốc", "Hỗn hợp phun", "0,35", "49,89"),
+        ("en", "Product applied", "Tank mix sprayed", "0.35", "49.89"),
     ):
         html = client.get(
             "/operator/", headers=own, params={"day": "2026-03-01", "lang": lang}
         ).text
         assert re.search(
-            rf"<th>{product}</th><td data-product-amount>0.35 L NOMINEE10SC</td>", html
+            rf"<th>{product}</th><td data-product-amount>{applied} L NOMINEE10SC</td>", html
         )
-        assert re.search(rf"<th>{mix}</th><td data-tank-mix>49.89 L</td>", html)
-        assert "49.89 L NOMINEE10SC" not in html
+        assert re.search(rf"<th>{mix}</th><td data-tank-mix>{sprayed} L</td>", html)
+        assert f"{sprayed} L NOMINEE10SC" not in html
 
 
 def test_operator_day_pages(client, world, factory, monkeypatch):

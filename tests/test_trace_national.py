@@ -12,8 +12,8 @@ from datetime import date
 import pytest
 
 from tests.test_trace_phi import spray
-from traceability.api import i18n
 from traceability.services import trace as svc
+from traceability.words import gettext
 
 BASE = "https://trace.example.vn"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -105,26 +105,25 @@ def test_the_ten_fields_in_the_json(client, lot):
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_the_ten_fields_on_the_page(client, lot, lang):
     html = client.get(f"/t/{lot.code}", params={"lang": lang}).text
-    words = {k: v[lang] for k, v in i18n._STRINGS.items()}
     for label in ("brand", "producer", "shelf_life", "trace_codes", "standards"):
-        assert words[label] in html, label
+        assert gettext(lang, label) in html, label
     assert "Lúa ST25" in html  # product name
     assert "<svg" in html[html.index('id="lot"') : html.index('id="phi"')]  # image (default)
     assert "HTX Nông nghiệp Vĩnh Hậu" in html and "xã Vĩnh Hậu" in html  # producer, address
     assert "ST25 Vĩnh Hậu" in html  # brand
-    assert "VG-BL-0123" in html and "QUACERT" in html and words["cert_valid_true"] in html
-    assert f"365 {words['days']}" in html  # shelf life
+    assert "VG-BL-0123" in html and "QUACERT" in html and gettext(lang, "cert_valid_true") in html
+    assert f"365 {gettext(lang, 'days')}" in html  # shelf life
     day = "10/04/2027" if lang == "vi" else "2027-04-10"
-    assert f"{words['best_before']} {day}" in html
+    assert f"{gettext(lang, 'best_before')} {day}" in html
     # Each stage with its trace code, location code and local time (08:30 in Vietnam).
     stage = re.search(r'<div class="when" data-stage>([^<]*08:30[^<]*)</div>', html)
     assert stage, "the spray's stage line"
-    assert words["trace_code"] in stage[1] and "VH-2026-01" in stage[1]
-    assert words["location_code"] in stage[1] and "VH-017" in stage[1]
+    assert gettext(lang, "trace_code") in stage[1] and "VH-2026-01" in stage[1]
+    assert gettext(lang, "location_code") in stage[1] and "VH-017" in stage[1]
     assert PHONE not in html
     other = "en" if lang == "vi" else "vi"
     for key in ("producer", "shelf_life", "standards", "national_basis"):
-        assert i18n._STRINGS[key][other] not in html, key
+        assert gettext(other, key) not in html, key
 
 
 def test_a_lapsed_certificate_says_so(client, factory, lot, coop, admin_headers):
@@ -137,7 +136,7 @@ def test_a_lapsed_certificate_says_so(client, factory, lot, coop, admin_headers)
     nat = client.get(f"/api/v1/trace/{lot.code}").json()["national"]
     # Harvested on 10 April, the certificate ended on 31 March: not valid that day.
     assert nat["standards"][0]["valid_on_harvest"] is False
-    assert i18n._STRINGS["cert_valid_false"]["vi"] in client.get(f"/t/{lot.code}").text
+    assert gettext("vi", "cert_valid_false") in client.get(f"/t/{lot.code}").text
 
 
 def test_who_may_change_a_cooperatives_facts(client, factory, coop):
@@ -201,4 +200,4 @@ def test_farmer_outside_a_cooperative_is_the_producer_with_a_village_only(client
         {"kind": "farmer", "code": None, "name": "Lâm Văn Sáu", "address": "Ấp Phước Thạnh"}
     ]
     assert nat["standards"] == [] and nat["brand"] is None and nat["shelf_life_days"] is None
-    assert i18n._STRINGS["no_certificate"]["vi"] in client.get(f"/t/{lot.code}").text
+    assert gettext("vi", "no_certificate") in client.get(f"/t/{lot.code}").text

@@ -16,14 +16,14 @@ from sqlmodel import Session
 from tests.factories import Factory
 from tests.test_app_e2e import PHONE, base_url, browser, server  # noqa: F401 (fixtures)
 from tests.test_trace_phi import spray
-from traceability.api import i18n
 from traceability.services import trace as svc
+from traceability.words import LANGS, gettext
 
 SHOTS = Path(
     os.environ.get("AGRITRACE_SCREENSHOTS")
     or Path(tempfile.gettempdir()) / f"agritrace-trace-shots-{os.getpid()}"
 )
-NO_PESTICIDE = i18n._STRINGS["no_pesticide"]
+NO_PESTICIDE = {lang: gettext(lang, "no_pesticide") for lang in LANGS}
 
 
 @pytest.fixture(autouse=True)
@@ -87,10 +87,10 @@ def test_milled_lot_with_a_violation_does_not_claim_no_pesticide(client, factory
         own = html[start : html.index("<p><strong>", start + 1)]
         assert "GAO-AB" in own
         assert NO_PESTICIDE[lang] not in own, lang
-        assert i18n._STRINGS["rests_on_parents"][lang] in own
+        assert gettext(lang, "rests_on_parents") in own
         # Each parent with its own verdict, the violation's among them.
         assert "LUA-A" in own and "LUA-B" in own
-        assert i18n._STRINGS["phi_false"][lang] in own and i18n._STRINGS["phi_true"][lang] in own
+        assert gettext(lang, "phi_false") in own and gettext(lang, "phi_true") in own
     # The plain lot's own page still says it: no pesticide was used on its field.
     assert NO_PESTICIDE["vi"] in client.get(f"/t/{codes['plain']}").text
 

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from tests.test_trace_phi import local, make_mission, spray
 from traceability.api import trace_cache
-from traceability.api.routes.trace import RENDERINGS
+from traceability.api.pages import RENDERINGS
 from traceability.db import READ_POOL_NAME
 from traceability.services import trace as svc
 from traceability.services.trace import snapshot

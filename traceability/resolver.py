@@ -33,6 +33,7 @@ from biip.gs1_application_identifiers import GS1ApplicationIdentifier
 from biip.gs1_element_strings import GS1ElementString
 
 from traceability import gs1
+from traceability.words import N_, gettext
 
 GS1_VOC = "https://gs1.org/voc/"
 # GS1 publishes its vocabulary under both names; a client may send either.
@@ -299,10 +300,10 @@ def curie(uri: str) -> str:
 
 
 _TITLES = {
-    "traceability": {"vi": "Truy xuất nguồn gốc lô hàng", "en": "Trace of the lot"},
-    "traceability_json": {"vi": "Dữ liệu truy xuất (JSON)", "en": "Trace data (JSON)"},
-    "pip": {"vi": "Thông tin sản phẩm", "en": "Product information"},
-    "epcis": {"vi": "Sự kiện EPCIS 2.0 của lô hàng", "en": "The lot's EPCIS 2.0 events"},
+    "traceability": N_("link.traceability"),
+    "traceability_json": N_("link.traceability_json"),
+    "pip": N_("link.pip"),
+    "epcis": N_("link.epcis"),
 }
 
 
@@ -315,7 +316,7 @@ def lot_links(base_url: str, code: str, product_name: str) -> list[Link]:
     links = []
     for lang in LANGUAGES:
         href = page if lang == "vi" else f"{page}?lang=en"
-        title = f"{_TITLES['traceability'][lang]}: {product_name}"
+        title = f"{gettext(lang, _TITLES['traceability'])}: {product_name}"
         links.append(Link(GS1_VOC + "traceability", href, html, (lang,), title))
     links.append(
         Link(
@@ -323,19 +324,19 @@ def lot_links(base_url: str, code: str, product_name: str) -> list[Link]:
             f"{base}/api/v1/trace/{lot}",
             "application/json",
             LANGUAGES,
-            _TITLES["traceability_json"]["en"],
+            gettext("en", _TITLES["traceability_json"]),
         )
     )
     for lang in LANGUAGES:
         href = page if lang == "vi" else f"{page}?lang=en"
-        links.append(Link(GS1_VOC + "pip", href, html, (lang,), _TITLES["pip"][lang]))
+        links.append(Link(GS1_VOC + "pip", href, html, (lang,), gettext(lang, _TITLES["pip"])))
     links.append(
         Link(
             GS1_VOC + "epcis",
             f"{base}/api/v1/lots/{lot}/epcis",
             "application/ld+json",
             LANGUAGES,
-            _TITLES["epcis"]["en"],
+            gettext("en", _TITLES["epcis"]),
         )
     )
     default = links[0]

@@ -155,3 +155,10 @@ def bbox_query(
 
 
 BBoxDep = Annotated[tuple[float, float, float, float] | None, Depends(bbox_query)]
+
+
+def corrected_view(view: str) -> bool:
+    """A diary's ``view``: ``corrected`` (True) or ``all`` (False); anything else a 422."""
+    if view not in ("corrected", "all"):
+        raise InvalidInput(f"view must be 'corrected' or 'all', not '{view}'")
+    return view == "corrected"

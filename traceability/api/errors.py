@@ -3,7 +3,7 @@
 import logging
 
 import psycopg
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, HTTPException, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
@@ -135,3 +135,22 @@ def install(app: FastAPI) -> None:
     async def overflow(_request: Request, exc: OverflowError) -> JSONResponse:
         # SQLite's driver raises this for integers beyond 64 bits, before any SQL runs.
         return JSONResponse({"detail": f"a number is out of range: {exc}"}, status_code=422)
+
+
+_APPEND_ONLY = (
+    "diary entries are append-only: they are never edited or deleted; "
+    "POST a new entry with 'corrects' (and 'retracts': true to withdraw one)"
+)
+
+
+def refuse_changes(router: APIRouter, path: str, allow: str) -> None:
+    """Answer PUT, PATCH and DELETE on a diary ``path`` with a 405 saying how to correct."""
+
+    def append_only() -> None:
+        raise HTTPException(
+            status.HTTP_405_METHOD_NOT_ALLOWED, _APPEND_ONLY, headers={"Allow": allow}
+        )
+
+    router.add_api_route(
+        path, append_only, methods=["PUT", "PATCH", "DELETE"], include_in_schema=False
+    )

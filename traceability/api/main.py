@@ -11,8 +11,12 @@ from traceability.api.deps import current_engine, current_settings
 from traceability.api.limits import BodyLimit, CleanText
 from traceability.api.routes import (
     amendments,
+    app_pages,
+    app_shell,
+    devices,
     diary,
     fields,
+    ingest,
     landing,
     lots,
     maps,
@@ -25,8 +29,8 @@ from traceability.api.routes import (
     staff_pages,
     trace,
     transparency,
+    zones,
 )
-from traceability.api.routes import app as farmers_app
 from traceability.api.security import AuthFirst, SameOrigin, SecurityHeaders
 from traceability.config import Settings, get_settings
 from traceability.db import get_session
@@ -78,10 +82,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         lots,
         amendments,
         missions,
+        ingest,
+        zones,
         maps,
         reports,
         organisations,
         transparency,
+        devices,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     app.include_router(landing.router)
@@ -90,7 +97,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(staff.router)
     app.include_router(staff_pages.router)
     bind(app, engine=engine, settings=settings)
-    farmers_app.install(app, API_PREFIX)
+    app_pages.install(app)
+    app.include_router(app_shell.router)
     health.install(app)
     # Outermost: every answer carries them, a refusal of the middlewares above included.
     app.add_middleware(SecurityHeaders)

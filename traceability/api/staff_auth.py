@@ -13,9 +13,10 @@ only ``Authorization``; the cookie opens pages and images, and the only form it 
 import secrets
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Response, status
 from sqlmodel import Session
 
+from traceability.api import pages
 from traceability.api.deps import SessionDep, SettingsDep
 from traceability.config import Settings
 from traceability.models import Role, User
@@ -30,6 +31,10 @@ HOME = {
     Role.operator: "/operator/",
     Role.cooperative: "/coop/",
 }
+#: Maps show records only some callers read: browsers may keep them, shared caches not.
+MAP_CACHE = {"Cache-Control": "private, max-age=60"}
+#: Staff pages hold records not everyone reads: never in a shared cache.
+PRIVATE = {"Cache-Control": "private, no-store", "Vary": "Cookie, Authorization"}
 
 
 def token_user(session: Session, settings: Settings, token: str) -> User | None:
@@ -67,3 +72,24 @@ def reader(request: Request, session: SessionDep, settings: SettingsDep) -> User
 
 
 ReaderUser = Annotated[User, Depends(reader)]
+
+
+def gate(
+    request: Request, session: Session, settings: Settings, lang: str, *roles: Role
+) -> User | Response:
+    """The signed-in user if their role is one of ``roles`` (admin always), else the page
+    to show instead: sign-in (401) or refusal (403)."""
+    user = page_user(request, session, settings)
+    if user is None:
+        return pages.page(
+            "staff/signin.html", lang, 401, headers=PRIVATE, request=request, user=None,
+            needed=True, next=request.url.path,
+        )  # fmt: skip
+    if user.role is not Role.admin and user.role not in roles:
+        allowed = ", ".join(["admin", *(str(r) for r in roles)])
+        reason = f"this page needs the role {allowed}; you are {user.role}"
+        return pages.page(
+            "staff/denied.html", lang, 403, headers=PRIVATE, request=request, user=user,
+            reason=reason,
+        )  # fmt: skip
+    return user

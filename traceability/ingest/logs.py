@@ -189,9 +189,9 @@ def read_log(
 ) -> Translation:
     """A log's records in the contract: agritrace's own CSV or JSON lines as they are, a
     MAVLink log, a TaskData zip or a mapped vendor CSV through its adapter."""
-    from traceability.ingest import sources
+    from traceability.ingest.sources import choose
 
-    translated = sources.translate(data, name=name, drone=drone, columns=columns)
+    translated = choose.translate(data, name=name, drone=drone, columns=columns)
     if translated is not None:
         return translated
     return Translation(origin=MissionSource.contract, records=list(parse_log(data, name=name)))

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
 from traceability.maps.svg import OKABE_ITO, attrs, text
+from traceability.words import number
 
 WIDTH = 340.0
 ROW = 34.0
@@ -22,9 +23,11 @@ def bar_chart(
     unit: str = "ha",
     colour: str = OKABE_ITO["blue"],
     empty: str = "—",
+    lang: str = "vi",
 ) -> str:
     """A horizontal bar chart of ``(label, value)`` as an inline ``<svg>``; each bar is a
-    ``<rect class="bar">`` with its value in ``data-value``."""
+    ``<rect class="bar">`` with its value in ``data-value`` and, at its end, as ``lang``
+    writes numbers."""
     top = max((v for _, v in items), default=0.0)
     height = 8 + ROW * max(1, len(items))
     out = [
@@ -52,6 +55,6 @@ def bar_chart(
             fill=colour, data_label=label, data_value=f"{value:.4f}",
         )  # fmt: skip
         out.append(f"<rect {rect}/>")
-        out.append(text(length + 8, y + 26, f"{value:,.2f} {unit}", 11, fill="#222"))
+        out.append(text(length + 8, y + 26, f"{number(value, 2, lang)} {unit}", 11, fill="#222"))
     out.append("</svg>")
     return "".join(out)

@@ -1,47 +1,30 @@
-"""The words on the maps, Vietnamese first and English with ``lang="en"``."""
+"""The words on the maps: catalogue ids ``map.*``, in the map's language."""
 
-LABELS = {
-    "vi": {
-        "fields": "Ruộng",
-        "swath": "Vùng phun",
-        "overlap": "Phun chồng (hai lần)",
-        "overspray": "Phun ra ngoài ruộng",
-        "zones": "Vùng cấm phun (kể cả vùng đệm)",
-        "zone_spray": "Phun trong vùng cấm",
-        "mission": "Bản đồ phun thực tế",
-        "treated": "đã phun",
-        "season_map": "Bản đồ vụ của ruộng",
-        "hand": "Bón/phun tay",
-        "no_hand": "Không có lần bón/phun tay",
-        "drone_missions": "Lượt bay",
-        "communes": "Diện tích đã phun theo xã",
-        "ha": "ha",
-        "all_products": "mọi sản phẩm",
-        "all_days": "mọi ngày",
-        "no_data": "Chưa có số liệu",
-    },
-    "en": {
-        "fields": "Fields",
-        "swath": "Sprayed swath",
-        "overlap": "Overlap (sprayed twice)",
-        "overspray": "Overspray (outside fields)",
-        "zones": "No-spray zones (with buffer)",
-        "zone_spray": "Spray inside no-spray zones",
-        "mission": "As-applied map",
-        "treated": "treated",
-        "season_map": "Field season map",
-        "hand": "Hand applications",
-        "no_hand": "No hand application",
-        "drone_missions": "Drone missions",
-        "communes": "Hectares treated by commune",
-        "ha": "ha",
-        "all_products": "all products",
-        "all_days": "all days",
-        "no_data": "No data yet",
-    },
+from traceability.words import N_, gettext
+
+#: Each word a map draws, by the name the drawing code uses.
+MAP_WORDS = {
+    "fields": N_("map.fields"),
+    "swath": N_("map.swath"),
+    "overlap": N_("map.overlap"),
+    "overspray": N_("map.overspray"),
+    "zones": N_("map.zones"),
+    "zone_spray": N_("map.zone_spray"),
+    "mission": N_("map.mission"),
+    "treated": N_("map.treated"),
+    "season_map": N_("map.season_map"),
+    "hand": N_("map.hand"),
+    "no_hand": N_("map.no_hand"),
+    "drone_missions": N_("map.drone_missions"),
+    "communes": N_("map.communes"),
+    "ha": N_("map.ha"),
+    "all_products": N_("map.all_products"),
+    "all_days": N_("map.all_days"),
+    "no_data": N_("map.no_data"),
 }
 
 
 def labels(lang: str) -> dict[str, str]:
-    """The labels in ``lang`` (Vietnamese unless it is ``en``)."""
-    return LABELS["en" if lang == "en" else "vi"]
+    """The map's words in ``lang`` (Vietnamese unless it is ``en``)."""
+    lang = "en" if lang == "en" else "vi"
+    return {name: gettext(lang, msgid) for name, msgid in MAP_WORDS.items()}

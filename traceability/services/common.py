@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import func
@@ -10,12 +10,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, SQLModel, select
 
 from traceability.errors import Conflict, NotFound
+from traceability.timezone import VN_TZ
 
 T = TypeVar("T", bound=SQLModel)
 
 # Farmers count days (sowing, harvest, seasons) on the local calendar: an entry at 06:00 in
-# Bạc Liêu is still the previous day in UTC. Vietnam keeps UTC+7 all year (no DST).
-LOCAL_TZ = timezone(timedelta(hours=7), "Asia/Ho_Chi_Minh")
+# Bạc Liêu is still the previous day in UTC. The one definition is traceability.timezone.
+LOCAL_TZ = VN_TZ
 
 
 def local_day(ts: datetime) -> date:

@@ -2,19 +2,21 @@
 
 from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Response, status
 
-from traceability.api.deps import CurrentUser, PagingDep, SessionDep
-from traceability.errors import InvalidInput
+from traceability.api.deps import CurrentUser, PagingDep, SessionDep, corrected_view
+from traceability.api.errors import refuse_changes
+from traceability.errors import Forbidden
 from traceability.models import (
     Activity,
+    DiaryCheckPublic,
     DiaryEntriesPublic,
     DiaryEntryCreate,
     DiaryEntryPublic,
-    DiaryVerification,
+    Role,
     User,
 )
-from traceability.services import access
+from traceability.services import access, warnings
 from traceability.services import diary as svc
 from traceability.services.fields import get_field
 
@@ -33,12 +35,6 @@ def _own_field_ids(session, user: User) -> list[int] | None:
     return None if scope is None else list(session.exec(scope).all())
 
 
-def _corrected(view: str) -> bool:
-    if view not in ("corrected", "all"):
-        raise InvalidInput(f"view must be 'corrected' or 'all', not '{view}'")
-    return view == "corrected"
-
-
 @router.post("/diary", status_code=201, response_model=DiaryEntryPublic, tags=["diary"])
 def append(data: DiaryEntryCreate, session: SessionDep, user: CurrentUser, response: Response):
     """Append an entry (admin, or the field's farmer). Re-sending a ``client_id`` returns 200."""
@@ -47,6 +43,16 @@ def append(data: DiaryEntryCreate, session: SessionDep, user: CurrentUser, respo
     if not created:
         response.status_code = status.HTTP_200_OK
     return svc.get_entry(session, entry_id=entry.id)
+
+
+@router.post("/diary/check", response_model=DiaryCheckPublic, tags=["diary"])
+def check_entry(data: DiaryEntryCreate, session: SessionDep, user: CurrentUser):
+    """The warnings an entry would raise (dose, PHI, registration); nothing is written."""
+    if user.role is Role.operator:
+        raise Forbidden("operators' work reaches diaries through missions")
+    return DiaryCheckPublic(
+        warnings=warnings.check_entry(session, data=data, user=user if user.id else None)
+    )
 
 
 @router.get("/diary", response_model=DiaryEntriesPublic, tags=["diary"])
@@ -74,7 +80,7 @@ def list_diary(
         activity=activity,
         since=since,
         until=until,
-        corrected_view=_corrected(view),
+        corrected_view=corrected_view(view),
         offset=paging.offset,
         limit=paging.limit,
     )
@@ -89,47 +95,6 @@ def read_entry(entry_id: int, session: SessionDep, user: CurrentUser):
     return access.shown_entry(user, entry)
 
 
-@router.get("/fields/{code}/diary", response_model=DiaryEntriesPublic, tags=["diary"])
-def field_diary(
-    code: str, session: SessionDep, user: CurrentUser, paging: PagingDep, view: str = "corrected"
-):
-    """A field's diary, oldest first."""
-    _may_read(session, user, code)
-    entries = svc.list_entries(
-        session,
-        field_code=code,
-        corrected_view=_corrected(view),
-        offset=paging.offset,
-        limit=paging.limit,
-    )
-    return access.shown_entries(user, entries)
-
-
-@router.get("/fields/{code}/diary/verify", response_model=DiaryVerification, tags=["diary"])
-def verify(code: str, session: SessionDep, user: CurrentUser):
-    """Recompute the field's hash chain: ``valid`` is false if anything was edited."""
-    _may_read(session, user, code)
-    return svc.verify_chain(session, field_code=code)
-
-
-_APPEND_ONLY = (
-    "diary entries are append-only: they are never edited or deleted; "
-    "POST a new entry with 'corrects' (and 'retracts': true to withdraw one)"
-)
-
-
-def _refuse_changes(path: str, allow: str) -> None:
-    def append_only() -> None:
-        raise HTTPException(
-            status.HTTP_405_METHOD_NOT_ALLOWED, _APPEND_ONLY, headers={"Allow": allow}
-        )
-
-    router.add_api_route(
-        path, append_only, methods=["PUT", "PATCH", "DELETE"], include_in_schema=False
-    )
-
-
 # A bare 405 would not tell a client how to fix a wrong entry; these answers say it.
-_refuse_changes("/diary", "GET, POST")
-_refuse_changes("/diary/{entry_id}", "GET")
-_refuse_changes("/fields/{code}/diary", "GET")
+refuse_changes(router, "/diary", "GET, POST")
+refuse_changes(router, "/diary/{entry_id}", "GET")

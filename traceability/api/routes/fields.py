@@ -1,22 +1,42 @@
-"""Fields (GeoJSON), field import, seasons."""
+"""Fields (GeoJSON), field import, seasons, and everything under ``/fields/{code}/``: the
+field's diary and its chain check, its season map, its place in the transparency log."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
-from traceability.api.deps import BBoxDep, CooperativeUser, CurrentUser, PagingDep, SessionDep
+from traceability.api import pages
+from traceability.api.deps import (
+    BBoxDep,
+    CooperativeUser,
+    CurrentUser,
+    PagingDep,
+    SessionDep,
+    corrected_view,
+)
+from traceability.api.errors import refuse_changes
+from traceability.api.pages import Lang
+from traceability.api.staff_auth import MAP_CACHE, ReaderUser
+from traceability.errors import NotFound
+from traceability.maps.png import svg_to_png
+from traceability.maps.season import season_svg
 from traceability.models import (
+    DiaryEntriesPublic,
+    DiaryVerification,
     FeatureCollectionCreate,
     FieldCreate,
     FieldImportResult,
     FieldPublic,
     FieldsPublic,
+    InclusionProof,
     SeasonCreate,
     SeasonPlan,
     SeasonPublic,
     SeasonsPublic,
 )
+from traceability.services import access, diary, tlog
 from traceability.services import fields as svc
+from traceability.services import maps as map_data
 
 router = APIRouter()
 
@@ -59,6 +79,76 @@ def list_fields(
 def read_field(code: str, session: SessionDep, _user: CurrentUser):
     """One field as a GeoJSON Feature."""
     return svc.field_feature(svc.get_field(session, code=code))
+
+
+@router.get("/fields/{code}/diary", response_model=DiaryEntriesPublic, tags=["diary"])
+def field_diary(
+    code: str, session: SessionDep, user: CurrentUser, paging: PagingDep, view: str = "corrected"
+):
+    """A field's diary, oldest first."""
+    access.ensure_reads_diary(session, user, svc.get_field(session, code=code))
+    entries = diary.list_entries(
+        session,
+        field_code=code,
+        corrected_view=corrected_view(view),
+        offset=paging.offset,
+        limit=paging.limit,
+    )
+    return access.shown_entries(user, entries)
+
+
+@router.get("/fields/{code}/diary/verify", response_model=DiaryVerification, tags=["diary"])
+def verify(code: str, session: SessionDep, user: CurrentUser):
+    """Recompute the field's hash chain: ``valid`` is false if anything was edited."""
+    access.ensure_reads_diary(session, user, svc.get_field(session, code=code))
+    return diary.verify_chain(session, field_code=code)
+
+
+refuse_changes(router, "/fields/{code}/diary", "GET")
+
+
+def field_season_svg(session, user, code: str, season: int | None, lang: str | None) -> str:
+    """A field's season map for a caller who reads the field's diary; the missions drawn
+    are those the caller reads."""
+    field = svc.get_field(session, code=code)
+    access.ensure_reads_diary(session, user, field)
+    shapes = map_data.field_season(
+        session, code=code, season_id=season, only=access.mission_filter(user)
+    )
+    return season_svg(shapes, lang=pages.choose_lang(lang))
+
+
+SeasonId = Annotated[int | None, Query(description="season id; the latest by default")]
+
+
+@router.get("/fields/{code}/map.svg", tags=["fields"], response_class=Response)
+def field_season_map(
+    code: str, session: SessionDep, user: ReaderUser, season: SeasonId = None, lang: Lang = None
+):
+    """A field's season: every drone mission's swath over it (those the caller reads) and
+    the hand applications, for whoever reads the field's diary."""
+    svg = field_season_svg(session, user, code, season, lang)
+    return Response(svg, media_type="image/svg+xml", headers=MAP_CACHE)
+
+
+@router.get("/fields/{code}/map.png", tags=["fields"], response_class=Response)
+def field_season_map_png(
+    code: str, session: SessionDep, user: ReaderUser, season: SeasonId = None, lang: Lang = None
+):
+    """A field's season map as PNG (twice the SVG's pixel size)."""
+    png = svg_to_png(field_season_svg(session, user, code, season, lang))
+    return Response(png, media_type="image/png", headers=MAP_CACHE)
+
+
+@router.get("/fields/{code}/inclusion", response_model=InclusionProof, tags=["transparency"])
+def field_inclusion(code: str, session: SessionDep):
+    """The field's newest entry in the newest checkpoint, with its Merkle audit path (its
+    hash chains every earlier entry of the field)."""
+    field = svc.get_field(session, code=code)
+    proof = tlog.field_inclusion(session, field_code=field.code)
+    if proof is None:
+        raise NotFound(f"field '{code}' is not in a published checkpoint yet")
+    return proof
 
 
 @router.post("/seasons", status_code=201, response_model=SeasonPublic, tags=["seasons"])

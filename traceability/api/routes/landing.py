@@ -8,29 +8,24 @@ sign-in tokens (shown only to a browser on the demo's own machine) and its clock
 import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from traceability import reports
+from traceability.api import pages
 from traceability.api.deps import SessionDep
-from traceability.api.i18n import pick_lang, translator
-from traceability.api.routes.trace import TEMPLATES_DIR, Lang
+from traceability.api.pages import Lang
 from traceability.api.staff_auth import HOME
 from traceability.models import DiaryEntry, Lot, Mission
+from traceability.timezone import VN_TZ
 
 router = APIRouter()
-_templates = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True, lstrip_blocks=True
-)
 
 SAMPLE_LOTS = 4
-# The demo's clock is shown as a farmer in Bạc Liêu reads it.
-VIETNAM = timezone(timedelta(hours=7))
 
 
 @dataclass
@@ -79,7 +74,7 @@ def _counts(session) -> dict[str, int]:
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 def landing(request: Request, session: SessionDep, lang: Lang = None) -> HTMLResponse:
     """The landing page: a sample trace, the office's reports, the API, the demo's sign-in."""
-    chosen = pick_lang(lang)
+    chosen = pages.request_lang(request, lang)
     showcase: Showcase | None = getattr(request.app.state, "showcase", None)
     try:
         lots = _sample_lots(session, showcase.lots if showcase else [])
@@ -88,15 +83,16 @@ def landing(request: Request, session: SessionDep, lang: Lang = None) -> HTMLRes
         # A database without its schema yet: the page still says where everything is.
         session.rollback()
         lots, counts = [], None
-    html = _templates.get_template("landing.html").render(
-        **translator(chosen),
+    return pages.page(
+        "landing.html",
+        chosen,
+        # Never cached: the demo's counts move, and the tokens must not sit in a shared cache.
+        headers={"Cache-Control": "no-store"},
         lots=lots,
         counts=counts,
         showcase=showcase,
-        now=showcase.clock().astimezone(VIETNAM) if showcase and showcase.clock else None,
+        now=showcase.clock().astimezone(VN_TZ) if showcase and showcase.clock else None,
         show_tokens=bool(showcase and showcase.tokens and _is_local(request)),
         reports=list(reports.REPORTS),
         homes={str(role): page for role, page in HOME.items()},
     )
-    # Never cached: the demo's counts move, and the tokens must not sit in a shared cache.
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})

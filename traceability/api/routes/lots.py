@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Body, Header, HTTPException, status
 from fastapi.responses import Response
 
-from traceability.api import trace_cache
-from traceability.api.deps import CurrentUser, PagingDep, SessionDep
-from traceability.api.routes.trace import RENDERINGS, SettingsDep, _base_url
+from traceability.api import pages, trace_cache
+from traceability.api.deps import CurrentUser, PagingDep, SessionDep, SettingsDep
+from traceability.api.pages import RENDERINGS
 from traceability.models import LotCreate, LotPublic, LotsPublic, Role
 from traceability.services import lot_identity
 from traceability.services import lots as svc
@@ -34,7 +34,7 @@ def create_lot(
         trace_cache.build_apart,
         session.get_bind(),
         code=lot.code,
-        base_url=_base_url(settings),
+        base_url=pages.base_url(settings),
         renderings=RENDERINGS,
     )
     return svc.lot_public(session, lot)

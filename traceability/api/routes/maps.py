@@ -10,30 +10,25 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from traceability import reports
+from traceability.api import pages
 from traceability.api.deps import SessionDep
-from traceability.api.i18n import pick_lang
-from traceability.api.staff_auth import ReaderUser
+from traceability.api.pages import Lang
+from traceability.api.staff_auth import MAP_CACHE, ReaderUser
 from traceability.errors import Forbidden, InvalidInput
 from traceability.maps.communes import communes_svg
 from traceability.maps.labels import labels
 from traceability.maps.mission import mission_svg
 from traceability.maps.png import svg_to_png
-from traceability.maps.season import season_svg
 from traceability.services import access
 from traceability.services import maps as svc
-from traceability.services.fields import get_field
 
 router = APIRouter()
-Lang = Annotated[str | None, Query(max_length=10, description="vi (default) or en")]
-SVG = "image/svg+xml"
-# Maps show records only some callers read: browsers may keep them, shared caches not.
-PRIVATE = {"Cache-Control": "private, max-age=60"}
 
 
 def mission_map_svg(session, user, mission_id: str, lang: str | None) -> str:
     """The as-applied map of a mission the caller reads (404/403 as the mission's route)."""
     access.ensure_reads_mission(session, user, mission_id)
-    lang = pick_lang(lang)
+    lang = pages.choose_lang(lang)
     return mission_svg(svc.mission_shapes(session, mission_id=mission_id, lang=lang), lang=lang)
 
 
@@ -41,47 +36,14 @@ def mission_map_svg(session, user, mission_id: str, lang: str | None) -> str:
 def mission_map(mission_id: str, session: SessionDep, user: ReaderUser, lang: Lang = None):
     """The as-applied map: fields, swath, overlap, overspray, no-spray zones, as SVG."""
     svg = mission_map_svg(session, user, mission_id, lang)
-    return Response(svg, media_type=SVG, headers=PRIVATE)
+    return Response(svg, media_type="image/svg+xml", headers=MAP_CACHE)
 
 
 @router.get("/missions/{mission_id}/map.png", tags=["missions"], response_class=Response)
 def mission_map_png(mission_id: str, session: SessionDep, user: ReaderUser, lang: Lang = None):
     """The as-applied map as PNG (twice the SVG's pixel size)."""
     png = svg_to_png(mission_map_svg(session, user, mission_id, lang))
-    return Response(png, media_type="image/png", headers=PRIVATE)
-
-
-def field_season_svg(session, user, code: str, season: int | None, lang: str | None) -> str:
-    """A field's season map for a caller who reads the field's diary; the missions drawn
-    are those the caller reads."""
-    field = get_field(session, code=code)
-    access.ensure_reads_diary(session, user, field)
-    shapes = svc.field_season(
-        session, code=code, season_id=season, only=access.mission_filter(user)
-    )
-    return season_svg(shapes, lang=pick_lang(lang))
-
-
-SeasonId = Annotated[int | None, Query(description="season id; the latest by default")]
-
-
-@router.get("/fields/{code}/map.svg", tags=["fields"], response_class=Response)
-def field_season_map(
-    code: str, session: SessionDep, user: ReaderUser, season: SeasonId = None, lang: Lang = None
-):
-    """A field's season: every drone mission's swath over it (those the caller reads) and
-    the hand applications, for whoever reads the field's diary."""
-    svg = field_season_svg(session, user, code, season, lang)
-    return Response(svg, media_type=SVG, headers=PRIVATE)
-
-
-@router.get("/fields/{code}/map.png", tags=["fields"], response_class=Response)
-def field_season_map_png(
-    code: str, session: SessionDep, user: ReaderUser, season: SeasonId = None, lang: Lang = None
-):
-    """A field's season map as PNG (twice the SVG's pixel size)."""
-    png = svg_to_png(field_season_svg(session, user, code, season, lang))
-    return Response(png, media_type="image/png", headers=PRIVATE)
+    return Response(png, media_type="image/png", headers=MAP_CACHE)
 
 
 @router.get("/maps/communes.svg", tags=["reports"], response_class=Response)
@@ -100,14 +62,14 @@ def communes_map(
         raise Forbidden(f"the commune map is for admins and the office; you are {user.role}")
     if from_ and to and from_ > to:
         raise InvalidInput(f"'from' ({from_}) is after 'to' ({to})")
-    lang = pick_lang(lang)
+    lang = pages.choose_lang(lang)
     communes = svc.commune_map(
         session, filters=reports.Filters(since=from_, until=to, product=product)
     )
     return Response(
         communes_svg(communes, subtitle=period_label(from_, to, product, lang), lang=lang),
-        media_type=SVG,
-        headers=PRIVATE,
+        media_type="image/svg+xml",
+        headers=MAP_CACHE,
     )
 
 

@@ -20,10 +20,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from traceability import gs1, resolver
-from traceability.api.deps import SessionDep
-from traceability.api.i18n import negotiate, translator
-from traceability.api.routes.trace import SettingsDep, _not_found
+from traceability.api import pages
+from traceability.api.deps import SessionDep, SettingsDep
 from traceability.models import Lot
+from traceability.words import N_, gettext
 
 router = APIRouter()
 
@@ -44,6 +44,13 @@ CORS = {
 VARY = {"Vary": "Accept, Accept-Language"}
 # No length limits here: a URI the resolver cannot take answers its own 400 page, never
 # the API's JSON 422.
+#: The words of each way a Digital Link can be wrong (``resolver.BadLink.key``).
+BAD_LINK_IDS = (
+    N_("gtin_not_digits"), N_("gtin_length"), N_("gtin_missing"), N_("bad_check_digit"),
+    N_("bad_ai"), N_("bad_ai_check"), N_("bad_ai_format"), N_("path_shape"),
+    N_("qualifier_in_query"), N_("qualifier_order"), N_("repeated_ai"), N_("unknown_ai"),
+    N_("bad_value"), N_("bad_lot"), N_("bad_serial"), N_("bad_link_type"),
+)  # fmt: skip
 LinkType = Annotated[
     str | None,
     Query(
@@ -68,8 +75,8 @@ def _head_aware(request: Request, response: Response) -> Response:
 
 
 def _bad_link(lang: str, exc: resolver.BadLink) -> Response:
-    detail = translator(lang)["t"](exc.key, **exc.details)
-    return _with(_not_found(lang, None, detail, status_code=400), CORS | VARY)
+    detail = gettext(lang, exc.key, **exc.details)
+    return _with(pages.not_found(lang, None, detail, status_code=400), CORS | VARY)
 
 
 def _dl_path(request: Request) -> str:
@@ -83,7 +90,7 @@ def _dl_path(request: Request) -> str:
 def _resolve(request: Request, session, settings, lang, link_type) -> Response:
     """Every request under ``/01``: 400 if it is no valid Digital Link, 404 if the
     record has no links for it, else the lot's links (a serial under the lot shares them)."""
-    chosen = negotiate(lang, request.headers.get("accept-language"))
+    chosen = pages.request_lang(request, lang)
     try:
         if link_type and len(link_type) > resolver.LINK_TYPE_MAX_LENGTH:
             raise resolver.BadLink("bad_link_type", max=str(resolver.LINK_TYPE_MAX_LENGTH))
@@ -98,7 +105,7 @@ def _resolve(request: Request, session, settings, lang, link_type) -> Response:
     # The same answer for "no such lot", "another product's lot" and an item (a serial
     # without a lot, a variant) the record does not know: a GTIN is no way in.
     if row is None or row.gtin is None or row.gtin.zfill(14) != found.gtin:
-        return _head_aware(request, _with(_not_found(chosen, None, found.hri()), CORS | VARY))
+        return _head_aware(request, _with(pages.not_found(chosen, None, found.hri()), CORS | VARY))
     answer = _links(request, settings, found, row.product_name, chosen, link_type)
     return _head_aware(request, answer)
 

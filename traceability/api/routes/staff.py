@@ -11,76 +11,33 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader
-from sqlmodel import Session
 
 from traceability import reports
+from traceability.api import pages
 from traceability.api.deps import SessionDep, SettingsDep
-from traceability.api.i18n import pick_lang
-from traceability.api.routes.trace import TEMPLATES_DIR
-from traceability.api.staff_auth import COOKIE, HOME, page_user, token_user
-from traceability.api.staff_i18n import staff_translator
-from traceability.config import Settings
+from traceability.api.pages import Lang
+from traceability.api.staff_auth import COOKIE, HOME, PRIVATE, gate, token_user
 from traceability.errors import InvalidInput, NotFound
 from traceability.maps.charts import bar_chart
 from traceability.maps.communes import communes_svg
 from traceability.models import Role, User
 from traceability.reports import report_files
-from traceability.services import access, pages
+from traceability.services import access
 from traceability.services import maps as map_data
+from traceability.services import pages as page_data
+from traceability.words import gettext
 
 router = APIRouter(include_in_schema=False)
-_templates = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True, lstrip_blocks=True
-)
-Lang = Annotated[str | None, Query(max_length=10)]
-# Staff pages hold records not everyone reads: never in a shared cache.
-_PRIVATE = {"Cache-Control": "private, no-store", "Vary": "Cookie, Authorization"}
 _COOKIE_AGE = 30 * 24 * 3600
-
-
-def lang_url(lang: str):
-    """``u(path, **params)``: a link keeping the page's language."""
-
-    def u(path: str, **params: Any) -> str:
-        query = {k: v for k, v in params.items() if v is not None}
-        if lang != "vi":
-            query["lang"] = lang
-        return path + ("?" + urlencode(query) if query else "")
-
-    return u
 
 
 def render(
     request: Request, name: str, lang: str, user: User | None, code: int = 200, **context: Any
-) -> HTMLResponse:
+) -> Response:
     """A staff page from ``templates/staff/``."""
-    params = {k: v for k, v in request.query_params.items() if k != "lang"}
-    html = _templates.get_template(f"staff/{name}").render(
-        **staff_translator(lang),
-        u=lang_url(lang),
-        user=user,
-        path=request.url.path,
-        query_vi="?" + urlencode(params) if params else "",
-        query_en="?" + urlencode(params | {"lang": "en"}),
-        **context,
+    return pages.page(
+        f"staff/{name}", lang, code, headers=PRIVATE, request=request, user=user, **context
     )
-    return HTMLResponse(html, status_code=code, headers=_PRIVATE)
-
-
-def gate(
-    request: Request, session: Session, settings: Settings, lang: str, *roles: Role
-) -> User | HTMLResponse:
-    """The signed-in user if their role is one of ``roles`` (admin always), else the page
-    to show instead: sign-in (401) or refusal (403)."""
-    user = page_user(request, session, settings)
-    if user is None:
-        return render(request, "signin.html", lang, None, 401, needed=True, next=request.url.path)
-    if user.role is not Role.admin and user.role not in roles:
-        allowed = ", ".join(["admin", *(str(r) for r in roles)])
-        reason = f"this page needs the role {allowed}; you are {user.role}"
-        return render(request, "denied.html", lang, user, 403, reason=reason)
-    return user
 
 
 # ---------------------------------------------------------------- signing in
@@ -89,7 +46,7 @@ def gate(
 @router.get("/signin", response_class=HTMLResponse)
 def signin_form(request: Request, lang: Lang = None, next: str | None = None) -> Response:
     """The staff sign-in form: paste an API token once."""
-    return render(request, "signin.html", pick_lang(lang), None, next=next)
+    return render(request, "signin.html", pages.request_lang(request, lang), None, next=next)
 
 
 def _safe_next(next_: str | None, role: Role) -> str:
@@ -109,7 +66,7 @@ def signin(
     next: Annotated[str | None, Form(max_length=300)] = None,
 ) -> Response:
     """Check the token and keep it in an HttpOnly cookie; then the user's page."""
-    lang = pick_lang(lang)
+    lang = pages.request_lang(request, lang)
     user = token_user(session, settings, token.strip())
     if user is None or user.role is Role.farmer:
         return render(request, "signin.html", lang, None, 401, error=True, next=next)
@@ -128,10 +85,11 @@ def signin(
 
 
 @router.post("/signout")
-def signout(lang: Annotated[str | None, Form(max_length=10)] = None) -> Response:
+def signout(request: Request, lang: Annotated[str | None, Form(max_length=10)] = None) -> Response:
     """Forget the token in this browser (the token itself stays valid: revoke it in the API)."""
     response = RedirectResponse(
-        lang_url(pick_lang(lang))("/signin"), status_code=status.HTTP_303_SEE_OTHER
+        pages.lang_url(pages.request_lang(request, lang))("/signin"),
+        status_code=status.HTTP_303_SEE_OTHER,
     )
     response.delete_cookie(COOKIE, path="/")
     return response
@@ -154,14 +112,27 @@ def office_filters(
 OfficeFilters = Annotated[reports.Filters, Depends(office_filters)]
 
 
-def _charts(figures: pages.ProvinceFigures, t) -> dict[str, str]:
+def _charts(figures: page_data.ProvinceFigures, lang: str) -> dict[str, str]:
+    by_week, by_product, by_commune = (
+        gettext(lang, "staff.by_week"),
+        gettext(lang, "staff.by_product"),
+        gettext(lang, "staff.by_commune"),
+    )
     return {
-        "week": bar_chart(figures.by_week, chart_id="chart-week", title=t("by_week")),
+        "week": bar_chart(figures.by_week, chart_id="chart-week", title=by_week, lang=lang),
         "product": bar_chart(
-            figures.by_product, chart_id="chart-product", title=t("by_product"), colour="#009E73"
+            figures.by_product,
+            chart_id="chart-product",
+            title=by_product,
+            colour="#009E73",
+            lang=lang,
         ),
         "commune": bar_chart(
-            figures.by_commune, chart_id="chart-commune", title=t("by_commune"), colour="#CC79A7"
+            figures.by_commune,
+            chart_id="chart-commune",
+            title=by_commune,
+            colour="#CC79A7",
+            lang=lang,
         ),
     }
 
@@ -181,12 +152,11 @@ def office(
 ) -> Response:
     """The office's dashboard: hectares per week, product and commune, the commune map,
     flagged missions and the reports to download (office, admin)."""
-    lang = pick_lang(lang)
+    lang = pages.request_lang(request, lang)
     user = gate(request, session, settings, lang, Role.office)
     if not isinstance(user, User):
         return user
-    figures = pages.province_figures(session, filters)
-    t = staff_translator(lang)["t"]
+    figures = page_data.province_figures(session, filters)
     communes = map_data.commune_map(session, filters=filters, province=figures.province)
     return render(
         request,
@@ -194,7 +164,7 @@ def office(
         lang,
         user,
         figures=figures,
-        charts=_charts(figures, t),
+        charts=_charts(figures, lang),
         commune_map=communes_svg(communes, lang=lang, width=400.0),
         map_url="/api/v1/maps/communes.svg?" + _query(filters, lang=lang if lang == "en" else ""),
         since=filters.since,
@@ -225,5 +195,5 @@ def office_report(
     return Response(
         report_files.render(frame, format, name=name),
         media_type=report_files.MEDIA_TYPES[format],
-        headers={"Content-Disposition": f'attachment; filename="{name}.{format}"', **_PRIVATE},
+        headers={"Content-Disposition": f'attachment; filename="{name}.{format}"', **PRIVATE},
     )

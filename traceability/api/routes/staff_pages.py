@@ -7,13 +7,15 @@ from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
 from traceability import qr
-from traceability.api.deps import SessionDep
-from traceability.api.i18n import pick_lang
-from traceability.api.routes.staff import Lang, SettingsDep, gate, render
+from traceability.api import pages
+from traceability.api.deps import SessionDep, SettingsDep
+from traceability.api.pages import Lang
+from traceability.api.staff_auth import PRIVATE, gate
 from traceability.maps.mission import mission_svg
 from traceability.models import Farmer, Organisation, Role, SigninLinkCreate, User
 from traceability.services import maps as map_data
-from traceability.services import pages, signin
+from traceability.services import pages as page_data
+from traceability.services import signin
 from traceability.services.common import LOCAL_TZ, local_day
 
 router = APIRouter(include_in_schema=False)
@@ -21,10 +23,6 @@ router = APIRouter(include_in_schema=False)
 DAY_PAGE = 20
 #: Maps in a page are drawn this wide, so their words stay legible on a phone.
 INLINE_MAP_PX = 360.0
-
-
-def _local(at: datetime | None) -> str:
-    return at.astimezone(LOCAL_TZ).strftime("%H:%M") if at else "—"
 
 
 @router.get("/operator/", response_class=HTMLResponse)
@@ -38,12 +36,12 @@ def operator_day(
 ) -> Response:
     """A day's missions (Vietnam time) per drone, with flags, maps, hectares, amounts and
     durations: an operator's own organisation's drones (operator, admin)."""
-    lang = pick_lang(lang)
+    lang = pages.request_lang(request, lang)
     user = gate(request, session, settings, lang, Role.operator)
     if not isinstance(user, User):
         return user
     day = day or local_day(datetime.now(LOCAL_TZ))
-    drones, total = pages.operator_day(session, user, day, offset=offset, limit=DAY_PAGE)
+    drones, total = page_data.operator_day(session, user, day, offset=offset, limit=DAY_PAGE)
     maps = {
         m.mission_id: mission_svg(
             map_data.mission_shapes(session, mission_id=m.mission_id, lang=lang),
@@ -53,20 +51,20 @@ def operator_day(
         for d in drones
         for m in d.missions
     }
-    return render(
-        request,
-        "operator.html",
+    return pages.page(
+        "staff/operator.html",
         lang,
-        user,
-        day=day,
+        headers=PRIVATE,
+        request=request,
+        user=user,
+        shown=day,
         one_day=timedelta(days=1),
         drones=drones,
         total=total,
         offset=offset,
         limit=DAY_PAGE,
         maps=maps,
-        local=_local,
-        duration=pages.duration_min,
+        duration=page_data.duration_min,
     )
 
 
@@ -74,22 +72,23 @@ def operator_day(
 def coop(request: Request, session: SessionDep, settings: SettingsDep, lang: Lang = None):
     """The cooperative's members, their fields, seasons and lots, the fields still within
     a pesticide's PHI today, and a sign-in link button per member (cooperative, admin)."""
-    lang = pick_lang(lang)
+    lang = pages.request_lang(request, lang)
     user = gate(request, session, settings, lang, Role.cooperative)
     if not isinstance(user, User):
         return user
     today = local_day(datetime.now(LOCAL_TZ))
-    members = pages.members(session, user, today)
+    members = page_data.members(session, user, today)
     fields = [f for m in members for f in m.fields]
     org = session.get(Organisation, user.organisation_id) if user.organisation_id else None
-    return render(
-        request,
-        "coop.html",
+    return pages.page(
+        "staff/coop.html",
         lang,
-        user,
+        headers=PRIVATE,
+        request=request,
+        user=user,
         members=members,
         org=org,
-        pending=pages.pending_phi(session, fields, today),
+        pending=page_data.pending_phi(session, fields, today),
     )
 
 
@@ -103,7 +102,7 @@ def coop_signin_link(
 ) -> Response:
     """Issue a member's one-time sign-in link (the API's rule: their cooperative, admin)
     and show it with its QR code."""
-    lang = pick_lang(lang)
+    lang = pages.request_lang(request, lang)
     user = gate(request, session, settings, lang, Role.cooperative)
     if not isinstance(user, User):
         return user
@@ -111,13 +110,14 @@ def coop_signin_link(
         session, farmer_id=farmer_id, user=user, valid_hours=SigninLinkCreate().valid_hours
     )
     url = signin.link_url(settings.public_base_url, token)
-    return render(
-        request,
-        "link.html",
+    return pages.page(
+        "staff/link.html",
         lang,
-        user,
+        headers=PRIVATE,
+        request=request,
+        user=user,
         farmer=session.get(Farmer, farmer_id),
         url=url,
         qr=qr.qr_svg_inline(url),
-        expires=link.expires_at.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M (+07:00)"),
+        expires=link.expires_at,
     )

@@ -6,21 +6,19 @@ the trace page is the hottest path of the system, and a pydantic round trip
 per request would cost more than the database reads.
 """
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from jinja2 import Environment, FileSystemLoader
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from traceability import epcis, qr
-from traceability.api import trace_cache
+from traceability.api import pages, trace_cache
 from traceability.api.deps import EngineDep, FastSettingsDep, SessionDep, SettingsDep
-from traceability.api.i18n import LANGS, pick_lang, translator
+from traceability.api.pages import RENDERINGS, Lang
 from traceability.config import Settings
 from traceability.errors import NotFound
 from traceability.models import Lot, LotParent
@@ -29,26 +27,7 @@ from traceability.services import trace as svc
 from traceability.services.trace.schema import TracePublic
 
 router = APIRouter()
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
-_templates = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
-    autoescape=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-# A lot without a photo of its own shows this drawing, inline: the page loads nothing else.
-DEFAULT_IMAGE_SVG = lot_identity.DEFAULT_IMAGE.read_text(encoding="utf-8")
-Lang = Annotated[str | None, Query(description="page language: vi (default) or en", max_length=10)]
-_CACHE = trace_cache.CACHE_HEADERS
-
-
-def _base_url(settings: Settings) -> str:
-    return settings.public_base_url.rstrip("/")
-
-
-# What QR codes and links point at comes from the app's settings (a dependency, so an app
-# built with its own settings, as the demo's is, answers with its own public base URL).
+_CACHE = pages.PUBLIC_CACHE
 
 
 def _json(data: Any, status_code: int = 200, media_type: str = "application/json") -> Response:
@@ -60,54 +39,12 @@ def _json(data: Any, status_code: int = 200, media_type: str = "application/json
     )
 
 
-def _page(name: str, lang: str, status_code: int = 200, **context: Any) -> HTMLResponse:
-    html = _templates.get_template(name).render(**translator(lang), **context)
-    headers = _CACHE if status_code == 200 else None
-    return HTMLResponse(html, status_code=status_code, headers=headers)
-
-
-def _not_found(
-    lang: str,
-    code: str | None,
-    detail: str | None = None,
-    status_code: int = 404,
-) -> HTMLResponse:
-    """The friendly 404 (or 400) page; ``detail`` must already be in ``lang``."""
-    title = "not_found_title" if status_code == 404 else "bad_request_title"
-    text = "not_found_text" if status_code == 404 else "bad_request_text"
-    return _page(
-        "not_found.html", lang, status_code, code=code, detail=detail, title_key=title,
-        text_key=text,
-    )  # fmt: skip
-
-
-def _page_renderer(lang: str) -> trace_cache.Rendering:
-    def render(data: dict) -> bytes:
-        html = _templates.get_template("trace.html").render(
-            **translator(lang),
-            trace=data,
-            field_map=data.pop("field_map"),
-            locator=data.pop("locator"),
-            default_image=DEFAULT_IMAGE_SVG,
-            default_window_days=svc.DEFAULT_WINDOW_DAYS,
-        )
-        return html.encode()
-
-    return trace_cache.Rendering(render, with_map=True)
-
-
-# Every rendering of a trace a scan can ask for, by the name it is stored under.
-RENDERINGS: dict[str, trace_cache.Rendering] = {"json": trace_cache.Rendering(orjson.dumps)} | {
-    f"page:{lang}": _page_renderer(lang) for lang in LANGS
-}
-
-
 def _stored_trace(engine: Engine, code: str, variant: str, settings: Settings) -> bytes:
     """The ``variant`` rendering of the trace of ``code``; ``NotFound`` if there is no such lot."""
     return trace_cache.render_trace(
         engine,
         code=code,
-        base_url=_base_url(settings),
+        base_url=pages.base_url(settings),
         variant=variant,
         rendering=RENDERINGS[variant],
     )
@@ -155,19 +92,22 @@ async def trace_page(
     code: str, engine: EngineDep, request: Request, settings: FastSettingsDep, lang: Lang = None
 ) -> Response:
     """The mobile trace page (Vietnamese; ``?lang=en`` English); a friendly 404 if unknown."""
-    chosen = pick_lang(lang)
+    chosen = pages.request_lang(request, lang)
     try:
         body = await run_in_threadpool(_stored_trace, engine, code, f"page:{chosen}", settings)
     except NotFound:
-        return _not_found(chosen, code)
-    return trace_cache.answer(request, body, "text/html; charset=utf-8", HTMLResponse)
+        return pages.not_found(chosen, code)
+    response = trace_cache.answer(request, body, "text/html; charset=utf-8", HTMLResponse)
+    if lang is None:  # the language came from the request's headers: caches keep them apart
+        response.headers["Vary"] = "Accept-Encoding, Accept-Language"
+    return response
 
 
 def _lot_url(session, code: str, settings: Settings) -> tuple[Lot, str]:
     row = session.execute(select(Lot).where(Lot.code == code)).scalars().first()
     if row is None:
         raise NotFound(f"lot '{code}' does not exist")
-    return row, qr.lot_url(_base_url(settings), row.code, row.gtin)
+    return row, qr.lot_url(pages.base_url(settings), row.code, row.gtin)
 
 
 @router.get("/api/v1/lots/{code}/qr.png", tags=["trace"], response_class=Response)
@@ -192,6 +132,7 @@ def lot_qr_svg(code: str, session: SessionDep, settings: SettingsDep) -> Respons
 @router.get("/api/v1/lots/{code}/label", tags=["trace"], response_class=HTMLResponse)
 def lot_label(
     code: str,
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     lang: Lang = None,
@@ -201,9 +142,10 @@ def lot_label(
     """A printable sheet of bag labels: product, lot code, harvest date and the QR code."""
     lot, url = _lot_url(session, code, settings)
     milled = session.execute(select(LotParent.lot_id).where(LotParent.lot_id == lot.id)).first()
-    return _page(
+    return pages.page(
         "label.html",
-        pick_lang(lang),
+        pages.request_lang(request, lang),
+        headers=_CACHE | {"Vary": "Accept-Language"},
         lot=lot,
         date_key="processing_date" if milled else "harvest_date",
         url=url,
@@ -216,7 +158,7 @@ def lot_label(
 @router.get("/api/v1/lots/{code}/epcis", tags=["trace"], response_class=Response)
 def lot_epcis(code: str, session: SessionDep, settings: SettingsDep) -> Response:
     """The lot's history as an EPCIS 2.0 JSON-LD document."""
-    base_url = _base_url(settings)
+    base_url = pages.base_url(settings)
     data = svc.build_trace(session, code=code, base_url=base_url)
     return _json(epcis.document(data, base_url=base_url), media_type="application/ld+json")
 

@@ -10,16 +10,13 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 
 from traceability.api.deps import PagingDep, SessionDep
-from traceability.errors import NotFound
 from traceability.models import (
     CheckpointPublic,
     CheckpointsPublic,
     ConsistencyProof,
-    InclusionProof,
     LeafInclusion,
 )
 from traceability.services import tlog
-from traceability.services.fields import get_field
 
 router = APIRouter(tags=["transparency"])
 # Outside /api/v1: the paths C2SP tlog-tiles gives, under /tlog.
@@ -71,17 +68,6 @@ def leaf_inclusion(
 ):
     """An RFC 9162 inclusion proof of one leaf in the tree of ``size`` leaves."""
     return tlog.inclusion(session, index=index, size=size)
-
-
-@router.get("/fields/{code}/inclusion", response_model=InclusionProof)
-def field_inclusion(code: str, session: SessionDep):
-    """The field's newest entry in the newest checkpoint, with its Merkle audit path (its
-    hash chains every earlier entry of the field)."""
-    field = get_field(session, code=code)
-    proof = tlog.field_inclusion(session, field_code=field.code)
-    if proof is None:
-        raise NotFound(f"field '{code}' is not in a published checkpoint yet")
-    return proof
 
 
 @static_router.get("/tlog/checkpoint", response_class=PlainTextResponse)

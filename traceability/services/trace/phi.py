@@ -18,8 +18,9 @@ from datetime import date, timedelta
 from traceability.services.applications import Product
 from traceability.services.trace.events import Placed
 from traceability.services.trace.structure import LotNode
+from traceability.timezone import VN_TZ_NAME
 
-LOCAL_TZ_NAME = "Asia/Ho_Chi_Minh"
+LOCAL_TZ_NAME = VN_TZ_NAME
 RULE = (
     "for each pesticide, harvest date minus the day of its last application "
     f"(local days, {LOCAL_TZ_NAME}) must be at least the product's PHI"

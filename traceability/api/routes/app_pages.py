@@ -1,65 +1,37 @@
-"""The farmers' app under ``/app/``, its sign-in links and its entry-time check.
+"""The farmers' app under ``/app/``: its pages and its sign-in links.
 
 Pages are rendered on the server from the farmer's own records, small enough for 3G;
 app.js adds what needs the phone: the outbox of entries made without signal
 (IndexedDB, sent once each thanks to ``client_id``), warnings while typing and the
-service worker that opens the pages offline. The phone holds a device token twice: in
-an HttpOnly cookie that opens the pages, and in localStorage for the JSON API, which
-only ever reads ``Authorization`` (so no page can be made to write by another site).
+service worker that opens the pages offline (:mod:`.app_shell`). The phone holds a device
+token twice: in an HttpOnly cookie that opens the pages, and in localStorage for the JSON
+API, which only ever reads ``Authorization`` (so no page can be made to write by another
+site).
 """
 
-import gzip
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
-from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader
 from sqlmodel import Session
 
 from traceability import qr
-from traceability.api.app_i18n import app_translator
-from traceability.api.deps import CurrentUser, SessionDep, SettingsDep
-from traceability.api.i18n import pick_lang
-from traceability.errors import Forbidden, InvalidInput, NotFound
-from traceability.models import (
-    Activity,
-    DevicePublic,
-    DevicesPublic,
-    DiaryCheckPublic,
-    DiaryEntryCreate,
-    Farmer,
-    InputKind,
-    Role,
-    SigninLinkCreate,
-    SigninLinkPublic,
-    StrawHandling,
-    User,
-)
-from traceability.services import access, myfarm, signin, trace, warnings
+from traceability.api import pages
+from traceability.api.deps import SessionDep, SettingsDep
+from traceability.api.pages import Lang
+from traceability.errors import InvalidInput, NotFound
+from traceability.models import Activity, Farmer, InputKind, Role, StrawHandling, User
 from traceability.services import fields as seasons
+from traceability.services import myfarm, signin, trace, warnings
 from traceability.services.common import LOCAL_TZ, local_day
 from traceability.services.trace.field_map import FieldMap, field_map
 from traceability.services.users import user_for_token
 
 router = APIRouter(include_in_schema=False)
-api_router = APIRouter()
 
 COOKIE = "agritrace_device"
-_HERE = Path(__file__).resolve().parent.parent
-STATIC_DIR = _HERE / "static" / "app"
-_templates = Environment(
-    loader=FileSystemLoader(_HERE / "templates"),
-    autoescape=True,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-Lang = Annotated[str | None, Query(max_length=10)]
 # Pages carry the farmer's own records: phones may keep them (the service worker does,
 # for offline use), shared caches may not.
 _PRIVATE = {"Cache-Control": "private, no-cache", "Vary": "Accept-Encoding, Cookie"}
@@ -90,70 +62,15 @@ CONTROLS_OF_ACTIVITY = {
     "counterparty": [Activity.purchase, Activity.sale],
     "applied_by": [Activity.spray, Activity.fertilize],
 }
-_STATIC_TYPES = {
-    "app.js": "text/javascript; charset=utf-8",
-    "app.css": "text/css; charset=utf-8",
-    "icon.svg": "image/svg+xml",
-    "icon-192.png": "image/png",
-    "icon-512.png": "image/png",
-}
-
-
-# ---------------------------------------------------------------- plumbing
-
-
-def _gzip(request: Request, body: bytes, media_type: str, headers: dict[str, str]) -> Response:
-    """``body``, gzipped when the phone accepts it: on 3G every kilobyte is a tenth of a second."""
-    headers = dict(headers)
-    if len(body) > 512 and "gzip" in request.headers.get("accept-encoding", ""):
-        body = gzip.compress(body, 6)
-        headers["Content-Encoding"] = "gzip"
-    return Response(body, media_type=media_type, headers=headers)
-
-
-@lru_cache(maxsize=16)
-def _static(name: str) -> tuple[bytes, bytes, str]:
-    """A static file's bytes, its gzip and its version (a hash of its content)."""
-    body = (STATIC_DIR / name).read_bytes()
-    return body, gzip.compress(body, 9), hashlib.blake2b(body, digest_size=6).hexdigest()
-
-
-def static_url(name: str) -> str:
-    """The versioned URL of a static file: a new version is a new URL, cached forever."""
-    return f"/app/static/{name}?v={_static(name)[2]}"
-
-
-def app_version() -> str:
-    """One version for everything the service worker caches."""
-    return hashlib.blake2b(
-        "".join(_static(n)[2] for n in _STATIC_TYPES).encode(), digest_size=6
-    ).hexdigest()
-
-
-def _lang_url(lang: str):
-    def u(path: str, **params: Any) -> str:
-        query = [f"{k}={v}" for k, v in params.items() if v is not None]
-        if lang != "vi":
-            query.append(f"lang={lang}")
-        return path + ("?" + "&".join(query) if query else "")
-
-    return u
 
 
 def _render(
     request: Request, name: str, lang: str, status_code: int = 200, **context: Any
 ) -> Response:
-    html = _templates.get_template(f"app/{name}").render(
-        **app_translator(lang),
-        u=_lang_url(lang),
-        static_url=static_url,
-        path=request.url.path,
-        tz=LOCAL_TZ,
+    return pages.page(
+        f"app/{name}", lang, status_code, headers=_PRIVATE, request=request, compress=True,
         **context,
-    )
-    response = _gzip(request, html.encode(), "text/html; charset=utf-8", _PRIVATE)
-    response.status_code = status_code
-    return response
+    )  # fmt: skip
 
 
 def _device(request: Request, session: Session) -> User | None:
@@ -190,7 +107,7 @@ class Visit:
 
 def _visit(request: Request, session: SessionDep, lang: Lang = None) -> Visit:
     """The farmer behind this page's request; a phone not signed in gets the sign-in page."""
-    lang = pick_lang(lang)
+    lang = pages.request_lang(request, lang)
     user = _device(request, session)
     if user is None:
         raise _SignInNeeded(lang)
@@ -293,7 +210,9 @@ def plan_harvest(
     except InvalidInput as exc:
         session.rollback()
         return _field_page(request, session, visit, code, 422, str(exc))
-    return RedirectResponse(_lang_url(visit.lang)(f"/app/fields/{code}"), status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(
+        pages.lang_url(visit.lang)(f"/app/fields/{code}"), status.HTTP_303_SEE_OTHER
+    )
 
 
 @router.get("/app/new", response_class=HTMLResponse)
@@ -388,7 +307,7 @@ def signin_page(token: str, request: Request, session: SessionDep, lang: Lang = 
     Opening the link does not spend it: the POST does. Chat apps fetch links to show a
     preview, and a preview must not use up a farmer's link.
     """
-    lang = pick_lang(lang)
+    lang = pages.request_lang(request, lang)
     valid = signin.valid_link(session, token=token) is not None
     return _render(
         request,
@@ -407,7 +326,7 @@ def signin_submit(
     lang: Annotated[str | None, Form(max_length=10)] = None,
 ) -> Response:
     """Spend the link: the phone gets its device token (cookie and localStorage)."""
-    lang = pick_lang(lang)
+    lang = pages.request_lang(request, lang)
     try:
         _user, device_token = signin.redeem(session, token=token)
     except InvalidInput:
@@ -434,7 +353,9 @@ def signout(request: Request, session: SessionDep, lang: Annotated[str | None, F
         user.active = False
         session.add(user)
         session.commit()
-    response = RedirectResponse(_lang_url(pick_lang(lang))("/app/"), status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(
+        pages.lang_url(pages.request_lang(request, lang))("/app/"), status.HTTP_303_SEE_OTHER
+    )
     response.delete_cookie(COOKIE, path="/app")
     return response
 
@@ -459,134 +380,8 @@ def signin_qr_svg(token: str, session: SessionDep, settings: SettingsDep) -> Res
     )
 
 
-# ---------------------------------------------------------------- what makes it an app
-
-
-@router.get("/app/static/{name}")
-def static_file(name: str, request: Request) -> Response:
-    """The app's script, stylesheet and icons; versioned URLs are cached for a year."""
-    media_type = _STATIC_TYPES.get(name)
-    if media_type is None:
-        raise NotFound(f"no static file '{name}'")
-    body, gz, version = _static(name)
-    headers = {"Vary": "Accept-Encoding", "ETag": f'"{version}"'}
-    headers["Cache-Control"] = (
-        "public, max-age=31536000, immutable"
-        if request.query_params.get("v") == version
-        else "public, max-age=300"
-    )
-    if "gzip" in request.headers.get("accept-encoding", "") and not name.endswith(".png"):
-        return Response(gz, media_type=media_type, headers=headers | {"Content-Encoding": "gzip"})
-    return Response(body, media_type=media_type, headers=headers)
-
-
-@router.get("/app/manifest.webmanifest")
-def manifest(lang: Lang = None) -> Response:
-    """The web app manifest: installable on the home screen, opening full screen."""
-    lang = pick_lang(lang)
-    t = app_translator(lang)["t"]
-    data = {
-        "name": t("app_name"),
-        "short_name": t("app_name"),
-        "lang": lang,
-        "start_url": "/app/" + ("?lang=en" if lang == "en" else ""),
-        "scope": "/app/",
-        "display": "standalone",
-        "background_color": "#f6f8f6",
-        "theme_color": "#1b5e20",
-        "icons": [
-            {"src": static_url("icon-192.png"), "sizes": "192x192", "type": "image/png"},
-            {"src": static_url("icon-512.png"), "sizes": "512x512", "type": "image/png"},
-            {"src": static_url("icon.svg"), "sizes": "any", "type": "image/svg+xml"},
-        ],
-    }
-    return Response(orjson.dumps(data), media_type="application/manifest+json")
-
-
-@router.get("/app/sw.js")
-def service_worker() -> Response:
-    """The service worker, with the version of the files it caches written in."""
-    body = _templates.get_template("app/sw.js").render(
-        version=app_version(),
-        precache=[static_url(n) for n in _STATIC_TYPES if not n.endswith("512.png")],
-    )
-    # Browsers check for a new worker on navigation; it must never come from a cache.
-    return Response(
-        body, media_type="text/javascript; charset=utf-8", headers={"Cache-Control": "no-cache"}
-    )
-
-
-# ---------------------------------------------------------------- API: links, devices, check
-
-
-def _link_public(base: str, token: str, expires_at: datetime) -> SigninLinkPublic:
-    url = signin.link_url(base, token)
-    return SigninLinkPublic(
-        url=url, expires_at=expires_at, qr_png_url=f"{url}/qr.png", qr_svg_url=f"{url}/qr.svg"
-    )
-
-
-@api_router.post(
-    "/farmers/{farmer_id}/signin-link",
-    status_code=201,
-    response_model=SigninLinkPublic,
-    tags=["farmers"],
-)
-def issue_signin_link(
-    farmer_id: int,
-    session: SessionDep,
-    settings: SettingsDep,
-    user: CurrentUser,
-    data: SigninLinkCreate | None = None,
-):
-    """A one-time link (and QR code) that signs the farmer's phone in to the app (admin, or
-    the farmer's cooperative)."""
-    data = data or SigninLinkCreate()
-    link, token = signin.issue_link(
-        session, farmer_id=farmer_id, user=user, valid_hours=data.valid_hours
-    )
-    return _link_public(settings.public_base_url, token, link.expires_at)
-
-
-def _may_manage(session: Session, user: User, farmer_id: int, *, reading: bool = False) -> None:
-    farmer = session.get(Farmer, farmer_id)
-    if farmer is None:
-        raise NotFound(f"farmer {farmer_id} does not exist")
-    allowed = access.reads_devices if reading else access.issues_signin_links
-    if not allowed(user, farmer):
-        raise Forbidden(f"you may not manage the phones of farmer {farmer_id}")
-
-
-@api_router.get("/farmers/{farmer_id}/devices", response_model=DevicesPublic, tags=["farmers"])
-def list_devices(farmer_id: int, session: SessionDep, user: CurrentUser):
-    """The phones signed in for a farmer (whoever may issue their sign-in links, the office)."""
-    _may_manage(session, user, farmer_id, reading=True)
-    rows = signin.list_devices(session, farmer_id=farmer_id)
-    return DevicesPublic(
-        data=[DevicePublic.model_validate(r.model_dump()) for r in rows], count=len(rows)
-    )
-
-
-@api_router.delete("/farmers/{farmer_id}/devices/{device_id}", status_code=204, tags=["farmers"])
-def revoke_device(farmer_id: int, device_id: int, session: SessionDep, user: CurrentUser):
-    """Sign one phone out: its device token stops working at once."""
-    _may_manage(session, user, farmer_id)
-    signin.revoke_device(session, farmer_id=farmer_id, device_id=device_id)
-    return Response(status_code=204)
-
-
-@api_router.post("/diary/check", response_model=DiaryCheckPublic, tags=["diary"])
-def check_entry(data: DiaryEntryCreate, session: SessionDep, user: CurrentUser):
-    """The warnings an entry would raise (dose, PHI, registration); nothing is written."""
-    if user.role is Role.operator:
-        raise Forbidden("operators' work reaches diaries through missions")
-    return DiaryCheckPublic(
-        warnings=warnings.check_entry(session, data=data, user=user if user.id else None)
-    )
-
-
-def install(app, api_prefix: str) -> None:
-    """Add the farmers' app and its API routes to ``app``."""
-    app.include_router(api_router, prefix=api_prefix)
+def install(app) -> None:
+    """Add the farmers' app's pages to ``app``, with the sign-in page for a phone that
+    is not signed in."""
     app.include_router(router)
     app.add_exception_handler(_SignInNeeded, lambda request, exc: _signin_needed(request, exc.lang))
