@@ -16,6 +16,8 @@ and entry that no longer gives the leaf that was signed.
 
 import base64
 import threading
+import urllib.error
+import urllib.request
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +29,7 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlmodel import Session
 
 from traceability import transparency as tl
-from traceability.errors import AgritraceError, InvalidInput, NotFound
+from traceability.errors import AgritraceError, Conflict, InvalidInput, NotFound
 from traceability.models import (
     AmendmentAcceptance,
     CheckpointPublic,
@@ -553,3 +555,53 @@ def entries_tile(session: Session, *, index: int, width: int | None) -> bytes:
             raise NotFound(f"leaf {leaf.idx}'s row is gone from the database")
         out += len(data).to_bytes(2, "big") + data
     return bytes(out)
+
+
+# ---------------------------------------------------------------- witnesses
+
+
+def _post(url: str, body: bytes, timeout: float) -> tuple[int, str, str]:
+    """POST ``body``; the answer's status, content type and text (stdlib only)."""
+    req = urllib.request.Request(url, data=body, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - a configured URL
+            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode()
+
+
+def request_cosignature(
+    session: Session,
+    *,
+    row: TlogCheckpoint,
+    url: str,
+    name: str,
+    public: Any,
+    timeout: float = 10.0,
+) -> str:
+    """Ask the witness at ``url`` (C2SP tlog-witness) to cosign checkpoint ``row``; keep its
+    cosignature in the row's note and return the line. ``Conflict`` naming the witness's
+    reason when it refuses."""
+    old = 0
+    for _attempt in range(3):
+        levels = tl.levels(leaf_hashes(session, row.size))
+        proof = tl.consistency_proof(levels, old, row.size) if old else []
+        body = f"old {old}\n" + "".join(f"{p}\n" for p in _b64(proof)) + "\n" + row.note
+        status, ctype, text_ = _post(url.rstrip("/") + "/add-checkpoint", body.encode(), timeout)
+        if status == 409 and ctype.startswith("text/x.tlog.size"):
+            old = int(text_.strip())
+            if old > row.size:
+                raise Conflict(
+                    f"witness {name} cosigned {old} leaves already, more than this log has"
+                )
+            continue
+        if status != 200:
+            raise Conflict(f"witness {name} refused the checkpoint ({status}): {text_.strip()}")
+        line = next((x + "\n" for x in text_.splitlines() if x.startswith(f"\u2014 {name} ")), "")
+        if not line or tl.cosignature_time(row.note + line, name=name, public=public) is None:
+            raise Conflict(f"witness {name} answered no valid cosignature")
+        row.note += line
+        session.add(row)
+        session.commit()
+        return line
+    raise Conflict(f"witness {name} keeps answering with another size")
