@@ -36,14 +36,19 @@ from traceability.models import (
     CheckpointsPublic,
     DiaryEntry,
     FarmField,
+    FieldProof,
     InclusionProof,
     InputProduct,
     Lot,
+    LotField,
+    LotParent,
+    LotProof,
     TlogCheckpoint,
     TlogLeaf,
     utcnow,
 )
 from traceability.services.diary import entry_hash, names_in_chain
+from traceability.services.lots import get_lot
 
 #: How many leaves one sequencer transaction adds at most.
 BATCH = 5000
@@ -642,3 +647,54 @@ def request_cosignature(
         session.commit()
         return line
     raise Conflict(f"witness {name} keeps answering with another size")
+
+
+def _lineage_field_ids(session: Session, lot_id: int) -> list[int]:
+    """The fields of a lot and of every lot it was milled or mixed from."""
+    lots, todo = {lot_id}, [lot_id]
+    while todo:
+        parents = session.execute(
+            select(LotParent.parent_id).where(LotParent.lot_id.in_(todo))
+        ).scalars()
+        todo = [p for p in parents if p not in lots]
+        lots.update(todo)
+    return sorted(
+        session.execute(select(LotField.field_id).where(LotField.lot_id.in_(lots)))
+        .scalars()
+        .unique()
+    )
+
+
+def lot_proof(session: Session, *, code: str) -> LotProof:
+    """The newest checkpoint and each of a lot's fields' inclusion proof in it, built now
+    (apart from the stored trace, which a new checkpoint does not make stale)."""
+    lot = get_lot(session, code=code)
+    row = latest(session)
+    field_ids = _lineage_field_ids(session, lot.id)
+    codes = dict(
+        session.execute(
+            select(FarmField.id, FarmField.code).where(FarmField.id.in_(field_ids))
+        ).all()
+    )
+    leaves = newest_leaves(session, size=row.size, field_ids=field_ids)
+    levels = checkpoint_tree(session, row) if leaves else []
+    proofs = []
+    for fid, leaf in sorted(leaves.items(), key=lambda kv: codes[kv[0]]):
+        proofs.append(
+            FieldProof(
+                field_code=codes[fid],
+                leaf=leaf.leaf().decode(),
+                leaf_index=leaf.idx,
+                leaf_hash=levels[0][leaf.idx].hex(),
+                audit_path=[h.hex() for h in tl.inclusion_path(levels, leaf.idx, row.size)],
+                diary_length=leaf.chain_seq,
+                diary_head=leaf.entry_hash,
+                diary_matches=tl.leaf_hash(leaf.leaf()) == levels[0][leaf.idx],
+            )
+        )
+    return LotProof(
+        lot_code=lot.code,
+        checkpoint=public(row),
+        fields=proofs,
+        not_anchored=sorted(codes[f] for f in field_ids if f not in leaves),
+    )

@@ -17,6 +17,7 @@ from traceability.models import (
     ConsistencyProof,
     InclusionProof,
     LeafInclusion,
+    LotProof,
 )
 from traceability.services import tlog
 from traceability.services.fields import get_field
@@ -82,6 +83,13 @@ def field_inclusion(code: str, session: SessionDep):
     if proof is None:
         raise NotFound(f"field '{code}' is not in a published checkpoint yet")
     return proof
+
+
+@router.get("/lots/{code}/proof", response_model=LotProof)
+def lot_proof(code: str, session: SessionDep):
+    """The newest checkpoint (with witnesses' cosignatures) and the inclusion proof of
+    each of the lot's fields' newest logged entry: check the lot's diaries offline."""
+    return tlog.lot_proof(session, code=code)
 
 
 @static_router.get("/tlog/checkpoint", response_class=PlainTextResponse)
