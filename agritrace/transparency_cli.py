@@ -257,9 +257,12 @@ def witness_serve(
         def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
             if self.path.rstrip("/") != "/add-checkpoint":
                 return self._answer(404, "text/plain", "only POST /add-checkpoint\n")
-            size = int(self.headers.get("Content-Length") or 0)
-            if size > 64_000:
-                return self._answer(413, "text/plain", "the body is too large\n")
+            try:
+                size = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                size = -1
+            if not 0 <= size <= 64_000:
+                return self._answer(400, "text/plain", "a Content-Length of 0 to 64000\n")
             answer = witness.add_checkpoint(self.rfile.read(size))
             return self._answer(answer.status, answer.content_type, answer.body)
 

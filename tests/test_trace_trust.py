@@ -575,6 +575,27 @@ def test_entries_chain_their_products_limits_and_old_ones_keep_their_hash(sessio
 
 from tests.test_app_e2e import SHOTS, browser  # noqa: E402, F401  (the shared headless Chromium)
 
+WITNESSED = {
+    "vi": "Nhân chứng độc lập đã đồng ký: witness.test/w1",
+    "en": "Cosigned by independent witnesses: witness.test/w1",
+}
+
+
+def _cosigned(session, row) -> None:
+    """The checkpoint with a witness's cosignature line, as ``request_cosignature`` keeps it."""
+    text = row.note.split("\n\n")[0] + "\n"
+    row.note += tl.cosign(text, name="witness.test/w1", key=tl.new_key(), timestamp=1)
+    session.add(row)
+    session.commit()
+
+
+def test_the_trace_names_the_witnesses_who_cosigned_its_checkpoint(client, session, failed):
+    _cosigned(session, tlog.publish(session, key=tl.new_key(), origin="test/diaries"))
+    (field,) = _trace(client, failed.lot.code)["fields"]
+    assert field["anchor"]["checkpoint"]["witnesses"] == ["witness.test/w1"]
+    for lang, words in WITNESSED.items():
+        assert words in _page(client, failed.lot.code, lang)
+
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
 def test_the_trust_parts_fit_a_360px_phone(client, session, factory, failed, browser, lang):  # noqa: F811
@@ -586,10 +607,11 @@ def test_the_trust_parts_fit_a_360px_phone(client, session, factory, failed, bro
         update(InputProduct).where(InputProduct.id == failed.product.id).values(phi_days=7)
     )
     session.commit()
-    tlog.publish(session, key=tl.new_key(), origin="test/diaries")
+    _cosigned(session, tlog.publish(session, key=tl.new_key(), origin="test/diaries"))
     html = _page(client, failed.lot.code, lang)
     for marker in ('id="amendments"', 'id="discrepancies"', 'id="mission-warnings"'):
         assert marker in html
+    assert WITNESSED[lang] in html
     context = browser.new_context(viewport={"width": 360, "height": 740})
     page = context.new_page()
     page.set_content(html)

@@ -87,6 +87,10 @@ TRUST_STRINGS: dict[str, dict[str, str]] = {
         "vi": "Chưa được neo vào điểm kiểm tra nào",
         "en": "Not yet anchored in a checkpoint",
     },
+    "witnessed_by": {
+        "vi": "Nhân chứng độc lập đã đồng ký: {names}",
+        "en": "Cosigned by independent witnesses: {names}",
+    },
     "anchor_broken": {
         "vi": "Nhật ký không còn khớp với điểm kiểm tra đã ký: đã bị viết lại sau khi neo",
         "en": "The diary no longer matches the signed checkpoint: it was rewritten after "

@@ -257,11 +257,15 @@ def _b64(hashes: Sequence[bytes]) -> list[str]:
     return [base64.b64encode(h).decode() for h in hashes]
 
 
-def _sizes(session: Session, first: int, second: int | None) -> tuple[int, int]:
+def _sizes(
+    session: Session, first: int, second: int | None, names: tuple[str, str] = ("from", "to")
+) -> tuple[int, int]:
     size = session.execute(_SIZE).scalar_one()
     second = size if second is None else second
     if not 0 <= first <= second:
-        raise InvalidInput(f"'from' ({first}) must be at least 0 and at most 'to' ({second})")
+        raise InvalidInput(
+            f"'{names[0]}' ({first}) must be at least 0 and at most '{names[1]}' ({second})"
+        )
     if second > size:
         raise NotFound(f"the log holds {size} leaves, not {second}")
     return first, second
@@ -278,7 +282,7 @@ def consistency(session: Session, *, first: int, second: int | None = None) -> d
 
 def inclusion(session: Session, *, index: int, size: int | None = None) -> dict[str, Any]:
     """The RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
-    index, size = _sizes(session, index, size)
+    index, size = _sizes(session, index, size, ("index", "size"))
     if index >= size:
         raise InvalidInput(f"leaf {index} is not in a tree of {size}")
     levels = tl.levels(leaf_hashes(session, size))
