@@ -46,6 +46,7 @@ organisations_app = typer.Typer(
 )
 app.add_typer(organisations_app, name="organisations")
 app.add_typer(transparency_cli.checkpoint_app, name="checkpoint")
+app.add_typer(transparency_cli.witness_app, name="witness")
 app.command("verify")(transparency_cli.verify)
 app.add_typer(ops_cli.devices_app, name="devices")
 app.command("backup")(ops_cli.backup)

@@ -62,10 +62,19 @@ def publish(
     every: Annotated[
         float, typer.Option(help="keep publishing every this many seconds (0: once)")
     ] = 0.0,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(help="a witness's URL prefix (C2SP tlog-witness); repeat for more"),
+    ] = None,
+    witness_key: Annotated[
+        list[Path] | None,
+        typer.Option(help="each --witness's cosigner key (vkey file), in the same order"),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Sequence every new diary entry and acceptance into the log, then sign a checkpoint
-    of it (printed as JSON; the signed note alone is served at /tlog/checkpoint)."""
+    of it (printed as JSON; the signed note alone is served at /tlog/checkpoint), and ask
+    each witness to cosign it."""
     from sqlmodel import Session
 
     from traceability import transparency as tl
@@ -81,6 +90,16 @@ def publish(
         signing_key = tl.load_private(path.read_bytes())
     except (OSError, AgritraceError) as exc:
         raise typer.BadParameter(f"{path}: {exc}") from exc
+    urls, keys = witness or [], witness_key or []
+    if len(urls) != len(keys):
+        raise typer.BadParameter("give one --witness-key for each --witness")
+    try:
+        witnesses = [
+            (url, *tl.parse_cosigner_vkey(k.read_text(encoding="utf-8")))
+            for url, k in zip(urls, keys, strict=True)
+        ]
+    except (OSError, AgritraceError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
     engine = existing_engine(database_url)
     while True:
         with Session(engine) as session:
@@ -88,6 +107,11 @@ def publish(
                 row = tlog.publish(session, key=signing_key, origin=settings.log_origin)
             except AgritraceError as exc:
                 raise typer.BadParameter(f"AGRITRACE_LOG_ORIGIN: {exc}") from exc
+            for url, name, public in witnesses:
+                try:
+                    tlog.request_cosignature(session, row=row, url=url, name=name, public=public)
+                except (AgritraceError, OSError) as exc:
+                    typer.echo(f"witness {name} at {url}: {exc}", err=True)
             typer.echo(tlog.public(row).model_dump_json())
         if every <= 0:
             return
@@ -188,3 +212,79 @@ def _verify_superseded(saved: Path, public_key: Path, database_url) -> None:
         typer.echo(f"  - {problem}")
     if not result.holds:
         raise typer.Exit(1)
+
+
+witness_app = typer.Typer(
+    help="A C2SP tlog-witness: cosigns a log's checkpoints only while the log stays append-only.",
+    no_args_is_help=True,
+)
+
+
+@witness_app.command("serve")
+def witness_serve(
+    key: Annotated[Path, typer.Option(help="the witness's Ed25519 signing key (PEM)")],
+    log: Annotated[
+        list[Path], typer.Option(help="a log's verifier key (vkey file); repeat for more logs")
+    ],
+    name: Annotated[str, typer.Option(help="the witness's name (its key name)")] = (
+        "agritrace-witness"
+    ),
+    state: Annotated[
+        Path, typer.Option(help="where the latest cosigned size and root of each log are kept")
+    ] = Path("witness-state.json"),
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8614,
+) -> None:
+    """Serve POST /add-checkpoint (C2SP tlog-witness) until stopped."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from traceability import transparency as tl
+    from traceability.errors import AgritraceError
+    from traceability.witness import Witness
+
+    try:
+        witness = Witness(
+            name=name,
+            key=tl.load_private(key.read_bytes()),
+            verifiers=[tl.Verifier.parse(p.read_text(encoding="utf-8")) for p in log],
+            state_file=state,
+        )
+        vkey = witness.vkey()
+    except (OSError, AgritraceError) as exc:
+        raise typer.BadParameter(str(exc)) from exc
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
+            if self.path.rstrip("/") != "/add-checkpoint":
+                return self._answer(404, "text/plain", "only POST /add-checkpoint\n")
+            try:
+                size = int(self.headers.get("Content-Length") or 0)
+            except ValueError:
+                size = -1
+            if not 0 <= size <= 64_000:
+                return self._answer(400, "text/plain", "a Content-Length of 0 to 64000\n")
+            answer = witness.add_checkpoint(self.rfile.read(size))
+            return self._answer(answer.status, answer.content_type, answer.body)
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            if self.path.rstrip("/") == "/vkey":
+                return self._answer(200, "text/plain", vkey + "\n")
+            return self._answer(404, "text/plain", "POST /add-checkpoint, GET /vkey\n")
+
+        def _answer(self, status: int, ctype: str, body: str) -> None:
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args) -> None:  # noqa: A002 - the stdlib's name
+            typer.echo(f"witness: {format % args}", err=True)
+
+    server = ThreadingHTTPServer((host, port), Handler)
+    typer.echo(f"witness {vkey} on http://{host}:{port}/add-checkpoint", err=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

@@ -324,6 +324,7 @@ EXPECTED = {
     ("GET",    "/api/v1/transparency/consistency"):     "200 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/transparency/inclusion"):       "200 200 200 200 200 200 200 200 200",
     ("GET",    "/tlog/checkpoint"):                     "200 200 200 200 200 200 200 200 200",
+    ("GET",    "/api/v1/lots/{code}/proof"):            "200 200 200 200 200 200 200 200 200",
     ("GET",    "/tlog/tile/{level}/{path:path}"):            "200 200 200 200 200 200 200 200 200",
     ("GET",    "/tlog/tile/entries/{path:path}"):            "200 200 200 200 200 200 200 200 200",
     # the farmers' app: sign-in links and phones are the farmer's cooperative's to manage

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from tests.mqtt import lawnmower
 from tests.test_missions_measure import fly
@@ -26,6 +26,7 @@ from traceability.models import (
     Mission,
     MissionField,
     TlogLeaf,
+    TraceSnapshot,
 )
 from traceability.services import diary, tlog
 from traceability.services import trace as svc
@@ -431,6 +432,10 @@ def test_a_buyer_verifies_the_anchor_offline_until_history_is_rewritten(
     key = tl.new_key()
     row = tlog.publish(session, key=key, origin="test/diaries")
     entries = session.execute(select(func.count()).select_from(DiaryEntry)).scalar_one()
+    # A checkpoint does not make the stored trace stale (its older anchor, here none, is
+    # still true); built afresh, the trace carries the newest anchor.
+    session.execute(delete(TraceSnapshot))
+    session.commit()
 
     data = _trace(client, failed.lot.code)
     (field,) = data["fields"]
@@ -460,6 +465,40 @@ def test_a_buyer_verifies_the_anchor_offline_until_history_is_rewritten(
     assert not _verify_offline(field, key.public_key())
     page = _page(client, failed.lot.code)
     assert 'data-anchor="broken"' in page and "đã bị viết lại sau khi neo" in page
+
+
+def test_a_new_checkpoint_leaves_the_stored_trace_and_the_lot_s_proof_is_served_apart(
+    client, session, factory, failed
+):
+    from traceability.services.trace import snapshot
+
+    key = tl.new_key()
+    tlog.publish(session, key=key, origin="test/diaries")
+    milled = factory.lot(parents=[failed.lot], harvested_on=date(2026, 4, 12))
+    _trace(client, milled.code)  # built and stored
+    base = "https://trace.example.vn"
+    assert snapshot.scan(session, code=milled.code, variant="json", base_url=base).fresh
+    other = factory.field()
+    factory.entry(other, activity="observe")  # a diary of another field grows the log
+    newest = tlog.publish(session, key=key, origin="test/diaries")
+    session.commit()
+    # The stored trace still holds: its anchor, of the older checkpoint, is still a proof.
+    assert snapshot.scan(session, code=milled.code, variant="json", base_url=base).fresh
+
+    r = client.get(f"{API}/lots/{milled.code}/proof")
+    assert r.status_code == 200, r.text
+    proof = r.json()
+    assert proof["checkpoint"]["tree_size"] == newest.size == 2
+    (field,) = proof["fields"]  # the parent lot's field, through the lineage
+    assert field["field_code"] == failed.field.code and proof["not_anchored"] == []
+    root = bytes.fromhex(proof["checkpoint"]["root_hash"])
+    leaf = hashlib.sha256(b"\x00" + field["leaf"].encode()).digest()
+    assert field["leaf_hash"] == leaf.hex() and field["diary_matches"] is True
+    path = [bytes.fromhex(h) for h in field["audit_path"]]
+    assert _rfc9162_root(field["leaf_index"], newest.size, leaf, path) == root
+    assert tl.open_checkpoint(proof["checkpoint"]["note"], tl.Verifier.of(
+        "test/diaries", key.public_key())).size == 2  # fmt: skip
+    assert client.get(f"{API}/lots/NO-SUCH/proof").status_code == 404
 
 
 # ---------------------------------------------------------------- drone clocks out of season
@@ -525,8 +564,11 @@ def test_entries_chain_their_products_limits_and_old_ones_keep_their_hash(sessio
         "unit": None,
         "retracts": False,
     }
-    assert (
-        plain.hash == hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    # Written today, the entry is hashed in v2; the v1 form (still used to verify entries
+    # written before) gives what it gave before the column existed.
+    assert plain.hash_version == 2
+    assert diary.entry_hash_v1(plain) == (
+        hashlib.sha256(orjson.dumps(content, option=orjson.OPT_SORT_KEYS)).hexdigest()
     )
     assert diary.verify_chain(session, field_code=field.code).valid
 
@@ -534,6 +576,27 @@ def test_entries_chain_their_products_limits_and_old_ones_keep_their_hash(sessio
 # ---------------------------------------------------------------- the page on a phone
 
 from tests.test_app_e2e import SHOTS, browser  # noqa: E402, F401  (the shared headless Chromium)
+
+WITNESSED = {
+    "vi": "Nhân chứng độc lập đã đồng ký: witness.test/w1",
+    "en": "Cosigned by independent witnesses: witness.test/w1",
+}
+
+
+def _cosigned(session, row) -> None:
+    """The checkpoint with a witness's cosignature line, as ``request_cosignature`` keeps it."""
+    text = row.note.split("\n\n")[0] + "\n"
+    row.note += tl.cosign(text, name="witness.test/w1", key=tl.new_key(), timestamp=1)
+    session.add(row)
+    session.commit()
+
+
+def test_the_trace_names_the_witnesses_who_cosigned_its_checkpoint(client, session, failed):
+    _cosigned(session, tlog.publish(session, key=tl.new_key(), origin="test/diaries"))
+    (field,) = _trace(client, failed.lot.code)["fields"]
+    assert field["anchor"]["checkpoint"]["witnesses"] == ["witness.test/w1"]
+    for lang, words in WITNESSED.items():
+        assert words in _page(client, failed.lot.code, lang)
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
@@ -546,10 +609,11 @@ def test_the_trust_parts_fit_a_360px_phone(client, session, factory, failed, bro
         update(InputProduct).where(InputProduct.id == failed.product.id).values(phi_days=7)
     )
     session.commit()
-    tlog.publish(session, key=tl.new_key(), origin="test/diaries")
+    _cosigned(session, tlog.publish(session, key=tl.new_key(), origin="test/diaries"))
     html = _page(client, failed.lot.code, lang)
     for marker in ('id="amendments"', 'id="discrepancies"', 'id="mission-warnings"'):
         assert marker in html
+    assert WITNESSED[lang] in html
     context = browser.new_context(viewport={"width": 360, "height": 740})
     page = context.new_page()
     page.set_content(html)

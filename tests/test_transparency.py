@@ -9,6 +9,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 from sqlmodel import Session
 from typer.testing import CliRunner
@@ -651,3 +653,12 @@ def test_an_entry_bundle_gives_each_leaf_s_bytes(client, session, logged):
     assert [tl.leaf_hash(x).hex() for x in leaves] == stored
     assert client.get("/tlog/tile/entries/000.p/7").status_code == 404
     assert tlog.tile_index("x001/x234/067") == (1234067, None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(), st.text(), st.integers(min_value=0, max_value=2**53 - 1))
+def test_an_entry_leaf_is_exactly_rfc8785_whatever_its_strings(code, digest, seq):
+    import rfc8785
+
+    expected = rfc8785.dumps({"kind": "diary-entry", "field": code, "seq": seq, "hash": digest})
+    assert tl.entry_leaf(code, seq, digest) == expected

@@ -50,6 +50,18 @@ def jcs(value: Any) -> bytes:
     return rfc8785.dumps(value)
 
 
+def jcs_plain_string(s: str) -> bytes | None:
+    """``s`` as RFC 8785 writes it when it is printable ASCII with nothing to escape (no
+    ``"`` nor ``\\``), else None (then use :func:`jcs`).
+
+    >>> jcs_plain_string("GR-0042"), jcs_plain_string('a"b'), jcs_plain_string("Cà")
+    (b'"GR-0042"', None, None)
+    """
+    if s.isascii() and s.isprintable() and '"' not in s and "\\" not in s:
+        return b'"' + s.encode() + b'"'
+    return None
+
+
 def utc_text(ts: datetime | None) -> str | None:
     """A time as RFC 3339 in UTC with microseconds and ``Z`` (a naive time is UTC).
 

@@ -1595,6 +1595,29 @@ class LeafInclusion(BaseModel):
     proof: list[str] = PField(description="base64 hashes, bottom up")
 
 
+class FieldProof(BaseModel):
+    """A field's newest logged entry in a checkpoint, and its RFC 9162 audit path (hex)."""
+
+    field_code: str
+    leaf: str = PField(description="RFC 8785 JSON: field code, seq, entry hash")
+    leaf_index: int
+    leaf_hash: str
+    audit_path: list[str]
+    diary_length: int
+    diary_head: str
+    diary_matches: bool = PField(description="today's diary still gives the logged leaf")
+
+
+class LotProof(BaseModel):
+    """Everything to check a lot's diaries offline against the newest checkpoint: the
+    signed note (with any witnesses' cosignatures) and each field's inclusion proof."""
+
+    lot_code: str
+    checkpoint: CheckpointPublic
+    fields: list[FieldProof]
+    not_anchored: list[str] = PField(description="fields with no entry in that checkpoint")
+
+
 class CheckpointCheck(BaseModel):
     """What checking a saved checkpoint against today's database found."""
 

@@ -265,9 +265,14 @@ def entry_leaf(field_code: str, chain_seq: int, entry_hash: str) -> bytes:
     >>> entry_leaf("GR-1", 2, "ab" * 32)[:40]
     b'{"field":"GR-1","hash":"abababababababab'
     """
-    return canonical.jcs(
-        {"kind": "diary-entry", "field": field_code, "seq": chain_seq, "hash": entry_hash}
-    )
+    code, digest = canonical.jcs_plain_string(field_code), canonical.jcs_plain_string(entry_hash)
+    if code is None or digest is None or type(chain_seq) is not int:
+        return canonical.jcs(
+            {"kind": "diary-entry", "field": field_code, "seq": chain_seq, "hash": entry_hash}
+        )
+    # The same bytes RFC 8785 gives (keys in order, nothing to escape), written directly:
+    # the sequencer makes one per entry.
+    return b'{"field":%s,"hash":%s,"kind":"diary-entry","seq":%d}' % (code, digest, chain_seq)
 
 
 def acceptance_leaf(
@@ -566,3 +571,68 @@ def load_public(pem: bytes) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise InvalidInput("the checkpoint key must be an Ed25519 key")
     return key
+
+
+# ---------------------------------------------------------------- C2SP tlog-cosignature
+
+ALG_COSIGNATURE_V1 = 0x04
+
+
+def cosigner_key_hash(name: str, public: Ed25519PublicKey) -> bytes:
+    """A cosigner's key ID: SHA-256(name ‖ 0x0A ‖ 0x04 ‖ key), first 4 bytes."""
+    data = name.encode() + b"\n" + bytes([ALG_COSIGNATURE_V1]) + _raw(public)
+    return hashlib.sha256(data).digest()[:4]
+
+
+def cosigner_vkey(name: str, public: Ed25519PublicKey) -> str:
+    """A cosigner's verifier key: ``name+hex(key ID)+base64(0x04 ‖ key)``."""
+    _check_key_name(name)
+    raw = bytes([ALG_COSIGNATURE_V1]) + _raw(public)
+    return f"{name}+{cosigner_key_hash(name, public).hex()}+{base64.b64encode(raw).decode()}"
+
+
+def parse_cosigner_vkey(text: str) -> tuple[str, Ed25519PublicKey]:
+    """The name and key of a cosigner's verifier key; ``InvalidInput`` if it is not one."""
+    parts = text.strip().split("+", 2)
+    if len(parts) != 3:
+        raise InvalidInput("a cosigner key is name+keyid+base64 key")
+    name, hash_hex, key_b64 = parts
+    try:
+        raw = base64.b64decode(key_b64, validate=True)
+        key_hash = bytes.fromhex(hash_hex)
+    except ValueError as exc:
+        raise InvalidInput(f"the cosigner key cannot be read: {exc}") from exc
+    if len(raw) != 33 or raw[0] != ALG_COSIGNATURE_V1:
+        raise InvalidInput("not an Ed25519 cosignature/v1 key (type 0x04)")
+    public = Ed25519PublicKey.from_public_bytes(raw[1:])
+    if cosigner_key_hash(name, public) != key_hash:
+        raise InvalidInput("the cosigner key's ID does not match its name and key")
+    return name, public
+
+
+def _cosigned_message(body: str, timestamp: int) -> bytes:
+    return f"cosignature/v1\ntime {timestamp}\n{body}".encode()
+
+
+def cosign(body: str, *, name: str, key: Ed25519PrivateKey, timestamp: int) -> str:
+    """A cosignature/v1 signature line over a checkpoint's note text (``body``)."""
+    _check_key_name(name)
+    sig = key.sign(_cosigned_message(body, timestamp))
+    raw = cosigner_key_hash(name, key.public_key()) + timestamp.to_bytes(8, "big") + sig
+    return f"{_SIG_PREFIX}{name} {base64.b64encode(raw).decode()}\n"
+
+
+def cosignature_time(note: str, *, name: str, public: Ed25519PublicKey) -> int | None:
+    """The time of ``name``'s valid cosignature on a signed note, or None if it has none."""
+    text, sigs = split_note(note)
+    key_hash = cosigner_key_hash(name, public)
+    for s in sigs:
+        if s.name != name or s.key_hash != key_hash or len(s.signature) != 72:
+            continue
+        timestamp = int.from_bytes(s.signature[:8], "big")
+        try:
+            public.verify(s.signature[8:], _cosigned_message(text, timestamp))
+        except InvalidSignature:
+            continue
+        return timestamp
+    return None

@@ -16,6 +16,8 @@ and entry that no longer gives the leaf that was signed.
 
 import base64
 import threading
+import urllib.error
+import urllib.request
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,21 +29,26 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlmodel import Session
 
 from traceability import transparency as tl
-from traceability.errors import AgritraceError, InvalidInput, NotFound
+from traceability.errors import AgritraceError, Conflict, InvalidInput, NotFound
 from traceability.models import (
     AmendmentAcceptance,
     CheckpointPublic,
     CheckpointsPublic,
     DiaryEntry,
     FarmField,
+    FieldProof,
     InclusionProof,
     InputProduct,
     Lot,
+    LotField,
+    LotParent,
+    LotProof,
     TlogCheckpoint,
     TlogLeaf,
     utcnow,
 )
 from traceability.services.diary import entry_hash, names_in_chain
+from traceability.services.lots import get_lot
 
 #: How many leaves one sequencer transaction adds at most.
 BATCH = 5000
@@ -101,18 +108,24 @@ def sequence(session: Session, *, batch: int = BATCH) -> int:
     ``batch`` (one transaction each); returns how many leaves were added."""
     session.commit()
     added = 0
+    # Within one call, a batch looks only at the entry ids past those the batch before
+    # looked at: the first batch's anti-join found every older entry not yet in the log
+    # (one committed later with a smaller id waits for the next call), so a call costs one
+    # scan of the diary, not one per batch.
+    after = 0
     while True:
         _lock(session)
         size = session.execute(_SIZE).scalar_one()
+        todo, after, more = _entries_todo(session, after=after, batch=batch)
         rows = [
             {
                 "entry_id": r.id,
                 "field_code": r.code,
                 "leaf_hash": tl.leaf_hash(tl.entry_leaf(r.code, r.chain_seq, r.hash)).hex(),
             }
-            for r in session.execute(_ENTRIES_TODO.limit(batch))
+            for r in todo
         ]
-        if len(rows) < batch:
+        if not more:
             rows += [
                 {
                     "acceptance_id": r.id,
@@ -126,11 +139,48 @@ def sequence(session: Session, *, batch: int = BATCH) -> int:
                 row["idx"] = size + i
                 row.setdefault("entry_id", None)
                 row.setdefault("acceptance_id", None)
-            session.execute(insert(TlogLeaf), rows)
+            _insert(session, rows)
         session.commit()
         added += len(rows)
-        if len(rows) < batch:
+        if not more and len(rows) < batch:
             return added
+
+
+_COLUMNS = ("idx", "entry_id", "acceptance_id", "field_code", "leaf_hash")
+
+
+def _insert(session: Session, rows: list[dict]) -> None:
+    """Write leaves in the session's transaction: COPY on PostgreSQL, else one INSERT."""
+    conn = session.connection()
+    if conn.dialect.name == "postgresql":
+        # COPY: the cheapest way to write many rows (bench/tlog_bench.py measures it).
+        dbapi = conn.connection.dbapi_connection
+        with dbapi.cursor().copy(f"COPY tlog_leaves ({', '.join(_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(tuple(row[c] for c in _COLUMNS))
+    else:
+        conn.execute(insert(TlogLeaf.__table__), rows)
+
+
+def _entries_todo(session: Session, *, after: int, batch: int) -> tuple[list, int, bool]:
+    """Entries not yet in the log: the first ``batch`` of them when ``after`` is 0, else
+    those in the next ``batch`` entry ids past ``after`` (an index range, not a scan of
+    the whole diary). Returns the rows, the new ``after`` and whether more may follow."""
+    if after == 0:
+        rows = session.execute(_ENTRIES_TODO.limit(batch)).all()
+        return rows, (rows[-1].id if rows else 0), len(rows) == batch
+    last = session.execute(
+        select(DiaryEntry.id)
+        .where(DiaryEntry.id > after)
+        .order_by(DiaryEntry.id)
+        .offset(batch - 1)
+        .limit(1)
+    ).scalar_one_or_none()
+    stmt = _ENTRIES_TODO.where(DiaryEntry.id > after)
+    if last is not None:
+        stmt = stmt.where(DiaryEntry.id <= last)
+    rows = session.execute(stmt).all()
+    return rows, (last if last is not None else after), last is not None
 
 
 def leaf_hashes(session: Session, size: int | None = None) -> list[bytes]:
@@ -207,11 +257,15 @@ def _b64(hashes: Sequence[bytes]) -> list[str]:
     return [base64.b64encode(h).decode() for h in hashes]
 
 
-def _sizes(session: Session, first: int, second: int | None) -> tuple[int, int]:
+def _sizes(
+    session: Session, first: int, second: int | None, names: tuple[str, str] = ("from", "to")
+) -> tuple[int, int]:
     size = session.execute(_SIZE).scalar_one()
     second = size if second is None else second
     if not 0 <= first <= second:
-        raise InvalidInput(f"'from' ({first}) must be at least 0 and at most 'to' ({second})")
+        raise InvalidInput(
+            f"'{names[0]}' ({first}) must be at least 0 and at most '{names[1]}' ({second})"
+        )
     if second > size:
         raise NotFound(f"the log holds {size} leaves, not {second}")
     return first, second
@@ -228,7 +282,7 @@ def consistency(session: Session, *, first: int, second: int | None = None) -> d
 
 def inclusion(session: Session, *, index: int, size: int | None = None) -> dict[str, Any]:
     """The RFC 9162 inclusion proof of leaf ``index`` in the tree of ``size`` leaves."""
-    index, size = _sizes(session, index, size)
+    index, size = _sizes(session, index, size, ("index", "size"))
     if index >= size:
         raise InvalidInput(f"leaf {index} is not in a tree of {size}")
     levels = tl.levels(leaf_hashes(session, size))
@@ -547,3 +601,104 @@ def entries_tile(session: Session, *, index: int, width: int | None) -> bytes:
             raise NotFound(f"leaf {leaf.idx}'s row is gone from the database")
         out += len(data).to_bytes(2, "big") + data
     return bytes(out)
+
+
+# ---------------------------------------------------------------- witnesses
+
+
+def _post(url: str, body: bytes, timeout: float) -> tuple[int, str, str]:
+    """POST ``body``; the answer's status, content type and text (stdlib only)."""
+    req = urllib.request.Request(url, data=body, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:  # noqa: S310 - a configured URL
+            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get("Content-Type", ""), exc.read().decode()
+
+
+def request_cosignature(
+    session: Session,
+    *,
+    row: TlogCheckpoint,
+    url: str,
+    name: str,
+    public: Any,
+    timeout: float = 10.0,
+) -> str:
+    """Ask the witness at ``url`` (C2SP tlog-witness) to cosign checkpoint ``row``; keep its
+    cosignature in the row's note and return the line. ``Conflict`` naming the witness's
+    reason when it refuses."""
+    old = 0
+    for _attempt in range(3):
+        levels = tl.levels(leaf_hashes(session, row.size))
+        proof = tl.consistency_proof(levels, old, row.size) if old else []
+        body = f"old {old}\n" + "".join(f"{p}\n" for p in _b64(proof)) + "\n" + row.note
+        status, ctype, text_ = _post(url.rstrip("/") + "/add-checkpoint", body.encode(), timeout)
+        if status == 409 and ctype.startswith("text/x.tlog.size"):
+            old = int(text_.strip())
+            if old > row.size:
+                raise Conflict(
+                    f"witness {name} cosigned {old} leaves already, more than this log has"
+                )
+            continue
+        if status != 200:
+            raise Conflict(f"witness {name} refused the checkpoint ({status}): {text_.strip()}")
+        line = next((x + "\n" for x in text_.splitlines() if x.startswith(f"\u2014 {name} ")), "")
+        if not line or tl.cosignature_time(row.note + line, name=name, public=public) is None:
+            raise Conflict(f"witness {name} answered no valid cosignature")
+        row.note += line
+        session.add(row)
+        session.commit()
+        return line
+    raise Conflict(f"witness {name} keeps answering with another size")
+
+
+def _lineage_field_ids(session: Session, lot_id: int) -> list[int]:
+    """The fields of a lot and of every lot it was milled or mixed from."""
+    lots, todo = {lot_id}, [lot_id]
+    while todo:
+        parents = session.execute(
+            select(LotParent.parent_id).where(LotParent.lot_id.in_(todo))
+        ).scalars()
+        todo = [p for p in parents if p not in lots]
+        lots.update(todo)
+    return sorted(
+        session.execute(select(LotField.field_id).where(LotField.lot_id.in_(lots)))
+        .scalars()
+        .unique()
+    )
+
+
+def lot_proof(session: Session, *, code: str) -> LotProof:
+    """The newest checkpoint and each of a lot's fields' inclusion proof in it, built now
+    (apart from the stored trace, which a new checkpoint does not make stale)."""
+    lot = get_lot(session, code=code)
+    row = latest(session)
+    field_ids = _lineage_field_ids(session, lot.id)
+    codes = dict(
+        session.execute(
+            select(FarmField.id, FarmField.code).where(FarmField.id.in_(field_ids))
+        ).all()
+    )
+    leaves = newest_leaves(session, size=row.size, field_ids=field_ids)
+    levels = checkpoint_tree(session, row) if leaves else []
+    proofs = []
+    for fid, leaf in sorted(leaves.items(), key=lambda kv: codes[kv[0]]):
+        proofs.append(
+            FieldProof(
+                field_code=codes[fid],
+                leaf=leaf.leaf().decode(),
+                leaf_index=leaf.idx,
+                leaf_hash=levels[0][leaf.idx].hex(),
+                audit_path=[h.hex() for h in tl.inclusion_path(levels, leaf.idx, row.size)],
+                diary_length=leaf.chain_seq,
+                diary_head=leaf.entry_hash,
+                diary_matches=tl.leaf_hash(leaf.leaf()) == levels[0][leaf.idx],
+            )
+        )
+    return LotProof(
+        lot_code=lot.code,
+        checkpoint=public(row),
+        fields=proofs,
+        not_anchored=sorted(codes[f] for f in field_ids if f not in leaves),
+    )

@@ -15,6 +15,7 @@ from traceability.models import (
     CheckpointsPublic,
     ConsistencyProof,
     LeafInclusion,
+    LotProof,
 )
 from traceability.services import tlog
 
@@ -68,6 +69,13 @@ def leaf_inclusion(
 ):
     """An RFC 9162 inclusion proof of one leaf in the tree of ``size`` leaves."""
     return tlog.inclusion(session, index=index, size=size)
+
+
+@router.get("/lots/{code}/proof", response_model=LotProof)
+def lot_proof(code: str, session: SessionDep):
+    """The newest checkpoint (with witnesses' cosignatures) and the inclusion proof of
+    each of the lot's fields' newest logged entry: check the lot's diaries offline."""
+    return tlog.lot_proof(session, code=code)
 
 
 @static_router.get("/tlog/checkpoint", response_class=PlainTextResponse)

@@ -32,6 +32,8 @@ def _checkpoint(row: Any) -> dict[str, Any]:
         "public_key": cp.public_key,
         "note": cp.note,
         "signature": cp.signature,
+        # The note's other signature lines: witnesses' cosignatures, named as written.
+        "witnesses": [s.name for s in tl.split_note(cp.note)[1] if s.name != cp.origin],
     }
 
 

@@ -134,6 +134,11 @@ class AnchorCheckpoint(BaseModel):
     public_key: str = Field(description="the verifier key, C2SP signed-note vkey text")
     note: str = Field(description="the C2SP signed note: tlog-checkpoint text and signature")
     signature: str = Field(description="the signature line's base64 (key ID and Ed25519)")
+    witnesses: list[str] = Field(
+        default_factory=list,
+        description="names on the note's other signature lines (witnesses' cosignatures; "
+        "check each with its witness's key)",
+    )
 
 
 class Anchor(BaseModel):

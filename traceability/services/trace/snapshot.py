@@ -56,18 +56,21 @@ _PARTS: tuple[tuple[str, str], ...] = (
         "id IN (SELECT organisation_id FROM farmers WHERE id IN "
         "(SELECT farmer_id FROM fields WHERE id IN {F}))",
     ),
-    # The verdict's trust: reviewers' acceptances, the roles of those who amended,
-    # missions claiming the fields, and the newest checkpoint with the fields' leaves.
+    # The verdict's trust: reviewers' acceptances, the roles of those who amended, and
+    # missions claiming the fields.
     (
         "amendment_acceptances",
         "entry_id IN (SELECT id FROM diary_entries WHERE field_id IN {F})",
     ),
     ("users", "id IN (SELECT author_id FROM diary_entries WHERE field_id IN {F})"),
     ("mission_claims", "field_id IN {F}"),
-    ("tlog_checkpoints", "id IN (SELECT max(id) FROM tlog_checkpoints)"),
-    ("tlog_leaves", "entry_id IN (SELECT id FROM diary_entries WHERE field_id IN {F})"),
 )
 FINGERPRINTED = frozenset(t for t, _ in _PARTS)
+# Read by a trace, deliberately not fingerprinted: a field's anchor names the newest
+# checkpoint when the trace was built, and an older checkpoint's anchor stays a valid
+# proof. So a checkpoint every few seconds does not make every stored trace stale; the
+# newest proof of a lot is served apart (GET /api/v1/lots/{code}/proof).
+NOT_FINGERPRINTED = frozenset({"tlog_checkpoints", "tlog_leaves"})
 _MISSIONS = "(SELECT mission_pk FROM mission_fields WHERE field_id IN {F})"
 
 
@@ -108,7 +111,7 @@ SELECT l.id, s.stamp, fp.fp,
  WHERE l.code = %(code)s
 """
 _SQLITE_IDS = "(SELECT value FROM json_each(:{}))"
-# Run on the driver's connection: seventeen small statements, where SQLAlchemy's own
+# Run on the driver's connection: fifteen small statements, where SQLAlchemy's own
 # bookkeeping per statement would cost more than SQLite's work.
 _SQLITE_PARTS = tuple(
     (table, f"SELECT * FROM {table} WHERE "
