@@ -249,6 +249,37 @@ def test_a_banned_granule_sprayed_by_drone_fails_and_is_flagged(
     assert "data-banned" in vi and "A banned product was applied" in en
 
 
+def test_a_banned_product_is_a_row_in_the_reports_and_the_office_s_flagged_list(
+    session, factory, client, admin_headers, drone_field
+):
+    factory.input(
+        code="FURADAN3GR", unit="kg", phi_days=30, registration_status="banned",
+        application_method="granule",
+    )  # fmt: skip
+    at = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)
+    fly(session, "M-FURADAN", fixes_at=at, events_at=at, product_code="FURADAN3GR")
+
+    def report(name: str, **params) -> list[dict]:
+        r = client.get(f"/api/v1/reports/{name}", headers=admin_headers, params=params)
+        assert r.status_code == 200, r.text
+        return r.json()["data"]
+
+    [record] = report("pesticide-records")
+    assert (record["product_code"], record["registration_status"]) == ("FURADAN3GR", "banned")
+    assert record["mission_id"] == "M-FURADAN"
+    rows = report("field-season", field="F1")
+    assert {
+        (r["section"], r["registration_status"]) for r in rows if r["section"] != "mission"
+    } == {
+        ("application", "banned"),
+        ("product", "banned"),
+    }
+    office = factory.token("office")
+    html = client.get("/office/", headers=office, params={"from": "2026-09-28", "to": "2026-10-04"})
+    flagged = html.text[html.text.index('id="flagged"') :]
+    assert "M-FURADAN" in flagged and "Thuốc cấm" in flagged
+
+
 def test_a_granule_broadcast_by_a_spreader_is_the_right_method(session, factory, drone_field):
     factory.input(
         code="UREA46", kind="fertilizer", unit="kg", phi_days=None, application_method="granule"

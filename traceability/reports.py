@@ -39,7 +39,7 @@ from traceability.services import applications
 # Vietnam keeps UTC+7 all year: a fixed offset needs no time-zone database.
 VIETNAM = timezone(timedelta(hours=7), "ICT")
 # The flags the province counts, each a column of its own.
-PROVINCE_FLAGS = ("dose_above_max", "overspray", "nospray_zone")
+PROVINCE_FLAGS = ("dose_above_max", "overspray", "nospray_zone", "banned_product")
 
 Bind = Engine | Connection
 
@@ -262,6 +262,9 @@ def applications_frame(
             "kind": [str(a.product.kind) if a.product else None for a in apps],
             "is_pesticide": [a.is_pesticide for a in apps],
             "registration_no": [a.product.registration_no if a.product else None for a in apps],
+            "registration_status": [
+                a.product.registration_status if a.product else None for a in apps
+            ],
             "active_ingredient": [a.product.active_ingredient if a.product else None for a in apps],
             "max_dose_per_ha": [a.product.max_dose_per_ha if a.product else None for a in apps],
             "phi_days": [a.product.phi_days if a.product else None for a in apps],
@@ -342,6 +345,7 @@ PESTICIDE_COLUMNS = [
     "product_code",
     "product_name",
     "registration_no",
+    "registration_status",
     "active_ingredient",
     "amount",
     "unit",

@@ -84,6 +84,10 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "flag_reported_area_mismatch": ("Diện tích báo cáo lệch", "Reported area differs"),
     "flag_reported_amount_mismatch": ("Lượng báo cáo lệch", "Reported amount differs"),
     "flag_measure_failed": ("Không đo được", "Measure failed"),
+    "flag_banned_product": ("Thuốc cấm", "Banned product"),
+    "flag_application_method": ("Sai cách dùng thuốc", "Wrong application method"),
+    "flag_event_time_mismatch": ("Giờ báo lệch giờ bay", "Event times differ from fixes"),
+    "flag_far_from_field": ("Xa ruộng đã khai", "Far from the planned field"),
 }
 
 
