@@ -51,7 +51,8 @@ def _in_diary() -> Any:
     )
 
 
-_MISSION_AT = func.coalesce(Mission.ended_at, Mission.started_at)
+# The fixes' own time first, as an application's (applications.from_mission).
+_MISSION_AT = func.coalesce(Mission.last_fix_at, Mission.ended_at, Mission.started_at)
 
 
 _linked = aliased(InputProduct, name="linked_product")
