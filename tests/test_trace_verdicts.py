@@ -6,11 +6,21 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from drone_ingest import handlers
 from drone_ingest.handlers import Message
-from tests.mqtt import lawnmower
+from drone_ingest.publisher import Publisher
+from tests.mqtt import (  # noqa: F401 - fixtures
+    broker_fixture,
+    forget_session,
+    ingester,
+    lawnmower,
+    prefix_fixture,
+    publish_points,
+    wait_until,
+)
+from traceability.models import Mission
 from traceability.services import missions
 from traceability.services import trace as svc
 
@@ -210,6 +220,52 @@ def test_a_drone_spray_is_dated_by_its_fixes_not_its_events(session, factory, cl
         "/api/v1/diary", params={"field_code": "F1"}, headers=factory.token("admin")
     ).json()["data"]
     assert [e["occurred_at"][:10] for e in entries if e["source"] == "drone"] == ["2026-11-28"]
+
+
+def test_a_drone_spray_over_mqtt_is_dated_by_its_fixes_on_the_trace(
+    broker, db, prefix, factory, client, drone_field
+):
+    """The same, end to end: the drone publishes to the broker, the ingester stores and
+    measures, the buyer's page and JSON judge the lot."""
+    factory.input(code="P1", phi_days=14, max_dose_per_ha=10.0)
+    mid = f"M-{prefix}"
+    points = lawnmower(mission_id=mid, passes=6, t0=datetime(2026, 11, 28, 1, 0, tzinfo=UTC))
+    events_at = datetime(2026, 9, 15, 1, 0, tzinfo=UTC)
+    ing = ingester(broker.url, db, prefix, share_group=broker.share_group)
+    pub = Publisher(mqtt_url=broker.url)
+    try:
+        topic = f"{prefix}/drones/D1/mission"
+        start = {"event": "start", "mission_id": mid, "ts": events_at.isoformat()}
+        pub.publish(topic, orjson.dumps(start | {"type": "spray", "product_code": "P1"}))
+        publish_points(pub, prefix, "D1", points)
+        end = {
+            "event": "end",
+            "mission_id": mid,
+            "ts": (events_at + timedelta(minutes=5)).isoformat(),
+        }
+        pub.publish(topic, orjson.dumps(end))
+        pub.flush()
+
+        def measured() -> Mission | None:
+            with Session(db) as s:
+                m = s.exec(select(Mission).where(Mission.mission_id == mid)).first()
+                return m if m is not None and m.status == "complete" and not m.dirty else None
+
+        wait_until(lambda: measured() is not None, timeout=60, what="the mission measured")
+    finally:
+        pub.close()
+        ing.stop()
+        forget_session(broker.url, ing.client_id)
+    assert {f["event"] for f in measured().flags if f["code"] == "event_time_mismatch"} == {
+        "start",
+        "end",
+    }
+    lot = factory.lot(fields_=[drone_field], harvested_on=date(2026, 12, 1))
+    data, vi, en = page_and_json(client, lot.code)
+    assert data["phi_compliant"] is False
+    [p] = lot_phi(data)["products"]
+    assert p["last_application_on"] == "2026-11-28" and p["days_before_harvest"] == 3
+    assert 'data-phi="false"' in vi and "PHI not respected" in en
 
 
 def test_events_that_agree_with_the_fixes_raise_no_time_flag(session, factory, drone_field):
