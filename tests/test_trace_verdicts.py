@@ -2,6 +2,7 @@
 into "PHI respected" — a later season, a backdated harvest, a drone's events dated away from
 its fixes, a banned product applied by drone."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
@@ -280,6 +281,7 @@ def test_a_banned_granule_sprayed_by_drone_fails_and_is_flagged(
 ):
     furadan = factory.input(
         code="FURADAN3GR",
+        name="Furadan 3GR",
         unit="kg",
         phi_days=30,
         max_dose_per_ha=30.0,
@@ -303,6 +305,8 @@ def test_a_banned_granule_sprayed_by_drone_fails_and_is_flagged(
     [banned] = item["banned_applications"]
     assert banned["product_code"] == "FURADAN3GR" and banned["mission_id"] == "M-FURADAN"
     assert "data-banned" in vi and "A banned product was applied" in en
+    # Its row in the PHI table says so beside its PHI badge.
+    assert re.search(r"Furadan 3GR.{0,200}data-banned-product>Thuốc cấm<", vi, re.S)
 
 
 def test_a_banned_product_is_a_row_in_the_reports_and_the_office_s_flagged_list(

@@ -80,6 +80,7 @@ _STRINGS: dict[str, dict[str, str]] = {
         "en": "No pesticide applied on this lot's own fields",
     },
     "earliest_safe": {"vi": "Ngày thu hoạch sớm nhất an toàn", "en": "Earliest safe harvest"},
+    "banned": {"vi": "Thuốc cấm", "en": "Banned"},
     "banned_application": {
         "vi": "Dùng thuốc đã bị cấm (ngoài danh mục được phép)",
         "en": "A banned product was applied (not on the permitted list)",
