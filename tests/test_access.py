@@ -164,6 +164,10 @@ BODIES = {
     ("POST", "/api/v1/seasons"): lambda w: {
         "json": {"field_code": w.field_a.code, "crop": "lúa", "sown_on": "2026-06-01"}
     },
+    ("PATCH", "/api/v1/seasons/{season_id}"): lambda w: {
+        "json": {"planned_harvest_on": w.season.sown_on.isoformat()}
+    },
+    ("POST", "/app/fields/{code}/planned-harvest"): lambda w: {"data": {"planned_harvest_on": ""}},
     ("POST", "/api/v1/diary"): lambda w: {
         "json": {
             "field_code": w.field_a.code,
@@ -236,6 +240,7 @@ EXPECTED = {
     ("POST",   "/api/v1/seasons"):                      "401 201 403 201 403 403 403 403 201",
     ("GET",    "/api/v1/seasons"):                      "401 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/seasons/{season_id}"):          "401 200 200 200 200 200 200 200 200",
+    ("PATCH",  "/api/v1/seasons/{season_id}"):          "401 200 403 200 403 403 403 403 200",
     # diaries (operators read them without notes)
     ("POST",   "/api/v1/diary"):                        "401 201 403 403 403 403 403 403 201",
     ("GET",    "/api/v1/diary"):                        "401 200 200 200 200 200 200 200 200",
@@ -338,6 +343,7 @@ EXPECTED = {
     ("GET",    "/app/"):                                "401 401 401 401 401 401 401 401 401",
     ("GET",    "/app/diary"):                           "401 401 401 401 401 401 401 401 401",
     ("GET",    "/app/fields/{code}"):                   "401 401 401 401 401 401 401 401 401",
+    ("POST",   "/app/fields/{code}/planned-harvest"):   "401 401 401 401 401 401 401 401 401",
     ("GET",    "/app/lots"):                            "401 401 401 401 401 401 401 401 401",
     ("GET",    "/app/new"):                             "401 401 401 401 401 401 401 401 401",
     ("GET",    "/app/manifest.webmanifest"):            "200 200 200 200 200 200 200 200 200",

@@ -375,6 +375,11 @@ def test_dose_and_phi_warnings_appear_before_saving(base_url, server, phone, fac
 
     # Without signal the page warns from what it holds, in the same words.
     phone.set_offline(True)
+    # The label's precision, as the server reads it: 0.3002 L/ha is 0.300, 0.3005 is over.
+    page.get_by_label("Số lượng").fill("0,3002")
+    dose.wait_for(state="detached")
+    page.get_by_label("Số lượng").fill("0,3005")
+    dose.wait_for()
     page.get_by_label("Số lượng").fill("0,7")
     page.locator("#warnings .dose_above_max", has_text="0,7 L/ha").wait_for()
     assert phi.is_visible()

@@ -8,12 +8,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import bindparam, inspect, text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 import traceability.models  # noqa: F401  (registers every table)
 from tests.factories import Factory
 from traceability.db import migrate
-from traceability.models import DiaryEntry, UTCDateTime
+from traceability.models import DiaryEntry, Mission, UTCDateTime
 from traceability.services import catalog, diary, fields
 
 
@@ -199,3 +199,81 @@ def test_migration_0012_sequences_every_existing_entry_and_they_still_verify(fre
         )
         assert result.holds, result.problems
         assert diary.verify_chain(s, field_code=a.code).valid
+
+
+# ---- 0012_verdicts: how products are applied, and the fixes' own times of missions
+
+
+def _record_at_0011(engine: Engine) -> tuple[datetime, datetime]:
+    """Products of each kind, a measured mission with two fixes and one with none, written
+    through the tables as they stood at 0011; the two fixes' times."""
+    from sqlalchemy import Column, MetaData, Table
+
+    from traceability.models import UTCDateTime
+
+    now = datetime.fromisoformat("2026-11-01T00:00:00+00:00")
+    first = datetime.fromisoformat("2026-11-28T01:00:00+00:00")
+    last = datetime.fromisoformat("2026-11-28T01:12:30+00:00")
+    meta = MetaData()
+    partitioned = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        inputs, missions, telemetry = (
+            Table(name, meta, *cols, autoload_with=conn)
+            for name, cols in (
+                ("inputs", [Column("created_at", UTCDateTime)]),
+                ("missions", [Column("created_at", UTCDateTime)]),
+                # Partitioned by month on PostgreSQL, where its key holds the time.
+                ("telemetry", [Column("ts", UTCDateTime, primary_key=partitioned)]),
+            )
+        )
+        conn.execute(
+            inputs.insert(),
+            [
+                {"code": code, "name": code, "kind": kind, "unit": "kg",
+                 "registration_status": "unknown", "created_at": now}
+                for code, kind in (
+                    ("BEAM75WP", "pesticide"), ("FURADAN3GR", "pesticide"),
+                    ("UREA46", "fertilizer"), ("ST25", "seed"),
+                )
+            ],
+        )  # fmt: skip
+        conn.execute(
+            missions.insert(),
+            [
+                {"mission_id": mid, "drone_code": "D1", "status": "complete", "point_count": n,
+                 "planned_field_codes": [], "flags": [], "zones": [], "dirty": False,
+                 "created_at": now}
+                for mid, n in (("M-FIXES", 2), ("M-NONE", 0))
+            ],
+        )  # fmt: skip
+        conn.execute(
+            telemetry.insert(),
+            [
+                {"drone_code": "D1", "seq": seq, "mission_id": "M-FIXES", "ts": ts,
+                 "lat": 9.28, "lon": 105.72, "spraying": True}
+                for seq, ts in ((2, last), (1, first))
+            ],
+        )  # fmt: skip
+    return first, last
+
+
+def test_migration_0012_names_how_products_are_applied_and_dates_missions_by_fixes(fresh_db):
+    migrate(fresh_db, "0011")
+    first, last = _record_at_0011(fresh_db)
+
+    migrate(fresh_db)
+
+    with Session(fresh_db) as s:
+        methods = {
+            p.code: str(p.application_method) for p in catalog.list_inputs(s, offset=0, limit=10)[0]
+        }
+        assert methods == {
+            "BEAM75WP": "spray",  # a wettable powder goes out as a tank mix
+            "FURADAN3GR": "granule",  # GR: granules, broadcast
+            "UREA46": "granule",
+            "ST25": "seed",
+        }
+        fixes = {
+            m.mission_id: (m.first_fix_at, m.last_fix_at) for m in s.exec(select(Mission)).all()
+        }
+    assert fixes == {"M-FIXES": (first, last), "M-NONE": (None, None)}

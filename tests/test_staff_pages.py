@@ -120,7 +120,9 @@ def test_operator_day(client, world, factory):
     assert r.status_code == 422
 
 
-def test_operator_day_shows_the_product_applied_and_the_tank_mix_apart(client, session, factory):
+def test_operator_day_shows_the_product_applied_the_tank_mix_apart_and_the_fixes_times(
+    client, session, factory
+):
     service = factory.organisation("drone_service")
     factory.drone(code="D-MIX", organisation=service)
     session.add(
@@ -132,6 +134,8 @@ def test_operator_day_shows_the_product_applied_and_the_tank_mix_apart(client, s
             status="complete",
             started_at=datetime(2026, 3, 1, 1, 0, tzinfo=UTC),
             ended_at=datetime(2026, 3, 1, 1, 20, tzinfo=UTC),
+            first_fix_at=datetime(2026, 3, 1, 1, 5, tzinfo=UTC),
+            last_fix_at=datetime(2026, 3, 1, 1, 18, tzinfo=UTC),
             applied_amount=49.89,
             amount_unit="L",
             product_per_unit=0.35 / 49.89,
@@ -156,6 +160,7 @@ def test_operator_day_shows_the_product_applied_and_the_tank_mix_apart(client, s
         )
         assert re.search(rf"<th>{mix}</th><td data-tank-mix>{sprayed} L</td>", html)
         assert f"{sprayed} L NOMINEE10SC" not in html
+        assert "08:05 – 08:18" in html  # the fixes' own times, not the events'
 
 
 def test_operator_day_pages(client, world, factory, monkeypatch):

@@ -2,15 +2,26 @@
 into "PHI respected" — a later season, a backdated harvest, a drone's events dated away from
 its fixes, a banned product applied by drone."""
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from drone_ingest import handlers
 from drone_ingest.handlers import Message
-from tests.mqtt import lawnmower
+from drone_ingest.publisher import Publisher
+from tests.mqtt import (  # noqa: F401 - fixtures
+    broker_fixture,
+    forget_session,
+    ingester,
+    lawnmower,
+    prefix_fixture,
+    publish_points,
+    wait_until,
+)
+from traceability.models import Mission
 from traceability.services import missions
 from traceability.services import trace as svc
 
@@ -212,6 +223,52 @@ def test_a_drone_spray_is_dated_by_its_fixes_not_its_events(session, factory, cl
     assert [e["occurred_at"][:10] for e in entries if e["source"] == "drone"] == ["2026-11-28"]
 
 
+def test_a_drone_spray_over_mqtt_is_dated_by_its_fixes_on_the_trace(
+    broker, db, prefix, factory, client, drone_field
+):
+    """The same, end to end: the drone publishes to the broker, the ingester stores and
+    measures, the buyer's page and JSON judge the lot."""
+    factory.input(code="P1", phi_days=14, max_dose_per_ha=10.0)
+    mid = f"M-{prefix}"
+    points = lawnmower(mission_id=mid, passes=6, t0=datetime(2026, 11, 28, 1, 0, tzinfo=UTC))
+    events_at = datetime(2026, 9, 15, 1, 0, tzinfo=UTC)
+    ing = ingester(broker.url, db, prefix, share_group=broker.share_group)
+    pub = Publisher(mqtt_url=broker.url)
+    try:
+        topic = f"{prefix}/drones/D1/mission"
+        start = {"event": "start", "mission_id": mid, "ts": events_at.isoformat()}
+        pub.publish(topic, orjson.dumps(start | {"type": "spray", "product_code": "P1"}))
+        publish_points(pub, prefix, "D1", points)
+        end = {
+            "event": "end",
+            "mission_id": mid,
+            "ts": (events_at + timedelta(minutes=5)).isoformat(),
+        }
+        pub.publish(topic, orjson.dumps(end))
+        pub.flush()
+
+        def measured() -> Mission | None:
+            with Session(db) as s:
+                m = s.exec(select(Mission).where(Mission.mission_id == mid)).first()
+                return m if m is not None and m.status == "complete" and not m.dirty else None
+
+        wait_until(lambda: measured() is not None, timeout=60, what="the mission measured")
+    finally:
+        pub.close()
+        ing.stop()
+        forget_session(broker.url, ing.client_id)
+    assert {f["event"] for f in measured().flags if f["code"] == "event_time_mismatch"} == {
+        "start",
+        "end",
+    }
+    lot = factory.lot(fields_=[drone_field], harvested_on=date(2026, 12, 1))
+    data, vi, en = page_and_json(client, lot.code)
+    assert data["phi_compliant"] is False
+    [p] = lot_phi(data)["products"]
+    assert p["last_application_on"] == "2026-11-28" and p["days_before_harvest"] == 3
+    assert 'data-phi="false"' in vi and "PHI not respected" in en
+
+
 def test_events_that_agree_with_the_fixes_raise_no_time_flag(session, factory, drone_field):
     factory.input(code="P1", phi_days=14, max_dose_per_ha=10.0)
     at = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
@@ -224,6 +281,7 @@ def test_a_banned_granule_sprayed_by_drone_fails_and_is_flagged(
 ):
     furadan = factory.input(
         code="FURADAN3GR",
+        name="Furadan 3GR",
         unit="kg",
         phi_days=30,
         max_dose_per_ha=30.0,
@@ -247,6 +305,39 @@ def test_a_banned_granule_sprayed_by_drone_fails_and_is_flagged(
     [banned] = item["banned_applications"]
     assert banned["product_code"] == "FURADAN3GR" and banned["mission_id"] == "M-FURADAN"
     assert "data-banned" in vi and "A banned product was applied" in en
+    # Its row in the PHI table says so beside its PHI badge.
+    assert re.search(r"Furadan 3GR.{0,200}data-banned-product>Thuốc cấm<", vi, re.S)
+
+
+def test_a_banned_product_is_a_row_in_the_reports_and_the_office_s_flagged_list(
+    session, factory, client, admin_headers, drone_field
+):
+    factory.input(
+        code="FURADAN3GR", unit="kg", phi_days=30, registration_status="banned",
+        application_method="granule",
+    )  # fmt: skip
+    at = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)
+    fly(session, "M-FURADAN", fixes_at=at, events_at=at, product_code="FURADAN3GR")
+
+    def report(name: str, **params) -> list[dict]:
+        r = client.get(f"/api/v1/reports/{name}", headers=admin_headers, params=params)
+        assert r.status_code == 200, r.text
+        return r.json()["data"]
+
+    [record] = report("pesticide-records")
+    assert (record["product_code"], record["registration_status"]) == ("FURADAN3GR", "banned")
+    assert record["mission_id"] == "M-FURADAN"
+    rows = report("field-season", field="F1")
+    assert {
+        (r["section"], r["registration_status"]) for r in rows if r["section"] != "mission"
+    } == {
+        ("application", "banned"),
+        ("product", "banned"),
+    }
+    office = factory.token("office")
+    html = client.get("/office/", headers=office, params={"from": "2026-09-28", "to": "2026-10-04"})
+    flagged = html.text[html.text.index('id="flagged"') :]
+    assert "M-FURADAN" in flagged and "Thuốc cấm" in flagged
 
 
 def test_a_granule_broadcast_by_a_spreader_is_the_right_method(session, factory, drone_field):

@@ -76,6 +76,9 @@ def applications_frame(
             "kind": [str(a.product.kind) if a.product else None for a in apps],
             "is_pesticide": [a.is_pesticide for a in apps],
             "registration_no": [a.product.registration_no if a.product else None for a in apps],
+            "registration_status": [
+                a.product.registration_status if a.product else None for a in apps
+            ],
             "active_ingredient": [a.product.active_ingredient if a.product else None for a in apps],
             "max_dose_per_ha": [a.product.max_dose_per_ha if a.product else None for a in apps],
             "phi_days": [a.product.phi_days if a.product else None for a in apps],

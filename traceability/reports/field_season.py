@@ -24,6 +24,7 @@ FIELD_SEASON_COLUMNS = [
     "product_code",
     "product_name",
     "kind",
+    "registration_status",
     "amount",
     "unit",
     "amount_of",
@@ -121,7 +122,8 @@ def _products(frame: pd.DataFrame) -> pd.DataFrame:
     """Per season, product and unit: totals, the highest dose of one application (the
     label's maximum is per application) and the season's amount per hectare of field."""
     keys = ["field_code", "season_id", "product_code", "unit", "amount_of"]
-    firsts = ["crop", "sown_on", "harvested_on", "product_name", "kind", "max_dose_per_ha"]
+    firsts = ["crop", "sown_on", "harvested_on", "product_name", "kind", "registration_status",
+              "max_dose_per_ha"]  # fmt: skip
     out = frame.groupby(keys, as_index=False, dropna=False).agg(
         amount=("amount", lambda s: s.sum(min_count=1)),
         treated_area_ha=("treated_area_ha", lambda s: s.sum(min_count=1)),

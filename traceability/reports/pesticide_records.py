@@ -22,6 +22,7 @@ PESTICIDE_COLUMNS = [
     "product_code",
     "product_name",
     "registration_no",
+    "registration_status",
     "active_ingredient",
     "amount",
     "unit",

@@ -14,7 +14,7 @@ from traceability.reports.common import Filters, connected, drone_org, iso_week
 from traceability.reports.missions import flag_codes, mission_select
 
 # The flags the province counts, each a column of its own.
-PROVINCE_FLAGS = ("dose_above_max", "overspray", "nospray_zone")
+PROVINCE_FLAGS = ("dose_above_max", "overspray", "nospray_zone", "banned_product")
 
 PROVINCE_COLUMNS = [
     "week",

@@ -52,7 +52,8 @@ def _in_diary() -> Any:
     )
 
 
-_MISSION_AT = func.coalesce(Mission.ended_at, Mission.started_at)
+# The fixes' own time first, as an application's (applications.from_mission).
+_MISSION_AT = func.coalesce(Mission.last_fix_at, Mission.ended_at, Mission.started_at)
 # The work a mission did, as its diary line records it (``missions.diary_lines``): a
 # fertilising or seeding flight is that, any other a spray.
 _MISSION_ACTIVITY = case(

@@ -1,7 +1,7 @@
 """Drone missions whose clock disagrees with the field's season, named instead of dropped.
 
 Pure: no database. A mission counts for a lot when its local day falls in the
-window of one of the lot's fields (sowing, or the default window, to harvest). A
+window of one of the lot's fields (``structure.window_start`` to harvest). A
 mission on such a field that falls just outside the window — up to
 ``CLOCK_MARGIN_DAYS`` before sowing or after harvest — is what a drone with a wrong
 clock would look like. It is *not* counted in that lot's PHI (the record says it

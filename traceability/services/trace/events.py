@@ -1,8 +1,8 @@
 """Applications on a lot's fields placed on the lots they count for, and the public events.
 
 Pure: no database. An application counts for a lot when it was made on one of the
-lot's fields within that field's window for the lot (from sowing, or
-``DEFAULT_WINDOW_DAYS`` before harvest, to harvest), on the farmers' local calendar.
+lot's fields within that field's window for the lot (``structure.window_start`` to the
+harvest, on the farmers' local calendar; see ``FieldLink.counts``).
 Only public facts leave here: no user, author or operator id, and no free-text
 notes (a note is whatever a farmer typed, phone numbers included).
 """

@@ -34,9 +34,10 @@ from traceability.services.trace.structure import Structure
 # lineage's lot ids, ``{F}`` the set of their field ids, ``{M}`` the missions over them:
 # subqueries on SQLite, arrays on PostgreSQL.
 _PARTS: tuple[tuple[str, str], ...] = (
-    ("lots", "id IN {L}"),
+    # Every lot of the fields, not only the lineage's: earlier harvests bound the windows.
+    ("lots", "id IN {L} OR id IN (SELECT lot_id FROM lot_fields WHERE field_id IN {F})"),
     ("lot_parents", "lot_id IN {L}"),
-    ("lot_fields", "lot_id IN {L}"),
+    ("lot_fields", "lot_id IN {L} OR field_id IN {F}"),
     ("fields", "id IN {F}"),
     ("farmers", "id IN (SELECT farmer_id FROM fields WHERE id IN {F})"),
     ("seasons", "field_id IN {F}"),
