@@ -15,6 +15,7 @@ import orjson
 import pytest
 from sqlalchemy import text
 
+from tests import pngs
 from tests.factories import feature, rectangle_lonlat
 from tests.record_helpers import API
 from traceability import transparency
@@ -189,7 +190,7 @@ BODIES = {
     ("POST", "/api/v1/zones/import"): lambda w: {
         "json": {"type": "FeatureCollection", "features": [_zone(w)["json"]]}
     },
-    ("PUT", "/api/v1/lots/{code}/image"): lambda w: {"content": b"\x89PNG\r\n\x1a\n" + bytes(32)},
+    ("PUT", "/api/v1/lots/{code}/image"): lambda w: {"content": pngs.gray([[0, 255]])},
     ("PATCH", "/api/v1/organisations/{code}"): lambda w: {"json": {"brand": "Gạo Vĩnh Hậu"}},
     ("POST", "/api/v1/organisations"): lambda w: {
         "json": {"code": f"ORG-NEW-{next(_n)}", "name": "HTX Mới", "kind": "cooperative"}

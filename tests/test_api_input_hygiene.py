@@ -4,8 +4,10 @@ import math
 import unicodedata
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import pytest
 
+from tests.mqtt import stream
 from tests.record_helpers import API, rejected, rows
 
 VILLAGE = "Giá Rai"
@@ -298,3 +300,26 @@ def test_an_uploaded_flight_log_with_a_nul_row_keeps_the_others(client, admin_he
     kept = client.get(f"{API}/ingest/rejects", headers=admin_headers).json()["items"]
     assert kept[0]["reason"] == "row holds a NUL byte"
     assert "\\u0000" in kept[0]["payload"] and "\x00" not in kept[0]["payload"]
+
+
+def test_a_flight_log_naming_a_drone_with_a_nul_keeps_the_rest_on_both_backends(
+    client, admin_headers, factory
+):
+    """PostgreSQL refused the whole log (looking the drone up), SQLite kept rejects."""
+    factory.drone(code="D1")
+    good = [orjson.dumps(p | {"drone_id": "D1"}) for p in stream(2, mission_id="M-OK")]
+    bad = [orjson.dumps(p | {"drone_id": "D1\x00"}) for p in stream(2, mission_id="M-NUL")]
+    log = {"file": ("flight.jsonl", b"\n".join(good + bad), "application/json")}
+    r = client.post(f"{API}/ingest/logs", files=log, headers=admin_headers)
+    assert r.status_code == 200, r.text
+    assert (r.json()["stored"], r.json()["rejected"]) == (2, 2)
+    csv = b"mission_id,seq,ts,lat,lon,spraying\nM-X,0,2026-03-01T08:00:00+07:00,9.23,105.43,false\n"
+    unnamed = {"file": ("flight.csv", csv, "text/csv")}
+    r = client.post(
+        f"{API}/ingest/logs", files=unnamed, data={"drone": "D\x00"}, headers=admin_headers
+    )
+    assert r.status_code == 200 and r.json()["rejected"] == 1, r.text
+    rejects = client.get(f"{API}/ingest/rejects", headers=admin_headers).json()["items"]
+    reasons = [i["reason"] for i in rejects]
+    assert reasons.count("drone_id must not contain control characters (such as NUL)") == 3
+    assert not any("postgres" in x.lower() or "SQL" in x for x in reasons)

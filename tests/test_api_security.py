@@ -123,6 +123,17 @@ def test_an_admin_upload_is_read_and_answered_by_the_route(app, path):
     assert code in (400, 422), answer  # not a flight log nor GeoJSON: the route said so
 
 
+def test_with_the_database_away_an_upload_is_a_503_unread(tmp_path):
+    from traceability.api.main import create_app
+    from traceability.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path}/missing/agritrace.db")  # cannot be opened
+    app = create_app(engine=engine)
+    token = [(b"authorization", b"Bearer some-token-of-someone")]
+    code, answer, received = _post(app, UPLOADS[0], token, BODY)
+    assert (code, received) == (503, 0) and "try again" in answer
+
+
 # ---------------------------------------------------------------- writes from another site
 
 EVIL = "https://evil.example"

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from drone_ingest import handlers
 from drone_ingest.handlers import Message
+from drone_ingest.metrics import reason_kind
 from tests.mqtt import count_points, start_event, stream
 from traceability.ingest import logs
 from traceability.models import IngestReject, Mission, TelemetryPoint
@@ -273,3 +274,17 @@ def test_a_message_the_database_refuses_is_kept_without_the_statement():
     assert reason == (
         "could not be stored: ValueError: value too long for type character varying(64)"
     )
+
+
+@pytest.mark.parametrize(
+    ("drone", "words"),
+    [("D\x00", "control characters"), ("D\x01", "control characters"), ("D\u202e1", "bidi")],
+)
+def test_a_topic_naming_a_drone_with_a_control_character_is_a_reject_naming_it(
+    session, db, drone, words
+):
+    result = store(session, msg("telemetry", stream(1, mission_id="M-T"), drone=drone))
+    assert result.rejected == 1
+    (reason,) = reasons(session)
+    assert reason.startswith("drone_id in the topic must not contain") and words in reason
+    assert reason_kind(reason) == "topic"

@@ -6,17 +6,22 @@ brand, shelf life, and the standards applied (the VietGAP certificate and whethe
 was valid on the harvest day). Expected values are written out by hand.
 """
 
+import io
 import re
 from datetime import date
 
 import pytest
+from PIL import Image
 
+from tests import pngs
 from tests.test_trace_phi import spray
 from traceability.services import trace as svc
 from traceability.words import gettext
 
 BASE = "https://trace.example.vn"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+# A 4 × 3 greyscale photo, its pixels known by construction.
+PIXELS = [[0, 60, 120, 180], [255, 200, 100, 50], [7, 7, 7, 7]]
+PNG = pngs.gray(PIXELS)
 PHONE = "0912 345 678"
 
 
@@ -164,6 +169,7 @@ def test_lot_photo_upload_and_page(client, lot, admin_headers):
         (b"GIF89a....", "image/gif", "PNG, JPEG or WebP"),
         (b"not a png at all", "image/png", "not a image/png"),
         (b"\x89PNG\r\n\x1a\n" + b"\x00" * 300_001, "image/png", "at most 300000"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png", "can be read"),
     ]
     for data, kind, words in refused:
         r = client.put(url, content=data, headers=admin_headers | {"Content-Type": kind})
@@ -171,12 +177,69 @@ def test_lot_photo_upload_and_page(client, lot, admin_headers):
     r = client.put(url, content=PNG, headers=admin_headers | {"Content-Type": "image/png"})
     assert r.status_code == 204
     got = client.get(url)
-    assert got.content == PNG and got.headers["content-type"] == "image/png"
+    assert got.headers["content-type"] == "image/png"
+    assert _pixels(got.content) == ("PNG", (4, 3), bytes(sum(PIXELS, [])))
     assert client.get(url, headers={"If-None-Match": got.headers["etag"]}).status_code == 304
     assert client.get(f"/api/v1/trace/{lot.code}").json()["national"]["own_image"] is True
     html = client.get(f"/t/{lot.code}").text
     # The photo comes from this app: every src on the page is a path of its own.
     assert re.findall(r'\ssrc="([^"]*)"', html) == [url]
+
+
+def _pixels(data: bytes) -> tuple[str, tuple[int, int], bytes]:
+    picture = Image.open(io.BytesIO(data))
+    return picture.format, picture.size, picture.convert("L").tobytes()
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "words"),
+    [(15000, 15000, "too many pixels"), (6000, 6000, "at most 24,000,000")],
+)
+def test_a_decompression_bomb_is_refused_before_it_is_decoded(
+    client, lot, admin_headers, width, height, words
+):
+    bomb = pngs.bomb(width, height)
+    assert len(bomb) < 30_000  # a few kilobytes that say 225 (or 36) million pixels
+    url = f"/api/v1/lots/{lot.code}/image"
+    r = client.put(url, content=bomb, headers=admin_headers | {"Content-Type": "image/png"})
+    assert r.status_code == 422 and words in r.json()["detail"], r.text
+    assert client.get(url).headers["content-type"] == "image/svg+xml"  # still the default
+
+
+def test_html_behind_a_png_is_never_served(client, lot, admin_headers):
+    """A PNG-headed HTML page is refused; a real picture with HTML after it is kept as
+    the picture alone, served with nosniff."""
+    url = f"/api/v1/lots/{lot.code}/image"
+    html = b"<html><body><script>alert(document.cookie)</script></body></html>"
+    headers = admin_headers | {"Content-Type": "image/png"}
+    r = client.put(url, content=pngs.SIGNATURE + html, headers=headers)
+    assert r.status_code == 422 and "can be read" in r.json()["detail"]
+    assert client.put(url, content=PNG + html, headers=headers).status_code == 204
+    got = client.get(url)
+    assert b"<script" not in got.content and b"<html" not in got.content
+    assert _pixels(got.content) == ("PNG", (4, 3), bytes(sum(PIXELS, [])))
+    assert got.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(("kind", "fmt"), [("image/jpeg", "JPEG"), ("image/webp", "WEBP")])
+def test_a_phone_photo_is_kept_upright_small_and_without_its_metadata(
+    client, lot, admin_headers, kind, fmt
+):
+    photo = Image.new("RGB", (2000, 1000), (30, 140, 60))
+    exif = Image.Exif()
+    exif[0x010F] = "FarmPhone 9.2N 105.4E"  # Make: stands for what a phone writes
+    out = io.BytesIO()
+    photo.save(out, format=fmt, exif=exif.tobytes(), quality=90)
+    assert b"FarmPhone" in out.getvalue()
+    url = f"/api/v1/lots/{lot.code}/image"
+    r = client.put(url, content=out.getvalue(), headers=admin_headers | {"Content-Type": kind})
+    assert r.status_code == 204, r.text
+    got = client.get(url)
+    assert got.headers["content-type"] == kind and b"FarmPhone" not in got.content
+    kept = Image.open(io.BytesIO(got.content))
+    assert (kept.format, kept.size) == (fmt, (1600, 800))
+    red, green, blue = kept.convert("RGB").getpixel((800, 400))
+    assert abs(red - 30) <= 3 and abs(green - 140) <= 3 and abs(blue - 60) <= 3
 
 
 def test_lot_brand_and_shelf_life_through_the_api(client, factory, admin_headers):

@@ -159,7 +159,12 @@ _BIDI_CONTROLS = frozenset(map(chr, (*range(0x202A, 0x202F), *range(0x2066, 0x20
 _BLANK = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 
 
-def _no_control(value: str) -> str:
+def checked_text(value: str) -> str:
+    """``value`` in NFC; ``ValueError`` if it holds a control or bidirectional character.
+
+    >>> checked_text("Gia\\u0301 Rai")
+    'Giá Rai'
+    """
     # PostgreSQL refuses NUL in text while SQLite stores it: refuse control characters up
     # front so both backends give the same clear answer (tabs and line breaks are fine).
     if any((ord(c) < 32 and c not in "\t\n\r") or "\x7f" <= c <= "\x9f" for c in value):
@@ -194,7 +199,7 @@ def _visible(value: str) -> str:
     return value
 
 
-NoControl = AfterValidator(_no_control)
+NoControl = AfterValidator(checked_text)
 Visible = AfterValidator(_visible)
 # Text a person typed, trimmed; its length is the field's own max_length.
 Text = Annotated[str, StringConstraints(strip_whitespace=True), NoControl, Visible]

@@ -180,8 +180,8 @@ class AuthFirst:
             refused = await self._refusal(scope)
             if refused is not None:
                 status, detail = refused
-                challenge = [(b"www-authenticate", b"Bearer")] if status == 401 else []
-                await _answer(send, status, detail, challenge)
+                extra = {401: [(b"www-authenticate", b"Bearer")], 503: [(b"retry-after", b"5")]}
+                await _answer(send, status, detail, extra.get(status, []))
                 return
         await self.app(scope, receive, send)
 
@@ -205,5 +205,6 @@ class AuthFirst:
         except Forbidden as exc:
             return 403, str(exc)
         except SQLAlchemyError:
-            return None  # the route's own dependency answers with the usual 503
+            # As errors.py answers a database away: try again, and nothing of the body read.
+            return 503, "the database is unavailable; try again shortly"
         return None

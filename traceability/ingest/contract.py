@@ -33,6 +33,7 @@ from traceability.models import (
     NoControl,
     Unit,
     Visible,
+    checked_text,
 )
 
 #: Topic kinds of the contract, ``{prefix}/drones/{drone_id}/{kind}``.
@@ -67,11 +68,32 @@ def parse_topic(topic: str, *, prefix: str) -> Topic:
     if len(parts) != len(head) + 3 or parts[: len(head)] != head or parts[len(head)] != "drones":
         raise BadMessage(f"topic is outside the contract '{prefix}/drones/{{drone_id}}/{{kind}}'")
     drone, kind = parts[-2], parts[-1]
-    if not drone or len(drone) > DRONE_ID_MAX:
-        raise BadMessage(f"drone_id in the topic must be 1 to {DRONE_ID_MAX} characters")
+    problem = drone_id_problem(drone)
+    if problem:
+        raise BadMessage(problem.replace("drone_id", "drone_id in the topic", 1))
     if kind not in KINDS:
         raise BadMessage(f"unknown topic kind '{kind}': expected one of {', '.join(KINDS)}")
     return Topic(prefix=prefix, drone_id=drone, kind=kind)
+
+
+def drone_id_problem(drone: str) -> str | None:
+    """Why ``drone`` cannot name a drone (a topic's level, a log's ``drone_id``), or None.
+
+    The rule of every stored text (:data:`~traceability.models.NoControl`): a NUL would be
+    looked up on SQLite and refused by PostgreSQL, with the whole flight log around it.
+
+    >>> drone_id_problem("BL-DR-001") is None, drone_id_problem("BL\\x00")
+    (True, 'drone_id must not contain control characters (such as NUL)')
+    """
+    if not drone or len(drone) > DRONE_ID_MAX:
+        return f"drone_id must be 1 to {DRONE_ID_MAX} characters"
+    if drone.isascii() and drone.isprintable():
+        return None
+    try:
+        checked_text(drone)
+    except ValueError as exc:
+        return f"drone_id {exc}"
+    return None
 
 
 def check_size(payload: bytes, *, max_bytes: int) -> None:

@@ -24,6 +24,7 @@ from sqlmodel import Session
 from traceability.config import get_settings
 from traceability.errors import InvalidInput
 from traceability.ingest.batch import IngestBatch
+from traceability.ingest.contract import drone_id_problem
 from traceability.ingest.rejects import kept_text
 from traceability.ingest.sources import Device, Translation
 from traceability.ingest.store import BatchResult, store_batch
@@ -175,6 +176,8 @@ def log_batch(
             batch.reject(src, obj)
         elif not isinstance(rec_drone, str) or not rec_drone:
             batch.reject(src, "no drone: the record has no drone_id and none was given for the log")
+        elif problem := drone_id_problem(rec_drone):
+            batch.reject(src, problem)
         elif drones is not None and rec_drone not in drones:
             batch.reject(src, f"drone '{rec_drone}' is not one of your organisation's drones")
         elif kind == "mission":

@@ -9,8 +9,11 @@ and its VietGAP certificate.
 """
 
 import hashlib
+import io
+import warnings
 from pathlib import Path
 
+from PIL import Image, ImageOps
 from sqlmodel import Session, select
 
 from traceability.errors import Forbidden, InvalidInput
@@ -40,6 +43,12 @@ _MAGIC = {
 # Shown for a lot without a photo of its own: a small drawing shipped with the package.
 DEFAULT_IMAGE = Path(__file__).resolve().parent.parent / "api" / "static" / "product.svg"
 DEFAULT_IMAGE_TYPE = "image/svg+xml"
+#: The most pixels a photo may decode to: a 24 MP camera's, not a 15000 × 15000 PNG of a
+#: few hundred kilobytes that would take the server's memory (a decompression bomb).
+MAX_PIXELS = 24_000_000
+#: The kept copy's longest side: what a buyer's phone shows, and a copy within the size.
+KEPT_SIDE = 1600
+_PILLOW_FORMAT = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": "WEBP"}
 
 
 def _kind(data: bytes, media_type: str) -> str:
@@ -65,6 +74,44 @@ def _check_image(data: bytes, kind: str) -> None:
         raise InvalidInput(f"the file is not a {kind} picture")
 
 
+def _decoded(data: bytes, kind: str) -> Image.Image:
+    """The picture ``data`` holds, decoded whole; :class:`InvalidInput` naming the problem."""
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns (and beyond twice its limit refuses) on a huge picture: an error.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            picture = Image.open(io.BytesIO(data), formats=[_PILLOW_FORMAT[kind]])
+            width, height = picture.size
+            if width * height > MAX_PIXELS:
+                raise InvalidInput(
+                    f"the photo is {width} × {height} pixels; at most {MAX_PIXELS:,} are "
+                    "decoded (a phone's photo has fewer)"
+                )
+            picture.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidInput(f"the photo decodes to too many pixels: {exc}") from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidInput(f"the file is not a {kind} picture that can be read: {exc}") from exc
+    return picture
+
+
+def reencoded(data: bytes, kind: str) -> bytes:
+    """A fresh ``kind`` file of the picture in ``data``: upright, at most
+    :data:`KEPT_SIDE` pixels on its longest side, with none of the original's other bytes
+    (metadata such as the GPS position of a farm, anything appended after the picture)."""
+    picture = ImageOps.exif_transpose(_decoded(data, kind))
+    picture.thumbnail((KEPT_SIDE, KEPT_SIDE))
+    if kind == "image/jpeg" and picture.mode not in ("RGB", "L"):
+        picture = picture.convert("RGB")
+    elif picture.mode not in ("RGB", "RGBA", "L", "LA", "P"):
+        picture = picture.convert("RGBA")
+    out = io.BytesIO()
+    options = {"JPEG": {"quality": 85}, "WEBP": {"quality": 85}, "PNG": {"optimize": True}}
+    fmt = _PILLOW_FORMAT[kind]
+    picture.save(out, format=fmt, **options[fmt])
+    return out.getvalue()
+
+
 def _ensure_manages_lot(session: Session, user: User | None, lot: Lot) -> None:
     """Whoever may record lots on all of this lot's fields (its parents' fields, if milled)."""
     if user is not None and user.role is Role.office:
@@ -87,6 +134,14 @@ def set_image(
     _ensure_manages_lot(session, user, lot)
     kind = _kind(data, media_type)
     _check_image(data, kind)
+    # What is served is what was decoded and written again here, never the bytes sent: a
+    # file that only starts like a picture (an HTML page behind a PNG's first bytes) is
+    # either refused or reduced to its picture.
+    data = reencoded(data, kind)
+    if len(data) > LOT_IMAGE_MAX_BYTES:
+        raise InvalidInput(
+            f"the photo is {len(data)} bytes once re-encoded; at most {LOT_IMAGE_MAX_BYTES}"
+        )
     image = session.get(LotImage, lot.id) or LotImage(lot_id=lot.id, media_type="", data=b"")
     image.media_type = kind
     image.data = data
