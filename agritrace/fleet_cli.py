@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agritrace.database import DatabaseUrl
+from agritrace.database import DatabaseUrl, engine_for
 
 
 def select_database(url: str | None) -> None:
@@ -46,12 +46,14 @@ def ingest_log(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Ingest a flight log recorded without coverage, through the same pipeline."""
-    select_database(database_url)
+    from traceability.db import migrate
     from traceability.errors import AgritraceError
     from traceability.ingest.logs import ingest_log_file
 
+    engine = engine_for(database_url)
+    migrate(engine)
     try:
-        ingest_log_file(file, drone=drone, columns=columns)
+        ingest_log_file(file, drone=drone, columns=columns, engine=engine)
     except AgritraceError as exc:
         typer.secho(f"nothing ingested: {exc}", err=True, fg="red")
         raise typer.Exit(1) from exc

@@ -124,5 +124,5 @@ def translate(
     if columns is not None:
         from traceability.ingest.sources import columns as mapped
 
-        return mapped.read_csv(data, name=name, columns=columns)
+        return mapped.read_csv(data, name=name, columns=columns, drone=drone)
     return None
