@@ -38,7 +38,7 @@ def _lonlat(x: float, y: float) -> tuple[float, float]:
     return _TO_WGS84.transform(ORIGIN_E + FIELD_X0 + x, ORIGIN_N + y)
 
 
-class _Vehicle:
+class Vehicle:
     """What the vehicle says, on its clock ``t`` (seconds since boot)."""
 
     def __init__(self) -> None:
@@ -112,7 +112,7 @@ def flight(*, lost_fix_turn: int | None = 2) -> Iterator[Said]:
 
     In the turn after pass ``lost_fix_turn`` the GNSS reports a 2D fix only.
     """
-    v = _Vehicle()
+    v = Vehicle()
     yield v.hb(False, 0)
     yield Said(v.t, v.mav.heartbeat_encode(6, 8, 0, 0, 0))  # a ground station
     yield from v.params()

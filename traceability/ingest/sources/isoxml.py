@@ -476,10 +476,9 @@ def _rates(values: dict[int, int], speed: int | None, width_m: float | None) -> 
 def _condensed(values: dict[tuple[int, str], int]) -> list[int]:
     """Section states (0 off, 1 on, 2 error, 3 not available) from condensed work states."""
     states: list[int] = []
-    for ddi in DDI_CONDENSED:
-        for (d, _), v in values.items():
-            if d == ddi:
-                states.extend((v >> (2 * i)) & 0b11 for i in range(16))  # section 1 lowest
+    # Sections 1-16 first, then 17-32, ...; within a value section 1 in the lowest bits.
+    for _, v in sorted((d, v) for (d, _), v in values.items() if d in DDI_CONDENSED):
+        states.extend((v >> (2 * i)) & 0b11 for i in range(16))
     # Sections beyond the implement's own answer "not available" (3).
     return [s for s in states if s != 3]
 
