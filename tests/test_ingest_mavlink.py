@@ -89,3 +89,16 @@ def test_bytes_that_are_no_mavlink_log_are_rejects_not_a_crash(session, sprayer)
     reasons = sorted(r.reason for r in result.refused)
     assert reasons[0].startswith("data that is not MAVLink messages")
     assert "SERVOn_FUNCTION = 22" in reasons[1]
+
+
+def test_the_same_flight_as_a_dataflash_log_measures_alike(session, sprayer):
+    data = mavflight.dataflash(mavflight.flight())
+    result = ingest_log(session, data=data, name="00000042.BIN", drone="MAV-1")
+    stored = mavflight.FIXES_ARMED - mavflight.FIXES_2D
+    assert (result.stored, result.rejected) == (stored, mavflight.FIXES_2D)
+    (m,) = session.execute(select(Mission)).scalars().all()
+    # GPS week and milliseconds less the leap seconds: the same instants as the tlog's.
+    assert m.mission_id == "MAV-1-20260301T010100Z"
+    assert m.started_at == mavflight.BOOTED + timedelta(seconds=60 + mavflight.STEP_S)
+    assert (m.source, m.type, m.point_count) == ("mavlink", "spray", stored)
+    assert m.sprayed_area_ha == pytest.approx(mavflight.TRUTH_M2 / 10_000, rel=0.02)
