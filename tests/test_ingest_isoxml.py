@@ -333,3 +333,16 @@ def test_a_log_file_of_the_contract_still_reads_as_before(session, factory):
     result = ingest_log(session, data=data, name="m.jsonl", drone="D-1")
     assert result.stored == 1
     assert missions.get_mission(session, mission_id="M-1").source == "contract"
+
+
+def test_a_zip_that_unpacks_beyond_the_limit_is_refused_before_inflating(monkeypatch):
+    from traceability.errors import InvalidInput
+    from traceability.ingest.sources import isoxml
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("TASKDATA.XML", "<ISO11783_TaskData/>")
+        z.writestr("TLG00001.bin", b"\0" * 100_000)  # deflates to a few hundred bytes
+    monkeypatch.setattr(isoxml, "SET_MAX_BYTES", 50_000)
+    with pytest.raises(InvalidInput, match="unpacks to 100,020 bytes, more than the 50,000"):
+        isoxml.taskdata_files(buf.getvalue())

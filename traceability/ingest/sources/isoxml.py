@@ -52,6 +52,8 @@ _MASS_DDIS = frozenset((*range(0x06, 0x0B), *range(0x29, 0x2E)))
 _COUNT_DDIS = frozenset((*range(0x0B, 0x10), *range(0x2E, 0x33)))
 
 EPOCH_1980 = datetime(1980, 1, 1)
+#: The most a TaskData set may unpack to (a season's time logs of one machine are far less).
+SET_MAX_BYTES = 500_000_000
 #: Where no time of the task says how the controller's clock relates to UTC.
 DEFAULT_OFFSET = timedelta(hours=7)
 # Position attributes in annex D order, with their binary layout (little-endian).
@@ -116,16 +118,18 @@ def _zip_files(data: bytes, *, name: str) -> dict[str, bytes]:
     if not tops:
         raise InvalidInput(f"zip '{name}' holds no TASKDATA.XML")
     folder = tops[0][: -len("TASKDATA.XML")]
-    files = {}
-    for info in archive.infolist():
-        if info.is_dir() or not info.filename.startswith(folder):
-            continue
-        rest = info.filename[len(folder) :]
-        if "/" not in rest:
-            if info.file_size > 200_000_000:
-                raise InvalidInput(f"'{info.filename}' in '{name}' is too large")
-            files[rest.upper()] = archive.read(info)
-    return files
+    members = [
+        i
+        for i in archive.infolist()
+        if not i.is_dir() and i.filename.startswith(folder) and "/" not in i.filename[len(folder) :]
+    ]
+    # The sizes the archive declares, checked before anything is inflated (zip bombs).
+    total = sum(i.file_size for i in members)
+    if total > SET_MAX_BYTES:
+        raise InvalidInput(
+            f"zip '{name}' unpacks to {total:,} bytes, more than the {SET_MAX_BYTES:,} allowed"
+        )
+    return {i.filename[len(folder) :].upper(): archive.read(i) for i in members}
 
 
 def _parse_taskdata(files: Mapping[str, bytes]) -> Any:
