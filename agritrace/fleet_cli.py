@@ -80,6 +80,7 @@ def mavlink_bridge(
     import signal
 
     from drone_ingest.mavlink_bridge import MavlinkBridge
+    from drone_ingest.publisher import PublishError
     from traceability.config import get_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -98,6 +99,9 @@ def mavlink_bridge(
     signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
     try:
         counts = bridge.run()
+    except PublishError as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(1) from exc
     except KeyboardInterrupt:
         bridge.stop()
         counts = bridge.counts
