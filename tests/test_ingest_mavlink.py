@@ -102,3 +102,17 @@ def test_the_same_flight_as_a_dataflash_log_measures_alike(session, sprayer):
     assert m.started_at == mavflight.BOOTED + timedelta(seconds=60 + mavflight.STEP_S)
     assert (m.source, m.type, m.point_count) == ("mavlink", "spray", stored)
     assert m.sprayed_area_ha == pytest.approx(mavflight.TRUTH_M2 / 10_000, rel=0.02)
+
+
+def test_the_pumps_output_gives_each_fix_a_share_of_the_pumps_full_flow():
+    from traceability.ingest.sources.mavlink import read_log
+
+    records = read_log(
+        mavflight.tlog(mavflight.flight()), name="f.tlog", drone="MAV-1", pump_lpm=5.0
+    ).records
+    points = [o for _, o in records if isinstance(o, dict) and "seq" in o]
+    # The pump's PWM 1800 on a 1000-2000 output is 80 % of its full 5 L/min.
+    assert {p["flow_lpm"] for p in points if p["spraying"]} == {4.0}
+    assert {p["flow_lpm"] for p in points if not p["spraying"]} == {0.0}
+    on = sum(p["spraying"] for p in points)
+    assert on == mavflight.PASSES * int(mavflight.LENGTH_M)  # one fix a metre, edge to edge
