@@ -43,6 +43,10 @@ def ingest_log(
             "or a saved mapping's name (see README)"
         ),
     ] = None,
+    pump_lpm: Annotated[
+        float | None,
+        typer.Option(help="MAVLink: the sprayer pump's flow at full output, L/min"),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Ingest a flight log recorded without coverage, through the same pipeline."""
@@ -53,7 +57,7 @@ def ingest_log(
     engine = engine_for(database_url)
     migrate(engine)
     try:
-        ingest_log_file(file, drone=drone, columns=columns, engine=engine)
+        ingest_log_file(file, drone=drone, columns=columns, pump_lpm=pump_lpm, engine=engine)
     except AgritraceError as exc:
         typer.secho(f"nothing ingested: {exc}", err=True, fg="red")
         raise typer.Exit(1) from exc

@@ -116,3 +116,25 @@ def test_the_pumps_output_gives_each_fix_a_share_of_the_pumps_full_flow():
     assert {p["flow_lpm"] for p in points if not p["spraying"]} == {0.0}
     on = sum(p["spraying"] for p in points)
     assert on == mavflight.PASSES * int(mavflight.LENGTH_M)  # one fix a metre, edge to edge
+
+
+def test_ingest_log_reads_a_tlog_with_the_pumps_flow(tmp_path, db, session, sprayer):
+    from typer.testing import CliRunner
+
+    from agritrace.cli import app
+
+    path = tmp_path / "flight.tlog"
+    path.write_bytes(mavflight.tlog(mavflight.flight()))
+    url = db.url.render_as_string(hide_password=False)
+    res = CliRunner().invoke(
+        app,
+        ["ingest-log", str(path), "--drone", "MAV-1", "--pump-lpm", "5", "--database-url", url],
+    )
+    assert res.exit_code == 0, res.output
+    assert "flight.tlog (mavlink): 916 points stored" in res.output
+    assert f"not read ({mavflight.FIXES_2D}): GNSS fix type 2: not a 3D fix" in res.output
+    session.expire_all()
+    (m,) = session.execute(select(Mission)).scalars().all()
+    # 80 % of 5 L/min while the pump ran: passes of 100 m at 5 m/s, 8 of them.
+    minutes = mavflight.PASSES * mavflight.LENGTH_M / 5.0 / 60
+    assert m.applied_amount == pytest.approx(4.0 * minutes, rel=0.01)

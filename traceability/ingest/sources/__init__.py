@@ -105,7 +105,12 @@ def iso(ts: datetime) -> str:
 
 
 def translate(
-    data: bytes, *, name: str, drone: str | None = None, columns: str | None = None
+    data: bytes,
+    *,
+    name: str,
+    drone: str | None = None,
+    columns: str | None = None,
+    pump_lpm: float | None = None,
 ) -> Translation | None:
     """The records of a log in another fleet's format, or None for agritrace's own.
 
@@ -120,7 +125,7 @@ def translate(
     if lower.endswith((".tlog", ".bin")):
         from traceability.ingest.sources import mavlink
 
-        return mavlink.read_log(data, name=name, drone=drone)
+        return mavlink.read_log(data, name=name, drone=drone, pump_lpm=pump_lpm)
     if columns is not None:
         from traceability.ingest.sources import columns as mapped
 
