@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from agritrace.database import DatabaseUrl
+from agritrace.database import DatabaseUrl, engine_for
 
 
 def select_database(url: str | None) -> None:
@@ -43,15 +43,21 @@ def ingest_log(
             "or a saved mapping's name (see README)"
         ),
     ] = None,
+    pump_lpm: Annotated[
+        float | None,
+        typer.Option(help="MAVLink: the sprayer pump's flow at full output, L/min"),
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Ingest a flight log recorded without coverage, through the same pipeline."""
-    select_database(database_url)
+    from traceability.db import migrate
     from traceability.errors import AgritraceError
     from traceability.ingest.logs import ingest_log_file
 
+    engine = engine_for(database_url)
+    migrate(engine)
     try:
-        ingest_log_file(file, drone=drone, columns=columns)
+        ingest_log_file(file, drone=drone, columns=columns, pump_lpm=pump_lpm, engine=engine)
     except AgritraceError as exc:
         typer.secho(f"nothing ingested: {exc}", err=True, fg="red")
         raise typer.Exit(1) from exc
@@ -78,6 +84,7 @@ def mavlink_bridge(
     import signal
 
     from drone_ingest.mavlink_bridge import MavlinkBridge
+    from drone_ingest.publisher import PublishError
     from traceability.config import get_settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
@@ -96,6 +103,9 @@ def mavlink_bridge(
     signal.signal(signal.SIGTERM, lambda *_: bridge.stop())
     try:
         counts = bridge.run()
+    except PublishError as exc:
+        typer.secho(str(exc), err=True, fg="red")
+        raise typer.Exit(1) from exc
     except KeyboardInterrupt:
         bridge.stop()
         counts = bridge.counts

@@ -18,6 +18,7 @@ logged and counted.
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -108,7 +109,9 @@ class MavlinkBridge:
                 source_system=255,
                 source_component=190,
                 dialect="ardupilotmega",
-                autoreconnect=True,
+                # This bridge dials again itself: pymavlink's own re-dialling keeps
+                # waiting on the closed socket.
+                autoreconnect=False,
             )
         except OSError as exc:
             log.warning("cannot open %s: %s; trying again", self.connect, exc)
@@ -128,15 +131,20 @@ class MavlinkBridge:
                 # A ground station's heartbeat: autopilots stream to links that send one.
                 _quietly(link.mav.heartbeat_send, 6, 8, 0, 0, 0)
                 said = now
-            msg = link.recv_match(blocking=True, timeout=0.5)
+            try:
+                msg = link.recv_match(blocking=False)
+            except OSError as exc:  # a TCP link reset by its peer
+                log.warning("link %s lost (%s): dialling again", self.connect, exc)
+                return
             if msg is None:
-                if time.monotonic() - heard > LINK_TIMEOUT_S and not self.connect.startswith(
-                    "udpin"
-                ):
-                    log.warning(
-                        "link %s silent for %.0f s: dialling again", self.connect, LINK_TIMEOUT_S
-                    )
+                if _closed(link):
+                    log.warning("link %s closed by the vehicle: dialling again", self.connect)
                     return
+                silent = time.monotonic() - heard
+                if silent > LINK_TIMEOUT_S and not self.connect.startswith("udpin"):
+                    log.warning("link %s silent for %.0f s: dialling again", self.connect, silent)
+                    return
+                link.select(0.2)
                 continue
             heard = time.monotonic()
             if msg.get_type() == "BAD_DATA":
@@ -163,6 +171,19 @@ class MavlinkBridge:
             else:
                 self.publisher.publish("telemetry", payload)
                 self.counts.points += 1
+
+
+def _closed(link: Any) -> bool:
+    """Whether a stream link's peer has closed it (a datagram or serial link never is)."""
+    port = getattr(link, "port", None)
+    if not isinstance(port, socket.socket) or port.type != socket.SOCK_STREAM:
+        return False
+    try:
+        return port.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 def _quietly(send, *args) -> None:

@@ -38,7 +38,7 @@ def _lonlat(x: float, y: float) -> tuple[float, float]:
     return _TO_WGS84.transform(ORIGIN_E + FIELD_X0 + x, ORIGIN_N + y)
 
 
-class _Vehicle:
+class Vehicle:
     """What the vehicle says, on its clock ``t`` (seconds since boot)."""
 
     def __init__(self) -> None:
@@ -112,7 +112,7 @@ def flight(*, lost_fix_turn: int | None = 2) -> Iterator[Said]:
 
     In the turn after pass ``lost_fix_turn`` the GNSS reports a 2D fix only.
     """
-    v = _Vehicle()
+    v = Vehicle()
     yield v.hb(False, 0)
     yield Said(v.t, v.mav.heartbeat_encode(6, 8, 0, 0, 0))  # a ground station
     yield from v.params()
@@ -145,4 +145,73 @@ def tlog(messages: Iterator[Said]) -> bytes:
     for said in messages:
         heard = BOOTED.timestamp() + said.t + 0.3
         out += struct.pack(">Q", round(heard * 1e6)) + said.msg.pack(mav)
+    return bytes(out)
+
+
+# ---------------------------------------------------------------- the same flight as a
+# dataflash log (ArduPilot's on-board .bin), written here after its documented layout:
+# each message is 0xA3 0x95, its type, then its fields packed little-endian as its FMT
+# message says (pymavlink's DFReader reads it back).
+
+_DF_FORMATS = {
+    # name: (type, format, columns)
+    "PARM": (64, "QNf", "TimeUS,Name,Value"),
+    "GPS": (65, "QBBIHLLff", "TimeUS,I,Status,GMS,GWk,Lat,Lng,Spd,GCrs"),
+    "RCOU": (66, "Q" + "H" * 14, "TimeUS," + ",".join(f"C{i}" for i in range(1, 15))),
+    "EV": (67, "QB", "TimeUS,Id"),
+    "MODE": (68, "QBB", "TimeUS,Mode,ModeNum"),
+}
+_DF_STRUCT = {
+    "Q": "Q",
+    "B": "B",
+    "I": "I",
+    "H": "H",
+    "L": "i",
+    "f": "f",
+    "N": "16s",
+    "n": "4s",
+    "Z": "64s",
+}
+GPS_EPOCH_UNIX = 315_964_800
+LEAP_S = 18  # GPS time runs 18 s ahead of UTC since 2017
+
+
+def _df(kind: int, fmt: str, *values) -> bytes:
+    return bytes((0xA3, 0x95, kind)) + struct.pack(
+        "<" + "".join(_DF_STRUCT[c] for c in fmt), *values
+    )
+
+
+def _fmt(kind: int, name: str, fmt: str, columns: str) -> bytes:
+    length = 3 + struct.calcsize("<" + "".join(_DF_STRUCT[c] for c in fmt))
+    return _df(128, "BBnNZ", kind, length, name.encode(), fmt.encode(), columns.encode())
+
+
+def dataflash(messages: Iterator[Said]) -> bytes:
+    """The flight's messages as an ArduPilot dataflash log."""
+    out = bytearray(_fmt(128, "FMT", "BBnNZ", "Type,Length,Name,Format,Columns"))
+    for name, (kind, fmt, cols) in _DF_FORMATS.items():
+        out += _fmt(kind, name, fmt, cols)
+    armed, mode, fix = False, None, 3
+    for said in messages:
+        msg, us = said.msg, round(said.t * 1e6)
+        kind = msg.get_type()
+        if kind == "PARAM_VALUE":
+            out += _df(64, "QNf", us, msg.param_id.encode(), msg.param_value)
+        elif kind == "SERVO_OUTPUT_RAW":
+            pwm = [getattr(msg, f"servo{i}_raw") for i in range(1, 15)]
+            out += _df(66, "Q" + "H" * 14, us, *pwm)
+        elif kind == "HEARTBEAT" and msg.type != 6:
+            if bool(msg.base_mode & 128) != armed:
+                armed = not armed
+                out += _df(67, "QB", us, 10 if armed else 11)
+            if msg.custom_mode != mode:
+                mode = msg.custom_mode
+                out += _df(68, "QBB", us, mode, mode)
+        elif kind == "GPS_RAW_INT":
+            fix = msg.fix_type
+        elif kind == "GLOBAL_POSITION_INT":
+            gps = BOOTED.timestamp() + said.t - GPS_EPOCH_UNIX + LEAP_S
+            week, ms = divmod(round(gps * 1000), 604_800_000)
+            out += _df(65, "QBBIHLLff", us, 0, fix, ms, week, msg.lat, msg.lon, 5.0, 90.0)
     return bytes(out)

@@ -134,9 +134,11 @@ TASKDATA = """<?xml version="1.0" encoding="UTF-8"?>
     <DAN A="A00E84000DF0E439" C="DVC-1"/>
   </TSK>
   <DVC A="DVC-1" B="Boom 12m" D="A00E84000DF0E439" F="31" G="FF000000006564">
+    <DPT A="10" B="0043" C="4000" D="Section 1 width"/>
+    <DPT A="11" B="0043" C="8000" D="Section 2 width"/>
     <DET A="DET-1" B="1" C="1" E="0" F="0"/>
-    <DET A="DET-2" B="2" C="4" E="1" F="1"/>
-    <DET A="DET-3" B="3" C="4" E="2" F="1"/>
+    <DET A="DET-2" B="2" C="4" E="1" F="1"><DOR A="10"/></DET>
+    <DET A="DET-3" B="3" C="4" E="2" F="1"><DOR A="11"/></DET>
   </DVC>
 </ISO11783_TaskData>
 """
@@ -165,8 +167,9 @@ def _annex_d(t: datetime, lat: float, lon: float, values: dict[int, int]) -> byt
 def _sprayer_set(folder: Path, rows: list[dict], *, sections: bool) -> Path:
     """A TaskData set over a real track: on in alternate minutes, 12 m wide, 2 L/min.
 
-    With ``sections`` the work state is the condensed state of two 6 m sections (both
-    on, or only the first), else the actual work state (DDI 141).
+    With ``sections`` the work state is the condensed state of two sections the device
+    describes as 4 m and 8 m wide (both on, or only the first), else the actual work
+    state (DDI 141).
     """
     folder.mkdir()
     t0 = datetime.fromisoformat(rows[0]["time_local"])
@@ -236,7 +239,7 @@ def test_a_sprayers_time_log_measures_like_its_buffered_track(tmp_path, db, sess
         on = (i // 60) % 2 == 0
         if not on:
             return 0.0
-        return 12.0 if not sections or i % 240 < 120 else 6.0
+        return 12.0 if not sections or i % 240 < 120 else 4.0
 
     expected = _worked_area_m2(rows, width)
     assert expected > 20_000  # a real working track, not a parked machine
@@ -333,3 +336,16 @@ def test_a_log_file_of_the_contract_still_reads_as_before(session, factory):
     result = ingest_log(session, data=data, name="m.jsonl", drone="D-1")
     assert result.stored == 1
     assert missions.get_mission(session, mission_id="M-1").source == "contract"
+
+
+def test_a_zip_that_unpacks_beyond_the_limit_is_refused_before_inflating(monkeypatch):
+    from traceability.errors import InvalidInput
+    from traceability.ingest.sources import isoxml
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("TASKDATA.XML", "<ISO11783_TaskData/>")
+        z.writestr("TLG00001.bin", b"\0" * 100_000)  # deflates to a few hundred bytes
+    monkeypatch.setattr(isoxml, "SET_MAX_BYTES", 50_000)
+    with pytest.raises(InvalidInput, match="unpacks to 100,020 bytes, more than the 50,000"):
+        isoxml.taskdata_files(buf.getvalue())

@@ -89,3 +89,52 @@ def test_bytes_that_are_no_mavlink_log_are_rejects_not_a_crash(session, sprayer)
     reasons = sorted(r.reason for r in result.refused)
     assert reasons[0].startswith("data that is not MAVLink messages")
     assert "SERVOn_FUNCTION = 22" in reasons[1]
+
+
+def test_the_same_flight_as_a_dataflash_log_measures_alike(session, sprayer):
+    data = mavflight.dataflash(mavflight.flight())
+    result = ingest_log(session, data=data, name="00000042.BIN", drone="MAV-1")
+    stored = mavflight.FIXES_ARMED - mavflight.FIXES_2D
+    assert (result.stored, result.rejected) == (stored, mavflight.FIXES_2D)
+    (m,) = session.execute(select(Mission)).scalars().all()
+    # GPS week and milliseconds less the leap seconds: the same instants as the tlog's.
+    assert m.mission_id == "MAV-1-20260301T010100Z"
+    assert m.started_at == mavflight.BOOTED + timedelta(seconds=60 + mavflight.STEP_S)
+    assert (m.source, m.type, m.point_count) == ("mavlink", "spray", stored)
+    assert m.sprayed_area_ha == pytest.approx(mavflight.TRUTH_M2 / 10_000, rel=0.02)
+
+
+def test_the_pumps_output_gives_each_fix_a_share_of_the_pumps_full_flow():
+    from traceability.ingest.sources.mavlink import read_log
+
+    records = read_log(
+        mavflight.tlog(mavflight.flight()), name="f.tlog", drone="MAV-1", pump_lpm=5.0
+    ).records
+    points = [o for _, o in records if isinstance(o, dict) and "seq" in o]
+    # The pump's PWM 1800 on a 1000-2000 output is 80 % of its full 5 L/min.
+    assert {p["flow_lpm"] for p in points if p["spraying"]} == {4.0}
+    assert {p["flow_lpm"] for p in points if not p["spraying"]} == {0.0}
+    on = sum(p["spraying"] for p in points)
+    assert on == mavflight.PASSES * int(mavflight.LENGTH_M)  # one fix a metre, edge to edge
+
+
+def test_ingest_log_reads_a_tlog_with_the_pumps_flow(tmp_path, db, session, sprayer):
+    from typer.testing import CliRunner
+
+    from agritrace.cli import app
+
+    path = tmp_path / "flight.tlog"
+    path.write_bytes(mavflight.tlog(mavflight.flight()))
+    url = db.url.render_as_string(hide_password=False)
+    res = CliRunner().invoke(
+        app,
+        ["ingest-log", str(path), "--drone", "MAV-1", "--pump-lpm", "5", "--database-url", url],
+    )
+    assert res.exit_code == 0, res.output
+    assert "flight.tlog (mavlink): 916 points stored" in res.output
+    assert f"not read ({mavflight.FIXES_2D}): GNSS fix type 2: not a 3D fix" in res.output
+    session.expire_all()
+    (m,) = session.execute(select(Mission)).scalars().all()
+    # 80 % of 5 L/min while the pump ran: passes of 100 m at 5 m/s, 8 of them.
+    minutes = mavflight.PASSES * mavflight.LENGTH_M / 5.0 / 60
+    assert m.applied_amount == pytest.approx(4.0 * minutes, rel=0.01)

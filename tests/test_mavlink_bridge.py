@@ -106,3 +106,60 @@ def test_a_live_stream_is_stored_once_across_a_dropped_link_and_a_replay(
     assert m.mission_id == "MAV-1-20260301T010100Z"  # the same mission across the drop
     assert m.sprayed_area_ha == pytest.approx(mavflight.TRUTH_M2 / 10_000, rel=0.02)
     assert ing.stats.duplicates >= expected  # the replay reached the ingester, as repeats
+
+
+def test_a_dialled_tcp_link_that_drops_is_dialled_again(broker, db, prefix, factory, monkeypatch):
+    import socket
+
+    from pymavlink.dialects.v20 import ardupilotmega as mav2
+
+    from drone_ingest import mavlink_bridge
+
+    monkeypatch.setattr(mavlink_bridge, "LINK_TIMEOUT_S", 1.0)
+    factory.drone(code="MAV-1", swath_m=mavflight.SWATH_M)
+    said = list(mavflight.flight())
+    half = len(said) // 2
+    expected = mavflight.FIXES_ARMED - mavflight.FIXES_2D
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    accepted = []
+
+    def vehicle() -> None:
+        # The vehicle's end: a TCP server (as ArduPilot SITL or a telemetry radio's Wi-Fi
+        # bridge), which drops the first connection in mid-flight.
+        mav = mav2.MAVLink(None, srcSystem=1, srcComponent=1)
+        for n, part in enumerate((said[:half], said[half - 300 :])):
+            conn, _ = server.accept()
+            accepted.append(conn)
+            for i, s in enumerate(part):
+                conn.sendall(s.msg.pack(mav))
+                if i % 20 == 19:
+                    time.sleep(0.004)
+            if n == 0:
+                conn.close()
+
+    ing = ingester(broker.url, db, prefix, share_group=broker.share_group)
+    feeder = threading.Thread(target=vehicle, daemon=True)
+    feeder.start()
+    bridge = MavlinkBridge(
+        connect=f"tcp:127.0.0.1:{port}", drone="MAV-1", mqtt_url=broker.url, prefix=prefix
+    )
+    thread = threading.Thread(target=bridge.run, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: count_points(db) == (expected, expected), what=f"{expected} points")
+        time.sleep(0.5)
+        assert count_points(db) == (expected, expected)
+        assert count_rejects(db) == 0
+        assert len(accepted) == 2  # the bridge dialled again
+    finally:
+        bridge.stop()
+        thread.join(10)
+        ing.stop()
+        forget_session(broker.url, ing.client_id)
+        for conn in accepted:
+            conn.close()
+        server.close()
+    with Session(db) as s:
+        (m,) = s.execute(select(Mission)).scalars().all()
+    assert m.point_count == expected and m.status == "complete"

@@ -218,3 +218,18 @@ def test_the_cookie_opens_pages_and_maps_but_not_the_json_api(client, world, fac
     assert client.get("/api/v1/maps/communes.svg").status_code == 403  # office's
     client.cookies.clear()
     assert client.get("/api/v1/missions/M1/map.svg").status_code == 401
+
+
+def test_operator_day_says_where_each_mission_came_from(client, session, world, factory):
+    from traceability.models import Mission, MissionSource
+
+    m2 = session.execute(select(Mission).where(Mission.mission_id == "M2")).scalar_one()
+    m2.source = MissionSource.mavlink
+    session.commit()
+    own = factory.token("operator", organisation=world)
+    html = client.get("/operator/", headers=own, params={"day": "2026-03-01"}).text
+    m1 = html[html.index('id="mission-M1"') : html.index('id="mission-M2"')]
+    assert "Nguồn dữ liệu" in m1 and "MQTT / nhật ký agritrace" in m1
+    assert "MAVLink (ArduPilot, PX4)" in html[html.index('id="mission-M2"') :]
+    en = client.get("/operator/", headers=own, params={"day": "2026-03-01", "lang": "en"}).text
+    assert "Record from" in en and "MQTT / agritrace log" in en

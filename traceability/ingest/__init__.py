@@ -9,7 +9,9 @@ Shared by the MQTT ingester (``drone_ingest``), ``POST /api/v1/ingest/logs`` and
 - :mod:`~traceability.ingest.store` — a batch written: missions, events, statuses, rejects;
 - :mod:`~traceability.ingest.points` — the point rows, through the driver, each point once;
 - :mod:`~traceability.ingest.rejects` — what could not be accepted, kept with its reason;
-- :mod:`~traceability.ingest.logs` — flight logs recorded out of coverage, through the same.
+- :mod:`~traceability.ingest.logs` — flight logs recorded out of coverage, through the same;
+- :mod:`~traceability.ingest.sources` — other fleets' records (MAVLink, ISO 11783-10
+  TaskData, a vendor's CSV) translated into the contract, one adapter per source.
 
 Nothing here knows about MQTT clients: the transport lives in ``drone_ingest``.
 """

@@ -188,13 +188,21 @@ def log_batch(
 
 
 def read_log(
-    data: bytes, *, name: str = "log", drone: str | None = None, columns: str | None = None
+    data: bytes,
+    *,
+    name: str = "log",
+    drone: str | None = None,
+    columns: str | None = None,
+    pump_lpm: float | None = None,
 ) -> Translation:
     """A log's records in the contract: agritrace's own CSV or JSON lines as they are, a
-    MAVLink log, a TaskData zip or a mapped vendor CSV through its adapter."""
+    MAVLink log, a TaskData zip or a mapped vendor CSV through its adapter.
+
+    ``pump_lpm``: a MAVLink sprayer's pump flow at full output (each fix's flow).
+    """
     from traceability.ingest.sources import choose
 
-    translated = choose.translate(data, name=name, drone=drone, columns=columns)
+    translated = choose.translate(data, name=name, drone=drone, columns=columns, pump_lpm=pump_lpm)
     if translated is not None:
         return translated
     return Translation(origin=MissionSource.contract, records=list(parse_log(data, name=name)))
@@ -265,6 +273,7 @@ def ingest_log_file(
     *,
     drone: str | None = None,
     columns: str | None = None,
+    pump_lpm: float | None = None,
     engine=None,
 ) -> BatchResult:
     """What ``agritrace ingest-log FILE`` runs: read, store, measure, print a summary.
@@ -281,7 +290,9 @@ def ingest_log_file(
     if path.is_dir() or path.name.upper() == "TASKDATA.XML":
         translation = isoxml.read_taskdata(isoxml.taskdata_files(path), drone=drone)
     else:
-        translation = read_log(path.read_bytes(), name=path.name, drone=drone, columns=columns)
+        translation = read_log(
+            path.read_bytes(), name=path.name, drone=drone, columns=columns, pump_lpm=pump_lpm
+        )
     with Session(engine) as session:
         result = ingest_translation(session, translation=translation, drone=drone)
     print(

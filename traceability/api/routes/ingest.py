@@ -37,9 +37,23 @@ def list_rejects(
 def upload_log(
     session: SessionDep,
     user: OperatorUser,
-    file: Annotated[UploadFile, File(description="CSV or JSON-lines flight log")],
+    file: Annotated[
+        UploadFile,
+        File(
+            description="a flight log: CSV or JSON lines of the contract, a MAVLink .tlog or "
+            ".bin, an ISO 11783-10 TaskData zip, or a vendor's CSV read with columns"
+        ),
+    ],
     drone: Annotated[
         str | None, Form(description="drone code, when the log does not name it")
+    ] = None,
+    columns: Annotated[
+        str | None,
+        Form(
+            max_length=2000,
+            description="a vendor CSV's column mapping (lat=…,lon=…,time=…,spraying=…,"
+            "flow=…) or a saved mapping's name",
+        ),
     ] = None,
 ):
     """Feed a flight log recorded out of coverage through the ingest pipeline (admin, operator).
@@ -54,4 +68,6 @@ def upload_log(
     if not data:
         raise InvalidInput("the uploaded log is empty")
     name = file.filename or "upload"
-    return logs.ingest_log(session, data=data, name=name, drone=drone, drones=own).public()
+    return logs.ingest_log(
+        session, data=data, name=name, drone=drone, drones=own, columns=columns
+    ).public()

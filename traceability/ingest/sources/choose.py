@@ -8,7 +8,12 @@ from traceability.ingest.sources import Translation
 
 
 def translate(
-    data: bytes, *, name: str, drone: str | None = None, columns: str | None = None
+    data: bytes,
+    *,
+    name: str,
+    drone: str | None = None,
+    columns: str | None = None,
+    pump_lpm: float | None = None,
 ) -> Translation | None:
     """The records of a log in another fleet's format, or None for agritrace's own.
 
@@ -25,9 +30,9 @@ def translate(
     if lower.endswith((".tlog", ".bin")):
         from traceability.ingest.sources import mavlink
 
-        return mavlink.read_log(data, name=name, drone=drone)
+        return mavlink.read_log(data, name=name, drone=drone, pump_lpm=pump_lpm)
     if columns is not None:
         from traceability.ingest.sources import columns as mapped
 
-        return mapped.read_csv(data, name=name, columns=columns)
+        return mapped.read_csv(data, name=name, columns=columns, drone=drone)
     return None

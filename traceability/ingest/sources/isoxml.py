@@ -13,7 +13,7 @@ Each time log becomes a mission of the task's device:
   the one that lines the log up with the task's own UTC times, else Vietnam's);
 - working from the actual work state (DDI 141), else from the condensed section states
   (DDI 161-176: any section on), its width the actual working width (DDI 67) times the
-  share of sections on;
+  share of it the sections on make (each section by the width the device describes);
 - a rate from the actual volume or mass per time (DDI 37, 42), else per area (DDI 2, 7)
   times speed (DDI 397) and width; the product from the task's product allocation or
   treatment zone, and the mission type from what kind of rate the device logs.
@@ -52,6 +52,8 @@ _MASS_DDIS = frozenset((*range(0x06, 0x0B), *range(0x29, 0x2E)))
 _COUNT_DDIS = frozenset((*range(0x0B, 0x10), *range(0x2E, 0x33)))
 
 EPOCH_1980 = datetime(1980, 1, 1)
+#: The most a TaskData set may unpack to (a season's time logs of one machine are far less).
+SET_MAX_BYTES = 500_000_000
 #: Where no time of the task says how the controller's clock relates to UTC.
 DEFAULT_OFFSET = timedelta(hours=7)
 # Position attributes in annex D order, with their binary layout (little-endian).
@@ -116,16 +118,18 @@ def _zip_files(data: bytes, *, name: str) -> dict[str, bytes]:
     if not tops:
         raise InvalidInput(f"zip '{name}' holds no TASKDATA.XML")
     folder = tops[0][: -len("TASKDATA.XML")]
-    files = {}
-    for info in archive.infolist():
-        if info.is_dir() or not info.filename.startswith(folder):
-            continue
-        rest = info.filename[len(folder) :]
-        if "/" not in rest:
-            if info.file_size > 200_000_000:
-                raise InvalidInput(f"'{info.filename}' in '{name}' is too large")
-            files[rest.upper()] = archive.read(info)
-    return files
+    members = [
+        i
+        for i in archive.infolist()
+        if not i.is_dir() and i.filename.startswith(folder) and "/" not in i.filename[len(folder) :]
+    ]
+    # The sizes the archive declares, checked before anything is inflated (zip bombs).
+    total = sum(i.file_size for i in members)
+    if total > SET_MAX_BYTES:
+        raise InvalidInput(
+            f"zip '{name}' unpacks to {total:,} bytes, more than the {SET_MAX_BYTES:,} allowed"
+        )
+    return {i.filename[len(folder) :].upper(): archive.read(i) for i in members}
 
 
 def _parse_taskdata(files: Mapping[str, bytes]) -> Any:
@@ -283,6 +287,7 @@ def read_taskdata(
                 offset=_clock_offset(task, files[f"{name}.BIN"], header, default_offset),
                 kind=kind,
                 product=product,
+                widths=_section_widths(device),
             )
     return out
 
@@ -373,6 +378,7 @@ def _time_log_records(
     offset: timedelta,
     kind: MissionType | None,
     product: str | None,
+    widths: tuple[float, ...] | None,
 ) -> None:
     """Append one time log's mission: its start (when its type is known), fixes and end."""
     tz = timezone(offset)
@@ -390,7 +396,7 @@ def _time_log_records(
         if last_ts is not None and ts < last_ts:
             out.unread(here, f"record time {ts.isoformat()} is before the one before it")
             continue
-        point = _point(rec, ts)
+        point = _point(rec, ts, widths)
         if last_ts is not None and fix_seq(ts) == points[-1]["seq"]:
             # Two records at one millisecond: one fix, in its latest state.
             points[-1] = point | {"mission_id": points[-1]["mission_id"], "drone_id": drone}
@@ -423,9 +429,9 @@ def _time_log_records(
     )
 
 
-def _point(rec: Record, ts: datetime) -> dict[str, Any]:
+def _point(rec: Record, ts: datetime, widths: tuple[float, ...] | None) -> dict[str, Any]:
     values = {ddi: v for (ddi, _), v in rec.values.items()}
-    working, share = _working(rec.values)
+    working, share = _working(rec.values, widths)
     point: dict[str, Any] = {
         "seq": fix_seq(ts),
         "ts": iso(ts),
@@ -444,15 +450,20 @@ def _point(rec: Record, ts: datetime) -> dict[str, Any]:
     return point
 
 
-def _working(values: dict[tuple[int, str], int]) -> tuple[bool, float]:
+def _working(
+    values: dict[tuple[int, str], int], widths: tuple[float, ...] | None
+) -> tuple[bool, float]:
     """Whether the machine works, and the share of its width that does: the actual work
-    state (DDI 141) where it is logged, else the condensed section states."""
+    state (DDI 141) where it is logged, else the condensed section states, each section
+    counted by its width where the device describes every one (else alike)."""
     states = [v for (ddi, _), v in values.items() if ddi == DDI_WORK_STATE]
     if states:
         return any(s == 1 for s in states), 1.0
     condensed = _condensed(values)
-    on = sum(1 for s in condensed if s == 1)
-    known = sum(1 for s in condensed if s in (0, 1))
+    if widths is None or any(i >= len(widths) for i, _ in condensed):
+        widths = (1.0,) * (max((i for i, _ in condensed), default=-1) + 1)
+    on = sum(widths[i] for i, s in condensed if s == 1)
+    known = sum(widths[i] for i, s in condensed if s in (0, 1))
     return on > 0, (on / known if known else 1.0)
 
 
@@ -473,15 +484,48 @@ def _rates(values: dict[int, int], speed: int | None, width_m: float | None) -> 
     return {k: v for k, v in rates.items() if v <= 1000}
 
 
-def _condensed(values: dict[tuple[int, str], int]) -> list[int]:
-    """Section states (0 off, 1 on, 2 error, 3 not available) from condensed work states."""
-    states: list[int] = []
-    for ddi in DDI_CONDENSED:
-        for (d, _), v in values.items():
-            if d == ddi:
-                states.extend((v >> (2 * i)) & 0b11 for i in range(16))  # section 1 lowest
-    # Sections beyond the implement's own answer "not available" (3).
-    return [s for s in states if s != 3]
+def _condensed(values: dict[tuple[int, str], int]) -> list[tuple[int, int]]:
+    """``(section index, state)`` (0 off, 1 on, 2 error) from condensed work states."""
+    states: list[tuple[int, int]] = []
+    for ddi, v in values_of(values, DDI_CONDENSED):
+        base = 16 * (ddi - DDI_CONDENSED.start)  # DDI 161: sections 1-16, 162: 17-32, ...
+        # Section 1 in the lowest two bits; sections beyond the implement's answer 3.
+        states.extend(
+            (base + i, (v >> (2 * i)) & 0b11) for i in range(16) if (v >> (2 * i)) & 0b11 != 3
+        )
+    return states
+
+
+def values_of(values: dict[tuple[int, str], int], ddis: range) -> list[tuple[int, int]]:
+    """``(DDI, value)`` of the logged values whose DDI is in ``ddis``, in DDI order."""
+    return sorted((d, v) for (d, _), v in values.items() if d in ddis)
+
+
+def _section_widths(device: Any) -> tuple[float, ...] | None:
+    """The widths (m) of the device's sections in section order, when it gives each one
+    (a section element's actual or maximum working width property, DDI 67 or 70)."""
+    if device is None:
+        return None
+    props = {p.object_id: p for p in device.properties}
+    sections = sorted(
+        (e for e in device.elements if getattr(e.type, "value", None) == "4"),
+        key=lambda e: e.number or 0,
+    )
+    widths = []
+    for element in sections:
+        width = next(
+            (
+                props[r.device_object_id].value
+                for r in element.device_object_references
+                if r.device_object_id in props
+                and int.from_bytes(bytes(props[r.device_object_id].ddi), "big") in (0x43, 0x46)
+            ),
+            None,
+        )
+        if not width or width <= 0:
+            return None
+        widths.append(width / 1000)
+    return tuple(widths) or None
 
 
 # ---------------------------------------------------------------- partfields, as fields

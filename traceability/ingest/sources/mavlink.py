@@ -12,7 +12,8 @@ What a MAVLink vehicle says, and what it becomes:
   ``SERVOn_FUNCTION`` parameter (``PARAM_VALUE``) is 22, ArduPilot's sprayer pump, on
   when its PWM is above the channel's ``SERVOn_MIN``; with the pump's full flow known
   (``pump_lpm``), the flow is that share of it. ``SPRAY_PUMP_RATE``, ``SPRAY_PUMP_MIN``
-  and ``SPRAY_SPEED_MIN`` shape that output on the vehicle and are kept in the report;
+  and ``SPRAY_SPEED_MIN`` shape that output on the vehicle (ArduPilot's sprayer sets the
+  pump's PWM from them and the ground speed), so the output already says what they did;
 - a mission from arming to disarming (``HEARTBEAT``'s armed flag), or, for a vehicle that
   never reports arming, from entering AUTO to leaving it.
 
