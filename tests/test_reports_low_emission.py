@@ -196,3 +196,18 @@ def test_straw_amount_is_checked(client, admin_headers, scene):
             "straw_handling": "removed", "straw_t_per_ha": 45}  # fmt: skip
     r = client.post("/api/v1/diary", headers=admin_headers, json=body)
     assert r.status_code == 422 and "straw_t_per_ha" in r.text
+
+
+def test_the_printable_pack_page(client, admin_headers, factory, scene):
+    vi = client.get("/mrv/", params={"field": "A"}, headers=admin_headers)
+    assert vi.status_code == 200 and '<html lang="vi">' in vi.text
+    assert "Ướt khô xen kẽ (rút nhiều lần)" in vi.text and "193.1" in vi.text  # CH4 kg/ha
+    assert "158.0" in vi.text and "4.42" in vi.text  # reduction, t CO2e/ha
+    straw = [d for d in client.get("/api/v1/diary", headers=admin_headers,
+             params={"field_code": "A", "activity": "straw"}).json()["data"]]  # fmt: skip
+    assert any(d["hash"] in vi.text for d in straw)  # the hash an auditor checks
+    en = client.get("/mrv/", params={"field": "B", "lang": "en"}, headers=admin_headers)
+    assert "not yet published" in en.text and "AWD (multiple drainage)" in en.text
+    office = client.get("/mrv/", headers=factory.token("office"))
+    assert office.status_code == 200 and "96P10" in office.text and "96P11" in office.text
+    assert client.get("/mrv/", headers=factory.token("operator")).status_code == 403
