@@ -126,6 +126,15 @@ _STRINGS: dict[str, tuple[str, str]] = {
     "print": ("In", "Print"),
     "by_hand": ("thủ công", "by hand"),
     "by_drone": ("bằng máy bay", "by drone"),
+    "pre_non_flooded_lt_180d": ("Không ngập dưới 180 ngày", "Non-flooded under 180 days"),
+    "pre_non_flooded_gt_180d": ("Không ngập trên 180 ngày", "Non-flooded over 180 days"),
+    "pre_non_flooded_gt_365d": ("Không ngập trên 365 ngày", "Non-flooded over 365 days"),
+    "pre_flooded_gt_30d": ("Ngập trên 30 ngày", "Flooded over 30 days"),
+    "straw_removed": ("Đưa ra khỏi ruộng", "Removed"),
+    "straw_incorporated": ("Vùi vào đất", "Worked into the soil"),
+    "straw_composted": ("Ủ phân / trồng nấm", "Composted / mushrooms"),
+    "straw_burnt": ("Đốt", "Burnt"),
+    "days_before": ("ngày trước gieo", "days before sowing"),
 }
 
 
