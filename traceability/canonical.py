@@ -40,6 +40,10 @@ ENTRY_V2_KEYS = (
     "chained",
 )
 
+#: Keys added to v2 after entries were first hashed with it: present only when set, so
+#: every entry written before them keeps its hash (a straw entry's amount, t/ha).
+ENTRY_V2_OPTIONAL_KEYS = ("straw_t_per_ha",)
+
 
 def jcs(value: Any) -> bytes:
     """RFC 8785 canonical JSON bytes of ``value``.
@@ -99,8 +103,21 @@ def entry_v2(
     client_id: str | None = None,
     author_role: str | None = None,
     chained: dict | None = None,
+    straw_t_per_ha: float | None = None,
 ) -> dict[str, Any]:
-    """The canonical object of a v2 diary entry (hash it with :func:`entry_hash_v2`)."""
+    """The canonical object of a v2 diary entry (hash it with :func:`entry_hash_v2`).
+
+    The keys of :data:`ENTRY_V2_OPTIONAL_KEYS` appear only when set.
+
+    >>> from datetime import UTC
+    >>> at = datetime(2026, 3, 1, tzinfo=UTC)
+    >>> common = dict(field_code="F", chain_seq=1, prev_hash="0" * 64, occurred_at=at,
+    ...               recorded_at=at, activity="straw")
+    >>> "straw_t_per_ha" in entry_v2(**common), entry_v2(**common, straw_t_per_ha=5.5)[
+    ...     "straw_t_per_ha"]
+    (False, 5.5)
+    """
+    optional = {"straw_t_per_ha": straw_t_per_ha}
     return {
         "v": 2,
         "field": field_code,
@@ -124,7 +141,7 @@ def entry_v2(
         "client_id": client_id,
         "author_role": author_role,
         "chained": chained,
-    }
+    } | {key: value for key, value in optional.items() if value is not None}
 
 
 def entry_hash_v2(content: dict[str, Any]) -> str:

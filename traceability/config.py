@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     # (a phone that died, an app that never sent it), so its work reaches the diaries.
     mission_idle_close_s: float = 3600.0
 
+    # Low-emission rice: the office's country-specific methane factors over the IPCC 2019
+    # defaults, a JSON object such as {"efc": 1.3, "sfw": {"single_drainage": 0.6}}
+    # (traceability/services/emissions/methane.py, Factors.with_overrides); the province's
+    # reference nitrogen rate (kg N/ha) and pesticide sprays per season that the programme's
+    # "about 30 % less" is measured against (unset: those indicators are unknown).
+    emission_factors: dict | None = None
+    n_reference_kg_per_ha: float | None = Field(default=None, gt=0, lt=1000)
+    sprays_reference: float | None = Field(default=None, gt=0, lt=100)
+
     # The largest ?limit= a list accepts.
     page_size_max: int = 500
 

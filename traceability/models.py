@@ -734,6 +734,9 @@ class DiaryEntryBase(SQLModel):
     # A ``straw`` entry's outcome, a code rather than words, so a report can count it
     # without reading anyone's note.
     straw_handling: StrawHandling | None = None
+    # How much straw the field had, in tonnes (dry weight) per hectare: the IPCC's organic
+    # amendment scaling factor needs it when straw is worked into the soil.
+    straw_t_per_ha: Annotated[float, PField(ge=0, le=30, allow_inf_nan=False)] | None = None
     retracts: bool = False
     # Unique per author (uq_diary_author_client), and looked up per farmer: another farmer's
     # phone may use the same one.
@@ -801,6 +804,7 @@ class DiaryEntryPublic(BaseModel):
     counterparty: str | None
     applied_by: str | None
     straw_handling: StrawHandling | None = None
+    straw_t_per_ha: float | None = None
     corrects: int | None
     retracts: bool
     corrected_by: int | None = None

@@ -16,7 +16,8 @@ never on this package's ``__init__``, so the modules form no import circle:
   fleet reuse;
 - ``field_applications``: the application record as a frame, and the report per field;
 - ``pesticide_records``, ``province``, ``fleet``;
-- ``season`` (a field's seasons and their records), ``field_season``, ``low_emission``;
+- ``season`` (a field's seasons and their records), ``field_season``, ``low_emission``
+  (with ``ghg``: a season's water regime and methane) and ``mrv`` (its evidence pack);
 - ``report_sql``: the application record as one SQL selectable (the province sums in
   the database); ``report_files``: JSON, CSV and XLSX.
 """
@@ -43,6 +44,7 @@ from traceability.reports.field_season import FIELD_SEASON_COLUMNS, field_season
 from traceability.reports.fleet import FLEET_COLUMNS, fleet_report
 from traceability.reports.low_emission import LOW_EMISSION_COLUMNS, low_emission_rice_report
 from traceability.reports.missions import missions_report
+from traceability.reports.mrv import MRV_COLUMNS, low_emission_mrv_report
 from traceability.reports.pesticide_records import PESTICIDE_COLUMNS, pesticide_records_report
 from traceability.reports.province import (
     PROVINCE_COLUMNS,
@@ -59,12 +61,14 @@ REPORTS: dict[str, Callable[..., pd.DataFrame]] = {
     "fleet": fleet_report,
     "field-season": field_season_report,
     "low-emission-rice": low_emission_rice_report,
+    "low-emission-mrv": low_emission_mrv_report,
 }
 
 __all__ = [
     "FIELD_SEASON_COLUMNS",
     "FLEET_COLUMNS",
     "LOW_EMISSION_COLUMNS",
+    "MRV_COLUMNS",
     "NO_FILTERS",
     "PESTICIDE_COLUMNS",
     "PROVINCE_COLUMNS",
@@ -79,6 +83,7 @@ __all__ = [
     "field_season_report",
     "fleet_report",
     "iso_week",
+    "low_emission_mrv_report",
     "low_emission_rice_report",
     "missions_report",
     "pesticide_records_report",

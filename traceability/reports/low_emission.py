@@ -1,5 +1,13 @@
-"""The low-emission rice report: per field and season, what the Mekong's programme measures."""
+"""The low-emission rice report: per field and season, what the Mekong's programme measures.
 
+Beside the records (water, nitrogen, seed, straw), each row carries the season's methane
+by the IPCC 2019 Tier 1 method (``reports.ghg``), its baseline and the reduction — null,
+with the reason in ``ch4_reason``, where the records cannot say — and the indicators
+against the programme's targets (Decision 1490/QĐ-TTg), each ``pass``, ``fail`` or
+``unknown`` (:data:`TARGETS`).
+"""
+
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -8,8 +16,10 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.engine import Connection
 
+from traceability.config import get_settings
 from traceability.models import Activity, InputKind
 from traceability.reports.common import Filters, connected
+from traceability.reports.ghg import SeasonGhg, factors, reasons, season_ghg
 from traceability.reports.season import SeasonRecord, day_of, season_records
 from traceability.services.applications import Application
 
@@ -32,7 +42,53 @@ LOW_EMISSION_COLUMNS = [
     "seed_kg_per_ha",
     "straw_handling",
     "straw_burnt",
+    # The season's water regime (IPCC classes) and its methane, IPCC 2019 Tier 1.
+    "water_regime",
+    "drainage_periods",
+    "flooded_days",
+    "drained_days",
+    "pre_season",
+    "cultivation_days",
+    "straw_before_sowing",
+    "straw_t_per_ha",
+    "straw_days_before_sowing",
+    "ch4_kg_per_ha",
+    "baseline_ch4_kg_per_ha",
+    "ch4_reduction_kg_per_ha",
+    "co2e_reduction_t_per_ha",
+    "ch4_kg",
+    "baseline_ch4_kg",
+    "ch4_reduction_kg",
+    "co2e_reduction_t",
+    "ch4_reason",
+    "efc",
+    "sfw",
+    "sfp",
+    "sfo",
+    "baseline_sfo",
+    "gwp_ch4",
+    # The programme's targets.
+    "seed_target",
+    "n_reference_kg_per_ha",
+    "n_reduction_pct",
+    "n_target",
+    "sprays_hand",
+    "sprays_drone",
+    "sprays_target",
+    "straw_target",
+    "water_target",
 ]
+
+#: The programme's targets (Decision 1490/QĐ-TTg) as each indicator holds them.
+TARGETS = {
+    "seed": "seed at most 100 kg/ha (the programme's 70-100 kg/ha)",
+    "n": "nitrogen at least 30 % under the province's reference rate",
+    "sprays": "pesticide sprays at least 30 % under the province's reference count",
+    "straw": "all straw collected from the field (removed or composted), none burnt",
+    "water": "alternate wetting and drying: more than one drainage period (IPCC multiple drainage)",
+}
+MAX_SEED_KG_PER_HA = 100.0
+CUT = 0.30
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +179,93 @@ def _straw(record: SeasonRecord) -> tuple[str | None, bool | None]:
     return " ".join(dict.fromkeys(codes)), "burnt" in codes
 
 
-def _low_emission_row(record: SeasonRecord) -> dict[str, Any]:
+def verdict(ok: bool | None) -> str:
+    """``pass``, ``fail`` or ``unknown``.
+
+    >>> verdict(True), verdict(False), verdict(None)
+    ('pass', 'fail', 'unknown')
+    """
+    return "unknown" if ok is None else ("pass" if ok else "fail")
+
+
+def _per_ha_times(value: float | None, area: float) -> float | None:
+    return round(value * area, 6) if value is not None else None
+
+
+def _ghg_columns(g: SeasonGhg, area: float) -> dict[str, Any]:
+    e = g.estimate
+    return {
+        "water_regime": str(g.water.regime) if g.water.regime else None,
+        "drainage_periods": g.water.drainage_periods,
+        "flooded_days": g.water.flooded_days,
+        "drained_days": g.water.drained_days,
+        "pre_season": str(g.pre.regime) if g.pre.regime else None,
+        "cultivation_days": e.days,
+        "straw_before_sowing": g.straw.handling,
+        "straw_t_per_ha": g.straw.t_per_ha,
+        "straw_days_before_sowing": g.straw.days_before_sowing,
+        "ch4_kg_per_ha": e.ch4_kg_per_ha,
+        "baseline_ch4_kg_per_ha": e.baseline_ch4_kg_per_ha,
+        "ch4_reduction_kg_per_ha": e.ch4_reduction_kg_per_ha,
+        "co2e_reduction_t_per_ha": e.co2e_reduction_t_per_ha,
+        "ch4_kg": _per_ha_times(e.ch4_kg_per_ha, area),
+        "baseline_ch4_kg": _per_ha_times(e.baseline_ch4_kg_per_ha, area),
+        "ch4_reduction_kg": _per_ha_times(e.ch4_reduction_kg_per_ha, area),
+        "co2e_reduction_t": _per_ha_times(e.co2e_reduction_t_per_ha, area),
+        "ch4_reason": reasons(g),
+        "efc": e.efc,
+        "sfw": e.sfw,
+        "sfp": e.sfp,
+        "sfo": e.sfo,
+        "baseline_sfo": e.baseline_sfo,
+        "gwp_ch4": e.gwp_ch4,
+    }
+
+
+def _sprays(record: SeasonRecord) -> tuple[int, int]:
+    """Pesticide applications of the season by hand and by drone."""
+    hand = drone = 0
+    for a in record.applications:
+        if a.is_pesticide:
+            if a.source == "drone":
+                drone += 1
+            else:
+                hand += 1
+    return hand, drone
+
+
+def _straw_collected(codes: list[str]) -> bool | None:
+    if not codes:
+        return None
+    return all(c in ("removed", "composted") for c in codes)
+
+
+def _target_columns(record: SeasonRecord, row: dict[str, Any]) -> dict[str, Any]:
+    settings = get_settings()
+    ref = settings.n_reference_kg_per_ha
+    n_known = row["nitrogen_unknown"] == 0
+    cut = (ref - row["nitrogen_kg_per_ha"]) / ref if ref and n_known else None
+    hand, drone = _sprays(record)
+    sprays_ref = settings.sprays_reference
+    codes = [str(r.straw_handling) for r in record.straw if r.straw_handling is not None]
+    seed = row["seed_kg_per_ha"]
+    regime = row["water_regime"]
+    return {
+        "seed_target": verdict(None if seed is None else seed <= MAX_SEED_KG_PER_HA),
+        "n_reference_kg_per_ha": ref,
+        "n_reduction_pct": round(cut * 100, 2) if cut is not None else None,
+        "n_target": verdict(None if cut is None else cut >= CUT - 1e-9),
+        "sprays_hand": hand,
+        "sprays_drone": drone,
+        "sprays_target": verdict(
+            None if not sprays_ref else (hand + drone) <= sprays_ref * (1 - CUT) + 1e-9
+        ),
+        "straw_target": verdict(_straw_collected(codes)),
+        "water_target": verdict(None if regime is None else regime == "multiple_drainage"),
+    }
+
+
+def _low_emission_row(record: SeasonRecord, f: Any = None) -> dict[str, Any]:
     s = record.season
     wet = water(
         ((day_of(r.occurred_at), str(r.activity)) for r in record.diary),
@@ -131,7 +273,7 @@ def _low_emission_row(record: SeasonRecord) -> dict[str, Any]:
     )
     n_kg, n_unknown = nitrogen(record.applications)
     straw, burnt = _straw(record)
-    return {
+    row = {
         "field_code": s.field_code,
         "commune_code": s.commune_code,
         "season_id": s.season_id,
@@ -151,6 +293,26 @@ def _low_emission_row(record: SeasonRecord) -> dict[str, Any]:
         "straw_handling": straw,
         "straw_burnt": burnt,
     }
+    row |= _ghg_columns(season_ghg(record, f or factors()), s.field_area_ha)
+    return row | _target_columns(record, row)
+
+
+def low_emission_rows(
+    conn: Connection, filters: Filters, f: Any = None
+) -> tuple[list[SeasonRecord], list[dict[str, Any]]]:
+    """The seasons ``filters`` name, and their rows of the low-emission rice report."""
+    records = season_records(conn, filters)
+    if filters.organisation:
+        records = [r for r in records if r.season.farmer_organisation == filters.organisation]
+    if filters.product:
+        records = [
+            dataclasses.replace(
+                r, applications=[a for a in r.applications if a.product_code == filters.product]
+            )
+            for r in records
+        ]
+    f = f or factors()
+    return records, [_low_emission_row(r, f) for r in records]
 
 
 @connected
@@ -160,21 +322,9 @@ def low_emission_rice_report(conn: Connection, filters: Filters) -> pd.DataFrame
     Water (alternate wetting and drying, :func:`water`), nitrogen applied in kg N per
     hectare of the field (:func:`nitrogen`), seeding rate in kg per hectare, and what
     became of the straw (the ``straw_handling`` codes of the season's ``straw`` entries,
-    never their notes). ``organisation`` limits it to a cooperative's members' fields.
+    never their notes); the season's IPCC water regime and methane, its baseline and
+    reduction (``reports.ghg``); the programme's targets (:data:`TARGETS`).
+    ``organisation`` limits it to a cooperative's members' fields.
     """
-    records = season_records(conn, filters)
-    if filters.organisation:
-        records = [r for r in records if r.season.farmer_organisation == filters.organisation]
-    if filters.product:
-        records = [
-            SeasonRecord(
-                r.season,
-                [a for a in r.applications if a.product_code == filters.product],
-                r.diary,
-                r.straw,
-                r.harvested_on,
-            )
-            for r in records
-        ]
-    rows = [_low_emission_row(r) for r in records]
+    _, rows = low_emission_rows(conn, filters)
     return pd.DataFrame(rows, columns=LOW_EMISSION_COLUMNS)

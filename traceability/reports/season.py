@@ -13,7 +13,7 @@ the season's own.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -37,6 +37,12 @@ class SeasonRecord:
     diary: list[Any]
     straw: list[Any]
     harvested_on: date | None
+    # Before the sowing, for the season's methane: the field's standing water and straw
+    # entries since the previous crop's sowing (at most a year back), when that crop ended,
+    # and whether the field runs a rice-shrimp rotation.
+    before: list[Any] = field(default_factory=list)
+    previous_crop_end: date | None = None
+    rice_shrimp: bool = False
 
 
 def _season_rows(conn: Connection, filters: Filters) -> list[Any]:
@@ -50,6 +56,7 @@ def _season_rows(conn: Connection, filters: Filters) -> list[Any]:
             FarmField.code.label("field_code"),
             FarmField.commune_code,
             FarmField.area_ha.label("field_area_ha"),
+            FarmField.properties.label("field_properties"),
             Organisation.code.label("farmer_organisation"),
         )
         .join(FarmField, FarmField.id == Season.field_id)
@@ -107,6 +114,63 @@ def _lot_harvests(conn: Connection, field_ids: list[int]) -> dict[int, list[date
     return out
 
 
+# A season of shrimp on a rice field (rice-shrimp rotation), by its crop's name.
+_SHRIMP_CROPS = frozenset({"tôm", "shrimp", "tôm sú", "tôm càng xanh"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Before:
+    """A field's every season (unfiltered): what came before a season's sowing."""
+
+    seasons: dict[int, list[Any]]
+
+    @classmethod
+    def load(cls, conn: Connection, field_ids: list[int]) -> "_Before":
+        rows = conn.execute(
+            select(Season.field_id, Season.id, Season.crop, Season.sown_on, Season.ended_on)
+            .where(Season.field_id.in_(field_ids))
+            .order_by(Season.sown_on)
+        ).all()
+        return cls(_by_field(rows))
+
+    def previous(self, s: Any) -> Any | None:
+        earlier = [o for o in self.seasons.get(s.field_id, []) if o.sown_on < s.sown_on]
+        return earlier[-1] if earlier else None
+
+    def shrimp(self, s: Any) -> bool:
+        return any(
+            str(o.crop).strip().lower() in _SHRIMP_CROPS for o in self.seasons.get(s.field_id, [])
+        )
+
+
+def _pre_season(
+    s: Any, mine: list[Any], lots: list[date], before: _Before
+) -> tuple[list[Any], date | None, bool]:
+    """The field's water and straw entries before ``s`` was sown, the previous crop's end
+    (its harvest, else its end), and whether the field runs a rice-shrimp rotation."""
+    prev = before.previous(s)
+    start = max(prev.sown_on, s.sown_on - timedelta(days=365)) if prev else None
+    start = start or s.sown_on - timedelta(days=365)
+    rows = [
+        r
+        for r in mine
+        if r.activity in (Activity.irrigate, Activity.drain, Activity.straw)
+        and _within(day_of(r.occurred_at), start, s.sown_on - timedelta(days=1))
+    ]
+    end = None
+    if prev is not None:
+        last = s.sown_on - timedelta(days=1)
+        harvests = [
+            day_of(r.occurred_at)
+            for r in mine
+            if r.activity == Activity.harvest and _within(day_of(r.occurred_at), prev.sown_on, last)
+        ] + [d for d in lots if _within(d, prev.sown_on, last)]
+        end = min(harvests) if harvests else prev.ended_on
+    props = s.field_properties or {}
+    shrimp = bool(props.get("rice_shrimp")) or before.shrimp(s)
+    return rows, end, shrimp
+
+
 def season_records(conn: Connection, filters: Filters) -> list[SeasonRecord]:
     """The seasons ``filters`` name (field, season, commune), each with its records.
 
@@ -124,6 +188,7 @@ def season_records(conn: Connection, filters: Filters) -> list[SeasonRecord]:
     first, last = filters.since, filters.until
     following = _next_sown(seasons)
     lots = _lot_harvests(conn, sorted({s.field_id for s in seasons}))
+    before = _Before.load(conn, sorted({s.field_id for s in seasons}))
     out = []
     for s in seasons:
         mine = standing.get(s.field_id, [])
@@ -157,6 +222,8 @@ def season_records(conn: Connection, filters: Filters) -> list[SeasonRecord]:
                 harvested_on=harvests[0] if harvests else None,
             )
         )
+        rows, end, shrimp = _pre_season(s, mine, lots.get(s.field_id, []), before)
+        out[-1] = replace(out[-1], before=rows, previous_crop_end=end, rice_shrimp=shrimp)
     return out
 
 

@@ -287,7 +287,7 @@ def ensure_reads_mission(session: Session, user: User, mission_id: str) -> None:
 
 # The reports a farmer reads about their own fields; a cooperative reads every report
 # with a ``field_code`` column, limited to its members' fields.
-FARMER_REPORTS = frozenset({"field-season", "low-emission-rice"})
+FARMER_REPORTS = frozenset({"field-season", "low-emission-rice", "low-emission-mrv"})
 
 
 def ensure_reads_report(user: User, name: str) -> None:

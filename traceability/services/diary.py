@@ -52,7 +52,7 @@ def _iso(ts: datetime | None) -> str | None:
 
 # Fields added after entries were first hashed: each is hashed only when it holds a value,
 # so every entry written before it existed keeps the hash it was written with.
-_HASHED_WHEN_SET = ("counterparty", "applied_by", "chained", "straw_handling")
+_HASHED_WHEN_SET = ("counterparty", "applied_by", "chained", "straw_handling", "straw_t_per_ha")
 
 
 def entry_hash(entry: DiaryEntry, names: "EntryNames | None" = None) -> str:
@@ -101,6 +101,7 @@ def entry_hash_v2(entry: DiaryEntry, names: EntryNames) -> str:
             client_id=entry.client_id,
             author_role=entry.author_role,
             chained=entry.chained,
+            straw_t_per_ha=getattr(entry, "straw_t_per_ha", None),
         )
     )
 
@@ -201,6 +202,7 @@ def append_entry(
         counterparty=data.counterparty,
         applied_by=data.applied_by,
         straw_handling=data.straw_handling,
+        straw_t_per_ha=data.straw_t_per_ha,
         corrects_id=data.corrects,
         retracts=data.retracts,
         source=source,
@@ -291,6 +293,8 @@ def _product_and_unit(
         raise InvalidInput("a quantity needs a unit (L or kg) or an input_code")
     if data.straw_handling is not None and data.activity != Activity.straw:
         raise InvalidInput("straw_handling belongs to a 'straw' entry only")
+    if data.straw_t_per_ha is not None and data.activity != Activity.straw:
+        raise InvalidInput("straw_t_per_ha belongs to a 'straw' entry only")
     return product, unit
 
 
@@ -399,6 +403,7 @@ def entry_public(entry: DiaryEntry, *, field_code: str, input_code: str | None, 
         counterparty=entry.counterparty,
         applied_by=entry.applied_by,
         straw_handling=entry.straw_handling,
+        straw_t_per_ha=entry.straw_t_per_ha,
         corrects=entry.corrects_id,
         retracts=entry.retracts,
         corrected_by=corrected_by,

@@ -1,4 +1,5 @@
-"""The operator's day (``/operator/``) and the cooperative's page (``/coop/``)."""
+"""The operator's day (``/operator/``), the cooperative's page (``/coop/``) and the
+low-emission rice MRV pack (``/mrv/``)."""
 
 from datetime import date, datetime, timedelta
 from typing import Annotated
@@ -6,16 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from traceability import qr
+from traceability import qr, reports
 from traceability.api import pages
 from traceability.api.deps import SessionDep, SettingsDep
 from traceability.api.pages import Lang
 from traceability.api.staff_auth import PRIVATE, gate
 from traceability.maps.mission import mission_svg
 from traceability.models import Farmer, Organisation, Role, SigninLinkCreate, User
+from traceability.services import access, signin
 from traceability.services import maps as map_data
 from traceability.services import pages as page_data
-from traceability.services import signin
 from traceability.services.common import LOCAL_TZ, local_day
 
 router = APIRouter(include_in_schema=False)
@@ -121,3 +122,44 @@ def coop_signin_link(
         qr=qr.qr_svg_inline(url),
         expires=link.expires_at,
     )
+
+
+@router.get("/mrv/", response_class=HTMLResponse)
+def mrv(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    lang: Lang = None,
+    field: Annotated[str | None, Query(max_length=64)] = None,
+    season: Annotated[int | None, Query(ge=1)] = None,
+    commune: Annotated[str | None, Query(max_length=16)] = None,
+):
+    """The low-emission rice MRV pack, printable: a plot's season with the records it
+    rests on (``field``), a commune's plots (``commune``) or a cooperative's members', and
+    the commune and province totals (office, cooperative, admin)."""
+    lang = pages.request_lang(request, lang)
+    user = gate(request, session, settings, lang, Role.office, Role.cooperative)
+    if not isinstance(user, User):
+        return user
+    access.ensure_reads_field_report(session, user, field)
+    codes = access.report_field_codes(session, user)
+    filters = reports.Filters(field=field, season=season, commune=commune, field_codes=codes)
+    frame = reports.low_emission_mrv_report(session.connection(), filters)
+    frame = frame.astype(object).where(frame.notna(), None)
+    part = {name: frame[frame["section"] == name].to_dict("records") for name in _MRV_PARTS}
+    if codes is not None:  # a cooperative sees its members' plots, not others' totals
+        part["commune"] = part["province"] = []
+    return pages.page(
+        "staff/mrv.html",
+        lang,
+        headers=PRIVATE,
+        request=request,
+        user=user,
+        field=field,
+        commune=commune,
+        communes=part.pop("commune"),
+        **part,
+    )
+
+
+_MRV_PARTS = ("plot", "evidence", "commune", "province")

@@ -1,0 +1,49 @@
+"""The low-emission rice MRV pack page in headless Chromium at 360 px, Vietnamese and
+English: a plot's season with its records, and the office's commune totals.
+
+Captured into a temporary folder (or ``AGRITRACE_SCREENSHOTS``); no page may scroll
+sideways at 360 px.
+"""
+
+import pytest
+from sqlmodel import Session
+
+from tests.factories import Factory
+from tests.test_app_e2e import browser, server  # noqa: F401  (fixtures)
+from tests.test_reports_low_emission import _records
+from tests.test_staff_e2e import PHONE, _check_and_shoot, _signed_in
+
+
+@pytest.fixture(scope="module")
+def office(server) -> str:  # noqa: F811
+    """Test_reports_low_emission's fields A (AWD, straw worked in) and C (no straw entry)."""
+    _url, engine = server
+    with Session(engine) as session:
+        factory = Factory(session)
+        factory.input(code="P1", unit="L", max_dose_per_ha=1.0, phi_days=14)
+        factory.input(code="URE", kind="fertilizer", unit="kg", phi_days=None,
+                      nitrogen_pct=46.0, max_dose_per_ha=300.0)  # fmt: skip
+        factory.input(code="SEED", kind="seed", unit="kg", phi_days=None, max_dose_per_ha=200.0)
+        a = factory.field(code="A", x0=0, width=100, height=200, commune_code="96P10")
+        c = factory.field(code="C", x0=2000, width=100, height=100, commune_code="96P11")
+        _records(factory, a)
+        _records(factory, c, straw=False)
+        return factory.token("office")["Authorization"].split()[1]
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_mrv_pack_page_at_360_px(server, browser, office, lang):  # noqa: F811
+    base_url, _engine = server
+    context, page = _signed_in(browser, base_url, office, PHONE)
+    page.wait_for_url(f"{base_url}/office/")
+    suffix = "&lang=en" if lang == "en" else ""
+    page.goto(f"{base_url}/mrv/?field=A{suffix}")
+    words = "AWD (multiple drainage)" if lang == "en" else "Ướt khô xen kẽ"
+    assert page.locator("dl.figs", has_text=words).count() == 1
+    assert page.locator("code.h").count() >= 8  # the records' hashes
+    _check_and_shoot(page, f"mrv-plot-{lang}-360", 360)
+    page.goto(f"{base_url}/mrv/?{suffix[1:]}")
+    assert page.locator("a", has_text="96P11").count() == 1
+    _check_and_shoot(page, f"mrv-communes-{lang}-360", 360)
+    context.close()

@@ -1,0 +1,213 @@
+"""The low-emission rice report's methane and targets, and the MRV evidence pack, on the
+real databases, against figures worked out by hand (IPCC 2019 Refinement, Vol. 4, Ch. 5:
+EFc 1.22, SFw 0.55 for multiple drainage, SFp 1.00 under 180 days non-flooded, SFo =
+(1 + 5 × 1.00)^0.59 = 6^0.59 = 2.878122 for 5 t/ha of straw worked in under 30 days before
+sowing; GWP100 28).
+
+The scene:
+
+- Field A (100 m × 200 m = 2.0 ha, commune 96P10): a first crop sown 2025-08-01,
+  harvested 2025-11-20; 5 t/ha of straw incorporated on 2025-11-22; the season sown
+  2025-12-12 (20 days later), flooded 12-14, drained 01-01 → irrigated 01-06, drained
+  01-16 → irrigated 01-21, drained 03-07 for the harvest on 2026-03-22 (100 days): two
+  drainage periods, multiple drainage (AWD). 200 kg of seed (100 kg/ha: pass), 100 kg of
+  urea at 46 % N (46 kg, 23 kg N/ha; against a reference of 100 kg N/ha: 77 % less,
+  pass), one hand spray. Straw of the season: removed (pass).
+  CH4 = 1.22 × 0.55 × 1.00 × 2.878122 × 100 = 193.1220 kg/ha; baseline 351.1309 kg/ha;
+  reduction 158.0089 kg/ha, 4.4242 t CO2e/ha. On 2.0 ha: 386.2440, 702.2618, 316.0178 kg
+  and 8.8485 t.
+- Field B (1.0 ha, commune 96P10), rice-shrimp (its ``rice_shrimp`` property), the same
+  records: no methane figure, "not yet published".
+- Field C (1.0 ha, commune 96P11): the same records but no straw entry: unknown.
+"""
+
+import hashlib
+import json
+from datetime import date, datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from agritrace.cli import app
+from traceability.config import get_settings
+from traceability.models import TlogLeaf
+from traceability.services import tlog
+
+API = "/api/v1/reports"
+CH4, BASE, CUT, CO2E = 193.1220, 351.1309, 158.0089, 4.4242
+
+
+def vn(text):
+    return datetime.fromisoformat(text + "T07:00:00+07:00")
+
+
+def _records(factory, field, straw=True):
+    put = lambda day, activity, **kw: factory.entry(  # noqa: E731
+        field, occurred_at=vn(day), activity=activity, **kw
+    )
+    factory.season(field, crop="lúa", sown_on=date(2025, 8, 1), ended_on=date(2025, 11, 25))
+    put("2025-11-20", "harvest")
+    if straw:
+        put("2025-11-22", "straw", straw_handling="incorporated", straw_t_per_ha=5.0)
+    factory.season(field, crop="lúa", sown_on=date(2025, 12, 12))
+    area = 2.0 if field.code == "A" else 1.0
+    put("2025-12-12", "seed", input_code="SEED", quantity=100.0 * area, area_ha=area)
+    for day, activity in [("2025-12-14", "irrigate"), ("2026-01-01", "drain"),
+                          ("2026-01-06", "irrigate"), ("2026-01-16", "drain"),
+                          ("2026-01-21", "irrigate"), ("2026-03-07", "drain")]:  # fmt: skip
+        put(day, activity)
+    put("2026-01-10", "fertilize", input_code="URE", quantity=50.0 * area, area_ha=area)
+    put("2026-01-12", "spray", input_code="P1", quantity=0.5, area_ha=area)
+    put("2026-03-22", "harvest")
+    put("2026-03-25", "straw", straw_handling="removed")
+
+
+@pytest.fixture
+def scene(factory, monkeypatch):
+    monkeypatch.setenv("AGRITRACE_N_REFERENCE_KG_PER_HA", "100")
+    get_settings.cache_clear()
+    factory.input(code="P1", unit="L", max_dose_per_ha=1.0, phi_days=14)
+    factory.input(code="URE", kind="fertilizer", unit="kg", phi_days=None, nitrogen_pct=46.0,
+                  max_dose_per_ha=300.0)  # fmt: skip
+    factory.input(code="SEED", kind="seed", unit="kg", phi_days=None, max_dose_per_ha=200.0)
+    a = factory.field(code="A", x0=0, width=100, height=200, commune_code="96P10")
+    b = factory.field(code="B", x0=1000, width=100, height=100, commune_code="96P10",
+                      rice_shrimp=True)  # fmt: skip
+    c = factory.field(code="C", x0=2000, width=100, height=100, commune_code="96P11")
+    for f, straw in ((a, True), (b, True), (c, False)):
+        _records(factory, f, straw)
+    tlog.sequence(factory.session)  # the entries get their places in the transparency log
+    yield
+    get_settings.cache_clear()
+
+
+def _rows(client, headers, name, **params):
+    r = client.get(f"{API}/{name}", headers=headers, params=params)
+    assert r.status_code == 200, r.text
+    return r.json()["data"]
+
+
+def test_methane_and_targets_per_season(client, admin_headers, scene):
+    rows = _rows(client, admin_headers, "low-emission-rice", **{"from": "2025-12-01"})
+    now = {r["field_code"]: r for r in rows if r["sown_on"] == "2025-12-12"}
+    a = now["A"]
+    assert a["water_regime"] == "multiple_drainage" and a["drainage_periods"] == 2
+    assert (a["pre_season"], a["cultivation_days"]) == ("non_flooded_lt_180d", 100)
+    assert (a["straw_before_sowing"], a["straw_t_per_ha"], a["straw_days_before_sowing"]) == (
+        "incorporated", 5.0, 20,
+    )  # fmt: skip
+    assert a["ch4_kg_per_ha"] == pytest.approx(CH4, abs=1e-3)
+    assert a["baseline_ch4_kg_per_ha"] == pytest.approx(BASE, abs=1e-3)
+    assert a["ch4_reduction_kg_per_ha"] == pytest.approx(CUT, abs=1e-3)
+    assert a["co2e_reduction_t_per_ha"] == pytest.approx(CO2E, abs=1e-4)
+    assert a["ch4_reduction_kg"] == pytest.approx(CUT * a["field_area_ha"], abs=1e-3)
+    assert a["field_area_ha"] == pytest.approx(2.0, abs=0.01)
+    assert a["ch4_reason"] is None
+    assert (a["seed_target"], a["n_target"], a["straw_target"], a["water_target"]) == (
+        "pass", "pass", "pass", "pass",
+    )  # fmt: skip
+    assert a["n_reduction_pct"] == pytest.approx(77.0, abs=0.1)  # 23 kg N/ha vs 100
+    assert (a["sprays_hand"], a["sprays_drone"], a["sprays_target"]) == (1, 0, "unknown")
+    b, c = now["B"], now["C"]
+    assert b["ch4_kg_per_ha"] is None and "not yet published" in b["ch4_reason"]
+    assert b["water_regime"] == "multiple_drainage"  # the water is still classified
+    assert c["ch4_kg_per_ha"] is None and "no straw entry" in c["ch4_reason"]
+
+
+def test_mrv_pack_rests_on_hashed_entries_and_totals_are_sums(
+    client, admin_headers, factory, scene
+):
+    rows = _rows(client, admin_headers, "low-emission-mrv", **{"from": "2025-12-01"})
+    plots = [r for r in rows if r["section"] == "plot" and r["sown_on"] == "2025-12-12"]
+    assert sorted(p["field_code"] for p in plots) == ["A", "B", "C"]
+    evidence = [r for r in rows if r["section"] == "evidence" and r["field_code"] == "A"]
+    by = {}
+    for e in evidence:
+        by.setdefault(e["evidence_for"], []).append(e)
+    assert len(by["water"]) == 6 and len(by["straw"]) == 1 and len(by["seed"]) == 1
+    assert by["straw"][0]["occurred_on"] == "2025-11-22"
+    listed = client.get("/api/v1/diary", headers=admin_headers,
+                        params={"field_code": "A", "limit": 100}).json()["data"]  # fmt: skip
+    hashes = {d["id"]: d["hash"] for d in listed}
+    for e in evidence:
+        if e["entry_id"] is not None:
+            assert e["entry_hash"] == hashes[e["entry_id"]]  # the diary's own hash
+            # The leaf at log_index is the entry's, by RFC 9162 hashing done here by hand.
+            leaf = factory.session.get(TlogLeaf, e["log_index"])
+            body = json.dumps(
+                {
+                    "field": "A",
+                    "hash": e["entry_hash"],
+                    "kind": "diary-entry",
+                    "seq": e["chain_seq"],
+                },
+                sort_keys=True,
+                separators=(",", ":"),
+            )
+            assert leaf.leaf_hash == hashlib.sha256(b"\x00" + body.encode()).hexdigest()
+    # Commune 96P10 holds A (known) and B (rice-shrimp, unknown); 96P11 holds C (unknown).
+    communes = {r["commune_code"]: r for r in rows if r["section"] == "commune"}
+    province = [r for r in rows if r["section"] == "province"]
+    all_plots = [r for r in rows if r["section"] == "plot"]
+    a = next(p for p in plots if p["field_code"] == "A")
+    assert communes["96P10"]["plots_estimated"] == 1
+    assert communes["96P10"]["ch4_reduction_kg"] == pytest.approx(a["ch4_reduction_kg"])
+    assert communes["96P11"]["plots_estimated"] == 0
+    assert communes["96P11"]["ch4_reduction_kg"] == 0
+    assert len(province) == 1 and province[0]["plots"] == len(all_plots)
+    for col in ("ch4_kg", "baseline_ch4_kg", "ch4_reduction_kg", "co2e_reduction_t"):
+        assert province[0][col] == pytest.approx(sum(p[col] or 0 for p in all_plots))
+        assert province[0][col] == pytest.approx(sum(c[col] for c in communes.values()))
+    assert province[0]["co2e_reduction_t"] == pytest.approx(CO2E * a["field_area_ha"], abs=1e-3)
+
+
+def test_mrv_pack_as_csv_xlsx_and_from_the_command_line(client, admin_headers, db, scene, tmp_path):
+    r = client.get(f"{API}/low-emission-mrv", headers=admin_headers, params={"format": "csv"})
+    assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
+    header = r.content.decode("utf-8-sig").splitlines()[0].split(",")
+    assert header[:3] == ["section", "field_code", "commune_code"]
+    assert "ch4_reduction_kg_per_ha" in header and "log_index" in header
+    x = client.get(f"{API}/low-emission-mrv", headers=admin_headers, params={"format": "xlsx"})
+    assert x.status_code == 200 and x.content[:2] == b"PK"
+    out = tmp_path / "mrv.csv"
+    url = db.url.render_as_string(hide_password=False)
+    res = CliRunner().invoke(app, ["report", "low-emission-mrv", "--field", "A", "--out",
+                                   str(out), "--format", "csv", "--database-url", url])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = out.read_text(encoding="utf-8-sig")
+    assert "multiple_drainage" in text and "evidence" in text
+
+
+def test_a_farmer_reads_the_pack_of_their_own_fields_only(client, factory, scene):
+    from sqlmodel import select
+
+    from traceability.models import Farmer, FarmField
+
+    field = factory.session.exec(select(FarmField).where(FarmField.code == "C")).one()
+    farmer = factory.token("farmer", farmer=factory.session.get(Farmer, field.farmer_id))
+    rows = _rows(client, farmer, "low-emission-mrv")
+    assert {r["field_code"] for r in rows} == {"C"}  # no other plot, no totals of others
+    operator = factory.token("operator")
+    assert client.get(f"{API}/low-emission-mrv", headers=operator).status_code == 403
+
+
+def test_straw_amount_is_checked(client, admin_headers, scene):
+    body = {"field_code": "A", "occurred_at": "2026-03-26T07:00:00+07:00", "activity": "straw",
+            "straw_handling": "removed", "straw_t_per_ha": 45}  # fmt: skip
+    r = client.post("/api/v1/diary", headers=admin_headers, json=body)
+    assert r.status_code == 422 and "straw_t_per_ha" in r.text
+
+
+def test_the_printable_pack_page(client, admin_headers, factory, scene):
+    vi = client.get("/mrv/", params={"field": "A"}, headers=admin_headers)
+    assert vi.status_code == 200 and '<html lang="vi">' in vi.text
+    assert "Ướt khô xen kẽ (rút nhiều lần)" in vi.text and "193.1" in vi.text  # CH4 kg/ha
+    assert "158.0" in vi.text and "4.42" in vi.text  # reduction, t CO2e/ha
+    straw = [d for d in client.get("/api/v1/diary", headers=admin_headers,
+             params={"field_code": "A", "activity": "straw"}).json()["data"]]  # fmt: skip
+    assert any(d["hash"] in vi.text for d in straw)  # the hash an auditor checks
+    en = client.get("/mrv/", params={"field": "B", "lang": "en"}, headers=admin_headers)
+    assert "not yet published" in en.text and "AWD (multiple drainage)" in en.text
+    office = client.get("/mrv/", headers=factory.token("office"))
+    assert office.status_code == 200 and "96P10" in office.text and "96P11" in office.text
+    assert client.get("/mrv/", headers=factory.token("operator")).status_code == 403

@@ -1,0 +1,93 @@
+"""A season's greenhouse-gas figures from its records, for the low-emission rice report and
+the MRV evidence pack: the water regime (``services.emissions.water``) and the methane
+(``services.emissions.methane``) of one :class:`SeasonRecord`, with the entries they rest on.
+
+Which records count:
+
+- **water**: the season's standing ``irrigate`` and ``drain`` entries, sowing to harvest;
+  before sowing, those since the previous crop (its harvest, else its end);
+- **straw** (the organic amendment): the latest standing ``straw`` entry before sowing,
+  from the previous crop's sowing on — the straw of the crop before, worked in or taken
+  away; its ``straw_t_per_ha`` is the amount (ROA), its day the days before sowing;
+- **cultivation period**: sowing to harvest, in days;
+- **rice-shrimp rotation**: a field whose ``rice_shrimp`` property is set or which holds a
+  shrimp season.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from traceability.config import get_settings
+from traceability.models import Activity
+from traceability.reports.season import SeasonRecord, day_of
+from traceability.services.emissions.methane import Estimate, Factors, Straw, estimate
+from traceability.services.emissions.water import (
+    PreSeasonWater,
+    SeasonWater,
+    WaterEvent,
+    pre_season_water,
+    season_water,
+)
+
+_WATER = (Activity.irrigate, Activity.drain)
+
+
+@dataclass(frozen=True, slots=True)
+class SeasonGhg:
+    """A season's water regime, pre-season, straw, methane, and the rows they rest on."""
+
+    water: SeasonWater
+    pre: PreSeasonWater
+    straw: Straw
+    straw_entry: Any | None
+    estimate: Estimate
+
+
+def factors() -> Factors:
+    """The IPCC defaults with the office's own (``AGRITRACE_EMISSION_FACTORS``) over them."""
+    return Factors().with_overrides(get_settings().emission_factors)
+
+
+def _events(rows: list[Any]) -> list[WaterEvent]:
+    return [
+        WaterEvent(day_of(r.occurred_at), str(r.activity), r.id)
+        for r in rows
+        if r.activity in _WATER
+    ]
+
+
+def _straw_before(record: SeasonRecord) -> tuple[Straw, Any | None]:
+    rows = [r for r in record.before if r.activity == Activity.straw]
+    if not rows:
+        return Straw(None, None, None), None
+    last = max(rows, key=lambda r: (r.occurred_at, r.chain_seq))
+    handling = last.straw_handling
+    days = (record.season.sown_on - day_of(last.occurred_at)).days
+    code = handling.value if hasattr(handling, "value") else handling
+    return Straw(code, last.straw_t_per_ha, days), last
+
+
+def season_ghg(record: SeasonRecord, f: Factors) -> SeasonGhg:
+    """The season's figures by the IPCC 2019 Tier 1 method, from its records."""
+    s = record.season
+    water = season_water(_events(record.diary), sown_on=s.sown_on, harvested_on=record.harvested_on)
+    pre = pre_season_water(
+        _events(record.before), sown_on=s.sown_on, previous_crop_end=record.previous_crop_end
+    )
+    straw, straw_row = _straw_before(record)
+    days = (record.harvested_on - s.sown_on).days if record.harvested_on else None
+    est = estimate(
+        regime=water.regime,
+        pre_season=pre.regime,
+        days=days,
+        straw=straw,
+        rice_shrimp=record.rice_shrimp,
+        factors=f,
+    )
+    return SeasonGhg(water, pre, straw, straw_row, est)
+
+
+def reasons(g: SeasonGhg) -> str | None:
+    """Why a figure is unknown: what the records lack, in one line (None: nothing)."""
+    missing = list(dict.fromkeys([*g.water.missing, *g.pre.missing, *g.estimate.missing]))
+    return "; ".join(missing) if missing else None

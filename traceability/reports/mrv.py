@@ -1,0 +1,160 @@
+"""The MRV evidence pack of the low-emission rice programme: per field and season every
+figure of the low-emission rice report with the diary entries and drone missions it rests
+on, and the commune and province totals, which are the sums of their plots.
+
+One frame, told apart by ``section`` (as the field-season report does):
+
+- ``plot``: one row per field and season, the figures (``LOW_EMISSION_COLUMNS``' methane,
+  water and target columns);
+- ``evidence``: one row per record a plot's figure rests on — ``evidence_for`` says which
+  figure (``water``, ``pre_season``, ``straw``, ``harvest``, ``seed``, ``nitrogen``,
+  ``spray``) — with the entry's id, its place in the field's chain, its content hash and
+  its index in the transparency log (``log_index``; the leaf is
+  ``{"field", "hash", "kind": "diary-entry", "seq"}``, docs/transparency.md), or the
+  drone mission's id;
+- ``commune`` and ``province``: the plots' totals in kg and t (per-hectare figures times
+  the field's area), summed over the plots whose figure is known; ``plots_estimated``
+  says how many those are.
+"""
+
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from traceability.models import Activity, InputKind, TlogLeaf
+from traceability.reports.common import Filters, connected
+from traceability.reports.ghg import factors, season_ghg
+from traceability.reports.low_emission import low_emission_rows
+from traceability.reports.season import SeasonRecord, day_of
+
+PLOT_COLUMNS = [
+    "field_code", "commune_code", "season_id", "crop", "sown_on", "harvested_on",
+    "field_area_ha", "water_regime", "drainage_periods", "flooded_days", "drained_days",
+    "pre_season", "cultivation_days", "straw_before_sowing", "straw_t_per_ha",
+    "straw_days_before_sowing", "ch4_kg_per_ha", "baseline_ch4_kg_per_ha",
+    "ch4_reduction_kg_per_ha", "co2e_reduction_t_per_ha", "ch4_kg", "baseline_ch4_kg",
+    "ch4_reduction_kg", "co2e_reduction_t", "ch4_reason", "efc", "sfw", "sfp", "sfo",
+    "baseline_sfo", "gwp_ch4", "seed_kg_per_ha", "seed_target", "nitrogen_kg_per_ha",
+    "n_reduction_pct", "n_target", "sprays_hand", "sprays_drone", "sprays_target",
+    "straw_handling", "straw_target", "water_target",
+]  # fmt: skip
+EVIDENCE_COLUMNS = [
+    "evidence_for", "entry_id", "chain_seq", "entry_hash", "log_index", "activity",
+    "occurred_on", "mission_id",
+]  # fmt: skip
+TOTAL_COLUMNS = ["plots", "plots_estimated", "estimated_area_ha"]
+SUMMED = ["field_area_ha", "ch4_kg", "baseline_ch4_kg", "ch4_reduction_kg", "co2e_reduction_t"]
+_WHOLE = [
+    "season_id", "drainage_periods", "flooded_days", "drained_days", "cultivation_days",
+    "straw_days_before_sowing", "sprays_hand", "sprays_drone", "entry_id", "chain_seq",
+    "log_index", "plots", "plots_estimated",
+]  # fmt: skip
+MRV_COLUMNS = ["section", *PLOT_COLUMNS, *EVIDENCE_COLUMNS, *TOTAL_COLUMNS]
+
+
+def _entry(for_: str, row: Any) -> dict[str, Any]:
+    return {
+        "evidence_for": for_,
+        "entry_id": row.id,
+        "chain_seq": row.chain_seq,
+        "entry_hash": row.hash,
+        "activity": str(row.activity),
+        "occurred_on": day_of(row.occurred_at),
+        "mission_id": row.mission_id,
+    }
+
+
+def _application_for(a: Any) -> str | None:
+    kind = a.product.kind if a.product is not None else None
+    if kind == InputKind.seed:
+        return "seed"
+    if kind == InputKind.fertilizer:
+        return "nitrogen"
+    return "spray" if a.is_pesticide else None
+
+
+def _evidence(record: SeasonRecord, f: Any) -> list[dict[str, Any]]:
+    """The records each of the plot's figures rests on."""
+    g = season_ghg(record, f)
+    by_id = {r.id: r for r in [*record.diary, *record.before]}
+    out = [_entry("water", by_id[i]) for i in g.water.entry_ids]
+    out += [_entry("pre_season", by_id[i]) for i in g.pre.entry_ids if i in by_id]
+    if g.straw_entry is not None:
+        out.append(_entry("straw", g.straw_entry))
+    out += [_entry("harvest", r) for r in record.diary if r.activity == Activity.harvest]
+    for a in record.applications:
+        for_ = _application_for(a)
+        if for_ is None:
+            continue
+        if a.source == "drone":
+            out.append({"evidence_for": for_, "mission_id": a.mission_id,
+                        "occurred_on": day_of(a.at), "activity": a.activity})  # fmt: skip
+            out += [_entry(for_, by_id[i]) for i in a.evidence_entry_ids if i in by_id]
+        elif a.entry_id in by_id:
+            out.append(_entry(for_, by_id[a.entry_id]))
+    return out
+
+
+def _log_index(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    ids = sorted({r["entry_id"] for r in rows if r.get("entry_id") is not None})
+    index: dict[int, int] = {}
+    for start in range(0, len(ids), 5000):
+        chunk = ids[start : start + 5000]
+        stmt = select(TlogLeaf.entry_id, TlogLeaf.idx).where(TlogLeaf.entry_id.in_(chunk))
+        index.update(dict(conn.execute(stmt).all()))
+    for r in rows:
+        r["log_index"] = index.get(r.get("entry_id"))
+
+
+def totals(plots: pd.DataFrame, by: list[str]) -> pd.DataFrame:
+    """The plots' totals (``SUMMED``) per ``by`` (none: one row), over the plots whose
+    methane is known; ``plots`` counts them all.
+
+    >>> p = pd.DataFrame({"commune_code": ["A", "A", "B"], "field_area_ha": [1.0, 2.0, 3.0],
+    ...                   "ch4_kg": [10.0, None, 5.0], "baseline_ch4_kg": [20.0, None, 9.0],
+    ...                   "ch4_reduction_kg": [10.0, None, 4.0],
+    ...                   "co2e_reduction_t": [0.28, None, 0.112]})
+    >>> totals(p, ["commune_code"])[["commune_code", "plots", "plots_estimated", "ch4_kg"]
+    ...     ].values.tolist()
+    [['A', 2, 1, 10.0], ['B', 1, 1, 5.0]]
+    """
+    known = plots["ch4_kg"].notna()
+    work = plots.assign(
+        plots=1,
+        plots_estimated=known.astype(int),
+        estimated_area_ha=plots["field_area_ha"].where(known, 0.0),
+        **{c: plots[c].where(known, 0.0) for c in SUMMED if c != "field_area_ha"},
+    )
+    cols = ["plots", "plots_estimated", "estimated_area_ha", *SUMMED]
+    if not by:
+        return work[cols].sum().to_frame().T.astype({"plots": int, "plots_estimated": int})
+    return work.groupby(by, dropna=False, sort=True)[cols].sum().reset_index()
+
+
+@connected
+def low_emission_mrv_report(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """The MRV evidence pack: plots, the records each figure rests on, commune and
+    province totals (see the module's docstring)."""
+    f = factors()
+    records, rows = low_emission_rows(conn, filters, f)
+    plots = pd.DataFrame(rows, columns=None).reindex(columns=PLOT_COLUMNS)
+    evidence: list[dict[str, Any]] = []
+    for record in records:
+        s = record.season
+        for e in _evidence(record, f):
+            evidence.append({"field_code": s.field_code, "commune_code": s.commune_code,
+                             "season_id": s.season_id, **e})  # fmt: skip
+    _log_index(conn, evidence)
+    frames = [
+        plots.assign(section="plot"),
+        pd.DataFrame(evidence).assign(section="evidence") if evidence else None,
+        totals(plots, ["commune_code"]).assign(section="commune") if len(plots) else None,
+        totals(plots, []).assign(section="province") if len(plots) else None,
+    ]
+    out = pd.concat([x for x in frames if x is not None and len(x)], ignore_index=True)
+    out = out.reindex(columns=MRV_COLUMNS) if len(out) else pd.DataFrame(columns=MRV_COLUMNS)
+    # Counts and ids stay whole numbers where sections leave them empty (a leaf's ``seq``
+    # is an integer in its hashed bytes).
+    return out.astype({c: "Int64" for c in _WHOLE})
