@@ -9,13 +9,13 @@ import pytest
 from sqlmodel import Session
 
 from tests.factories import Factory
-from tests.test_app_e2e import browser, server  # noqa: F401  (fixtures)
+from tests.test_app_e2e import _sign_in, base_url, browser, server  # noqa: F401  (fixtures)
 from tests.test_reports_low_emission import _records
 from tests.test_staff_e2e import PHONE, _check_and_shoot, _signed_in
 
 
 @pytest.fixture(scope="module")
-def office(server) -> str:  # noqa: F811
+def world(server) -> dict:  # noqa: F811
     """Test_reports_low_emission's fields A (AWD, straw worked in) and C (no straw entry)."""
     _url, engine = server
     with Session(engine) as session:
@@ -28,22 +28,43 @@ def office(server) -> str:  # noqa: F811
         c = factory.field(code="C", x0=2000, width=100, height=100, commune_code="96P11")
         _records(factory, a)
         _records(factory, c, straw=False)
-        return factory.token("office")["Authorization"].split()[1]
+        return {
+            "office": factory.token("office")["Authorization"].split()[1],
+            "admin": factory.token("admin"),
+            "farmer_a": a.farmer_id,
+        }
 
 
 @pytest.mark.integration
 @pytest.mark.parametrize("lang", ["vi", "en"])
-def test_mrv_pack_page_at_360_px(server, browser, office, lang):  # noqa: F811
-    base_url, _engine = server
-    context, page = _signed_in(browser, base_url, office, PHONE)
-    page.wait_for_url(f"{base_url}/office/")
+def test_mrv_pack_page_at_360_px(server, browser, world, lang):  # noqa: F811
+    url, _engine = server
+    context, page = _signed_in(browser, url, world["office"], PHONE)
+    page.wait_for_url(f"{url}/office/")
     suffix = "&lang=en" if lang == "en" else ""
-    page.goto(f"{base_url}/mrv/?field=A{suffix}")
+    page.goto(f"{url}/mrv/?field=A{suffix}")
     words = "AWD (multiple drainage)" if lang == "en" else "Ướt khô xen kẽ"
     assert page.locator("dl.figs", has_text=words).count() == 1
     assert page.locator("code.h").count() >= 8  # the records' hashes
     _check_and_shoot(page, f"mrv-plot-{lang}-360", 360)
-    page.goto(f"{base_url}/mrv/?{suffix[1:]}")
+    page.goto(f"{url}/mrv/?{suffix[1:]}")
     assert page.locator("a", has_text="96P11").count() == 1
     _check_and_shoot(page, f"mrv-communes-{lang}-360", 360)
+    context.close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_farmer_sees_the_season_against_the_targets(base_url, browser, world, lang):  # noqa: F811
+    """Field A's season: AWD, 193 kg CH4/ha, 158 kg/ha less (test_reports_low_emission)."""
+    context = browser.new_context(viewport=PHONE, locale="vi-VN", device_scale_factor=1)
+    page = context.new_page()
+    _sign_in(page, base_url, world["farmer_a"], world["admin"])
+    page.goto(f"{base_url}/app/fields/A" + ("?lang=en" if lang == "en" else ""))
+    card = page.locator("#low-emission")
+    words = "Alternate wetting and drying" if lang == "en" else "Ướt khô xen kẽ"
+    assert words in card.inner_text() and "193" in card.inner_text()
+    assert "158" in card.inner_text()
+    assert card.locator("li b.v-pass").count() == 3  # seed, straw, water
+    _check_and_shoot(page, f"app-field-low-emission-{lang}-360", 360)
     context.close()

@@ -51,6 +51,7 @@ class TimelineItem:
     counterparty: str | None = None
     applied_by: str | None = None
     straw_handling: str | None = None
+    straw_t_per_ha: float | None = None
     corrects: int | None = None
     drone_code: str | None = None
     status: str | None = None
@@ -120,6 +121,7 @@ def timeline(session: Session, *, field_ids: list[int]) -> list[TimelineItem]:
             counterparty=e.counterparty,
             applied_by=e.applied_by,
             straw_handling=str(e.straw_handling) if e.straw_handling else None,
+            straw_t_per_ha=e.straw_t_per_ha,
             corrects=e.corrects,
         )
         for e in entries

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlmodel import Session
 
-from traceability import qr
+from traceability import qr, reports
 from traceability.api import pages
 from traceability.api.deps import SessionDep, SettingsDep
 from traceability.api.pages import Lang
@@ -181,8 +181,20 @@ def _field_page(
         items=myfarm.timeline(session, field_ids=[mine.field.id]),
         products=products,
         plan_error=plan_error,
+        emissions=_season_emissions(session, mine),
         **data,
     )
+
+
+def _season_emissions(session: Session, mine: Any) -> dict[str, Any] | None:
+    """The season's row of the low-emission rice report: its water, methane and targets."""
+    if mine.season is None:
+        return None
+    filters = reports.Filters(field=mine.field.code, season=mine.season.id)
+    frame = reports.low_emission_rice_report(session.connection(), filters)
+    if frame.empty:
+        return None
+    return {k: (None if v is None or v != v else v) for k, v in frame.iloc[0].items()}
 
 
 @router.post("/app/fields/{code}/planned-harvest", response_class=HTMLResponse)

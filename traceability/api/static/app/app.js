@@ -187,7 +187,7 @@
       if (v === "") continue;
       body[k] = v;
     }
-    for (const k of ["quantity", "area_ha"]) if (k in body) body[k] = number(body[k]);
+    for (const k of ["quantity", "area_ha", "straw_t_per_ha"]) if (k in body) body[k] = number(body[k]);
     if (body.corrects) body.corrects = parseInt(body.corrects, 10);
     if (body.retracts) body.retracts = body.retracts === "true";
     if (body.occurred_at && !/(Z|[+-]\d\d:\d\d)$/.test(body.occurred_at)) {
