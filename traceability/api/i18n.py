@@ -143,8 +143,8 @@ _STRINGS: dict[str, dict[str, str]] = {
     "locator": {"vi": "Vị trí trong tỉnh", "en": "Where in the province"},
     "schematic_outline": {"vi": "ranh giới vẽ phác", "en": "outline is a sketch"},
     "footer": {
-        "vi": "Dữ liệu từ nhật ký sản xuất và máy bay phun thuốc, Bạc Liêu.",
-        "en": "Data from production diaries and spraying drones, Bạc Liêu.",
+        "vi": "Dữ liệu từ nhật ký sản xuất và máy bay phun thuốc, tỉnh Cà Mau.",
+        "en": "Data from production diaries and spraying drones, Cà Mau province.",
     },
     "label_title": {"vi": "Nhãn truy xuất", "en": "Trace labels"},
     "scan": {"vi": "Quét để truy xuất nguồn gốc", "en": "Scan to trace"},
@@ -154,9 +154,9 @@ _STRINGS: dict[str, dict[str, str]] = {
     "home_title": {"vi": "Truy xuất nguồn gốc nông sản", "en": "Farm produce traceability"},
     "home_intro": {
         "vi": "Từ bao gạo về tới những gì đã làm trên thửa ruộng: nhật ký sản xuất của "
-        "nông dân và các chuyến bay của máy bay không người lái, tỉnh Bạc Liêu.",
+        "nông dân và các chuyến bay của máy bay không người lái, tỉnh Cà Mau (vùng Bạc Liêu cũ).",
         "en": "From the bag of rice back to what was done on the field: farmers' production "
-        "diaries and the flights of spraying drones, Bạc Liêu province.",
+        "diaries and the flights of spraying drones, Cà Mau province (the former Bạc Liêu).",
     },
     "home_trace": {"vi": "Truy xuất một lô hàng", "en": "Trace a lot"},
     "home_trace_text": {
