@@ -34,7 +34,9 @@ from traceability.timezone import VN_TZ
 
 __all__ = ["DayPlan", "SimulatedDay", "resume_at", "season_lot"]
 
-HARVEST_EVERY_S = 4 * 3600.0
+# One farmer's fields harvested a day: the day's fields are ripe over about a week, and a
+# field's diary goes quiet once it is harvested.
+HARVEST_EVERY_S = 24 * 3600.0
 YIELD_T_PER_HA = 6.8
 # Fixes per real second the whole day's fleet may publish: a speed-up multiplies the
 # traffic, and the embedded broker and one SQLite ingester keep up with about this much

@@ -36,6 +36,7 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from agritrace.demo_people import DEMO_COOPERATIVE, cooperative, ensure_user, sign_ins
 from traceability.config import Settings
 from traceability.timezone import VN_TZ
 
@@ -190,33 +191,6 @@ class Fields:
         return cls(story=[g[:2] for g in multi[:drones]], day=multi[drones : drones + DAY_GROUPS])
 
 
-def _ensure_user(
-    session: Session,
-    *,
-    name: str,
-    role,
-    farmer_id: int | None = None,
-    organisation_code: str | None = None,
-):
-    """The user of this name and role (made on first use) with a fresh token."""
-    from sqlmodel import select
-
-    from traceability.models import User, UserCreate
-    from traceability.services import users
-
-    found = session.exec(
-        select(User).where(User.name == name, User.role == role, User.farmer_id == farmer_id)
-    ).first()
-    if found is None:
-        data = UserCreate(
-            name=name, role=role, farmer_id=farmer_id, organisation_code=organisation_code
-        )
-        return users.create_user(session, data=data)
-    # Only a token's hash is kept: a rerun can show a token only by issuing a new one.
-    _token, secret = users.issue_token(session, user_id=found.id)
-    return found, secret
-
-
 def _sown_on() -> date:
     return date.today() - timedelta(days=SOWN_DAYS_AGO)
 
@@ -286,11 +260,11 @@ def prepare(engine: Engine, picked: Fields, console: Console, result: DemoResult
             counts = load_fixtures(session, directory=Path(FIXTURES_DIR), progress=progress)
         added = ", ".join(f"{n} {what}" for what, n in counts.items() if n)
         console.print(f"fixtures: {added or 'already loaded'}")
-        _user, result.admin_token = _ensure_user(session, name="demo admin", role=Role.admin)
+        _user, result.admin_token = ensure_user(session, name="demo admin", role=Role.admin)
         _seasons(session, [c for g in picked.story + picked.day for c in g])
         for gi, group in enumerate(picked.story[:2]):
             farmer_id = fields.get_field(session, code=group[0]).farmer_id
-            user, token = _ensure_user(
+            user, token = ensure_user(
                 session, name=f"demo farmer {farmer_id}", role=Role.farmer, farmer_id=farmer_id
             )
             if gi == 0:
@@ -317,72 +291,6 @@ def recorded_flights(engine: Engine, drones: list[str]) -> list[str]:
     return list(rows)
 
 
-# The story's cooperative: what a trace shows of its producer (Circular 02/2024/TT-BKHCN).
-DEMO_COOPERATIVE = {
-    "code": "HTX-DEMO",
-    "name": "HTX Nông nghiệp Phong Thạnh (bản chạy thử)",
-    "kind": "cooperative",
-    "address": "xã Phong Thạnh, tỉnh Cà Mau",
-    "brand": "Gạo ST25 Giá Rai",
-    "certificate_standard": "VietGAP",
-    "certificate_no": "VG-DEMO-2026-001",
-    "certificate_issuer": "Tổ chức chứng nhận (mẫu của bản chạy thử)",
-}
-
-
-# The drone service that owns the demo's drones, and the office that reads everything.
-DEMO_DRONE_SERVICE = {
-    "code": "DV-DEMO",
-    "name": "Tổ dịch vụ bay phun Giá Rai (bản chạy thử)",
-    "kind": "drone_service",
-    "address": "phường Giá Rai, tỉnh Cà Mau",
-}
-DEMO_OFFICE = {
-    "code": "SNN-DEMO",
-    "name": "Sở Nông nghiệp và Môi trường tỉnh Cà Mau (bản chạy thử)",
-    "kind": "office",
-    "address": "tỉnh Cà Mau",
-}
-
-
-def _organisation(session: Session, spec: dict[str, Any], **extra: Any):
-    """The organisation of ``spec["code"]``, made from ``spec`` on first use."""
-    from sqlmodel import select
-
-    from traceability.models import Organisation, OrganisationCreate
-    from traceability.services.organisations import create_organisation
-
-    org = session.exec(select(Organisation).where(Organisation.code == spec["code"])).first()
-    if org is None:
-        org = create_organisation(session, data=OrganisationCreate(**spec, **extra))
-    return org
-
-
-def _cooperative(session: Session, field_codes: list[str]) -> None:
-    """The story's cooperative, certified for two years from a year ago, with the story's
-    farmers as members (those not yet in one)."""
-    from sqlmodel import select
-
-    from traceability.models import Farmer, FarmField
-
-    start = date.today() - timedelta(days=365)
-    org = _organisation(
-        session,
-        DEMO_COOPERATIVE,
-        certificate_valid_from=start,
-        certificate_valid_to=start + timedelta(days=3 * 365),
-    )
-    farmers = session.exec(
-        select(Farmer)
-        .join(FarmField, FarmField.farmer_id == Farmer.id)
-        .where(FarmField.code.in_(field_codes), Farmer.organisation_id.is_(None))
-    ).all()
-    for farmer in farmers:
-        farmer.organisation_id = org.id
-        session.add(farmer)
-    session.commit()
-
-
 def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
     """Harvest lots from the first two farmers' fields (one with a GTIN) and a milled lot.
 
@@ -396,7 +304,7 @@ def harvest(engine: Engine, picked: Fields) -> tuple[list[str], str | None]:
     today = date.today()
     made: list[str] = []
     with Session(engine) as session:
-        _cooperative(session, [c for codes in picked.story[:2] for c in codes])
+        cooperative(session, [c for codes in picked.story[:2] for c in codes])
         for gi, codes in enumerate(picked.story[:2]):
             if (found := season_lot(session, codes)) is not None:
                 made.append(found)
@@ -447,45 +355,6 @@ def _milled_from(session: Session, parent_ids: list[int]) -> str | None:
         .where(LotParent.parent_id.in_(parent_ids))
         .order_by(Lot.id)
     ).first()
-
-
-def sign_ins(engine: Engine, config: DemoConfig, picked: Fields, result: DemoResult) -> None:
-    """A way in for every role: the demo's drones owned by its drone service, a user (and a
-    fresh token) per role, and a one-time link that signs the story's farmer in to the app."""
-    from sqlmodel import select
-
-    from traceability.models import Drone, Role, SigninLinkCreate, User
-    from traceability.services import fields, signin
-
-    with Session(engine) as session:
-        service = _organisation(session, DEMO_DRONE_SERVICE)
-        drones = session.exec(
-            select(Drone).where(
-                Drone.code.in_(_story_drones(config.drones)), Drone.organisation_id.is_(None)
-            )
-        ).all()
-        for drone in drones:
-            drone.organisation_id = service.id
-            session.add(drone)
-        session.commit()
-        _organisation(session, DEMO_OFFICE)
-        staff = [
-            ("cooperative", "demo cooperative", DEMO_COOPERATIVE["code"]),
-            ("operator", "demo drone pilot", DEMO_DRONE_SERVICE["code"]),
-            ("office", "demo agriculture office", DEMO_OFFICE["code"]),
-        ]
-        tokens = {"farmer": result.farmer_token} if result.farmer_token else {}
-        for role, name, org in staff:
-            _user, tokens[role] = _ensure_user(
-                session, name=name, role=Role(role), organisation_code=org
-            )
-        result.tokens = tokens | {"admin": result.admin_token}
-        admin = session.exec(select(User).where(User.name == "demo admin")).first()
-        farmer_id = fields.get_field(session, code=picked.story[0][0]).farmer_id
-        _link, token = signin.issue_link(
-            session, farmer_id=farmer_id, user=admin, valid_hours=SigninLinkCreate().valid_hours
-        )
-        result.farmer_link = signin.link_url("", token)
 
 
 # --------------------------------------------------------------------------- the machinery
@@ -683,7 +552,12 @@ def run_demo(
         services.start()
         console.print(f"listening on {config.host}:{config.port}: {result.base_url}/")
         _story(services, engine, config, picked, console, result)
-        sign_ins(engine, config, picked, result)
+        sign_ins(
+            engine,
+            drones=_story_drones(config.drones),
+            field_code=picked.story[0][0],
+            result=result,
+        )
         showcase = _showcase(services, config, result)
         banner(console, config, result)
         if config.day:

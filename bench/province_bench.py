@@ -111,7 +111,10 @@ def _reference(conn, now: datetime) -> list[tuple]:
         for i in range(1, N_FARMERS + 1)
     )
     _copy(conn, "farmers", ["id", "code", "name", "organisation_id", "created_at"], farmers)
-    communes = [u.code for u in adminunits.units(level=AdminUnitLevel.commune)]
+    communes = [
+        u.code
+        for u in adminunits.units(level=AdminUnitLevel.commune, parent_code=adminunits.CA_MAU.code)
+    ]
     _copy(conn, "fields", _FIELD_COLUMNS, _fields(communes, now))
     seasons = ((i, i, "lúa", _sown(i), now) for i in range(1, N_FIELDS + 1))
     _copy(conn, "seasons", ["id", "field_id", "crop", "sown_on", "created_at"], seasons)

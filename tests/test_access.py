@@ -101,7 +101,7 @@ class World:
             ("/t/", self.lot.code),
             ("/api/v1/zones/", self.zone),
             ("/api/v1/organisations/", self.coop_a.code),
-            ("/api/v1/admin-units/", "96P01"),
+            ("/api/v1/admin-units/", "31825"),
         ):
             if path.startswith(prefix):
                 return code

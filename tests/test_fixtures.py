@@ -1,12 +1,16 @@
 """The fixture slice of the province loads completely, correctly and idempotently."""
 
+import importlib.util
 import json
+import sys
 
 import pytest
 from pyproj import Transformer
 from shapely.geometry import shape
 from shapely.ops import transform
 from sqlmodel import func, select
+from vietnam_provinces import Ward
+from vietnamadminunits import convert_address
 
 from traceability import adminunits
 from traceability.models import Drone, Farmer, FarmField, InputProduct, NoSprayZone
@@ -44,18 +48,46 @@ def test_fixtures_load_once_with_true_areas(session):
     assert session.exec(select(func.count()).select_from(FarmField)).one() == len(source)
 
 
-def test_fixture_fields_lie_in_known_communes_of_ca_mau(session):
+def _cluster_communes() -> dict[str, tuple[str, list[str]]]:
+    """generate.py's clusters: prefix -> (former district, its former communes)."""
+    name = "agritrace_fixtures_generate"
+    spec = importlib.util.spec_from_file_location(name, FIXTURES_DIR / "generate.py")
+    generate = importlib.util.module_from_spec(spec)
+    sys.modules[name] = generate  # its dataclasses look their module up there
+    spec.loader.exec_module(generate)
+    return {c["prefix"]: (c["area"], c["communes"]) for c in generate.CLUSTERS}
+
+
+def test_fixture_fields_and_farmers_are_placed_in_todays_communes(session):
     load_fixtures(session, directory=FIXTURES_DIR)
     places = session.exec(select(FarmField.code, FarmField.commune_code, FarmField.district)).all()
-    districts = {"GR": "thị xã Giá Rai", "VL": "huyện Vĩnh Lợi", "HB": "huyện Hòa Bình"}
-    districts["PL"] = "huyện Phước Long"
+    clusters = _cluster_communes()
+    wards = {f"{int(w.code):05d}": w for w in Ward.iter_all()}
+    # What the converter says took in each cluster's former communes (since July 2025).
+    merged = {
+        prefix: {
+            f"{int(convert_address(f'xã {c}, {area}, tỉnh Bạc Liêu').ward_code):05d}"
+            for c in communes
+        }
+        for prefix, (area, communes) in clusters.items()
+    }
     for code, commune, district in places:
-        unit = adminunits.get(commune)
-        assert unit is not None and unit.level == "commune" and unit.parent_code == "96", code
-        assert district == districts[code[:2]], code
-    # Each former district's fields lie in a few communes of their own.
-    communes_of = {}
-    for code, commune, _ in places:
-        communes_of.setdefault(code[:2], set()).add(commune)
-    assert all(1 <= len(c) <= 4 for c in communes_of.values())
-    assert len(set.union(*communes_of.values())) == sum(len(c) for c in communes_of.values())
+        assert int(wards[commune].province_code) == 96, code  # a commune of Cà Mau
+        assert adminunits.is_commune(commune), code
+        assert district == clusters[code[:2]][0], code  # the former district, a label
+        assert commune in merged[code[:2]], (code, commune)
+    assert {c for _, c, _ in places} == set.union(*merged.values())
+
+    # A farmer's address: hamlet, one of the cluster's communes as the library names it,
+    # and Cà Mau province; no former district.
+    names = {
+        prefix: {w.name[:1].lower() + w.name[1:] for c in codes for w in [wards[c]]}
+        for prefix, codes in merged.items()
+    }
+    rows = session.exec(
+        select(Farmer.village, FarmField.code).join(FarmField, FarmField.farmer_id == Farmer.id)
+    ).all()
+    for village, code in rows:
+        _hamlet, commune, province = village.split(", ")
+        assert province == "tỉnh Cà Mau" and commune in names[code[:2]], village
+        assert "huyện" not in village and "thị xã" not in village, village

@@ -137,7 +137,7 @@ def test_the_commune_map_draws_a_top_of(hectares):
 def test_the_office_dashboard_answers_with_nine_hectares_treated(client, factory, admin_headers):
     """9 ha treated in one commune: the office's map and dashboard answer (they hung)."""
     product = factory.input(code="P9")
-    field = factory.field(code="N1", x0=5000, commune_code="96P01")
+    field = factory.field(code="N1", x0=5000, commune_code="31825")
     factory.entry(
         field, activity="spray", input_code=product.code, quantity=0.5, unit="L",
         area_ha=9.0, occurred_at=datetime.fromisoformat("2026-03-02T07:00:00+07:00"),
@@ -149,4 +149,4 @@ def test_the_office_dashboard_answers_with_nine_hectares_treated(client, factory
     circle = next(c for c in svgread.features(svgread.parse(svg.text), "communes"))
     assert float(circle.get("data-hectares")) == pytest.approx(9.0)
     assert page.status_code == 200, page.text[:200]
-    assert "96P01" in page.text or "commune" in page.text.lower()
+    assert "31825" in page.text or "commune" in page.text.lower()

@@ -259,13 +259,13 @@ def communes(factory):
 
 
 def build_communes(factory):
-    """Commune 96P01: two fields sprayed by hand on 2.0 and 1.5 ha in March; 96P02: one
+    """Commune 31825: two fields sprayed by hand on 2.0 and 1.5 ha in March; 31834: one
     field sprayed on 1.0 ha in March and on 4.0 ha in May (outside the period asked)."""
     product = factory.input(code="PC")
-    a1 = factory.field(code="CA1", x0=5000, commune_code="96P01")
-    a2 = factory.field(code="CA2", x0=5150, commune_code="96P01")
-    b1 = factory.field(code="CB1", x0=7000, commune_code="96P02")
-    factory.field(code="CC1", x0=9000, commune_code="96P03")  # nothing treated
+    a1 = factory.field(code="CA1", x0=5000, commune_code="31825")
+    a2 = factory.field(code="CA2", x0=5150, commune_code="31825")
+    b1 = factory.field(code="CB1", x0=7000, commune_code="31834")
+    factory.field(code="CC1", x0=9000, commune_code="31840")  # nothing treated
     for field, area, day in (
         (a1, 2.0, "03-02"),
         (a2, 1.5, "03-09"),
@@ -289,16 +289,16 @@ def test_commune_map_of_hectares(client, admin_headers, communes):
     assert r.status_code == 200, r.text
     root = svgread.parse(r.text)
     circles = {c.get("data-commune"): c for c in svgread.features(root, "communes")}
-    assert sorted(circles) == ["96P01", "96P02"]  # 96P03 had nothing treated
-    assert float(circles["96P01"].get("data-hectares")) == pytest.approx(3.5)
-    assert float(circles["96P02"].get("data-hectares")) == pytest.approx(1.0)
+    assert sorted(circles) == ["31825", "31834"]  # 31840 had nothing treated
+    assert float(circles["31825"].get("data-hectares")) == pytest.approx(3.5)
+    assert float(circles["31834"].get("data-hectares")) == pytest.approx(1.0)
     # Circle areas in proportion to hectares; a circle at the top class (4 ha) has the
     # full radius.
-    r1, r2 = (float(circles[c].get("r")) for c in ("96P01", "96P02"))
+    r1, r2 = (float(circles[c].get("r")) for c in ("31825", "31834"))
     assert r1 == pytest.approx(float(root.get("data-max-radius")) * math.sqrt(3.5 / 4), abs=0.01)
     assert (r1 / r2) ** 2 == pytest.approx(3.5, rel=0.01)
     # Classes of 1 ha (breaks 1, 2, 3, 4): 3.5 ha is the 4th class, 1.0 the 1st.
-    assert circles["96P01"].get("data-class") == "3" and circles["96P02"].get("data-class") == "0"
+    assert circles["31825"].get("data-class") == "3" and circles["31834"].get("data-class") == "0"
     assert len(svgread.features(root, "fields")) == 4
     assert svgread.layer_area_m2(root, "fields") == pytest.approx(4 * 100 * 200, rel=0.005)
     legend = svgread.parse(r.text).find(".//svg:g[@id='legend']", svgread.NS)
@@ -312,7 +312,7 @@ def test_commune_map_whole_record_and_refusals(client, admin_headers, communes, 
     circles = {
         c.get("data-commune"): c for c in svgread.features(svgread.parse(r.text), "communes")
     }
-    assert float(circles["96P02"].get("data-hectares")) == pytest.approx(5.0)
+    assert float(circles["31834"].get("data-hectares")) == pytest.approx(5.0)
     assert "Hectares treated by commune" in r.text
     bad = client.get(
         f"{API}/maps/communes.svg",

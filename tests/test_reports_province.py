@@ -2,8 +2,8 @@
 
 The scene (every figure below follows from it, not from the code):
 
-- Field F1, 100 m x 200 m = 2.0 ha, commune 96P10, farmer of cooperative HTX-A, season
-  of "lúa" sown 2026-01-05. Field F2, 100 m x 100 m = 1.0 ha, commune 96P11, a farmer
+- Field F1, 100 m x 200 m = 2.0 ha, commune 31957, farmer of cooperative HTX-A, season
+  of "lúa" sown 2026-01-05. Field F2, 100 m x 100 m = 1.0 ha, commune 31906, a farmer
   of no cooperative.
 - Pesticide P1 (litres) named "=SUM(1,2)" — a spreadsheet would evaluate it — and
   pesticide PK (kilograms).
@@ -46,9 +46,9 @@ def scene(session, factory):
     service = factory.organisation("drone_service", code="DV-A")
     farmer_a = factory.farmer(organisation=coop)
     f1 = factory.field(
-        farmer=farmer_a, code="F1", x0=0, y0=0, width=100, height=200, commune_code="96P10"
+        farmer=farmer_a, code="F1", x0=0, y0=0, width=100, height=200, commune_code="31957"
     )
-    f2 = factory.field(code="F2", x0=1000, y0=0, width=100, height=100, commune_code="96P11")
+    f2 = factory.field(code="F2", x0=1000, y0=0, width=100, height=100, commune_code="31906")
     factory.season(f1, crop="lúa")
     factory.input(
         code="P1",
@@ -111,7 +111,7 @@ def test_pesticide_records_one_row_per_application(client, admin_headers, scene)
     assert drone["dose_per_ha"] == pytest.approx(0.3333, abs=1e-3)
     assert (drone["product_name"], drone["registration_no"]) == (NAME, "BVTV-001")
     assert drone["active_ingredient"] == "Azoxystrobin 200 g/L"
-    assert (drone["crop"], drone["commune_code"], drone["drone_code"]) == ("lúa", "96P10", "D1")
+    assert (drone["crop"], drone["commune_code"], drone["drone_code"]) == ("lúa", "31957", "D1")
     lon, lat = lonlat(50.0, 100.0)  # the middle of F1
     assert drone["lon"] == pytest.approx(lon, abs=1e-6) and drone["lat"] == pytest.approx(
         lat, abs=1e-6
@@ -122,7 +122,7 @@ def test_pesticide_records_one_row_per_application(client, admin_headers, scene)
     assert (by_hand["treated_area_ha"], by_hand["dose_per_ha"]) == (1.0, 0.4)
     # The corrected 1.5 kg, not the 2.0 kg it replaced; F2 has no season: no crop.
     assert (kg["field_code"], kg["amount"], kg["unit"], kg["crop"]) == ("F2", 1.5, "kg", None)
-    assert kg["commune_code"] == "96P11" and kg["drone_code"] is None
+    assert kg["commune_code"] == "31906" and kg["drone_code"] is None
 
 
 def test_days_are_vietnam_days(client, admin_headers, scene):
@@ -147,12 +147,12 @@ def test_filters_by_commune_product_drone_and_organisation(client, admin_headers
         return [(r["field_code"], r["product_code"], r["source"])
                 for r in rows(client, admin_headers, "pesticide-records", **params)]  # fmt: skip
 
-    assert pick(commune="96P11") == [("F2", "PK", "hand")]
+    assert pick(commune="31906") == [("F2", "PK", "hand")]
     assert pick(product="P1") == [("F1", "P1", "drone"), ("F1", "P1", "hand")]
     assert pick(drone="D1") == [("F1", "P1", "drone")]
     assert pick(organisation="DV-A") == [("F1", "P1", "drone")]  # the drone's service
     assert pick(organisation="HTX-A") == [("F1", "P1", "drone"), ("F1", "P1", "hand")]
-    missions = rows(client, admin_headers, "missions", commune="96P11")
+    missions = rows(client, admin_headers, "missions", commune="31906")
     assert missions == []
     assert [
         m["mission_id"] for m in rows(client, admin_headers, "missions", organisation="DV-A")
@@ -166,18 +166,18 @@ def test_province_hectares_and_flags_per_commune_and_week(client, admin_headers,
         for r in table
         if r["part"] == "hectares"
     }
-    assert set(hectares) == {("2026-W09", "96P10", "P1"), ("2026-W10", "96P11", "PK")}
+    assert set(hectares) == {("2026-W09", "31957", "P1"), ("2026-W10", "31906", "PK")}
     # F1: 2.0 ha by drone + 1.0 ha by hand (the withdrawn 2.0 ha counts for nothing).
-    area, count = hectares[("2026-W09", "96P10", "P1")]
+    area, count = hectares[("2026-W09", "31957", "P1")]
     assert area == pytest.approx(3.0, rel=1e-3) and count == 2
-    assert hectares[("2026-W10", "96P11", "PK")] == (1.0, 1)
+    assert hectares[("2026-W10", "31906", "PK")] == (1.0, 1)
     (flags,) = [r for r in table if r["part"] == "flags"]
     assert (flags["week"], flags["commune_code"], flags["commune_name"]) == (
-        "2026-W09", "96P10", "xã Phong Thạnh",
+        "2026-W09", "31957", "xã Phong Thạnh",
     )  # fmt: skip
     counts = [flags[k] for k in ("flagged_missions", "overspray", "dose_above_max", "nospray_zone")]
     assert counts == [1, 1, 0, 0]
-    assert rows(client, admin_headers, "province", commune="96P11")[0]["product_code"] == "PK"
+    assert rows(client, admin_headers, "province", commune="31906")[0]["product_code"] == "PK"
 
 
 def test_fleet_per_drone(client, admin_headers, scene):

@@ -3,9 +3,9 @@ figures worked out by hand.
 
 The scene (every figure below follows from it, not from the code):
 
-- Field F1, 100 m x 200 m = 2.0 ha, commune 96P10, farmer A of cooperative HTX-A; season
+- Field F1, 100 m x 200 m = 2.0 ha, commune 31957, farmer A of cooperative HTX-A; season
   of "lúa" sown 2026-01-05, harvested 2026-03-20 (a ``harvest`` entry). Field F2, 100 m
-  x 100 m = 1.0 ha, commune 96P11, farmer B of no cooperative; season sown 2026-01-10,
+  x 100 m = 1.0 ha, commune 31906, farmer B of no cooperative; season sown 2026-01-10,
   no harvest yet.
 - Pesticides P1 (L, at most 1 L/ha, PHI 14 days) and PK (kg, at most 10 kg/ha, PHI 14);
   fertilisers URE (kg, 46 % N), DAP (kg, 18 % N) and NPKX (kg, N not recorded); seed GI.
@@ -64,10 +64,10 @@ def scene(session, factory):
     farmer_a = factory.farmer(organisation=coop)
     farmer_b = factory.farmer()
     f1 = factory.field(
-        farmer=farmer_a, code="F1", x0=0, y0=0, width=100, height=200, commune_code="96P10"
+        farmer=farmer_a, code="F1", x0=0, y0=0, width=100, height=200, commune_code="31957"
     )
     f2 = factory.field(
-        farmer=farmer_b, code="F2", x0=1000, y0=0, width=100, height=100, commune_code="96P11"
+        farmer=farmer_b, code="F2", x0=1000, y0=0, width=100, height=100, commune_code="31906"
     )
     s1 = factory.season(f1, crop="lúa")
     s2 = factory.season(f2, crop="lúa", sown_on=datetime(2026, 1, 10).date())
@@ -209,7 +209,7 @@ def test_field_season_no_harvest_yet_and_filters(client, admin_headers, scene):
     assert [(r["section"], r["mission_id"]) for r in march] == [
         ("application", "M2"), ("product", None), ("mission", "M2"),
     ]  # fmt: skip
-    assert rows(client, admin_headers, "field-season", commune="96P11")[0]["field_code"] == "F2"
+    assert rows(client, admin_headers, "field-season", commune="31906")[0]["field_code"] == "F2"
     urea = rows(client, admin_headers, "field-season", field="F1", product="URE")
     assert [(r["section"], r["amount"], r["phi_status"]) for r in urea] == [
         ("application", 80.0, None), ("product", 80.0, None),
@@ -308,17 +308,17 @@ def test_province_sums_the_record_in_the_database(client, admin_headers, scene):
         if r["part"] == "hectares" and r["product_code"] in ("P1", "PK")
     }
     assert hectares == {
-        ("2026-W09", "96P10", "P1"): (pytest.approx(3.0, rel=1e-3), 2),
-        ("2026-W10", "96P10", "P1"): (pytest.approx(2.0, rel=1e-3), 1),
-        ("2026-W11", "96P10", "PK"): (0.1, 1),
-        ("2026-W07", "96P11", "P1"): (1.0, 1),
+        ("2026-W09", "31957", "P1"): (pytest.approx(3.0, rel=1e-3), 2),
+        ("2026-W10", "31957", "P1"): (pytest.approx(2.0, rel=1e-3), 1),
+        ("2026-W11", "31957", "PK"): (0.1, 1),
+        ("2026-W07", "31906", "P1"): (1.0, 1),
     }
     by_drone = rows(client, admin_headers, "province", drone="D2")
     assert [(r["week"], r["applications"]) for r in by_drone if r["part"] == "hectares"] == [
         ("2026-W10", 1)
     ]
     htx = rows(client, admin_headers, "province", organisation="HTX-A", product="P1")
-    assert {r["commune_code"] for r in htx if r["part"] == "hectares"} == {"96P10"}
+    assert {r["commune_code"] for r in htx if r["part"] == "hectares"} == {"31957"}
 
 
 def test_crop_seasons_turn_on_vietnam_days():

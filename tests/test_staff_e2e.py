@@ -38,7 +38,7 @@ def tokens(server) -> dict[str, str]:  # noqa: F811
         for n, name in enumerate(("Nguyễn Văn Ba", "Trần Thị Bốn")):
             farmer = factory.farmer(organisation=coop, name=name)
             field = factory.field(
-                farmer=farmer, code=f"VH-{n + 1:02d}", x0=5300 + 150 * n, commune_code="96P01"
+                farmer=farmer, code=f"VH-{n + 1:02d}", x0=5300 + 150 * n, commune_code="31825"
             )
             factory.season(field, sown_on=datetime.now(LOCAL_TZ).date() - timedelta(days=60))
         product = factory.input(code="VALI5SL", name="Validacin 5SL", phi_days=7)

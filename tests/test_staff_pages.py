@@ -2,8 +2,8 @@
 
 The world is test_maps's: M1 (1.82 ha of F1 treated on Sunday 1 March 2026, 08:00 in
 Vietnam, 10.8 % overspray) and M2 (nothing on a field, 739 m² in zone Z1, at 10:00) of
-drone D1 of service S; hand sprays in communes 96P01 (2.0 ha on Mon 2 March, 1.5 ha on
-Mon 9 March) and 96P02 (1.0 ha on Tue 3 March, 4.0 ha on Fri 1 May).
+drone D1 of service S; hand sprays in communes 31825 (2.0 ha on Mon 2 March, 1.5 ha on
+Mon 9 March) and 31834 (1.0 ha on Tue 3 March, 4.0 ha on Fri 1 May).
 """
 
 import io
@@ -76,7 +76,7 @@ def test_office_dashboard_figures(client, world, factory):
     assert communes["phường Bạc Liêu"] == pytest.approx(3.5)
     assert communes["phường Vĩnh Trạch"] == pytest.approx(5.0)
     # The commune map, inline, with one circle per commune treated.
-    assert html.count('data-commune="96P01" data-hectares') == 1
+    assert html.count('data-commune="31825" data-hectares') == 1
     # Flagged missions link to their maps; M2 reached a no-spray zone.
     flagged = html[html.index('id="flagged"') :]
     assert "/api/v1/missions/M1/map.svg" in flagged and "/api/v1/missions/M2/map.svg" in flagged

@@ -67,20 +67,20 @@ def test_official_commune_outlines_are_drawn_when_given(tmp_path):
     packaged["features"].append(
         {
             "type": "Feature",
-            "properties": {"code": "96P10"},
+            "properties": {"code": "31957"},
             "geometry": {"type": "Polygon", "coordinates": [commune]},
         }
     )
     path = tmp_path / "boundaries.geojson"
     path.write_text(json.dumps(packaged))
-    loc = locator([(*GIA_RAI, "96P10")], boundaries.load(str(path)))
+    loc = locator([(*GIA_RAI, "31957")], boundaries.load(str(path)))
     assert loc.commune_names == ("xã Phong Thạnh",) and not loc.schematic
     (mx, my) = loc.markers[0]
     assert _path_polygon(loc.commune_paths[0]).contains(Point(mx, my))
 
 
 def test_the_trace_page_shows_the_locator_and_the_commune(client, factory):
-    field = factory.field(code="GR-0901", commune_code="96P10")
+    field = factory.field(code="GR-0901", commune_code="31957")
     factory.season(field, sown_on=date(2026, 1, 5))
     lot = factory.lot(fields_=[field], harvested_on=date(2026, 4, 10))
     vi = client.get(f"/t/{lot.code}").text

@@ -53,7 +53,8 @@ def make_lots(factory) -> dict[str, str]:
     fa = factory.field(farmer=farmer)
     fb = factory.field(farmer=farmer)
     factory.season(fa, sown_on=date(2026, 1, 5), variety="ST25")
-    factory.season(fb, sown_on=date(2026, 1, 5), variety="OM5451")
+    # Both fields grow ST25, the variety the lots ("Lúa ST25", "Gạo ST25") are sold as.
+    factory.season(fb, sown_on=date(2026, 1, 5), variety="ST25")
     product = factory.input(
         name="Filia 525SE", phi_days=14, active_ingredient="Propiconazole + Tricyclazole"
     )

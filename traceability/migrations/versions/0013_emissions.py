@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_emissions"
-down_revision: str | None = "0012_trust"
+down_revision: str | None = "0012_demo_official_communes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

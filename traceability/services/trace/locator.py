@@ -61,7 +61,7 @@ def locator(
     (a locator that points off its own map would mislead).
 
     >>> from traceability.geo.boundaries import load
-    >>> loc = locator([(105.43, 9.24, "96P10")], load())
+    >>> loc = locator([(105.43, 9.24, "31957")], load())
     >>> loc.province_name, loc.commune_names, loc.schematic, len(loc.markers)
     ('tỉnh Cà Mau', ('xã Phong Thạnh',), True, 1)
     >>> locator([(2.35, 48.85, None)], load()) is None
