@@ -25,7 +25,7 @@ import math
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,13 @@ from rich.table import Table
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from agritrace.demo_people import DEMO_COOPERATIVE, cooperative, ensure_user, sign_ins
+from agritrace.demo_people import (
+    DEMO_COOPERATIVE,
+    DemoResult,
+    cooperative,
+    ensure_user,
+    sign_ins,
+)
 from traceability.config import Settings
 from traceability.timezone import VN_TZ
 
@@ -91,25 +97,6 @@ class DemoConfig:
     def settings(self) -> Settings:
         """The demo's settings: its own database and public URL over the environment's rest."""
         return Settings(database_url=self.database_url, public_base_url=self.base_url)
-
-
-@dataclass
-class DemoResult:
-    """What the demo set up, for the banner, the landing page and tests."""
-
-    base_url: str
-    admin_token: str = ""
-    farmer_token: str | None = None
-    #: A token per role (farmer, cooperative, operator, office, admin), in that order.
-    tokens: dict[str, str] = field(default_factory=dict)
-    #: The farmer's one-time sign-in link to the farmers' app (a path on the demo's site).
-    farmer_link: str | None = None
-    mission_ids: list[str] = field(default_factory=list)
-    missions_complete: int = 0
-    flew: bool = False
-    lots: list[str] = field(default_factory=list)
-    milled_lot: str | None = None
-    simulation: dict[str, Any] = field(default_factory=dict)
 
 
 def default_public_url(host: str, port: int) -> str:

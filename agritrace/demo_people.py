@@ -7,16 +7,41 @@ office, admin), each given a fresh token on every run (only a token's hash is ke
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-if TYPE_CHECKING:
-    from agritrace.demo import DemoResult
+__all__ = [
+    "DEMO_COOPERATIVE",
+    "DEMO_DRONE_SERVICE",
+    "DEMO_OFFICE",
+    "DemoResult",
+    "cooperative",
+    "sign_ins",
+]
 
-__all__ = ["DEMO_COOPERATIVE", "DEMO_DRONE_SERVICE", "DEMO_OFFICE", "cooperative", "sign_ins"]
+
+@dataclass
+class DemoResult:
+    """What the demo set up, for the banner, the landing page and tests (here, beside the
+    people it signs in, so that this module needs nothing from :mod:`agritrace.demo`)."""
+
+    base_url: str
+    admin_token: str = ""
+    farmer_token: str | None = None
+    #: A token per role (farmer, cooperative, operator, office, admin), in that order.
+    tokens: dict[str, str] = field(default_factory=dict)
+    #: The farmer's one-time sign-in link to the farmers' app (a path on the demo's site).
+    farmer_link: str | None = None
+    mission_ids: list[str] = field(default_factory=list)
+    missions_complete: int = 0
+    flew: bool = False
+    lots: list[str] = field(default_factory=list)
+    milled_lot: str | None = None
+    simulation: dict[str, Any] = field(default_factory=dict)
 
 
 def ensure_user(

@@ -24,8 +24,8 @@ def world(server) -> dict:  # noqa: F811
         factory.input(code="URE", kind="fertilizer", unit="kg", phi_days=None,
                       nitrogen_pct=46.0, max_dose_per_ha=300.0)  # fmt: skip
         factory.input(code="SEED", kind="seed", unit="kg", phi_days=None, max_dose_per_ha=200.0)
-        a = factory.field(code="A", x0=0, width=100, height=200, commune_code="96P10")
-        c = factory.field(code="C", x0=2000, width=100, height=100, commune_code="96P11")
+        a = factory.field(code="A", x0=0, width=100, height=200, commune_code="31957")
+        c = factory.field(code="C", x0=2000, width=100, height=100, commune_code="31951")
         _records(factory, a)
         _records(factory, c, straw=False)
         return {
@@ -48,7 +48,7 @@ def test_mrv_pack_page_at_360_px(server, browser, world, lang):  # noqa: F811
     assert page.locator("code.h").count() >= 8  # the records' hashes
     _check_and_shoot(page, f"mrv-plot-{lang}-360", 360)
     page.goto(f"{url}/mrv/?{suffix[1:]}")
-    assert page.locator("a", has_text="96P11").count() == 1
+    assert page.locator("a", has_text="31951").count() == 1
     _check_and_shoot(page, f"mrv-communes-{lang}-360", 360)
     context.close()
 

@@ -6,7 +6,7 @@ sowing; GWP100 28).
 
 The scene:
 
-- Field A (100 m × 200 m = 2.0 ha, commune 96P10): a first crop sown 2025-08-01,
+- Field A (100 m × 200 m = 2.0 ha, commune 31957): a first crop sown 2025-08-01,
   harvested 2025-11-20; 5 t/ha of straw incorporated on 2025-11-22; the season sown
   2025-12-12 (20 days later), flooded 12-14, drained 01-01 → irrigated 01-06, drained
   01-16 → irrigated 01-21, drained 03-07 for the harvest on 2026-03-22 (100 days): two
@@ -16,9 +16,9 @@ The scene:
   CH4 = 1.22 × 0.55 × 1.00 × 2.878122 × 100 = 193.1220 kg/ha; baseline 351.1309 kg/ha;
   reduction 158.0089 kg/ha, 4.4242 t CO2e/ha. On 2.0 ha: 386.2440, 702.2618, 316.0178 kg
   and 8.8485 t.
-- Field B (1.0 ha, commune 96P10), rice-shrimp (its ``rice_shrimp`` property), the same
+- Field B (1.0 ha, commune 31957), rice-shrimp (its ``rice_shrimp`` property), the same
   records: no methane figure, "not yet published".
-- Field C (1.0 ha, commune 96P11): the same records but no straw entry: unknown.
+- Field C (1.0 ha, commune 31951): the same records but no straw entry: unknown.
 """
 
 import hashlib
@@ -70,10 +70,10 @@ def scene(factory, monkeypatch):
     factory.input(code="URE", kind="fertilizer", unit="kg", phi_days=None, nitrogen_pct=46.0,
                   max_dose_per_ha=300.0)  # fmt: skip
     factory.input(code="SEED", kind="seed", unit="kg", phi_days=None, max_dose_per_ha=200.0)
-    a = factory.field(code="A", x0=0, width=100, height=200, commune_code="96P10")
-    b = factory.field(code="B", x0=1000, width=100, height=100, commune_code="96P10",
+    a = factory.field(code="A", x0=0, width=100, height=200, commune_code="31957")
+    b = factory.field(code="B", x0=1000, width=100, height=100, commune_code="31957",
                       rice_shrimp=True)  # fmt: skip
-    c = factory.field(code="C", x0=2000, width=100, height=100, commune_code="96P11")
+    c = factory.field(code="C", x0=2000, width=100, height=100, commune_code="31951")
     for f, straw in ((a, True), (b, True), (c, False)):
         _records(factory, f, straw)
     tlog.sequence(factory.session)  # the entries get their places in the transparency log
@@ -145,15 +145,15 @@ def test_mrv_pack_rests_on_hashed_entries_and_totals_are_sums(
                 separators=(",", ":"),
             )
             assert leaf.leaf_hash == hashlib.sha256(b"\x00" + body.encode()).hexdigest()
-    # Commune 96P10 holds A (known) and B (rice-shrimp, unknown); 96P11 holds C (unknown).
+    # Commune 31957 holds A (known) and B (rice-shrimp, unknown); 31951 holds C (unknown).
     communes = {r["commune_code"]: r for r in rows if r["section"] == "commune"}
     province = [r for r in rows if r["section"] == "province"]
     all_plots = [r for r in rows if r["section"] == "plot"]
     a = next(p for p in plots if p["field_code"] == "A")
-    assert communes["96P10"]["plots_estimated"] == 1
-    assert communes["96P10"]["ch4_reduction_kg"] == pytest.approx(a["ch4_reduction_kg"])
-    assert communes["96P11"]["plots_estimated"] == 0
-    assert communes["96P11"]["ch4_reduction_kg"] == 0
+    assert communes["31957"]["plots_estimated"] == 1
+    assert communes["31957"]["ch4_reduction_kg"] == pytest.approx(a["ch4_reduction_kg"])
+    assert communes["31951"]["plots_estimated"] == 0
+    assert communes["31951"]["ch4_reduction_kg"] == 0
     assert len(province) == 1 and province[0]["plots"] == len(all_plots)
     for col in ("ch4_kg", "baseline_ch4_kg", "ch4_reduction_kg", "co2e_reduction_t"):
         assert province[0][col] == pytest.approx(sum(p[col] or 0 for p in all_plots))
@@ -201,13 +201,14 @@ def test_straw_amount_is_checked(client, admin_headers, scene):
 def test_the_printable_pack_page(client, admin_headers, factory, scene):
     vi = client.get("/mrv/", params={"field": "A"}, headers=admin_headers)
     assert vi.status_code == 200 and '<html lang="vi">' in vi.text
-    assert "Ướt khô xen kẽ (rút nhiều lần)" in vi.text and "193.1" in vi.text  # CH4 kg/ha
-    assert "158.0" in vi.text and "4.42" in vi.text  # reduction, t CO2e/ha
+    # CH4 kg/ha, its reduction and t CO2e/ha, with Vietnamese decimal commas.
+    assert "Ướt khô xen kẽ (rút nhiều lần)" in vi.text and "193,1" in vi.text
+    assert "<dd>158</dd>" in vi.text and "4,42" in vi.text  # 158.0089: at most one decimal
     straw = [d for d in client.get("/api/v1/diary", headers=admin_headers,
              params={"field_code": "A", "activity": "straw"}).json()["data"]]  # fmt: skip
     assert any(d["hash"] in vi.text for d in straw)  # the hash an auditor checks
     en = client.get("/mrv/", params={"field": "B", "lang": "en"}, headers=admin_headers)
     assert "not yet published" in en.text and "AWD (multiple drainage)" in en.text
     office = client.get("/mrv/", headers=factory.token("office"))
-    assert office.status_code == 200 and "96P10" in office.text and "96P11" in office.text
+    assert office.status_code == 200 and "31957" in office.text and "31951" in office.text
     assert client.get("/mrv/", headers=factory.token("operator")).status_code == 403

@@ -347,14 +347,14 @@ def test_only_spraying_counts_as_hectares_sprayed(client, admin_headers, session
         if r["part"] == "hectares"
     }
     assert set(work) == {
-        ("2026-W09", "96P10", "P1", "spray"),
-        ("2026-W10", "96P11", "PK", "spray"),
-        ("2026-W10", "96P10", "URE", "fertilize"),
-        ("2026-W09", "96P11", "GI", "seed"),
-        ("2026-W09", "96P11", "URE", "fertilize"),
+        ("2026-W09", "31957", "P1", "spray"),
+        ("2026-W10", "31906", "PK", "spray"),
+        ("2026-W10", "31957", "URE", "fertilize"),
+        ("2026-W09", "31906", "GI", "seed"),
+        ("2026-W09", "31906", "URE", "fertilize"),
     }
-    assert work[("2026-W10", "96P10", "URE", "fertilize")] == 2.0
-    assert work[("2026-W09", "96P11", "URE", "fertilize")] == pytest.approx(1.0, rel=1e-3)
+    assert work[("2026-W10", "31957", "URE", "fertilize")] == 2.0
+    assert work[("2026-W09", "31906", "URE", "fertilize")] == pytest.approx(1.0, rel=1e-3)
     # Sprayed: P1 on F1 (2.0 ha by drone + 1.0 ha by hand) in week 9, PK on F2 in week 10;
     # with fertiliser and seed the weeks would read 5.0 and 3.0.
     figures = pages.province_figures(session, reports.Filters())
@@ -364,8 +364,8 @@ def test_only_spraying_counts_as_hectares_sprayed(client, admin_headers, session
     ]
     communes = {c.code: c.hectares for c in maps.commune_map(session, filters=reports.Filters())}
     assert communes == {
-        "96P10": pytest.approx(3.0, rel=1e-3),
-        "96P11": pytest.approx(1.0, rel=1e-3),
+        "31957": pytest.approx(3.0, rel=1e-3),
+        "31906": pytest.approx(1.0, rel=1e-3),
     }
     # Per product every treatment counts, fertiliser too (2.0 ha + 1.0 ha of URE).
     assert dict(figures.by_product)[_name(session, "URE")] == pytest.approx(3.0, rel=1e-3)

@@ -71,6 +71,8 @@ def test_placeholders_agree_between_languages():
 SAME_IN_BOTH = {
     "ha", "kg", "L", "m", "d", "N", "GS1", "GTIN", "CSV", "Excel", "JSON", "SVG", "PNG",
     "EPCIS", "API", "OpenAPI", "QR", "VietGAP", "agritrace", "Digital", "Link", "UTC",
+    # IPCC's symbols for methane and its factors.
+    "CH₄", "CO₂e", "EFc", "SFw", "SFp", "SFo", "GWP",
 }  # fmt: skip
 # Jinja, scripts, styles and code samples are not read as words; nor are entities.
 _CODE = re.compile(r"{#.*?#}|{%.*?%}|{{.*?}}|<(script|style|code)\b.*?</\1>|&#?\w+;", re.S | re.I)

@@ -24,7 +24,8 @@ and missions are logs that point at assets, with a time and a status.
 
 Why one file past the house's size rule: this module is the schema, and it is read as
 one, the way fastapi's full-stack template keeps one ``models.py``. It builds on nothing
-of the application but its settings and GS1 numbers (``config``, ``gs1``), and the
+of the application but its settings, GS1 numbers and Vietnam time (``config``, ``gs1``,
+``timezone``), and the
 services, the API and the reports build on it. Its families reference each other (a
 mission points at a drone, a field and a product; a lot at seasons and diary entries),
 so split by family the modules would import one another or need a shared base module
@@ -35,7 +36,7 @@ code: no function in it passes the house's function size.
 import math
 import unicodedata
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -56,6 +57,7 @@ from sqlmodel import Field, SQLModel
 
 from traceability.config import get_settings
 from traceability.gs1 import gtin14
+from traceability.timezone import VN_TZ
 
 
 def utcnow() -> datetime:
@@ -945,7 +947,7 @@ class LotCreate(LotBase):
             )
         # Vietnam keeps UTC+7 all year: the harvest's local day is its time's day there.
         if self.harvested_at is not None:
-            local = self.harvested_at.astimezone(timezone(timedelta(hours=7))).date()
+            local = self.harvested_at.astimezone(VN_TZ).date()
             if local != self.harvested_on:
                 raise ValueError(
                     f"harvested_at is on {local.isoformat()} in Vietnam time, "

@@ -5,7 +5,7 @@ Imports nothing from the other report modules, so each of them can build on it.
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 import pandas as pd
@@ -13,9 +13,10 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import aliased
 
 from traceability.models import Organisation
+from traceability.timezone import VN_TZ
 
 # Vietnam keeps UTC+7 all year: a fixed offset needs no time-zone database.
-VIETNAM = timezone(timedelta(hours=7), "ICT")
+VIETNAM = VN_TZ
 
 Bind = Engine | Connection
 

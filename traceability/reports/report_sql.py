@@ -16,12 +16,13 @@ from sqlalchemy.orm import aliased
 
 from traceability.models import DiaryEntry, InputProduct, Mission, MissionField
 from traceability.services import applications
+from traceability.timezone import VN_TZ_NAME
 
 
 def vietnam_day(conn: Connection, column: Any) -> Any:
     """SQL: the Vietnam calendar day (UTC+7) of a UTC timestamp column."""
     if conn.dialect.name == "postgresql":
-        return cast(func.timezone("Asia/Ho_Chi_Minh", column), Date)
+        return cast(func.timezone(VN_TZ_NAME, column), Date)
     return func.date(column, "+7 hours")  # SQLite keeps UTC as text
 
 
@@ -29,7 +30,7 @@ def week_or_day(conn: Connection, column: Any) -> tuple[Any, bool]:
     """SQL: the ISO week (``2026-W09``) of a UTC timestamp in Vietnam time, and True;
     where the database has no ISO weeks (SQLite), the Vietnam day and False."""
     if conn.dialect.name == "postgresql":
-        local = func.timezone("Asia/Ho_Chi_Minh", column)
+        local = func.timezone(VN_TZ_NAME, column)
         return func.to_char(local, 'IYYY-"W"IW'), True
     return vietnam_day(conn, column), False
 

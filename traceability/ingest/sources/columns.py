@@ -32,6 +32,7 @@ from typing import Any
 from traceability.errors import InvalidInput
 from traceability.ingest.sources import Translation, fix_seq, iso, mission_code
 from traceability.models import MissionSource
+from traceability.timezone import VN_TZ
 
 #: Saved mappings, each a format documented in public sources (named beside it).
 SAVED: dict[str, str] = {
@@ -64,7 +65,7 @@ _KEYS = {
 _OTHER = {"time", "elapsed_ms", "tz", "spraying", "mission", "drone"}
 _ON = {"1", "true", "yes", "on", "y", "t"}
 _OFF = {"0", "false", "no", "off", "n", "f", ""}
-DEFAULT_TZ = timezone(timedelta(hours=7))
+DEFAULT_TZ = VN_TZ
 
 
 @dataclass(frozen=True, slots=True)

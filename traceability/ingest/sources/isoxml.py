@@ -35,6 +35,7 @@ from typing import Any
 from traceability.errors import InvalidInput
 from traceability.ingest.sources import Device, Translation, as_code, fix_seq, iso, mission_code
 from traceability.models import MissionSource, MissionType
+from traceability.timezone import VN_TZ
 
 # Data dictionary entities (ISO 11783-11) this adapter reads.
 DDI_WIDTH = 0x0043  # actual working width, mm
@@ -55,7 +56,7 @@ EPOCH_1980 = datetime(1980, 1, 1)
 #: The most a TaskData set may unpack to (a season's time logs of one machine are far less).
 SET_MAX_BYTES = 500_000_000
 #: Where no time of the task says how the controller's clock relates to UTC.
-DEFAULT_OFFSET = timedelta(hours=7)
+DEFAULT_OFFSET = VN_TZ.utcoffset(EPOCH_1980)  # UTC+7, no daylight saving since 1975
 # Position attributes in annex D order, with their binary layout (little-endian).
 _PTN_LAYOUT = (
     ("north", "i"),
