@@ -269,8 +269,8 @@ def test_migration_0012_names_how_products_are_applied_and_dates_missions_by_fix
         }
         assert methods == {
             "BEAM75WP": "spray",  # a wettable powder goes out as a tank mix
-            "FURADAN3GR": "granule",  # GR: granules, broadcast
-            "UREA46": "granule",
+            "FURADAN3GR": "spread",  # GR: granules, spread dry
+            "UREA46": "spread",
             "ST25": "seed",
         }
         fixes = {

@@ -286,7 +286,7 @@ def test_a_banned_granule_sprayed_by_drone_fails_and_is_flagged(
         phi_days=30,
         max_dose_per_ha=30.0,
         registration_status="banned",
-        application_method="granule",
+        application_method="spread",
     )
     at = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)  # 61 days before harvest: its PHI is kept
     m, _ = fly(session, "M-FURADAN", fixes_at=at, events_at=at, product_code=furadan.code)
@@ -295,7 +295,7 @@ def test_a_banned_granule_sprayed_by_drone_fails_and_is_flagged(
     flags = {f["code"]: f for f in m.flags}
     assert flags["banned_product"]["product_code"] == "FURADAN3GR"
     method = flags["application_method"]
-    assert (method["product_method"], method["mission_method"]) == ("granule", "spray")
+    assert (method["product_method"], method["mission_method"]) == ("spread", "spray")
     data, vi, en = page_and_json(client, lot.code)
     item = lot_phi(data)
     [p] = item["products"]
@@ -314,7 +314,7 @@ def test_a_banned_product_is_a_row_in_the_reports_and_the_office_s_flagged_list(
 ):
     factory.input(
         code="FURADAN3GR", unit="kg", phi_days=30, registration_status="banned",
-        application_method="granule",
+        application_method="spread",
     )  # fmt: skip
     at = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)
     fly(session, "M-FURADAN", fixes_at=at, events_at=at, product_code="FURADAN3GR")
@@ -342,7 +342,7 @@ def test_a_banned_product_is_a_row_in_the_reports_and_the_office_s_flagged_list(
 
 def test_a_granule_broadcast_by_a_spreader_is_the_right_method(session, factory, drone_field):
     factory.input(
-        code="UREA46", kind="fertilizer", unit="kg", phi_days=None, application_method="granule"
+        code="UREA46", kind="fertilizer", unit="kg", phi_days=None, application_method="spread"
     )
     at = datetime(2026, 10, 1, 1, 0, tzinfo=UTC)
     m, _ = fly(

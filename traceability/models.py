@@ -277,7 +277,7 @@ class ApplicationMethod(StrEnum):
     granules broadcast dry (Furadan 3GR, urea), or seed sown."""
 
     spray = "spray"
-    granule = "granule"
+    spread = "spread"
     seed = "seed"
 
 

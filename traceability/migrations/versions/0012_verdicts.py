@@ -6,7 +6,8 @@ Revises: 0011
 
 - ``lots.harvested_at``: when the harvest ended, if the farmer gave a time (null for
   lots recorded with a day only; the day stays in ``harvested_on``).
-- ``inputs.application_method``: spray, granule or seed, as the label says. Products
+- ``inputs.application_method``: spray (liquids and tank mixes), spread (granules
+  and fertiliser, broadcast dry) or seed, as the label says. Products
   already in the catalogue are filled in from what they are: a fertiliser is broadcast
   as granules, a seed is sown, a pesticide whose name ends in GR (granules, Furadan 3GR)
   is broadcast, any other pesticide is sprayed.
@@ -27,7 +28,7 @@ down_revision: str | None = "0012_fleets"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_METHOD = sa.Enum("spray", "granule", "seed", name="applicationmethod")
+_METHOD = sa.Enum("spray", "spread", "seed", name="applicationmethod")
 
 
 def upgrade() -> None:
@@ -50,12 +51,12 @@ def upgrade() -> None:
     )
     # On PostgreSQL ``kind`` is an enum: compare it as text.
     kind = sa.cast(inputs.c.kind, sa.String)
-    op.execute(inputs.update().where(kind == "fertilizer").values(application_method="granule"))
+    op.execute(inputs.update().where(kind == "fertilizer").values(application_method="spread"))
     op.execute(inputs.update().where(kind == "seed").values(application_method="seed"))
     pesticide = kind == "pesticide"
     granules = sa.func.upper(inputs.c.code).like("%GR")
     op.execute(
-        inputs.update().where(pesticide, granules).values(application_method="granule")
+        inputs.update().where(pesticide, granules).values(application_method="spread")
     )
     op.execute(
         inputs.update()

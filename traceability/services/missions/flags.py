@@ -143,7 +143,7 @@ class BannedProduct(Flag):
 # How each mission type puts a product on a field.
 METHOD_OF_TYPE = {
     MissionType.spray: ApplicationMethod.spray,
-    MissionType.fertilize: ApplicationMethod.granule,
+    MissionType.fertilize: ApplicationMethod.spread,
     MissionType.seed: ApplicationMethod.seed,
 }
 

@@ -201,7 +201,7 @@ class EventProduct(BaseModel):
     registration_no: str | None
     phi_days: int | None
     registration_status: Literal["registered", "banned", "unknown"] = "unknown"
-    application_method: Literal["spray", "granule", "seed"] | None = None
+    application_method: Literal["spray", "spread", "seed"] | None = None
 
 
 class _ApplicationEvent(BaseModel):
