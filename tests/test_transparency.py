@@ -25,7 +25,7 @@ from traceability.models import (
     TlogCheckpoint,
     TlogLeaf,
 )
-from traceability.services import diary, tlog
+from traceability.services import diary, tlog, tlog_tiles
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "tlog_vectors.json").read_text())
 ORIGIN = "agritrace.test/log"
@@ -652,7 +652,7 @@ def test_an_entry_bundle_gives_each_leaf_s_bytes(client, session, logged):
     stored = session.execute(select(TlogLeaf.leaf_hash).order_by(TlogLeaf.idx)).scalars().all()
     assert [tl.leaf_hash(x).hex() for x in leaves] == stored
     assert client.get("/tlog/tile/entries/000.p/7").status_code == 404
-    assert tlog.tile_index("x001/x234/067") == (1234067, None)
+    assert tlog_tiles.tile_index("x001/x234/067") == (1234067, None)
 
 
 @settings(max_examples=500, deadline=None)
