@@ -662,3 +662,10 @@ def test_an_entry_leaf_is_exactly_rfc8785_whatever_its_strings(code, digest, seq
 
     expected = rfc8785.dumps({"kind": "diary-entry", "field": code, "seq": seq, "hash": digest})
     assert tl.entry_leaf(code, seq, digest) == expected
+
+
+def test_a_number_json_cannot_write_is_hashed_as_null_not_refused():
+    from traceability import canonical
+
+    got = canonical.jcs({"chained": {"dose": float("nan"), "n": [1.0, float("inf")]}})
+    assert got == b'{"chained":{"dose":null,"n":[1,null]}}'
