@@ -25,7 +25,7 @@ from traceability.models import (
     TlogCheckpoint,
     TlogLeaf,
 )
-from traceability.services import diary, tlog
+from traceability.services import diary, tlog, tlog_tiles
 
 VECTORS = json.loads((Path(__file__).parent / "data" / "tlog_vectors.json").read_text())
 ORIGIN = "agritrace.test/log"
@@ -652,7 +652,7 @@ def test_an_entry_bundle_gives_each_leaf_s_bytes(client, session, logged):
     stored = session.execute(select(TlogLeaf.leaf_hash).order_by(TlogLeaf.idx)).scalars().all()
     assert [tl.leaf_hash(x).hex() for x in leaves] == stored
     assert client.get("/tlog/tile/entries/000.p/7").status_code == 404
-    assert tlog.tile_index("x001/x234/067") == (1234067, None)
+    assert tlog_tiles.tile_index("x001/x234/067") == (1234067, None)
 
 
 @settings(max_examples=500, deadline=None)
@@ -662,3 +662,10 @@ def test_an_entry_leaf_is_exactly_rfc8785_whatever_its_strings(code, digest, seq
 
     expected = rfc8785.dumps({"kind": "diary-entry", "field": code, "seq": seq, "hash": digest})
     assert tl.entry_leaf(code, seq, digest) == expected
+
+
+def test_a_number_json_cannot_write_is_hashed_as_null_not_refused():
+    from traceability import canonical
+
+    got = canonical.jcs({"chained": {"dose": float("nan"), "n": [1.0, float("inf")]}})
+    assert got == b'{"chained":{"dose":null,"n":[1,null]}}'

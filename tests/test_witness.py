@@ -167,3 +167,43 @@ def test_the_log_gets_cosignatures_and_a_rolled_back_log_does_not(session, facto
     assert third.size == 4
     with pytest.raises(Conflict, match="more than this log has|not consistent|refused"):
         tlog.request_cosignature(session, row=third, url=url, name=name, public=public)
+
+
+def test_checkpoint_publish_asks_the_witness_on_the_command_line(
+    tmp_path, db, session, factory, served, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from agritrace.cli import app as cli
+    from traceability.config import get_settings
+    from traceability.db import get_engine
+
+    url, name, public, log_key = served
+    monkeypatch.setenv("AGRITRACE_DATABASE_URL", db.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("AGRITRACE_LOG_ORIGIN", ORIGIN)
+    get_settings.cache_clear()
+    get_engine.cache_clear()
+    try:
+        factory.entry(factory.field(code="CLIW"), activity="observe")
+        (tmp_path / "log.key").write_bytes(tl.private_pem(log_key))
+        (tmp_path / "w.vkey").write_text(tl.cosigner_vkey(name, public))
+        r = CliRunner().invoke(
+            cli,
+            ["checkpoint", "publish", "--key", str(tmp_path / "log.key"), "--witness", url,
+             "--witness-key", str(tmp_path / "w.vkey")],
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+        session.expire_all()
+        note = tlog.latest(session).note
+        assert tl.cosignature_time(note, name=name, public=public) is not None
+        # A witness key that is not the witness's: reported, the checkpoint still published.
+        (tmp_path / "other.vkey").write_text(tl.cosigner_vkey(name, tl.new_key().public_key()))
+        r = CliRunner().invoke(
+            cli,
+            ["checkpoint", "publish", "--key", str(tmp_path / "log.key"), "--witness", url,
+             "--witness-key", str(tmp_path / "other.vkey")],
+        )  # fmt: skip
+        assert r.exit_code == 0 and "no valid cosignature" in r.output, r.output
+    finally:
+        get_engine.cache_clear()
+        get_settings.cache_clear()

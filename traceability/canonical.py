@@ -9,6 +9,7 @@ gives the form with example bytes and hash. Pure functions: no database.
 """
 
 import hashlib
+import math
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,12 +47,26 @@ ENTRY_V2_OPTIONAL_KEYS = ("straw_t_per_ha",)
 
 
 def jcs(value: Any) -> bytes:
-    """RFC 8785 canonical JSON bytes of ``value``.
+    """RFC 8785 canonical JSON bytes of ``value``; a number JSON cannot write (NaN, ±∞,
+    never expected in a record) is written ``null``, as the v1 form wrote it.
 
-    >>> jcs({"b": 2.0, "a": "Cà Mau"})
-    b'{"a":"C\\xc3\\xa0 Mau","b":2}'
+    >>> jcs({"b": 2.0, "a": "Cà Mau", "c": float("nan")})
+    b'{"a":"C\\xc3\\xa0 Mau","b":2,"c":null}'
     """
-    return rfc8785.dumps(value)
+    try:
+        return rfc8785.dumps(value)
+    except rfc8785.FloatDomainError:
+        return rfc8785.dumps(_finite(value))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
 
 
 def jcs_plain_string(s: str) -> bytes | None:

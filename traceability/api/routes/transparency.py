@@ -17,7 +17,7 @@ from traceability.models import (
     LeafInclusion,
     LotProof,
 )
-from traceability.services import tlog
+from traceability.services import tlog, tlog_tiles
 
 router = APIRouter(tags=["transparency"])
 # Outside /api/v1: the paths C2SP tlog-tiles gives, under /tlog.
@@ -93,16 +93,16 @@ _TILE_CACHE = "public, max-age=31536000, immutable"
 @static_router.get("/tlog/tile/entries/{path:path}", response_class=Response)
 def entries_tile(path: str, session: SessionDep):
     """C2SP tlog-tiles entry bundle ``/tile/entries/<N>[.p/<W>]``."""
-    index, width = tlog.tile_index(path)
-    body = tlog.entries_tile(session, index=index, width=width)
+    index, width = tlog_tiles.tile_index(path)
+    body = tlog_tiles.entries_tile(session, index=index, width=width)
     return Response(body, media_type="application/octet-stream", headers=_tile_headers())
 
 
 @static_router.get("/tlog/tile/{level}/{path:path}", response_class=Response)
 def hash_tile(level: Annotated[int, Path(ge=0, le=63)], path: str, session: SessionDep):
     """C2SP tlog-tiles hash tile ``/tile/<L>/<N>[.p/<W>]``."""
-    index, width = tlog.tile_index(path)
-    body = tlog.tile(session, level=level, index=index, width=width)
+    index, width = tlog_tiles.tile_index(path)
+    body = tlog_tiles.tile(session, level=level, index=index, width=width)
     return Response(body, media_type="application/octet-stream", headers=_tile_headers())
 
 
