@@ -17,6 +17,7 @@ logged and counted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 #: A link silent this long is taken as dropped: a TCP or serial link is dialled again.
 LINK_TIMEOUT_S = 5.0
 _GCS_HEARTBEAT_S = 1.0
+#: The receive buffer asked for a UDP link (the kernel caps it at net.core.rmem_max).
+UDP_BUFFER_BYTES = 4 * 1024 * 1024
 
 
 @dataclass
@@ -116,6 +119,12 @@ class MavlinkBridge:
         except OSError as exc:
             log.warning("cannot open %s: %s; trying again", self.connect, exc)
             return None
+        port = getattr(link, "port", None)
+        if isinstance(port, socket.socket) and port.type == socket.SOCK_DGRAM:
+            # A burst of datagrams while this process is busy must wait in the socket,
+            # not be dropped: the default buffer holds a couple of hundred.
+            with contextlib.suppress(OSError):
+                port.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, UDP_BUFFER_BYTES)
         self.counts.links += 1
         log.info("listening to %s for drone %s", self.connect, self.translator.drone)
         return link

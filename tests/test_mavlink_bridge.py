@@ -33,7 +33,7 @@ def _send(port: int, said: list[mavflight.Said]) -> None:
     try:
         for i, s in enumerate(said):
             link.mav.send(s.msg)
-            if i % 20 == 19:
+            if i % 10 == 9:
                 time.sleep(0.004)  # a radio's pace, well above the flight's own
     finally:
         link.close()

@@ -52,6 +52,7 @@ from sqlalchemy import (
     LargeBinary,
     UniqueConstraint,
 )
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -1089,8 +1090,13 @@ class Mission(SQLModel, table=True):
     operator_id: str | None = Field(default=None, max_length=64)
     planned_field_codes: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     status: MissionStatus = Field(default=MissionStatus.open, max_length=16)
+    # The database's default, not SQLAlchemy's: an insert that does not name the column
+    # (the ingest's, on any schema since 0001) gets "contract" from the table itself.
     source: MissionSource = Field(
-        default=MissionSource.contract, sa_column_kwargs={"server_default": "contract"}
+        default=MissionSource.contract,
+        sa_column=Column(
+            SAEnum(MissionSource), nullable=False, server_default=MissionSource.contract.value
+        ),
     )
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

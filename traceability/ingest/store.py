@@ -239,7 +239,8 @@ def _ensure_missions(
                 "drone_code": wanted[m][0],
                 "drone_id": wanted[m][1],
                 "status": MissionStatus.open.value,
-                "source": origin.value,
+                # The column's default says "contract": named only for the adapters'.
+                **({"source": origin.value} if origin is not MissionSource.contract else {}),
                 "planned_field_codes": [],
                 "flags": [],
                 "zones": [],
