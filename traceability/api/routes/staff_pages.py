@@ -6,13 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
+from shapely.geometry import shape
+from sqlalchemy import select
 
 from traceability import qr, reports
 from traceability.api.deps import SessionDep
 from traceability.api.i18n import pick_lang
 from traceability.api.routes.staff import Lang, SettingsDep, gate, render
+from traceability.maps.communes import Commune, communes_svg
 from traceability.maps.mission import mission_svg
-from traceability.models import Farmer, Organisation, Role, SigninLinkCreate, User
+from traceability.models import Farmer, FarmField, Organisation, Role, SigninLinkCreate, User
 from traceability.services import access, pages, signin
 from traceability.services import maps as map_data
 from traceability.services.common import LOCAL_TZ, local_day
@@ -149,6 +152,7 @@ def mrv(
     part = {name: frame[frame["section"] == name].to_dict("records") for name in _MRV_PARTS}
     if codes is not None:  # a cooperative sees its members' plots, not others' totals
         part["commune"] = part["province"] = []
+    drawn = _reduction_map(session, part["commune"], lang) if part["commune"] and not field else ""
     return render(
         request,
         "mrv.html",
@@ -157,8 +161,25 @@ def mrv(
         field=field,
         commune=commune,
         communes=part.pop("commune"),
+        reduction_map=drawn,
         **part,
     )
+
+
+def _reduction_map(session: SessionDep, communes: list[dict], lang: str) -> str:
+    """The communes' estimated reduction (t CO2e) on the commune map of their fields."""
+    value = {c["commune_code"]: float(c["co2e_reduction_t"] or 0.0) for c in communes}
+    shapes: dict[str, list] = {}
+    rows = session.execute(
+        select(FarmField.commune_code, FarmField.geometry).where(
+            FarmField.commune_code.in_(sorted(k for k in value if k))
+        )
+    )
+    for code, geometry in rows:
+        shapes.setdefault(code, []).append(shape(geometry))
+    drawn = [Commune(code, code, geoms, value[code]) for code, geoms in sorted(shapes.items())]
+    title = "Giảm phát thải ước tính theo xã" if lang == "vi" else "Estimated reduction by commune"
+    return communes_svg(drawn, lang=lang, width=360.0, title=title, unit="t CO2e")
 
 
 _MRV_PARTS = ("plot", "evidence", "commune", "province")
