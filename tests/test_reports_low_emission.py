@@ -211,3 +211,10 @@ def test_the_printable_pack_page(client, admin_headers, factory, scene):
     office = client.get("/mrv/", headers=factory.token("office"))
     assert office.status_code == 200 and "96P10" in office.text and "96P11" in office.text
     assert client.get("/mrv/", headers=factory.token("operator")).status_code == 403
+
+
+def test_an_empty_pack_is_an_empty_table(client, admin_headers):
+    r = client.get(f"{API}/low-emission-mrv", headers=admin_headers, params={"commune": "00000"})
+    assert r.status_code == 200 and r.json() == {"data": [], "count": 0}
+    page = client.get("/mrv/", params={"commune": "00000"}, headers=admin_headers)
+    assert page.status_code == 200

@@ -159,8 +159,10 @@ def low_emission_mrv_report(conn: Connection, filters: Filters) -> pd.DataFrame:
         totals(plots, ["commune_code"]).assign(section="commune") if len(plots) else None,
         totals(plots, []).assign(section="province") if len(plots) else None,
     ]
-    out = pd.concat([x for x in frames if x is not None and len(x)], ignore_index=True)
-    out = out.reindex(columns=MRV_COLUMNS) if len(out) else pd.DataFrame(columns=MRV_COLUMNS)
+    parts = [x for x in frames if x is not None and len(x)]
+    if not parts:
+        return pd.DataFrame(columns=MRV_COLUMNS)
+    out = pd.concat(parts, ignore_index=True).reindex(columns=MRV_COLUMNS)
     # Counts and ids stay whole numbers where sections leave them empty (a leaf's ``seq``
     # is an integer in its hashed bytes).
     return out.astype({c: "Int64" for c in _WHOLE})
