@@ -218,3 +218,15 @@ def test_an_empty_pack_is_an_empty_table(client, admin_headers):
     assert r.status_code == 200 and r.json() == {"data": [], "count": 0}
     page = client.get("/mrv/", params={"commune": "00000"}, headers=admin_headers)
     assert page.status_code == 200
+
+
+def test_the_cooperative_sees_its_members_plots_and_no_totals(client, factory, scene):
+    coop = factory.organisation("cooperative", code="HTX-LUA")
+    member = factory.farmer(organisation=coop)
+    d = factory.field(farmer=member, code="D", x0=3000, width=100, height=100,
+                      commune_code="96P11")  # fmt: skip
+    _records(factory, d)
+    page = client.get("/mrv/", headers=factory.token("cooperative", organisation=coop))
+    assert page.status_code == 200
+    assert "?field=D" in page.text and "?field=A" not in page.text
+    assert "reduction-map" not in page.text and "Toàn tỉnh" not in page.text
