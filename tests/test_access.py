@@ -363,6 +363,7 @@ EXPECTED = {
     ("GET",    "/office/reports/{name}"):               "401 403 403 403 403 403 403 200 200",
     ("GET",    "/operator/"):                           "401 403 403 403 403 200 200 403 200",
     ("GET",    "/coop/"):                               "401 403 403 200 200 403 403 403 200",
+    ("GET",    "/mrv/"):                                "401 403 403 200 200 403 403 200 200",
     ("POST",   "/coop/signin-link"):                    "401 403 403 200 403 403 403 403 200",
     # health and the API's own documentation
     ("GET",    "/"):                                    "200 200 200 200 200 200 200 200 200",
@@ -629,6 +630,7 @@ REPORTS_BY_ROLE = {
     "pesticide-records":       "401 403 403 200 200 200 200 200 200",
     "field-season?field=A":    "401 200 403 200 403 200 200 200 200",
     "low-emission-rice?field=A": "401 200 403 200 403 403 403 200 200",
+    "low-emission-mrv?field=A": "401 200 403 200 403 403 403 200 200",
 }  # fmt: skip
 
 

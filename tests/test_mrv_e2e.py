@@ -49,6 +49,7 @@ def test_mrv_pack_page_at_360_px(server, browser, world, lang):  # noqa: F811
     _check_and_shoot(page, f"mrv-plot-{lang}-360", 360)
     page.goto(f"{url}/mrv/?{suffix[1:]}")
     assert page.locator("a", has_text="31951").count() == 1
+    assert page.locator("#reduction-map svg").count() == 1  # the commune map of reductions
     _check_and_shoot(page, f"mrv-communes-{lang}-360", 360)
     context.close()
 

@@ -212,3 +212,22 @@ def test_the_printable_pack_page(client, admin_headers, factory, scene):
     office = client.get("/mrv/", headers=factory.token("office"))
     assert office.status_code == 200 and "31957" in office.text and "31951" in office.text
     assert client.get("/mrv/", headers=factory.token("operator")).status_code == 403
+
+
+def test_an_empty_pack_is_an_empty_table(client, admin_headers):
+    r = client.get(f"{API}/low-emission-mrv", headers=admin_headers, params={"commune": "00000"})
+    assert r.status_code == 200 and r.json() == {"data": [], "count": 0}
+    page = client.get("/mrv/", params={"commune": "00000"}, headers=admin_headers)
+    assert page.status_code == 200
+
+
+def test_the_cooperative_sees_its_members_plots_and_no_totals(client, factory, scene):
+    coop = factory.organisation("cooperative", code="HTX-LUA")
+    member = factory.farmer(organisation=coop)
+    d = factory.field(farmer=member, code="D", x0=3000, width=100, height=100,
+                      commune_code="31951")  # fmt: skip
+    _records(factory, d)
+    page = client.get("/mrv/", headers=factory.token("cooperative", organisation=coop))
+    assert page.status_code == 200
+    assert "?field=D" in page.text and "?field=A" not in page.text
+    assert "reduction-map" not in page.text and "Toàn tỉnh" not in page.text

@@ -101,7 +101,7 @@ def _legend_items(breaks: list[float], top: float, words: dict[str, str]) -> lis
     return items
 
 
-def _label(c: Commune, x: float, y: float, r: float, placed: list) -> str:
+def _label(c: Commune, x: float, y: float, r: float, placed: list, unit: str = "ha") -> str:
     """The commune's name and hectares under its circle, or over it when that would run
     into a label already placed (neighbouring communes)."""
     below = y + r + 12
@@ -109,11 +109,11 @@ def _label(c: Commune, x: float, y: float, r: float, placed: list) -> str:
         below = y - r - 18
     placed.append((x, below))
     return text(x, below, c.name, 10, text_anchor="middle") + text(
-        x, below + 12, f"{_fmt(c.hectares)} ha", 10, text_anchor="middle"
+        x, below + 12, f"{_fmt(c.hectares)} {unit}", 10, text_anchor="middle"
     )
 
 
-def _body(communes, metres, breaks, top, frame) -> str:
+def _body(communes, metres, breaks, top, frame, unit: str = "ha") -> str:
     fields = ['<g id="fields" class="layer" stroke="#777" stroke-width="0.5">']
     circles = ['<g id="communes" class="layer" stroke="#08306B" fill-opacity="0.7">']
     names = ['<g id="commune-labels">']
@@ -132,7 +132,7 @@ def _body(communes, metres, breaks, top, frame) -> str:
         circles.append(
             f"<circle {attrs(class_='feature', cx=f'{x:.2f}', cy=f'{y:.2f}', r=f'{r:.2f}', fill=CLASS_COLOURS[cls], data_commune=c.code, data_hectares=f'{c.hectares:.4f}', data_class=cls)}/>"  # noqa: E501
         )
-        names.append(_label(c, x, y, r, placed))
+        names.append(_label(c, x, y, r, placed, unit))
     return "".join(fields) + "</g>" + "".join(circles) + "</g>" + "".join(names) + "</g>"
 
 
@@ -148,10 +148,17 @@ def _with_room(bounds: Sequence[float], width: float) -> tuple[float, float, flo
 
 
 def communes_svg(
-    communes: Sequence[Commune], *, subtitle: str = "", lang: str = "vi", width: float = 640.0
+    communes: Sequence[Commune],
+    *,
+    subtitle: str = "",
+    lang: str = "vi",
+    width: float = 640.0,
+    title: str | None = None,
+    unit: str | None = None,
 ) -> str:
-    """The commune map as an SVG document (Vietnamese; ``lang="en"``)."""
-    words = labels(lang)
+    """The commune map as an SVG document (Vietnamese; ``lang="en"``). ``title`` and
+    ``unit`` draw another figure than hectares (``Commune.hectares`` holds it)."""
+    words = labels(lang) | ({"communes": title} if title else {}) | ({"ha": unit} if unit else {})
     title = words["communes"]
     drawn = [c for c in communes if c.fields]
     if not drawn:
@@ -169,7 +176,7 @@ def communes_svg(
     body = (
         text(16, 20, title, 15, font_weight="bold")
         + text(16, 38, subtitle, 12, fill="#444")
-        + _body(drawn, metres, breaks, top, frame)
+        + _body(drawn, metres, breaks, top, frame, words["ha"])
         + scale_bar(frame)
         + north_arrow(frame)
         + legend(items, x=16, y=legend_top)

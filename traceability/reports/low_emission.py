@@ -265,7 +265,7 @@ def _target_columns(record: SeasonRecord, row: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def _low_emission_row(record: SeasonRecord, f: Any = None) -> dict[str, Any]:
+def _low_emission_row(record: SeasonRecord, g: SeasonGhg) -> dict[str, Any]:
     s = record.season
     wet = water(
         ((day_of(r.occurred_at), str(r.activity)) for r in record.diary),
@@ -293,14 +293,15 @@ def _low_emission_row(record: SeasonRecord, f: Any = None) -> dict[str, Any]:
         "straw_handling": straw,
         "straw_burnt": burnt,
     }
-    row |= _ghg_columns(season_ghg(record, f or factors()), s.field_area_ha)
+    row |= _ghg_columns(g, s.field_area_ha)
     return row | _target_columns(record, row)
 
 
 def low_emission_rows(
     conn: Connection, filters: Filters, f: Any = None
-) -> tuple[list[SeasonRecord], list[dict[str, Any]]]:
-    """The seasons ``filters`` name, and their rows of the low-emission rice report."""
+) -> tuple[list[SeasonRecord], list[dict[str, Any]], list[SeasonGhg]]:
+    """The seasons ``filters`` name, their rows of the low-emission rice report and their
+    greenhouse-gas figures."""
     records = season_records(conn, filters)
     if filters.organisation:
         records = [r for r in records if r.season.farmer_organisation == filters.organisation]
@@ -312,7 +313,8 @@ def low_emission_rows(
             for r in records
         ]
     f = f or factors()
-    return records, [_low_emission_row(r, f) for r in records]
+    ghgs = [season_ghg(r, f) for r in records]
+    return records, [_low_emission_row(r, g) for r, g in zip(records, ghgs, strict=True)], ghgs
 
 
 @connected
@@ -326,5 +328,5 @@ def low_emission_rice_report(conn: Connection, filters: Filters) -> pd.DataFrame
     reduction (``reports.ghg``); the programme's targets (:data:`TARGETS`).
     ``organisation`` limits it to a cooperative's members' fields.
     """
-    _, rows = low_emission_rows(conn, filters)
+    _, rows, _ = low_emission_rows(conn, filters)
     return pd.DataFrame(rows, columns=LOW_EMISSION_COLUMNS)

@@ -25,7 +25,7 @@ from sqlalchemy.engine import Connection
 
 from traceability.models import Activity, InputKind, TlogLeaf
 from traceability.reports.common import Filters, connected
-from traceability.reports.ghg import factors, season_ghg
+from traceability.reports.ghg import SeasonGhg, factors
 from traceability.reports.low_emission import low_emission_rows
 from traceability.reports.season import SeasonRecord, day_of
 
@@ -75,9 +75,8 @@ def _application_for(a: Any) -> str | None:
     return "spray" if a.is_pesticide else None
 
 
-def _evidence(record: SeasonRecord, f: Any) -> list[dict[str, Any]]:
+def _evidence(record: SeasonRecord, g: SeasonGhg) -> list[dict[str, Any]]:
     """The records each of the plot's figures rests on."""
-    g = season_ghg(record, f)
     by_id = {r.id: r for r in [*record.diary, *record.before]}
     out = [_entry("water", by_id[i]) for i in g.water.entry_ids]
     out += [_entry("pre_season", by_id[i]) for i in g.pre.entry_ids if i in by_id]
@@ -97,13 +96,20 @@ def _evidence(record: SeasonRecord, f: Any) -> list[dict[str, Any]]:
     return out
 
 
+#: Past this many entries one range scan of the log beats a list of ids sent to the database.
+_IDS_IN_ONE_LIST = 2000
+
+
 def _log_index(conn: Connection, rows: list[dict[str, Any]]) -> None:
     ids = sorted({r["entry_id"] for r in rows if r.get("entry_id") is not None})
-    index: dict[int, int] = {}
-    for start in range(0, len(ids), 5000):
-        chunk = ids[start : start + 5000]
-        stmt = select(TlogLeaf.entry_id, TlogLeaf.idx).where(TlogLeaf.entry_id.in_(chunk))
-        index.update(dict(conn.execute(stmt).all()))
+    if not ids:
+        return
+    if len(ids) <= _IDS_IN_ONE_LIST:
+        where = TlogLeaf.entry_id.in_(ids)
+    else:
+        where = TlogLeaf.entry_id.between(ids[0], ids[-1])
+    stmt = select(TlogLeaf.entry_id, TlogLeaf.idx).where(where)
+    index = dict(conn.execute(stmt).all())
     for r in rows:
         r["log_index"] = index.get(r.get("entry_id"))
 
@@ -138,12 +144,12 @@ def low_emission_mrv_report(conn: Connection, filters: Filters) -> pd.DataFrame:
     """The MRV evidence pack: plots, the records each figure rests on, commune and
     province totals (see the module's docstring)."""
     f = factors()
-    records, rows = low_emission_rows(conn, filters, f)
+    records, rows, ghgs = low_emission_rows(conn, filters, f)
     plots = pd.DataFrame(rows, columns=None).reindex(columns=PLOT_COLUMNS)
     evidence: list[dict[str, Any]] = []
-    for record in records:
+    for record, g in zip(records, ghgs, strict=True):
         s = record.season
-        for e in _evidence(record, f):
+        for e in _evidence(record, g):
             evidence.append({"field_code": s.field_code, "commune_code": s.commune_code,
                              "season_id": s.season_id, **e})  # fmt: skip
     _log_index(conn, evidence)
@@ -154,11 +160,9 @@ def low_emission_mrv_report(conn: Connection, filters: Filters) -> pd.DataFrame:
         totals(plots, []).assign(section="province") if len(plots) else None,
     ]
     parts = [x for x in frames if x is not None and len(x)]
-    out = (
-        pd.concat(parts, ignore_index=True).reindex(columns=MRV_COLUMNS)
-        if parts
-        else pd.DataFrame(columns=MRV_COLUMNS)
-    )
+    if not parts:
+        return pd.DataFrame(columns=MRV_COLUMNS)
+    out = pd.concat(parts, ignore_index=True).reindex(columns=MRV_COLUMNS)
     # Counts and ids stay whole numbers where sections leave them empty (a leaf's ``seq``
     # is an integer in its hashed bytes).
     return out.astype({c: "Int64" for c in _WHOLE})
