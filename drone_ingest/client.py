@@ -37,7 +37,6 @@ from drone_ingest import handlers, metrics
 from drone_ingest.handlers import Message
 from drone_ingest.mqtt import BrokerAddress, Client, new_client
 from traceability.config import get_settings
-from traceability.ingest.batch import IngestBatch
 from traceability.ingest.rejects import Reject, store_rejects
 from traceability.services import missions as mission_svc
 
@@ -257,17 +256,13 @@ class Ingester:
         return batch
 
     def _write_loop(self) -> None:
-        # Validation overlaps the database's work: a validator thread reads and checks the
-        # next batch while this one waits for the database to store the last (the driver
-        # lets go of the interpreter while it waits). One batch is held ready at most.
-        ready: queue.Queue[tuple[list[Message], IngestBatch] | None] = queue.Queue(maxsize=1)
-        validator = threading.Thread(
-            target=self._validate_loop, args=(ready,), name="ingest-validator", daemon=True
-        )
-        validator.start()
         try:
-            while (item := ready.get()) is not None:
-                self._commit(*item)
+            while True:
+                batch = self._next_batch()
+                if batch:
+                    self._commit(batch)
+                elif self._stopping.is_set():
+                    break
         except BaseException as exc:
             # Never silently: readiness turns false and the process exits non-zero
             # (drone_ingest.service); what was not acknowledged is delivered again.
@@ -277,43 +272,15 @@ class Ingester:
         finally:
             self._writer_done.set()
 
-    def _validate_loop(self, ready: queue.Queue) -> None:
-        """The next batches' messages, validated, handed to the writer; ``None`` once
-        stopping and nothing is left, or when the writer has failed."""
-        try:
-            while self.failure is None:
-                messages = self._next_batch()
-                if messages:
-                    batch = handlers.batch_of(
-                        messages, prefix=self.prefix, max_bytes=self.max_bytes
-                    )
-                    self._hand_over(ready, (messages, batch))
-                elif self._stopping.is_set():
-                    break
-        finally:
-            self._hand_over(ready, None)
-
-    def _hand_over(self, ready: queue.Queue, item) -> None:
-        while self.failure is None:
-            try:
-                ready.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def _commit(self, messages: list[Message], batch: IngestBatch | None = None) -> None:
+    def _commit(self, messages: list[Message]) -> None:
         delay = 0.05
         while True:
             started = time.perf_counter()
-            # A retry validates afresh: a store that failed may have marked its batch.
-            prepared, batch = batch, None
             try:
                 with Session(self.engine) as session:
-                    if prepared is None:
-                        prepared = handlers.batch_of(
-                            messages, prefix=self.prefix, max_bytes=self.max_bytes
-                        )
-                    result = handlers.store_batch_of(session, prepared)
+                    result = handlers.store(
+                        session, messages, prefix=self.prefix, max_bytes=self.max_bytes
+                    )
                 break
             except _TRANSIENT as exc:
                 # The database is away or busy: keep the messages unacknowledged and retry;

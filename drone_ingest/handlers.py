@@ -94,12 +94,7 @@ def store(
     session: Session, messages: Iterable[Message], *, prefix: str, max_bytes: int
 ) -> BatchResult:
     """Validate and write ``messages`` in one transaction, then commit."""
-    return store_batch_of(session, batch_of(messages, prefix=prefix, max_bytes=max_bytes))
-
-
-def store_batch_of(session: Session, batch: IngestBatch) -> BatchResult:
-    """Write a batch :func:`batch_of` made, in one transaction, then commit."""
-    result = store_batch(session, batch=batch)
+    result = store_batch(session, batch=batch_of(messages, prefix=prefix, max_bytes=max_bytes))
     session.commit()
     return result
 
