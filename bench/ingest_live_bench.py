@@ -14,6 +14,15 @@ until it holds every point:
 - two ingesters: two ``agritrace ingest`` processes on the same shared subscription,
   the broker splitting the stream between them.
 
+The anchor of each ingest run is the database's own work for the very rows it stored
+(the floor): once the run is checked, its ``telemetry_keys`` and ``telemetry`` rows are
+copied aside, both tables emptied, and the rows put back with one ``INSERT … SELECT`` per
+table in one transaction, timed. The ingester's rate over the floor's, on the same rows,
+in the same run, is the figure to compare across runs on a machine whose load varies.
+``--old PATH`` (repeatable) runs the ingesters of another checkout too (on
+``PYTHONPATH``), alternately with this one's, so before and after are measured in the
+same run; ``--rounds`` repeats the whole alternation.
+
 Beside the rate, the CPU time the ingester processes used over the timed span (user and
 system, from ``/proc``), per point: a figure that other work on the machine moves less
 than the rate. After each run the store is checked for exactly-once storage: N rows, N distinct
@@ -45,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest_bench import DRONES, MOSQUITTO_SUB, PG_ADMIN, Broker, messages, stored_once  # noqa: E402
 
 from traceability.db import make_engine, migrate  # noqa: E402
+from traceability.ingest.points import COLUMNS  # noqa: E402
 from traceability.models import Drone, Mission  # noqa: E402
 
 GROUP = "live"
@@ -166,6 +176,38 @@ def _stored(engine) -> int:
         return c.execute(select(func.coalesce(func.sum(Mission.point_count), 0))).scalar_one()
 
 
+def floor(engine, n: int) -> float:
+    """Seconds the database takes to put back the ``n`` stored points with one
+    ``INSERT … SELECT`` per point table, in one transaction (the rows copied aside first)."""
+    names = ", ".join(COLUMNS)
+    with engine.begin() as c:
+        c.execute(text(f"CREATE TABLE aside_points AS SELECT {names} FROM telemetry"))
+        c.execute(text("CREATE TABLE aside_keys AS SELECT drone_code, seq FROM telemetry_keys"))
+        if engine.dialect.name == "postgresql":
+            c.execute(text("TRUNCATE telemetry, telemetry_keys"))
+        else:
+            c.execute(text("DELETE FROM telemetry"))
+            c.execute(text("DELETE FROM telemetry_keys"))
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        t = time.perf_counter()
+        cur.execute(
+            "INSERT INTO telemetry_keys (drone_code, seq) SELECT drone_code, seq FROM aside_keys"
+        )
+        cur.execute(f"INSERT INTO telemetry ({names}) SELECT {names} FROM aside_points")
+        raw.commit()
+        seconds = time.perf_counter() - t
+        cur.close()
+    finally:
+        raw.close()
+    with engine.connect() as c:
+        back = c.execute(text("SELECT count(*) FROM telemetry")).scalar_one()
+    if back != n:
+        raise RuntimeError(f"the floor put back {back} points, not {n}")
+    return seconds
+
+
 def ingest(
     broker: Broker,
     work: Path,
@@ -176,6 +218,7 @@ def ingest(
     n: int,
     processes: int,
     kind: str,
+    code: str | None = None,
 ) -> dict:
     """Seconds ``processes`` ingester processes take to store the live stream, and checks."""
     with Session(engine) as s:
@@ -189,6 +232,8 @@ def ingest(
         "AGRITRACE_INGEST_SHARE_GROUP": GROUP,
         "AGRITRACE_INGEST_BATCH_SIZE": "5000",
     }
+    if code:
+        env["PYTHONPATH"] = code
     ids = [f"live-{i}-{uuid.uuid4().hex[:6]}" for i in range(processes)]
     # Open each ingester's persistent session first, so nothing published while an
     # ingester is still starting is lost to it: the broker queues it for the session.
@@ -273,6 +318,29 @@ def database(backend: str, work: Path) -> tuple[str, object, Callable[[], None]]
     return url, engine, drop
 
 
+def run_one(args, broker, work, n, kind, c_rate, backend, k, label, code) -> None:
+    """One ingest run and its floor, printed as one line."""
+    prefix = f"l{uuid.uuid4().hex[:8]}"
+    url, engine, drop = database(backend, work)
+    try:
+        stream = messages(n, args.per_message, prefix)
+        load = os.getloadavg()[0]
+        r = ingest(broker, work, url, engine, stream, prefix, n, k, kind, code)
+        floor_s = floor(engine, n)
+    finally:
+        drop()
+    rate = n / r["seconds"]
+    floor_rate = n / floor_s
+    print(
+        f"ingest   {backend:<10} {label:<16} {k} process{'es' if k > 1 else '  '}: "
+        f"{rate:>9,.0f} points/s, floor {floor_rate:>9,.0f}, "
+        f"**{rate / floor_rate:.2f} of the floor** ({r['seconds']:.2f} s, load {load:.1f}, "
+        f"{rate / c_rate:.3f} of C; ingester CPU {r['cpu_seconds'] / n * 1e6:.1f} us/point, "
+        f"publishers and broker {r['stream_cpu_seconds'] / n * 1e6:.1f}; "
+        f"exactly once {'yes' if r['exactly_once'] else 'NO'})"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=400_000)
@@ -285,6 +353,13 @@ def main() -> None:
         default="c",
         help="who publishes the stream: eight mosquitto_pub (c) or eight paho clients (python)",
     )
+    ap.add_argument(
+        "--old",
+        action="append",
+        default=[],
+        help="another checkout whose ingesters run too, alternately (repeatable)",
+    )
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--publish", nargs=2, metavar=("URL", "TOPIC"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.publish:
@@ -306,23 +381,12 @@ def main() -> None:
             f"ceiling  mosquitto_sub -q 1 (live)     : {c_rate:>9,.0f} points/s ({secs:.2f} s; "
             f"publishers, broker and subscriber CPU {c_cpu / n * 1e6:.1f} us/point)"
         )
-        for backend in args.backends.split(","):
-            for k in (int(x) for x in args.processes.split(",")):
-                prefix = f"l{uuid.uuid4().hex[:8]}"
-                url, engine, drop = database(backend, work)
-                try:
-                    stream = messages(n, args.per_message, prefix)
-                    r = ingest(broker, work, url, engine, stream, prefix, n, k, kind)
-                finally:
-                    drop()
-                rate = n / r["seconds"]
-                print(
-                    f"ingest   {backend:<10} {k} process{'es' if k > 1 else '  '}     : "
-                    f"{rate:>9,.0f} points/s ({r['seconds']:.2f} s, {rate / c_rate:.2f} of C; "
-                    f"ingester CPU {r['cpu_seconds'] / n * 1e6:.1f} us/point, publishers and "
-                    f"broker {r['stream_cpu_seconds'] / n * 1e6:.1f}; "
-                    f"exactly once {'yes' if r['exactly_once'] else 'NO'})"
-                )
+        codes = [("this", None)] + [(Path(p).name, p) for p in args.old]
+        for _round in range(args.rounds):
+            for backend in args.backends.split(","):
+                for k in (int(x) for x in args.processes.split(",")):
+                    for label, code in codes:
+                        run_one(args, broker, work, n, kind, c_rate, backend, k, label, code)
     finally:
         broker.stop()
         shutil.rmtree(work, ignore_errors=True)

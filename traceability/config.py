@@ -15,6 +15,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="AGRITRACE_", env_file=".env", extra="ignore")
 
     database_url: str = "sqlite:///./agritrace.db"
+    # A streaming replica of ``database_url`` (PostgreSQL) that the buyer's scans, the
+    # resolver and the reports read from; writes always go to ``database_url``.
+    read_database_url: str | None = None
     mqtt_url: str | None = None
     topic_prefix: str = "agri"
     public_base_url: str = "http://localhost:8000"

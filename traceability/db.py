@@ -55,7 +55,8 @@ def read_engine(engine: Engine) -> Engine:
     """
     return create_engine(
         engine.url,
-        connect_args={"application_name": READ_POOL_NAME},
+        # A server that is gone refuses at once; one that does not answer is given 2 s.
+        connect_args={"application_name": READ_POOL_NAME, "connect_timeout": 2},
         isolation_level="AUTOCOMMIT",
         pool_size=READ_POOL_SIZE,
         max_overflow=0,
@@ -72,6 +73,24 @@ def get_engine(url: str | None = None) -> Engine:
 def get_session() -> Iterator[Session]:
     """A session on the configured database, closed when the request ends."""
     with Session(get_engine()) as session:
+        yield session
+
+
+@lru_cache
+def _replica_engine(url: str) -> Engine:
+    return make_engine(url)
+
+
+def get_replica() -> Engine | None:
+    """The configured read replica (``AGRITRACE_READ_DATABASE_URL``), if any."""
+    url = get_settings().read_database_url
+    return _replica_engine(url) if url else None
+
+
+def get_read_session() -> Iterator[Session]:
+    """A session for reads that may come from the replica (reports, the resolver); the
+    configured database itself when there is none. Nothing is written through it."""
+    with Session(get_replica() or get_engine()) as session:
         yield session
 
 

@@ -10,13 +10,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from traceability.config import Settings, get_settings
-from traceability.db import get_engine, get_session
+from traceability.db import get_engine, get_read_session, get_replica, get_session
 from traceability.errors import InvalidInput
 from traceability.models import Role, User
 from traceability.services import access
 from traceability.services.users import authenticate
 
 SessionDep = Annotated[Session, Depends(get_session)]
+#: Reads that may be served by the read replica (reports, the resolver): never written through.
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 
 
 # The buyer's scan is the hottest route: its dependencies are ``async``, so FastAPI calls
@@ -31,7 +33,13 @@ async def current_settings() -> Settings:
     return get_settings()
 
 
+async def current_replica() -> Engine | None:
+    """The read replica the buyer's scans read from, if there is one (``bind`` overrides it)."""
+    return get_replica()
+
+
 EngineDep = Annotated[Engine, Depends(current_engine)]
+ReplicaDep = Annotated[Engine | None, Depends(current_replica)]
 #: The one way a route reads settings: those bound to its app, never the process's directly
 #: (a demo on --port 8601 would otherwise link to the default port).
 SettingsDep = Annotated[Settings, Depends(current_settings)]

@@ -7,7 +7,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from traceability.api import docs, errors, health
-from traceability.api.deps import current_engine, current_settings
+from traceability.api.deps import current_engine, current_replica, current_settings
 from traceability.api.limits import BodyLimit, CleanText
 from traceability.api.routes import (
     amendments,
@@ -33,14 +33,16 @@ from traceability.api.routes import (
 )
 from traceability.api.security import AuthFirst, SameOrigin, SecurityHeaders
 from traceability.config import Settings, get_settings
-from traceability.db import get_session
+from traceability.db import get_read_session, get_session
 
 API_PREFIX = "/api/v1"
 #: Where a body may be as large as ``max_upload_bytes``: files, not forms.
 UPLOAD_PATHS = ("ingest/logs", "fields/import", "zones/import")
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, engine: Engine | None = None, replica: Engine | None = None
+) -> FastAPI:
     """A new agritrace application.
 
     Without arguments it reads the process's settings and database (``agritrace serve``);
@@ -96,7 +98,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # The office's, operators' and cooperatives' pages (signed in with an API token).
     app.include_router(staff.router)
     app.include_router(staff_pages.router)
-    bind(app, engine=engine, settings=settings)
+    bind(app, engine=engine, settings=settings, replica=replica)
     app_pages.install(app)
     app.include_router(app_shell.router)
     health.install(app)
@@ -105,11 +107,18 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     return app
 
 
-def bind(app: FastAPI, *, engine: Engine | None = None, settings: Settings | None = None) -> None:
+def bind(
+    app: FastAPI,
+    *,
+    engine: Engine | None = None,
+    settings: Settings | None = None,
+    replica: Engine | None = None,
+) -> None:
     """Make ``app`` answer from ``engine`` and with ``settings`` rather than the process's.
 
     The session and the engine are both dependencies (the trace routes read through the
-    engine's pool of one-statement reads), so they are overridden together.
+    engine's pool of one-statement reads), so they are overridden together, with the read
+    replica of ``engine`` (``replica``; none unless given).
     """
     if settings is not None:
 
@@ -126,5 +135,14 @@ def bind(app: FastAPI, *, engine: Engine | None = None, settings: Settings | Non
         async def own_engine() -> Engine:
             return engine
 
+        def read_session() -> Iterator[Session]:
+            with Session(replica or engine) as session:
+                yield session
+
+        async def own_replica() -> Engine | None:
+            return replica
+
         app.dependency_overrides[get_session] = session_on_engine
         app.dependency_overrides[current_engine] = own_engine
+        app.dependency_overrides[get_read_session] = read_session
+        app.dependency_overrides[current_replica] = own_replica

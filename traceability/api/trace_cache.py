@@ -18,10 +18,12 @@ renderer per variant the routes use: a stored trace is byte for byte a fresh one
 
 import hashlib
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import psycopg
 from fastapi import Request
 from fastapi.responses import Response
 from sqlalchemy import bindparam, exc, func, select, text
@@ -128,14 +130,21 @@ def render_trace(
     base_url: str | None,
     variant: str,
     rendering: Rendering,
+    replica: Engine | None = None,
 ) -> bytes:
     """The ``variant`` rendering of the trace of ``code``: stored, or built and stored.
 
-    Raises ``NotFound`` if there is no such lot.
+    With a streaming ``replica`` of ``engine`` the scan is read from the replica when it
+    has caught up with the primary (``_scan_replica``). Raises ``NotFound`` if there is no
+    such lot.
     """
     key = (engine.url, code, variant)
     held = _bodies.get(key)
-    found = _scan(engine, code=code, variant=variant, base_url=base_url, known=held and held[0])
+    scan = {"code": code, "variant": variant, "base_url": base_url, "known": held and held[0]}
+    if replica is not None and engine.dialect.name == replica.dialect.name == "postgresql":
+        found, builder = _scan_replica(engine, replica, **scan)
+    else:
+        found, builder = _scan(engine, **scan), engine
     if found is None:
         raise NotFound(f"lot '{code}' does not exist")
     if found.fresh:
@@ -144,10 +153,61 @@ def render_trace(
             return found.body
         if held is not None and held[0] == found.stamp:
             return held[1]
-    with Session(engine) as session:
+    with Session(builder) as session:
         return build(session, code=code, base_url=base_url, renderings={variant: rendering})[
             variant
         ]
+
+
+# How long a primary that could not be reached is not asked again: meanwhile the replica
+# answers alone, and a scan does not wait for a connection that will be refused.
+PRIMARY_RETRY_S = 1.0
+_primary_down_until: dict[object, float] = {}
+# What a server that is gone raises: through the pool, or from the driver mid-statement.
+_UNREACHABLE = (exc.DBAPIError, psycopg.OperationalError)
+
+
+def _primary_lsn(engine: Engine) -> str | None:
+    """Where the primary's WAL has been flushed to (every commit it shows is behind it),
+    or ``None`` if the primary cannot be reached."""
+    if time.monotonic() < _primary_down_until.get(engine.url, 0.0):
+        return None
+    try:
+        return _on_read_pool(engine, _flush_lsn)
+    except _UNREACHABLE as error:
+        log.warning("primary unreachable, scans read the replica alone: %s", error)
+        _primary_down_until[engine.url] = time.monotonic() + PRIMARY_RETRY_S
+        return None
+
+
+def _flush_lsn(conn) -> str:
+    return conn.execute("SELECT pg_current_wal_flush_lsn()::text", prepare=True).fetchone()[0]
+
+
+def _scan_replica(
+    engine: Engine, replica: Engine, **scan: str | None
+) -> tuple[snapshot.Found | None, Engine]:
+    """The scan read from ``replica`` if it has replayed everything the primary had
+    committed when the scan began, else from the primary; and where to build a stale trace.
+
+    The primary is asked for its WAL position only (no table is read there); the replica
+    answers the scan with it in the same statement. A replica that lags (replay paused,
+    a burst of writes) is never served from: the primary answers, as without a replica. A
+    primary that cannot be reached leaves the replica answering alone (the newest record
+    there is), and building there too (the trace is then not stored).
+    """
+    lsn = _primary_lsn(engine)
+    try:
+        caught_up, found = _on_read_pool(
+            replica, lambda conn: snapshot.scan_replica_dbapi(conn, lsn=lsn, **scan)
+        )
+    except _UNREACHABLE as error:
+        # A replica that is gone: the primary answers, as if there were none.
+        log.warning("replica unreachable, scans read the primary: %s", error)
+        caught_up = False
+    if caught_up:
+        return found, engine if lsn is not None else replica
+    return _scan(engine, **scan), engine
 
 
 def _scan(engine: Engine, **scan: str | None) -> snapshot.Found | None:
@@ -155,11 +215,23 @@ def _scan(engine: Engine, **scan: str | None) -> snapshot.Found | None:
     if engine.dialect.name != "postgresql":
         with Session(engine) as session:
             return snapshot.scan(session, **scan)
+    return _on_read_pool(engine, lambda conn: snapshot.scan_dbapi(conn, **scan))
+
+
+def _on_read_pool(engine: Engine, read: Callable):
+    """``read(psycopg connection)`` on a connection of ``engine``'s pool of one-statement
+    reads; once more on a fresh pool if the server had dropped the connection."""
     reads = read_engine(engine)
     for attempt in (1, 2):
-        conn = reads.raw_connection()
         try:
-            found = snapshot.scan_dbapi(conn.driver_connection, **scan)
+            conn = reads.raw_connection()
+        except exc.DBAPIError:
+            if attempt == 2:
+                raise
+            reads.dispose()
+            continue
+        try:
+            found = read(conn.driver_connection)
         except Exception as error:
             dropped = engine.dialect.is_disconnect(error, conn.driver_connection, None)
             conn.invalidate()

@@ -6,11 +6,11 @@ the session's transaction. A point is new when its ``(drone_code, seq)`` was new
 partitioned by month on PostgreSQL, where a unique key would have to include ``ts``).
 
 - PostgreSQL: the months' partitions are made first if missing
-  (:mod:`traceability.ingest.partitions`), then a binary COPY into a temporary table.
-  If none of its keys was stored before (the usual batch), the keys go into
-  ``telemetry_keys`` and the points into ``telemetry`` as they are. Otherwise one
-  statement: ``INSERT INTO telemetry_keys ... ON CONFLICT DO NOTHING RETURNING`` the new
-  keys, and the points of exactly those keys into ``telemetry``.
+  (:mod:`traceability.ingest.partitions`). If none of the batch's keys was stored before
+  (the usual batch), a binary COPY puts the keys into ``telemetry_keys`` and another the
+  points into ``telemetry``. Otherwise the rows are copied into a temporary table and
+  one statement stores them: ``INSERT INTO telemetry_keys ... ON CONFLICT DO NOTHING
+  RETURNING`` the new keys, and the points of exactly those keys into ``telemetry``.
 - SQLite: under the database's write lock, the batch's keys already stored are looked
   up, and the rest go into both tables with ``executemany``.
 
@@ -59,12 +59,10 @@ _PG_INSERT = (
     "JOIN k ON k.drone_code = t.drone_code AND k.seq = t.seq RETURNING mission_id, ts) "
     "SELECT mission_id, count(*), min(ts) FROM ins GROUP BY mission_id"
 )
-# A batch with no key stored before: all its keys, then all its points.
-_PG_KEYS = (
-    "INSERT INTO telemetry_keys (drone_code, seq) "
-    "SELECT drone_code, seq FROM telemetry_in ORDER BY drone_code, seq"
-)
-_PG_POINTS = f"INSERT INTO telemetry ({_NAMES}) SELECT {_NAMES} FROM telemetry_in"
+# A batch with no key stored before: all its keys, then all its points, copied in.
+_PG_COPY_KEYS = "COPY telemetry_keys (drone_code, seq) FROM STDIN (FORMAT BINARY)"
+_PG_KEY_TYPES = ["text", "int8"]
+_PG_COPY_POINTS = f"COPY telemetry ({_NAMES}) FROM STDIN (FORMAT BINARY)"
 _SQLITE_KEY = "INSERT INTO telemetry_keys (drone_code, seq) VALUES (?, ?)"
 _SQLITE_CHUNK = 500  # keys looked up per query (SQLite caps a statement's parameters)
 _TS_AT = COLUMNS.index("ts")
@@ -101,32 +99,43 @@ def insert_points(session: Session, rows: list[tuple]) -> tuple[Counter[str], di
 
 def _copy_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
     with dbapi.cursor() as cur:
-        cur.execute(_PG_TEMP)
-        with cur.copy(f"COPY telemetry_in ({_NAMES}) FROM STDIN (FORMAT BINARY)") as copy:
+        # Most batches repeat nothing: their keys, then their points, are copied straight
+        # into the two tables (binary COPY, no staging). A batch with a key stored before
+        # fails on the key's primary key (after waiting for another ingester's transaction
+        # that holds it), goes back to the savepoint, and takes the statement that stores
+        # only the points of new keys.
+        cur.execute("SAVEPOINT telemetry_keys")
+        try:
+            with cur.copy(_PG_COPY_KEYS) as copy:
+                copy.set_types(_PG_KEY_TYPES)
+                for row in rows:
+                    copy.write_row((row[0], row[_SEQ_AT]))
+        except UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT telemetry_keys")
+            return _insert_new_points(cur, rows)
+        cur.execute("RELEASE SAVEPOINT telemetry_keys")
+        with cur.copy(_PG_COPY_POINTS) as copy:
             copy.set_types(_PG_TYPES)
             for row in rows:
                 copy.write_row(row)
-        # Most batches repeat nothing: their keys and points go in as they are, which
-        # costs the server about two thirds of finding the new keys first. A batch with
-        # a key stored before fails on the key's primary key (after waiting for another
-        # ingester's transaction that holds it), goes back to the savepoint, and takes
-        # the statement that stores only the points of new keys.
-        cur.execute("SAVEPOINT telemetry_keys")
-        try:
-            cur.execute(_PG_KEYS)
-        except UniqueViolation:
-            cur.execute("ROLLBACK TO SAVEPOINT telemetry_keys")
-            cur.execute(_PG_INSERT)
-            new: Counter[str] = Counter()
-            first: dict[str, datetime] = {}
-            for mid, n, ts in cur.fetchall():
-                new[mid] = n
-                first[mid] = ts
-        else:
-            cur.execute("RELEASE SAVEPOINT telemetry_keys")
-            cur.execute(_PG_POINTS)
-            new, first = _per_mission(rows)
-        cur.execute("TRUNCATE telemetry_in")
+    return _per_mission(rows)
+
+
+def _insert_new_points(cur, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
+    """The points of ``rows`` whose keys are new, staged in a temporary table: one
+    statement stores the new keys and their points, and counts them per mission."""
+    cur.execute(_PG_TEMP)
+    with cur.copy(f"COPY telemetry_in ({_NAMES}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_PG_TYPES)
+        for row in rows:
+            copy.write_row(row)
+    cur.execute(_PG_INSERT)
+    new: Counter[str] = Counter()
+    first: dict[str, datetime] = {}
+    for mid, n, ts in cur.fetchall():
+        new[mid] = n
+        first[mid] = ts
+    cur.execute("TRUNCATE telemetry_in")
     return new, first
 
 

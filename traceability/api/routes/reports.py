@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from traceability import reports
-from traceability.api.deps import CurrentUser, SessionDep
+from traceability.api.deps import CurrentUser, ReadSessionDep
 from traceability.errors import InvalidInput, NotFound
 from traceability.reports import report_files
 from traceability.services import access
@@ -62,7 +62,7 @@ def report_filters(
 @router.get("/reports/{name}", tags=["reports"])
 def report(
     name: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     user: CurrentUser,
     filters: Annotated[reports.Filters, Depends(report_filters)],
     format: Literal["json", "csv", "xlsx"] = "json",

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from traceability import gs1, resolver
 from traceability.api import pages
-from traceability.api.deps import SessionDep, SettingsDep
+from traceability.api.deps import ReadSessionDep, SettingsDep
 from traceability.models import Lot
 from traceability.words import N_, gettext
 
@@ -166,7 +166,7 @@ def _route(path: str, summary: str, name: str):
 
 
 @_route(PATH, "GS1 Digital Link resolver: the lot's trace and links", "resolve")
-def digital_link(gtin: str, lot: str, session: SessionDep, request: Request,
+def digital_link(gtin: str, lot: str, session: ReadSessionDep, request: Request,
                  settings: SettingsDep, lang: ResolverLang = None,
                  link_type: LinkType = None) -> Response:  # fmt: skip
     """GTIN-8/12/13/14 (check digit verified) and lot → a 307 to the ``linkType`` asked
@@ -175,7 +175,7 @@ def digital_link(gtin: str, lot: str, session: SessionDep, request: Request,
 
 
 @_route(SERIAL_PATH, "One item of a lot (AI 21 under AI 10): the lot's links", "resolve_serial")
-def digital_link_serial(gtin: str, lot: str, serial: str, session: SessionDep,
+def digital_link_serial(gtin: str, lot: str, serial: str, session: ReadSessionDep,
                         request: Request, settings: SettingsDep, lang: ResolverLang = None,
                         link_type: LinkType = None) -> Response:  # fmt: skip
     """A serial number (AI 21) under the lot: answered with the lot's links, as the lot is."""
@@ -184,7 +184,7 @@ def digital_link_serial(gtin: str, lot: str, serial: str, session: SessionDep,
 
 @_route(ITEM_PATH, "A serialised item (AI 21 under AI 01): 404 unless the record knows it",
         "resolve_item")  # fmt: skip
-def digital_link_item(gtin: str, serial: str, session: SessionDep, request: Request,
+def digital_link_item(gtin: str, serial: str, session: ReadSessionDep, request: Request,
                       settings: SettingsDep, lang: ResolverLang = None,
                       link_type: LinkType = None) -> Response:  # fmt: skip
     """A valid Digital Link of one item; the record keeps lots, not serials: 404 for now."""
@@ -192,7 +192,7 @@ def digital_link_item(gtin: str, serial: str, session: SessionDep, request: Requ
 
 
 @_route("/01/{gtin}", "A GTIN alone: 400 if malformed, else 404", "gtin_only")
-def gtin_only(gtin: str, session: SessionDep, request: Request, settings: SettingsDep,
+def gtin_only(gtin: str, session: ReadSessionDep, request: Request, settings: SettingsDep,
               lang: ResolverLang = None, link_type: LinkType = None) -> Response:  # fmt: skip
     """This resolver has links for lots only: a valid GTIN without a lot is not found."""
     return _resolve(request, session, settings, lang, link_type)
@@ -200,7 +200,7 @@ def gtin_only(gtin: str, session: SessionDep, request: Request, settings: Settin
 
 @_route(ANY_PATH, "Any other path under /01: 400 if no valid Digital Link, else 404",
         "resolve_any")  # fmt: skip
-def any_path(rest: str, session: SessionDep, request: Request, settings: SettingsDep,
+def any_path(rest: str, session: ReadSessionDep, request: Request, settings: SettingsDep,
              lang: ResolverLang = None, link_type: LinkType = None) -> Response:  # fmt: skip
     """Qualifiers out of order, unknown AIs, empty values, a variant (AI 22) ...: the
     resolver's own 400 or 404 page, never the API's JSON."""

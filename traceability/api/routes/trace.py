@@ -17,7 +17,13 @@ from sqlalchemy.engine import Engine
 
 from traceability import epcis, qr
 from traceability.api import pages, trace_cache
-from traceability.api.deps import EngineDep, FastSettingsDep, SessionDep, SettingsDep
+from traceability.api.deps import (
+    EngineDep,
+    FastSettingsDep,
+    ReplicaDep,
+    SessionDep,
+    SettingsDep,
+)
 from traceability.api.pages import RENDERINGS, Lang
 from traceability.config import Settings
 from traceability.errors import NotFound
@@ -39,10 +45,13 @@ def _json(data: Any, status_code: int = 200, media_type: str = "application/json
     )
 
 
-def _stored_trace(engine: Engine, code: str, variant: str, settings: Settings) -> bytes:
+def _stored_trace(
+    engine: Engine, code: str, variant: str, settings: Settings, replica: Engine | None = None
+) -> bytes:
     """The ``variant`` rendering of the trace of ``code``; ``NotFound`` if there is no such lot."""
     return trace_cache.render_trace(
         engine,
+        replica=replica,
         code=code,
         base_url=pages.base_url(settings),
         variant=variant,
@@ -66,11 +75,11 @@ def _stored_trace(engine: Engine, code: str, variant: str, settings: Settings) -
     operation_id="trace_json_head",
 )
 async def trace_json(
-    code: str, engine: EngineDep, request: Request, settings: FastSettingsDep
+    code: str, engine: EngineDep, replica: ReplicaDep, request: Request, settings: FastSettingsDep
 ) -> Response:
     """Lot, fields, seasons, events (oldest first), lineage, diary checks, ``phi_compliant``."""
     # The scan's one query (or a build) in one worker thread; the rest on the event loop.
-    body = await run_in_threadpool(_stored_trace, engine, code, "json", settings)
+    body = await run_in_threadpool(_stored_trace, engine, code, "json", settings, replica)
     return trace_cache.answer(request, body, "application/json")
 
 
@@ -89,12 +98,19 @@ async def trace_json(
     operation_id="trace_page_head",
 )
 async def trace_page(
-    code: str, engine: EngineDep, request: Request, settings: FastSettingsDep, lang: Lang = None
+    code: str,
+    engine: EngineDep,
+    replica: ReplicaDep,
+    request: Request,
+    settings: FastSettingsDep,
+    lang: Lang = None,
 ) -> Response:
     """The mobile trace page (Vietnamese; ``?lang=en`` English); a friendly 404 if unknown."""
     chosen = pages.request_lang(request, lang)
     try:
-        body = await run_in_threadpool(_stored_trace, engine, code, f"page:{chosen}", settings)
+        body = await run_in_threadpool(
+            _stored_trace, engine, code, f"page:{chosen}", settings, replica
+        )
     except NotFound:
         return pages.not_found(chosen, code)
     response = trace_cache.answer(request, body, "text/html; charset=utf-8", HTMLResponse)

@@ -111,6 +111,14 @@ SELECT l.id, s.stamp, fp.fp,
          ON s.lot_id IS NOT NULL
  WHERE l.code = %(code)s
 """
+# The scan on a streaming replica: the same, and whether the replica has replayed the
+# primary's WAL up to ``lsn`` (read from the primary just before; NULL: no primary to ask).
+# A row even for an unknown lot, so that "not caught up" is never taken for "no such lot".
+_PG_REPLICA_SCAN = f"""
+SELECT (NOT pg_is_in_recovery() OR %(lsn)s::pg_lsn IS NULL
+        OR pg_last_wal_replay_lsn() >= %(lsn)s::pg_lsn) AS caught_up, q.*
+  FROM (SELECT 1) one LEFT JOIN ({_PG_SCAN}) q ON true
+"""
 _SQLITE_IDS = "(SELECT value FROM json_each(:{}))"
 # Run on the driver's connection: fifteen small statements, where SQLAlchemy's own
 # bookkeeping per statement would cost more than SQLite's work.
@@ -224,6 +232,32 @@ def scan_dbapi(
         return None
     lot_id, stored, fp, body = row
     return Found(lot_id, stored, None if fp is None else pre + fp, body)
+
+
+def scan_replica_dbapi(
+    conn: Any,
+    *,
+    lsn: str | None,
+    code: str,
+    variant: str,
+    base_url: str | None,
+    known: str | None = None,
+) -> tuple[bool, Found | None]:
+    """:func:`scan_dbapi` on a streaming replica: (caught up with ``lsn``, what it found).
+
+    What it found counts only when the replica has replayed the primary's WAL up to
+    ``lsn``: then it has every change the primary had committed when ``lsn`` was read.
+    """
+    pre = prefix(base_url)
+    params = {"code": code, "variant": variant, "prefix": pre, "known": known, "lsn": lsn}
+    caught_up, lot_id, stored, fp, body = conn.execute(
+        _PG_REPLICA_SCAN, params, prepare=True
+    ).fetchone()
+    if not caught_up:
+        return False, None
+    if lot_id is None:
+        return True, None
+    return True, Found(lot_id, stored, None if fp is None else pre + fp, body)
 
 
 def stamp(session: Session, st: Structure, base_url: str | None) -> str:

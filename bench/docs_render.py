@@ -1,0 +1,73 @@
+"""How long ``/docs`` takes to become usable in Chromium.
+
+    .venv/bin/python bench/docs_render.py      # [--rounds 3 --port 8620]
+
+Starts ``agritrace``'s API (uvicorn, one worker, a fresh SQLite file) on ``--port`` and
+opens ``/docs`` in headless Chromium (Debian's build, as the end-to-end tests do), each
+time in a new browser context (nothing cached). Timed from the navigation's start: the
+page's ``load`` event, and *usable*, when Swagger UI has rendered more than 40 operations
+(what ``tests/test_docs_offline.py`` waits for). The first round is the server's first
+``/openapi.json`` too.
+"""
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--port", type=int, default=8620)
+    args = ap.parse_args()
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    db = Path(tempfile.mkdtemp()) / "docs.db"
+    env = os.environ | {"AGRITRACE_DATABASE_URL": f"sqlite:///{db}"}
+    subprocess.run([sys.executable, "-m", "agritrace", "db", "upgrade"], env=env, check=False)
+    cmd = [
+        sys.executable, "-m", "uvicorn", "traceability.api.main:create_app", "--factory",
+        "--host", "127.0.0.1", "--port", str(args.port), "--log-level", "warning",
+    ]  # fmt: skip
+    server = subprocess.Popen(cmd, env=env, cwd=ROOT)
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        print(f"load average at start: {os.getloadavg()[0]:.1f}", flush=True)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            )
+            for round_ in range(1, args.rounds + 1):
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                page = context.new_page()
+                t = time.perf_counter()
+                page.goto(f"{base}/docs", wait_until="load")
+                loaded = time.perf_counter() - t
+                page.locator(".opblock").nth(40).wait_for(state="attached", timeout=60_000)
+                usable = time.perf_counter() - t
+                print(f"round {round_}: load {loaded:.2f} s, usable {usable:.2f} s", flush=True)
+                context.close()
+            browser.close()
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
