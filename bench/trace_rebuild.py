@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 _root = sys.argv[sys.argv.index("--root") + 1] if "--root" in sys.argv else str(ROOT)
 sys.path.insert(0, _root)
 sys.path.insert(0, str(ROOT / "bench"))
+# The package from ``--root``, before the benchmark's module puts this checkout first.
+import traceability  # noqa: E402, F401
 
 BASE_URL = "https://trace.example.vn"
 
@@ -82,7 +84,7 @@ def _stale(n: int) -> None:
     engine.dispose()
 
 
-def _build_part(n: int, part: int, parts: int, profile: str | None) -> tuple[int, float]:
+def _build_part(n: int, part: int, parts: int, profile: str | None) -> tuple[int, float, float]:
     from sqlmodel import Session
 
     from traceability.api import trace_cache
@@ -91,7 +93,8 @@ def _build_part(n: int, part: int, parts: int, profile: str | None) -> tuple[int
 
     engine = make_engine(_url())
     codes = _codes(engine, n, part, parts)
-    prof = cProfile.Profile() if profile else None
+    prof = cProfile.Profile(time.process_time) if profile else None
+    c0 = time.process_time()
     t0 = time.perf_counter()
     with Session(engine) as session:
         if prof:
@@ -103,8 +106,9 @@ def _build_part(n: int, part: int, parts: int, profile: str | None) -> tuple[int
             prof.disable()
             prof.dump_stats(f"{profile}.{part}")
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     engine.dispose()
-    return built, elapsed
+    return built, elapsed, cpu
 
 
 # The ceiling: each lot's stored bodies read and written back, one transaction per lot.
@@ -122,6 +126,7 @@ def _ceiling_part(n: int, part: int, parts: int) -> tuple[int, float]:
 
     engine = make_engine(_url())
     codes = _codes(engine, n, part, parts)
+    c0 = time.process_time()
     t0 = time.perf_counter()
     with engine.connect() as conn:
         for code in codes:
@@ -136,8 +141,9 @@ def _ceiling_part(n: int, part: int, parts: int) -> tuple[int, float]:
             )
             conn.commit()
     elapsed = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     engine.dispose()
-    return len(codes), elapsed
+    return len(codes), elapsed, cpu
 
 
 def _dump(n: int, path: str) -> None:
@@ -168,13 +174,10 @@ _LOT = "SELECT id FROM lots WHERE code = %s"
 
 def _scans(n: int) -> None:
     import psycopg
+    from trace_bench import DB, PG, SAMPLE_ORDER
 
-    # Before the benchmark's module, which puts this checkout first on the path.
     from traceability.services.trace import snapshot
 
-    from trace_bench import DB, PG, SAMPLE_ORDER  # isort: skip
-
-    print(f"code of {snapshot.__file__}")
     with psycopg.connect(f"{PG}/{DB}", autocommit=True) as conn:
         codes = [
             r[0]
@@ -201,10 +204,12 @@ def _scans(n: int) -> None:
     )
 
 
-def _timed(pool, fn, n: int, procs: int, *extra) -> tuple[int, float]:
+def _timed(pool, fn, n: int, procs: int, *extra) -> tuple[int, float, float]:
+    """Lots done, wall seconds, and this code's CPU seconds per lot (the processes' own)."""
     t0 = time.perf_counter()
     done = list(pool.map(fn, [n] * procs, range(procs), [procs] * procs, *extra))
-    return sum(d[0] for d in done), time.perf_counter() - t0
+    count = sum(d[0] for d in done)
+    return count, time.perf_counter() - t0, sum(d[2] for d in done) / max(count, 1)
 
 
 def main() -> None:
@@ -218,19 +223,26 @@ def main() -> None:
     parser.add_argument("--scans", type=int, help="time the scan's query over N lots instead")
     parser.add_argument("--root", default=str(ROOT), help="the checkout whose code is measured")
     args = parser.parse_args()
-    print(f"load average at start: {os.getloadavg()}", flush=True)
+    print(f"code of {traceability.__file__}; load average at start: {os.getloadavg()}", flush=True)
     if args.scans:
         _scans(args.scans)
         return
     with ProcessPoolExecutor(args.procs) as pool:
         for r in range(1, args.repeat + 1):
             _stale(args.lots)
-            built, wall = _timed(
-                pool, _build_part, args.lots, args.procs, [args.profile] * args.procs
+            built, wall, cpu = _timed(
+                pool,
+                _build_part,
+                args.lots,
+                args.procs,
+                [args.profile] * args.procs,
             )
-            line = f"round {r}: refresh {built:,} lots in {wall:.1f} s = {built / wall:,.0f} lots/s"
+            line = (
+                f"round {r}: refresh {built:,} lots in {wall:.1f} s = {built / wall:,.0f} lots/s "
+                f"({cpu * 1000:.1f} ms CPU a lot)"
+            )
             if not args.no_ceiling:
-                copied, cwall = _timed(pool, _ceiling_part, args.lots, args.procs)
+                copied, cwall, _cpu = _timed(pool, _ceiling_part, args.lots, args.procs)
                 line += (
                     f"; ceiling (bodies read and written back) {copied / cwall:,.0f} lots/s; "
                     f"ratio {built / wall / (copied / cwall):.2f}"

@@ -220,6 +220,11 @@ def clock(value: Any) -> str:
     """
     if not value:
         return ""
+    return _clock(value)
+
+
+@lru_cache(maxsize=_FORMATTED_CACHE)
+def _clock(value: Any) -> str:
     return format_datetime(_aware(value), "HH:mm", tzinfo=VN_TZ, locale=_VI_VN)
 
 
