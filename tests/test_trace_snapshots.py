@@ -13,6 +13,7 @@ from sqlmodel import Session
 from typer.testing import CliRunner
 
 from tests.test_trace_phi import local, make_mission, spray
+from traceability import errors as svc_errors
 from traceability.api import trace_cache
 from traceability.api.pages import RENDERINGS
 from traceability.db import READ_POOL_NAME
@@ -502,3 +503,34 @@ def test_the_command_follows_the_diaries_until_stopped(db, session, factory, rec
     assert proc.returncode == 0, output
     assert "3 of 3 lots' traces built and stored" in output
     assert "2 lots' traces built again" in output
+
+
+def test_the_rebuild_looks_at_lots_in_batches_and_builds_only_the_stale(
+    db, session, record, builds, monkeypatch
+):
+    monkeypatch.setattr(trace_cache, "REFRESH_BATCH", 2)
+    codes = [record[n].code for n in ("plain", "drone", "milled")]
+    assert trace_cache.refresh(session, base_url=BASE, renderings=RENDERINGS) == (3, 3)
+    assert snapshot.stale(session, codes=codes, variants=list(RENDERINGS), base_url=BASE) == []
+    # One rendering of the drone lot gone; the plain lot's row edited: the milled lot rests
+    # on it too.
+    _sql(db, "DELETE FROM trace_snapshots WHERE lot_id = :l AND variant = 'page:en'",
+         l=record["drone"].id)  # fmt: skip
+    _sql(db, "UPDATE lots SET quantity_kg = 11 WHERE id = :l", l=record["plain"].id)
+    session.commit()
+    assert snapshot.stale(session, codes=codes, variants=list(RENDERINGS), base_url=BASE) == codes
+    # Asked for the JSON alone, the drone lot still holds.
+    assert snapshot.stale(session, codes=codes, variants=["json"], base_url=BASE) == [
+        codes[0],
+        codes[2],
+    ]
+    session.commit()
+    builds.clear()
+    assert trace_cache.refresh(session, base_url=BASE, renderings=RENDERINGS) == (3, 3)
+    assert sorted(builds) == sorted(codes)
+    for code in codes:
+        assert fresh_everywhere(session, code)
+        for variant in RENDERINGS:
+            assert stored(db, code, variant) == fresh(db, code, variant), (code, variant)
+    with pytest.raises(svc_errors.NotFound):
+        trace_cache.refresh(session, base_url=BASE, renderings=RENDERINGS, codes=["NO-SUCH"])

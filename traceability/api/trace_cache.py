@@ -34,7 +34,7 @@ from traceability.db import read_engine
 from traceability.errors import NotFound
 from traceability.models import AmendmentAcceptance, DiaryEntry, Lot, Mission, UTCDateTime
 from traceability.services import trace
-from traceability.services.trace import snapshot
+from traceability.services.trace import anchors, snapshot
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,32 @@ def build(
     says the transaction sees one snapshot of the database (PostgreSQL's REPEATABLE
     READ), where reading the structure once is enough.
     """
+    made = _build(
+        session, code=code, base_url=base_url, renderings=renderings, one_snapshot=one_snapshot
+    )
+    if made.stamp is not None:
+        _store(session, [made])
+    return made.bodies
+
+
+def _build(
+    session: Session,
+    *,
+    code: str,
+    base_url: str | None,
+    renderings: dict[str, Rendering],
+    one_snapshot: bool,
+    checkpoint: object = anchors.READ,
+) -> snapshot.Built:
+    """:func:`build` without storing; the stamp is None when the rows moved meanwhile."""
     first = trace.lot_structure(session, code=code, cached=False)
     stamp = snapshot.stamp(session, first, base_url)
     st = first if one_snapshot else trace.lot_structure(session, code=code, cached=False)
     with_map = any(r.with_map for r in renderings.values())
     # Through the package, so the one build_trace is the one called (and the one patched).
-    data = trace.build_trace(session, code=code, base_url=base_url, with_map=with_map, st=st)
+    data = trace.build_trace(
+        session, code=code, base_url=base_url, with_map=with_map, st=st, checkpoint=checkpoint
+    )
     bodies = {}
     for variant, r in renderings.items():
         own = dict(data)
@@ -94,9 +114,7 @@ def build(
             for key in trace.MAP_KEYS:
                 own.pop(key, None)
         bodies[variant] = r.render(own)
-    if snapshot.same_rows(first, st):
-        _store(session, st, bodies, stamp)
-    return bodies
+    return snapshot.Built(st, bodies, stamp if snapshot.same_rows(first, st) else None)
 
 
 def build_apart(
@@ -113,14 +131,22 @@ def build_apart(
         log.exception("trace of lot %s not stored ahead", code)
 
 
-def _store(session: Session, st: trace.Structure, bodies: dict[str, bytes], stamp: str) -> None:
+def _store(session: Session, built: list[snapshot.Built]) -> None:
+    """Store ``built`` in one statement; if that fails, lot by lot, each failure logged."""
     try:
-        snapshot.store(session, st, bodies, stamp)
+        snapshot.store_all(session, built)
         session.commit()
+        return
     except exc.DBAPIError as error:
         # A lot deleted meanwhile, or a busy SQLite file: the scan is answered all the same.
         session.rollback()
-        log.warning("trace of lot %s not stored: %s", st.lot.code, error)
+        if len(built) == 1:
+            log.warning("trace of lot %s not stored: %s", built[0].st.lot.code, error)
+            return
+    for one in built:
+        # Each with the stamp read with its rows: older than today's at worst, so the
+        # next scan that finds it stale builds it again.
+        _store(session, [one])
 
 
 def render_trace(
@@ -246,6 +272,23 @@ def _on_read_pool(engine: Engine, read: Callable):
     raise AssertionError("unreachable")
 
 
+# Lots looked at, built and stored per transaction by :func:`refresh`: a few round trips
+# (the snapshot, which of them are stale, the newest checkpoint, the store, the commit)
+# shared by many lots instead of paid by each.
+REFRESH_BATCH = 50
+
+
+def _batches(items: Iterable[str], size: int) -> Iterable[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def refresh(
     session: Session,
     *,
@@ -263,21 +306,28 @@ def refresh(
     session.commit()
     one_snapshot = session.get_bind().dialect.name == "postgresql"
     seen = built = 0
-    for code in codes:
-        seen += 1
+    for batch in _batches(codes, REFRESH_BATCH):
+        seen += len(batch)
         if one_snapshot:
-            # Each lot in a transaction of its own that sees one snapshot of the database.
+            # Each batch in a transaction of its own that sees one snapshot of the database.
             session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
-        if not everything and all(
-            (found := snapshot.scan(session, code=code, variant=v, base_url=base_url)) is not None
-            and found.fresh
-            for v in renderings
-        ):
-            continue
-        build(
-            session, code=code, base_url=base_url, renderings=renderings, one_snapshot=one_snapshot
-        )
-        built += 1
+        todo = batch
+        if not everything:
+            todo = snapshot.stale(session, codes=todo, variants=list(renderings), base_url=base_url)
+        checkpoint = anchors.newest_checkpoint(session) if todo else None
+        made = [
+            _build(
+                session,
+                code=code,
+                base_url=base_url,
+                renderings=renderings,
+                one_snapshot=one_snapshot,
+                checkpoint=checkpoint,
+            )
+            for code in todo
+        ]
+        built += len(made)
+        _store(session, [m for m in made if m.stamp is not None])
         session.commit()
     return seen, built
 

@@ -60,12 +60,28 @@ def _anchor(cp: dict, levels: list[list[bytes]], leaf: tlog.FieldLeaf, rows: lis
     }
 
 
-def anchors(session: Session, st: Structure, diary_rows: list[Any]) -> dict[int, dict | None]:
-    """For each field of the structure, its anchor (None: in no checkpoint yet)."""
-    out: dict[int, dict | None] = dict.fromkeys(st.fields)
+#: Passed as ``checkpoint``: read the newest checkpoint now.
+READ = object()
+
+
+def newest_checkpoint(session: Session) -> Any | None:
+    """The newest checkpoint (None: none yet), to read once for many traces in one snapshot."""
     try:
-        row = tlog.latest(session)
+        return tlog.latest(session)
     except NotFound:
+        return None
+
+
+def anchors(
+    session: Session, st: Structure, diary_rows: list[Any], checkpoint: Any = READ
+) -> dict[int, dict | None]:
+    """For each field of the structure, its anchor (None: in no checkpoint yet).
+
+    ``checkpoint`` is the newest checkpoint if the caller already read it.
+    """
+    out: dict[int, dict | None] = dict.fromkeys(st.fields)
+    row = newest_checkpoint(session) if checkpoint is READ else checkpoint
+    if row is None:
         return out
     leaves = tlog.newest_leaves(session, size=row.size, field_ids=list(st.fields))
     if not leaves:

@@ -217,12 +217,14 @@ def build_trace(
     base_url: str | None = None,
     with_map: bool = False,
     st: Structure | None = None,
+    checkpoint: Any = anchors.READ,
 ) -> dict[str, Any]:
     """The public trace of lot ``code`` as plain data (dates as ``date``, times as strings).
 
     ``with_map`` adds ``field_map`` (a :class:`~.field_map.FieldMap`): the fields as
     SVG-ready polygons, and ``locator`` (a :class:`~.locator.Locator`), for the page.
-    ``st`` is the lot's structure if the caller already holds it.
+    ``st`` is the lot's structure if the caller already holds it, ``checkpoint`` the
+    newest transparency-log checkpoint (None: none) if it already read it.
 
     Raises
     ------
@@ -233,7 +235,7 @@ def build_trace(
     act = activity.load(session, st)
     current, placed, verdict, listed = _judged(session, st, act)
     chains = _integrity_json(activity.chains(session, st, act))
-    anchored = anchors.anchors(session, st, act.diary)
+    anchored = anchors.anchors(session, st, act.diary, checkpoint)
     codes = {fid: f.code for fid, f in st.fields.items()}
     mismatches = chained.discrepancies(act.diary, act.missions, codes)
     verdict_of = {v.lot.code: v.phi_compliant for v in verdict.lots}

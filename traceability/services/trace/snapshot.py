@@ -35,7 +35,13 @@ from traceability.services.trace.structure import Structure
 # subqueries on SQLite, arrays on PostgreSQL.
 _PARTS: tuple[tuple[str, str], ...] = (
     # Every lot of the fields, not only the lineage's: earlier harvests bound the windows.
-    ("lots", "id IN {L} OR id IN (SELECT lot_id FROM lot_fields WHERE field_id IN {F})"),
+    # (One set, not ``id IN {L} OR id IN (...)``: PostgreSQL reads that OR by scanning every
+    # lot, which cost a scan more than the rest of its fingerprint.)
+    (
+        "lots",
+        "id IN (SELECT id FROM lots WHERE id IN {L} "
+        "UNION SELECT lot_id FROM lot_fields WHERE field_id IN {F})",
+    ),
     ("lot_parents", "lot_id IN {L}"),
     ("lot_fields", "lot_id IN {L} OR field_id IN {F}"),
     ("fields", "id IN {F}"),
@@ -119,6 +125,17 @@ SELECT (NOT pg_is_in_recovery() OR %(lsn)s::pg_lsn IS NULL
         OR pg_last_wal_replay_lsn() >= %(lsn)s::pg_lsn) AS caught_up, q.*
   FROM (SELECT 1) one LEFT JOIN ({_PG_SCAN}) q ON true
 """
+# The lots among ``codes`` whose every variant in ``variants`` is stored and still holds:
+# many lots in one round trip, for a rebuild that looks at them in batches.
+_PG_FRESH = text(
+    f"""
+SELECT l.code FROM lots l
+ WHERE l.code = ANY(CAST(:codes AS text[]))
+   AND (SELECT count(*) FROM trace_snapshots s
+         WHERE s.lot_id = l.id AND s.variant = ANY(CAST(:variants AS text[]))
+           AND s.stamp = :prefix || ({_pg_fingerprint(*_ROW_IDS)})) = :n
+"""
+)
 _SQLITE_IDS = "(SELECT value FROM json_each(:{}))"
 # Run on the driver's connection: fifteen small statements, where SQLAlchemy's own
 # bookkeeping per statement would cost more than SQLite's work.
@@ -260,6 +277,29 @@ def scan_replica_dbapi(
     return True, Found(lot_id, stored, None if fp is None else pre + fp, body)
 
 
+def stale(
+    session: Session, *, codes: list[str], variants: list[str], base_url: str | None
+) -> list[str]:
+    """Those of ``codes`` (in their order) with a variant missing or no longer holding.
+
+    A code no lot has is among them (building it then says so).
+    """
+    if session.connection().dialect.name == "postgresql":
+        params = {"codes": codes, "variants": variants, "prefix": prefix(base_url),
+                  "n": len(variants)}  # fmt: skip
+        fresh = set(session.execute(_PG_FRESH, params).scalars())
+        return [c for c in codes if c not in fresh]
+    return [
+        code
+        for code in codes
+        if not all(
+            (found := scan(session, code=code, variant=v, base_url=base_url)) is not None
+            and found.fresh
+            for v in variants
+        )
+    ]
+
+
 def stamp(session: Session, st: Structure, base_url: str | None) -> str:
     """Today's stamp of the rows the trace of ``st`` rests on."""
     conn = session.connection()
@@ -275,21 +315,38 @@ def same_rows(a: Structure, b: Structure) -> bool:
     return set(a.lots) == set(b.lots) and set(a.fields) == set(b.fields)
 
 
+@dataclass(frozen=True, slots=True)
+class Built:
+    """A lot's renderings ``bodies`` (by variant), built from the rows stamped ``stamp``."""
+
+    st: Structure
+    bodies: dict[str, bytes]
+    stamp: str
+
+
 def store(session: Session, st: Structure, bodies: dict[str, bytes], stamp_: str) -> None:
     """Keep the renderings ``bodies`` (by variant) of the lot of ``st``, built at ``stamp_``."""
+    store_all(session, [Built(st, bodies, stamp_)])
+
+
+def store_all(session: Session, built: list[Built]) -> None:
+    """Keep the renderings of every lot of ``built``, in one statement."""
     built_at = utcnow()
     rows = [
         {
-            "lot_id": st.lot.id,
+            "lot_id": b.st.lot.id,
             "variant": variant,
-            "stamp": stamp_,
-            "lot_ids": _ids(st.lots),
-            "field_ids": _ids(st.fields),
+            "stamp": b.stamp,
+            "lot_ids": _ids(b.st.lots),
+            "field_ids": _ids(b.st.fields),
             "body": body,
             "built_at": built_at,
         }
-        for variant, body in bodies.items()
+        for b in built
+        for variant, body in b.bodies.items()
     ]
+    if not rows:
+        return
     conn = session.connection()
     if conn.dialect.name == "postgresql":
         # A stored trace can always be built again: its commit need not wait for the disk.
