@@ -534,3 +534,17 @@ def test_the_rebuild_looks_at_lots_in_batches_and_builds_only_the_stale(
             assert stored(db, code, variant) == fresh(db, code, variant), (code, variant)
     with pytest.raises(svc_errors.NotFound):
         trace_cache.refresh(session, base_url=BASE, renderings=RENDERINGS, codes=["NO-SUCH"])
+
+
+def test_compiling_the_word_catalogues_leaves_the_code_version_alone():
+    """A fresh clone compiles its ``.mo`` files on first use, in whichever process comes
+    first: a server started before that and a rebuild started after must agree on the
+    code's version, or every trace one stores looks stale to the other."""
+    from traceability import words
+
+    words.compile_catalogues()
+    compiled = snapshot._code_version()
+    for mo in words.LOCALE_DIR.glob("*/LC_MESSAGES/*.mo"):
+        mo.unlink()
+    assert snapshot._code_version() == compiled
+    assert words.compile_catalogues()  # written again, for the tests that follow

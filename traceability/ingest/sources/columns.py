@@ -88,7 +88,7 @@ class Mapping:
         """``key=column[*factor],...``, or a saved mapping's name.
 
         >>> m = Mapping.parse("lat=Lat,lon=Lng,time=T,alt=Alt (ft)*0.3048")
-        >>> m.columns["alt"], m.tz.utcoffset(None)
+        >>> m.columns["alt"], m.tz.utcoffset(datetime(2026, 1, 1))
         (Column(name='Alt (ft)', factor=0.3048), datetime.timedelta(seconds=25200))
         """
         spec = SAVED.get(spec.strip().lower(), spec)

@@ -163,11 +163,20 @@ _NO_WAIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 def _code_version() -> str:
-    """A digest of the package's code, templates and texts: a new release rebuilds every trace."""
+    """A digest of the package's code, templates and texts: a new release rebuilds every trace.
+
+    Files built from others at run time are left out: compiled word catalogues (``.mo``, made
+    from the ``.po`` hashed here on first use, by whichever process comes first) would
+    otherwise give two processes of one release two versions.
+    """
     root = Path(__file__).resolve().parents[2]
     h = hashlib.blake2b(digest_size=8)
     for path in sorted(root.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+        if (
+            path.is_file()
+            and "__pycache__" not in path.parts
+            and path.suffix not in (".pyc", ".mo", ".tmp")
+        ):
             h.update(str(path.relative_to(root)).encode())
             h.update(path.read_bytes())
     return h.hexdigest()
