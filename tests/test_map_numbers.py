@@ -150,3 +150,10 @@ def test_the_office_dashboard_answers_with_nine_hectares_treated(client, factory
     assert float(circle.get("data-hectares")) == pytest.approx(9.0)
     assert page.status_code == 200, page.text[:200]
     assert "31825" in page.text or "commune" in page.text.lower()
+
+
+@pytest.mark.parametrize("top", [2.2250738585e-313, 5e-324, 1e-301])
+def test_class_breaks_cover_a_subnormal_top(top):
+    # Found by Hypothesis: a subnormal top divided by n and multiplied back fell short.
+    breaks = class_breaks(top)
+    assert breaks[-1] >= top and all(a < b for a, b in zip(breaks, breaks[1:], strict=False))

@@ -50,7 +50,8 @@ def class_breaks(top: float, n: int = len(CLASS_COLOURS)) -> list[float]:
 
     The step is the shortest 1, 2 or 5 × 10ⁿ whose ``n`` classes reach ``top``, found
     in one pass (no search that could fail to end); a top that is not a positive
-    finite number gives classes of 1, a top above 1e300 counts as 1e300.
+    finite number gives classes of 1; a top above 1e300 counts as 1e300, one below 1e-300
+    as 1e-300.
 
     >>> class_breaks(37.0)
     [10.0, 20.0, 30.0, 40.0]
@@ -61,7 +62,9 @@ def class_breaks(top: float, n: int = len(CLASS_COLOURS)) -> list[float]:
     """
     if not (math.isfinite(top) and top > 0):
         return [float(i + 1) for i in range(n)]
-    top = min(top, 1e300)  # anything larger is the last class anyway; n × top stays finite
+    # Anything larger is the last class anyway, and n × top stays finite; below 1e-300
+    # (subnormal) the division loses digits, so classes start at 1e-300, still above it.
+    top = min(max(top, 1e-300), 1e300)
     step = nice_ceiling(top / n)
     if step * n < top:  # top / n rounded down, or x too large for a round step
         step = top / n * (1 + 1e-12)
