@@ -227,16 +227,24 @@ def commune_map(
     already): the map is titled hectares sprayed, so fertiliser and seed stay out."""
     frame = reports.province_report(session.connection(), filters) if province is None else province
     hectares = reports.sprayed(frame).groupby("commune_code")["treated_area_ha"].sum()
-    by_commune: dict[str, list] = {}
-    for code, geometry in session.execute(
-        select(FarmField.commune_code, FarmField.geometry)
-        .where(FarmField.commune_code.is_not(None))
-        .order_by(FarmField.commune_code, FarmField.code)
-    ).all():
-        by_commune.setdefault(code, []).append(shape(geometry))
     out = []
-    for code, geoms in by_commune.items():
+    for code, geoms in commune_fields(session).items():
         unit = adminunits.get(code)
         ha = hectares.get(code)
         out.append(Commune(code, unit.name if unit else code, geoms, float(ha or 0.0)))
     return out
+
+
+def commune_fields(session: Session, codes: list[str] | None = None) -> dict[str, list]:
+    """The fields' shapes (WGS84) of each commune, of ``codes`` or of every commune."""
+    query = select(FarmField.commune_code, FarmField.geometry).where(
+        FarmField.commune_code.is_not(None)
+    )
+    if codes is not None:
+        query = query.where(FarmField.commune_code.in_(codes))
+    by_commune: dict[str, list] = {}
+    for code, geometry in session.execute(
+        query.order_by(FarmField.commune_code, FarmField.code)
+    ).all():
+        by_commune.setdefault(code, []).append(shape(geometry))
+    return by_commune

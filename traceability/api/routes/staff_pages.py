@@ -6,8 +6,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
-from shapely.geometry import shape
-from sqlalchemy import select
 
 from traceability import qr, reports
 from traceability.api import pages
@@ -16,7 +14,7 @@ from traceability.api.pages import Lang
 from traceability.api.staff_auth import PRIVATE, gate
 from traceability.maps.communes import Commune, communes_svg
 from traceability.maps.mission import mission_svg
-from traceability.models import Farmer, FarmField, Organisation, Role, SigninLinkCreate, User
+from traceability.models import Farmer, Organisation, Role, SigninLinkCreate, User
 from traceability.services import access, signin
 from traceability.services import maps as map_data
 from traceability.services import pages as page_data
@@ -171,14 +169,7 @@ def mrv(
 def _reduction_map(session: SessionDep, communes: list[dict], lang: str) -> str:
     """The communes' estimated reduction (t CO2e) on the commune map of their fields."""
     value = {c["commune_code"]: float(c["co2e_reduction_t"] or 0.0) for c in communes}
-    shapes: dict[str, list] = {}
-    rows = session.execute(
-        select(FarmField.commune_code, FarmField.geometry).where(
-            FarmField.commune_code.in_(sorted(k for k in value if k))
-        )
-    )
-    for code, geometry in rows:
-        shapes.setdefault(code, []).append(shape(geometry))
+    shapes = map_data.commune_fields(session, sorted(k for k in value if k))
     drawn = [Commune(code, code, geoms, value[code]) for code, geoms in sorted(shapes.items())]
     title = gettext(lang, "staff.reduction_map")
     return communes_svg(drawn, lang=lang, width=360.0, title=title, unit="t CO2e")
