@@ -121,6 +121,133 @@ def test_a_season_recorded_after_the_lot_does_not_change_its_window(session, fac
     assert data["seasons"][0]["window"]["start"] == date(2026, 9, 1)
 
 
+# ------------------------------------------- 1b. records that would close a season afterwards
+
+
+def post(client, headers, path: str, body: dict) -> dict:
+    """A record made through the API, in the order a farmer or an attacker would make it."""
+    r = client.post(f"/api/v1/{path}", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def api_spray(client, headers, field, product, when: str) -> dict:
+    return post(
+        client,
+        headers,
+        "diary",
+        {
+            "field_code": field.code,
+            "activity": "spray",
+            "input_code": product.code,
+            "quantity": 0.5,
+            "area_ha": 1.0,
+            "occurred_at": when + "+07:00",
+        },
+    )
+
+
+def api_season(client, headers, field, sown_on: str, **kw) -> dict:
+    body = {"field_code": field.code, "crop": "lúa", "variety": "ST25", "sown_on": sown_on}
+    return post(client, headers, "seasons", body | kw)
+
+
+def api_lot(client, headers, field, harvested_on: str, code: str) -> dict:
+    body = {
+        "code": code,
+        "field_codes": [field.code],
+        "harvested_on": harvested_on,
+        "quantity_kg": 4000.0,
+        "product_name": "Lúa ST25",
+    }
+    return post(client, headers, "lots", body)
+
+
+def assert_spray_fails(client, code: str, product_code: str, days: int) -> None:
+    """The lot fails on the spray, in the JSON and on the page in both languages."""
+    data, vi, en = page_and_json(client, code)
+    assert data["phi_compliant"] is False
+    [p] = lot_phi(data)["products"]
+    assert p["product_code"] == product_code
+    assert p["days_before_harvest"] == days and p["phi_compliant"] is False
+    assert "no pesticide" not in " ".join(lot_phi(data)["notes"])
+    assert 'data-phi="false"' in vi and "Không đạt" in vi
+    assert "PHI not respected" in en
+
+
+def test_a_fake_earlier_lot_does_not_launder_a_spray_for_the_next_lot(
+    session, factory, client, admin_headers
+):
+    """Sown 1 Sep, sprayed 28 Nov with a 14-day product; then a lot "harvested" on 27 Nov is
+    recorded against that season (it fails itself: the spray was already in the record),
+    a season "sown" 29 Nov, and the real lot on 1 Dec. The fake lot shows only what was
+    dated by its harvest, so the spray stays in the real lot's window: 28 Nov to 1 Dec is
+    3 days against 14 (counted by hand)."""
+    field = factory.field()
+    product = factory.input(phi_days=14)
+    api_season(client, admin_headers, field, "2026-09-01")
+    api_spray(client, admin_headers, field, product, "2026-11-28T08:00:00")
+    api_lot(client, admin_headers, field, "2026-11-27", "FAKE-0001")
+    api_season(client, admin_headers, field, "2026-11-29")
+    api_lot(client, admin_headers, field, "2026-12-01", "REAL-0001")
+
+    assert_spray_fails(client, "REAL-0001", product.code, 3)
+    # The fake lot fails too: the spray is a day after its declared harvest.
+    assert_spray_fails(client, "FAKE-0001", product.code, -1)
+
+
+def test_an_earlier_lot_harvested_after_the_spray_carries_it_and_closes_it(
+    session, factory, client, admin_headers
+):
+    """The honest order: the spray, then its crop's lot harvested 20 days later (compliant),
+    then the next crop. The earlier lot shows the spray, so the next lot does not."""
+    field = factory.field()
+    product = factory.input(phi_days=14)
+    api_season(client, admin_headers, field, "2026-06-01")
+    api_spray(client, admin_headers, field, product, "2026-08-01T08:00:00")
+    api_lot(client, admin_headers, field, "2026-08-21", "EARLY-0001")
+    api_season(client, admin_headers, field, "2026-09-01")
+    api_lot(client, admin_headers, field, "2026-12-01", "NEXT-0001")
+
+    early, _vi, _en = page_and_json(client, "EARLY-0001")
+    [p] = lot_phi(early)["products"]
+    assert p["days_before_harvest"] == 20 and early["phi_compliant"] is True
+    data, vi, en = page_and_json(client, "NEXT-0001")
+    assert data["phi_compliant"] is True and lot_phi(data)["products"] == []
+    assert 'data-phi="true"' in vi
+
+
+@pytest.mark.parametrize("ended_on", ["2026-11-27", "2026-11-28"])
+def test_a_season_ended_before_the_spray_afterwards_does_not_launder_it(
+    session, factory, client, admin_headers, ended_on
+):
+    """Sprayed 28 Nov on a field; then a season is recorded "sown 1 Sep, ended 27 Nov" (or
+    ended on the spray's own day), a new one "sown 29 Nov", and the lot harvested 1 Dec.
+    An end recorded after the spray cannot take it out: 3 days against 14."""
+    field = factory.field()
+    product = factory.input(phi_days=14)
+    api_spray(client, admin_headers, field, product, "2026-11-28T08:00:00")
+    api_season(client, admin_headers, field, "2026-09-01", ended_on=ended_on)
+    api_season(client, admin_headers, field, "2026-11-29")
+    api_lot(client, admin_headers, field, "2026-12-01", "LOT-ENDED")
+
+    assert_spray_fails(client, "LOT-ENDED", product.code, 3)
+
+
+def test_a_season_sown_after_the_spray_and_recorded_after_it_does_not_launder_it(
+    session, factory, client, admin_headers
+):
+    """No season at all when the spray is recorded; then one "sown" the next day. A field
+    with no season looks back 180 days; a sowing recorded after the spray cannot cut that."""
+    field = factory.field()
+    product = factory.input(phi_days=14)
+    api_spray(client, admin_headers, field, product, "2026-11-28T08:00:00")
+    api_season(client, admin_headers, field, "2026-11-29")
+    api_lot(client, admin_headers, field, "2026-12-01", "LOT-SOWN")
+
+    assert_spray_fails(client, "LOT-SOWN", product.code, 3)
+
+
 # ---------------------------------------------------------------- 2. a backdated harvest
 
 

@@ -80,6 +80,7 @@ def _season_json(lk: FieldLink) -> dict[str, Any]:
         "window": {
             "start": lk.start,
             "end": lk.end,
+            "reach": lk.reach,
             "default": lk.default_window,
             "basis": (
                 f"no season recorded: the {DEFAULT_WINDOW_DAYS} days before harvest are used"

@@ -177,6 +177,8 @@ class SeasonWindow(BaseModel):
     end: dt.date
     default: bool
     basis: str
+    # Work dated from here to ``start`` counts too unless an earlier lot shows it.
+    reach: dt.date | None = None
 
 
 class TraceSeason(BaseModel):

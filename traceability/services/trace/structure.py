@@ -44,6 +44,61 @@ class SeasonInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class HarvestClosure:
+    """An earlier lot's harvest on a field, as it closes the field's work for later lots.
+
+    It closes only what it shows: work dated at or before its harvest (``day``, and
+    ``at`` when both times are known) and already in the record when the lot was
+    recorded (``recorded_at``). Work it does not show stays open for the next lot.
+    """
+
+    day: date
+    at: datetime | None
+    recorded_at: datetime | None
+
+    def closes(self, day: date, at: datetime | None, recorded_at: datetime | None) -> bool:
+        """Whether work done on ``day`` (at ``at``), recorded at ``recorded_at``, is closed.
+
+        >>> t = datetime(2026, 11, 30, 8, 0)
+        >>> c = HarvestClosure(date(2026, 11, 27), None, t)
+        >>> c.closes(date(2026, 11, 20), None, t - timedelta(days=9))
+        True
+        >>> c.closes(date(2026, 11, 28), None, t - timedelta(days=2))  # after its harvest
+        False
+        >>> c.closes(date(2026, 11, 20), None, t + timedelta(days=1))  # recorded after it
+        False
+        """
+        if recorded_at is None or self.recorded_at is None or recorded_at >= self.recorded_at:
+            return False
+        if day != self.day:
+            return day < self.day
+        return self.at is None or at is None or at <= self.at
+
+
+@dataclass(frozen=True, slots=True)
+class SowingClosure:
+    """A season's sowing that was already in the record when work dated before it was
+    recorded: that work was recorded as done before the season, and stays out of it.
+    A sowing recorded after the work never closes it.
+
+    >>> t = datetime(2026, 1, 1, 8, 0)
+    >>> s = SowingClosure(date(2026, 1, 5), t)
+    >>> s.closes(date(2026, 1, 2), None, t + timedelta(days=1)), s.closes(date(2026, 1, 2), None, t)
+    (True, False)
+    """
+
+    day: date
+    recorded_at: datetime | None
+
+    def closes(self, day: date, at: datetime | None, recorded_at: datetime | None) -> bool:
+        """Whether work done on ``day``, recorded at ``recorded_at``, is closed by this sowing."""
+        return (
+            day < self.day and recorded_at is not None and self.recorded_at is not None
+            and self.recorded_at < recorded_at
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
 class FieldLink:
     """One field of one lot, with the window in which its work counts for that lot.
 
@@ -51,6 +106,11 @@ class FieldLink:
     ``until`` when the lot gives a harvest time, else the whole local day ``end``. Work
     dated after the harvest but recorded before the lot was (``recorded_at``) counts too:
     a harvest dated before sprays already in the record cannot drop them (they fail the PHI).
+
+    Work dated from ``reach`` to ``start`` counts too unless one of ``closures`` closes it:
+    an earlier lot on the field that shows it, or a sowing after its day already recorded
+    when it was. No record made after the work — a season's sowing or end, a lot that
+    does not carry it — can take it out of the lot's window (see :func:`reach_back`).
     """
 
     lot_id: int
@@ -63,17 +123,29 @@ class FieldLink:
     default_window: bool
     until: datetime | None = None
     recorded_at: datetime | None = None
+    reach: date | None = None
+    closures: tuple[HarvestClosure | SowingClosure, ...] = ()
 
     def counts(
         self, day: date, at: datetime | None = None, recorded_at: datetime | None = None
     ) -> bool:
         """Whether work done on ``day`` (a local calendar day; at ``at``, recorded at
         ``recorded_at``, when known) counts for this lot."""
-        if day < self.start:
+        if day < self.start and not self.open_before_start(day, at, recorded_at):
             return False
         if day <= self.end and (self.until is None or at is None or at <= self.until):
             return True
         return self.after_harvest(recorded_at)
+
+    def open_before_start(
+        self, day: date, at: datetime | None, recorded_at: datetime | None
+    ) -> bool:
+        """Whether work dated before ``start`` still counts: within ``reach``, shown by no
+        earlier lot, and not recorded after a sowing it is dated before."""
+        return (
+            self.reach is not None and self.reach <= day
+            and not any(c.closes(day, at, recorded_at) for c in self.closures)
+        )  # fmt: skip
 
     def after_harvest(self, recorded_at: datetime | None) -> bool:
         """Whether work dated after the harvest was already recorded when the lot was."""
@@ -298,7 +370,14 @@ _SEASONS = select(
     Season.id, Season.field_id, Season.sown_on, Season.ended_on, Season.created_at
 ).where(Season.field_id.in_(IDS))
 _HARVESTS = (
-    select(LotField.field_id, LotField.season_id, Lot.id, Lot.harvested_on, Lot.created_at)
+    select(
+        LotField.field_id,
+        LotField.season_id,
+        Lot.id,
+        Lot.harvested_on,
+        Lot.created_at,
+        Lot.harvested_at,
+    )
     .join(Lot, Lot.id == LotField.lot_id)
     .where(LotField.field_id.in_(IDS))
 )
@@ -307,16 +386,19 @@ _HARVESTS = (
 @dataclass(frozen=True, slots=True)
 class FieldHistory:
     """A field's seasons ``(id, sown_on, ended_on, created_at)`` and harvests
-    ``(lot_id, season_id, harvested_on, created_at)``, as the windows read them."""
+    ``(lot_id, season_id, harvested_on, created_at, harvested_at)``, as the windows read
+    them."""
 
     seasons: tuple[tuple[int, date, date | None, datetime], ...] = ()
-    harvests: tuple[tuple[int, int | None, date, datetime], ...] = ()
+    harvests: tuple[tuple[int, int | None, date, datetime, datetime | None], ...] = ()
 
 
 WINDOW_RULE = (
     "from the sowing of the field's earliest season not yet over when the lot was recorded "
     "(ended, or harvested in an earlier lot) to harvest; a season recorded after the lot "
-    "does not count"
+    "does not count. Work on the field from 'reach' to that sowing counts too unless an "
+    "earlier lot shows it (dated by its harvest and recorded before it): no season's "
+    "sowing or end can leave work out"
 )
 
 
@@ -339,7 +421,7 @@ def window_start(node: LotNode, own: SeasonInfo | None, history: FieldHistory) -
 
     closed = {
         sid
-        for lot_id, sid, harvested, created in history.harvests
+        for lot_id, sid, harvested, created, _at in history.harvests
         if sid is not None and lot_id != node.id and harvested < day and known(created)
     }
     if own is not None:
@@ -356,10 +438,44 @@ def window_start(node: LotNode, own: SeasonInfo | None, history: FieldHistory) -
     return day - timedelta(days=DEFAULT_WINDOW_DAYS), True
 
 
+def reach_back(
+    node: LotNode, start: date, history: FieldHistory
+) -> tuple[date, tuple[HarvestClosure | SowingClosure, ...]]:
+    """How far back before ``start`` work on the field may still count for ``node``, and the
+    records that close it.
+
+    A season's sowing, its end and a lot are all records a farmer makes, and may make
+    after a spray to leave it out: a season "sown" the day after, a season "ended" the
+    day before, a lot "harvested" the day before (which itself fails). So only records
+    already made when the work was recorded, or that carry the work themselves, take it
+    out of a later lot's window: an earlier lot that shows it — dated by that lot's
+    harvest and recorded before that lot (:class:`HarvestClosure`) — and a sowing after
+    its day recorded before it (:class:`SowingClosure`). A season's end closes nothing.
+    Work reaches back to the earliest sowing of a season recorded before the lot, and at
+    least the ``DEFAULT_WINDOW_DAYS`` before harvest (the window of a field with no season).
+    """
+    day, recorded = node.harvested_on, node.recorded_at
+
+    def known(created: datetime) -> bool:
+        return recorded is None or created is None or created <= recorded
+
+    seasons = [(sown, created) for _sid, sown, _end, created in history.seasons
+               if sown <= day and known(created)]  # fmt: skip
+    earliest = min([start, day - timedelta(days=DEFAULT_WINDOW_DAYS), *(s for s, _ in seasons)])
+    harvests = tuple(
+        HarvestClosure(harvested, at, created)
+        for lot_id, _sid, harvested, created, at in history.harvests
+        if lot_id != node.id and harvested < day and known(created)
+    )
+    sowings = tuple(SowingClosure(sown, created) for sown, created in seasons if sown > earliest)
+    return earliest, harvests + sowings
+
+
 def _link(
     node: LotNode, field_id: int, field_code: str, season: SeasonInfo | None, history: FieldHistory
 ) -> FieldLink:
     start, default = window_start(node, season, history)
+    earliest, closures = reach_back(node, start, history)
     return FieldLink(
         lot_id=node.id,
         lot_code=node.code,
@@ -371,6 +487,8 @@ def _link(
         default_window=default,
         until=node.harvested_at,
         recorded_at=node.recorded_at,
+        reach=earliest,
+        closures=closures,
     )
 
 
@@ -381,8 +499,8 @@ def _histories(session: Session, field_ids: list[int]) -> dict[int, FieldHistory
         params = {"ids": field_ids}
         for sid, fid, sown, ended, created in session.execute(_SEASONS, params).all():
             seasons.setdefault(fid, []).append((sid, sown, ended, created))
-        for fid, sid, lot_id, harvested, created in session.execute(_HARVESTS, params).all():
-            harvests.setdefault(fid, []).append((lot_id, sid, harvested, created))
+        for fid, sid, lot_id, harvested, created, at in session.execute(_HARVESTS, params).all():
+            harvests.setdefault(fid, []).append((lot_id, sid, harvested, created, at))
     return {
         fid: FieldHistory(tuple(seasons.get(fid, ())), tuple(harvests.get(fid, ())))
         for fid in field_ids
