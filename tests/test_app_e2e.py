@@ -468,3 +468,67 @@ def test_an_entry_made_offline_leaves_when_the_signal_returns_without_a_reload(
             "navigator.serviceWorker.ready.then(r => r.sync.getTags()).then(t => !t.length)",
             polling=100,
         )
+
+
+def test_a_harvested_lot_s_verdict_warning_appears_without_signal(
+    base_url, server, phone, factory, catalogue
+):
+    """The warning /diary/check gives before an entry that would change a harvested lot's
+    verdict, given by the page from what it holds when there is no signal, before the
+    entry is queued; and for the same entries as the server gives it."""
+    farmer, field = _farm(factory, n=7)
+    harvested = _today() - timedelta(days=2)
+    lot = factory.lot(fields_=[field], harvested_on=harvested, code="LOT-E2E-7")
+    page = phone.new_page()
+    _sign_in(page, base_url, farmer.id)
+    page.goto(f"{base_url}/app/new")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.reload()
+    page.wait_for_function("!!navigator.serviceWorker.controller", polling=100)
+    page.wait_for_function("caches.match('/app/new').then(Boolean)", polling=100)
+    token = page.evaluate("localStorage.getItem('agritrace.device')")
+
+    def server_says(day) -> bool:
+        body = {"field_code": field.code, "activity": "spray", "input_code": "TILTSUPER300EC",
+                "quantity": 0.3, "occurred_at": f"{day}T08:00:00+07:00"}  # fmt: skip
+        r = httpx.post(
+            f"{base_url}/api/v1/diary/check",
+            json=body,
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200, r.text
+        return any(w["code"] == "changes_harvested_lot" for w in r.json()["warnings"])
+
+    # Dated 3 days before the harvest a 14-day PHI fails (counted by hand); 20 days before
+    # it holds; the day after the harvest is the next crop's. The server says so online.
+    cases = [(harvested - timedelta(days=3), True), (harvested - timedelta(days=20), False),
+             (harvested + timedelta(days=1), False)]  # fmt: skip
+    assert [server_says(day) for day, _ in cases] == [warned for _, warned in cases]
+
+    phone.set_offline(True)
+    page.reload()  # opened from the phone's cache
+    page.get_by_text("Phun thuốc").click()
+    page.get_by_label("Tìm theo tên").fill("tilt")
+    page.get_by_label("Số lượng").fill("0,3")
+    warning = page.locator("#warnings .changes_harvested_lot")
+    for day, warned in cases:
+        page.locator("#occurred_at").fill(f"{day.isoformat()}T08:00")
+        if warned:
+            warning.wait_for()
+            assert lot.code in warning.inner_text()
+            assert harvested.strftime("%d/%m/%Y") in warning.inner_text()
+        else:
+            page.wait_for_timeout(600)  # past the form's 250 ms pause
+            assert warning.count() == 0
+    page.locator("#occurred_at").fill(f"{cases[0][0].isoformat()}T08:00")
+    warning.wait_for()
+    _shot(page, "warning-harvested-lot-offline")
+    page.get_by_role("button", name="Lưu").click()
+    # Warned before queueing: nothing is in the outbox until the second tap.
+    page.get_by_role("button", name="Vẫn lưu").wait_for()
+    assert page.locator("#outbox li").count() == 0
+    page.get_by_role("button", name="Vẫn lưu").click()
+    page.locator("#outbox li").wait_for()
+    phone.set_offline(False)
+    page.locator("#outbox").wait_for(state="hidden")
+    assert httpx.get(f"{base_url}/api/v1/trace/{lot.code}").json()["phi_compliant"] is False

@@ -7,7 +7,7 @@ the same warnings offline from the parameters :func:`offline_rules` hands it.
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, select
@@ -262,3 +262,53 @@ def season_rules(season: Season | None) -> dict[str, Any] | None:
         if season.planned_harvest_on
         else None,
     }
+
+
+# How far back the app is handed a field's lots to warn offline: an entry dated further
+# back than the window of a field with no season is rare, and warned about online.
+OFFLINE_LOTS_DAYS = trace.DEFAULT_WINDOW_DAYS
+
+
+def offline_lots(session: Session, *, field_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """The lots harvested from each field in the last ``OFFLINE_LOTS_DAYS``, as the app
+    needs them to give :func:`harvested_lots`'s warning without a signal: each lot's
+    code, harvest day and time, the first day of its window on that field and its verdict
+    now.
+
+    An entry recorded now, after every lot, counts for a lot exactly when it is dated
+    from that window's start to the harvest: earlier lots never close it (it was not in
+    the record when they were made), and the start's sowing does (see
+    ``structure.reach_back``). So the window's start, the harvest and the verdict are all
+    the app needs: a pesticide dated in the window and fewer than its PHI days before
+    the harvest, or a banned product, makes the lot fail; a spray of an unknown product,
+    or of one without a PHI, makes a compliant lot's verdict unknown.
+    """
+    if not field_ids:
+        return {}
+    since = local_day(utcnow()) - timedelta(days=OFFLINE_LOTS_DAYS)
+    rows = session.exec(
+        select(LotField.field_id, Lot.code, Lot.harvested_on, Lot.harvested_at)
+        .join(Lot, Lot.id == LotField.lot_id)
+        .where(LotField.field_id.in_(field_ids), Lot.harvested_on >= since)
+        .order_by(Lot.harvested_on, Lot.code)
+    ).all()
+    out: dict[int, list[dict[str, Any]]] = {}
+    for field_id, code, harvested_on, harvested_at in rows:
+        st = trace.lot_structure(session, code=code)
+        own = st.lot.id
+        start = next(lk.start for lk in st.links if lk.lot_id == own and lk.field_id == field_id)
+        out.setdefault(field_id, []).append(
+            {
+                "code": code,
+                "harvested_on": harvested_on.isoformat(),
+                "harvested_at": _utc(harvested_at),
+                "start": start.isoformat(),
+                "verdict": trace.phi_verdict(session, code=code),
+            }
+        )
+    return out
+
+
+def _utc(ts: datetime | None) -> str | None:
+    """A stored time as ISO 8601 in UTC (SQLite hands it back without its zone)."""
+    return None if ts is None else ts.replace(tzinfo=ts.tzinfo or UTC).astimezone(UTC).isoformat()

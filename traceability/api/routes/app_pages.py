@@ -23,8 +23,8 @@ from traceability.api.deps import SessionDep, SettingsDep
 from traceability.api.pages import Lang
 from traceability.errors import InvalidInput, NotFound
 from traceability.models import Activity, Farmer, InputKind, Role, StrawHandling, User
+from traceability.services import applications, myfarm, signin, trace, warnings
 from traceability.services import fields as seasons
-from traceability.services import myfarm, signin, trace, warnings
 from traceability.services.common import LOCAL_TZ, local_day
 from traceability.services.trace.field_map import FieldMap, field_map
 from traceability.services.users import user_for_token
@@ -249,14 +249,20 @@ def new_entry(
         except NotFound:
             return _render(request, "not_yours.html", lang, status.HTTP_404_NOT_FOUND, **data)
     # What app.js needs to warn without a signal, and to fill in the unit and area.
+    lots = warnings.offline_lots(session, field_ids=[f.field.id for f in data["fields"]])
     rules = {
         "products": warnings.offline_rules(products),
         "fields": {
-            f.field.code: {"area_ha": f.field.area_ha, "season": warnings.season_rules(f.season)}
+            f.field.code: {
+                "area_ha": f.field.area_ha,
+                "season": warnings.season_rules(f.season),
+                "lots": lots.get(f.field.id, []),
+            }
             for f in data["fields"]
         },
         "kinds": {str(a): [str(k) for k in ks] for a, ks in KINDS_OF_ACTIVITY.items()},
         "applying": sorted(str(a) for a in warnings.APPLYING),
+        "not_applied": sorted(str(a) for a in applications.NOT_APPLIED),
     }
     return _render(
         request,

@@ -206,6 +206,46 @@
   }
 
   function localWarnings(body) {
+    return productWarnings(body).concat(lotWarnings(body));
+  }
+
+  /* A lot's verdict with one more application: false if either fails, else unknown if
+     either is, else true (traceability/services/trace/phi.py's combine). */
+  function combine(a, b) {
+    if (a === false || b === false) return false;
+    if (a === null || b === null) return null;
+    return true;
+  }
+  /* The warning /diary/check gives before an entry that would change a harvested lot's
+     verdict, from the lots the page was handed (services/warnings.py: offline_lots). An
+     entry recorded now counts for a lot when it is dated from the lot's window start to
+     its harvest (its time, when both are known). */
+  function lotWarnings(body) {
+    if (!R || !body.occurred_at || body.corrects != null) return [];
+    if ((R.not_applied || []).includes(body.activity)) return [];
+    const f = R.fields[body.field_code];
+    if (!f || !f.lots || !f.lots.length) return [];
+    const p = body.input_code ? R.products.find((x) => x.code === body.input_code) : null;
+    const day = body.occurred_at.slice(0, 10);
+    const out = [];
+    for (const lot of f.lots) {
+      if (day < lot.start || day > lot.harvested_on) continue;
+      if (day === lot.harvested_on && lot.harvested_at && Date.parse(body.occurred_at) > Date.parse(lot.harvested_at)) continue;
+      const days = Math.round((Date.parse(lot.harvested_on) - Date.parse(day)) / 864e5);
+      let own;
+      if (p && p.reg === "banned") own = false;
+      else if (p ? p.kind !== "pesticide" : body.activity !== "spray") own = true;
+      else if (!p || p.phi == null) own = null;
+      else own = days >= p.phi;
+      const after = combine(lot.verdict, own);
+      if (after !== lot.verdict) {
+        out.push({ code: "changes_harvested_lot", params: { lot_code: lot.code, harvested_on: lot.harvested_on, before: lot.verdict, after } });
+      }
+    }
+    return out;
+  }
+
+  function productWarnings(body) {
     if (!R || !body.input_code) return [];
     const p = R.products.find((x) => x.code === body.input_code);
     if (!p) return [];
