@@ -636,6 +636,18 @@ class InputProductCreate(InputProductBase):
     )
 
 
+class InputRegistration(BaseModel):
+    """The registration number an office reads on a product's label or certificate ("Số
+    đăng ký"); null clears it. Written as printed, without surrounding spaces."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    registration_no: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+                  NoControl, Visible] | None
+    )  # fmt: skip
+
+
 class InputProductPublic(BaseModel):
     """An input product as the API shows it."""
 

@@ -72,7 +72,7 @@ def current_user(
     if admin_token and secrets.compare_digest(token.encode(), admin_token.encode()):
         return User(id=None, name="admin (bootstrap token)", role=Role.admin)
     user = authenticate(session, token=token)
-    access.ensure_may_write(user, request.method)
+    access.ensure_may_write(user, request.method, request.url.path)
     return user
 
 
@@ -98,6 +98,8 @@ OperatorUser = Annotated[User, require(Role.operator)]
 FarmerUser = Annotated[User, require(Role.farmer)]
 # Fields of a cooperative's members are recorded by the cooperative (or an admin).
 CooperativeUser = Annotated[User, require(Role.cooperative)]
+# The province's catalogue of products (registration numbers): the office (or an admin).
+OfficeUser = Annotated[User, require(Role.office)]
 # The fleet's records (drones, rejects, zones): operators, and the office reading them.
 FleetUser = Annotated[User, require(Role.operator, Role.office)]
 

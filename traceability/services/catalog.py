@@ -61,6 +61,22 @@ def create_input(session: Session, *, data: InputProductCreate) -> InputProduct:
     return add_unique(session, product, f"an input product with code '{data.code}' already exists")
 
 
+def record_registration(
+    session: Session, *, code: str, registration_no: str | None
+) -> InputProduct:
+    """Record (or, with None, clear) the registration number of the product ``code``.
+
+    Only the number changes: a diary entry chains the PHI and dose limit it was made
+    under, never the registration number, so no stored entry's hash moves.
+    """
+    product = get_input(session, code=code)
+    product.registration_no = registration_no
+    session.add(product)
+    session.commit()
+    session.refresh(product)
+    return product
+
+
 def get_input(session: Session, *, code: str) -> InputProduct:
     """The input product with this code."""
     return get_by(session, InputProduct, "input product", code=code)

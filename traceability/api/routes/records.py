@@ -6,6 +6,7 @@ from traceability.api.deps import (
     AdminUser,
     CurrentUser,
     FleetUser,
+    OfficeUser,
     OperatorUser,
     PagingDep,
     SessionDep,
@@ -21,6 +22,7 @@ from traceability.models import (
     InputProductCreate,
     InputProductPublic,
     InputProductsPublic,
+    InputRegistration,
     UserCreate,
     UserPublic,
     UserWithToken,
@@ -87,6 +89,13 @@ def list_inputs(
     return InputProductsPublic(
         data=[InputProductPublic.model_validate(r) for r in rows], count=count
     )
+
+
+@router.patch("/inputs/{code}", response_model=InputProductPublic, tags=["inputs"])
+def record_registration(code: str, data: InputRegistration, session: SessionDep, _user: OfficeUser):
+    """Record a product's registration number as its label or certificate prints it
+    (office or admin); null clears it."""
+    return catalog.record_registration(session, code=code, registration_no=data.registration_no)
 
 
 @router.get("/inputs/{code}", response_model=InputProductPublic, tags=["inputs"])

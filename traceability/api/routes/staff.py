@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import ValidationError
 
 from traceability import reports
 from traceability.api import pages
@@ -20,9 +21,9 @@ from traceability.api.staff_auth import COOKIE, HOME, PRIVATE, gate, token_user
 from traceability.errors import InvalidInput, NotFound
 from traceability.maps.charts import bar_chart
 from traceability.maps.communes import communes_svg
-from traceability.models import Role, User
+from traceability.models import InputKind, InputRegistration, Role, User
 from traceability.reports import report_files
-from traceability.services import access
+from traceability.services import access, catalog
 from traceability.services import maps as map_data
 from traceability.services import pages as page_data
 from traceability.words import gettext
@@ -172,7 +173,38 @@ def office(
         product=filters.product,
         report_names=list(reports.REPORTS),
         report_url=lambda name, fmt: f"/office/reports/{name}?" + _query(filters, format=fmt),
+        pesticides=_pesticides(session),
     )
+
+
+def _pesticides(session) -> list:
+    """The catalogue's pesticides, for the office to record their registration numbers."""
+    rows, _count = catalog.list_inputs(session, kind=InputKind.pesticide, offset=0, limit=500)
+    return rows
+
+
+@router.post("/office/products/{code}/registration")
+def office_registration(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    registration_no: Annotated[str, Form(max_length=64)] = "",
+    lang: Annotated[str | None, Form(max_length=10)] = None,
+) -> Response:
+    """Record a product's registration number from the office's page (office, admin), by
+    the API's own rule (``PATCH /api/v1/inputs/{code}``); an empty box clears it."""
+    lang = pages.request_lang(request, lang)
+    user = gate(request, session, settings, lang, Role.office)
+    if not isinstance(user, User):
+        return user
+    try:
+        data = InputRegistration(registration_no=registration_no.strip() or None)
+    except ValidationError as exc:
+        raise InvalidInput(f"registration_no: {exc.errors()[0]['msg']}") from None
+    catalog.record_registration(session, code=code, registration_no=data.registration_no)
+    back = pages.lang_url(lang)("/office/") + "#products"
+    return RedirectResponse(back, status.HTTP_303_SEE_OTHER)
 
 
 @router.get("/office/reports/{name}")

@@ -119,6 +119,7 @@ def _product_json(st: Structure, v: phi.ProductVerdict) -> dict[str, Any]:
         "earliest_safe_harvest": v.earliest_safe_harvest,
         "phi_compliant": v.phi_compliant,
         "reason": v.reason,
+        "registration_no": v.product.registration_no,
     }
 
 

@@ -86,6 +86,8 @@ class ProductPhi(BaseModel):
     earliest_safe_harvest: dt.date | None
     phi_compliant: bool | None
     reason: str
+    # As the label or certificate prints it; null while the office has not recorded it.
+    registration_no: str | None = None
 
 
 class LotPhi(BaseModel):
