@@ -476,9 +476,9 @@ def test_a_harvested_lot_s_verdict_warning_appears_without_signal(
     """The warning /diary/check gives before an entry that would change a harvested lot's
     verdict, given by the page from what it holds when there is no signal, before the
     entry is queued; and for the same entries as the server gives it."""
-    farmer, field = _farm(factory, n=7)
+    farmer, field = _farm(factory, n=8)
     harvested = _today() - timedelta(days=2)
-    lot = factory.lot(fields_=[field], harvested_on=harvested, code="LOT-E2E-7")
+    lot = factory.lot(fields_=[field], harvested_on=harvested, code="LOT-E2E-8")
     page = phone.new_page()
     _sign_in(page, base_url, farmer.id)
     page.goto(f"{base_url}/app/new")
