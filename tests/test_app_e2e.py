@@ -25,7 +25,7 @@ from tests.conftest import ADMIN_TOKEN, unavailable
 from tests.factories import Factory
 from traceability.config import get_settings
 from traceability.db import make_engine, migrate
-from traceability.models import DiaryEntry, Farmer, Mission, MissionField
+from traceability.models import DiaryEntry, Farmer, InputProduct, Mission, MissionField
 from traceability.services.common import LOCAL_TZ
 
 CHROMIUM = os.environ.get("AGRITRACE_CHROMIUM", "/usr/bin/chromium")
@@ -479,6 +479,10 @@ def test_a_harvested_lot_s_verdict_warning_appears_without_signal(
     farmer, field = _farm(factory, n=8)
     harvested = _today() - timedelta(days=2)
     lot = factory.lot(fields_=[field], harvested_on=harvested, code="LOT-E2E-8")
+    known = set(factory.session.exec(select(InputProduct.code)).all())
+    if "FURADANE2E" not in known:
+        factory.input(code="FURADANE2E", name="Furadan 3GR", unit="kg", phi_days=30,
+                      max_dose_per_ha=30.0, registration_status="banned")  # fmt: skip
     page = phone.new_page()
     _sign_in(page, base_url, farmer.id)
     page.goto(f"{base_url}/app/new")
@@ -488,8 +492,8 @@ def test_a_harvested_lot_s_verdict_warning_appears_without_signal(
     page.wait_for_function("caches.match('/app/new').then(Boolean)", polling=100)
     token = page.evaluate("localStorage.getItem('agritrace.device')")
 
-    def server_says(day) -> bool:
-        body = {"field_code": field.code, "activity": "spray", "input_code": "TILTSUPER300EC",
+    def server_says(code: str, day) -> bool:
+        body = {"field_code": field.code, "activity": "spray", "input_code": code,
                 "quantity": 0.3, "occurred_at": f"{day}T08:00:00+07:00"}  # fmt: skip
         r = httpx.post(
             f"{base_url}/api/v1/diary/check",
@@ -499,19 +503,27 @@ def test_a_harvested_lot_s_verdict_warning_appears_without_signal(
         assert r.status_code == 200, r.text
         return any(w["code"] == "changes_harvested_lot" for w in r.json()["warnings"])
 
-    # Dated 3 days before the harvest a 14-day PHI fails (counted by hand); 20 days before
-    # it holds; the day after the harvest is the next crop's. The server says so online.
-    cases = [(harvested - timedelta(days=3), True), (harvested - timedelta(days=20), False),
-             (harvested + timedelta(days=1), False)]  # fmt: skip
-    assert [server_says(day) for day, _ in cases] == [warned for _, warned in cases]
+    # Counted by hand: Tilt (PHI 14 days) 3 days before the harvest fails the lot, 20 days
+    # before it holds, the day after the harvest is the next crop's; urea sprayed the day
+    # before is no pesticide; Furadan, banned, fails it even 35 days before (its PHI 30).
+    # The server says so online.
+    cases = [
+        ("tilt", "TILTSUPER300EC", harvested - timedelta(days=3), True),
+        ("tilt", "TILTSUPER300EC", harvested - timedelta(days=20), False),
+        ("tilt", "TILTSUPER300EC", harvested + timedelta(days=1), False),
+        ("urê", "URE46", harvested - timedelta(days=1), False),
+        ("furadan", "FURADANE2E", harvested - timedelta(days=35), True),
+    ]
+    assert [server_says(code, day) for _q, code, day, _w in cases] == [w for *_, w in cases]
 
     phone.set_offline(True)
     page.reload()  # opened from the phone's cache
     page.get_by_text("Phun thuốc").click()
-    page.get_by_label("Tìm theo tên").fill("tilt")
     page.get_by_label("Số lượng").fill("0,3")
     warning = page.locator("#warnings .changes_harvested_lot")
-    for day, warned in cases:
+    for query, code, day, warned in cases:
+        page.get_by_label("Tìm theo tên").fill(query)
+        assert page.locator("#input_code").input_value() == code
         page.locator("#occurred_at").fill(f"{day.isoformat()}T08:00")
         if warned:
             warning.wait_for()
@@ -519,8 +531,9 @@ def test_a_harvested_lot_s_verdict_warning_appears_without_signal(
             assert harvested.strftime("%d/%m/%Y") in warning.inner_text()
         else:
             page.wait_for_timeout(600)  # past the form's 250 ms pause
-            assert warning.count() == 0
-    page.locator("#occurred_at").fill(f"{cases[0][0].isoformat()}T08:00")
+            assert warning.count() == 0, (code, day)
+    page.get_by_label("Tìm theo tên").fill("tilt")
+    page.locator("#occurred_at").fill(f"{cases[0][2].isoformat()}T08:00")
     warning.wait_for()
     _shot(page, "warning-harvested-lot-offline")
     page.get_by_role("button", name="Lưu").click()
