@@ -196,6 +196,49 @@ def test_a_fake_earlier_lot_does_not_launder_a_spray_for_the_next_lot(
     assert_spray_fails(client, "FAKE-0001", product.code, -1)
 
 
+def test_a_fake_lot_harvested_just_after_the_spray_does_not_launder_it_either(
+    session, factory, client, admin_headers
+):
+    """The same attack with the fake lot dated *after* the spray: sprayed 28 Nov 08:00 with a
+    14-day product, a lot "harvested" that day is recorded (it fails: 0 days against 14),
+    a season "sown" 29 Nov, the real lot on 1 Dec. A lot harvested within the spray's
+    interval does not close it for the next lot: 28 Nov to 1 Dec is 3 days against 14."""
+    field = factory.field()
+    product = factory.input(phi_days=14)
+    api_season(client, admin_headers, field, "2026-09-01")
+    api_spray(client, admin_headers, field, product, "2026-11-28T08:00:00")
+    api_lot(client, admin_headers, field, "2026-11-28", "FAKE-0002")
+    api_season(client, admin_headers, field, "2026-11-29")
+    api_lot(client, admin_headers, field, "2026-12-01", "REAL-0002")
+
+    assert_spray_fails(client, "FAKE-0002", product.code, 0)
+    assert_spray_fails(client, "REAL-0002", product.code, 3)
+
+
+def test_a_banned_product_is_not_closed_by_an_earlier_lot(session, factory, client, admin_headers):
+    """A banned product sprayed 1 Aug, a lot of that crop on 21 Aug (it fails), the next crop
+    sown 1 Sep and harvested 1 Dec: 122 days after the spray (1 Aug to 1 Dec by hand:
+    30 + 30 + 31 + 30 + 1), within the 180 days a lot's window reaches back, so the next
+    lot fails on it too: an earlier lot cannot carry a banned product away."""
+    field = factory.field()
+    banned = factory.input(phi_days=7, registration_status="banned")
+    api_season(client, admin_headers, field, "2026-06-01")
+    api_spray(client, admin_headers, field, banned, "2026-08-01T08:00:00")
+    api_lot(client, admin_headers, field, "2026-08-21", "EARLY-BAN")
+    api_season(client, admin_headers, field, "2026-09-01")
+    api_lot(client, admin_headers, field, "2026-12-01", "NEXT-BAN")
+
+    for code, days in (("EARLY-BAN", 20), ("NEXT-BAN", 122)):
+        data, vi, _en = page_and_json(client, code)
+        item = lot_phi(data)
+        [p] = item["products"]
+        assert p["product_code"] == banned.code and p["days_before_harvest"] == days
+        assert data["phi_compliant"] is False and [
+            b["product_code"] for b in item["banned_applications"]
+        ] == [banned.code]
+        assert "data-banned" in vi
+
+
 def test_an_earlier_lot_harvested_after_the_spray_carries_it_and_closes_it(
     session, factory, client, admin_headers
 ):

@@ -28,6 +28,12 @@ class Placed:
     lot_codes: tuple[str, ...]
 
 
+def _pesticide(a: Application) -> tuple[int | None, bool]:
+    """The PHI and the ban of an application's product, as a lot's window weighs them."""
+    p = a.product
+    return (p.phi_days, p.banned) if p is not None else (None, False)
+
+
 def place(st: Structure, applications: list[Application]) -> list[Placed]:
     """The applications that count for any lot of the structure, oldest first.
 
@@ -43,7 +49,7 @@ def place(st: Structure, applications: list[Application]) -> list[Placed]:
         lots = {
             lk.lot_code
             for lk in links_of.get(a.field_id, ())
-            if (lk.counts(day, a.at, a.recorded_at) if day else a.source == "drone")
+            if (lk.counts(day, a.at, a.recorded_at, *_pesticide(a)) if day else a.source == "drone")
         }
         if lots:
             out.append(Placed(a, day, tuple(sorted(lots))))

@@ -50,14 +50,28 @@ class HarvestClosure:
     It closes only what it shows: work dated at or before its harvest (``day``, and
     ``at`` when both times are known) and already in the record when the lot was
     recorded (``recorded_at``). Work it does not show stays open for the next lot.
+
+    A pesticide's spray it closes only when its pre-harvest interval had passed by this
+    harvest, and a banned product's never: a lot "harvested" after a spray within its
+    interval fails itself, and must not leave the next lot clean (the spray stays on that
+    lot's trace, where the interval decides). For a lot harvested after the interval the
+    spray would pass on the next lot anyway, so closing it only keeps that trace short.
     """
 
     day: date
     at: datetime | None
     recorded_at: datetime | None
 
-    def closes(self, day: date, at: datetime | None, recorded_at: datetime | None) -> bool:
-        """Whether work done on ``day`` (at ``at``), recorded at ``recorded_at``, is closed.
+    def closes(
+        self,
+        day: date,
+        at: datetime | None,
+        recorded_at: datetime | None,
+        phi_days: int | None = None,
+        banned: bool = False,
+    ) -> bool:
+        """Whether work done on ``day`` (at ``at``), recorded at ``recorded_at``, is closed;
+        ``phi_days`` and ``banned`` describe its product when it is a pesticide.
 
         >>> t = datetime(2026, 11, 30, 8, 0)
         >>> c = HarvestClosure(date(2026, 11, 27), None, t)
@@ -67,8 +81,16 @@ class HarvestClosure:
         False
         >>> c.closes(date(2026, 11, 20), None, t + timedelta(days=1))  # recorded after it
         False
+        >>> c.closes(date(2026, 11, 20), None, t - timedelta(days=9), phi_days=7)  # 7 days kept
+        True
+        >>> c.closes(date(2026, 11, 20), None, t - timedelta(days=9), phi_days=14)  # 7 of 14
+        False
+        >>> c.closes(date(2026, 11, 20), None, t - timedelta(days=9), banned=True)
+        False
         """
         if recorded_at is None or self.recorded_at is None or recorded_at >= self.recorded_at:
+            return False
+        if banned or (phi_days is not None and (self.day - day).days < phi_days):
             return False
         if day != self.day:
             return day < self.day
@@ -127,24 +149,40 @@ class FieldLink:
     closures: tuple[HarvestClosure | SowingClosure, ...] = ()
 
     def counts(
-        self, day: date, at: datetime | None = None, recorded_at: datetime | None = None
+        self,
+        day: date,
+        at: datetime | None = None,
+        recorded_at: datetime | None = None,
+        phi_days: int | None = None,
+        banned: bool = False,
     ) -> bool:
         """Whether work done on ``day`` (a local calendar day; at ``at``, recorded at
-        ``recorded_at``, when known) counts for this lot."""
-        if day < self.start and not self.open_before_start(day, at, recorded_at):
+        ``recorded_at``, when known) counts for this lot; ``phi_days`` and ``banned``
+        describe its product when it is a pesticide (see :class:`HarvestClosure`)."""
+        if day < self.start and not self.open_before_start(day, at, recorded_at, phi_days, banned):
             return False
         if day <= self.end and (self.until is None or at is None or at <= self.until):
             return True
         return self.after_harvest(recorded_at)
 
     def open_before_start(
-        self, day: date, at: datetime | None, recorded_at: datetime | None
+        self,
+        day: date,
+        at: datetime | None,
+        recorded_at: datetime | None,
+        phi_days: int | None = None,
+        banned: bool = False,
     ) -> bool:
-        """Whether work dated before ``start`` still counts: within ``reach``, shown by no
-        earlier lot, and not recorded after a sowing it is dated before."""
+        """Whether work dated before ``start`` still counts: within ``reach``, closed by no
+        earlier lot (see :class:`HarvestClosure`), and not recorded after a sowing it is
+        dated before."""
         return (
             self.reach is not None and self.reach <= day
-            and not any(c.closes(day, at, recorded_at) for c in self.closures)
+            and not any(
+                c.closes(day, at, recorded_at, phi_days, banned)
+                if isinstance(c, HarvestClosure) else c.closes(day, at, recorded_at)
+                for c in self.closures
+            )
         )  # fmt: skip
 
     def after_harvest(self, recorded_at: datetime | None) -> bool:
@@ -397,8 +435,9 @@ WINDOW_RULE = (
     "from the sowing of the field's earliest season not yet over when the lot was recorded "
     "(ended, or harvested in an earlier lot) to harvest; a season recorded after the lot "
     "does not count. Work on the field from 'reach' to that sowing counts too unless an "
-    "earlier lot shows it (dated by its harvest and recorded before it): no season's "
-    "sowing or end can leave work out"
+    "earlier lot shows it (dated by its harvest and recorded before it; for a pesticide, "
+    "harvested once its PHI had passed; never a banned product) or a season's sowing "
+    "already recorded when the work was comes after it; a season's end leaves no work out"
 )
 
 
