@@ -138,3 +138,93 @@ def test_ingest_log_reads_a_tlog_with_the_pumps_flow(tmp_path, db, session, spra
     # 80 % of 5 L/min while the pump ran: passes of 100 m at 5 m/s, 8 of them.
     minutes = mavflight.PASSES * mavflight.LENGTH_M / 5.0 / 60
     assert m.applied_amount == pytest.approx(4.0 * minutes, rel=0.01)
+
+
+def _without_params(said):
+    return [s for s in said if s.msg.get_type() != "PARAM_VALUE"]
+
+
+def test_a_vehicle_with_no_pump_parameter_still_starts_its_mission_unknown_sprayer(
+    session, sprayer
+):
+    from traceability.ingest.sources.mavlink import read_log
+
+    said = _without_params(mavflight.flight(lost_fix_turn=None))
+    data = mavflight.tlog(said)
+    records = read_log(data, name="f.tlog", drone="MAV-1").records
+    (start,) = [o for _, o in records if isinstance(o, dict) and o.get("event") == "start"]
+    # Armed at boot + 60 s; the first fix after arming is one step later.
+    assert start["ts"] == (mavflight.BOOTED + timedelta(seconds=60 + mavflight.STEP_S)).isoformat()
+    assert (start["type"], start["sprayer_state"]) == ("spray", "unknown")
+
+    ingest_log(session, data=data, name="f.tlog", drone="MAV-1")
+    (m,) = session.execute(select(Mission)).scalars().all()
+    assert (m.type, m.sprayer_state_unknown, m.status) == ("spray", True, "complete")
+    got = missions.get_mission(session, mission_id=m.mission_id)
+    assert got.sprayer_state_unknown is True
+    assert "sprayer_state_unknown" in [f["code"] for f in got.flags]
+
+
+def test_pump_parameters_heard_after_the_first_fixes_make_the_sprayer_state_known(session, sprayer):
+    said = list(mavflight.flight(lost_fix_turn=None))
+    params = [s for s in said if s.msg.get_type() == "PARAM_VALUE"]
+    rest = _without_params(said)
+    # The parameters come 50 fixes into the flight (a live link asks for them late).
+    armed = next(
+        i for i, s in enumerate(rest) if s.msg.get_type() == "HEARTBEAT" and s.msg.base_mode & 128
+    )
+    late = armed + 150
+    data = mavflight.tlog([*rest[:late], *params, *rest[late:]])
+    from traceability.ingest.sources.mavlink import read_log
+
+    starts = [
+        o
+        for _, o in read_log(data, name="f.tlog", drone="MAV-1").records
+        if isinstance(o, dict) and o.get("event") == "start"
+    ]
+    assert [s.get("sprayer_state") for s in starts] == ["unknown", None]
+    assert starts[0]["ts"] == starts[1]["ts"]
+    ingest_log(session, data=data, name="f.tlog", drone="MAV-1")
+    (m,) = session.execute(select(Mission)).scalars().all()
+    assert (m.type, m.sprayer_state_unknown) == ("spray", False)
+    got = missions.get_mission(session, mission_id=m.mission_id)
+    assert "sprayer_state_unknown" not in [f["code"] for f in got.flags]
+
+
+def test_a_dataflash_log_uploaded_after_its_tlog_is_the_same_flight_stored_once(
+    session, sprayer, factory
+):
+    factory.drone(code="MAV-2", swath_m=mavflight.SWATH_M)
+    said = list(mavflight.flight())
+    stored = mavflight.FIXES_ARMED - mavflight.FIXES_2D
+    first = ingest_log(session, data=mavflight.tlog(said), name="f.tlog", drone="MAV-1")
+    assert first.stored == stored
+    # The on-board log of the same flight: the same fixes (by their GNSS time), with the
+    # GNSS's own height and precision, not the ground station's fused position.
+    second = ingest_log(session, data=mavflight.dataflash(said), name="00000042.BIN", drone="MAV-1")
+    assert (second.stored, second.duplicates, second.conflicts) == (0, stored, 0)
+    assert second.rejected == mavflight.FIXES_2D  # the 2D fixes, again, and nothing else
+    # And the other way round, on a fresh drone code: the .bin first, then the .tlog.
+    bin_first = ingest_log(
+        session, data=mavflight.dataflash(said), name="00000043.BIN", drone="MAV-2"
+    )
+    tlog_next = ingest_log(session, data=mavflight.tlog(said), name="g.tlog", drone="MAV-2")
+    assert (bin_first.stored, tlog_next.stored, tlog_next.conflicts) == (stored, 0, 0)
+    rows = session.execute(select(Mission.mission_id, Mission.point_count)).all()
+    assert sorted(rows) == [
+        ("MAV-1-20260301T010100Z", stored),
+        ("MAV-2-20260301T010100Z", stored),
+    ]
+
+
+def test_a_contract_point_resent_elsewhere_under_a_stored_key_is_still_a_conflict(session, sprayer):
+    point = {
+        "drone_id": "MAV-1", "mission_id": "M-1", "seq": 7, "ts": "2026-03-01T08:00:00+07:00",
+        "lat": 9.25, "lon": 105.45, "spraying": True,
+    }  # fmt: skip
+    import orjson
+
+    ingest_log(session, data=orjson.dumps(point), name="a.jsonl")
+    moved = {**point, "lat": 9.25001}  # about 1.1 m north: another point for the contract
+    again = ingest_log(session, data=orjson.dumps(moved), name="b.jsonl")
+    assert (again.stored, again.conflicts) == (0, 1)

@@ -45,12 +45,14 @@ from pydantic import Field as PField
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
     Integer,
     LargeBinary,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
@@ -1098,6 +1100,11 @@ class Mission(SQLModel, table=True):
             SAEnum(MissionSource), nullable=False, server_default=MissionSource.contract.value
         ),
     )
+    # The drone never said when its sprayer was on (a MAVLink vehicle with no pump
+    # output among its parameters): its fixes' "not spraying" means "not known".
+    sprayer_state_unknown: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reported_area_ha: float | None = None
@@ -1185,6 +1192,7 @@ class MissionPublic(BaseModel):
     product_code: str | None
     status: MissionStatus
     source: MissionSource = MissionSource.contract
+    sprayer_state_unknown: bool = False
     started_at: datetime | None
     ended_at: datetime | None
     first_fix_at: datetime | None = None

@@ -167,6 +167,7 @@ BUILT_IDS = (
     N_("staff.flag_overspray"),
     N_("staff.flag_nospray_zone"),
     N_("staff.flag_no_end_event"),
+    N_("staff.flag_sprayer_state_unknown"),
     N_("staff.flag_unknown_product"),
     N_("staff.flag_product_dose_unknown"),
     N_("staff.flag_no_fields"),
