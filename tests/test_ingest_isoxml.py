@@ -8,6 +8,7 @@ areas against shapely buffers of the working track in the track's own UTM zone.
 
 import csv
 import io
+import itertools
 import struct
 import zipfile
 from collections import defaultdict
@@ -172,7 +173,7 @@ def test_the_real_sets_own_totals_say_no_work_and_the_distance_driven(db, sessio
         assert track == pytest.approx(driven, rel=0.03), tlg
         assert track > driven, tlg
         by_speed = sum(
-            (a.speed_mps or 0) * (b.ts - a.ts).total_seconds() for a, b in zip(rows, rows[1:])
+            (a.speed_mps or 0) * (b.ts - a.ts).total_seconds() for a, b in itertools.pairwise(rows)
         )
         assert by_speed == pytest.approx(driven, rel=0.015), tlg
         checked += 1
