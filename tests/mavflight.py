@@ -215,3 +215,22 @@ def dataflash(messages: Iterator[Said]) -> bytes:
             week, ms = divmod(round(gps * 1000), 604_800_000)
             out += _df(65, "QBBIHLLff", us, 0, fix, ms, week, msg.lat, msg.lon, 5.0, 90.0)
     return bytes(out)
+
+
+def auto_only(said: Iterator[Said]) -> Iterator[Said]:
+    """The flight from a vehicle that never sets its armed flag: its heartbeats say only
+    its mode (the mission is AUTO's, from entering it to leaving it for RTL)."""
+    mav = mav2.MAVLink(None, srcSystem=1, srcComponent=1)
+    for s in said:
+        msg = s.msg
+        if msg.get_type() == "HEARTBEAT" and msg.type != 6:
+            msg = mav.heartbeat_encode(
+                msg.type, msg.autopilot, msg.base_mode & ~128, msg.custom_mode, msg.system_status
+            )
+        yield Said(s.t, msg)
+
+
+def gps_raw_only(said: Iterator[Said]) -> Iterator[Said]:
+    """The flight from a vehicle that sends no fused position (``GLOBAL_POSITION_INT``),
+    only its GNSS receiver's ``GPS_RAW_INT``."""
+    return (s for s in said if s.msg.get_type() != "GLOBAL_POSITION_INT")

@@ -228,3 +228,26 @@ def test_a_contract_point_resent_elsewhere_under_a_stored_key_is_still_a_conflic
     moved = {**point, "lat": 9.25001}  # about 1.1 m north: another point for the contract
     again = ingest_log(session, data=orjson.dumps(moved), name="b.jsonl")
     assert (again.stored, again.conflicts) == (0, 1)
+
+
+@pytest.mark.parametrize("variant", ["auto_only", "gps_raw_only"])
+def test_a_vehicle_without_arming_or_without_fused_position_measures_alike(
+    session, sprayer, variant
+):
+    """AUTO-only: heartbeats whose armed flag is never set, the mission from entering AUTO
+    to leaving it. GPS_RAW_INT-only: fixes from the GNSS report, on the vehicle's clock
+    (its time since boot, moved to UTC by SYSTEM_TIME), with no height above home."""
+    said = getattr(mavflight, variant)(mavflight.flight())
+    result = ingest_log(session, data=mavflight.tlog(said), name="f.tlog", drone="MAV-1")
+    stored = mavflight.FIXES_ARMED - mavflight.FIXES_2D
+    assert (result.stored, result.rejected) == (stored, mavflight.FIXES_2D)
+    (m,) = session.execute(select(Mission)).scalars().all()
+    # AUTO is entered at the same instant as the armed flight's arming is followed by
+    # AUTO (boot + 60.2 s), and left for RTL where that flight leaves AUTO too.
+    assert m.started_at == mavflight.BOOTED + timedelta(seconds=60 + mavflight.STEP_S)
+    assert (m.mission_id, m.status, m.type) == ("MAV-1-20260301T010100Z", "complete", "spray")
+    assert m.sprayed_area_ha == pytest.approx(mavflight.TRUTH_M2 / 10_000, rel=0.02)
+    t = TelemetryPoint.__table__.c
+    alts = set(session.execute(select(t.alt_m)).scalars())
+    # relative_alt 3,000 mm in the fused position; GPS_RAW_INT has no height above home.
+    assert alts == ({None} if variant == "gps_raw_only" else {3.0})

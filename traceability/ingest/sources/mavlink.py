@@ -209,7 +209,9 @@ class Translator:
         return [*self._start(), (where, self._point(fix, ts, key))]
 
     def _flying(self) -> bool:
-        return bool(self.armed) if self.seen_arming or self.armed is not None else self.auto
+        # A vehicle that has reported arming flies while armed; one whose armed flag is
+        # never set (or never said) flies while in AUTO.
+        return bool(self.armed) if self.seen_arming else self.auto
 
     def _start(self) -> list[Record]:
         """The mission's start event, sent with its first fix.
