@@ -301,13 +301,15 @@ class MissionType(StrEnum):
 
 class MissionSource(StrEnum):
     """Where a mission's record came from: agritrace's own contract (MQTT, a JSON or CSV
-    log in its keys), a MAVLink telemetry log or stream, an ISO 11783-10 TaskData set, or
-    a vendor's flight-record export read through a column mapping."""
+    log in its keys), a MAVLink telemetry log or stream, an ISO 11783-10 TaskData set, a
+    vendor's flight-record export read through a column mapping, or a vendor's exported
+    track (KML, GeoJSON)."""
 
     contract = "contract"
     mavlink = "mavlink"
     isoxml = "isoxml"
     csv = "csv"
+    track = "track"
 
 
 class MissionStatus(StrEnum):

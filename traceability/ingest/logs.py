@@ -1,5 +1,8 @@
 """Flight logs: records kept on a drone out of coverage, uploaded later through the pipeline.
 
+Other fleets' records (MAVLink logs, TaskData, vendors' CSV and KML/GeoJSON tracks) are
+translated by the adapters in :mod:`traceability.ingest.sources` first.
+
 A log is CSV (a header row naming the telemetry keys; ``drone_id`` and ``event`` columns
 are optional) or JSON lines (one telemetry object, an array of them, or a mission event
 per line). Each record is validated and stored exactly as if it had arrived on its MQTT
@@ -15,7 +18,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import orjson
 from sqlalchemy import select
@@ -31,6 +34,9 @@ from traceability.ingest.store import BatchResult, store_batch
 from traceability.ingest.validate import add_mission_event, add_telemetry
 from traceability.models import Drone, MissionSource
 from traceability.services import missions
+
+if TYPE_CHECKING:
+    from traceability.ingest.sources.tracks import TrackOptions
 
 LOG_MAX_BYTES = 200_000_000
 _BOOL = {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False}
@@ -194,15 +200,20 @@ def read_log(
     drone: str | None = None,
     columns: str | None = None,
     pump_lpm: float | None = None,
+    track: "TrackOptions | None" = None,
 ) -> Translation:
     """A log's records in the contract: agritrace's own CSV or JSON lines as they are, a
-    MAVLink log, a TaskData zip or a mapped vendor CSV through its adapter.
+    MAVLink log, a TaskData zip, a mapped vendor CSV or a KML/GeoJSON track through its
+    adapter.
 
-    ``pump_lpm``: a MAVLink sprayer's pump flow at full output (each fix's flow).
+    ``pump_lpm``: a MAVLink sprayer's pump flow at full output (each fix's flow);
+    ``track``: what a KML or GeoJSON track does not say (product, rate, swath).
     """
     from traceability.ingest.sources import choose
 
-    translated = choose.translate(data, name=name, drone=drone, columns=columns, pump_lpm=pump_lpm)
+    translated = choose.translate(
+        data, name=name, drone=drone, columns=columns, pump_lpm=pump_lpm, track=track
+    )
     if translated is not None:
         return translated
     return Translation(origin=MissionSource.contract, records=list(parse_log(data, name=name)))
@@ -217,14 +228,16 @@ def ingest_log(
     prefix: str | None = None,
     drones: Collection[str] | None = None,
     columns: str | None = None,
+    track: "TrackOptions | None" = None,
 ) -> BatchResult:
     """Store a log's records and commit, then measure the completed missions it changed.
 
     ``prefix`` names the topics of its rejects (default: the configured topic prefix);
     ``columns`` maps a vendor's CSV columns to the contract's keys (see
-    :mod:`~traceability.ingest.sources.columns`).
+    :mod:`~traceability.ingest.sources.columns`); ``track`` completes a KML or GeoJSON
+    track (:mod:`~traceability.ingest.sources.tracks`).
     """
-    translation = read_log(data, name=name, drone=drone, columns=columns)
+    translation = read_log(data, name=name, drone=drone, columns=columns, track=track)
     return ingest_translation(
         session, translation=translation, drone=drone, prefix=prefix, drones=drones
     )
@@ -274,6 +287,7 @@ def ingest_log_file(
     drone: str | None = None,
     columns: str | None = None,
     pump_lpm: float | None = None,
+    track: "TrackOptions | None" = None,
     engine=None,
 ) -> BatchResult:
     """What ``agritrace ingest-log FILE`` runs: read, store, measure, print a summary.
@@ -291,7 +305,12 @@ def ingest_log_file(
         translation = isoxml.read_taskdata(isoxml.taskdata_files(path), drone=drone)
     else:
         translation = read_log(
-            path.read_bytes(), name=path.name, drone=drone, columns=columns, pump_lpm=pump_lpm
+            path.read_bytes(),
+            name=path.name,
+            drone=drone,
+            columns=columns,
+            pump_lpm=pump_lpm,
+            track=track,
         )
     with Session(engine) as session:
         result = ingest_translation(session, translation=translation, drone=drone)

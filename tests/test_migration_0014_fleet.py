@@ -1,10 +1,10 @@
-"""Revision 0014_sprayer_state: missions stored before it said their sprayer's state."""
+"""Revision 0014_fleet: missions stored before it said their sprayer's state; a track source."""
 
 from sqlalchemy import text
 from sqlmodel import Session
 
 from traceability.db import migrate
-from traceability.models import Mission
+from traceability.models import Mission, MissionSource
 
 
 def test_missions_stored_before_keep_a_known_sprayer_state(fresh_db):
@@ -24,6 +24,14 @@ def test_missions_stored_before_keep_a_known_sprayer_state(fresh_db):
     with Session(fresh_db) as s:
         (m,) = s.query(Mission).all()
         assert (m.mission_id, m.sprayer_state_unknown) == ("M-OLD", False)
-        s.add(Mission(mission_id="M-NEW", drone_code="D-1", sprayer_state_unknown=True))
+        s.add(
+            Mission(
+                mission_id="M-NEW",
+                drone_code="D-1",
+                sprayer_state_unknown=True,
+                source=MissionSource.track,
+            )
+        )
         s.commit()
-        assert s.get(Mission, 2).sprayer_state_unknown is True
+        new = s.get(Mission, 2)
+        assert (new.sprayer_state_unknown, new.source) == (True, "track")
