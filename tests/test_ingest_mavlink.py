@@ -251,3 +251,60 @@ def test_a_vehicle_without_arming_or_without_fused_position_measures_alike(
     alts = set(session.execute(select(t.alt_m)).scalars())
     # relative_alt 3,000 mm in the fused position; GPS_RAW_INT has no height above home.
     assert alts == ({None} if variant == "gps_raw_only" else {3.0})
+
+
+@pytest.mark.parametrize("lag_s", [0.1, -0.3], ids=["same-second", "other-second"])
+def test_a_dataflash_log_whose_fixes_are_at_other_instants_is_still_the_same_flight(
+    session, sprayer, lag_s
+):
+    """A real autopilot logs its receiver's fixes at instants of their own, not those of
+    the fused positions the ground station recorded: keyed apart, and with a lag of
+    -0.3 s the first fix (boot + 59.9 s) even falls in another second, so another mission
+    id. The flight is still stored once."""
+    said = list(mavflight.flight())
+    stored = mavflight.FIXES_ARMED - mavflight.FIXES_2D
+    ingest_log(session, data=mavflight.tlog(said), name="f.tlog", drone="MAV-1")
+    data = mavflight.dataflash(said, gps_lag_s=lag_s)
+    from traceability.ingest.sources.mavlink import read_log
+
+    ids = {o["mission_id"] for _, o in read_log(data, name="a.BIN", drone="MAV-1").records
+           if isinstance(o, dict) and "seq" in o}  # fmt: skip
+    assert ids == {"MAV-1-20260301T010100Z" if lag_s > 0 else "MAV-1-20260301T010059Z"}
+    second = ingest_log(session, data=data, name="00000042.BIN", drone="MAV-1")
+    # 0.3 s early, the autopilot's first fix (boot + 59.9 s) lies before the stored
+    # track's first, farther than half its 0.2 s spacing: a fix the .tlog lacks, added.
+    # Every other one lies within the stored track.
+    added = 1 if lag_s < 0 else 0
+    assert (second.stored, second.duplicates, second.conflicts) == (added, stored - added, 0)
+    (m,) = session.execute(select(Mission)).scalars().all()
+    assert (m.mission_id, m.point_count) == ("MAV-1-20260301T010100Z", stored + added)
+    # The stored flight's start and end stay its own.
+    assert m.started_at == mavflight.BOOTED + timedelta(seconds=60 + mavflight.STEP_S)
+    assert m.sprayed_area_ha == pytest.approx(mavflight.TRUTH_M2 / 10_000, rel=0.02)
+
+
+def test_a_dataflash_log_fills_the_gap_of_a_tlog_that_lost_the_link(session, sprayer):
+    """The ground station lost the link for pass 3 (its 111 fixes and its turn's 4 are
+    missing from the .tlog); the autopilot's own log has them, and only they are added."""
+    said = list(mavflight.flight())
+    fixes = [i for i, s in enumerate(said) if s.msg.get_type() == "GLOBAL_POSITION_INT"]
+    per_pass = int(mavflight.LENGTH_M) + 11 + 4
+    # Armed fixes start after the one on the ground; pass 3 is the 4th pass and turn.
+    lost = set(range(fixes[1 + 3 * per_pass], fixes[1 + 4 * per_pass]))
+    heard = [s for i, s in enumerate(said) if i not in lost]
+    first = ingest_log(session, data=mavflight.tlog(heard), name="f.tlog", drone="MAV-1")
+    stored = mavflight.FIXES_ARMED - mavflight.FIXES_2D
+    assert first.stored == stored - per_pass
+    (m,) = session.execute(select(Mission)).scalars().all()
+    assert m.sprayed_area_ha == pytest.approx(
+        (mavflight.PASSES - 1) * mavflight.LENGTH_M * mavflight.SWATH_M / 10_000, rel=0.02
+    )
+    # The receiver's fixes 0.05 s after the fused positions: within the stored track they
+    # are known; in the gap, one for each fix lost.
+    data = mavflight.dataflash(said, gps_lag_s=0.05)
+    second = ingest_log(session, data=data, name="00000042.BIN", drone="MAV-1")
+    assert (second.stored, second.duplicates) == (per_pass, stored - per_pass)
+    session.expire_all()
+    (m,) = session.execute(select(Mission)).scalars().all()
+    assert m.point_count == stored
+    assert m.sprayed_area_ha == pytest.approx(mavflight.TRUTH_M2 / 10_000, rel=0.02)
