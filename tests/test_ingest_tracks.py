@@ -241,3 +241,45 @@ def test_what_is_no_track_is_said_plainly():
     assert [o for _, o in empty.records] == [
         "no timed track: a gx:Track, or a LineString with a TimeSpan"
     ]
+
+
+def test_the_operators_day_names_a_track_and_an_unknown_sprayer_state(
+    client, session, factory, tmp_path
+):
+    """The operator's page says where each mission came from and that a MAVLink vehicle
+    without a pump parameter did not say when it sprayed, in both languages."""
+    import os
+
+    from tests import mavflight
+
+    service = factory.organisation("drone_service")
+    factory.drone(code="AGRAS-1", swath_m=7.0, organisation=service)
+    factory.drone(code="MAV-1", swath_m=mavflight.SWATH_M, organisation=service)
+    session.commit()
+    ingest_log(
+        session,
+        data=_gx_track_kml(_u_fixes()),
+        name="flight.kml",
+        drone="AGRAS-1",
+        track=TrackOptions(flow_lpm=2.0, swath_m=SWATH_M),
+    )
+    no_pump = [s for s in mavflight.flight(lost_fix_turn=None) if s.msg.get_type() != "PARAM_VALUE"]
+    ingest_log(session, data=mavflight.tlog(no_pump), name="f.tlog", drone="MAV-1")
+    own = factory.token("operator", organisation=service)
+    for lang, track_word, unknown in (
+        ("vi", "Đường bay xuất từ ứng dụng của hãng (KML, GeoJSON)", "Không rõ trạng thái phun"),
+        ("en", "Vendor&#39;s exported track (KML, GeoJSON)", "Sprayer state not reported"),
+    ):
+        r = client.get("/operator/", headers=own, params={"day": "2026-03-01", "lang": lang})
+        assert r.status_code == 200
+        html = r.text
+        assert html.count('class="card mission"') == 2
+        track_card = html[html.index('id="mission-AGRAS-1-') :]
+        assert f"<td>{track_word}</td>" in track_card[: track_card.index("</article>")]
+        mav_card = html[html.index('id="mission-MAV-1-') :]
+        mav_card = mav_card[: mav_card.index("</article>")]
+        assert unknown in mav_card
+        if os.environ.get("AGRITRACE_PAGES_OUT"):  # to look at it (screenshots)
+            out = os.environ["AGRITRACE_PAGES_OUT"]
+            with open(f"{out}/operator-tracks-{lang}.html", "w", encoding="utf-8") as f:
+                f.write(html)
