@@ -237,6 +237,17 @@ def test_what_is_no_track_is_said_plainly():
         read_track(b"<kml><Document", name="x.kml", drone="D")
     with pytest.raises(InvalidInput, match="not GeoJSON"):
         read_track(b"{", name="x.geojson", drone="D")
+    backwards = _line_kml(T0, T0 - timedelta(seconds=5), [_lonlat(0, 0), _lonlat(10, 0)])
+    reasons = [o for _, o in read_track(backwards, name="b.kml", drone="D").records]
+    # (its second placemark, a line with no TimeSpan at all, is the other reject)
+    assert sorted(reasons) == [
+        "a LineString without a TimeSpan (begin, end): no times",
+        "its TimeSpan ends (2026-03-01T00:59:55+00:00) before it begins",
+    ]
+    # fastkml refuses a document with a position that is not numbers: all of it, said.
+    bad = _gx_track_kml(_u_fixes()[:3]).replace(b"<gx:coord>", b"<gx:coord>x ", 1)
+    with pytest.raises(InvalidInput, match="not a readable KML document"):
+        read_track(bad, name="x.kml", drone="D")
     empty = read_track(b'<kml xmlns="http://www.opengis.net/kml/2.2"/>', name="e.kml", drone="D")
     assert [o for _, o in empty.records] == [
         "no timed track: a gx:Track, or a LineString with a TimeSpan"

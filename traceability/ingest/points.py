@@ -21,6 +21,7 @@ were new.
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from itertools import groupby
 from operator import itemgetter
 
@@ -208,19 +209,20 @@ def _stored_keys(cur, rows: list[tuple]) -> set[tuple[str, int]]:
 #: autopilot's dataflash ``.bin``): the fused and the raw GNSS position of one instant lie
 #: a few metres apart at most; farther apart they are not the same fix.
 SAME_FIX_M = 30.0
-_GEOD = None
+
+
+@cache
+def _geod():
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
 
 
 def _apart_m(a: Point, row: tuple) -> float:
     """Metres between a point and a stored row's position, on the WGS84 ellipsoid."""
-    global _GEOD
-    if _GEOD is None:
-        from pyproj import Geod
-
-        _GEOD = Geod(ellps="WGS84")
     lat_at = 1 + POINT_FIELDS.index("lat")
     lon_at = 1 + POINT_FIELDS.index("lon")
-    return abs(_GEOD.inv(a.lon, a.lat, row[lon_at], row[lat_at])[2])
+    return abs(_geod().inv(a.lon, a.lat, row[lon_at], row[lat_at])[2])
 
 
 def conflicting_points(

@@ -86,7 +86,12 @@ def read_track(
         tracks = list(_kml_tracks(data, name=name, out=out))
     if not tracks:
         out.unread(name, "no timed track: a gx:Track, or a LineString with a TimeSpan")
-    fixes = [(t.where, _timed(t)) for t in tracks]
+    fixes = []
+    for t in tracks:
+        if t.span is not None and t.span[1] < t.span[0]:
+            out.unread(t.where, f"its TimeSpan ends ({iso(t.span[1])}) before it begins")
+            continue
+        fixes.append((t.where, _timed(t)))
     for where, timed in sorted((f for f in fixes if f[1]), key=lambda f: f[1][0][0]):
         _mission(out, where, timed, drone=drone, options=options)
     return out
@@ -130,7 +135,11 @@ def _kml_tracks(data: bytes, *, name: str, out: Translation) -> Iterator[_Track]
             parts = [geometry]
         for k, part in enumerate(parts, start=1):
             here = where if len(parts) == 1 else f"{where} part {k}"
-            track = _kml_part(pm, part, here, out)
+            try:
+                track = _kml_part(pm, part, here, out)
+            except (TypeError, ValueError, IndexError) as exc:
+                out.unread(here, f"not a timed track: {exc}")
+                continue
             if track is not None:
                 yield track
 
@@ -241,7 +250,7 @@ def _timed(track: _Track) -> list[tuple[datetime, tuple[float, float, float | No
         return list(zip(track.times, track.coords, strict=True))
     begin, end = track.span  # type: ignore[misc]
     coords = track.coords
-    if end < begin or len(coords) < 2:
+    if len(coords) < 2:
         return [(begin, coords[0])] if coords else []
     return _spread(coords, begin, end)
 
