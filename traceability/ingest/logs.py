@@ -359,7 +359,8 @@ def _stored_flight(
     """The stored mission of ``drone`` whose fixes span overlaps ``first``-``last``: its
     id, its start event's time (None without one) and whether it is complete."""
     begins = func.coalesce(Mission.first_fix_at, Mission.started_at)
-    ends = func.coalesce(Mission.last_fix_at, Mission.ended_at, Mission.last_point_at)
+    # Fix times only: an open mission's last point's arrival is no time of its flight.
+    ends = func.coalesce(Mission.last_fix_at, Mission.ended_at)
     row = session.execute(
         select(Mission.mission_id, Mission.type, Mission.started_at, Mission.status)
         .where(Mission.drone_code == drone, begins <= last, ends >= first)
