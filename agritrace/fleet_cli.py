@@ -29,7 +29,8 @@ def ingest_log(
         typer.Argument(
             exists=True,
             help="a flight log: agritrace's CSV or JSON lines, a MAVLink .tlog or .bin, an "
-            "ISO 11783-10 TaskData folder or zip, or a vendor's CSV read with --columns",
+            "ISO 11783-10 TaskData folder or zip, a vendor's CSV read with --columns, or a "
+            "vendor's exported track (.kml, .kmz, .geojson)",
         ),
     ],
     drone: Annotated[
@@ -47,17 +48,56 @@ def ingest_log(
         float | None,
         typer.Option(help="MAVLink: the sprayer pump's flow at full output, L/min"),
     ] = None,
+    product: Annotated[
+        str | None, typer.Option(help="KML/GeoJSON track: the product's code (catalogue)")
+    ] = None,
+    flow_lpm: Annotated[
+        float | None,
+        typer.Option(min=0, help="KML/GeoJSON track: the flow while spraying, L/min"),
+    ] = None,
+    flow_kgpm: Annotated[
+        float | None,
+        typer.Option(min=0, help="KML/GeoJSON track: granules spread, kg/min"),
+    ] = None,
+    swath: Annotated[
+        float | None, typer.Option(min=0.1, help="KML/GeoJSON track: the swath, metres")
+    ] = None,
+    mission_type: Annotated[
+        str, typer.Option(help="KML/GeoJSON track: spray, fertilize or seed")
+    ] = "spray",
+    spraying: Annotated[
+        bool,
+        typer.Option(help="KML/GeoJSON track: whether the track is the applicator's work"),
+    ] = True,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Ingest a flight log recorded without coverage, through the same pipeline."""
     from traceability.db import migrate
     from traceability.errors import AgritraceError
     from traceability.ingest.logs import ingest_log_file
+    from traceability.ingest.sources.tracks import TrackOptions
+    from traceability.models import MissionType
 
+    try:
+        kind = MissionType(mission_type)
+    except ValueError as exc:
+        raise typer.BadParameter(
+            f"--mission-type: '{mission_type}' is not spray, fertilize or seed"
+        ) from exc
+    track = TrackOptions(
+        product=product,
+        flow_lpm=flow_lpm,
+        flow_kgpm=flow_kgpm,
+        swath_m=swath,
+        type=kind,
+        spraying=spraying,
+    )
     engine = engine_for(database_url)
     migrate(engine)
     try:
-        ingest_log_file(file, drone=drone, columns=columns, pump_lpm=pump_lpm, engine=engine)
+        ingest_log_file(
+            file, drone=drone, columns=columns, pump_lpm=pump_lpm, track=track, engine=engine
+        )
     except AgritraceError as exc:
         typer.secho(f"nothing ingested: {exc}", err=True, fg="red")
         raise typer.Exit(1) from exc

@@ -1,10 +1,12 @@
 """Each fleet adapter's rate (points/s) against the pipeline alone, in the same run.
 
-Run with ``.venv/bin/python bench/adapters_bench.py [--repeat 3] [--scale 1]``.
+Run with ``.venv/bin/python bench/adapters_bench.py [--repeat 3] [--scale 1]
+[--sources tlog,taskdata,csv,kml]``.
 
 For each source — a MAVLink ``.tlog`` (a sprayer's passes written by pymavlink), the
 real ISO 11783-10 TaskData of ``tests/data/isoxml/TotalsTests`` (4,677 fixes, zipped),
-and a vendor's CSV read through a column mapping — three timings, alternated run by run:
+a vendor's CSV read through a column mapping, and a vendor's exported KML track (a
+``gx:Track``) — three timings, alternated run by run (``--sources`` picks some):
 
 - ``translate``: the adapter alone, bytes to contract records;
 - ``adapter + pipeline``: ``ingest_log`` on the file into a fresh SQLite database
@@ -40,11 +42,13 @@ from tests import mavflight  # noqa: E402
 from tests.mqtt import lonlat  # noqa: E402
 from traceability.db import make_engine, migrate  # noqa: E402
 from traceability.ingest.logs import ingest_log, read_log  # noqa: E402
+from traceability.ingest.sources.tracks import TrackOptions  # noqa: E402
 from traceability.models import Drone  # noqa: E402
 
 DRONE = "BENCH-1"
 TOTALS = ROOT / "tests" / "data" / "isoxml" / "TotalsTests"
 COLUMNS = "lat=Lat,lon=Lng,time=Time,spraying=Spray,flow=Flow (L/min)"
+TRACK = TrackOptions(product="ANVIL-5SC", flow_lpm=2.4, swath_m=6.0)
 
 
 def tlog(passes: int) -> bytes:
@@ -79,9 +83,26 @@ def vendor_csv(rows: int) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+def kml_track(fixes: int) -> bytes:
+    """A vendor's exported track: a KML ``gx:Track`` of 2 Hz fixes along 120 m passes."""
+    t = datetime(2026, 3, 3, 0, 30)
+    whens, coords = [], []
+    for i in range(fixes):
+        k, x = divmod(i, 70)
+        lon, lat = lonlat(12000.0 + x * 2.0, 3.0 + 6.0 * k)
+        whens.append(f"<when>{t:%Y-%m-%dT%H:%M:%S.%f}Z</when>")
+        coords.append(f"<gx:coord>{lon:.8f} {lat:.8f} 3</gx:coord>")
+        t += timedelta(seconds=0.5)
+    return (
+        '<kml xmlns="http://www.opengis.net/kml/2.2" xmlns:gx="http://www.google.com/kml/ext/2.2">'
+        f"<Document><Placemark><gx:Track>{''.join(whens)}{''.join(coords)}</gx:Track>"
+        "</Placemark></Document></kml>"
+    ).encode()
+
+
 def contract_lines(data: bytes, *, name: str, columns: str | None) -> bytes:
     """The adapter's records as the contract's JSON lines (what the pipeline alone reads)."""
-    records = read_log(data, name=name, drone=DRONE, columns=columns).records
+    records = read_log(data, name=name, drone=DRONE, columns=columns, track=TRACK).records
     return b"\n".join(orjson.dumps(obj) for _, obj in records if isinstance(obj, dict))
 
 
@@ -97,13 +118,15 @@ def fresh_session(folder: Path, n: int) -> Session:
 
 def translated(data: bytes, *, name: str, columns: str | None) -> int:
     """Translate, and count the points."""
-    records = read_log(data, name=name, drone=DRONE, columns=columns).records
+    records = read_log(data, name=name, drone=DRONE, columns=columns, track=TRACK).records
     return sum(1 for _, o in records if isinstance(o, dict) and "seq" in o)
 
 
 def stored(session: Session, data: bytes, *, name: str, columns: str | None) -> int:
     """Ingest through the pipeline, and count the points stored."""
-    return ingest_log(session, data=data, name=name, drone=DRONE, columns=columns).stored
+    return ingest_log(
+        session, data=data, name=name, drone=DRONE, columns=columns, track=TRACK
+    ).stored
 
 
 def timed(fn: Callable[[], int]) -> tuple[float, int]:
@@ -122,11 +145,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--scale", type=int, default=1, help="multiply the MAVLink and CSV sizes")
+    ap.add_argument("--sources", default="tlog,taskdata,csv,kml", help="which, comma-separated")
     args = ap.parse_args()
+    wanted = set(args.sources.split(","))
     sources = [
-        ("mavlink .tlog", "flight.tlog", tlog(40 * args.scale), None),
-        ("isoxml TaskData zip", "TotalsTests.zip", taskdata_zip(), None),
-        ("csv --columns", "export.csv", vendor_csv(5000 * args.scale), COLUMNS),
+        ("mavlink .tlog", "flight.tlog", lambda: tlog(40 * args.scale), None, "tlog"),
+        ("isoxml TaskData zip", "TotalsTests.zip", taskdata_zip, None, "taskdata"),
+        ("csv --columns", "export.csv", lambda: vendor_csv(5000 * args.scale), COLUMNS, "csv"),
+        ("kml gx:Track", "export.kml", lambda: kml_track(5000 * args.scale), None, "kml"),
+    ]
+    sources = [
+        (label, name, make(), cols) for label, name, make, cols, key in sources if key in wanted
     ]
     folder = Path(tempfile.mkdtemp(prefix="agritrace-adapters-"))
     n = 0

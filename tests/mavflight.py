@@ -187,8 +187,12 @@ def _fmt(kind: int, name: str, fmt: str, columns: str) -> bytes:
     return _df(128, "BBnNZ", kind, length, name.encode(), fmt.encode(), columns.encode())
 
 
-def dataflash(messages: Iterator[Said]) -> bytes:
-    """The flight's messages as an ArduPilot dataflash log."""
+def dataflash(messages: Iterator[Said], *, gps_lag_s: float = 0.0) -> bytes:
+    """The flight's messages as an ArduPilot dataflash log.
+
+    ``gps_lag_s``: the receiver's fixes are logged at instants this much after the
+    ground station's fused positions (as a real autopilot's are: its own instants).
+    """
     out = bytearray(_fmt(128, "FMT", "BBnNZ", "Type,Length,Name,Format,Columns"))
     for name, (kind, fmt, cols) in _DF_FORMATS.items():
         out += _fmt(kind, name, fmt, cols)
@@ -211,7 +215,26 @@ def dataflash(messages: Iterator[Said]) -> bytes:
         elif kind == "GPS_RAW_INT":
             fix = msg.fix_type
         elif kind == "GLOBAL_POSITION_INT":
-            gps = BOOTED.timestamp() + said.t - GPS_EPOCH_UNIX + LEAP_S
+            gps = BOOTED.timestamp() + said.t + gps_lag_s - GPS_EPOCH_UNIX + LEAP_S
             week, ms = divmod(round(gps * 1000), 604_800_000)
             out += _df(65, "QBBIHLLff", us, 0, fix, ms, week, msg.lat, msg.lon, 5.0, 90.0)
     return bytes(out)
+
+
+def auto_only(said: Iterator[Said]) -> Iterator[Said]:
+    """The flight from a vehicle that never sets its armed flag: its heartbeats say only
+    its mode (the mission is AUTO's, from entering it to leaving it for RTL)."""
+    mav = mav2.MAVLink(None, srcSystem=1, srcComponent=1)
+    for s in said:
+        msg = s.msg
+        if msg.get_type() == "HEARTBEAT" and msg.type != 6:
+            msg = mav.heartbeat_encode(
+                msg.type, msg.autopilot, msg.base_mode & ~128, msg.custom_mode, msg.system_status
+            )
+        yield Said(s.t, msg)
+
+
+def gps_raw_only(said: Iterator[Said]) -> Iterator[Said]:
+    """The flight from a vehicle that sends no fused position (``GLOBAL_POSITION_INT``),
+    only its GNSS receiver's ``GPS_RAW_INT``."""
+    return (s for s in said if s.msg.get_type() != "GLOBAL_POSITION_INT")

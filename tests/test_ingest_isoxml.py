@@ -8,6 +8,7 @@ areas against shapely buffers of the working track in the track's own UTM zone.
 
 import csv
 import io
+import itertools
 import struct
 import zipfile
 from collections import defaultdict
@@ -119,6 +120,100 @@ def test_a_broken_zip_is_a_clear_400(client, admin_headers):
     )
     assert r.status_code in (400, 422), r.text
     assert "zip" in r.text
+
+
+def _tim_totals() -> list[tuple[str, dict[int, int]]]:
+    """Each time log of the real task with the totals its TIM gives in TASKDATA.XML (read
+    here with ElementTree, not through the adapter): ``(TLG name, {DDI: value})``."""
+    import xml.etree.ElementTree as ET
+
+    task = ET.parse(TOTALS / "TASKDATA.XML").getroot().find("TSK")
+    out, totals = [], {}
+    for el in task:
+        if el.tag == "TIM":
+            totals = {int(d.get("A"), 16): int(d.get("B")) for d in el.findall("DLV")}
+        elif el.tag == "TLG":
+            out.append((el.get("A"), totals))
+    return out
+
+
+def test_the_real_sets_own_totals_say_no_work_and_the_distance_driven(db, session):
+    """What the real set allows to check, and it is checked.
+
+    Read from its time logs: every record has the actual work state (DDI 141) at 0; no
+    condensed section state (DDI 161-176) and no setpoint work state (DDI 289) is logged;
+    the header and drum speeds the device names (DDI 0x0147, 0x014B) stay 0. The task's
+    totals in TASKDATA.XML agree: total area (DDI 116), effective total distance (117) and
+    effective total time (119) are 0 after each time log. The machine drove without
+    working, and its ineffective total distance (DDI 118, mm) counts how far: that is the
+    figure our stored track can be checked against (its length in UTM 32N, the data's
+    zone, by shapely; and its speeds, DDI 397, over its times).
+    """
+    ingest_log_file(TOTALS, engine=db)
+    got = sorted(_missions(session).values(), key=lambda m: m.started_at)
+    t = TelemetryPoint.__table__.c
+    to_utm = Transformer.from_crs(4326, 32632, always_xy=True)
+    driven_before = 0
+    checked = 0
+    for m, (tlg, totals) in zip(got, _tim_totals(), strict=True):
+        if not totals:
+            continue  # TLG00002: a 26 s log whose TIM gives no totals
+        # No area worked, as the machine's own counters say.
+        assert totals[0x0074] == totals[0x0075] == totals[0x0077] == 0, tlg
+        assert m.sprayed_area_ha == m.treated_area_ha == totals[0x0074] / 10_000 == 0.0, tlg
+        driven = (totals[0x0076] - driven_before) / 1000
+        driven_before = totals[0x0076]
+        rows = session.execute(
+            select(t.lon, t.lat, t.ts, t.speed_mps)
+            .where(t.mission_id == m.mission_id)
+            .order_by(t.ts)
+        ).all()
+        track = LineString([to_utm.transform(r.lon, r.lat) for r in rows]).length
+        # GNSS wander while parked adds a little length the odometer does not count.
+        assert track == pytest.approx(driven, rel=0.03), tlg
+        assert track > driven, tlg
+        by_speed = sum(
+            (a.speed_mps or 0) * (b.ts - a.ts).total_seconds() for a, b in itertools.pairwise(rows)
+        )
+        assert by_speed == pytest.approx(driven, rel=0.015), tlg
+        checked += 1
+    assert checked == 2
+
+
+def test_a_version_3_taskdata_set_reads_like_its_version_4(tmp_path, db, session):
+    """The real set said as ISO 11783-10 version 3 (VersionMajor 3; version 3 has no
+    DataLogTrigger, DLT, so those are left out): the same missions and fixes."""
+    import re
+
+    folder = tmp_path / "v3"
+    folder.mkdir()
+    for p in TOTALS.iterdir():
+        (folder / p.name).write_bytes(p.read_bytes())
+    text = (TOTALS / "TASKDATA.XML").read_text(encoding="utf-8")
+    v3 = text.replace('VersionMajor="4" VersionMinor="1"', 'VersionMajor="3" VersionMinor="3"')
+    v3 = re.sub(r"\s*<DLT [^>]*/>", "", v3)
+    assert v3 != text and "<DLT" not in v3
+    (folder / "TASKDATA.XML").write_text(v3, encoding="utf-8")
+
+    from traceability.ingest.sources import isoxml
+
+    assert isoxml._models(isoxml._parse_taskdata(isoxml.taskdata_files(folder))).__name__.endswith(
+        "v3"
+    )
+    result = ingest_log_file(folder, engine=db)
+    tracks = _tracks()
+    assert (result.stored, result.rejected) == (sum(len(r) for r in tracks.values()), 0)
+    got = sorted(_missions(session).values(), key=lambda m: m.started_at)
+    assert [m.point_count for m in got] == [len(r) for _, r in sorted(tracks.items())]
+    t = TelemetryPoint.__table__.c
+    pts = session.execute(
+        select(t.lat, t.lon).where(t.mission_id == got[-1].mission_id).order_by(t.ts)
+    ).all()
+    for (lat, lon), r in zip(pts, tracks["TLG00003"], strict=True):
+        assert (lat, lon) == (
+            pytest.approx(float(r["lat"]), abs=1e-9),
+            pytest.approx(float(r["lon"]), abs=1e-9),
+        )
 
 
 # ---------------------------------------------------------------- a sprayer, written here
@@ -295,7 +390,14 @@ def _lsg(coords: list[tuple[float, float]]) -> str:
     return "".join(f'<PNT A="2" C="{lat:.9f}" D="{lon:.9f}"/>' for lon, lat in coords)
 
 
-def test_import_fields_takes_the_partfields_of_a_taskdata_xml(tmp_path, db, session, factory):
+@pytest.mark.parametrize(
+    "version",
+    ['VersionMajor="4" VersionMinor="2"', 'VersionMajor="3" VersionMinor="3"'],
+    ids=["v4", "v3"],
+)
+def test_import_fields_takes_the_partfields_of_a_taskdata_xml(
+    tmp_path, db, session, factory, version
+):
     farmer = factory.farmer()
     session.commit()
     outer = [(105.4300, 9.2300), (105.4330, 9.2300), (105.4330, 9.2320), (105.4300, 9.2320)]
@@ -303,7 +405,9 @@ def test_import_fields_takes_the_partfields_of_a_taskdata_xml(tmp_path, db, sess
     other = [(105.4400, 9.2300), (105.4410, 9.2300), (105.4410, 9.2310), (105.4400, 9.2310)]
     path = tmp_path / "TASKDATA.XML"
     path.write_text(
-        PARTFIELDS.format(area=0, outer=_lsg(outer), inner=_lsg(inner), other=_lsg(other)),
+        PARTFIELDS.format(area=0, outer=_lsg(outer), inner=_lsg(inner), other=_lsg(other)).replace(
+            'VersionMajor="4" VersionMinor="2"', version
+        ),
         encoding="utf-8",
     )
     url = db.url.render_as_string(hide_password=False)

@@ -2,6 +2,7 @@
 bridge and the real broker into the ingester, exactly once across a dropped link, a
 reconnection from a new port and a replay of the whole flight by a new bridge."""
 
+import contextlib
 import threading
 import time
 
@@ -163,3 +164,100 @@ def test_a_dialled_tcp_link_that_drops_is_dialled_again(broker, db, prefix, fact
     with Session(db) as s:
         (m,) = s.execute(select(Mission)).scalars().all()
     assert m.point_count == expected and m.status == "complete"
+
+
+def _register(factory, session) -> None:
+    factory.drone(code="MAV-1", swath_m=mavflight.SWATH_M)
+    session.commit()
+
+
+def _run_bridge(
+    connect: str, broker_url: str, prefix: str
+) -> tuple[MavlinkBridge, threading.Thread]:
+    bridge = MavlinkBridge(connect=connect, drone="MAV-1", mqtt_url=broker_url, prefix=prefix)
+    thread = threading.Thread(target=bridge.run, daemon=True)
+    thread.start()
+    wait_until(lambda: bridge.counts.links >= 1, what="the bridge to open its link")
+    return bridge, thread
+
+
+def _stored_once(db, bridge, expected: int) -> None:
+    wait_until(lambda: count_points(db) == (expected, expected), what=f"{expected} points")
+    wait_until(
+        lambda: (m := _mission(db)) is not None and m.status == "complete" and not m.dirty,
+        what="the mission to end and be measured",
+    )
+    assert count_rejects(db) == 0
+    assert bridge.counts.unread == mavflight.FIXES_2D
+    with Session(db) as s:
+        (m,) = s.execute(select(Mission)).scalars().all()
+    assert (m.source, m.point_count, m.mission_id) == (
+        "mavlink",
+        expected,
+        "MAV-1-20260301T010100Z",
+    )
+    assert m.sprayed_area_ha == pytest.approx(mavflight.TRUTH_M2 / 10_000, rel=0.02)
+
+
+def test_a_udpout_link_reaches_a_vehicle_that_listens(broker, db, prefix, factory, session):
+    """``udpout:``: the bridge sends first (its ground station heartbeat) to a vehicle
+    listening on a UDP port, which answers to where the heartbeat came from."""
+    _register(factory, session)
+    port = free_port()
+    vehicle = mavutil.mavlink_connection(f"udpin:127.0.0.1:{port}", source_system=1)
+    ing = ingester(broker.url, db, prefix, share_group=broker.share_group)
+    bridge, thread = _run_bridge(f"udpout:127.0.0.1:{port}", broker.url, prefix)
+    try:
+        hb = vehicle.recv_match(type="HEARTBEAT", blocking=True, timeout=10)
+        assert hb is not None and hb.type == 6  # the bridge speaks as a ground station
+        for i, s in enumerate(mavflight.flight()):
+            vehicle.mav.send(s.msg)
+            if i % 10 == 9:
+                time.sleep(0.004)
+        _stored_once(db, bridge, mavflight.FIXES_ARMED - mavflight.FIXES_2D)
+    finally:
+        bridge.stop()
+        thread.join(10)
+        vehicle.close()
+        ing.stop()
+        forget_session(broker.url, ing.client_id)
+
+
+def test_a_serial_link_is_read_from_its_device(broker, db, prefix, factory, session):
+    """A serial link: a pseudo-terminal pair, the vehicle's end written by pymavlink's
+    encoder, the bridge on the other end's device path (as on /dev/ttyUSB0)."""
+    import os
+    import tty
+
+    from pymavlink.dialects.v20 import ardupilotmega as mav2
+
+    _register(factory, session)
+    vehicle_fd, bridge_fd = os.openpty()
+    tty.setraw(vehicle_fd)
+    tty.setraw(bridge_fd)
+    device = os.ttyname(bridge_fd)
+    ing = ingester(broker.url, db, prefix, share_group=broker.share_group)
+    bridge, thread = _run_bridge(device, broker.url, prefix)
+    heard = bytearray()
+    try:
+        mav = mav2.MAVLink(None, srcSystem=1, srcComponent=1)
+        for i, s in enumerate(mavflight.flight()):
+            os.write(vehicle_fd, s.msg.pack(mav))
+            if i % 10 == 9:
+                time.sleep(0.004)  # 57,600 baud carries some 40 such messages a second
+                with contextlib.suppress(BlockingIOError):
+                    os.set_blocking(vehicle_fd, False)
+                    heard += os.read(vehicle_fd, 4096)  # what the bridge says back
+                os.set_blocking(vehicle_fd, True)
+        _stored_once(db, bridge, mavflight.FIXES_ARMED - mavflight.FIXES_2D)
+        # The bridge spoke on the line too: a ground station's heartbeat, MAVLink 2.
+        parser = mav2.MAVLink(None)
+        said = [m for m in parser.parse_buffer(bytes(heard)) or [] if m.get_type() == "HEARTBEAT"]
+        assert said and said[0].type == 6
+    finally:
+        bridge.stop()
+        thread.join(10)
+        os.close(vehicle_fd)
+        os.close(bridge_fd)
+        ing.stop()
+        forget_session(broker.url, ing.client_id)

@@ -45,12 +45,14 @@ from pydantic import Field as PField
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Index,
     Integer,
     LargeBinary,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
@@ -299,13 +301,15 @@ class MissionType(StrEnum):
 
 class MissionSource(StrEnum):
     """Where a mission's record came from: agritrace's own contract (MQTT, a JSON or CSV
-    log in its keys), a MAVLink telemetry log or stream, an ISO 11783-10 TaskData set, or
-    a vendor's flight-record export read through a column mapping."""
+    log in its keys), a MAVLink telemetry log or stream, an ISO 11783-10 TaskData set, a
+    vendor's flight-record export read through a column mapping, or a vendor's exported
+    track (KML, GeoJSON)."""
 
     contract = "contract"
     mavlink = "mavlink"
     isoxml = "isoxml"
     csv = "csv"
+    track = "track"
 
 
 class MissionStatus(StrEnum):
@@ -1110,6 +1114,11 @@ class Mission(SQLModel, table=True):
             SAEnum(MissionSource), nullable=False, server_default=MissionSource.contract.value
         ),
     )
+    # The drone never said when its sprayer was on (a MAVLink vehicle with no pump
+    # output among its parameters): its fixes' "not spraying" means "not known".
+    sprayer_state_unknown: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=false())
+    )
     started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     reported_area_ha: float | None = None
@@ -1197,6 +1206,7 @@ class MissionPublic(BaseModel):
     product_code: str | None
     status: MissionStatus
     source: MissionSource = MissionSource.contract
+    sprayer_state_unknown: bool = False
     started_at: datetime | None
     ended_at: datetime | None
     first_fix_at: datetime | None = None

@@ -369,6 +369,9 @@ class MissionStartIn(BaseModel):
     # What the record was translated from (a bridge publishing a MAVLink drone's flight
     # says "mavlink"); absent, the mission keeps the source it was created with.
     source: MissionSource | None = None
+    # "unknown": the drone cannot say when its sprayer is on (a MAVLink vehicle whose
+    # parameters name no pump output); a later start without it says the state is known.
+    sprayer_state: Literal["unknown"] | None = None
 
 
 class MissionEndIn(BaseModel):

@@ -21,6 +21,7 @@ were new.
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from itertools import groupby
 from operator import itemgetter
 
@@ -204,8 +205,28 @@ def _stored_keys(cur, rows: list[tuple]) -> set[tuple[str, int]]:
     return stored
 
 
+#: A fix recorded by two recorders of one flight (a ground station's ``.tlog`` and the
+#: autopilot's dataflash ``.bin``): the fused and the raw GNSS position of one instant lie
+#: a few metres apart at most; farther apart they are not the same fix.
+SAME_FIX_M = 30.0
+
+
+@cache
+def _geod():
+    from pyproj import Geod
+
+    return Geod(ellps="WGS84")
+
+
+def _apart_m(a: Point, row: tuple) -> float:
+    """Metres between a point and a stored row's position, on the WGS84 ellipsoid."""
+    lat_at = 1 + POINT_FIELDS.index("lat")
+    lon_at = 1 + POINT_FIELDS.index("lon")
+    return abs(_geod().inv(a.lon, a.lat, row[lon_at], row[lat_at])[2])
+
+
 def conflicting_points(
-    session: Session, points: Iterable[tuple[int, str, Point]]
+    session: Session, points: Iterable[tuple[int, str, Point]], *, recorders: bool = False
 ) -> list[tuple[int, str, Point, list[str]]]:
     """Points whose ``(drone, seq)`` is stored with other content, with the keys that differ.
 
@@ -215,6 +236,11 @@ def conflicting_points(
     point's own mission (``telemetry`` is indexed by mission and time, and has no key on
     ``(drone, seq)`` since it is partitioned): a key stored but not in that mission was
     stored under another one.
+
+    ``recorders``: the points were translated from another recorder's record, keyed by
+    their fix time in ms (:mod:`traceability.ingest.sources`). Then a point stored under
+    the same key in the same mission, within :data:`SAME_FIX_M`, is the same fix as the
+    other recorder wrote it (its height, speed or precision may differ): a duplicate.
     """
     points = list(points)
     stored = _stored_rows(session, {(d, p.mission_id, p.seq) for _, d, p in points})
@@ -226,6 +252,8 @@ def conflicting_points(
             continue
         sent = zip(POINT_FIELDS, point.values(), row[1:], strict=True)
         differ = [k for k, a, b in sent if a != b]
+        if differ and recorders and _apart_m(point, row) <= SAME_FIX_M:
+            continue
         if differ:
             conflicts.append((src, drone, point, differ))
     return conflicts

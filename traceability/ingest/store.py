@@ -292,6 +292,7 @@ def _apply_starts(
                 operator_id=e.operator_id,
                 planned_field_codes=list(e.planned_field_codes),
                 started_at=e.ts,
+                sprayer_state_unknown=e.sprayer_state == "unknown",
                 dirty=True,
                 **({"source": e.source.value} if e.source else {}),
             )
@@ -348,7 +349,10 @@ def _reject_conflicts(
         for s, d, p in batch.points
         if d in known and missions[p.mission_id].drone_code == d
     )
-    conflicts = conflicting_points(session, accepted)
+    # An adapter's points are keyed by their fix time: the same key in the same mission
+    # from a second record of the flight (its .tlog, then its dataflash log) is that fix.
+    recorders = batch.origin is not MissionSource.contract
+    conflicts = conflicting_points(session, accepted, recorders=recorders)
     for src, drone, p, differ in conflicts:
         batch.reject(
             src,

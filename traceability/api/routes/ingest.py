@@ -7,7 +7,8 @@ from fastapi import APIRouter, File, Form, Query, UploadFile
 from traceability.api.deps import FleetUser, OperatorUser, PagingDep, SessionDep
 from traceability.errors import Forbidden, InvalidInput
 from traceability.ingest import logs, rejects
-from traceability.models import IngestRejectsPublic, IngestResult
+from traceability.ingest.sources.tracks import TrackOptions
+from traceability.models import IngestRejectsPublic, IngestResult, MissionType
 from traceability.services import access
 
 router = APIRouter()
@@ -41,7 +42,8 @@ def upload_log(
         UploadFile,
         File(
             description="a flight log: CSV or JSON lines of the contract, a MAVLink .tlog or "
-            ".bin, an ISO 11783-10 TaskData zip, or a vendor's CSV read with columns"
+            ".bin, an ISO 11783-10 TaskData zip, a vendor's CSV read with columns, or a "
+            "vendor's exported track (.kml, .kmz, .geojson)"
         ),
     ],
     drone: Annotated[
@@ -55,6 +57,26 @@ def upload_log(
             "flow=…) or a saved mapping's name",
         ),
     ] = None,
+    product: Annotated[
+        str | None, Form(max_length=64, description="a KML/GeoJSON track's product code")
+    ] = None,
+    flow_lpm: Annotated[
+        float | None,
+        Form(ge=0, le=1000, description="a KML/GeoJSON track's flow while spraying, L/min"),
+    ] = None,
+    flow_kgpm: Annotated[
+        float | None,
+        Form(ge=0, le=1000, description="a KML/GeoJSON track's granules spread, kg/min"),
+    ] = None,
+    swath_m: Annotated[
+        float | None, Form(gt=0, le=100, description="a KML/GeoJSON track's swath, metres")
+    ] = None,
+    mission_type: Annotated[
+        MissionType, Form(description="a KML/GeoJSON track's work")
+    ] = MissionType.spray,
+    spraying: Annotated[
+        bool, Form(description="whether a KML/GeoJSON track is the applicator's work")
+    ] = True,
 ):
     """Feed a flight log recorded out of coverage through the ingest pipeline (admin, operator).
 
@@ -68,6 +90,14 @@ def upload_log(
     if not data:
         raise InvalidInput("the uploaded log is empty")
     name = file.filename or "upload"
+    track = TrackOptions(
+        product=product,
+        flow_lpm=flow_lpm,
+        flow_kgpm=flow_kgpm,
+        swath_m=swath_m,
+        type=mission_type,
+        spraying=spraying,
+    )
     return logs.ingest_log(
-        session, data=data, name=name, drone=drone, drones=own, columns=columns
+        session, data=data, name=name, drone=drone, drones=own, columns=columns, track=track
     ).public()

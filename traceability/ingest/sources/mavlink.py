@@ -15,7 +15,10 @@ What a MAVLink vehicle says, and what it becomes:
   and ``SPRAY_SPEED_MIN`` shape that output on the vehicle (ArduPilot's sprayer sets the
   pump's PWM from them and the ground speed), so the output already says what they did;
 - a mission from arming to disarming (``HEARTBEAT``'s armed flag), or, for a vehicle that
-  never reports arming, from entering AUTO to leaving it.
+  never reports arming, from entering AUTO to leaving it; a vehicle whose parameters name
+  no pump output still flies its missions, whose start says ``"sprayer_state": "unknown"``
+  (the mission is flagged ``sprayer_state_unknown``: its fixes' "not spraying" is not
+  known).
 
 A dataflash log says the same in its own messages (``GPS``, ``RCOU``, ``PARM``, ``EV``,
 ``MODE``); :func:`read_log` reads either.
@@ -84,6 +87,7 @@ class Translator:
     seen_arming: bool = False
     first_ts: datetime | None = None
     start_sent: bool = False
+    start_known: bool = False
 
     # ---------------------------------------------------------------- messages in
 
@@ -205,14 +209,24 @@ class Translator:
         return [*self._start(), (where, self._point(fix, ts, key))]
 
     def _flying(self) -> bool:
-        return bool(self.armed) if self.seen_arming or self.armed is not None else self.auto
+        # A vehicle that has reported arming flies while armed; one whose armed flag is
+        # never set (or never said) flies while in AUTO.
+        return bool(self.armed) if self.seen_arming else self.auto
 
     def _start(self) -> list[Record]:
-        """The mission's start event, once the vehicle is known to spray (the parameters
-        may come after the first fixes: the contract takes a start after its points)."""
-        if self.start_sent or self.mission is None or self.pump_channel() is None:
+        """The mission's start event, sent with its first fix.
+
+        A vehicle whose parameters (not yet heard, or none) name no pump output starts
+        its mission all the same, saying its sprayer's state is unknown; once the pump's
+        output is known, the start is said again without it (the contract takes a
+        repeated start as an update, and a start after its points).
+        """
+        if self.mission is None or self.first_ts is None:
             return []
-        self.start_sent = True
+        known = self.pump_channel() is not None
+        if self.start_sent and (known == self.start_known or not known):
+            return []
+        self.start_sent, self.start_known = True, known
         start = {
             "event": "start",
             "drone_id": self.drone,
@@ -221,6 +235,8 @@ class Translator:
             "type": "spray",
             "source": MissionSource.mavlink.value,
         }
+        if not known:
+            start["sprayer_state"] = "unknown"
         return [(f"{self.mission} start", start)]
 
     def _point(self, fix: Fix, ts: datetime, key: int) -> dict[str, Any]:
@@ -266,7 +282,8 @@ class Translator:
                 (
                     "parameters",
                     "no SERVOn_FUNCTION = 22 (sprayer pump) among the parameters: the "
-                    "spraying state could not be read, every fix is taken as not spraying",
+                    "spraying state could not be read: its missions say the sprayer's state is "
+                    "unknown",
                 )
             )
         return out

@@ -29,6 +29,7 @@ class FlagCode(StrEnum):
     """Every kind of mission flag, in the order a mission lists them."""
 
     no_end_event = "no_end_event"
+    sprayer_state_unknown = "sprayer_state_unknown"
     event_time_mismatch = "event_time_mismatch"
     unknown_product = "unknown_product"
     banned_product = "banned_product"
@@ -77,6 +78,20 @@ class NoEndEvent(Flag):
         return (
             "no end event came: the mission was completed at its last fix "
             f"after {self.idle_close_s:g} s without new points"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SprayerStateUnknown(Flag):
+    """The drone never said when its sprayer was on: no sprayed area can be measured."""
+
+    code: ClassVar[FlagCode] = FlagCode.sprayer_state_unknown
+
+    @property
+    def message(self) -> str:
+        return (
+            "the drone did not say when its sprayer was on (no pump output among its "
+            "parameters): its sprayed area and amount are unknown, not zero"
         )
 
 
@@ -413,6 +428,8 @@ def _record_flags(
     # What the mission's own record lacks, whatever its points say.
     if mission.end_reason == "idle":
         yield NoEndEvent(settings.mission_idle_close_s)
+    if mission.sprayer_state_unknown:
+        yield SprayerStateUnknown()
     yield from _time_flags(mission, settings)
     if mission.product_code and product is None:
         yield UnknownProduct(mission.product_code)

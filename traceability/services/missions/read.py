@@ -64,6 +64,7 @@ def _public(mission: Mission, fields: list[MissionFieldPublic]) -> MissionPublic
         product_code=mission.product_code,
         status=mission.status,
         source=mission.source,
+        sprayer_state_unknown=mission.sprayer_state_unknown,
         started_at=mission.started_at,
         ended_at=mission.ended_at,
         first_fix_at=mission.first_fix_at,
