@@ -207,7 +207,8 @@ def _tokens() -> dict[str, str]:
     engine = make_engine(_url())
     out = {}
     with Session(engine) as session:
-        if session.exec(select(Organisation).where(Organisation.code == OFFICE_ORG)).first() is None:
+        office = select(Organisation).where(Organisation.code == OFFICE_ORG)
+        if session.exec(office).first() is None:
             session.add(Organisation(code=OFFICE_ORG, name="Sở NN&MT", kind="office"))
             session.commit()
         for page, role, org in (
@@ -291,8 +292,9 @@ def measure(requests: int, port: int) -> None:
         if goal:
             size, seconds = goal
             said = (f"< {size / 1000:.0f} kB, " if size else "") + f"< {seconds * 1000:.0f} ms"
-        print(f"| {name} | {sizes[name] / 1000:,.1f} kB | {statistics.median(values) * 1000:,.1f} ms "
-              f"| {_p95(values) * 1000:,.1f} ms | {said} |")  # fmt: skip
+        median, p95 = statistics.median(values) * 1000, _p95(values) * 1000
+        print(f"| {name} | {sizes[name] / 1000:,.1f} kB | {median:,.1f} ms | {p95:,.1f} ms "
+              f"| {said} |")  # fmt: skip
 
 
 def main() -> None:
