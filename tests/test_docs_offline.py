@@ -54,3 +54,37 @@ def test_docs_render_operations_with_outside_hosts_blocked(server, browser):  # 
     assert "/api/v1/missions/{mission_id}/map.svg" in page.content()
     assert outside == [], f"the page asked outside hosts: {outside}"
     context.close()
+
+
+def test_the_schema_is_built_while_the_server_starts_and_once_per_process(monkeypatch):
+    """A started app builds /openapi.json beside its start; a second app with the same
+    routes reuses it instead of building it again (each build costs a second or more)."""
+    import time
+
+    import fastapi.openapi.utils as openapi_utils
+    from fastapi.testclient import TestClient
+
+    from traceability.api import errors
+    from traceability.api.main import create_app
+
+    built = []
+    generate = openapi_utils.get_openapi
+
+    def counted(*args, **kwargs):
+        built.append(1)
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr("fastapi.applications.get_openapi", counted)
+    monkeypatch.setattr(errors, "_BUILT", {})
+    first = create_app()
+    with TestClient(first):
+        for _ in range(200):  # the start's thread, not a request, builds it
+            if first.openapi_schema is not None:
+                break
+            time.sleep(0.05)
+        assert first.openapi_schema is not None and built == [1]
+    second = create_app()
+    with TestClient(second) as client:
+        assert client.get("/openapi.json").json()["paths"] == first.openapi_schema["paths"]
+    assert built == [1]
+    assert "HTTPValidationError" in second.openapi_schema["components"]["schemas"]

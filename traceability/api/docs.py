@@ -6,6 +6,9 @@ internet (a cooperative's office, a demo in the field). Swagger UI's distributio
 under ``static/swagger-ui`` and is served from ``/docs/static/``. ReDoc is not served.
 """
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -68,6 +71,14 @@ def static_file(name: str) -> Response:
     return Response(
         _file(name), media_type=media_type, headers={"Cache-Control": "public, max-age=86400"}
     )
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Build ``/openapi.json`` while the server starts, beside it, so the first visit of
+    ``/docs`` does not wait for it (a second or more)."""
+    threading.Thread(target=app.openapi, name="openapi-schema", daemon=True).start()
+    yield
 
 
 def install(app: FastAPI) -> None:
