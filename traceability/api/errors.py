@@ -1,6 +1,7 @@
 """Domain errors and bad requests turned into clear 4xx answers; a database away, a 503."""
 
 import logging
+import threading
 
 import psycopg
 from fastapi import APIRouter, FastAPI, HTTPException, Request, status
@@ -71,6 +72,7 @@ VALIDATION_ERROR_SCHEMA = {
 #: Schemas already built in this process, by the routes they describe: every app that
 #: ``create_app`` makes has the same routes, and building one costs a second or more.
 _BUILT: dict[tuple, dict] = {}
+_BUILDING = threading.Lock()
 
 
 def _routes_key(app: FastAPI) -> tuple:
@@ -91,6 +93,10 @@ def _document(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict:
+        with _BUILDING:  # a visit during the start's build waits for it, not a second build
+            return build()
+
+    def build() -> dict:
         if app.openapi_schema is None:
             key = _routes_key(app)
             built = _BUILT.get(key)
