@@ -27,6 +27,7 @@ from traceability.models import (
     User,
 )
 from traceability.reports.missions import flag_codes, mission_select
+from traceability.reports.province import province_hectares
 from traceability.services import access, applications
 from traceability.services.common import LOCAL_TZ, local_day
 
@@ -53,9 +54,10 @@ def _sums(frame: pd.DataFrame, key: str) -> list[tuple[str, float]]:
 
 
 def province_figures(session: Session, filters: reports.Filters) -> ProvinceFigures:
-    """The dashboard's figures, from the province and missions reports as they are."""
+    """The dashboard's figures: the province report's hectares rows (as the report has
+    them, its flags part left out: the flagged missions are a list of their own)."""
     conn = session.connection()
-    frame = reports.province_report(conn, filters)
+    frame = province_hectares(conn, filters)
     hectares = frame[frame["part"] == "hectares"].copy()
     hectares["treated_area_ha"] = hectares["treated_area_ha"].fillna(0.0)
     hectares["commune"] = hectares["commune_name"].fillna(hectares["commune_code"])
