@@ -17,9 +17,10 @@ diary entries) and, on top of it:
 It serves the app with uvicorn (one worker, as ``agritrace serve``) and asks, in turn,
 ``--requests`` times each: ``/healthz`` (the ceiling: the same server and database doing
 almost nothing), ``/operator/?day=2026-01-20``, ``/office/`` (the whole season) and
-``/coop/``, each with its user's bearer token. Printed: the HTML's size and the time to
-the whole answer, median and p95, with the goals (operator < 150 kB and < 300 ms, office
-< 1 s, coop < 500 ms) and the load average.
+``/coop/``, each with its user's bearer token, and one mission's map as the
+operator's page shows it (an image its browser asks for once scrolled near). Printed:
+the HTML's size and the time to the whole answer, median and p95, with the goals
+(operator < 150 kB and < 300 ms, office < 1 s, coop < 500 ms) and the load average.
 """
 
 import argparse
@@ -261,6 +262,11 @@ def measure(requests: int, port: int) -> None:
         "operator": (f"/operator/?day={BUSY_DAY.isoformat()}", tokens["operator"]),
         "office": ("/office/", tokens["office"]),
         "coop": ("/coop/", tokens["coop"]),
+        # What the operator's page asks for each mission's map once it is scrolled near.
+        "a mission's map image": (
+            "/api/v1/missions/BUSY-0001/map.svg?width=360",
+            tokens["operator"],
+        ),
     }
     server = _serve(port)
     times: dict[str, list[float]] = {name: [] for name in pages}
