@@ -404,6 +404,10 @@ class Services:
         self.broker.stop()
 
 
+#: The story's flights (dated weeks ago) are published as fast as they can be.
+STORY_SPEEDUP = math.inf
+
+
 def fly_story(services: Services, config: DemoConfig, picked: Fields, console: Console) -> dict:
     """Fly one mission per demo drone over its farmer's fields, dated weeks ago."""
     from drone_ingest.simulate import run_simulation
@@ -427,7 +431,9 @@ def fly_story(services: Services, config: DemoConfig, picked: Fields, console: C
             rate=config.rate,
             duration=float("inf"),
             mqtt_url=services.mqtt_url,
-            speedup=config.speed,
+            # Flights of weeks ago are not shown as they fly: sent as fast as the ingester
+            # takes them (at --speed they held a newcomer up for most of a minute).
+            speedup=STORY_SPEEDUP,
             seed=config.seed,
             prefix=services.prefix,
             start_ts=datetime.now(UTC) - timedelta(days=FLIGHTS_DAYS_AGO),

@@ -330,3 +330,34 @@ def test_commune_map_whole_record_and_refusals(client, admin_headers, communes, 
     assert (
         client.get(f"{API}/maps/communes.svg", headers=factory.token("office")).status_code == 200
     )
+
+
+def test_a_provinces_fields_too_small_to_see_are_drawn_as_the_pixels_they_cover():
+    """3,000 fields of 1 ha on a 27 km grid (UTM 48N) in two communes, at 400 px: each
+    field is about half a pixel, so they are drawn as the pixels they touch, one path per
+    colour, instead of a path each (the old drawing was 378 kB, checked)."""
+    from pyproj import Transformer
+    from shapely.geometry import box
+
+    from traceability.maps.communes import CLASS_COLOURS, NO_DATA, Commune, communes_svg
+
+    to_wgs84 = Transformer.from_crs(32648, 4326, always_xy=True)
+    fields: dict[str, list] = {"31957": [], "31906": []}
+    for k in range(3000):
+        x, y = 520_000.0 + (k % 100) * 270.0, 1_000_000.0 + (k // 100) * 300.0
+        (x0, x1), (y0, y1) = to_wgs84.transform([x, x + 100.0], [y, y + 100.0])
+        fields["31957" if k % 100 < 50 else "31906"].append(box(x0, y0, x1, y1))
+    communes = [Commune("31957", "Tân Thành", fields["31957"], 40.0),
+                Commune("31906", "Khánh Bình", fields["31906"], 0.0)]  # fmt: skip
+    svg = communes_svg(communes, lang="vi", width=400.0)
+    assert len(svg) < 60_000
+    root = svgread.parse(svg)
+    specks = [p for p in root.iter("{http://www.w3.org/2000/svg}path")
+              if p.get("class") == "specks"]  # fmt: skip
+    # One path per colour: the treated commune's top class (40 ha is the top) and no data.
+    assert sorted(p.get("fill") for p in specks) == sorted([CLASS_COLOURS[-1], NO_DATA])
+    # The two halves of the grid side by side: the treated one left of the other.
+    left = {p.get("fill"): float(p.get("d")[1:].split(",")[0]) for p in specks}
+    assert left[CLASS_COLOURS[-1]] < left[NO_DATA]
+    circles = {c.get("data-commune") for c in svgread.features(root, "communes")}
+    assert circles == {"31957"}

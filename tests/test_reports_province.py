@@ -377,3 +377,19 @@ def _name(session, code):
     from traceability.models import InputProduct
 
     return session.exec(select(InputProduct.name).where(InputProduct.code == code)).one()
+
+
+def test_the_dashboards_hectares_are_the_reports_hectares_rows_alone(engine, scene):
+    """The office's dashboard reads only the hectares part: the same rows, figure by
+    figure, as the report's, and no flags row (the hand-worked figures are above)."""
+    from traceability import reports
+    from traceability.reports.province import province_hectares
+
+    whole = reports.province_report(engine, reports.Filters())
+    alone = province_hectares(engine, reports.Filters())
+    assert set(alone["part"]) == {"hectares"} and (whole["part"] == "flags").any()
+    expected = whole[whole["part"] == "hectares"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone.reset_index(drop=True), expected)
+    assert province_hectares(engine, reports.Filters(commune="31906"))["product_code"].tolist() == [
+        "PK"
+    ]

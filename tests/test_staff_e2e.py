@@ -103,7 +103,14 @@ def test_operator_day_in_chromium(server, browser, tokens):  # noqa: F811
     page.wait_for_url(f"{base_url}/operator/")
     page.goto(f"{base_url}/operator/?day=2026-03-01")
     assert page.locator("article.mission").count() == 2
-    assert page.locator("article.mission svg #swath").count() == 2
+    # Each mission's map is an image the browser loads once it is scrolled near.
+    maps = page.locator("article.mission .mapbox img")
+    assert maps.count() == 2
+    for i in range(2):
+        maps.nth(i).scroll_into_view_if_needed()
+        page.wait_for_function(
+            "(img) => img.complete && img.naturalWidth > 0", arg=maps.nth(i).element_handle()
+        )
     _check_and_shoot(page, "operator-day-360", 360)
     page.click("text=Ngày sau →")
     assert "day=2026-03-02" in page.url

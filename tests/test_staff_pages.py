@@ -105,13 +105,24 @@ def test_operator_day(client, world, factory):
     html = client.get("/operator/", headers=own, params={"day": "2026-03-01"}).text
     assert html.count('class="card mission"') == 2
     assert "08:00 – " in html and "10:00 – " in html  # Vietnam time
-    assert 'id="drone-D1"' in html and "1.82 ha" in html
+    assert 'id="drone-D1"' in html
     # Numbers as the farmers' app and the trace page write them: Vietnamese comma decimals.
     assert "<td>1,82 ha</td>" in html and "<td>1.82 ha</td>" not in html
     english = client.get("/operator/", headers=own, params={"day": "2026-03-01", "lang": "en"})
     assert "<td>1.82 ha</td>" in english.text
-    assert html.count('<g id="swath"') == 2  # each mission's own map, inline
-    assert "Vùng cấm phun" in html
+    # Each mission's own map, drawn 360 px wide, as an image the browser asks for once
+    # scrolled near: the page itself carries no map and measures no track.
+    maps = re.findall(
+        r'<img src="(/api/v1/missions/[^"]+/map\.svg\?width=360)" loading="lazy"', html
+    )
+    assert len(maps) == 2 and '<g id="swath"' not in html
+    drawn = [client.get(url.replace("&amp;", "&"), headers=own) for url in maps]
+    assert [r.status_code for r in drawn] == [200, 200]
+    assert all(r.text.count('<g id="swath"') == 1 for r in drawn)
+    assert all('width="360"' in r.text for r in drawn)
+    assert any("Vùng cấm phun" in r.text for r in drawn)
+    assert any("1.82 ha" in r.text for r in drawn)  # the map's subtitle
+    assert "lang=en" in re.search(r'<img src="([^"]+)"', english.text).group(1)
     assert "day=2026-02-28" in html and "day=2026-03-02" in html
     other = factory.token("operator")
     html = client.get("/operator/", headers=other, params={"day": "2026-03-01"}).text

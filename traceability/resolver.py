@@ -28,10 +28,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
-from biip import ParseError
-from biip.gs1_application_identifiers import GS1ApplicationIdentifier
-from biip.gs1_element_strings import GS1ElementString
-
 from traceability import gs1
 from traceability.words import N_, gettext
 
@@ -237,6 +233,12 @@ def check_attribute(ai: str, value: str) -> str:
     unknown_ai {'ai': '23'}
     bad_ai_check {'ai': '02', 'value': '00000096385075'}
     """
+    # Imported on first use: biip's tables of GS1 prefixes take a third of a second to
+    # load, which every start of the server (and of the demo) paid before any query AI.
+    from biip import ParseError
+    from biip.gs1_application_identifiers import GS1ApplicationIdentifier
+    from biip.gs1_element_strings import GS1ElementString
+
     try:
         known = GS1ApplicationIdentifier.extract(ai)
     except ParseError:

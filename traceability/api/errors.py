@@ -1,6 +1,7 @@
 """Domain errors and bad requests turned into clear 4xx answers; a database away, a 503."""
 
 import logging
+import threading
 
 import psycopg
 from fastapi import APIRouter, FastAPI, HTTPException, Request, status
@@ -68,16 +69,45 @@ VALIDATION_ERROR_SCHEMA = {
 }
 
 
+#: Schemas already built in this process, by the routes they describe: every app that
+#: ``create_app`` makes has the same routes, and building one costs a second or more.
+_BUILT: dict[tuple, dict] = {}
+_BUILDING = threading.Lock()
+
+
+def _routes_key(app: FastAPI) -> tuple:
+    return (app.title, app.version) + tuple(
+        (
+            getattr(r, "path", ""),
+            tuple(sorted(getattr(r, "methods", None) or ())),
+            getattr(getattr(r, "endpoint", None), "__module__", ""),
+            getattr(getattr(r, "endpoint", None), "__qualname__", ""),
+            getattr(r, "include_in_schema", False),
+        )
+        for r in app.routes
+    )
+
+
 def _document(app: FastAPI) -> None:
     """Make ``/openapi.json`` declare the 422 body that is really answered."""
     generate = app.openapi
 
     def openapi() -> dict:
+        with _BUILDING:  # a visit during the start's build waits for it, not a second build
+            return build()
+
+    def build() -> dict:
         if app.openapi_schema is None:
+            key = _routes_key(app)
+            built = _BUILT.get(key)
+            if built is not None:
+                app.openapi_schema = built
+                return built
             schema = generate()
             schemas = schema.get("components", {}).get("schemas", {})
             if "HTTPValidationError" in schemas:
                 schemas["HTTPValidationError"] = VALIDATION_ERROR_SCHEMA
+            _BUILT[key] = schema
         return app.openapi_schema
 
     app.openapi = openapi

@@ -57,6 +57,7 @@ def create_app(
         # Served by traceability.api.docs from this package, not from a CDN.
         docs_url=None,
         redoc_url=None,
+        lifespan=docs.lifespan,
     )
     errors.install(app)
     uploads = [f"{API_PREFIX}/{p}" for p in UPLOAD_PATHS]

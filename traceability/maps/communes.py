@@ -10,10 +10,11 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from traceability.geo.projection import to_metres, utm_epsg
+from traceability.geo.projection import WGS84_EPSG, reproject, utm_epsg
 from traceability.maps.labels import labels
 from traceability.maps.svg import (
     Frame,
@@ -116,26 +117,78 @@ def _label(c: Commune, x: float, y: float, r: float, placed: list, unit: str = "
     )
 
 
+#: A field drawn smaller than this (px, both ways) is drawn as the pixels its box covers:
+#: a province's 30,000 fields at 400 px are specks a pixel wide, and one path per field
+#: made a 3.8 MB drawing that looked like the pixels it now draws.
+SPECK_PX = 2.0
+
+
+def _cells(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray):
+    """The whole pixels (column, row) that boxes in px touch."""
+    for a, b, c, d in zip(
+        np.floor(x0).astype(int), np.floor(y0).astype(int),
+        np.floor(x1).astype(int), np.floor(y1).astype(int), strict=True,
+    ):  # fmt: skip
+        for i in range(a, c + 1):
+            for j in range(b, d + 1):
+                yield i, j
+
+
+def _pixel_paths(painted: dict[tuple[int, int], str]) -> str:
+    """One path per colour covering its pixels, row by row in runs."""
+    by_fill: dict[str, list[tuple[int, int]]] = {}
+    for (i, j), fill in painted.items():
+        by_fill.setdefault(fill, []).append((j, i))
+    out = []
+    for fill, cells in by_fill.items():
+        parts, run = [], None
+        for j, i in sorted(cells):
+            if run and run[0] == j and run[2] == i:
+                run[2] += 1
+                continue
+            if run:
+                parts.append(f"M{run[1]},{run[0]}h{run[2] - run[1]}v1h{run[1] - run[2]}z")
+            run = [j, i, i + 1]
+        parts.append(f"M{run[1]},{run[0]}h{run[2] - run[1]}v1h{run[1] - run[2]}z")
+        out.append(f"<path {attrs(class_='specks', d=''.join(parts), fill=fill, stroke='none')}/>")
+    return "".join(out)
+
+
 def _body(communes, metres, breaks, top, frame, unit: str = "ha") -> str:
     fields = ['<g id="fields" class="layer" stroke="#777" stroke-width="0.5">']
     circles = ['<g id="communes" class="layer" stroke="#08306B" fill-opacity="0.7">']
     names = ['<g id="commune-labels">']
     placed: list[tuple[float, float]] = []
+    painted: dict[tuple[int, int], str] = {}
     for c, geoms in zip(communes, metres, strict=True):
         cls = class_of(c.hectares, breaks) if c.hectares > 0 else None
         fill = CLASS_COLOURS[cls] if cls is not None else NO_DATA
-        for g in geoms:
-            a = attrs(class_="feature", d=frame.path(g), fill=fill, data_commune=c.code)
-            fields.append(f"<path {a}/>")
-        if cls is None or not geoms:
+        if len(geoms):
+            minx, miny, maxx, maxy = shapely.bounds(geoms).T
+            x0, x1 = (
+                frame.pad + (minx - frame.minx) * frame.scale,
+                frame.pad + (maxx - frame.minx) * frame.scale,
+            )
+            y0 = frame.top + frame.pad + (frame.maxy - maxy) * frame.scale
+            y1 = frame.top + frame.pad + (frame.maxy - miny) * frame.scale
+            speck = ((x1 - x0) < SPECK_PX) & ((y1 - y0) < SPECK_PX)
+            for g in geoms[~speck]:
+                a = attrs(class_="feature", d=frame.path(g), fill=fill, data_commune=c.code)
+                fields.append(f"<path {a}/>")
+            # A pixel shows the last commune's colour drawn on it, as paths drawn in turn do.
+            for cell in _cells(x0[speck], y0[speck], x1[speck], y1[speck]):
+                painted[cell] = fill
+        if cls is None or not len(geoms):
             continue
-        centre = shapely.MultiPoint([g.centroid for g in geoms]).centroid
-        x, y = frame.px(centre.x, centre.y)
+        # The centre of the fields' centres (as a MultiPoint's centroid is).
+        cx, cy = shapely.get_coordinates(shapely.centroid(geoms)).mean(axis=0)
+        x, y = frame.px(cx, cy)
         r = radius(c.hectares, breaks[-1])
         circles.append(
             f"<circle {attrs(class_='feature', cx=f'{x:.2f}', cy=f'{y:.2f}', r=f'{r:.2f}', fill=CLASS_COLOURS[cls], data_commune=c.code, data_hectares=f'{c.hectares:.4f}', data_class=cls)}/>"  # noqa: E501
         )
         names.append(_label(c, x, y, r, placed, unit))
+    fields.insert(1, _pixel_paths(painted))
     return "".join(fields) + "</g>" + "".join(circles) + "</g>" + "".join(names) + "</g>"
 
 
@@ -169,9 +222,14 @@ def communes_svg(
         return document(width, 64, body, title=title)
     anchor = drawn[0].fields[0].centroid
     epsg = utm_epsg(anchor.x, anchor.y)
-    metres = [[to_metres(g, epsg)[0] for g in c.fields] for c in drawn]
-    every = shapely.GeometryCollection([g for gs in metres for g in gs])
-    frame = Frame.around(_with_room(every.bounds, width), width=width, top=46, margin_m=0.0)
+    # Every field projected in one vectorised call, then split back by commune.
+    projected = reproject(
+        np.array([g for c in drawn for g in c.fields], dtype=object), WGS84_EPSG, epsg
+    )
+    ends = np.cumsum([len(c.fields) for c in drawn])
+    metres = np.split(projected, ends[:-1])
+    bounds = tuple(float(v) for v in shapely.total_bounds(projected))
+    frame = Frame.around(_with_room(bounds, width), width=width, top=46, margin_m=0.0)
     top = max(c.hectares for c in drawn)
     breaks = class_breaks(top)
     items = _legend_items(breaks, top, words)

@@ -151,6 +151,25 @@ def province_report(conn: Connection, filters: Filters) -> pd.DataFrame:
     )
 
 
+@connected
+def province_hectares(conn: Connection, filters: Filters) -> pd.DataFrame:
+    """The province report's "hectares" rows alone, as :func:`province_report` gives them,
+    without its flags part: what the office's dashboard draws (its flagged missions are a
+    list of their own)."""
+    frame = _province_hectares(conn, filters)
+    if frame.empty:
+        return pd.DataFrame(columns=PROVINCE_COLUMNS)
+    frame = frame.reindex(columns=PROVINCE_COLUMNS)
+    frame["commune_name"] = frame["commune_code"].map(_commune_name)
+    for column in ("applications", "flagged_missions", *PROVINCE_FLAGS):
+        frame[column] = frame[column].astype("Int64")
+    return frame.sort_values(
+        ["week", "commune_code", "part", "product_code", "activity"],
+        ignore_index=True,
+        na_position="last",
+    )
+
+
 def sprayed(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of a province report that count as hectares *sprayed*: its "hectares"
     rows of the ``spray`` activity, never fertiliser spread or seed sown."""

@@ -454,6 +454,31 @@ def load(conn: Any, *, field_ids: list[int]) -> tuple[list[Any], list[Any]]:
     return conn.execute(DIARY_ROWS, params).all(), conn.execute(MISSION_ROWS, params).all()
 
 
+def load_pesticides_since(
+    conn: Any, *, field_ids: list[int], since: datetime
+) -> tuple[list[Any], list[Any]]:
+    """What :func:`load` gives, kept to what could still be within a pesticide's PHI: the
+    diary's standing entries of products with a PHI done from ``since``, and the missions
+    on ``field_ids`` done from ``since`` or named by one of those entries (so a drone's
+    diary line is still matched with its mission, and never counted as a second spray).
+
+    The rows a page of today's pending PHI reads, not a field's whole history.
+    """
+    params = {"ids": field_ids}
+    diary = conn.execute(
+        DIARY_ROWS.where(
+            stands(), DiaryEntry.occurred_at >= since, InputProduct.phi_days.is_not(None)
+        ),
+        params,
+    ).all()
+    named = sorted({r.mission_id for r in diary if r.mission_id})
+    at = func.coalesce(Mission.last_fix_at, Mission.ended_at, Mission.started_at)
+    recent = at >= since
+    if named:
+        recent = or_(recent, Mission.mission_id.in_(named))
+    return diary, conn.execute(MISSION_ROWS.where(recent), params).all()
+
+
 def load_all(
     conn: Any, *, since: datetime | None = None, until: datetime | None = None
 ) -> list[Application]:

@@ -11,11 +11,23 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Text, cast, func, or_, select
+from sqlalchemy.orm import defer
 from sqlmodel import Session
 
 from traceability import reports
-from traceability.models import Farmer, FarmField, Lot, LotField, Mission, Season, User
+from traceability.models import (
+    Farmer,
+    FarmField,
+    InputProduct,
+    Lot,
+    LotField,
+    Mission,
+    Season,
+    User,
+)
+from traceability.reports.missions import flag_codes, mission_select
+from traceability.reports.province import province_hectares
 from traceability.services import access, applications
 from traceability.services.common import LOCAL_TZ, local_day
 
@@ -42,9 +54,10 @@ def _sums(frame: pd.DataFrame, key: str) -> list[tuple[str, float]]:
 
 
 def province_figures(session: Session, filters: reports.Filters) -> ProvinceFigures:
-    """The dashboard's figures, from the province and missions reports as they are."""
+    """The dashboard's figures: the province report's hectares rows (as the report has
+    them, its flags part left out: the flagged missions are a list of their own)."""
     conn = session.connection()
-    frame = reports.province_report(conn, filters)
+    frame = province_hectares(conn, filters)
     hectares = frame[frame["part"] == "hectares"].copy()
     hectares["treated_area_ha"] = hectares["treated_area_ha"].fillna(0.0)
     hectares["commune"] = hectares["commune_name"].fillna(hectares["commune_code"])
@@ -62,14 +75,25 @@ def province_figures(session: Session, filters: reports.Filters) -> ProvinceFigu
 
 
 def flagged_missions(conn: Any, filters: reports.Filters, limit: int = 50) -> list[dict]:
-    """Missions flagged overdose, overspray or no-spray zone, newest first."""
-    missions = reports.missions_report(conn, filters)
-    if missions.empty:
-        return []
+    """Missions flagged overdose, overspray, no-spray zone or banned product, newest first.
+
+    The missions report's selection (the same filters), asked of the database newest first
+    and only for missions whose flags name one of those codes, read until ``limit`` are
+    found: the dashboard no longer reads a season's every mission for fifty of them.
+    """
     wanted = set(reports.PROVINCE_FLAGS)
+    # A coarse test in SQL (the code's text anywhere in the stored JSON, on either
+    # backend); the flag codes are then read exactly, as the report reads them.
+    named = or_(*(cast(Mission.flags, Text).like(f"%{code}%") for code in sorted(wanted)))
+    stmt = (
+        mission_select(filters)
+        .where(named)
+        .order_by(None)
+        .order_by(Mission.started_at.desc(), Mission.mission_id.desc())
+    )
     out = []
-    for row in missions.sort_values("started_at", ascending=False).itertuples():
-        hits = sorted(set(str(row.flag_codes or "").split()) & wanted)
+    for row in conn.execute(stmt):
+        hits = sorted(set(flag_codes(row.flags)) & wanted)
         if hits:
             out.append(
                 {
@@ -171,24 +195,32 @@ def members(session: Session, user: User, today: date) -> list[Member]:
     out = {f.id: Member(f) for f in session.execute(stmt).scalars()}
     if not out:
         return []
+    # The members' fields, as a subquery rather than a list of ids bound one by one: a
+    # cooperative of 500 members has over a thousand fields.
+    mine = select(FarmField.id)
+    if scope is not None:
+        mine = mine.where(FarmField.farmer_id.in_(scope))
+    # The page shows a field's code and area: its outline is not read (nor parsed).
     fields = session.execute(
-        select(FarmField).where(FarmField.farmer_id.in_(out)).order_by(FarmField.code)
+        select(FarmField)
+        .options(defer(FarmField.geometry), defer(FarmField.properties))
+        .where(FarmField.id.in_(mine))
+        .order_by(FarmField.code)
     ).scalars()
     by_id = {}
     for f in fields:
         out[f.farmer_id].fields.append(f)
         by_id[f.id] = f
-    _add_seasons(session, out, by_id, today)
-    _add_lots(session, out, by_id)
+    if by_id:
+        _add_seasons(session, out, by_id, mine, today)
+        _add_lots(session, out, by_id, mine)
     return list(out.values())
 
 
-def _add_seasons(session, out: dict[int, Member], by_id: dict, today: date) -> None:
-    if not by_id:
-        return
+def _add_seasons(session, out: dict[int, Member], by_id: dict, mine: Any, today: date) -> None:
     seasons = session.execute(
         select(Season)
-        .where(Season.field_id.in_(by_id), Season.sown_on <= today)
+        .where(Season.field_id.in_(mine), Season.sown_on <= today)
         .order_by(Season.sown_on)
     ).scalars()
     for s in seasons:
@@ -196,19 +228,19 @@ def _add_seasons(session, out: dict[int, Member], by_id: dict, today: date) -> N
             out[by_id[s.field_id].farmer_id].seasons[s.field_id] = s
 
 
-def _add_lots(session, out: dict[int, Member], by_id: dict) -> None:
-    if not by_id:
-        return
+def _add_lots(session, out: dict[int, Member], by_id: dict, mine: Any) -> None:
     rows = session.execute(
         select(Lot, LotField.field_id)
         .join(LotField, LotField.lot_id == Lot.id)
-        .where(LotField.field_id.in_(by_id))
+        .where(LotField.field_id.in_(mine))
         .order_by(Lot.harvested_on.desc(), Lot.id.desc())
     ).all()
+    seen: dict[int, set[int]] = defaultdict(set)
     for lot, field_id in rows:
-        member = out[by_id[field_id].farmer_id]
-        if lot not in member.lots:
-            member.lots.append(lot)
+        farmer_id = by_id[field_id].farmer_id
+        if lot.id not in seen[farmer_id]:
+            seen[farmer_id].add(lot.id)
+            out[farmer_id].lots.append(lot)
 
 
 def pending_phi(session: Session, fields: list[FarmField], today: date) -> list[PendingPhi]:
@@ -217,7 +249,15 @@ def pending_phi(session: Session, fields: list[FarmField], today: date) -> list[
     if not fields:
         return []
     codes = {f.id: f.code for f in fields}
-    diary_rows, mission_rows = applications.load(session.connection(), field_ids=list(codes))
+    # Only what was applied within the longest PHI of any product can still be pending:
+    # a field's history before that is not read at all.
+    longest = session.execute(select(func.max(InputProduct.phi_days))).scalar_one_or_none()
+    if longest is None:
+        return []
+    since = datetime.combine(today - timedelta(days=longest), time(), LOCAL_TZ)
+    diary_rows, mission_rows = applications.load_pesticides_since(
+        session.connection(), field_ids=list(codes), since=since
+    )
     # The latest harvest of each field: a PHI applied before it is no longer pending (the
     # lot's trace says whether it was kept); "harvest from ..." would tell of a past crop.
     harvested = dict(

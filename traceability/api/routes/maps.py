@@ -24,18 +24,34 @@ from traceability.services import maps as svc
 
 router = APIRouter()
 
+#: The maps' width in px unless asked: their words are drawn at a fixed size, so a map
+#: drawn at the width it is shown at (a phone's 360 px) keeps them legible.
+MAP_WIDTH = 640.0
+MapWidth = Annotated[
+    float, Query(ge=240, le=1600, description="drawn this many px wide (240-1600)")
+]
 
-def mission_map_svg(session, user, mission_id: str, lang: str | None) -> str:
+
+def mission_map_svg(
+    session, user, mission_id: str, lang: str | None, width: float = MAP_WIDTH
+) -> str:
     """The as-applied map of a mission the caller reads (404/403 as the mission's route)."""
     access.ensure_reads_mission(session, user, mission_id)
     lang = pages.choose_lang(lang)
-    return mission_svg(svc.mission_shapes(session, mission_id=mission_id, lang=lang), lang=lang)
+    shapes = svc.mission_shapes(session, mission_id=mission_id, lang=lang)
+    return mission_svg(shapes, lang=lang, width=width)
 
 
 @router.get("/missions/{mission_id}/map.svg", tags=["missions"], response_class=Response)
-def mission_map(mission_id: str, session: SessionDep, user: ReaderUser, lang: Lang = None):
+def mission_map(
+    mission_id: str,
+    session: SessionDep,
+    user: ReaderUser,
+    lang: Lang = None,
+    width: MapWidth = MAP_WIDTH,
+):
     """The as-applied map: fields, swath, overlap, overspray, no-spray zones, as SVG."""
-    svg = mission_map_svg(session, user, mission_id, lang)
+    svg = mission_map_svg(session, user, mission_id, lang, width)
     return Response(svg, media_type="image/svg+xml", headers=MAP_CACHE)
 
 

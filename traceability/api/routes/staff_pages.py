@@ -13,7 +13,6 @@ from traceability.api.deps import SessionDep, SettingsDep
 from traceability.api.pages import Lang
 from traceability.api.staff_auth import PRIVATE, gate
 from traceability.maps.communes import Commune, communes_svg
-from traceability.maps.mission import mission_svg
 from traceability.models import Farmer, Organisation, Role, SigninLinkCreate, User
 from traceability.services import access, signin
 from traceability.services import maps as map_data
@@ -24,7 +23,10 @@ from traceability.words import gettext
 router = APIRouter(include_in_schema=False)
 #: Missions on one page of the operator's day (each with its map).
 DAY_PAGE = 20
-#: Maps in a page are drawn this wide, so their words stay legible on a phone.
+#: Maps in a page are drawn this wide, so their words stay legible on a phone. The
+#: operator's day shows each mission's map as an image the browser asks for once it is
+#: scrolled near (``loading="lazy"``): a day's page then carries no map in its HTML and
+#: measures no track before it answers (a map measures its mission's fixes again).
 INLINE_MAP_PX = 360.0
 
 
@@ -45,15 +47,6 @@ def operator_day(
         return user
     day = day or local_day(datetime.now(LOCAL_TZ))
     drones, total = page_data.operator_day(session, user, day, offset=offset, limit=DAY_PAGE)
-    maps = {
-        m.mission_id: mission_svg(
-            map_data.mission_shapes(session, mission_id=m.mission_id, lang=lang),
-            lang=lang,
-            width=INLINE_MAP_PX,
-        )
-        for d in drones
-        for m in d.missions
-    }
     return pages.page(
         "staff/operator.html",
         lang,
@@ -66,7 +59,7 @@ def operator_day(
         total=total,
         offset=offset,
         limit=DAY_PAGE,
-        maps=maps,
+        map_width=int(INLINE_MAP_PX),
         duration=page_data.duration_min,
     )
 
