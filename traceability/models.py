@@ -1520,6 +1520,18 @@ class TlogLeaf(SQLModel, table=True):
     leaf_hash: str = Field(max_length=64)
 
 
+class TlogNode(SQLModel, table=True):
+    """The hash of one whole, aligned subtree of 256^level leaves of the log (level ≥ 1):
+    an entry of a C2SP tlog-tiles hash tile at that level, stored by the sequencer when
+    its last leaf is appended and never changed (traceability/services/tlog_nodes.py)."""
+
+    __tablename__ = "tlog_nodes"
+
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    idx: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hash: str = Field(max_length=64)
+
+
 class TlogCheckpoint(SQLModel, table=True):
     """A signed checkpoint of the append-only log: a C2SP tlog-checkpoint in a C2SP
     signed note (Ed25519, key name = the log's origin)."""

@@ -18,7 +18,7 @@ Pure functions: no database, no web.
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -127,15 +127,23 @@ def inclusion_path(tree: list[list[bytes]], index: int, size: int) -> list[bytes
     the first ``size`` leaves (``size`` at most the leaves ``tree`` holds)."""
     if not 0 <= index < size <= len(tree[0]):
         raise InvalidInput(f"leaf {index} is not in a tree of {size}")
+    return inclusion_path_by(lambda lo, hi: subtree_hash(tree, lo, hi), index, size)
+
+
+def inclusion_path_by(mth: Callable[[int, int], bytes], index: int, size: int) -> list[bytes]:
+    """PATH(index, D[size]) with ``mth(lo, hi)`` giving the hash of leaves ``lo`` to ``hi``:
+    the same walk, whatever holds the tree (the levels in memory, or stored tiles)."""
+    if not 0 <= index < size:
+        raise InvalidInput(f"leaf {index} is not in a tree of {size}")
     path: list[bytes] = []
     lo, hi, m = 0, size, index
     while hi - lo > 1:
         k = _split(hi - lo)
         if m < k:
-            path.append(subtree_hash(tree, lo + k, hi))
+            path.append(mth(lo + k, hi))
             hi = lo + k
         else:
-            path.append(subtree_hash(tree, lo, lo + k))
+            path.append(mth(lo, lo + k))
             lo, m = lo + k, m - k
     return path[::-1]
 
@@ -147,6 +155,14 @@ def consistency_proof(tree: list[list[bytes]], first: int, second: int) -> list[
         raise InvalidInput(
             f"no consistency proof from {first} to {second} in a tree of {len(tree[0])}"
         )
+    return consistency_proof_by(lambda lo, hi: subtree_hash(tree, lo, hi), first, second)
+
+
+def consistency_proof_by(mth: Callable[[int, int], bytes], first: int, second: int) -> list[bytes]:
+    """PROOF(first, D[second]) with ``mth(lo, hi)`` giving the hash of leaves ``lo`` to
+    ``hi`` (see :func:`inclusion_path_by`)."""
+    if not 0 <= first <= second:
+        raise InvalidInput(f"no consistency proof from {first} to {second}")
     if first in (0, second):
         return []
     proof: list[bytes] = []
@@ -154,13 +170,13 @@ def consistency_proof(tree: list[list[bytes]], first: int, second: int) -> list[
     while m != hi - lo:
         k = _split(hi - lo)
         if m <= k:
-            proof.append(subtree_hash(tree, lo + k, hi))
+            proof.append(mth(lo + k, hi))
             hi = lo + k
         else:
-            proof.append(subtree_hash(tree, lo, lo + k))
+            proof.append(mth(lo, lo + k))
             lo, m, whole = lo + k, m - k, False
     if not whole:
-        proof.append(subtree_hash(tree, lo, hi))
+        proof.append(mth(lo, hi))
     return proof[::-1]
 
 

@@ -77,7 +77,7 @@ FINGERPRINTED = frozenset(t for t, _ in _PARTS)
 # checkpoint when the trace was built, and an older checkpoint's anchor stays a valid
 # proof. So a checkpoint every few seconds does not make every stored trace stale; the
 # newest proof of a lot is served apart (GET /api/v1/lots/{code}/proof).
-NOT_FINGERPRINTED = frozenset({"tlog_checkpoints", "tlog_leaves"})
+NOT_FINGERPRINTED = frozenset({"tlog_checkpoints", "tlog_leaves", "tlog_nodes"})
 _MISSIONS = "(SELECT mission_pk FROM mission_fields WHERE field_id IN {F})"
 
 
