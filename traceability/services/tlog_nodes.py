@@ -63,7 +63,8 @@ class Nodes:
 
     def __init__(self, session: Session, size: int) -> None:
         self.session, self.size = session, size
-        self._tiles: dict[tuple[int, int], list[bytes]] = {}
+        # Each tile read, with the levels hashed up inside it (tl.levels).
+        self._tiles: dict[tuple[int, int], list[list[bytes]]] = {}
         self.reads = 0  # how many range reads this instance made (the benchmark shows it)
 
     def _stored(self, level: int, first: int, count: int) -> list[bytes]:
@@ -99,13 +100,16 @@ class Nodes:
     def tile(self, level: int, index: int) -> list[bytes]:
         """Tile ``index`` of ``level``: up to 256 hashes of whole subtrees of 256^level
         leaves (fewer in the tree's last, partial tile)."""
+        return self._tile(level, index)[0]
+
+    def _tile(self, level: int, index: int) -> list[list[bytes]]:
         key = (level, index)
         if key not in self._tiles:
             whole = self.size >> (TILE_HEIGHT * level)
             count = min(TILE_WIDTH, whole - index * TILE_WIDTH)
             if count <= 0:
                 raise InvalidInput(f"the tree of {self.size} has no tile {level}/{index}")
-            self._tiles[key] = self._stored(level, index * TILE_WIDTH, count)
+            self._tiles[key] = tl.levels(self._stored(level, index * TILE_WIDTH, count))
         return self._tiles[key]
 
     def subtree(self, height: int, position: int) -> bytes:
@@ -116,9 +120,9 @@ class Nodes:
         first = position << r
         run = 1 << r
         if run <= TILE_WIDTH:
-            tile = self.tile(level, first // TILE_WIDTH)
-            at = first % TILE_WIDTH
-            return _root(tile[at : at + run])
+            # Whole groups inside a tile: its levels hold them (tl.levels only promotes
+            # the odd last node of a level, never part of a whole group).
+            return self._tile(level, first // TILE_WIDTH)[r][(first % TILE_WIDTH) >> r]
         hashes = [
             h for t in range(first // TILE_WIDTH, (first + run) // TILE_WIDTH)
             for h in self.tile(level, t)
