@@ -1572,6 +1572,23 @@ class TraceSnapshot(SQLModel, table=True):
     built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class CosignaturePublic(BaseModel):
+    """A witness's cosignature on a checkpoint, checked against the configured witness keys
+    (AGRITRACE_WITNESS_KEYS)."""
+
+    name: str
+    key_id: str = PField(description="hex, the cosigner key ID on the signature line")
+    timestamp: int | None = PField(description="the cosignature's time, seconds since 1970")
+    verified: bool = PField(
+        description="an Ed25519 cosignature/v1 signature by a configured witness key"
+    )
+    problem: str | None = PField(
+        default=None,
+        description="why not verified: unknown-key (no configured key of that name and ID) "
+        "or bad-signature",
+    )
+
+
 class CheckpointPublic(BaseModel):
     """A published checkpoint: the signed note, its signature and what it states."""
 
@@ -1583,6 +1600,11 @@ class CheckpointPublic(BaseModel):
     public_key: str
     note: str
     signature: str
+    cosignatures: list[CosignaturePublic] = PField(
+        default_factory=list,
+        description="the witnesses' cosignature lines, each checked against the configured "
+        "witness keys",
+    )
 
 
 class CheckpointsPublic(Page):

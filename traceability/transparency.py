@@ -638,6 +638,50 @@ def cosign(body: str, *, name: str, key: Ed25519PrivateKey, timestamp: int) -> s
     return f"{_SIG_PREFIX}{name} {base64.b64encode(raw).decode()}\n"
 
 
+def parse_cosigner_vkeys(text: str) -> list[tuple[str, Ed25519PublicKey]]:
+    """Cosigner verifier keys separated by white space; ``InvalidInput`` names a bad one."""
+    out = []
+    for word in text.split():
+        try:
+            out.append(parse_cosigner_vkey(word))
+        except InvalidInput as exc:
+            raise InvalidInput(f"witness key {word[:40]!r}: {exc}") from exc
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Cosignature:
+    """One cosignature line of a signed note, checked against the trusted witness keys:
+    ``verified``, or ``problem`` says why not (``unknown-key``: no trusted key has that
+    name and key ID; ``bad-signature``: the key is trusted, the signature fails)."""
+
+    name: str
+    key_id: str
+    timestamp: int | None
+    verified: bool
+    problem: str | None
+
+
+def cosignatures(
+    note: str, *, origin: str, trusted: Sequence[tuple[str, Ed25519PublicKey]]
+) -> list[Cosignature]:
+    """Every signature line of ``note`` other than the log's own (``origin``), each
+    checked against the ``trusted`` cosigner keys."""
+    text, sigs = split_note(note)
+    out = []
+    for s in sigs:
+        if s.name == origin:
+            continue
+        when = int.from_bytes(s.signature[:8], "big") if len(s.signature) == 72 else None
+        keys = [p for n, p in trusted if n == s.name and cosigner_key_hash(n, p) == s.key_hash]
+        if not keys:
+            out.append(Cosignature(s.name, s.key_hash.hex(), when, False, "unknown-key"))
+            continue
+        ok = when is not None and cosignature_time(note, name=s.name, public=keys[0]) == when
+        out.append(Cosignature(s.name, s.key_hash.hex(), when, ok, None if ok else "bad-signature"))
+    return out
+
+
 def cosignature_time(note: str, *, name: str, public: Ed25519PublicKey) -> int | None:
     """The time of ``name``'s valid cosignature on a signed note, or None if it has none."""
     text, sigs = split_note(note)

@@ -18,8 +18,9 @@ import base64
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -27,11 +28,13 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlmodel import Session
 
 from traceability import transparency as tl
+from traceability.config import get_settings
 from traceability.errors import AgritraceError, Conflict, InvalidInput, NotFound
 from traceability.models import (
     AmendmentAcceptance,
     CheckpointPublic,
     CheckpointsPublic,
+    CosignaturePublic,
     DiaryEntry,
     FarmField,
     FieldProof,
@@ -221,10 +224,27 @@ def publish(
     return row
 
 
+@lru_cache(maxsize=4)
+def _parsed_witness_keys(text_: str) -> tuple[tuple[str, Any], ...]:
+    return tuple(tl.parse_cosigner_vkeys(text_))
+
+
+def witness_keys() -> tuple[tuple[str, Any], ...]:
+    """The configured witnesses' cosigner keys (AGRITRACE_WITNESS_KEYS), as (name, key)."""
+    return _parsed_witness_keys(get_settings().witness_keys)
+
+
+def cosignatures(row: Any) -> list[tl.Cosignature]:
+    """Each witness's cosignature on checkpoint ``row``, checked against the configured keys."""
+    return tl.cosignatures(row.note, origin=row.origin, trusted=witness_keys())
+
+
 def public(row: TlogCheckpoint) -> CheckpointPublic:
-    """The API shape of a checkpoint: the signed note whole, and what it states."""
+    """The API shape of a checkpoint: the signed note whole, what it states, and each
+    witness's cosignature checked against the configured witness keys."""
     _text, sigs = tl.split_note(row.note)
     return CheckpointPublic(
+        cosignatures=[CosignaturePublic(**asdict(c)) for c in cosignatures(row)],
         origin=row.origin,
         tree_size=row.size,
         root_hash=row.root_hash,

@@ -32,8 +32,11 @@ def _checkpoint(row: Any) -> dict[str, Any]:
         "public_key": cp.public_key,
         "note": cp.note,
         "signature": cp.signature,
-        # The note's other signature lines: witnesses' cosignatures, named as written.
+        # The note's other signature lines: witnesses' cosignatures, named as written,
+        # and each checked against the configured witness keys.
         "witnesses": [s.name for s in tl.split_note(cp.note)[1] if s.name != cp.origin],
+        "witnesses_verified": [c.name for c in cp.cosignatures if c.verified],
+        "cosignatures": [c.model_dump() for c in cp.cosignatures],
     }
 
 
