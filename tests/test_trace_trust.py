@@ -679,11 +679,18 @@ def test_the_trust_parts_fit_a_360px_phone(
         update(InputProduct).where(InputProduct.id == failed.product.id).values(phi_days=7)
     )
     session.commit()
-    _cosigned(session, tlog.publish(session, key=tl.new_key(), origin="test/diaries"), monkeypatch)
+    row = tlog.publish(session, key=tl.new_key(), origin="test/diaries")
+    _cosigned(session, row, monkeypatch)
+    # And a cosignature by a witness the log is not configured with: named, not counted.
+    row.note += tl.cosign(
+        row.note.split("\n\n")[0] + "\n", name="witness.test/w9", key=tl.new_key(), timestamp=2
+    )
+    session.add(row)
+    session.commit()
     html = _page(client, failed.lot.code, lang)
     for marker in ('id="amendments"', 'id="discrepancies"', 'id="mission-warnings"'):
         assert marker in html
-    assert WITNESSED[lang] in html
+    assert WITNESSED[lang] in html and UNVERIFIED[lang] + "witness.test/w9" in html
     context = browser.new_context(viewport={"width": 360, "height": 740})
     page = context.new_page()
     page.set_content(html)
