@@ -20,6 +20,9 @@ checkout's code only:
   stored), the second scan of every lot (stored), and, now only, each lot's proof
   served apart (``GET /api/v1/lots/{code}/proof``).
 
+With ``--bare``, this checkout once more with no checkpoint published (its traces carry
+no anchor): the anchor's share of a first scan.
+
 Latencies are per request, in ms, median and 90th percentile.
 """
 
@@ -48,7 +51,7 @@ def _port() -> int:
         return s.getsockname()[1]
 
 
-def record(url: str, db: str, n_lots: int) -> list[str]:
+def record(url: str, db: str, n_lots: int, checkpoint: bool = True) -> list[str]:
     """The database, migrated by this checkout's code, with ``n_lots`` lots and a checkpoint."""
     from datetime import date
 
@@ -79,7 +82,8 @@ def record(url: str, db: str, n_lots: int) -> list[str]:
             from traceability.services import tlog
         except ImportError:  # before the append-only log: per-field-head checkpoints
             from traceability.services import checkpoints as tlog
-        tlog.publish(session, key=tl.new_key(), origin="agritrace.bench/diaries")
+        if checkpoint:
+            tlog.publish(session, key=tl.new_key(), origin="agritrace.bench/diaries")
     engine.dispose()
     return codes
 
@@ -90,7 +94,7 @@ def child(root: Path, name: str, n_lots: int) -> dict:
 
     db = f"agritrace_bench_first_{name.replace('-', '_')}"
     url = f"postgresql+psycopg://{PG.split('://', 1)[1]}/{db}"
-    codes = record(url, db, n_lots)
+    codes = record(url, db, n_lots, checkpoint=not name.endswith("bare"))
     port = _port()
     env = os.environ | {
         "PYTHONPATH": str(root),
@@ -125,7 +129,7 @@ def child(root: Path, name: str, n_lots: int) -> dict:
         out = {"healthz": [get("/healthz") for _ in range(max(200, n_lots))]}
         out["first scan"] = [get(f"/api/v1/trace/{c}") for c in codes]
         out["stored scan"] = [get(f"/api/v1/trace/{c}") for c in codes]
-        if (root / "traceability" / "services" / "tlog.py").exists():
+        if (root / "traceability" / "services" / "tlog.py").exists() and "bare" not in name:
             out["proof apart"] = [get(f"/api/v1/lots/{c}/proof") for c in codes]
     finally:
         server.terminate()
@@ -147,6 +151,11 @@ def main() -> None:
     ap.add_argument("--before", type=Path, action="append", default=[],
                     help="a checkout of an older commit (repeat for more)")  # fmt: skip
     ap.add_argument("--lots", type=int, default=200)
+    ap.add_argument(
+        "--bare",
+        action="store_true",
+        help="also this checkout with no checkpoint (its traces carry no anchor)",
+    )
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -155,6 +164,8 @@ def main() -> None:
         return
     results = {}
     checkouts = [(_label(b.resolve()), b.resolve()) for b in args.before] + [("now", HERE)]
+    if args.bare:
+        checkouts.append(("now-bare", HERE))
     for name, root in checkouts:
         load = os.getloadavg()
         print(f"{name}: code from {root}; load average {load[0]:.2f} / {load[1]:.2f} / "
