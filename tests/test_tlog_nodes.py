@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from traceability import transparency as tl
 from traceability.db import migrate
+from traceability.errors import InvalidInput
 from traceability.models import TlogLeaf, TlogNode
 from traceability.services import tlog, tlog_nodes
 
@@ -157,3 +158,39 @@ def test_the_migration_hashes_up_the_leaves_already_logged(fresh_db):
     with Session(fresh_db) as s:
         rows = s.execute(select(TlogNode.level, TlogNode.idx, TlogNode.hash)).all()
     assert sorted(rows) == [(1, 0, mth(hashes[:256]).hex()), (1, 1, mth(hashes[256:512]).hex())]
+
+
+# ---------------------------------------------------------------- a signed tree's tiles, checked
+
+
+@pytest.fixture
+def fresh_signed():
+    tlog_nodes.forget_signed()
+    yield
+    tlog_nodes.forget_signed()
+
+
+def test_a_signed_tree_gives_the_rfc_s_proofs_and_rereads_no_tile(session, grown, fresh_signed):
+    root = mth(grown)
+    first = tlog_nodes.signed(session, size=N, root=root)
+    for index in (0, 300, 40_000, N - 1):
+        assert tl.verify_inclusion(index, N, grown[index], first.inclusion(index), root)
+    # Another answer for the same checkpoint: every tile it needs was checked already.
+    again = tlog_nodes.signed(session, size=N, root=root)
+    again.inclusion(40_000)
+    assert again.reads == 0
+    with pytest.raises(InvalidInput, match="do not give the signed checkpoint's root"):
+        tlog_nodes.signed(session, size=N, root=mth(grown[:-1] + [grown[0]]))
+
+
+def test_a_whole_tile_changed_after_signing_is_caught_not_served(session, grown, fresh_signed):
+    """Leaf 1,000's hash is changed in SQL after the checkpoint was signed. Its tile (0/3)
+    is whole and not one the root is computed from; read for a proof, it no longer hashes
+    to the entry above it (the stored subtree of level 1), so no proof is built from it."""
+    root = mth(grown)
+    tlog_nodes.signed(session, size=N, root=root)  # the root holds: the edge is untouched
+    session.execute(update(TlogLeaf).where(TlogLeaf.idx == 1000).values(leaf_hash="cd" * 32))
+    session.commit()
+    nodes = tlog_nodes.signed(session, size=N, root=root)
+    with pytest.raises(InvalidInput, match="tile 0/3 does not hash"):
+        nodes.inclusion(1001)

@@ -51,7 +51,7 @@ from traceability.models import (
 )
 from traceability.services.diary import entry_hash, names_in_chain
 from traceability.services.lots import get_lot
-from traceability.services.tlog_nodes import TILE_HEIGHT, Nodes
+from traceability.services.tlog_nodes import TILE_HEIGHT, Nodes, signed
 from traceability.services.tlog_nodes import store as store_nodes
 
 #: How many leaves one sequencer transaction adds at most.
@@ -476,11 +476,12 @@ def _recomputed_leaves(
 
 def checkpoint_nodes(session: Session, row: Any) -> Nodes:
     """The tree a checkpoint ``row`` (``size``, ``root_hash``) signed, read from the stored
-    tiles (O(log n) rows a proof); ``InvalidInput`` if they no longer give its root."""
-    nodes = Nodes(session, row.size)
-    if nodes.root().hex() != row.root_hash:
-        raise InvalidInput("the stored leaves do not give the newest checkpoint's root")
-    return nodes
+    tiles (O(log n) rows a proof, none for a tile this process already checked), each
+    checked against its root; ``InvalidInput`` if they no longer give it."""
+    try:
+        return signed(session, size=row.size, root=bytes.fromhex(row.root_hash))
+    except InvalidInput as exc:
+        raise InvalidInput(f"checkpoint {row.id}: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,16 @@ leaf is appended. These are exactly the entries of C2SP tlog-tiles' hash tiles a
 from the store (leaves written by hand, a database from before the nodes table) is
 rebuilt from the level below, in memory; nothing is written when reading, so a replica
 can answer.
+
+:func:`signed` gives the tree a signed checkpoint names, checked against its root: the
+tiles its root is computed from (every partial tile and the top one) are checked by the
+root itself, and every whole tile read after is checked against the entry above it,
+as a tlog client checks tiles (Go's ``tlog.TileHashReader``). Those checked tiles are
+kept for the process, per checkpoint, so a scan's anchor reads no tile it read before.
 """
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
 from sqlalchemy import delete, insert, select
@@ -58,14 +66,51 @@ def _aligned(lo: int, hi: int) -> Iterator[tuple[int, int]]:
         lo += k
 
 
-class Nodes:
-    """The tree of the first ``size`` leaves, read from stored hashes a tile at a time."""
+class Checked:
+    """Tiles of one signed tree already checked against its root, shared by a process's
+    answers: the tiles the root was computed from (never dropped), and up to ``whole``
+    whole tiles checked against the entry above them (the least recently used dropped)."""
 
-    def __init__(self, session: Session, size: int) -> None:
+    def __init__(self, whole: int = 256) -> None:
+        self.pinned: dict[tuple[int, int], list[list[bytes]]] = {}
+        self.whole: OrderedDict[tuple[int, int], list[list[bytes]]] = OrderedDict()
+        self.limit = whole
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[int, int]) -> list[list[bytes]] | None:
+        """A checked tile's levels, or None."""
+        with self.lock:
+            if key in self.pinned:
+                return self.pinned[key]
+            if key in self.whole:
+                self.whole.move_to_end(key)
+                return self.whole[key]
+        return None
+
+    def put(self, key: tuple[int, int], levels: list[list[bytes]], *, pinned: bool) -> None:
+        """Keep a checked tile."""
+        with self.lock:
+            if pinned:
+                self.pinned[key] = levels
+                return
+            self.whole[key] = levels
+            while len(self.whole) > self.limit:
+                self.whole.popitem(last=False)
+
+
+class Nodes:
+    """The tree of the first ``size`` leaves, read from stored hashes a tile at a time.
+
+    With ``checked`` (see :func:`signed`), tiles come from and go to that shared store,
+    and a whole tile read from the database must hash to the entry above it."""
+
+    def __init__(self, session: Session, size: int, checked: Checked | None = None) -> None:
         self.session, self.size = session, size
         # Each tile read, with the levels hashed up inside it (tl.levels).
         self._tiles: dict[tuple[int, int], list[list[bytes]]] = {}
         self.reads = 0  # how many range reads this instance made (the benchmark shows it)
+        self.checked = checked
+        self._pinning = False  # while the root is computed: the tiles it reads get pinned
 
     def _stored(self, level: int, first: int, count: int) -> list[bytes]:
         """Hashes ``first``..``first + count`` of ``level`` (whole subtrees of 256^level
@@ -104,13 +149,36 @@ class Nodes:
 
     def _tile(self, level: int, index: int) -> list[list[bytes]]:
         key = (level, index)
-        if key not in self._tiles:
+        if key in self._tiles:
+            return self._tiles[key]
+        got = self.checked.get(key) if self.checked is not None else None
+        if got is None:
             whole = self.size >> (TILE_HEIGHT * level)
             count = min(TILE_WIDTH, whole - index * TILE_WIDTH)
             if count <= 0:
                 raise InvalidInput(f"the tree of {self.size} has no tile {level}/{index}")
-            self._tiles[key] = tl.levels(self._stored(level, index * TILE_WIDTH, count))
-        return self._tiles[key]
+            got = tl.levels(self._stored(level, index * TILE_WIDTH, count))
+            if self.checked is not None:
+                self._check(level, index, got, count)
+        self._tiles[key] = got
+        return got
+
+    def _check(self, level: int, index: int, levels: list[list[bytes]], count: int) -> None:
+        """Keep a tile read for a signed tree: pinned while the root is computed from it,
+        else a whole tile that hashes to the entry above it."""
+        if self._pinning:
+            self.checked.put((level, index), levels, pinned=True)
+            return
+        above = self.size >> (TILE_HEIGHT * (level + 1))
+        if count != TILE_WIDTH or index >= above:
+            raise InvalidInput(f"tile {level}/{index} is not one the signed root was computed from")
+        parent = self._tile(level + 1, index // TILE_WIDTH)[0][index % TILE_WIDTH]
+        if levels[-1][0] != parent:
+            raise InvalidInput(
+                f"the stored tile {level}/{index} does not hash to the signed tree's entry "
+                "above it: the log's stored hashes were changed"
+            )
+        self.checked.put((level, index), levels, pinned=False)
 
     def subtree(self, height: int, position: int) -> bytes:
         """The hash of the whole subtree of 2^height leaves at ``position`` (in its size)."""
@@ -156,6 +224,45 @@ class Nodes:
         if first > self.size:
             raise InvalidInput(f"no consistency proof from {first} to {self.size}")
         return tl.consistency_proof_by(self.mth, first, self.size)
+
+
+# The signed trees whose tiles were checked, newest used last: (root, size) -> tiles.
+_SIGNED: "OrderedDict[tuple[bytes, int], Checked]" = OrderedDict()
+_SIGNED_LOCK = threading.Lock()
+_SIGNED_KEPT = 2
+
+
+def signed(session: Session, *, size: int, root: bytes) -> Nodes:
+    """The tree of ``size`` leaves whose signed root is ``root``, every tile it reads
+    checked against it (``InvalidInput`` naming what does not hold). Keyed by the root
+    alone: a root names its leaves, whatever database they are read from."""
+    key = (root, size)
+    with _SIGNED_LOCK:
+        checked = _SIGNED.get(key)
+        if checked is not None:
+            _SIGNED.move_to_end(key)
+    if checked is not None:
+        return Nodes(session, size, checked)
+    checked = Checked()
+    nodes = Nodes(session, size, checked)
+    nodes._pinning = True
+    try:
+        ok = nodes.root() == root
+    finally:
+        nodes._pinning = False
+    if not ok:
+        raise InvalidInput("the stored leaves do not give the signed checkpoint's root")
+    with _SIGNED_LOCK:
+        _SIGNED[key] = checked
+        while len(_SIGNED) > _SIGNED_KEPT:
+            _SIGNED.popitem(last=False)
+    return nodes
+
+
+def forget_signed() -> None:
+    """Drop every checked tile kept for signed trees."""
+    with _SIGNED_LOCK:
+        _SIGNED.clear()
 
 
 def store(session: Session, *, size: int, new: Sequence[bytes]) -> int:
