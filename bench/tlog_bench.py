@@ -9,13 +9,26 @@ entries written with COPY, hash values random), then, alternately and ``--repeat
 - ``ceiling``: one hand-written SQL statement doing the same work inside PostgreSQL
   (the leaf's JSON by string concatenation, ``sha256`` in the server, one INSERT).
 
-Both must give the same leaf hashes; the log is emptied between runs.
+Both must give the same leaf hashes; the log is emptied between runs. The sequencer's
+runs include storing the tree's whole subtrees (``tlog_nodes``); the ceiling's do not.
 
-    .venv/bin/python bench/tlog_bench.py --entries 200000 --repeat 3
+Then, on the log the last ``sequence`` run left, proofs at tree sizes from 10^5 up to
+every entry (``--proof-sizes``):
+
+- ``now``: an inclusion proof and a consistency proof read from the stored tiles
+  (:class:`traceability.services.tlog_nodes.Nodes`), with the range reads each made;
+- ``before``: the same inclusion proof built as it was before the tiles were stored
+  (every leaf of the tree read, every level hashed);
+- ``ceiling``: one indexed SELECT of a single leaf row.
+
+And the proofs' sizes in bytes at the largest tree.
+
+    .venv/bin/python bench/tlog_bench.py --entries 1000000 --repeat 1
 """
 
 import argparse
 import os
+import random
 import secrets
 import statistics
 import sys
@@ -28,8 +41,10 @@ import psycopg  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
+from traceability import transparency as tl  # noqa: E402
 from traceability.db import make_engine, migrate  # noqa: E402
 from traceability.services import tlog  # noqa: E402
+from traceability.services.tlog_nodes import Nodes  # noqa: E402
 
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 DB = "agritrace_bench_tlog"
@@ -89,8 +104,68 @@ def build(fields: int, entries: int) -> None:
 
 
 def _empty(conn) -> None:
-    conn.execute(text("TRUNCATE tlog_leaves"))
+    conn.execute(text("TRUNCATE tlog_leaves, tlog_nodes"))
     conn.commit()
+
+
+def _ms(fn, times: int) -> list[float]:
+    out = []
+    for _ in range(times):
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def proofs(s: Session, sizes: list[int], samples: int, before_runs: int) -> None:
+    """Proof times at each tree size: from the stored tiles, as before, and the ceiling."""
+    rng = random.Random(17)
+    print("proofs (ms, median of runs; reads = range reads per proof)")
+    for n in sizes:
+        picks = [rng.randrange(n) for _ in range(samples)]
+        reads = []
+
+        def now_inclusion(n=n, picks=picks, reads=reads):
+            nodes = Nodes(s, n)
+            i = picks[len(reads) % len(picks)]
+            assert len(nodes.inclusion(i)) > 0 and nodes.leaf(i)
+            reads.append(nodes.reads)
+
+        def now_consistency(n=n, picks=picks):
+            Nodes(s, n).consistency(max(1, picks[0]))
+
+        def before(n=n, picks=picks):
+            levels = tl.levels(tlog.leaf_hashes(s, n))
+            tl.inclusion_path(levels, picks[0], n)
+
+        def ceiling(picks=picks):
+            s.execute(
+                text("SELECT leaf_hash FROM tlog_leaves WHERE idx = :i"), {"i": picks[0]}
+            ).scalar_one()
+
+        t_now = _ms(now_inclusion, samples)
+        t_cons = _ms(now_consistency, samples)
+        t_ceil = _ms(ceiling, samples)
+        t_before = _ms(before, before_runs)
+        s.rollback()
+        print(
+            f"  n={n:>9,}  inclusion now {statistics.median(t_now):7.2f}"
+            f" (reads {min(reads)}-{max(reads)})  consistency now"
+            f" {statistics.median(t_cons):7.2f}  before {statistics.median(t_before):9.1f}"
+            f"  ceiling {statistics.median(t_ceil):6.3f}",
+            flush=True,
+        )
+    n = sizes[-1]
+    nodes = Nodes(s, n)
+    inc = nodes.inclusion(n // 3)
+    root = nodes.root()
+    assert tl.verify_inclusion(n // 3, n, nodes.leaf(n // 3), inc, root)
+    cons = [len(nodes.consistency(m)) for m in (1, n // 2 + 1, n - 1, n // 3)]
+    print(
+        f"  sizes at n={n:,}: inclusion proof {len(inc)} hashes = {32 * len(inc)} bytes;"
+        f" consistency proofs {min(cons)}-{max(cons)} hashes = {32 * min(cons)}-"
+        f"{32 * max(cons)} bytes"
+    )
 
 
 def main() -> None:
@@ -99,6 +174,9 @@ def main() -> None:
     ap.add_argument("--entries", type=int, default=200_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--reuse", action="store_true", help="keep the database already built")
+    ap.add_argument("--proof-sizes", default="100000,300000,1000000")
+    ap.add_argument("--samples", type=int, default=50)
+    ap.add_argument("--before-runs", type=int, default=3)
     args = ap.parse_args()
     if not args.reuse:
         build(args.fields, args.entries)
@@ -110,7 +188,7 @@ def main() -> None:
         s.commit()
         reference = None
         for _ in range(args.repeat):
-            for name in ("sequence", "ceiling"):
+            for name in ("ceiling", "sequence"):
                 _empty(s)
                 t0 = time.perf_counter()
                 if name == "sequence":
@@ -123,14 +201,19 @@ def main() -> None:
                                      "FROM tlog_leaves")).scalar_one()  # fmt: skip
                 reference = reference or got
                 assert got == reference, f"{name} gave other leaves"
-    load = os.getloadavg()
-    print(f"{n} entries; load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
-    for name, ts in times.items():
-        rates = [n / t for t in ts]
-        print(
-            f"{name:9s} best {max(rates):9,.0f}/s  median {statistics.median(rates):9,.0f}/s"
-            f"  runs {', '.join(f'{t:.2f} s' for t in ts)}"
-        )
+        load = os.getloadavg()
+        print(f"{n} entries; load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
+        for name, ts in times.items():
+            rates = [n / t for t in ts]
+            print(
+                f"{name:9s} best {max(rates):9,.0f}/s  median {statistics.median(rates):9,.0f}/s"
+                f"  runs {', '.join(f'{t:.2f} s' for t in ts)}",
+                flush=True,
+            )
+        sizes = [int(x) for x in args.proof_sizes.split(",") if int(x) <= n] or [n]
+        proofs(s, sizes, args.samples, args.before_runs)
+        load = os.getloadavg()
+        print(f"load average after {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
 
 
 if __name__ == "__main__":

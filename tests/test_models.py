@@ -44,6 +44,7 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "log_checkpoints",
     "log_leaves",
     "tlog_leaves",
+    "tlog_nodes",
     "tlog_checkpoints",
     "signin_links",
     "lot_images",

@@ -17,6 +17,7 @@ from tests.mqtt import lawnmower
 from tests.test_missions_measure import fly
 from tests.test_trace_phi import local, spray
 from traceability import transparency as tl
+from traceability.config import get_settings
 from traceability.models import (
     AmendmentAcceptance,
     DiaryEntry,
@@ -583,24 +584,93 @@ WITNESSED = {
 }
 
 
-def _cosigned(session, row) -> None:
-    """The checkpoint with a witness's cosignature line, as ``request_cosignature`` keeps it."""
+UNVERIFIED = {
+    "vi": "Chữ ký của nhân chứng chưa được xác minh bằng khoá đã cấu hình: ",
+    "en": "Cosignature not verified against the configured witness keys: ",
+}
+
+
+def _configure_witnesses(monkeypatch, *keys: tuple[str, object]) -> None:
+    """AGRITRACE_WITNESS_KEYS: the cosigner vkeys of the witnesses the log is configured with."""
+    vkeys = " ".join(tl.cosigner_vkey(name, key.public_key()) for name, key in keys)
+    monkeypatch.setenv("AGRITRACE_WITNESS_KEYS", vkeys)
+    get_settings.cache_clear()
+
+
+def _cosigned(session, row, monkeypatch) -> None:
+    """The checkpoint with a configured witness's cosignature line, as
+    ``request_cosignature`` keeps it."""
+    key = tl.new_key()
+    _configure_witnesses(monkeypatch, ("witness.test/w1", key))
     text = row.note.split("\n\n")[0] + "\n"
-    row.note += tl.cosign(text, name="witness.test/w1", key=tl.new_key(), timestamp=1)
+    row.note += tl.cosign(text, name="witness.test/w1", key=key, timestamp=1)
     session.add(row)
     session.commit()
 
 
-def test_the_trace_names_the_witnesses_who_cosigned_its_checkpoint(client, session, failed):
-    _cosigned(session, tlog.publish(session, key=tl.new_key(), origin="test/diaries"))
+def test_the_trace_names_the_witnesses_who_cosigned_its_checkpoint(
+    client, session, failed, monkeypatch
+):
+    _cosigned(session, tlog.publish(session, key=tl.new_key(), origin="test/diaries"), monkeypatch)
     (field,) = _trace(client, failed.lot.code)["fields"]
     assert field["anchor"]["checkpoint"]["witnesses"] == ["witness.test/w1"]
+    assert field["anchor"]["checkpoint"]["witnesses_verified"] == ["witness.test/w1"]
     for lang, words in WITNESSED.items():
-        assert words in _page(client, failed.lot.code, lang)
+        page = _page(client, failed.lot.code, lang)
+        assert words in page and UNVERIFIED[lang] not in page
+
+
+def test_a_forged_or_unknown_cosignature_is_not_counted_and_says_so(
+    client, session, failed, monkeypatch
+):
+    """Three cosignature lines on the anchoring checkpoint: w1's, valid by its configured
+    key; w2's, by its configured key but signed over another checkpoint (a forgery copied
+    from elsewhere); w3's, valid but by a key the log is not configured with."""
+    keys = {n: tl.new_key() for n in ("witness.test/w1", "witness.test/w2", "witness.test/w3")}
+    _configure_witnesses(
+        monkeypatch, *[(n, keys[n]) for n in ("witness.test/w1", "witness.test/w2")]
+    )
+    row = tlog.publish(session, key=tl.new_key(), origin="test/diaries")
+    text = row.note.split("\n\n")[0] + "\n"
+    other = text.replace(f"\n{row.size}\n", f"\n{row.size + 1}\n")
+    assert other != text
+    row.note += tl.cosign(text, name="witness.test/w1", key=keys["witness.test/w1"], timestamp=5)
+    row.note += tl.cosign(other, name="witness.test/w2", key=keys["witness.test/w2"], timestamp=6)
+    row.note += tl.cosign(text, name="witness.test/w3", key=keys["witness.test/w3"], timestamp=7)
+    session.add(row)
+    session.commit()
+
+    checkpoint = _trace(client, failed.lot.code)["fields"][0]["anchor"]["checkpoint"]
+    assert checkpoint["witnesses"] == ["witness.test/w1", "witness.test/w2", "witness.test/w3"]
+    assert checkpoint["witnesses_verified"] == ["witness.test/w1"]
+    found = [
+        (c["name"], c["verified"], c["problem"], c["timestamp"]) for c in checkpoint["cosignatures"]
+    ]
+    assert found == [
+        ("witness.test/w1", True, None, 5),
+        ("witness.test/w2", False, "bad-signature", 6),
+        ("witness.test/w3", False, "unknown-key", 7),
+    ]
+    proof = client.get(f"{API}/lots/{failed.lot.code}/proof").json()
+    assert [(c["name"], c["verified"]) for c in proof["checkpoint"]["cosignatures"]] == [
+        ("witness.test/w1", True), ("witness.test/w2", False), ("witness.test/w3", False)
+    ]  # fmt: skip
+    for lang, words in WITNESSED.items():
+        page = _page(client, failed.lot.code, lang)
+        assert words in page  # w1 alone
+        assert UNVERIFIED[lang] + "witness.test/w2, witness.test/w3" in page
 
 
 @pytest.mark.parametrize("lang", ["vi", "en"])
-def test_the_trust_parts_fit_a_360px_phone(client, session, factory, failed, browser, lang):  # noqa: F811
+def test_the_trust_parts_fit_a_360px_phone(
+    client,
+    session,
+    factory,
+    failed,
+    browser,  # noqa: F811
+    lang,
+    monkeypatch,
+):
     """Amendment, record-vs-chain discrepancy, a mission out of season and an anchor, all
     on one page: headless Chromium at 360 px measures no sideways scroll."""
     _withdraw(client, factory.token("farmer", farmer=failed.farmer), failed)
@@ -609,11 +679,18 @@ def test_the_trust_parts_fit_a_360px_phone(client, session, factory, failed, bro
         update(InputProduct).where(InputProduct.id == failed.product.id).values(phi_days=7)
     )
     session.commit()
-    _cosigned(session, tlog.publish(session, key=tl.new_key(), origin="test/diaries"))
+    row = tlog.publish(session, key=tl.new_key(), origin="test/diaries")
+    _cosigned(session, row, monkeypatch)
+    # And a cosignature by a witness the log is not configured with: named, not counted.
+    row.note += tl.cosign(
+        row.note.split("\n\n")[0] + "\n", name="witness.test/w9", key=tl.new_key(), timestamp=2
+    )
+    session.add(row)
+    session.commit()
     html = _page(client, failed.lot.code, lang)
     for marker in ('id="amendments"', 'id="discrepancies"', 'id="mission-warnings"'):
         assert marker in html
-    assert WITNESSED[lang] in html
+    assert WITNESSED[lang] in html and UNVERIFIED[lang] + "witness.test/w9" in html
     context = browser.new_context(viewport={"width": 360, "height": 740})
     page = context.new_page()
     page.set_content(html)

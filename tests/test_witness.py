@@ -207,3 +207,25 @@ def test_checkpoint_publish_asks_the_witness_on_the_command_line(
     finally:
         get_engine.cache_clear()
         get_settings.cache_clear()
+
+
+def test_a_forged_cosignature_answered_by_a_witness_is_refused_and_not_stored(
+    session, factory, monkeypatch
+):
+    """A witness (or someone between) answers a cosignature line with the witness's name
+    and key ID whose signature is over another checkpoint: it is refused and the stored
+    note keeps the log's signature alone."""
+    key, witness_key = tl.new_key(), tl.new_key()
+    name = "witness.test/w1"
+    factory.entry(factory.field(code="FORGE"), activity="observe")
+    row = tlog.publish(session, key=key, origin=ORIGIN)
+    before = row.note
+    other = before.split("\n\n")[0].replace(f"\n{row.size}\n", f"\n{row.size + 1}\n") + "\n"
+    forged = tl.cosign(other, name=name, key=witness_key, timestamp=9)
+    monkeypatch.setattr(tlog, "_post", lambda url, body, timeout: (200, "text/plain", forged))
+    with pytest.raises(Conflict, match="no valid cosignature"):
+        tlog.request_cosignature(
+            session, row=row, url="http://w.test", name=name, public=witness_key.public_key()
+        )
+    session.expire_all()
+    assert session.get(TlogCheckpoint, row.id).note == before

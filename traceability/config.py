@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     # the database (and ideally off the database's machine).
     checkpoint_key_file: str | None = None
     log_origin: str = "agritrace.bac-lieu/diaries"
+    # The cosigner keys (C2SP vkey text, type 0x04, as ``agritrace witness serve`` prints)
+    # of the witnesses the log is configured with, separated by spaces or new lines: a
+    # cosignature counts as verified on the trace only against one of these.
+    witness_keys: str = ""
     # Official outlines of the province and its communes (GeoJSON, features with a
     # ``code``); without it the trace page's locator draws the packaged schematic outline.
     boundaries_file: str | None = None

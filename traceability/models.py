@@ -1542,6 +1542,18 @@ class TlogLeaf(SQLModel, table=True):
     leaf_hash: str = Field(max_length=64)
 
 
+class TlogNode(SQLModel, table=True):
+    """The hash of one whole, aligned subtree of 256^level leaves of the log (level ≥ 1):
+    an entry of a C2SP tlog-tiles hash tile at that level, stored by the sequencer when
+    its last leaf is appended and never changed (traceability/services/tlog_nodes.py)."""
+
+    __tablename__ = "tlog_nodes"
+
+    level: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    idx: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    hash: str = Field(max_length=64)
+
+
 class TlogCheckpoint(SQLModel, table=True):
     """A signed checkpoint of the append-only log: a C2SP tlog-checkpoint in a C2SP
     signed note (Ed25519, key name = the log's origin)."""
@@ -1582,6 +1594,23 @@ class TraceSnapshot(SQLModel, table=True):
     built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class CosignaturePublic(BaseModel):
+    """A witness's cosignature on a checkpoint, checked against the configured witness keys
+    (AGRITRACE_WITNESS_KEYS)."""
+
+    name: str
+    key_id: str = PField(description="hex, the cosigner key ID on the signature line")
+    timestamp: int | None = PField(description="the cosignature's time, seconds since 1970")
+    verified: bool = PField(
+        description="an Ed25519 cosignature/v1 signature by a configured witness key"
+    )
+    problem: str | None = PField(
+        default=None,
+        description="why not verified: unknown-key (no configured key of that name and ID) "
+        "or bad-signature",
+    )
+
+
 class CheckpointPublic(BaseModel):
     """A published checkpoint: the signed note, its signature and what it states."""
 
@@ -1593,6 +1622,11 @@ class CheckpointPublic(BaseModel):
     public_key: str
     note: str
     signature: str
+    cosignatures: list[CosignaturePublic] = PField(
+        default_factory=list,
+        description="the witnesses' cosignature lines, each checked against the configured "
+        "witness keys",
+    )
 
 
 class CheckpointsPublic(Page):

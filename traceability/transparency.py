@@ -18,7 +18,7 @@ Pure functions: no database, no web.
 
 import base64
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -127,15 +127,23 @@ def inclusion_path(tree: list[list[bytes]], index: int, size: int) -> list[bytes
     the first ``size`` leaves (``size`` at most the leaves ``tree`` holds)."""
     if not 0 <= index < size <= len(tree[0]):
         raise InvalidInput(f"leaf {index} is not in a tree of {size}")
+    return inclusion_path_by(lambda lo, hi: subtree_hash(tree, lo, hi), index, size)
+
+
+def inclusion_path_by(mth: Callable[[int, int], bytes], index: int, size: int) -> list[bytes]:
+    """PATH(index, D[size]) with ``mth(lo, hi)`` giving the hash of leaves ``lo`` to ``hi``:
+    the same walk, whatever holds the tree (the levels in memory, or stored tiles)."""
+    if not 0 <= index < size:
+        raise InvalidInput(f"leaf {index} is not in a tree of {size}")
     path: list[bytes] = []
     lo, hi, m = 0, size, index
     while hi - lo > 1:
         k = _split(hi - lo)
         if m < k:
-            path.append(subtree_hash(tree, lo + k, hi))
+            path.append(mth(lo + k, hi))
             hi = lo + k
         else:
-            path.append(subtree_hash(tree, lo, lo + k))
+            path.append(mth(lo, lo + k))
             lo, m = lo + k, m - k
     return path[::-1]
 
@@ -147,6 +155,14 @@ def consistency_proof(tree: list[list[bytes]], first: int, second: int) -> list[
         raise InvalidInput(
             f"no consistency proof from {first} to {second} in a tree of {len(tree[0])}"
         )
+    return consistency_proof_by(lambda lo, hi: subtree_hash(tree, lo, hi), first, second)
+
+
+def consistency_proof_by(mth: Callable[[int, int], bytes], first: int, second: int) -> list[bytes]:
+    """PROOF(first, D[second]) with ``mth(lo, hi)`` giving the hash of leaves ``lo`` to
+    ``hi`` (see :func:`inclusion_path_by`)."""
+    if not 0 <= first <= second:
+        raise InvalidInput(f"no consistency proof from {first} to {second}")
     if first in (0, second):
         return []
     proof: list[bytes] = []
@@ -154,13 +170,13 @@ def consistency_proof(tree: list[list[bytes]], first: int, second: int) -> list[
     while m != hi - lo:
         k = _split(hi - lo)
         if m <= k:
-            proof.append(subtree_hash(tree, lo + k, hi))
+            proof.append(mth(lo + k, hi))
             hi = lo + k
         else:
-            proof.append(subtree_hash(tree, lo, lo + k))
+            proof.append(mth(lo, lo + k))
             lo, m, whole = lo + k, m - k, False
     if not whole:
-        proof.append(subtree_hash(tree, lo, hi))
+        proof.append(mth(lo, hi))
     return proof[::-1]
 
 
@@ -620,6 +636,50 @@ def cosign(body: str, *, name: str, key: Ed25519PrivateKey, timestamp: int) -> s
     sig = key.sign(_cosigned_message(body, timestamp))
     raw = cosigner_key_hash(name, key.public_key()) + timestamp.to_bytes(8, "big") + sig
     return f"{_SIG_PREFIX}{name} {base64.b64encode(raw).decode()}\n"
+
+
+def parse_cosigner_vkeys(text: str) -> list[tuple[str, Ed25519PublicKey]]:
+    """Cosigner verifier keys separated by white space; ``InvalidInput`` names a bad one."""
+    out = []
+    for word in text.split():
+        try:
+            out.append(parse_cosigner_vkey(word))
+        except InvalidInput as exc:
+            raise InvalidInput(f"witness key {word[:40]!r}: {exc}") from exc
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Cosignature:
+    """One cosignature line of a signed note, checked against the trusted witness keys:
+    ``verified``, or ``problem`` says why not (``unknown-key``: no trusted key has that
+    name and key ID; ``bad-signature``: the key is trusted, the signature fails)."""
+
+    name: str
+    key_id: str
+    timestamp: int | None
+    verified: bool
+    problem: str | None
+
+
+def cosignatures(
+    note: str, *, origin: str, trusted: Sequence[tuple[str, Ed25519PublicKey]]
+) -> list[Cosignature]:
+    """Every signature line of ``note`` other than the log's own (``origin``), each
+    checked against the ``trusted`` cosigner keys."""
+    text, sigs = split_note(note)
+    out = []
+    for s in sigs:
+        if s.name == origin:
+            continue
+        when = int.from_bytes(s.signature[:8], "big") if len(s.signature) == 72 else None
+        keys = [p for n, p in trusted if n == s.name and cosigner_key_hash(n, p) == s.key_hash]
+        if not keys:
+            out.append(Cosignature(s.name, s.key_hash.hex(), when, False, "unknown-key"))
+            continue
+        ok = when is not None and cosignature_time(note, name=s.name, public=keys[0]) == when
+        out.append(Cosignature(s.name, s.key_hash.hex(), when, ok, None if ok else "bad-signature"))
+    return out
 
 
 def cosignature_time(note: str, *, name: str, public: Ed25519PublicKey) -> int | None:

@@ -15,13 +15,12 @@ and entry that no longer gives the leaf that was signed.
 """
 
 import base64
-import threading
 import urllib.error
 import urllib.request
-from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -29,11 +28,13 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlmodel import Session
 
 from traceability import transparency as tl
+from traceability.config import get_settings
 from traceability.errors import AgritraceError, Conflict, InvalidInput, NotFound
 from traceability.models import (
     AmendmentAcceptance,
     CheckpointPublic,
     CheckpointsPublic,
+    CosignaturePublic,
     DiaryEntry,
     FarmField,
     FieldProof,
@@ -45,10 +46,13 @@ from traceability.models import (
     LotProof,
     TlogCheckpoint,
     TlogLeaf,
+    TlogNode,
     utcnow,
 )
 from traceability.services.diary import entry_hash, names_in_chain
 from traceability.services.lots import get_lot
+from traceability.services.tlog_nodes import TILE_HEIGHT, Nodes, signed
+from traceability.services.tlog_nodes import store as store_nodes
 
 #: How many leaves one sequencer transaction adds at most.
 BATCH = 5000
@@ -140,6 +144,7 @@ def sequence(session: Session, *, batch: int = BATCH) -> int:
                 row.setdefault("entry_id", None)
                 row.setdefault("acceptance_id", None)
             _insert(session, rows)
+            store_nodes(session, size=size, new=[bytes.fromhex(r["leaf_hash"]) for r in rows])
         session.commit()
         added += len(rows)
         if not more and len(rows) < batch:
@@ -201,8 +206,8 @@ def publish(
 ) -> TlogCheckpoint:
     """Sequence what is waiting, then sign and store a checkpoint of the whole tree."""
     sequence(session)
-    hashes = leaf_hashes(session)
-    cp = tl.Checkpoint(origin=origin, size=len(hashes), root_hash=tl.root(hashes))
+    size = session.execute(SIZE).scalar_one()
+    cp = tl.Checkpoint(origin=origin, size=size, root_hash=Nodes(session, size).root())
     verifier = tl.Verifier.of(origin, key.public_key())
     row = TlogCheckpoint(
         origin=origin,
@@ -219,10 +224,27 @@ def publish(
     return row
 
 
+@lru_cache(maxsize=4)
+def _parsed_witness_keys(text_: str) -> tuple[tuple[str, Any], ...]:
+    return tuple(tl.parse_cosigner_vkeys(text_))
+
+
+def witness_keys() -> tuple[tuple[str, Any], ...]:
+    """The configured witnesses' cosigner keys (AGRITRACE_WITNESS_KEYS), as (name, key)."""
+    return _parsed_witness_keys(get_settings().witness_keys)
+
+
+def cosignatures(row: Any) -> list[tl.Cosignature]:
+    """Each witness's cosignature on checkpoint ``row``, checked against the configured keys."""
+    return tl.cosignatures(row.note, origin=row.origin, trusted=witness_keys())
+
+
 def public(row: TlogCheckpoint) -> CheckpointPublic:
-    """The API shape of a checkpoint: the signed note whole, and what it states."""
+    """The API shape of a checkpoint: the signed note whole, what it states, and each
+    witness's cosignature checked against the configured witness keys."""
     _text, sigs = tl.split_note(row.note)
     return CheckpointPublic(
+        cosignatures=[CosignaturePublic(**asdict(c)) for c in cosignatures(row)],
         origin=row.origin,
         tree_size=row.size,
         root_hash=row.root_hash,
@@ -275,8 +297,7 @@ def consistency(session: Session, *, first: int, second: int | None = None) -> d
     """The RFC 9162 consistency proof from the tree of ``first`` leaves to ``second``
     (default: every leaf sequenced so far), hashes in base64."""
     first, second = _sizes(session, first, second)
-    levels = tl.levels(leaf_hashes(session, second))
-    proof = tl.consistency_proof(levels, first, second) if second else []
+    proof = Nodes(session, second).consistency(first)
     return {"from": first, "to": second, "proof": _b64(proof)}
 
 
@@ -285,12 +306,12 @@ def inclusion(session: Session, *, index: int, size: int | None = None) -> dict[
     index, size = _sizes(session, index, size, ("index", "size"))
     if index >= size:
         raise InvalidInput(f"leaf {index} is not in a tree of {size}")
-    levels = tl.levels(leaf_hashes(session, size))
+    nodes = Nodes(session, size)
     return {
         "index": index,
         "size": size,
-        "leaf_hash": base64.b64encode(levels[0][index]).decode(),
-        "proof": _b64(tl.inclusion_path(levels, index, size)),
+        "leaf_hash": base64.b64encode(nodes.leaf(index)).decode(),
+        "proof": _b64(nodes.inclusion(index)),
     }
 
 
@@ -352,7 +373,26 @@ def check(session: Session, *, note: str, verifier: tl.Verifier) -> LogCheck:
             f"{saved.size} (no consistency proof between them holds)"
         )
     _recompute(session, out, stored, saved)
+    _check_nodes(session, out, stored)
     return out
+
+
+def _check_nodes(session: Session, out: LogCheck, stored: list[bytes]) -> None:
+    """Name each stored subtree hash (a tile's entry above level 0) that the stored leaves
+    do not give: proofs and tiles are read from them."""
+    full = tl.levels(stored)
+    for node in session.execute(select(TlogNode).order_by(TlogNode.level, TlogNode.idx)).scalars():
+        height = TILE_HEIGHT * node.level
+        whole = len(stored) >> height
+        if node.idx >= whole:
+            out.problems.append(
+                f"the stored tile hash {node.level}/{node.idx} lies beyond the log's "
+                f"{len(stored)} leaves"
+            )
+        elif full[height][node.idx].hex() != node.hash:
+            out.problems.append(
+                f"the stored tile hash {node.level}/{node.idx} is not the hash of its leaves"
+            )
 
 
 def _recompute(session: Session, out: LogCheck, stored: list[bytes], saved: tl.Checkpoint) -> None:
@@ -433,29 +473,15 @@ def _recomputed_leaves(
 
 # ---------------------------------------------------------------- proofs for the trace
 
-# A checkpoint's tree is built from its leaves once per process, then every inclusion
-# proof is a walk up its levels. Keyed by the checkpoint's root: the root names the
-# leaves, whatever database the row is from.
-_TREES: "OrderedDict[tuple[str, int], list[list[bytes]]]" = OrderedDict()
-_TREES_LOCK = threading.Lock()
-_TREES_SIZE = 2
 
-
-def checkpoint_tree(session: Session, row: Any) -> list[list[bytes]]:
-    """The levels of the tree a checkpoint ``row`` (``id``, ``size``, ``root_hash``) signed."""
-    key = (row.root_hash, row.size)
-    with _TREES_LOCK:
-        if key in _TREES:
-            _TREES.move_to_end(key)
-            return _TREES[key]
-    levels = tl.levels(leaf_hashes(session, row.size))
-    if tl.root_at(levels, row.size).hex() != row.root_hash:
-        raise InvalidInput("the stored leaves do not give the newest checkpoint's root")
-    with _TREES_LOCK:
-        _TREES[key] = levels
-        while len(_TREES) > _TREES_SIZE:
-            _TREES.popitem(last=False)
-    return levels
+def checkpoint_nodes(session: Session, row: Any) -> Nodes:
+    """The tree a checkpoint ``row`` (``size``, ``root_hash``) signed, read from the stored
+    tiles (O(log n) rows a proof, none for a tile this process already checked), each
+    checked against its root; ``InvalidInput`` if they no longer give it."""
+    try:
+        return signed(session, size=row.size, root=bytes.fromhex(row.root_hash))
+    except InvalidInput as exc:
+        raise InvalidInput(f"checkpoint {row.id}: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,7 +522,7 @@ def field_inclusion(session: Session, *, field_code: str) -> InclusionProof | No
     found = newest_leaves(session, size=row.size, field_ids=[fid]).get(fid)
     if found is None:
         return None
-    levels = checkpoint_tree(session, row)
+    nodes = checkpoint_nodes(session, row)
     return InclusionProof(
         field_code=field_code,
         leaf=found.leaf().decode(),
@@ -505,8 +531,8 @@ def field_inclusion(session: Session, *, field_code: str) -> InclusionProof | No
         leaf_index=found.idx,
         diary_length=found.chain_seq,
         diary_head=found.entry_hash,
-        leaf_hash=levels[0][found.idx].hex(),
-        audit_path=[h.hex() for h in tl.inclusion_path(levels, found.idx, row.size)],
+        leaf_hash=nodes.leaf(found.idx).hex(),
+        audit_path=[h.hex() for h in nodes.inclusion(found.idx)],
     )
 
 
@@ -536,9 +562,9 @@ def request_cosignature(
     cosignature in the row's note and return the line. ``Conflict`` naming the witness's
     reason when it refuses."""
     old = 0
+    nodes = Nodes(session, row.size)
     for _attempt in range(3):
-        levels = tl.levels(leaf_hashes(session, row.size))
-        proof = tl.consistency_proof(levels, old, row.size) if old else []
+        proof = nodes.consistency(old) if old else []
         body = f"old {old}\n" + "".join(f"{p}\n" for p in _b64(proof)) + "\n" + row.note
         status, ctype, text_ = _post(url.rstrip("/") + "/add-checkpoint", body.encode(), timeout)
         if status == 409 and ctype.startswith("text/x.tlog.size"):
@@ -588,19 +614,20 @@ def lot_proof(session: Session, *, code: str) -> LotProof:
         ).all()
     )
     leaves = newest_leaves(session, size=row.size, field_ids=field_ids)
-    levels = checkpoint_tree(session, row) if leaves else []
+    nodes = checkpoint_nodes(session, row) if leaves else None
     proofs = []
     for fid, leaf in sorted(leaves.items(), key=lambda kv: codes[kv[0]]):
+        stored = nodes.leaf(leaf.idx)
         proofs.append(
             FieldProof(
                 field_code=codes[fid],
                 leaf=leaf.leaf().decode(),
                 leaf_index=leaf.idx,
-                leaf_hash=levels[0][leaf.idx].hex(),
-                audit_path=[h.hex() for h in tl.inclusion_path(levels, leaf.idx, row.size)],
+                leaf_hash=stored.hex(),
+                audit_path=[h.hex() for h in nodes.inclusion(leaf.idx)],
                 diary_length=leaf.chain_seq,
                 diary_head=leaf.entry_hash,
-                diary_matches=tl.leaf_hash(leaf.leaf()) == levels[0][leaf.idx],
+                diary_matches=tl.leaf_hash(leaf.leaf()) == stored,
             )
         )
     return LotProof(

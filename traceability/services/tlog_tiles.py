@@ -1,8 +1,9 @@
 """The transparency log served as C2SP tlog-tiles: hash tiles and entry bundles.
 
 A hash tile at level ``L`` holds up to 256 node hashes at height ``8 × L`` of the tree,
-an entry bundle the bytes of up to 256 leaves, each after its length. Both are read from
-the stored leaves (:mod:`traceability.services.tlog`); an entry's bytes are rebuilt from
+an entry bundle the bytes of up to 256 leaves, each after its length. A hash tile is one
+range read of the stored leaves or subtree hashes (:mod:`traceability.services.tlog_nodes`);
+an entry's bytes are rebuilt from
 the row it stands for, so a row changed behind the log gives bytes that no longer hash to
 the tile's leaf.
 """
@@ -14,9 +15,7 @@ from traceability import transparency as tl
 from traceability.errors import InvalidInput, NotFound
 from traceability.models import AmendmentAcceptance, DiaryEntry, TlogLeaf
 from traceability.services.tlog import ACCEPTANCES, SIZE, acceptance_leaf
-
-TILE_WIDTH = 256
-TILE_HEIGHT = 8
+from traceability.services.tlog_nodes import TILE_HEIGHT, TILE_WIDTH, Nodes
 
 
 def tile_index(path: str) -> tuple[int, int | None]:
@@ -56,21 +55,11 @@ def _tile_span(level: int, index: int, width: int | None, size: int) -> tuple[in
 
 
 def tile(session: Session, *, level: int, index: int, width: int | None) -> bytes:
-    """A hash tile: the tile's node hashes, 32 bytes each, concatenated."""
+    """A hash tile: the tile's node hashes, 32 bytes each, concatenated (one range read of
+    the stored leaves or subtree hashes of that level)."""
     size = session.execute(SIZE).scalar_one()
-    first, count = _tile_span(level, index, width, size)
-    span = 1 << (TILE_HEIGHT * level)
-    hashes = [
-        bytes.fromhex(h)
-        for h in session.execute(
-            select(TlogLeaf.leaf_hash)
-            .where(TlogLeaf.idx >= first * span, TlogLeaf.idx < (first + count) * span)
-            .order_by(TlogLeaf.idx)
-        ).scalars()
-    ]
-    levels = tl.levels(hashes)
-    height = TILE_HEIGHT * level
-    return b"".join(levels[height][:count])
+    _first, count = _tile_span(level, index, width, size)
+    return b"".join(Nodes(session, size).tile(level, index)[:count])
 
 
 def entries_tile(session: Session, *, index: int, width: int | None) -> bytes:

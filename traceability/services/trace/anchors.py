@@ -32,22 +32,26 @@ def _checkpoint(row: Any) -> dict[str, Any]:
         "public_key": cp.public_key,
         "note": cp.note,
         "signature": cp.signature,
-        # The note's other signature lines: witnesses' cosignatures, named as written.
+        # The note's other signature lines: witnesses' cosignatures, named as written,
+        # and each checked against the configured witness keys.
         "witnesses": [s.name for s in tl.split_note(cp.note)[1] if s.name != cp.origin],
+        "witnesses_verified": [c.name for c in cp.cosignatures if c.verified],
+        "cosignatures": [c.model_dump() for c in cp.cosignatures],
     }
 
 
-def _anchor(cp: dict, levels: list[list[bytes]], leaf: tlog.FieldLeaf, rows: list) -> dict:
+def _anchor(cp: dict, nodes: tlog.Nodes, leaf: tlog.FieldLeaf, rows: list) -> dict:
     # The leaf today's diary gives (the field's code now, the entry's hash now) against the
     # leaf that was logged and signed.
     at = next((r.hash for r in rows if r.chain_seq == leaf.chain_seq), None)
-    holds = at == leaf.entry_hash and tl.leaf_hash(leaf.leaf()) == levels[0][leaf.idx]
+    stored = nodes.leaf(leaf.idx)
+    holds = at == leaf.entry_hash and tl.leaf_hash(leaf.leaf()) == stored
     return {
         "checkpoint": cp,
         "leaf": leaf.leaf().decode(),
         "leaf_index": leaf.idx,
-        "leaf_hash": levels[0][leaf.idx].hex(),
-        "audit_path": [h.hex() for h in tl.inclusion_path(levels, leaf.idx, cp["tree_size"])],
+        "leaf_hash": stored.hex(),
+        "audit_path": [h.hex() for h in nodes.inclusion(leaf.idx)],
         "diary_length": leaf.chain_seq,
         "diary_head": leaf.entry_hash,
         "diary_matches": holds,
@@ -86,11 +90,11 @@ def anchors(
     leaves = tlog.newest_leaves(session, size=row.size, field_ids=list(st.fields))
     if not leaves:
         return out
-    levels = tlog.checkpoint_tree(session, row)
+    nodes = tlog.checkpoint_nodes(session, row)
     cp = _checkpoint(row)
     by_field: dict[int, list[Any]] = {}
     for r in diary_rows:
         by_field.setdefault(r.field_id, []).append(r)
     for fid, leaf in leaves.items():
-        out[fid] = _anchor(cp, levels, leaf, by_field.get(fid, []))
+        out[fid] = _anchor(cp, nodes, leaf, by_field.get(fid, []))
     return out

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
-from traceability.models import DiaryVerification
+from traceability.models import CosignaturePublic, DiaryVerification
 
 
 class LotSummary(BaseModel):
@@ -140,6 +140,14 @@ class AnchorCheckpoint(BaseModel):
         default_factory=list,
         description="names on the note's other signature lines (witnesses' cosignatures; "
         "check each with its witness's key)",
+    )
+    witnesses_verified: list[str] = Field(
+        default_factory=list,
+        description="those of ``witnesses`` whose cosignature verifies against a configured "
+        "witness key (AGRITRACE_WITNESS_KEYS)",
+    )
+    cosignatures: list[CosignaturePublic] = Field(
+        default_factory=list, description="each cosignature line and what checking it found"
     )
 
 

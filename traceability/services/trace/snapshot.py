@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session
 
+from traceability.config import get_settings
 from traceability.models import utcnow
 from traceability.services.trace.structure import Structure
 
@@ -77,7 +78,7 @@ FINGERPRINTED = frozenset(t for t, _ in _PARTS)
 # checkpoint when the trace was built, and an older checkpoint's anchor stays a valid
 # proof. So a checkpoint every few seconds does not make every stored trace stale; the
 # newest proof of a lot is served apart (GET /api/v1/lots/{code}/proof).
-NOT_FINGERPRINTED = frozenset({"tlog_checkpoints", "tlog_leaves"})
+NOT_FINGERPRINTED = frozenset({"tlog_checkpoints", "tlog_leaves", "tlog_nodes"})
 _MISSIONS = "(SELECT mission_pk FROM mission_fields WHERE field_id IN {F})"
 
 
@@ -186,8 +187,11 @@ CODE_VERSION = _code_version()
 
 
 def prefix(base_url: str | None) -> str:
-    """What a stamp holds besides the fingerprint: the code's version and the base URL."""
-    return f"{CODE_VERSION} {base_url or ''} "
+    """What a stamp holds besides the fingerprint: the code's version, the base URL and
+    the configured witness keys (a trace says whose cosignatures verify against them)."""
+    keys = get_settings().witness_keys.split()
+    witnesses = f"w{hashlib.sha256(' '.join(sorted(keys)).encode()).hexdigest()[:12]} "
+    return f"{CODE_VERSION} {base_url or ''} " + (witnesses if keys else "")
 
 
 def _ids(values: Iterable[int]) -> str:
