@@ -8,7 +8,7 @@ from traceability.models import Mission, MissionSource
 
 
 def test_missions_stored_before_keep_a_known_sprayer_state(fresh_db):
-    migrate(fresh_db, "0013_emissions")
+    migrate(fresh_db, "0014_tlog_nodes")
     with fresh_db.begin() as conn:
         conn.execute(
             text(

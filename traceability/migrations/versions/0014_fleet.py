@@ -1,7 +1,7 @@
 """Missions say when their drone never said its sprayer's state; a vendor's track is a source
 
 Revision ID: 0014_fleet
-Revises: 0013_emissions
+Revises: 0014_tlog_nodes
 
 A MAVLink vehicle whose parameters name no sprayer pump output (``SERVOn_FUNCTION`` 22)
 still flies missions, from arming to disarming; its fixes cannot say whether it sprayed.
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0014_fleet"
-down_revision: str | None = "0013_emissions"
+down_revision: str | None = "0014_tlog_nodes"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
