@@ -26,11 +26,12 @@ import json
 from datetime import date, datetime
 
 import pytest
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from agritrace.cli import app
 from traceability.config import get_settings
-from traceability.models import TlogLeaf
+from traceability.models import FarmField, TlogLeaf
 from traceability.services import tlog
 
 API = "/api/v1/reports"
@@ -231,3 +232,48 @@ def test_the_cooperative_sees_its_members_plots_and_no_totals(client, factory, s
     assert page.status_code == 200
     assert "?field=D" in page.text and "?field=A" not in page.text
     assert "reduction-map" not in page.text and "Toàn tỉnh" not in page.text
+
+
+def test_all_seasons_read_at_once_give_the_rows_one_season_at_a_time_gives(db, factory, scene):
+    """The report reads every season's records in a few statements
+    (``season.emission_records``); the field-season records, read season by season
+    (``season.season_records``), are the independent path: both must give the same rows
+    and the same evidence pack, with a corrected entry, a withdrawn one, a note, an entry
+    written after a later one (its place in the chain is not its day's order) and a
+    lot's harvest in the scene, and with a ``from`` bound cutting a season."""
+    from unittest import mock
+
+    import pandas as pd
+
+    from traceability import reports
+    from traceability.reports import low_emission
+    from traceability.reports.low_emission import LOW_EMISSION_COLUMNS, low_emission_rows
+    from traceability.reports.season import emission_records, season_records
+
+    a = factory.session.exec(select(FarmField).where(FarmField.code == "A")).one()
+    c = factory.session.exec(select(FarmField).where(FarmField.code == "C")).one()
+    wrong = factory.entry(a, occurred_at=vn("2026-02-01"), activity="fertilize",
+                          input_code="URE", quantity=80.0, area_ha=2.0)  # fmt: skip
+    factory.entry(a, occurred_at=vn("2026-02-01"), activity="fertilize", input_code="URE",
+                  quantity=40.0, area_ha=2.0, corrects=wrong.id)  # fmt: skip
+    gone = factory.entry(c, occurred_at=vn("2026-02-02"), activity="spray", input_code="P1",
+                         quantity=0.4, area_ha=1.0)  # fmt: skip
+    factory.entry(c, activity="spray", corrects=gone.id, retracts=True,
+                  occurred_at=gone.occurred_at)  # fmt: skip
+    factory.entry(c, occurred_at=vn("2026-02-03"), activity="observe", note="lúa đẻ nhánh")
+    factory.entry(c, occurred_at=vn("2025-12-20"), activity="drain")  # written late
+    factory.lot(fields_=[c], harvested_on=date(2026, 3, 20))
+    with db.connect() as conn:
+        for filters in (reports.Filters(), reports.Filters(since=date(2026, 1, 1))):
+            _, now, _ = low_emission_rows(conn, filters, load=emission_records)
+            _, each, _ = low_emission_rows(conn, filters, load=season_records)
+            pd.testing.assert_frame_equal(
+                pd.DataFrame(now, columns=LOW_EMISSION_COLUMNS),
+                pd.DataFrame(each, columns=LOW_EMISSION_COLUMNS),
+            )
+            assert len(now) == 6  # three fields, two seasons each
+    pack = reports.low_emission_mrv_report(db, reports.Filters())
+    with mock.patch.object(low_emission.low_emission_rows, "__defaults__", (None, season_records)):
+        pack_each = reports.low_emission_mrv_report(db, reports.Filters())
+    pd.testing.assert_frame_equal(pack, pack_each)
+    assert (pack["section"] == "evidence").sum() > 20

@@ -8,7 +8,7 @@ against the programme's targets (Decision 1490/QĐ-TTg), each ``pass``, ``fail``
 """
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,7 +20,7 @@ from traceability.config import get_settings
 from traceability.models import Activity, InputKind
 from traceability.reports.common import Filters, connected
 from traceability.reports.ghg import SeasonGhg, factors, reasons, season_ghg
-from traceability.reports.season import SeasonRecord, day_of, season_records
+from traceability.reports.season import SeasonRecord, day_of, emission_records
 from traceability.services.applications import Application
 
 LOW_EMISSION_COLUMNS = [
@@ -298,11 +298,15 @@ def _low_emission_row(record: SeasonRecord, g: SeasonGhg) -> dict[str, Any]:
 
 
 def low_emission_rows(
-    conn: Connection, filters: Filters, f: Any = None
+    conn: Connection,
+    filters: Filters,
+    f: Any = None,
+    load: Callable[[Connection, Filters], list[SeasonRecord]] = emission_records,
 ) -> tuple[list[SeasonRecord], list[dict[str, Any]], list[SeasonGhg]]:
     """The seasons ``filters`` name, their rows of the low-emission rice report and their
-    greenhouse-gas figures."""
-    records = season_records(conn, filters)
+    greenhouse-gas figures. ``load`` reads the seasons' records (``season_records``, one
+    field-season record at a time, gives the same rows; the benchmark compares them)."""
+    records = load(conn, filters)
     if filters.organisation:
         records = [r for r in records if r.season.farmer_organisation == filters.organisation]
     if filters.product:

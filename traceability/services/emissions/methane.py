@@ -44,6 +44,9 @@ from typing import Any
 
 from traceability.services.emissions.water import PreSeason, WaterRegime
 
+# The baseline's water regime, looked up once (an enum member's .value is a descriptor call).
+_CONTINUOUSLY_FLOODED = WaterRegime.continuously_flooded.value
+
 
 @dataclass(frozen=True, slots=True)
 class Factors:
@@ -232,7 +235,7 @@ def estimate(
         return round(value, 6)
 
     actual = ch4(sfw, sfo_now)
-    baseline = ch4(f.sfw[WaterRegime.continuously_flooded.value], sfo_base)
+    baseline = ch4(f.sfw[_CONTINUOUSLY_FLOODED], sfo_base)
     reduction = round(baseline - actual, 6) if actual is not None and baseline is not None else None
     return Estimate(
         ch4_kg_per_ha=actual,
