@@ -277,3 +277,51 @@ def test_all_seasons_read_at_once_give_the_rows_one_season_at_a_time_gives(db, f
         pack_each = reports.low_emission_mrv_report(db, reports.Filters())
     pd.testing.assert_frame_equal(pack, pack_each)
     assert (pack["section"] == "evidence").sum() > 20
+
+
+def test_targets_say_which_reference_they_use_and_where_it_comes_from(
+    client, admin_headers, scene, monkeypatch
+):
+    """The scene's office set a nitrogen reference of 100 kg N/ha with no source and no
+    spray reference: the nitrogen verdict names the setting, the spray verdict stays
+    unknown with that reason. With a source and 5 sprays, one hand spray is at most
+    5 × (1 - 0.30) = 3.5 sprays: pass."""
+    a = next(
+        r
+        for r in _rows(client, admin_headers, "low-emission-rice", field="A")
+        if r["sown_on"] == "2025-12-12"
+    )
+    assert (a["n_reference_kg_per_ha"], a["n_target"], a["n_target_reason"]) == (
+        100.0, "pass", None,
+    )  # fmt: skip
+    assert "AGRITRACE_N_REFERENCE_KG_PER_HA" in a["n_reference_source"]
+    assert "no source given" in a["n_reference_source"]
+    assert (a["sprays_reference"], a["sprays_reference_source"], a["sprays_target"]) == (
+        None, None, "unknown",
+    )  # fmt: skip
+    assert "no reference number of pesticide sprays" in a["sprays_target_reason"]
+    refs = client.get(f"{API}/low-emission-rice/references", headers=admin_headers).json()
+    assert refs["n_reference"]["kg_per_ha"] == 100.0
+    assert refs["sprays_reference"]["sprays"] is None
+    assert "AGRITRACE_SPRAYS_REFERENCE" in refs["sprays_reference"]["missing"]
+    assert refs["emission_factors"]["efc"] == 1.22
+
+    source = "Sở Nông nghiệp và Môi trường Cà Mau, điều tra vụ Đông Xuân 2024-2025"
+    monkeypatch.setenv("AGRITRACE_N_REFERENCE_SOURCE", source)
+    monkeypatch.setenv("AGRITRACE_SPRAYS_REFERENCE", "5")
+    monkeypatch.setenv("AGRITRACE_SPRAYS_REFERENCE_SOURCE", source)
+    get_settings.cache_clear()
+    a = next(
+        r
+        for r in _rows(client, admin_headers, "low-emission-rice", field="A")
+        if r["sown_on"] == "2025-12-12"
+    )
+    assert (a["n_reference_source"], a["sprays_reference"], a["sprays_target"]) == (
+        source, 5.0, "pass",
+    )  # fmt: skip
+    assert a["sprays_target_reason"] is None
+    monkeypatch.delenv("AGRITRACE_N_REFERENCE_KG_PER_HA")
+    get_settings.cache_clear()
+    a = _rows(client, admin_headers, "low-emission-rice", field="A")[-1]
+    assert (a["n_reference_kg_per_ha"], a["n_target"]) == (None, "unknown")
+    assert "no reference nitrogen rate" in a["n_target_reason"]

@@ -37,7 +37,9 @@ PLOT_COLUMNS = [
     "ch4_reduction_kg_per_ha", "co2e_reduction_t_per_ha", "ch4_kg", "baseline_ch4_kg",
     "ch4_reduction_kg", "co2e_reduction_t", "ch4_reason", "efc", "sfw", "sfp", "sfo",
     "baseline_sfo", "gwp_ch4", "seed_kg_per_ha", "seed_target", "nitrogen_kg_per_ha",
-    "n_reduction_pct", "n_target", "sprays_hand", "sprays_drone", "sprays_target",
+    "n_reference_kg_per_ha", "n_reference_source", "n_reduction_pct", "n_target",
+    "n_target_reason", "sprays_hand", "sprays_drone", "sprays_reference",
+    "sprays_reference_source", "sprays_target", "sprays_target_reason",
     "straw_handling", "straw_target", "water_target",
 ]  # fmt: skip
 EVIDENCE_COLUMNS = [
