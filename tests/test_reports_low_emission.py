@@ -325,3 +325,50 @@ def test_targets_say_which_reference_they_use_and_where_it_comes_from(
     a = _rows(client, admin_headers, "low-emission-rice", field="A")[-1]
     assert (a["n_reference_kg_per_ha"], a["n_target"]) == (None, "unknown")
     assert "no reference nitrogen rate" in a["n_target_reason"]
+
+
+def test_a_season_with_no_earlier_crop_on_record(client, admin_headers, factory, scene):
+    """Field D (1.0 ha) has one season only, sown 2026-01-05, and no water entry before
+    it: the diary cannot say the pre-season. Worked by hand from the IPCC 2019 tables:
+    flooded 01-07, drained 01-27 → irrigated 02-01, drained 02-11 → irrigated 02-16,
+    drained 03-31 for the harvest on 2026-04-15: multiple drainage (SFw 0.55), 100 days;
+    straw removed (SFo 1), 6 t/ha (the baseline's SFo = (1 + 6 × 1.00)^0.59 = 7^0.59).
+
+    - Nothing stated: Table 5.13's aggregated case, SFp 1.22:
+      CH4 = 1.22 × 0.55 × 1.22 × 1 × 100 = 81.862 kg/ha;
+      baseline = 1.22 × 1.00 × 1.22 × 7^0.59 × 100 = 148.84 × 3.15216 = 469.167 kg/ha.
+    - The farmer states non-flooded over 180 days (SFp 0.89):
+      CH4 = 1.22 × 0.55 × 0.89 × 100 = 59.719 kg/ha.
+    """
+    d = factory.field(code="D", x0=3000, width=100, height=100, commune_code="31906")
+    season = factory.season(d, crop="lúa", sown_on=date(2026, 1, 5))
+    factory.entry(d, occurred_at=vn("2025-12-10"), activity="straw", straw_handling="removed",
+                  straw_t_per_ha=6.0)  # fmt: skip
+    for day_, activity in [("2026-01-07", "irrigate"), ("2026-01-27", "drain"),
+                           ("2026-02-01", "irrigate"), ("2026-02-11", "drain"),
+                           ("2026-02-16", "irrigate"), ("2026-03-31", "drain"),
+                           ("2026-04-15", "harvest")]:  # fmt: skip
+        factory.entry(d, occurred_at=vn(day_), activity=activity)
+    (row,) = _rows(client, admin_headers, "low-emission-rice", field="D")
+    assert (row["pre_season"], row["pre_season_basis"], row["sfp"]) == (
+        "not_known", "ipcc_aggregated", 1.22,
+    )  # fmt: skip
+    assert row["ch4_reason"] is None
+    assert row["ch4_kg_per_ha"] == pytest.approx(1.22 * 0.55 * 1.22 * 100, abs=1e-3)
+    assert row["ch4_kg_per_ha"] == pytest.approx(81.862, abs=1e-3)
+    assert row["baseline_ch4_kg_per_ha"] == pytest.approx(469.167, abs=1e-2)
+
+    put = f"/api/v1/seasons/{season.id}/pre-season"
+    r = client.put(put, headers=admin_headers, json={"pre_season_water": "non_flooded_gt_180d"})
+    assert r.status_code == 200, r.text
+    assert r.json()["pre_season_water"] == "non_flooded_gt_180d"
+    (row,) = _rows(client, admin_headers, "low-emission-rice", field="D")
+    assert (row["pre_season"], row["pre_season_basis"], row["sfp"]) == (
+        "non_flooded_gt_180d", "farmer", 0.89,
+    )  # fmt: skip
+    assert row["ch4_kg_per_ha"] == pytest.approx(59.719, abs=1e-3)
+    bad = client.put(put, headers=admin_headers, json={"pre_season_water": "wet"})
+    assert bad.status_code == 422 and "pre_season_water" in bad.text
+    # The diary's own evidence comes first: field A's season follows a crop on record.
+    a = _rows(client, admin_headers, "low-emission-rice", field="A")[-1]
+    assert (a["pre_season"], a["pre_season_basis"]) == ("non_flooded_lt_180d", "diary")

@@ -9,6 +9,10 @@ Which records count:
 - **straw** (the organic amendment): the latest standing ``straw`` entry before sowing,
   from the previous crop's sowing on — the straw of the crop before, worked in or taken
   away; its ``straw_t_per_ha`` is the amount (ROA), its day the days before sowing;
+- **pre-season**: what the diary shows (the previous crop's end, flooding before sowing);
+  where it shows neither, the farmer's statement of the season (``pre_season_water``);
+  where there is none, Table 5.13's aggregated case (``PreSeason.not_known``), and
+  ``pre_basis`` says which (``diary``, ``farmer``, ``ipcc_aggregated``);
 - **cultivation period**: sowing to harvest, in days;
 - **rice-shrimp rotation**: a field whose ``rice_shrimp`` property is set or which holds a
   shrimp season.
@@ -22,6 +26,7 @@ from traceability.models import Activity
 from traceability.reports.season import SeasonRecord, day_of
 from traceability.services.emissions.methane import Estimate, Factors, Straw, estimate
 from traceability.services.emissions.water import (
+    PreSeason,
     PreSeasonWater,
     SeasonWater,
     WaterEvent,
@@ -41,6 +46,9 @@ class SeasonGhg:
     straw: Straw
     straw_entry: Any | None
     estimate: Estimate
+    # The pre-season the estimate used and what it rests on (see the module's docstring).
+    pre_regime: PreSeason | None = None
+    pre_basis: str | None = None
 
 
 def factors() -> Factors:
@@ -75,20 +83,39 @@ def season_ghg(record: SeasonRecord, f: Factors) -> SeasonGhg:
     pre = pre_season_water(
         _events(record.before), sown_on=s.sown_on, previous_crop_end=record.previous_crop_end
     )
+    pre_regime, pre_basis = pre_season_used(pre, getattr(s, "pre_season_water", None))
     straw, straw_row = _straw_before(record)
     days = (record.harvested_on - s.sown_on).days if record.harvested_on else None
     est = estimate(
         regime=water.regime,
-        pre_season=pre.regime,
+        pre_season=pre_regime,
         days=days,
         straw=straw,
         rice_shrimp=record.rice_shrimp,
         factors=f,
     )
-    return SeasonGhg(water, pre, straw, straw_row, est)
+    return SeasonGhg(water, pre, straw, straw_row, est, pre_regime, pre_basis)
+
+
+def pre_season_used(pre: PreSeasonWater, stated: str | None) -> tuple[PreSeason, str]:
+    """The pre-season an estimate uses and what it rests on: the diary's, else the
+    farmer's statement, else Table 5.13's aggregated case.
+
+    >>> from datetime import date
+    >>> none = pre_season_water([], sown_on=date(2026, 1, 1), previous_crop_end=None)
+    >>> pre_season_used(none, None), pre_season_used(none, "non_flooded_gt_180d")[1]
+    ((<PreSeason.not_known: 'not_known'>, 'ipcc_aggregated'), 'farmer')
+    """
+    if pre.regime is not None:
+        return pre.regime, "diary"
+    if stated:
+        return PreSeason(stated), "farmer"
+    return PreSeason.not_known, "ipcc_aggregated"
 
 
 def reasons(g: SeasonGhg) -> str | None:
     """Why a figure is unknown: what the records lack, in one line (None: nothing)."""
-    missing = list(dict.fromkeys([*g.water.missing, *g.pre.missing, *g.estimate.missing]))
+    # A pre-season the diary leaves open is filled (farmer, IPCC aggregated case): no gap.
+    pre_missing = g.pre.missing if g.pre_regime is None else ()
+    missing = list(dict.fromkeys([*g.water.missing, *pre_missing, *g.estimate.missing]))
     return "; ".join(missing) if missing else None

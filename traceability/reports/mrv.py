@@ -32,7 +32,7 @@ from traceability.reports.season import SeasonRecord, day_of
 PLOT_COLUMNS = [
     "field_code", "commune_code", "season_id", "crop", "sown_on", "harvested_on",
     "field_area_ha", "water_regime", "drainage_periods", "flooded_days", "drained_days",
-    "pre_season", "cultivation_days", "straw_before_sowing", "straw_t_per_ha",
+    "pre_season", "pre_season_basis", "cultivation_days", "straw_before_sowing", "straw_t_per_ha",
     "straw_days_before_sowing", "ch4_kg_per_ha", "baseline_ch4_kg_per_ha",
     "ch4_reduction_kg_per_ha", "co2e_reduction_t_per_ha", "ch4_kg", "baseline_ch4_kg",
     "ch4_reduction_kg", "co2e_reduction_t", "ch4_reason", "efc", "sfw", "sfp", "sfo",

@@ -68,6 +68,7 @@ def _season_stmt(filters: Filters) -> Any:
             Season.crop,
             Season.sown_on,
             Season.ended_on,
+            Season.pre_season_water,
             FarmField.code.label("field_code"),
             FarmField.commune_code,
             FarmField.area_ha.label("field_area_ha"),
