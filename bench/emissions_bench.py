@@ -171,9 +171,10 @@ def before_and_after(engine, filters) -> None:
 
 def measure(repeat: int, commune: str | None, before: bool = True) -> None:
     from traceability import reports
-    from traceability.db import make_engine
+    from traceability.db import make_engine, migrate
 
     engine = make_engine(pb._url())
+    migrate(engine)  # a database kept from an earlier run gets the code's revisions
     filters = reports.Filters(commune=commune)
     if before:
         before_and_after(engine, filters)
