@@ -366,7 +366,7 @@ def emission_records(conn: Connection, filters: Filters) -> list[SeasonRecord]:
     season's ``diary`` holds only its water, straw and harvest entries and those naming a
     product or a drone mission (a note or a photo counts towards no figure).
 
-    Five statements whatever the number of fields (the fields named by a subquery, not a
+    Six statements whatever the number of fields (the fields named by a subquery, not a
     list of ids), and each season's rows taken from its field's by bisection on the day.
     """
     seasons = _season_rows(conn, filters)
