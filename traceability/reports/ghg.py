@@ -23,7 +23,7 @@ from typing import Any
 
 from traceability.config import get_settings
 from traceability.models import Activity
-from traceability.reports.season import SeasonRecord, day_of
+from traceability.reports.season import SeasonRecord, entry_day
 from traceability.services.emissions.methane import Estimate, Factors, Straw, estimate
 from traceability.services.emissions.water import (
     PreSeason,
@@ -57,11 +57,7 @@ def factors() -> Factors:
 
 
 def _events(rows: list[Any]) -> list[WaterEvent]:
-    return [
-        WaterEvent(day_of(r.occurred_at), str(r.activity), r.id)
-        for r in rows
-        if r.activity in _WATER
-    ]
+    return [WaterEvent(entry_day(r), str(r.activity), r.id) for r in rows if r.activity in _WATER]
 
 
 def _straw_before(record: SeasonRecord) -> tuple[Straw, Any | None]:
@@ -70,7 +66,7 @@ def _straw_before(record: SeasonRecord) -> tuple[Straw, Any | None]:
         return Straw(None, None, None), None
     last = max(rows, key=lambda r: (r.occurred_at, r.chain_seq))
     handling = last.straw_handling
-    days = (record.season.sown_on - day_of(last.occurred_at)).days
+    days = (record.season.sown_on - entry_day(last)).days
     # str() of a StrEnum is its value, and far cheaper than asking for .value.
     code = str(handling) if handling is not None else None
     return Straw(code, last.straw_t_per_ha, days), last

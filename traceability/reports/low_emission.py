@@ -20,7 +20,7 @@ from traceability.config import get_settings
 from traceability.models import Activity, InputKind
 from traceability.reports.common import Filters, connected
 from traceability.reports.ghg import SeasonGhg, factors, reasons, season_ghg
-from traceability.reports.season import SeasonRecord, day_of, emission_records
+from traceability.reports.season import SeasonRecord, emission_records, entry_day
 from traceability.services.applications import Application
 
 LOW_EMISSION_COLUMNS = [
@@ -328,7 +328,7 @@ def _target_columns(record: SeasonRecord, row: dict[str, Any]) -> dict[str, Any]
 def _low_emission_row(record: SeasonRecord, g: SeasonGhg) -> dict[str, Any]:
     s = record.season
     wet = water(
-        ((day_of(r.occurred_at), str(r.activity)) for r in record.diary),
+        ((entry_day(r), str(r.activity)) for r in record.diary),
         record.harvested_on,
     )
     n_kg, n_unknown = nitrogen(record.applications)

@@ -27,7 +27,7 @@ from traceability.models import Activity, InputKind, TlogLeaf
 from traceability.reports.common import Filters, connected
 from traceability.reports.ghg import SeasonGhg, factors
 from traceability.reports.low_emission import low_emission_rows
-from traceability.reports.season import SeasonRecord, day_of
+from traceability.reports.season import SeasonRecord, day_of, entry_day
 
 PLOT_COLUMNS = [
     "field_code", "commune_code", "season_id", "crop", "sown_on", "harvested_on",
@@ -63,7 +63,7 @@ def _entry(for_: str, row: Any) -> dict[str, Any]:
         "chain_seq": row.chain_seq,
         "entry_hash": row.hash,
         "activity": str(row.activity),
-        "occurred_on": day_of(row.occurred_at),
+        "occurred_on": entry_day(row),
         "mission_id": row.mission_id,
     }
 

@@ -108,6 +108,13 @@ def day_of(at: Any) -> date | None:
     return local_day(at) if at is not None else None
 
 
+def entry_day(row: Any) -> date | None:
+    """A diary row's Vietnam day: the one the database computed (``day``, on the rows
+    :func:`emission_records` reads), else its time's (:func:`day_of`)."""
+    day = getattr(row, "day", None)
+    return day if day is not None else day_of(row.occurred_at)
+
+
 def _by_field(items: Iterable[Any]) -> dict[int, list[Any]]:
     out: dict[int, list[Any]] = {}
     for item in items:
@@ -349,9 +356,7 @@ def _pre_season_dated(
     end = None
     if prev is not None:
         harvests = [
-            day_of(r.occurred_at)
-            for r in mine.between(prev.sown_on, last)
-            if r.activity == Activity.harvest
+            entry_day(r) for r in mine.between(prev.sown_on, last) if r.activity == Activity.harvest
         ] + [d for d in lots if _within(d, prev.sown_on, last)]
         end = min(harvests) if harvests else prev.ended_on
     props = s.field_properties or {}
@@ -403,7 +408,7 @@ def emission_records(conn: Connection, filters: Filters) -> list[SeasonRecord]:
         straw_end = following[s.season_id] - timedelta(days=1) if following[s.season_id] else None
         field_lots = lots.get(s.field_id, [])
         harvests = sorted(
-            [day_of(r.occurred_at) for r in in_season if r.activity == Activity.harvest]
+            [entry_day(r) for r in in_season if r.activity == Activity.harvest]
             + [d for d in field_lots if _within(d, s.sown_on, s.ended_on or straw_end)]
         )
         lo, hi = _latest(s.sown_on, first), _earliest(s.ended_on, last)
