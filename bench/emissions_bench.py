@@ -17,6 +17,13 @@ It times ``reports.low_emission_mrv_report`` and ``reports.low_emission_rice_rep
 checks in the same run that the province's totals equal the sums of its plots and of
 its communes, column by column (``--commune CODE``: one commune's plots, whose
 commune total is then the province's). The goal is the province report's: under 5 s.
+
+In the same run, once: **before**, the report's rows built from the field-season
+records one season at a time (``reports.season.season_records``, how the report read
+them before ``emission_records``), compared row by row and column by column with the
+report's own (they must be identical); and the **ceiling**, one plain statement over
+the same rows: how many standing diary entries the seasons' fields hold, and the sum of
+their quantities (``--skip-before`` leaves the slow "before" out).
 """
 
 import argparse
@@ -121,12 +128,56 @@ def check_totals(frame) -> tuple[int, int]:
     return len(plots), int(known.sum())
 
 
-def measure(repeat: int, commune: str | None) -> None:
+# The ceiling: one statement reading the rows the report reads (the fields' standing
+# diary entries), summing them in the database and sending back one row.
+CEILING = """
+SELECT count(*), sum(coalesce(d.quantity, 0))
+FROM diary_entries d JOIN fields f ON f.id = d.field_id
+WHERE NOT d.retracts AND NOT EXISTS (SELECT 1 FROM diary_entries n WHERE n.corrects_id = d.id)
+  AND (CAST(:commune AS text) IS NULL OR f.commune_code = :commune)
+"""
+
+
+def before_and_after(engine, filters) -> None:
+    """The report's rows as the field-season records give them (before) and as it reads
+    them now (after), timed, compared, and the ceiling beside them."""
+    import pandas as pd
+    from sqlalchemy import text
+
+    from traceability.reports.low_emission import LOW_EMISSION_COLUMNS, low_emission_rows
+    from traceability.reports.season import season_records
+
+    with engine.connect() as conn:
+        t0, c0 = time.perf_counter(), time.process_time()
+        n, total = conn.execute(text(CEILING), {"commune": filters.commune}).one()
+        ceiling = (time.perf_counter() - t0, time.process_time() - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        _, after, _ = low_emission_rows(conn, filters)
+        after_s = (time.perf_counter() - t0, time.process_time() - c0)
+        t0, c0 = time.perf_counter(), time.process_time()
+        _, before, _ = low_emission_rows(conn, filters, load=season_records)
+        before_s = (time.perf_counter() - t0, time.process_time() - c0)
+    pd.testing.assert_frame_equal(
+        pd.DataFrame(after, columns=LOW_EMISSION_COLUMNS),
+        pd.DataFrame(before, columns=LOW_EMISSION_COLUMNS),
+    )
+    print(f"ceiling (count and sum of {n:,} standing entries, quantities {total:,.1f}): "
+          f"{ceiling[0]:.2f} s ({ceiling[1]:.2f} s CPU)")  # fmt: skip
+    print(f"rows after (emission_records): {after_s[0]:.2f} s ({after_s[1]:.2f} s CPU)")
+    print(f"rows before (season_records): {before_s[0]:.2f} s ({before_s[1]:.2f} s CPU)")
+    print(f"before and after: {len(after):,} rows, identical in every column: yes; "
+          f"load average {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
+
+
+def measure(repeat: int, commune: str | None, before: bool = True) -> None:
     from traceability import reports
-    from traceability.db import make_engine
+    from traceability.db import make_engine, migrate
 
     engine = make_engine(pb._url())
+    migrate(engine)  # a database kept from an earlier run gets the code's revisions
     filters = reports.Filters(commune=commune)
+    if before:
+        before_and_after(engine, filters)
     runs: dict[str, list[float]] = {"low_emission_mrv_report": [], "low_emission_rice_report": []}
     for _ in range(repeat):
         t0, c0 = time.perf_counter(), time.process_time()
@@ -163,11 +214,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reuse", action="store_true", help="keep the database already built")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each (default 3)")
-    parser.add_argument("--commune", help="one commune's plots only (its code, e.g. 96P01)")
+    parser.add_argument("--commune", help="one commune's plots only (its code, e.g. 31834)")
+    parser.add_argument("--skip-before", action="store_true", help="leave out the before")
     args = parser.parse_args()
     if not args.reuse or not _exists():
         load()
-    measure(args.repeat, args.commune)
+    measure(args.repeat, args.commune, not args.skip_before)
 
 
 if __name__ == "__main__":

@@ -427,3 +427,40 @@ def test_the_app_s_field_page_sets_the_planned_harvest(client, factory, admin_he
     assert r.status_code == 422 and "before the season was sown" in r.text
     r = client.post("/app/fields/GR-APP/planned-harvest", data={"planned_harvest_on": "31/12"})
     assert r.status_code == 422 and "is not a day" in r.text
+
+
+def test_the_app_s_field_page_states_the_pre_season_water(client, factory, admin_headers):
+    """A season with no earlier crop in the diary: the farmer states the field's water
+    before sowing on the field page, and the season's methane estimate then rests on it
+    (``pre_season_basis`` "farmer", SFp 0.89 for dry over 180 days)."""
+    farmer = factory.farmer()
+    field = factory.field(farmer=farmer, code="GR-PRE")
+    today = datetime.now(UTC).date()
+    factory.season(field, sown_on=today - timedelta(days=60))
+    client.cookies.set("agritrace_device", _sign_in(client, admin_headers, farmer.id))
+    page = client.get("/app/fields/GR-PRE").text
+    assert 'action="/app/fields/GR-PRE/pre-season"' in page
+    assert "Nước trên ruộng trước khi gieo" in page
+
+    r = client.post(
+        "/app/fields/GR-PRE/pre-season",
+        data={"pre_season_water": "non_flooded_gt_180d"},
+        follow_redirects=False,
+    )
+
+    assert r.status_code == 303 and r.headers["location"] == "/app/fields/GR-PRE#low-emission"
+    page = client.get("/app/fields/GR-PRE").text
+    assert '<option value="non_flooded_gt_180d" selected>Khô, trên 180 ngày</option>' in page
+    rows = client.get(
+        "/api/v1/reports/low-emission-rice", params={"field": "GR-PRE"}, headers=admin_headers
+    ).json()["data"]
+    assert (rows[0]["pre_season"], rows[0]["pre_season_basis"], rows[0]["sfp"]) == (
+        "non_flooded_gt_180d", "farmer", 0.89,
+    )  # fmt: skip
+    r = client.post("/app/fields/GR-PRE/pre-season", data={"pre_season_water": "wet"})
+    assert r.status_code == 422 and "is none of" in r.text
+    client.post("/app/fields/GR-PRE/pre-season", data={"pre_season_water": ""})
+    rows = client.get(
+        "/api/v1/reports/low-emission-rice", params={"field": "GR-PRE"}, headers=admin_headers
+    ).json()["data"]
+    assert rows[0]["pre_season_basis"] == "ipcc_aggregated"

@@ -5,12 +5,14 @@ Captured into a temporary folder (or ``AGRITRACE_SCREENSHOTS``); no page may scr
 sideways at 360 px.
 """
 
+from datetime import date
+
 import pytest
 from sqlmodel import Session
 
 from tests.factories import Factory
 from tests.test_app_e2e import _sign_in, base_url, browser, server  # noqa: F401  (fixtures)
-from tests.test_reports_low_emission import _records
+from tests.test_reports_low_emission import _records, vn
 from tests.test_staff_e2e import PHONE, _check_and_shoot, _signed_in
 
 
@@ -28,10 +30,17 @@ def world(server) -> dict:  # noqa: F811
         c = factory.field(code="C", x0=2000, width=100, height=100, commune_code="31951")
         _records(factory, a)
         _records(factory, c, straw=False)
+        # Field D: one season and no earlier crop in its diary.
+        d = factory.field(code="D", x0=3000, width=100, height=100, commune_code="31906")
+        factory.season(d, crop="lúa", sown_on=date(2026, 1, 5))
+        for day, activity in [("2026-01-07", "irrigate"), ("2026-01-27", "drain"),
+                              ("2026-02-01", "irrigate"), ("2026-04-15", "harvest")]:  # fmt: skip
+            factory.entry(d, occurred_at=vn(day), activity=activity)
         return {
             "office": factory.token("office")["Authorization"].split()[1],
             "admin": factory.token("admin"),
             "farmer_a": a.farmer_id,
+            "farmer_d": d.farmer_id,
         }
 
 
@@ -68,4 +77,23 @@ def test_farmer_sees_the_season_against_the_targets(base_url, browser, world, la
     assert "158" in card.inner_text()
     assert card.locator("li b.v-pass").count() == 3  # seed, straw, water
     _check_and_shoot(page, f"app-field-low-emission-{lang}-360", 360)
+    context.close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_farmer_states_the_pre_season_water(base_url, browser, world, lang):  # noqa: F811
+    """Field D has no earlier crop in its diary: its card offers the pre-season classes
+    of IPCC 2019 Table 5.13; stated, the page keeps the choice."""
+    context = browser.new_context(viewport=PHONE, locale="vi-VN", device_scale_factor=1)
+    page = context.new_page()
+    _sign_in(page, base_url, world["farmer_d"], world["admin"])
+    page.goto(f"{base_url}/app/fields/D" + ("?lang=en" if lang == "en" else ""))
+    card = page.locator("#low-emission")
+    card.locator("select#pre_season_water").select_option("non_flooded_gt_180d")
+    card.locator("form.plan button").click()
+    page.wait_for_load_state()
+    selected = page.locator("select#pre_season_water option:checked").inner_text()
+    assert selected == ("Dry, over 180 days" if lang == "en" else "Khô, trên 180 ngày")
+    _check_and_shoot(page, f"app-field-pre-season-{lang}-360", 360)
     context.close()

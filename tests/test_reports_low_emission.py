@@ -26,11 +26,12 @@ import json
 from datetime import date, datetime
 
 import pytest
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from agritrace.cli import app
 from traceability.config import get_settings
-from traceability.models import TlogLeaf
+from traceability.models import FarmField, TlogLeaf
 from traceability.services import tlog
 
 API = "/api/v1/reports"
@@ -231,3 +232,143 @@ def test_the_cooperative_sees_its_members_plots_and_no_totals(client, factory, s
     assert page.status_code == 200
     assert "?field=D" in page.text and "?field=A" not in page.text
     assert "reduction-map" not in page.text and "Toàn tỉnh" not in page.text
+
+
+def test_all_seasons_read_at_once_give_the_rows_one_season_at_a_time_gives(db, factory, scene):
+    """The report reads every season's records in a few statements
+    (``season.emission_records``); the field-season records, read season by season
+    (``season.season_records``), are the independent path: both must give the same rows
+    and the same evidence pack, with a corrected entry, a withdrawn one, a note, an entry
+    written after a later one (its place in the chain is not its day's order) and a
+    lot's harvest in the scene, and with a ``from`` bound cutting a season."""
+    from unittest import mock
+
+    import pandas as pd
+
+    from traceability import reports
+    from traceability.reports import low_emission
+    from traceability.reports.low_emission import LOW_EMISSION_COLUMNS, low_emission_rows
+    from traceability.reports.season import emission_records, season_records
+
+    a = factory.session.exec(select(FarmField).where(FarmField.code == "A")).one()
+    c = factory.session.exec(select(FarmField).where(FarmField.code == "C")).one()
+    wrong = factory.entry(a, occurred_at=vn("2026-02-01"), activity="fertilize",
+                          input_code="URE", quantity=80.0, area_ha=2.0)  # fmt: skip
+    factory.entry(a, occurred_at=vn("2026-02-01"), activity="fertilize", input_code="URE",
+                  quantity=40.0, area_ha=2.0, corrects=wrong.id)  # fmt: skip
+    gone = factory.entry(c, occurred_at=vn("2026-02-02"), activity="spray", input_code="P1",
+                         quantity=0.4, area_ha=1.0)  # fmt: skip
+    factory.entry(c, activity="spray", corrects=gone.id, retracts=True,
+                  occurred_at=gone.occurred_at)  # fmt: skip
+    factory.entry(c, occurred_at=vn("2026-02-03"), activity="observe", note="lúa đẻ nhánh")
+    factory.entry(c, occurred_at=vn("2025-12-20"), activity="drain")  # written late
+    factory.lot(fields_=[c], harvested_on=date(2026, 3, 20))
+    with db.connect() as conn:
+        for filters in (reports.Filters(), reports.Filters(since=date(2026, 1, 1))):
+            _, now, _ = low_emission_rows(conn, filters, load=emission_records)
+            _, each, _ = low_emission_rows(conn, filters, load=season_records)
+            pd.testing.assert_frame_equal(
+                pd.DataFrame(now, columns=LOW_EMISSION_COLUMNS),
+                pd.DataFrame(each, columns=LOW_EMISSION_COLUMNS),
+            )
+            assert len(now) == 6  # three fields, two seasons each
+    pack = reports.low_emission_mrv_report(db, reports.Filters())
+    with mock.patch.object(low_emission.low_emission_rows, "__defaults__", (None, season_records)):
+        pack_each = reports.low_emission_mrv_report(db, reports.Filters())
+    pd.testing.assert_frame_equal(pack, pack_each)
+    assert (pack["section"] == "evidence").sum() > 20
+
+
+def test_targets_say_which_reference_they_use_and_where_it_comes_from(
+    client, admin_headers, scene, monkeypatch
+):
+    """The scene's office set a nitrogen reference of 100 kg N/ha with no source and no
+    spray reference: the nitrogen verdict names the setting, the spray verdict stays
+    unknown with that reason. With a source and 5 sprays, one hand spray is at most
+    5 × (1 - 0.30) = 3.5 sprays: pass."""
+    a = next(
+        r
+        for r in _rows(client, admin_headers, "low-emission-rice", field="A")
+        if r["sown_on"] == "2025-12-12"
+    )
+    assert (a["n_reference_kg_per_ha"], a["n_target"], a["n_target_reason"]) == (
+        100.0, "pass", None,
+    )  # fmt: skip
+    assert "AGRITRACE_N_REFERENCE_KG_PER_HA" in a["n_reference_source"]
+    assert "no source given" in a["n_reference_source"]
+    assert (a["sprays_reference"], a["sprays_reference_source"], a["sprays_target"]) == (
+        None, None, "unknown",
+    )  # fmt: skip
+    assert "no reference number of pesticide sprays" in a["sprays_target_reason"]
+    refs = client.get(f"{API}/low-emission-rice/references", headers=admin_headers).json()
+    assert refs["n_reference"]["kg_per_ha"] == 100.0
+    assert refs["sprays_reference"]["sprays"] is None
+    assert "AGRITRACE_SPRAYS_REFERENCE" in refs["sprays_reference"]["missing"]
+    assert refs["emission_factors"]["efc"] == 1.22
+
+    source = "Sở Nông nghiệp và Môi trường Cà Mau, điều tra vụ Đông Xuân 2024-2025"
+    monkeypatch.setenv("AGRITRACE_N_REFERENCE_SOURCE", source)
+    monkeypatch.setenv("AGRITRACE_SPRAYS_REFERENCE", "5")
+    monkeypatch.setenv("AGRITRACE_SPRAYS_REFERENCE_SOURCE", source)
+    get_settings.cache_clear()
+    a = next(
+        r
+        for r in _rows(client, admin_headers, "low-emission-rice", field="A")
+        if r["sown_on"] == "2025-12-12"
+    )
+    assert (a["n_reference_source"], a["sprays_reference"], a["sprays_target"]) == (
+        source, 5.0, "pass",
+    )  # fmt: skip
+    assert a["sprays_target_reason"] is None
+    monkeypatch.delenv("AGRITRACE_N_REFERENCE_KG_PER_HA")
+    get_settings.cache_clear()
+    a = _rows(client, admin_headers, "low-emission-rice", field="A")[-1]
+    assert (a["n_reference_kg_per_ha"], a["n_target"]) == (None, "unknown")
+    assert "no reference nitrogen rate" in a["n_target_reason"]
+
+
+def test_a_season_with_no_earlier_crop_on_record(client, admin_headers, factory, scene):
+    """Field D (1.0 ha) has one season only, sown 2026-01-05, and no water entry before
+    it: the diary cannot say the pre-season. Worked by hand from the IPCC 2019 tables:
+    flooded 01-07, drained 01-27 → irrigated 02-01, drained 02-11 → irrigated 02-16,
+    drained 03-31 for the harvest on 2026-04-15: multiple drainage (SFw 0.55), 100 days;
+    straw removed (SFo 1), 6 t/ha (the baseline's SFo = (1 + 6 × 1.00)^0.59 = 7^0.59).
+
+    - Nothing stated: Table 5.13's aggregated case, SFp 1.22:
+      CH4 = 1.22 × 0.55 × 1.22 × 1 × 100 = 81.862 kg/ha;
+      baseline = 1.22 × 1.00 × 1.22 × 7^0.59 × 100 = 148.84 × 3.15216 = 469.167 kg/ha.
+    - The farmer states non-flooded over 180 days (SFp 0.89):
+      CH4 = 1.22 × 0.55 × 0.89 × 100 = 59.719 kg/ha.
+    """
+    d = factory.field(code="D", x0=3000, width=100, height=100, commune_code="31906")
+    season = factory.season(d, crop="lúa", sown_on=date(2026, 1, 5))
+    factory.entry(d, occurred_at=vn("2025-12-10"), activity="straw", straw_handling="removed",
+                  straw_t_per_ha=6.0)  # fmt: skip
+    for day_, activity in [("2026-01-07", "irrigate"), ("2026-01-27", "drain"),
+                           ("2026-02-01", "irrigate"), ("2026-02-11", "drain"),
+                           ("2026-02-16", "irrigate"), ("2026-03-31", "drain"),
+                           ("2026-04-15", "harvest")]:  # fmt: skip
+        factory.entry(d, occurred_at=vn(day_), activity=activity)
+    (row,) = _rows(client, admin_headers, "low-emission-rice", field="D")
+    assert (row["pre_season"], row["pre_season_basis"], row["sfp"]) == (
+        "not_known", "ipcc_aggregated", 1.22,
+    )  # fmt: skip
+    assert row["ch4_reason"] is None
+    assert row["ch4_kg_per_ha"] == pytest.approx(1.22 * 0.55 * 1.22 * 100, abs=1e-3)
+    assert row["ch4_kg_per_ha"] == pytest.approx(81.862, abs=1e-3)
+    assert row["baseline_ch4_kg_per_ha"] == pytest.approx(469.167, abs=1e-2)
+
+    put = f"/api/v1/seasons/{season.id}/pre-season"
+    r = client.put(put, headers=admin_headers, json={"pre_season_water": "non_flooded_gt_180d"})
+    assert r.status_code == 200, r.text
+    assert r.json()["pre_season_water"] == "non_flooded_gt_180d"
+    (row,) = _rows(client, admin_headers, "low-emission-rice", field="D")
+    assert (row["pre_season"], row["pre_season_basis"], row["sfp"]) == (
+        "non_flooded_gt_180d", "farmer", 0.89,
+    )  # fmt: skip
+    assert row["ch4_kg_per_ha"] == pytest.approx(59.719, abs=1e-3)
+    bad = client.put(put, headers=admin_headers, json={"pre_season_water": "wet"})
+    assert bad.status_code == 422 and "pre_season_water" in bad.text
+    # The diary's own evidence comes first: field A's season follows a crop on record.
+    a = _rows(client, admin_headers, "low-emission-rice", field="A")[-1]
+    assert (a["pre_season"], a["pre_season_basis"]) == ("non_flooded_lt_180d", "diary")

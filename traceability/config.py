@@ -75,10 +75,15 @@ class Settings(BaseSettings):
     # defaults, a JSON object such as {"efc": 1.3, "sfw": {"single_drainage": 0.6}}
     # (traceability/services/emissions/methane.py, Factors.with_overrides); the province's
     # reference nitrogen rate (kg N/ha) and pesticide sprays per season that the programme's
-    # "about 30 % less" is measured against (unset: those indicators are unknown).
+    # "about 30 % less" is measured against, each with where it comes from (a survey, a
+    # decision of the province), which the report prints beside every verdict. Unset: those
+    # indicators are unknown, saying so. No default is offered: no published reference
+    # rate for Cà Mau (or the Mekong programme's technical guidance) could be cited.
     emission_factors: dict | None = None
     n_reference_kg_per_ha: float | None = Field(default=None, gt=0, lt=1000)
+    n_reference_source: str | None = Field(default=None, max_length=300)
     sprays_reference: float | None = Field(default=None, gt=0, lt=100)
+    sprays_reference_source: str | None = Field(default=None, max_length=300)
 
     # The largest ?limit= a list accepts.
     page_size_max: int = 500

@@ -51,6 +51,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    String,
     UniqueConstraint,
     false,
 )
@@ -540,6 +541,15 @@ class FieldImportResult(BaseModel):
 # ---------------------------------------------------------------- seasons
 
 
+#: The field's water before sowing as the farmer states it, in the IPCC 2019 Refinement's
+#: classes (Vol. 4, Ch. 5, Table 5.13): non-flooded under 180 days, over 180 days, over 365
+#: days, or flooded more than 30 days. The low-emission rice report uses it where the
+#: diary shows no earlier crop and no flooding before sowing.
+PreSeasonWater = Literal[
+    "non_flooded_lt_180d", "non_flooded_gt_180d", "non_flooded_gt_365d", "flooded_gt_30d"
+]
+
+
 class SeasonBase(SQLModel):
     """A crop cycle as a client describes it."""
 
@@ -548,6 +558,7 @@ class SeasonBase(SQLModel):
     sown_on: PlannedOn
     ended_on: PlannedOn | None = None
     planned_harvest_on: PlannedOn | None = None
+    pre_season_water: PreSeasonWater | None = Field(default=None, sa_type=String(24))
 
 
 class Season(SeasonBase, table=True):
@@ -577,6 +588,15 @@ class SeasonPlan(BaseModel):
     planned_harvest_on: PlannedOn | None
 
 
+class SeasonPreSeason(BaseModel):
+    """The field's water before the season's sowing, as the farmer states it (null: not
+    stated)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pre_season_water: PreSeasonWater | None
+
+
 class SeasonPublic(BaseModel):
     """A season as the API shows it."""
 
@@ -587,6 +607,7 @@ class SeasonPublic(BaseModel):
     sown_on: date
     ended_on: date | None
     planned_harvest_on: date | None = None
+    pre_season_water: str | None = None
 
 
 class SeasonsPublic(Page):

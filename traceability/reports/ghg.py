@@ -9,6 +9,10 @@ Which records count:
 - **straw** (the organic amendment): the latest standing ``straw`` entry before sowing,
   from the previous crop's sowing on — the straw of the crop before, worked in or taken
   away; its ``straw_t_per_ha`` is the amount (ROA), its day the days before sowing;
+- **pre-season**: what the diary shows (the previous crop's end, flooding before sowing);
+  where it shows neither, the farmer's statement of the season (``pre_season_water``);
+  where there is none, Table 5.13's aggregated case (``PreSeason.not_known``), and
+  ``pre_basis`` says which (``diary``, ``farmer``, ``ipcc_aggregated``);
 - **cultivation period**: sowing to harvest, in days;
 - **rice-shrimp rotation**: a field whose ``rice_shrimp`` property is set or which holds a
   shrimp season.
@@ -19,9 +23,10 @@ from typing import Any
 
 from traceability.config import get_settings
 from traceability.models import Activity
-from traceability.reports.season import SeasonRecord, day_of
+from traceability.reports.season import SeasonRecord, entry_day
 from traceability.services.emissions.methane import Estimate, Factors, Straw, estimate
 from traceability.services.emissions.water import (
+    PreSeason,
     PreSeasonWater,
     SeasonWater,
     WaterEvent,
@@ -41,6 +46,9 @@ class SeasonGhg:
     straw: Straw
     straw_entry: Any | None
     estimate: Estimate
+    # The pre-season the estimate used and what it rests on (see the module's docstring).
+    pre_regime: PreSeason | None = None
+    pre_basis: str | None = None
 
 
 def factors() -> Factors:
@@ -49,11 +57,7 @@ def factors() -> Factors:
 
 
 def _events(rows: list[Any]) -> list[WaterEvent]:
-    return [
-        WaterEvent(day_of(r.occurred_at), str(r.activity), r.id)
-        for r in rows
-        if r.activity in _WATER
-    ]
+    return [WaterEvent(entry_day(r), str(r.activity), r.id) for r in rows if r.activity in _WATER]
 
 
 def _straw_before(record: SeasonRecord) -> tuple[Straw, Any | None]:
@@ -62,8 +66,9 @@ def _straw_before(record: SeasonRecord) -> tuple[Straw, Any | None]:
         return Straw(None, None, None), None
     last = max(rows, key=lambda r: (r.occurred_at, r.chain_seq))
     handling = last.straw_handling
-    days = (record.season.sown_on - day_of(last.occurred_at)).days
-    code = handling.value if hasattr(handling, "value") else handling
+    days = (record.season.sown_on - entry_day(last)).days
+    # str() of a StrEnum is its value, and far cheaper than asking for .value.
+    code = str(handling) if handling is not None else None
     return Straw(code, last.straw_t_per_ha, days), last
 
 
@@ -74,20 +79,39 @@ def season_ghg(record: SeasonRecord, f: Factors) -> SeasonGhg:
     pre = pre_season_water(
         _events(record.before), sown_on=s.sown_on, previous_crop_end=record.previous_crop_end
     )
+    pre_regime, pre_basis = pre_season_used(pre, getattr(s, "pre_season_water", None))
     straw, straw_row = _straw_before(record)
     days = (record.harvested_on - s.sown_on).days if record.harvested_on else None
     est = estimate(
         regime=water.regime,
-        pre_season=pre.regime,
+        pre_season=pre_regime,
         days=days,
         straw=straw,
         rice_shrimp=record.rice_shrimp,
         factors=f,
     )
-    return SeasonGhg(water, pre, straw, straw_row, est)
+    return SeasonGhg(water, pre, straw, straw_row, est, pre_regime, pre_basis)
+
+
+def pre_season_used(pre: PreSeasonWater, stated: str | None) -> tuple[PreSeason, str]:
+    """The pre-season an estimate uses and what it rests on: the diary's, else the
+    farmer's statement, else Table 5.13's aggregated case.
+
+    >>> from datetime import date
+    >>> none = pre_season_water([], sown_on=date(2026, 1, 1), previous_crop_end=None)
+    >>> pre_season_used(none, None), pre_season_used(none, "non_flooded_gt_180d")[1]
+    ((<PreSeason.not_known: 'not_known'>, 'ipcc_aggregated'), 'farmer')
+    """
+    if pre.regime is not None:
+        return pre.regime, "diary"
+    if stated:
+        return PreSeason(stated), "farmer"
+    return PreSeason.not_known, "ipcc_aggregated"
 
 
 def reasons(g: SeasonGhg) -> str | None:
     """Why a figure is unknown: what the records lack, in one line (None: nothing)."""
-    missing = list(dict.fromkeys([*g.water.missing, *g.pre.missing, *g.estimate.missing]))
+    # A pre-season the diary leaves open is filled (farmer, IPCC aggregated case): no gap.
+    pre_missing = g.pre.missing if g.pre_regime is None else ()
+    missing = list(dict.fromkeys([*g.water.missing, *pre_missing, *g.estimate.missing]))
     return "; ".join(missing) if missing else None

@@ -8,7 +8,7 @@ against the programme's targets (Decision 1490/QĐ-TTg), each ``pass``, ``fail``
 """
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -20,7 +20,7 @@ from traceability.config import get_settings
 from traceability.models import Activity, InputKind
 from traceability.reports.common import Filters, connected
 from traceability.reports.ghg import SeasonGhg, factors, reasons, season_ghg
-from traceability.reports.season import SeasonRecord, day_of, season_records
+from traceability.reports.season import SeasonRecord, emission_records, entry_day
 from traceability.services.applications import Application
 
 LOW_EMISSION_COLUMNS = [
@@ -48,6 +48,7 @@ LOW_EMISSION_COLUMNS = [
     "flooded_days",
     "drained_days",
     "pre_season",
+    "pre_season_basis",
     "cultivation_days",
     "straw_before_sowing",
     "straw_t_per_ha",
@@ -70,11 +71,16 @@ LOW_EMISSION_COLUMNS = [
     # The programme's targets.
     "seed_target",
     "n_reference_kg_per_ha",
+    "n_reference_source",
     "n_reduction_pct",
     "n_target",
+    "n_target_reason",
     "sprays_hand",
     "sprays_drone",
+    "sprays_reference",
+    "sprays_reference_source",
     "sprays_target",
+    "sprays_target_reason",
     "straw_target",
     "water_target",
 ]
@@ -199,7 +205,8 @@ def _ghg_columns(g: SeasonGhg, area: float) -> dict[str, Any]:
         "drainage_periods": g.water.drainage_periods,
         "flooded_days": g.water.flooded_days,
         "drained_days": g.water.drained_days,
-        "pre_season": str(g.pre.regime) if g.pre.regime else None,
+        "pre_season": str(g.pre_regime) if g.pre_regime else None,
+        "pre_season_basis": g.pre_basis,
         "cultivation_days": e.days,
         "straw_before_sowing": g.straw.handling,
         "straw_t_per_ha": g.straw.t_per_ha,
@@ -240,26 +247,79 @@ def _straw_collected(codes: list[str]) -> bool | None:
     return all(c in ("removed", "composted") for c in codes)
 
 
+@dataclass(frozen=True, slots=True)
+class Reference:
+    """A province's reference that "30 % less" is measured against, and where it comes
+    from; ``value`` None when the office has set none (``why`` then says so)."""
+
+    value: float | None
+    source: str | None
+    why: str | None
+
+
+def _reference(value: float | None, source: str | None, setting: str, what: str) -> Reference:
+    if value is None:
+        return Reference(None, None, f"no reference {what} set for the province ({setting})")
+    return Reference(value, source or f"set by the office ({setting}); no source given", None)
+
+
+def references() -> tuple[Reference, Reference]:
+    """The province's reference nitrogen rate (kg N/ha) and number of pesticide sprays per
+    season, as the office set them (``AGRITRACE_N_REFERENCE_KG_PER_HA`` and
+    ``AGRITRACE_SPRAYS_REFERENCE``, with ``..._SOURCE`` saying where each comes from).
+
+    No default: the programme's targets are relative to the farmer's or the province's
+    own practice, and no published reference for Cà Mau could be cited.
+    """
+    s = get_settings()
+    return (
+        _reference(
+            s.n_reference_kg_per_ha,
+            s.n_reference_source,
+            "AGRITRACE_N_REFERENCE_KG_PER_HA",
+            "nitrogen rate (kg N/ha)",
+        ),
+        _reference(
+            s.sprays_reference,
+            s.sprays_reference_source,
+            "AGRITRACE_SPRAYS_REFERENCE",
+            "number of pesticide sprays per season",
+        ),
+    )
+
+
 def _target_columns(record: SeasonRecord, row: dict[str, Any]) -> dict[str, Any]:
-    settings = get_settings()
-    ref = settings.n_reference_kg_per_ha
+    n_ref, sprays_ref = references()
+    ref = n_ref.value
     n_known = row["nitrogen_unknown"] == 0
     cut = (ref - row["nitrogen_kg_per_ha"]) / ref if ref and n_known else None
+    n_why = n_ref.why or (
+        None
+        if n_known
+        else f"nitrogen: {row['nitrogen_unknown']} fertiliser application(s) of unknown "
+        "nitrogen (no nitrogen_pct on the product, or not in kg of product)"
+    )
     hand, drone = _sprays(record)
-    sprays_ref = settings.sprays_reference
     codes = [str(r.straw_handling) for r in record.straw if r.straw_handling is not None]
     seed = row["seed_kg_per_ha"]
     regime = row["water_regime"]
     return {
         "seed_target": verdict(None if seed is None else seed <= MAX_SEED_KG_PER_HA),
         "n_reference_kg_per_ha": ref,
+        "n_reference_source": n_ref.source,
         "n_reduction_pct": round(cut * 100, 2) if cut is not None else None,
         "n_target": verdict(None if cut is None else cut >= CUT - 1e-9),
+        "n_target_reason": n_why,
         "sprays_hand": hand,
         "sprays_drone": drone,
+        "sprays_reference": sprays_ref.value,
+        "sprays_reference_source": sprays_ref.source,
         "sprays_target": verdict(
-            None if not sprays_ref else (hand + drone) <= sprays_ref * (1 - CUT) + 1e-9
+            None
+            if sprays_ref.value is None
+            else (hand + drone) <= sprays_ref.value * (1 - CUT) + 1e-9
         ),
+        "sprays_target_reason": sprays_ref.why,
         "straw_target": verdict(_straw_collected(codes)),
         "water_target": verdict(None if regime is None else regime == "multiple_drainage"),
     }
@@ -268,7 +328,7 @@ def _target_columns(record: SeasonRecord, row: dict[str, Any]) -> dict[str, Any]
 def _low_emission_row(record: SeasonRecord, g: SeasonGhg) -> dict[str, Any]:
     s = record.season
     wet = water(
-        ((day_of(r.occurred_at), str(r.activity)) for r in record.diary),
+        ((entry_day(r), str(r.activity)) for r in record.diary),
         record.harvested_on,
     )
     n_kg, n_unknown = nitrogen(record.applications)
@@ -298,11 +358,15 @@ def _low_emission_row(record: SeasonRecord, g: SeasonGhg) -> dict[str, Any]:
 
 
 def low_emission_rows(
-    conn: Connection, filters: Filters, f: Any = None
+    conn: Connection,
+    filters: Filters,
+    f: Any = None,
+    load: Callable[[Connection, Filters], list[SeasonRecord]] = emission_records,
 ) -> tuple[list[SeasonRecord], list[dict[str, Any]], list[SeasonGhg]]:
     """The seasons ``filters`` name, their rows of the low-emission rice report and their
-    greenhouse-gas figures."""
-    records = season_records(conn, filters)
+    greenhouse-gas figures. ``load`` reads the seasons' records (``season_records``, one
+    field-season record at a time, gives the same rows; the benchmark compares them)."""
+    records = load(conn, filters)
     if filters.organisation:
         records = [r for r in records if r.season.farmer_organisation == filters.organisation]
     if filters.product:

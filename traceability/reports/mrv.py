@@ -27,17 +27,19 @@ from traceability.models import Activity, InputKind, TlogLeaf
 from traceability.reports.common import Filters, connected
 from traceability.reports.ghg import SeasonGhg, factors
 from traceability.reports.low_emission import low_emission_rows
-from traceability.reports.season import SeasonRecord, day_of
+from traceability.reports.season import SeasonRecord, day_of, entry_day
 
 PLOT_COLUMNS = [
     "field_code", "commune_code", "season_id", "crop", "sown_on", "harvested_on",
     "field_area_ha", "water_regime", "drainage_periods", "flooded_days", "drained_days",
-    "pre_season", "cultivation_days", "straw_before_sowing", "straw_t_per_ha",
+    "pre_season", "pre_season_basis", "cultivation_days", "straw_before_sowing", "straw_t_per_ha",
     "straw_days_before_sowing", "ch4_kg_per_ha", "baseline_ch4_kg_per_ha",
     "ch4_reduction_kg_per_ha", "co2e_reduction_t_per_ha", "ch4_kg", "baseline_ch4_kg",
     "ch4_reduction_kg", "co2e_reduction_t", "ch4_reason", "efc", "sfw", "sfp", "sfo",
     "baseline_sfo", "gwp_ch4", "seed_kg_per_ha", "seed_target", "nitrogen_kg_per_ha",
-    "n_reduction_pct", "n_target", "sprays_hand", "sprays_drone", "sprays_target",
+    "n_reference_kg_per_ha", "n_reference_source", "n_reduction_pct", "n_target",
+    "n_target_reason", "sprays_hand", "sprays_drone", "sprays_reference",
+    "sprays_reference_source", "sprays_target", "sprays_target_reason",
     "straw_handling", "straw_target", "water_target",
 ]  # fmt: skip
 EVIDENCE_COLUMNS = [
@@ -61,7 +63,7 @@ def _entry(for_: str, row: Any) -> dict[str, Any]:
         "chain_seq": row.chain_seq,
         "entry_hash": row.hash,
         "activity": str(row.activity),
-        "occurred_on": day_of(row.occurred_at),
+        "occurred_on": entry_day(row),
         "mission_id": row.mission_id,
     }
 

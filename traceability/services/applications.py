@@ -421,7 +421,10 @@ def from_mission(
 
 
 def applications(
-    diary_rows: Iterable[Any], mission_rows: Iterable[Any], standing: set[int] | None = None
+    diary_rows: Iterable[Any],
+    mission_rows: Iterable[Any],
+    standing: set[int] | None = None,
+    products: dict[int, Product] | None = None,
 ) -> list[Application]:
     """Every application on the fields, from diary rows and mission rows.
 
@@ -429,7 +432,9 @@ def applications(
     corrected view counts. ``standing``, when given, names the entries that stand
     instead (the diary as it stood at some moment: see ``services.trace.amendments``).
     A mission that put nothing on a field is no application; a standing drone diary
-    line of a mission that did is that mission's evidence.
+    line of a mission that did is that mission's evidence. ``products`` (the catalogue
+    by id, :func:`catalogue`) gives each row's product by its ``p_id`` once instead of
+    from the row's own product columns, which a lean row then need not carry.
     """
     missions = [m for m in mission_rows if m.treated_area_ha or m.applied_amount]
     flown = {(m.mission_id, m.field_id) for m in missions}
@@ -442,10 +447,17 @@ def applications(
         if row.mission_id and (row.mission_id, row.field_id) in flown:
             evidence.setdefault((row.mission_id, row.field_id), []).append(row.id)
             continue
-        out.append(from_diary(row))
+        out.append(from_diary(row, products.get(row.p_id) if products else None))
     for m in missions:
-        out.append(from_mission(m, evidence=evidence.get((m.mission_id, m.field_id), ())))
+        product = products.get(m.p_id) if products else None
+        out.append(from_mission(m, product, evidence.get((m.mission_id, m.field_id), ())))
     return out
+
+
+def catalogue(conn: Any) -> dict[int, Product]:
+    """Every catalogue product by id (for :func:`applications`' ``products``)."""
+    rows = conn.execute(select(*PRODUCT_COLUMNS))
+    return {row.p_id: p for row in rows if (p := product_of(row)) is not None}
 
 
 def load(conn: Any, *, field_ids: list[int]) -> tuple[list[Any], list[Any]]:

@@ -274,6 +274,21 @@ def plan_harvest(
     return season, code
 
 
+def state_pre_season(
+    session: Session, *, season_id: int, state: str | None, user: User | None = None
+) -> tuple[Season, str]:
+    """Set (or, with None, clear) the field's water before the season's sowing as the
+    farmer states it (``PreSeasonWater``), as the field's farmer, their cooperative or an
+    admin; the season and its field's code."""
+    season, code = get_season(session, season_id=season_id)
+    access.ensure_manages_field(session, user, session.get(FarmField, season.field_id))
+    season.pre_season_water = state
+    session.add(season)
+    session.commit()
+    session.refresh(season)
+    return season, code
+
+
 def list_seasons(
     session: Session,
     *,

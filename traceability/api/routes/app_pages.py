@@ -11,7 +11,7 @@ site).
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Form, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -22,7 +22,15 @@ from traceability.api import pages
 from traceability.api.deps import SessionDep, SettingsDep
 from traceability.api.pages import Lang
 from traceability.errors import InvalidInput, NotFound
-from traceability.models import Activity, Farmer, InputKind, Role, StrawHandling, User
+from traceability.models import (
+    Activity,
+    Farmer,
+    InputKind,
+    PreSeasonWater,
+    Role,
+    StrawHandling,
+    User,
+)
 from traceability.services import applications, myfarm, signin, trace, warnings
 from traceability.services import fields as seasons
 from traceability.services.common import LOCAL_TZ, local_day
@@ -182,6 +190,7 @@ def _field_page(
         products=products,
         plan_error=plan_error,
         emissions=_season_emissions(session, mine),
+        pre_season_states=_PRE_SEASON_STATES,
         **data,
     )
 
@@ -224,6 +233,37 @@ def plan_harvest(
         return _field_page(request, session, visit, code, 422, str(exc))
     return RedirectResponse(
         pages.lang_url(visit.lang)(f"/app/fields/{code}"), status.HTTP_303_SEE_OTHER
+    )
+
+
+_PRE_SEASON_STATES = get_args(PreSeasonWater)
+
+
+@router.post("/app/fields/{code}/pre-season", response_class=HTMLResponse)
+def state_pre_season(
+    code: str,
+    request: Request,
+    session: SessionDep,
+    visit: VisitDep,
+    pre_season_water: Annotated[str, Form(max_length=24)] = "",
+) -> Response:
+    """State (or clear, when empty) my field's water before the current season's sowing:
+    the low-emission rice estimate's pre-season where the diary shows no earlier crop."""
+    fields_now = _page_data(session, visit.user)["fields"]
+    mine = next((f for f in fields_now if f.field.code == code), None)
+    if mine is None or mine.season is None:
+        return _field_page(request, session, visit, code, status.HTTP_404_NOT_FOUND)
+    if pre_season_water and pre_season_water not in _PRE_SEASON_STATES:
+        message = (
+            f"pre_season_water '{pre_season_water}' is none of {', '.join(_PRE_SEASON_STATES)}"
+        )
+        return _field_page(request, session, visit, code, 422, message)
+    seasons.state_pre_season(
+        session, season_id=mine.season.id, state=pre_season_water or None, user=visit.user
+    )
+    return RedirectResponse(
+        pages.lang_url(visit.lang)(f"/app/fields/{code}") + "#low-emission",
+        status.HTTP_303_SEE_OTHER,
     )
 
 

@@ -31,6 +31,7 @@ from traceability.models import (
     InclusionProof,
     SeasonCreate,
     SeasonPlan,
+    SeasonPreSeason,
     SeasonPublic,
     SeasonsPublic,
 )
@@ -167,6 +168,20 @@ def plan_harvest(season_id: SeasonId, data: SeasonPlan, session: SessionDep, use
     field's farmer or their cooperative): PHI warnings are held against it."""
     season, code = svc.plan_harvest(
         session, season_id=season_id, day=data.planned_harvest_on, user=user
+    )
+    return svc.season_public(season, code)
+
+
+@router.put("/seasons/{season_id}/pre-season", response_model=SeasonPublic, tags=["seasons"])
+def state_pre_season(
+    season_id: SeasonId, data: SeasonPreSeason, session: SessionDep, user: CurrentUser
+):
+    """State the field's water before the season's sowing (IPCC 2019 Table 5.13 classes),
+    or clear it with null (admin, the field's farmer or their cooperative): the
+    low-emission rice report's pre-season where the diary shows no earlier crop and no
+    flooding before sowing."""
+    season, code = svc.state_pre_season(
+        session, season_id=season_id, state=data.pre_season_water, user=user
     )
     return svc.season_public(season, code)
 

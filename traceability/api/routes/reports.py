@@ -2,14 +2,14 @@
 
 import dataclasses
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from traceability import reports
 from traceability.api.deps import CurrentUser, ReadSessionDep
 from traceability.errors import InvalidInput, NotFound
-from traceability.reports import report_files
+from traceability.reports import ghg, low_emission, report_files
 from traceability.services import access
 
 router = APIRouter()
@@ -57,6 +57,25 @@ def report_filters(
         field=field,
         season=season,
     )
+
+
+@router.get("/reports/low-emission-rice/references", tags=["reports"])
+def low_emission_references(user: CurrentUser) -> dict[str, Any]:
+    """What the low-emission rice report measures against, each with where it comes
+    from: the province's reference nitrogen rate and number of sprays (the office sets
+    them: ``AGRITRACE_N_REFERENCE_KG_PER_HA``, ``AGRITRACE_SPRAYS_REFERENCE`` and their
+    ``..._SOURCE``; unset, ``missing`` says so and those targets are unknown), and the
+    methane factors (IPCC 2019 defaults, or the office's ``AGRITRACE_EMISSION_FACTORS``)."""
+    n, sprays = low_emission.references()
+    return {
+        "n_reference": {"kg_per_ha": n.value, "source": n.source, "missing": n.why},
+        "sprays_reference": {
+            "sprays": sprays.value,
+            "source": sprays.source,
+            "missing": sprays.why,
+        },
+        "emission_factors": dataclasses.asdict(ghg.factors()),
+    }
 
 
 @router.get("/reports/{name}", tags=["reports"])

@@ -15,8 +15,11 @@ from its table of the 2019 Refinement, Vol. 4, Ch. 5:
 - ``SFw`` (Table 5.12, aggregated case): continuously flooded 1.00, single drainage
   0.71, multiple drainage 0.55 (the factors of the MRV process the Ministry's Institute
   for Agricultural Environment agreed with the World Bank for the Mekong programme).
-- ``SFp`` (Table 5.13, aggregated case): non-flooded pre-season under 180 days 1.00,
-  over 180 days 0.89, over 365 days 0.59; flooded pre-season (more than 30 days) 2.41.
+- ``SFp`` (Table 5.13): non-flooded pre-season under 180 days 1.00, over 180 days 0.89,
+  over 365 days 0.59; flooded pre-season (more than 30 days) 2.41 (the disaggregated
+  case); and, where the pre-season water regime is not known, the table's aggregated
+  case, 1.22 (the value of the 2006 Guidelines' Table 5.13, kept in the 2019
+  Refinement's). The report says which of them a figure rests on (``pre_season_basis``).
 - ``CFOA`` (Table 5.14): straw incorporated shortly (under 30 days) before cultivation
   1.00, straw incorporated long (30 days or more) before cultivation 0.19, compost
   0.17, farmyard manure 0.21, green manure 0.45. ``ROA`` is in tonnes per hectare (dry
@@ -44,6 +47,9 @@ from typing import Any
 
 from traceability.services.emissions.water import PreSeason, WaterRegime
 
+# The baseline's water regime, looked up once (an enum member's .value is a descriptor call).
+_CONTINUOUSLY_FLOODED = WaterRegime.continuously_flooded.value
+
 
 @dataclass(frozen=True, slots=True)
 class Factors:
@@ -59,13 +65,15 @@ class Factors:
             WaterRegime.multiple_drainage.value: 0.55,
         }
     )
-    # Table 5.13 (aggregated case).
+    # Table 5.13: the disaggregated case, and the aggregated case for a pre-season whose
+    # water regime is not known.
     sfp: dict[str, float] = field(
         default_factory=lambda: {
             PreSeason.non_flooded_short.value: 1.00,
             PreSeason.non_flooded_long.value: 0.89,
             PreSeason.flooded.value: 2.41,
             PreSeason.non_flooded_over_year.value: 0.59,
+            PreSeason.not_known.value: 1.22,
         }
     )
     # Table 5.14, per tonne of amendment per ha.
@@ -232,7 +240,7 @@ def estimate(
         return round(value, 6)
 
     actual = ch4(sfw, sfo_now)
-    baseline = ch4(f.sfw[WaterRegime.continuously_flooded.value], sfo_base)
+    baseline = ch4(f.sfw[_CONTINUOUSLY_FLOODED], sfo_base)
     reduction = round(baseline - actual, 6) if actual is not None and baseline is not None else None
     return Estimate(
         ch4_kg_per_ha=actual,

@@ -51,12 +51,14 @@ class WaterRegime(StrEnum):
 
 
 class PreSeason(StrEnum):
-    """The IPCC water regimes before the cultivation period (2019 Refinement, Table 5.13)."""
+    """The IPCC water regimes before the cultivation period (2019 Refinement, Table 5.13),
+    and the table's aggregated case for a pre-season whose water regime is not known."""
 
     non_flooded_short = "non_flooded_lt_180d"
     non_flooded_long = "non_flooded_gt_180d"
     flooded = "flooded_gt_30d"
     non_flooded_over_year = "non_flooded_gt_365d"
+    not_known = "not_known"
 
 
 #: A field flooded this many days or more just before sowing is flooded pre-season.
