@@ -97,3 +97,19 @@ def test_farmer_states_the_pre_season_water(base_url, browser, world, lang):  # 
     assert selected == ("Dry, over 180 days" if lang == "en" else "Khô, trên 180 ngày")
     _check_and_shoot(page, f"app-field-pre-season-{lang}-360", 360)
     context.close()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_why_a_figure_is_unknown_is_in_the_readers_words(server, browser, world, lang):  # noqa: F811
+    """Field C has no straw entry before sowing: its methane is unknown, and the page says
+    why in the reader's language (the Vietnamese page once said it in English)."""
+    url, _engine = server
+    context, page = _signed_in(browser, url, world["office"], PHONE)
+    page.wait_for_url(f"{url}/office/")
+    page.goto(f"{url}/mrv/?field=C" + ("&lang=en" if lang == "en" else ""))
+    text = page.locator("body").inner_text()
+    english = "straw: no straw entry before sowing"
+    vietnamese = "không có ghi chép xử lý rơm trước khi gieo"
+    assert (english in text) == (lang == "en") and (vietnamese in text) == (lang == "vi")
+    context.close()

@@ -25,6 +25,7 @@ from traceability.api import trace_cache
 from traceability.config import Settings
 from traceability.services import lot_identity
 from traceability.services import trace as trace_svc
+from traceability.services.emissions import methane, water
 from traceability.timezone import VN_TZ
 from traceability.words import LANGS, N_, gettext
 
@@ -257,6 +258,20 @@ BUILT_IDS = (
 )
 
 
+# What the low-emission records lack (``ch4_reason``, "; "-joined), by its catalogue id.
+EMISSION_REASONS = {
+    water.NO_FLOOD: N_("emission.no_flood"),
+    water.NO_HARVEST_DRAINAGE: N_("emission.no_harvest_drainage"),
+    water.NO_PRE_SEASON: N_("emission.no_pre_season"),
+    methane.RICE_SHRIMP: N_("emission.rice_shrimp"),
+    methane.NO_STRAW_ENTRY: N_("emission.no_straw_entry"),
+    methane.NO_STRAW_AMOUNT: N_("emission.no_straw_amount"),
+    methane.NO_STRAW_WHEN: N_("emission.no_straw_when"),
+    methane.NO_BASELINE_STRAW: N_("emission.no_baseline_straw"),
+    methane.NO_HARVEST_DAYS: N_("emission.no_harvest_days"),
+}
+
+
 @lru_cache(maxsize=len(LANGS))
 def helpers(lang: str) -> dict[str, Any]:
     """What every template is given in ``lang``: words, numbers, days, times and links.
@@ -276,6 +291,11 @@ def helpers(lang: str) -> dict[str, Any]:
         msgid = f"staff.flag_{code}"
         return _(msgid) if words.has_words(lang, msgid) else code.replace("_", " ")
 
+    def why(reason: str | None) -> str:
+        """A ``ch4_reason`` in the reader's words (a part with no id stays as written)."""
+        parts = (reason or "").split("; ")
+        return "; ".join(_(EMISSION_REASONS[p]) if p in EMISSION_REASONS else p for p in parts)
+
     def verdict(value: bool | None) -> str:
         return _({True: "phi_true", False: "phi_false"}.get(value, "phi_none"))
 
@@ -286,6 +306,7 @@ def helpers(lang: str) -> dict[str, Any]:
         "activity": activity,
         "flag": flag,
         "verdict": verdict,
+        "why": why,
         "day": lambda value: words.day(value, lang) or _("unknown"),
         "number": lambda value, digits=2: words.number(value, digits, lang),
         "when": lambda value: words.local_time(value, lang),

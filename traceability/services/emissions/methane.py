@@ -51,6 +51,18 @@ from traceability.services.emissions.water import PreSeason, WaterRegime
 _CONTINUOUSLY_FLOODED = WaterRegime.continuously_flooded.value
 
 
+# What the records lack, as ``Estimate.missing`` names it (pages translate these by value).
+RICE_SHRIMP = (
+    "rice-shrimp rotation: the IPCC 2019 Refinement publishes no scaling factor "
+    "for it (not yet published)"
+)
+NO_STRAW_ENTRY = "straw: no straw entry before sowing (incorporated or not is unknown)"
+NO_STRAW_AMOUNT = "straw: incorporated, but its amount (t/ha) is not recorded"
+NO_STRAW_WHEN = "straw: incorporated, but when is not recorded"
+NO_BASELINE_STRAW = "baseline: the straw amount (t/ha) is not recorded"
+NO_HARVEST_DAYS = "cultivation period: no harvest recorded"
+
+
 @dataclass(frozen=True, slots=True)
 class Factors:
     """The factors an estimate uses (defaults: IPCC 2019 Refinement, Vol. 4, Ch. 5)."""
@@ -171,20 +183,20 @@ class Estimate:
 def _straw_sfo(straw: Straw, factors: Factors) -> tuple[float | None, str | None]:
     """The season's SFo from its straw, or why it is unknown."""
     if straw.handling is None:
-        return None, "straw: no straw entry before sowing (incorporated or not is unknown)"
+        return None, NO_STRAW_ENTRY
     if straw.handling != "incorporated":
         return 1.0, None  # removed, composted elsewhere or burnt: nothing left to rot
     if straw.t_per_ha is None:
-        return None, "straw: incorporated, but its amount (t/ha) is not recorded"
+        return None, NO_STRAW_AMOUNT
     if straw.days_before_sowing is None:
-        return None, "straw: incorporated, but when is not recorded"
+        return None, NO_STRAW_WHEN
     kind = "straw_short" if straw.days_before_sowing < 30 else "straw_long"
     return sfo([Amendment(kind, straw.t_per_ha)], factors), None
 
 
 def _baseline_sfo(straw: Straw, factors: Factors) -> tuple[float | None, str | None]:
     if straw.t_per_ha is None:
-        return None, "baseline: the straw amount (t/ha) is not recorded"
+        return None, NO_BASELINE_STRAW
     return sfo([Amendment("straw_short", straw.t_per_ha)], factors), None
 
 
@@ -218,17 +230,14 @@ def estimate(
     f = factors or Factors()
     missing: list[str] = []
     if rice_shrimp:
-        missing.append(
-            "rice-shrimp rotation: the IPCC 2019 Refinement publishes no scaling factor "
-            "for it (not yet published)"
-        )
+        missing.append(RICE_SHRIMP)
     sfw, why_w = _factor(f.sfw, regime, "water regime")
     sfp, why_p = _factor(f.sfp, pre_season, "pre-season")
     sfo_now, why_o = _straw_sfo(straw, f)
     sfo_base, why_b = _baseline_sfo(straw, f)
     missing += [w for w in (why_w, why_p, why_o, why_b) if w]
     if days is None:
-        missing.append("cultivation period: no harvest recorded")
+        missing.append(NO_HARVEST_DAYS)
     known = not rice_shrimp and days is not None and sfp is not None
 
     def ch4(*scales: float | None) -> float | None:

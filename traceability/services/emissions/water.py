@@ -40,6 +40,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
+# What the records lack, as ``missing`` names it (pages translate these by their value).
+NO_FLOOD = "no irrigate entry in the season: when the field was flooded is not recorded"
+NO_HARVEST_DRAINAGE = (
+    "no harvest recorded: the last drainage cannot be told from the end-season one"
+)
+NO_PRE_SEASON = "pre-season: no earlier crop on the field and no flooding entry before sowing"
+
 
 class WaterRegime(StrEnum):
     """The IPCC water regimes during the cultivation period (2019 Refinement, Table 5.12)
@@ -161,13 +168,9 @@ def season_water(
     missing: list[str] = []
     regime: WaterRegime | None = None
     if first_flood is None:
-        missing.append(
-            "no irrigate entry in the season: when the field was flooded is not recorded"
-        )
+        missing.append(NO_FLOOD)
     elif harvested_on is None and len(closed_drainages) < 2:
-        missing.append(
-            "no harvest recorded: the last drainage cannot be told from the end-season one"
-        )
+        missing.append(NO_HARVEST_DRAINAGE)
     else:
         regime = _regime(len(closed_drainages))
     return SeasonWater(
@@ -240,9 +243,5 @@ days_without_crop=21, flooded_days_before_sowing=0, entry_ids=(), missing=())
         regime = PreSeason.non_flooded_long
     else:
         regime = PreSeason.non_flooded_over_year
-    missing = (
-        ()
-        if regime is not None
-        else ("pre-season: no earlier crop on the field and no flooding entry before sowing",)
-    )
+    missing = () if regime is not None else (NO_PRE_SEASON,)
     return PreSeasonWater(regime, gap, flooded, ids, missing)
