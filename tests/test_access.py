@@ -170,6 +170,10 @@ BODIES = {
         "json": {"planned_harvest_on": w.season.sown_on.isoformat()}
     },
     ("POST", "/app/fields/{code}/planned-harvest"): lambda w: {"data": {"planned_harvest_on": ""}},
+    ("PUT", "/api/v1/seasons/{season_id}/pre-season"): lambda w: {
+        "json": {"pre_season_water": "non_flooded_lt_180d"}
+    },
+    ("POST", "/app/fields/{code}/pre-season"): lambda w: {"data": {"pre_season_water": ""}},
     ("POST", "/api/v1/diary"): lambda w: {
         "json": {
             "field_code": w.field_a.code,
@@ -250,6 +254,7 @@ EXPECTED = {
     ("GET",    "/api/v1/seasons"):                      "401 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/seasons/{season_id}"):          "401 200 200 200 200 200 200 200 200",
     ("PATCH",  "/api/v1/seasons/{season_id}"):          "401 200 403 200 403 403 403 403 200",
+    ("PUT",    "/api/v1/seasons/{season_id}/pre-season"): "401 200 403 200 403 403 403 403 200",
     # diaries (operators read them without notes)
     ("POST",   "/api/v1/diary"):                        "401 201 403 403 403 403 403 403 201",
     ("GET",    "/api/v1/diary"):                        "401 200 200 200 200 200 200 200 200",
@@ -289,6 +294,7 @@ EXPECTED = {
     ("GET",    "/api/v1/zones"):                        "401 403 403 403 403 200 200 200 200",
     ("GET",    "/api/v1/zones/{code}"):                 "401 403 403 403 403 200 200 200 200",
     # /reports/missions here; every report by role in REPORTS_BY_ROLE below
+    ("GET",    "/api/v1/reports/low-emission-rice/references"): "401 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/reports/{name}"):               "401 403 403 403 403 200 200 200 200",
     ("GET",    "/api/v1/maps/communes.svg"):            "401 403 403 403 403 403 403 200 200",
     # organisations, tokens, administrative units
@@ -353,6 +359,7 @@ EXPECTED = {
     ("GET",    "/app/diary"):                           "401 401 401 401 401 401 401 401 401",
     ("GET",    "/app/fields/{code}"):                   "401 401 401 401 401 401 401 401 401",
     ("POST",   "/app/fields/{code}/planned-harvest"):   "401 401 401 401 401 401 401 401 401",
+    ("POST",   "/app/fields/{code}/pre-season"):        "401 401 401 401 401 401 401 401 401",
     ("GET",    "/app/lots"):                            "401 401 401 401 401 401 401 401 401",
     ("GET",    "/app/new"):                             "401 401 401 401 401 401 401 401 401",
     ("GET",    "/app/manifest.webmanifest"):            "200 200 200 200 200 200 200 200 200",

@@ -67,6 +67,8 @@ def _max_length(prop: dict) -> int | None:
     if "anyOf" in prop:
         lengths = [_max_length(p) for p in prop["anyOf"] if p.get("type") != "null"]
         return None if None in lengths else max(lengths)
+    if "enum" in prop:  # a closed list of values: its longest one
+        return max(len(str(v)) for v in prop["enum"])
     return prop.get("maxLength")
 
 
