@@ -393,3 +393,22 @@ def test_the_communes_fields_kept_between_maps_follow_the_fields(session, factor
 
 def first_bounds(field):
     return (field.min_lon, field.min_lat, field.max_lon, field.max_lat)
+
+
+def test_a_commune_map_drawn_again_is_the_map_drawn_afresh():
+    """The last projection is reused for the same outlines only: maps of other outlines,
+    or of the first ones again, are each what a fresh drawing gives."""
+    from traceability.maps import communes
+
+    def fields(*xs):
+        return [rectangle_lonlat(x, 0.0, 100.0, 200.0) for x in xs]
+
+    # The same count of outlines, laid out otherwise: another projection, another map.
+    a = [communes.Commune("31957", "A", fields(0.0, 500.0), 2.0)]
+    b = [communes.Commune("31957", "A", fields(0.0, 3000.0), 2.0)]
+    drawn = [communes.communes_svg(m) for m in (a, b, a)]
+    fresh = []
+    for m in (a, b, a):
+        communes._last = None
+        fresh.append(communes.communes_svg(m))
+    assert drawn == fresh and drawn[0] != drawn[1]
