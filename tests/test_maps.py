@@ -361,3 +361,54 @@ def test_a_provinces_fields_too_small_to_see_are_drawn_as_the_pixels_they_cover(
     assert left[CLASS_COLOURS[-1]] < left[NO_DATA]
     circles = {c.get("data-commune") for c in svgread.features(root, "communes")}
     assert circles == {"31957"}
+
+
+def test_the_communes_fields_kept_between_maps_follow_the_fields(session, factory):
+    """The outlines are kept between views, but a field added, or one moved to another
+    commune behind the application's back, shows on the next map; the kept lists are
+    never the caller's to change."""
+    from sqlalchemy import update
+
+    from traceability.services import maps
+
+    first = factory.field(code="CF-1", x0=0.0, commune_code="31957")
+    factory.field(code="CF-2", x0=500.0, commune_code="31957")
+    session.commit()
+    shapes = maps.commune_fields(session)
+    assert {c: len(g) for c, g in shapes.items()} == {"31957": 2}
+    shapes["31957"].clear()  # the caller's own list
+    assert len(maps.commune_fields(session)["31957"]) == 2
+    factory.field(code="CF-3", x0=1000.0, commune_code="31906")
+    session.commit()
+    assert {c: len(g) for c, g in maps.commune_fields(session).items()} == {"31957": 2, "31906": 1}
+    session.execute(update(FarmField).where(FarmField.id == first.id).values(commune_code="31951"))
+    session.commit()
+    moved = maps.commune_fields(session)
+    assert {c: len(g) for c, g in moved.items()} == {"31951": 1, "31957": 1, "31906": 1}
+    # The moved field's own outline: its stored bounding box (coordinates kept to 7
+    # decimals, 1 cm).
+    assert moved["31951"][0].bounds == pytest.approx(first_bounds(first), abs=1e-7)
+    assert maps.commune_fields(session, ["31906"]).keys() == {"31906"}
+
+
+def first_bounds(field):
+    return (field.min_lon, field.min_lat, field.max_lon, field.max_lat)
+
+
+def test_a_commune_map_drawn_again_is_the_map_drawn_afresh():
+    """The last projection is reused for the same outlines only: maps of other outlines,
+    or of the first ones again, are each what a fresh drawing gives."""
+    from traceability.maps import communes
+
+    def fields(*xs):
+        return [rectangle_lonlat(x, 0.0, 100.0, 200.0) for x in xs]
+
+    # The same count of outlines, laid out otherwise: another projection, another map.
+    a = [communes.Commune("31957", "A", fields(0.0, 500.0), 2.0)]
+    b = [communes.Commune("31957", "A", fields(0.0, 3000.0), 2.0)]
+    drawn = [communes.communes_svg(m) for m in (a, b, a)]
+    fresh = []
+    for m in (a, b, a):
+        communes._last = None
+        fresh.append(communes.communes_svg(m))
+    assert drawn == fresh and drawn[0] != drawn[1]

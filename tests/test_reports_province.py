@@ -393,3 +393,98 @@ def test_the_dashboards_hectares_are_the_reports_hectares_rows_alone(engine, sce
     assert province_hectares(engine, reports.Filters(commune="31906"))["product_code"].tolist() == [
         "PK"
     ]
+
+
+def _record_sums(session, organisation=None):
+    """The applications of the record as Python builds them (``applications.load_all``,
+    the rule over rows, not SQL), summed by hand per ISO week of Vietnam time, commune and
+    product: area and count. Only named products, as the province report counts."""
+    from collections import defaultdict
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import select
+
+    from traceability.models import Drone, Farmer, FarmField, Organisation
+    from traceability.services import applications
+
+    conn = session.connection()
+    communes = dict(session.exec(select(FarmField.id, FarmField.commune_code)).all())
+    farmer_org = dict(
+        session.exec(
+            select(FarmField.id, Organisation.code)
+            .join(Farmer, Farmer.id == FarmField.farmer_id)
+            .join(Organisation, Organisation.id == Farmer.organisation_id)
+        ).all()
+    )
+    drone_org = dict(
+        session.exec(
+            select(Drone.code, Organisation.code).join(
+                Organisation, Organisation.id == Drone.organisation_id
+            )
+        ).all()
+    )
+    sums = defaultdict(lambda: [0.0, 0])
+    for a in applications.load_all(conn):
+        if not a.product_code:
+            continue
+        if organisation and organisation not in (
+            farmer_org.get(a.field_id),
+            drone_org.get(a.drone_code),
+        ):
+            continue
+        year, week, _ = a.at.astimezone(ZoneInfo("Asia/Ho_Chi_Minh")).isocalendar()
+        key = (f"{year}-W{week:02d}", communes[a.field_id], a.product_code)
+        sums[key][0] += a.area_ha or 0.0
+        sums[key][1] += 1
+    return dict(sums)
+
+
+@pytest.mark.parametrize("organisation", [None, "HTX-A", "DV-A"])
+def test_the_province_sums_are_the_records_sums(session, factory, other_work, organisation):
+    """Each source summed apart in SQL, then added up: the same figures as the record's
+    applications summed one by one in Python, with a withdrawal, a correction, a drone's
+    diary line (its mission's evidence), a purchase and two kinds of work in the scene."""
+    from sqlmodel import select
+
+    from traceability.models import FarmField
+    from traceability.reports.province import province_hectares
+
+    f2 = session.exec(select(FarmField).where(FarmField.code == "F2")).one()
+    factory.entry(
+        f2, activity="purchase", input_code="P1", quantity=5.0,
+        occurred_at=datetime.fromisoformat("2026-03-02T08:00:00+07:00"),
+    )  # fmt: skip
+    session.commit()
+    frame = province_hectares(session.connection(), reports_filters(organisation))
+    got = {}
+    for r in frame.itertuples():
+        key = (r.week, r.commune_code, r.product_code)
+        area, count = got.get(key, (0.0, 0))
+        got[key] = (area + r.treated_area_ha, count + int(r.applications))
+    expected = _record_sums(session, organisation)
+    assert set(got) == set(expected) and expected
+    for key, (area, count) in expected.items():
+        assert got[key] == (pytest.approx(area, rel=1e-9), count), key
+
+
+def reports_filters(organisation):
+    from traceability import reports
+
+    return reports.Filters(organisation=organisation)
+
+
+def test_summing_puts_the_planners_settings_back(engine):
+    """The season's sums are planned without JIT and sorts; the rest of the transaction is
+    planned as the database's settings say."""
+    from sqlalchemy import text
+
+    from traceability.reports import report_sql
+
+    if engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's planner settings")
+    with engine.begin() as conn:
+        before = [conn.execute(text(f"SHOW {n}")).scalar_one() for n in ("jit", "enable_sort")]
+        with report_sql.summing(conn):
+            inside = [conn.execute(text(f"SHOW {n}")).scalar_one() for n in ("jit", "enable_sort")]
+        after = [conn.execute(text(f"SHOW {n}")).scalar_one() for n in ("jit", "enable_sort")]
+    assert inside == ["off", "off"] and before == after and before[1] == "on"

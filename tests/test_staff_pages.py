@@ -244,3 +244,22 @@ def test_operator_day_says_where_each_mission_came_from(client, session, world, 
     assert "MAVLink (ArduPilot, PX4)" in html[html.index('id="mission-M2"') :]
     en = client.get("/operator/", headers=own, params={"day": "2026-03-01", "lang": "en"}).text
     assert "Record from" in en and "MQTT / agritrace log" in en
+
+
+def test_rows_of_a_list_of_fields_on_either_database(session, factory):
+    """The fields named (bound as one array on PostgreSQL, one by one on SQLite), and only
+    those: the rows the cooperative's pending PHI reads."""
+    from sqlalchemy import select
+
+    from traceability.models import DiaryEntry
+    from traceability.services import applications
+
+    fields = [factory.field() for _ in range(3)]
+    for f in fields:
+        factory.entry(f, activity="observe")
+    session.commit()
+    conn = session.connection()
+    wanted = [fields[0].id, fields[2].id]
+    stmt = select(DiaryEntry.field_id).where(applications.of_fields(conn, DiaryEntry.field_id))
+    assert sorted(conn.execute(stmt, {"ids": wanted}).scalars()) == sorted(wanted)
+    assert list(conn.execute(stmt, {"ids": []}).scalars()) == []

@@ -54,6 +54,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.types import TypeDecorator
@@ -791,6 +792,24 @@ class DiaryEntry(DiaryEntryBase, table=True):
         UniqueConstraint("field_id", "chain_seq", name="uq_diary_chain"),
         UniqueConstraint("author_id", "client_id", name="uq_diary_author_client"),
         Index("ix_diary_field_time", "field_id", "occurred_at"),
+        # The entries that may be applications (a product named, no withdrawal), with
+        # what the province's sums read: PostgreSQL answers them from this index alone
+        # (one in three entries, a tenth of the table's pages), in id order for the
+        # corrections' anti-join. Migration 0015_applied_index.
+        Index(
+            "ix_diary_applied",
+            "id",
+            postgresql_include=[
+                "field_id",
+                "occurred_at",
+                "input_id",
+                "activity",
+                "area_ha",
+                "mission_id",
+            ],
+            postgresql_where=text("input_id IS NOT NULL AND retracts IS false"),
+            sqlite_where=text("input_id IS NOT NULL AND retracts = 0"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

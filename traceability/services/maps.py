@@ -11,7 +11,7 @@ from typing import Any
 
 import shapely
 from shapely.geometry import shape
-from sqlalchemy import Text, cast, select
+from sqlalchemy import Text, cast, func, select
 from sqlmodel import Session
 
 from traceability import adminunits, reports
@@ -31,6 +31,7 @@ from traceability.models import (
 from traceability.services import applications
 from traceability.services.common import LOCAL_TZ, get_by
 from traceability.services.missions.measure import load_track, measure_track
+from traceability.services.trace.structure import STRUCTURE_TTL_S, TTLCache
 
 
 def _subtitle(mission: Mission, lang: str) -> str:
@@ -236,14 +237,43 @@ def commune_map(
     return out
 
 
+# The fields' shapes per commune, kept by each worker while the fields stay as they
+# were: a province's 30,000 outlines took 250-450 ms to read and parse on every view of
+# the office's map. Kept at most STRUCTURE_TTL_S, as a lot's structure is, so a change
+# made behind the application's back shows within minutes.
+_shapes = TTLCache(size=4, ttl_s=STRUCTURE_TTL_S)
+_BOX = FarmField.min_lon + FarmField.min_lat + FarmField.max_lon + FarmField.max_lat
+
+
+def _fields_stamp(session: Session) -> tuple:
+    """What changes when a field is added, removed, moved or changes commune: per commune,
+    its fields' count, highest id and the sum of their bounding boxes (one indexed scan)."""
+    rows = session.execute(
+        select(FarmField.commune_code, func.count(), func.max(FarmField.id), func.sum(_BOX))
+        .where(FarmField.commune_code.is_not(None))
+        .group_by(FarmField.commune_code)
+        .order_by(FarmField.commune_code)
+    ).all()
+    return (str(session.get_bind().url), tuple(tuple(r) for r in rows))
+
+
 def commune_fields(session: Session, codes: list[str] | None = None) -> dict[str, list]:
     """The fields' shapes (WGS84) of each commune, of ``codes`` or of every commune."""
+    stamp = _fields_stamp(session)
+    every = _shapes.get(stamp)
+    if every is None:
+        every = _read_commune_fields(session)
+        _shapes.put(stamp, every)
+    wanted = every if codes is None else {c: g for c, g in every.items() if c in set(codes)}
+    # Lists of their own: the kept ones are shared by every request.
+    return {code: list(geoms) for code, geoms in wanted.items()}
+
+
+def _read_commune_fields(session: Session) -> dict[str, list]:
     # Read as GeoJSON text and parsed in one vectorised call: a province has 30,000 fields.
     query = select(FarmField.commune_code, cast(FarmField.geometry, Text)).where(
         FarmField.commune_code.is_not(None)
     )
-    if codes is not None:
-        query = query.where(FarmField.commune_code.in_(codes))
     rows = session.execute(query.order_by(FarmField.commune_code, FarmField.code)).all()
     shapes = shapely.from_geojson([g for _, g in rows]) if rows else []
     by_commune: dict[str, list] = {}

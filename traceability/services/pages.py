@@ -264,8 +264,9 @@ def pending_phi(session: Session, fields: list[FarmField], today: date) -> list[
         session.execute(
             select(LotField.field_id, func.max(Lot.harvested_on))
             .join(Lot, Lot.id == LotField.lot_id)
-            .where(LotField.field_id.in_(list(codes)))
-            .group_by(LotField.field_id)
+            .where(applications.of_fields(session.connection(), LotField.field_id))
+            .group_by(LotField.field_id),
+            {"ids": list(codes)},
         ).all()
     )
     latest: dict[tuple[int, str], PendingPhi] = {}
