@@ -41,6 +41,9 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     extensions=["jinja2.ext.i18n"],
+    # Templates are part of the release (a new one is a new process): no stat of each
+    # template file on every rendering.
+    auto_reload=False,
 )
 
 #: The ``?lang=`` of every page: ``vi`` (the default) or ``en``.
@@ -256,9 +259,15 @@ def helpers(lang: str) -> dict[str, Any]:
     ``_("id", name=value)`` is the words of a catalogue id with its ``{name}`` filled.
     """
     catalogue = words.translations(lang)
+    # A trace page asks for about a hundred words: read them from the catalogue's own table,
+    # as ``words.gettext`` would give them (an id it lacks through the catalogue itself).
+    held = catalogue._catalog
 
     def _(msgid: str, **params: Any) -> str:
-        return gettext(lang, msgid, **params)
+        text = held.get(msgid)
+        if text is None:
+            return gettext(lang, msgid, **params)
+        return text.format(**params) if params else text
 
     def activity(name: str | None) -> str:
         msgid = f"activity.{name or 'other'}"
