@@ -60,3 +60,28 @@ def test_lang_url_encodes_and_keeps_the_other_parameters():
     assert pages.lang_url("vi")("/operator/", day="2026-03-01", offset=None) == (
         "/operator/?day=2026-03-01"
     )
+
+
+def test_the_environment_reads_dicts_as_jinja_does():
+    """``x.name`` on a plain dict, a dict subclass and an object: the same text as Jinja's own
+    environment gives (the expected text is Jinja's, rendered here by a plain Environment)."""
+    from collections import OrderedDict
+
+    from jinja2 import Environment
+
+    source = (
+        "{{ d.code }}|{{ d.missing }}|{{ d['items'] }}|{{ d.items() | list | length }}|"
+        "{{ o.code }}|{{ s.code }}|{{ d.nested.code }}"
+    )
+
+    class Obj:
+        code = "OBJ"
+
+    context = {
+        "d": {"code": "LOT-1", "items": "shadowed", "nested": {"code": "N"}},
+        "o": Obj(),
+        "s": OrderedDict(code="SUB"),
+    }
+    plain = Environment(autoescape=True).from_string(source).render(**context)
+    ours = pages.templates.from_string(source).render(**context)
+    assert ours == plain == "LOT-1||shadowed|3|OBJ|SUB|N"

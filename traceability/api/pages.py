@@ -33,15 +33,41 @@ _HERE = Path(__file__).resolve().parent
 TEMPLATES_DIR = _HERE / "templates"
 STATIC_DIR = _HERE / "static" / "app"
 
+# What ``getattr`` finds on a plain dict: only these names are attributes rather than keys.
+_DICT_ATTRS = frozenset(dir(dict))
+
+
+class _Environment(Environment):
+    """Jinja's environment, reading ``x.name`` of a plain dict without raising first.
+
+    Jinja tries ``getattr(x, name)`` and only then ``x[name]``: on the dicts a trace is
+    made of that is an ``AttributeError`` raised and caught for each of the ~400 look-ups
+    of a page. A dict has no attribute but its class's, so looking the key up first for
+    any other name gives what Jinja gives.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        """``obj.attribute`` in a template, as :meth:`jinja2.Environment.getattr` reads it."""
+        if type(obj) is dict and attribute not in _DICT_ATTRS:
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 #: The one template environment. ``jinja2.ext.i18n`` gives templates ``{% trans %}``; the
 #: catalogue of the page's language is handed to each rendering (:func:`helpers`), never
 #: installed on the shared environment, so pages in two languages render side by side.
-templates = Environment(
+templates = _Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
     autoescape=True,
     trim_blocks=True,
     lstrip_blocks=True,
     extensions=["jinja2.ext.i18n"],
+    # Templates are part of the release (a new one is a new process): no stat of each
+    # template file on every rendering.
+    auto_reload=False,
 )
 
 #: The ``?lang=`` of every page: ``vi`` (the default) or ``en``.
@@ -279,9 +305,15 @@ def helpers(lang: str) -> dict[str, Any]:
     ``_("id", name=value)`` is the words of a catalogue id with its ``{name}`` filled.
     """
     catalogue = words.translations(lang)
+    # A trace page asks for about a hundred words: read them from the catalogue's own table,
+    # as ``words.gettext`` would give them (an id it lacks through the catalogue itself).
+    held = catalogue._catalog
 
     def _(msgid: str, **params: Any) -> str:
-        return gettext(lang, msgid, **params)
+        text = held.get(msgid)
+        if text is None:
+            return gettext(lang, msgid, **params)
+        return text.format(**params) if params else text
 
     def activity(name: str | None) -> str:
         msgid = f"activity.{name or 'other'}"

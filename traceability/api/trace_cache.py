@@ -81,12 +81,28 @@ def build(
     says the transaction sees one snapshot of the database (PostgreSQL's REPEATABLE
     READ), where reading the structure once is enough.
     """
+    _generic_plans(session)
     made = _build(
         session, code=code, base_url=base_url, renderings=renderings, one_snapshot=one_snapshot
     )
     if made.stamp is not None:
         _store(session, [made])
     return made.bodies
+
+
+def _generic_plans(session: Session) -> None:
+    """On PostgreSQL, this transaction's prepared statements run on their generic plans.
+
+    A build's statements bind arrays and lists of ids, whose estimates make PostgreSQL keep
+    planning each execution afresh (``plan_cache_mode = auto``): the stamp's fingerprint,
+    fifteen subqueries, then costs 1.2 ms of planning for 0.2 ms of work. The plans differ
+    in cost only, never in the rows they give.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_GENERIC_PLANS)
+
+
+_GENERIC_PLANS = text("SET LOCAL plan_cache_mode = force_generic_plan")
 
 
 def _build(
@@ -311,6 +327,7 @@ def refresh(
         if one_snapshot:
             # Each batch in a transaction of its own that sees one snapshot of the database.
             session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            _generic_plans(session)
         todo = batch
         if not everything:
             todo = snapshot.stale(session, codes=todo, variants=list(renderings), base_url=base_url)

@@ -1,7 +1,7 @@
 """The province's sums read the diary's possible applications from one index
 
 Revision ID: 0015_applied_index
-Revises: 0014_fleet
+Revises: 0014_pre_season
 
 The office's dashboard sums a season's applications: on a province's million diary
 entries, a scan of the whole table (its hashes and notes included) for the one in three
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015_applied_index"
-down_revision: str | None = "0014_fleet"
+down_revision: str | None = "0014_pre_season"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
