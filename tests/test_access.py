@@ -294,7 +294,8 @@ EXPECTED = {
     ("GET",    "/api/v1/zones"):                        "401 403 403 403 403 200 200 200 200",
     ("GET",    "/api/v1/zones/{code}"):                 "401 403 403 403 403 200 200 200 200",
     # /reports/missions here; every report by role in REPORTS_BY_ROLE below
-    ("GET",    "/api/v1/reports/low-emission-rice/references"): "401 200 200 200 200 200 200 200 200",
+    ("GET",    "/api/v1/reports/low-emission-rice/references"):
+               "401 200 200 200 200 200 200 200 200",
     ("GET",    "/api/v1/reports/{name}"):               "401 403 403 403 403 200 200 200 200",
     ("GET",    "/api/v1/maps/communes.svg"):            "401 403 403 403 403 403 403 200 200",
     # organisations, tokens, administrative units
