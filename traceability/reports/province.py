@@ -170,19 +170,7 @@ def province_report(conn: Connection, filters: Filters) -> pd.DataFrame:
     (the diary's activity, or a mission's type); hectares *sprayed* are the ``spray`` rows
     alone, never fertiliser spread or seed sown.
     """
-    parts = [_province_hectares(conn, filters), _province_flags(conn, filters)]
-    parts = [p for p in parts if not p.empty]
-    if not parts:
-        return pd.DataFrame(columns=PROVINCE_COLUMNS)
-    frame = pd.concat(parts, ignore_index=True).reindex(columns=PROVINCE_COLUMNS)
-    frame["commune_name"] = frame["commune_code"].map(_commune_name)
-    for column in ("applications", "flagged_missions", *PROVINCE_FLAGS):
-        frame[column] = frame[column].astype("Int64")
-    return frame.sort_values(
-        ["week", "commune_code", "part", "product_code", "activity"],
-        ignore_index=True,
-        na_position="last",
-    )
+    return _rows([_province_hectares(conn, filters), _province_flags(conn, filters)])
 
 
 @connected
@@ -190,10 +178,15 @@ def province_hectares(conn: Connection, filters: Filters) -> pd.DataFrame:
     """The province report's "hectares" rows alone, as :func:`province_report` gives them,
     without its flags part: what the office's dashboard draws (its flagged missions are a
     list of their own)."""
-    frame = _province_hectares(conn, filters)
-    if frame.empty:
+    return _rows([_province_hectares(conn, filters)])
+
+
+def _rows(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The report's parts as its rows: its columns, commune names, whole counts, in order."""
+    parts = [p for p in parts if not p.empty]
+    if not parts:
         return pd.DataFrame(columns=PROVINCE_COLUMNS)
-    frame = frame.reindex(columns=PROVINCE_COLUMNS)
+    frame = pd.concat(parts, ignore_index=True).reindex(columns=PROVINCE_COLUMNS)
     frame["commune_name"] = frame["commune_code"].map(_commune_name)
     for column in ("applications", "flagged_missions", *PROVINCE_FLAGS):
         frame[column] = frame[column].astype("Int64")
