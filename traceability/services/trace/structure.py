@@ -112,8 +112,17 @@ class SowingClosure:
     day: date
     recorded_at: datetime | None
 
-    def closes(self, day: date, at: datetime | None, recorded_at: datetime | None) -> bool:
-        """Whether work done on ``day``, recorded at ``recorded_at``, is closed by this sowing."""
+    def closes(
+        self,
+        day: date,
+        at: datetime | None,
+        recorded_at: datetime | None,
+        phi_days: int | None = None,
+        banned: bool = False,
+    ) -> bool:
+        """Whether work done on ``day``, recorded at ``recorded_at``, is closed by this sowing
+        (whatever its product: ``phi_days`` and ``banned`` are taken as a lot's closure takes
+        them, and weigh nothing here)."""
         return (
             day < self.day and recorded_at is not None and self.recorded_at is not None
             and self.recorded_at < recorded_at
@@ -178,11 +187,7 @@ class FieldLink:
         dated before."""
         return (
             self.reach is not None and self.reach <= day
-            and not any(
-                c.closes(day, at, recorded_at, phi_days, banned)
-                if isinstance(c, HarvestClosure) else c.closes(day, at, recorded_at)
-                for c in self.closures
-            )
+            and not any(c.closes(day, at, recorded_at, phi_days, banned) for c in self.closures)
         )  # fmt: skip
 
     def after_harvest(self, recorded_at: datetime | None) -> bool:
