@@ -20,6 +20,7 @@ from traceability.config import get_settings
 from traceability.models import Activity, InputKind
 from traceability.reports.common import Filters, connected
 from traceability.reports.ghg import SeasonGhg, factors, reasons, season_ghg
+from traceability.reports.kept import kept_rows
 from traceability.reports.season import SeasonRecord, emission_records, entry_day
 from traceability.services.applications import Application
 
@@ -392,5 +393,13 @@ def low_emission_rice_report(conn: Connection, filters: Filters) -> pd.DataFrame
     reduction (``reports.ghg``); the programme's targets (:data:`TARGETS`).
     ``organisation`` limits it to a cooperative's members' fields.
     """
-    _, rows, _ = low_emission_rows(conn, filters)
+    rows = kept_rows(conn, filters, _rows, columns=LOW_EMISSION_COLUMNS, dates=DAY_COLUMNS)
     return pd.DataFrame(rows, columns=LOW_EMISSION_COLUMNS)
+
+
+# The report's columns holding a day (kept rows hold them as ISO dates).
+DAY_COLUMNS = ("sown_on", "ended_on", "harvested_on", "dry_since")
+
+
+def _rows(conn: Connection, filters: Filters) -> list[dict[str, Any]]:
+    return low_emission_rows(conn, filters)[1]
