@@ -167,3 +167,26 @@ def test_a_kept_row_whose_stamp_does_not_hold_is_computed_again(db, kept_once):
         )
     pd.testing.assert_frame_equal(_report(db), _afresh(db))
     assert _kept(db) == kept_once
+
+
+def test_the_mrv_pack_from_kept_rows_is_the_pack_computed_afresh(db, factory, kept_once):
+    """The evidence pack reads each season's evidence from what was kept: the same frame
+    as a pack computed with nothing kept. An entry's index in the transparency log is not
+    kept: a drain recorded after the pack has none until the log sequences it, and then
+    the next pack gives it, as a pack computed afresh does."""
+    from traceability.services import tlog
+
+    first = reports.low_emission_mrv_report(db, reports.Filters())
+    pd.testing.assert_frame_equal(reports.low_emission_mrv_report(db, reports.Filters()), first)
+    a = _field(factory, "A")
+    drain = factory.entry(a, occurred_at=vn("2026-02-10"), activity="drain")
+    factory.entry(a, occurred_at=vn("2026-02-15"), activity="irrigate")
+    pack = reports.low_emission_mrv_report(db, reports.Filters())
+    mine = pack[pack.entry_id == drain.id]
+    assert list(mine.evidence_for) == ["water"] and mine.log_index.isna().all()
+    tlog.sequence(factory.session)
+    pack = reports.low_emission_mrv_report(db, reports.Filters())
+    assert pack[pack.entry_id == drain.id].log_index.notna().all()
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM emission_rows"))
+    pd.testing.assert_frame_equal(reports.low_emission_mrv_report(db, reports.Filters()), pack)

@@ -1635,7 +1635,8 @@ class TraceSnapshot(SQLModel, table=True):
 
 
 class EmissionRow(SQLModel, table=True):
-    """A season's row of the low-emission rice report as it was last computed.
+    """A season's row of the low-emission rice report as it was last computed, and the
+    records its figures rest on (the MRV pack's evidence, without the log's indexes).
 
     ``stamp`` names what it was computed from: the code's version, the settings the row
     reads (emission factors, references), the product catalogue and every row of the
@@ -1650,6 +1651,7 @@ class EmissionRow(SQLModel, table=True):
     field_id: int = Field(index=True)
     stamp: str
     row: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    evidence: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class CosignaturePublic(BaseModel):

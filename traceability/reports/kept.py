@@ -2,7 +2,8 @@
 still hold.
 
 A province's report reads a million diary rows and classifies 60,000 seasons; done on
-every request it took 45 s. Each season's row is kept in ``emission_rows`` with a *stamp*
+every request it took 45 s (the MRV pack 65 s). Each season's row, and the records its
+figures rest on (``reports.evidence``), are kept in ``emission_rows`` with a *stamp*
 of what it was computed from, and a report computes again only the fields whose stamp
 changed, then keeps what it computed:
 
@@ -39,6 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from traceability.config import get_settings
 from traceability.reports.common import Filters
+from traceability.reports.evidence import EVIDENCE_FIELDS, Evidence
 from traceability.reports.season import _season_rows
 
 log = logging.getLogger(__name__)
@@ -86,21 +88,26 @@ SELECT f.id,
 _CATALOGUE_STAMP = text(
     "SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM inputs"
 )
-_KEPT = text(
-    "SELECT season_id, stamp, row FROM emission_rows WHERE season_id = ANY(CAST(:ids AS int[]))"
+_KEPT = (
+    "SELECT season_id, stamp, row, {evidence} FROM emission_rows "
+    "WHERE season_id = ANY(CAST(:ids AS int[]))"
 )
 _KEEP = text(
     """
-INSERT INTO emission_rows (season_id, field_id, stamp, row)
-VALUES (:season_id, :field_id, :stamp, :row)
+INSERT INTO emission_rows (season_id, field_id, stamp, row, evidence)
+VALUES (:season_id, :field_id, :stamp, :row, :evidence)
 ON CONFLICT (season_id) DO UPDATE
-   SET field_id = excluded.field_id, stamp = excluded.stamp, row = excluded.row
+   SET field_id = excluded.field_id, stamp = excluded.stamp, row = excluded.row,
+       evidence = excluded.evidence
 """
 )
 
-Rows = list[dict[str, Any]]
-# Computes the rows of the seasons ``filters`` names, each with its ``season_id``.
-Compute = Callable[[Connection, Filters], Rows]
+Row = dict[str, Any]
+# A season's row and the records its figures rest on (``reports.evidence``).
+Kept = tuple[Row, list[Evidence]]
+# Computes the rows of the seasons ``filters`` names (each with its ``season_id``) and
+# their evidence.
+Compute = Callable[[Connection, Filters], list[Kept]]
 
 
 def keeps(conn: Connection, filters: Filters) -> bool:
@@ -123,16 +130,27 @@ def _common_part(conn: Connection) -> str:
     return f"{CODE_VERSION} s{digest[:16]} p{catalogue} "
 
 
-def _encode(row: dict[str, Any], columns: list[str]) -> bytes:
+def _encode(row: Row, columns: list[str]) -> bytes:
     return orjson.dumps([row[c] for c in columns])
 
 
-def _decode(body: bytes, columns: list[str], dates: frozenset[str]) -> dict[str, Any]:
+def _decode(body: bytes, columns: list[str], dates: frozenset[str]) -> Row:
     row = dict(zip(columns, orjson.loads(body), strict=True))
     for c in dates:
         if row[c] is not None:
             row[c] = date.fromisoformat(row[c])
     return row
+
+
+_DAY = EVIDENCE_FIELDS.index("occurred_on")
+
+
+def _decode_evidence(body: bytes) -> list[Evidence]:
+    out = orjson.loads(body)
+    for e in out:
+        if e[_DAY] is not None:
+            e[_DAY] = date.fromisoformat(e[_DAY])
+    return out
 
 
 def kept_rows(
@@ -142,10 +160,12 @@ def kept_rows(
     *,
     columns: list[str],
     dates: Iterable[str],
-) -> Rows:
-    """The rows of the seasons ``filters`` names, in the report's order: kept ones where
-    their stamp still holds, the others computed by ``compute`` (and kept, where the
-    database can write). ``columns`` are a row's keys, ``dates`` those holding a day."""
+    evidence: bool = False,
+) -> list[Kept]:
+    """The rows of the seasons ``filters`` names, in the report's order, each with its
+    evidence if ``evidence`` (else an empty list): kept ones where their stamp still holds,
+    the others computed by ``compute`` (and kept, where the database can write).
+    ``columns`` are a row's keys, ``dates`` those holding a day."""
     if not keeps(conn, filters):
         return compute(conn, filters)
     seasons = _season_rows(conn, filters)
@@ -156,30 +176,36 @@ def kept_rows(
     common = _common_part(conn)
     field_ids = sorted({s.field_id for s in seasons})
     stamps = {f: common + v for f, v in conn.execute(_FIELD_STAMPS, {"ids": field_ids}).tuples()}
+    kept_stmt = text(_KEPT.format(evidence="evidence" if evidence else "NULL"))
     kept = {
-        sid: (stamp, body)
-        for sid, stamp, body in conn.execute(_KEPT, {"ids": [s.season_id for s in seasons]})
+        sid: (stamp, body, proof)
+        for sid, stamp, body, proof in conn.execute(
+            kept_stmt, {"ids": [s.season_id for s in seasons]}
+        )
     }
     day_columns = frozenset(dates)
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int, Kept] = {}
     stale: set[int] = set()
     for s in seasons:
         held = kept.get(s.season_id)
         if held is not None and held[0] == stamps.get(s.field_id):
-            out[s.season_id] = _decode(held[1], columns, day_columns)
+            out[s.season_id] = (
+                _decode(held[1], columns, day_columns),
+                _decode_evidence(held[2]) if evidence else [],
+            )
         else:
             stale.add(s.field_id)
     if stale:
         fresh = _compute_fields(conn, filters, compute, seasons, stale)
         by_id = {s.season_id: s for s in seasons}
-        _keep(conn, [(by_id[r["season_id"]], r) for r in fresh], stamps, columns)
-        out |= {r["season_id"]: r for r in fresh}
+        _keep(conn, [(by_id[r["season_id"]], r, e) for r, e in fresh], stamps, columns)
+        out |= {r["season_id"]: (r, e if evidence else []) for r, e in fresh}
     return [out[s.season_id] for s in seasons if s.season_id in out]
 
 
 def _compute_fields(
     conn: Connection, filters: Filters, compute: Compute, seasons: list[Any], stale: set[int]
-) -> Rows:
+) -> list[Kept]:
     """The rows of the seasons of the ``stale`` fields among ``seasons``."""
     if len(stale) * 2 > len({s.field_id for s in seasons}):
         # Most of the scope: the report's own filters read it in one pass, and naming
@@ -189,17 +215,17 @@ def _compute_fields(
         codes = frozenset(s.field_code for s in seasons if s.field_id in stale)
         rows = compute(conn, replace(filters, field_codes=codes))
     wanted = {s.season_id for s in seasons if s.field_id in stale}
-    return [r for r in rows if r["season_id"] in wanted]
+    return [(r, e) for r, e in rows if r["season_id"] in wanted]
 
 
 def _keep(
     conn: Connection,
-    rows: list[tuple[Any, dict[str, Any]]],
+    rows: list[tuple[Any, Row, list[Evidence]]],
     stamps: dict[int, str],
     columns: list[str],
 ) -> None:
-    """Keep ``rows`` (each with its season), on a connection of its own: the report's may be
-    a read-only one. Nothing is kept on a standby, or if the keeping fails (a season
+    """Keep ``rows`` (each with its season and evidence), on a connection of its own: the
+    report's may be a read-only one. Nothing is kept on a standby, or if the keeping fails (a season
     deleted meanwhile): the rows are computed again next time."""
     params = [
         {
@@ -207,8 +233,9 @@ def _keep(
             "field_id": s.field_id,
             "stamp": stamps[s.field_id],
             "row": _encode(r, columns),
+            "evidence": orjson.dumps(e),
         }
-        for s, r in rows
+        for s, r, e in rows
         if s.field_id in stamps
     ]
     if not params:
