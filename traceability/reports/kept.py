@@ -247,4 +247,6 @@ def _keep(
             own.execute(_KEEP, params)
             own.commit()
     except SQLAlchemyError as exc:
-        log.warning("low-emission rows not kept (%s): computed again next time", exc)
+        # The driver's message alone: SQLAlchemy's would repeat thousands of rows.
+        why = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        log.warning("low-emission rows not kept (%s): computed again next time", why)
