@@ -41,7 +41,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from traceability.config import get_settings
 from traceability.reports.common import Filters
 from traceability.reports.evidence import EVIDENCE_FIELDS, Evidence
-from traceability.reports.season import _season_rows
+from traceability.reports.season import season_scope
 
 log = logging.getLogger(__name__)
 
@@ -134,22 +134,38 @@ def _encode(row: Row, columns: list[str]) -> bytes:
     return orjson.dumps([row[c] for c in columns])
 
 
-def _decode(body: bytes, columns: list[str], dates: frozenset[str]) -> Row:
-    row = dict(zip(columns, orjson.loads(body), strict=True))
-    for c in dates:
-        if row[c] is not None:
-            row[c] = date.fromisoformat(row[c])
-    return row
+class _Days(dict):
+    """ISO days to dates, each converted once (a province's rows name a few hundred)."""
+
+    def __missing__(self, text: str) -> date:
+        self[text] = day = date.fromisoformat(text)
+        return day
+
+
+def _decode_rows(bodies: list[bytes], columns: list[str], dates: frozenset[str]) -> list[Row]:
+    """Kept rows, parsed in one call (one JSON array of them all)."""
+    days = _Days()
+    at = [i for i, c in enumerate(columns) if c in dates]
+    out = []
+    for values in orjson.loads(b"[" + b",".join(bodies) + b"]"):
+        for i in at:
+            if values[i] is not None:
+                values[i] = days[values[i]]
+        out.append(dict(zip(columns, values, strict=True)))
+    return out
 
 
 _DAY = EVIDENCE_FIELDS.index("occurred_on")
 
 
-def _decode_evidence(body: bytes) -> list[Evidence]:
-    out = orjson.loads(body)
-    for e in out:
-        if e[_DAY] is not None:
-            e[_DAY] = date.fromisoformat(e[_DAY])
+def _decode_evidence(bodies: list[bytes]) -> list[list[Evidence]]:
+    """Kept evidence, each season's list of records, parsed in one call."""
+    days = _Days()
+    out = orjson.loads(b"[" + b",".join(bodies) + b"]")
+    for proofs in out:
+        for e in proofs:
+            if e[_DAY] is not None:
+                e[_DAY] = days[e[_DAY]]
     return out
 
 
@@ -168,7 +184,7 @@ def kept_rows(
     ``columns`` are a row's keys, ``dates`` those holding a day."""
     if not keeps(conn, filters):
         return compute(conn, filters)
-    seasons = _season_rows(conn, filters)
+    seasons = season_scope(conn, filters)
     if filters.organisation:
         seasons = [s for s in seasons if s.farmer_organisation == filters.organisation]
     if not seasons:
@@ -183,18 +199,19 @@ def kept_rows(
             kept_stmt, {"ids": [s.season_id for s in seasons]}
         )
     }
-    day_columns = frozenset(dates)
-    out: dict[int, Kept] = {}
+    held: list[tuple[int, bytes, bytes | None]] = []
     stale: set[int] = set()
     for s in seasons:
-        held = kept.get(s.season_id)
-        if held is not None and held[0] == stamps.get(s.field_id):
-            out[s.season_id] = (
-                _decode(held[1], columns, day_columns),
-                _decode_evidence(held[2]) if evidence else [],
-            )
+        k = kept.get(s.season_id)
+        if k is not None and k[0] == stamps.get(s.field_id):
+            held.append((s.season_id, k[1], k[2]))
         else:
             stale.add(s.field_id)
+    rows = _decode_rows([body for _, body, _ in held], columns, frozenset(dates))
+    proofs = _decode_evidence([p for _, _, p in held]) if evidence else [[]] * len(held)
+    out: dict[int, Kept] = {
+        sid: (row, e) for (sid, _, _), row, e in zip(held, rows, proofs, strict=True)
+    }
     if stale:
         fresh = _compute_fields(conn, filters, compute, seasons, stale)
         by_id = {s.season_id: s for s in seasons}

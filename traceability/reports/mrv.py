@@ -75,20 +75,16 @@ def _log_index(conn: Connection, entry_ids: list[Any]) -> list[Any]:
 
 
 def _evidence_frame(conn: Connection, kept: list[Kept]) -> pd.DataFrame:
-    """The evidence rows of every plot, built column by column (a province has about
-    800,000), each entry with its index in the transparency log."""
-    columns: dict[str, list[Any]] = {c: [] for c in ("field_code", "commune_code", "season_id")}
-    columns |= {c: [] for c in EVIDENCE_FIELDS}
-    fields = [columns[c] for c in EVIDENCE_FIELDS]
-    for row, proofs in kept:
-        n = len(proofs)
-        columns["field_code"] += [row["field_code"]] * n
-        columns["commune_code"] += [row["commune_code"]] * n
-        columns["season_id"] += [row["season_id"]] * n
-        for e in proofs:
-            for values, value in zip(fields, e, strict=True):
-                values.append(value)
-    columns["log_index"] = _log_index(conn, columns["entry_id"])
+    """The evidence rows of every plot (a province has about 800,000), built column by
+    column, each entry with its index in the transparency log."""
+    flat = [e for _, proofs in kept for e in proofs]
+    columns: dict[str, Any] = {
+        c: [row[c] for row, proofs in kept for _ in proofs]
+        for c in ("field_code", "commune_code", "season_id")
+    }
+    values = list(zip(*flat, strict=True)) if flat else [()] * len(EVIDENCE_FIELDS)
+    columns |= dict(zip(EVIDENCE_FIELDS, values, strict=True))
+    columns["log_index"] = _log_index(conn, list(columns["entry_id"]))
     return pd.DataFrame(columns)
 
 
