@@ -55,22 +55,22 @@ SETTINGS_READ = (
 )
 
 # Per field, what its seasons' rows rest on: per table the count and the sum of ``xmin``
-# of the field's rows (``:ids``, the fields in the report's scope).
-_FIELD_STAMPS = text(
-    """
-WITH ids AS (SELECT unnest(CAST(:ids AS int[])) AS id),
-d AS (SELECT field_id, count(*) || ':' || sum(xmin::text::bigint) AS v
-        FROM diary_entries WHERE field_id IN (SELECT id FROM ids) GROUP BY field_id),
+# of the field's rows. ``{only}`` keeps each table to the fields in the report's scope
+# (``:ids``), or is empty for every field: PostgreSQL then sums a province's million
+# diary rows in parallel (0.15 s against 0.5 s through the list of ids).
+_FIELD_STAMPS = """
+WITH d AS (SELECT field_id, count(*) || ':' || sum(xmin::text::bigint) AS v
+             FROM diary_entries {only} GROUP BY field_id),
 s AS (SELECT field_id, count(*) || ':' || sum(xmin::text::bigint) AS v
-        FROM seasons WHERE field_id IN (SELECT id FROM ids) GROUP BY field_id),
+        FROM seasons {only} GROUP BY field_id),
 m AS (SELECT mf.field_id,
              count(*) || ':' || sum(mf.xmin::text::bigint + m.xmin::text::bigint) AS v
         FROM mission_fields mf JOIN missions m ON m.id = mf.mission_pk
-       WHERE mf.field_id IN (SELECT id FROM ids) GROUP BY mf.field_id),
+       {only_mf} GROUP BY mf.field_id),
 l AS (SELECT lf.field_id,
              count(*) || ':' || sum(lf.xmin::text::bigint + l.xmin::text::bigint) AS v
         FROM lot_fields lf JOIN lots l ON l.id = lf.lot_id
-       WHERE lf.field_id IN (SELECT id FROM ids) GROUP BY lf.field_id)
+       {only_lf} GROUP BY lf.field_id)
 SELECT f.id,
        f.xmin::text || '.' || fa.xmin::text || '.' || coalesce(o.xmin::text, '-')
        || '|' || coalesce(d.v, '-') || '|' || coalesce(s.v, '-')
@@ -82,9 +82,16 @@ SELECT f.id,
   LEFT JOIN s ON s.field_id = f.id
   LEFT JOIN m ON m.field_id = f.id
   LEFT JOIN l ON l.field_id = f.id
- WHERE f.id IN (SELECT id FROM ids)
+ {only_f}
 """
-)
+_IDS = "= ANY(CAST(:ids AS int[]))"
+_SCOPED_STAMPS = text(
+    _FIELD_STAMPS.format(
+        only=f"WHERE field_id {_IDS}", only_mf=f"WHERE mf.field_id {_IDS}",
+        only_lf=f"WHERE lf.field_id {_IDS}", only_f=f"WHERE f.id {_IDS}",
+    )
+)  # fmt: skip
+_EVERY_STAMP = text(_FIELD_STAMPS.format(only="", only_mf="", only_lf="", only_f=""))
 _CATALOGUE_STAMP = text(
     "SELECT count(*) || ':' || coalesce(sum(xmin::text::bigint), 0) FROM inputs"
 )
@@ -191,14 +198,13 @@ def kept_rows(
         return []
     common = _common_part(conn)
     field_ids = sorted({s.field_id for s in seasons})
-    stamps = {f: common + v for f, v in conn.execute(_FIELD_STAMPS, {"ids": field_ids}).tuples()}
+    whole = not (filters.field or filters.field_codes is not None or filters.season is not None
+                 or filters.commune)  # fmt: skip
+    found = conn.execute(_EVERY_STAMP if whole else _SCOPED_STAMPS, {"ids": field_ids})
+    stamps = {f: common + v for f, v in found.tuples().all()}
     kept_stmt = text(_KEPT.format(evidence="evidence" if evidence else "NULL"))
-    kept = {
-        sid: (stamp, body, proof)
-        for sid, stamp, body, proof in conn.execute(
-            kept_stmt, {"ids": [s.season_id for s in seasons]}
-        )
-    }
+    found = conn.execute(kept_stmt, {"ids": [s.season_id for s in seasons]})
+    kept = {sid: (stamp, body, proof) for sid, stamp, body, proof in found.tuples().all()}
     held: list[tuple[int, bytes, bytes | None]] = []
     stale: set[int] = set()
     for s in seasons:
