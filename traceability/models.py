@@ -1634,6 +1634,26 @@ class TraceSnapshot(SQLModel, table=True):
     built_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class EmissionRow(SQLModel, table=True):
+    """A season's row of the low-emission rice report as it was last computed, and the
+    records its figures rest on (the MRV pack's evidence, without the log's indexes).
+
+    ``stamp`` names what it was computed from: the code's version, the settings the row
+    reads (emission factors, references), the product catalogue and every row of the
+    season's field that the row rests on (PostgreSQL row versions, as a stored trace's
+    fingerprint). The report serves ``row`` only while today's rows give the same stamp
+    (``reports.kept``).
+    """
+
+    __tablename__ = "emission_rows"
+
+    season_id: int = Field(foreign_key="seasons.id", primary_key=True, ondelete="CASCADE")
+    field_id: int = Field(index=True)
+    stamp: str
+    row: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    evidence: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
 class CosignaturePublic(BaseModel):
     """A witness's cosignature on a checkpoint, checked against the configured witness keys
     (AGRITRACE_WITNESS_KEYS)."""

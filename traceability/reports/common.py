@@ -3,7 +3,9 @@
 Imports nothing from the other report modules, so each of them can build on it.
 """
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
@@ -65,14 +67,34 @@ class Filters:
 NO_FILTERS = Filters()
 
 
+@contextmanager
+def bulk() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a report builds its objects.
+
+    A province's report makes millions of lists, dicts and rows, none of them in a
+    cycle; each few hundred thousand the collector walked all of them again, which took
+    over a third of the MRV pack's time (7.3 s → 4.3 s). Reference counting still frees
+    them. Whoever paused it first starts it again.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
 def connected(build: Callable[[Connection, Filters], pd.DataFrame]) -> Callable[..., Any]:
-    """Let a report take an Engine (a connection of its own) or a Connection."""
+    """Let a report take an Engine (a connection of its own) or a Connection; the report
+    is built with the collector paused (:func:`bulk`)."""
 
     def report(bind: Bind, filters: Filters = NO_FILTERS) -> pd.DataFrame:
-        if isinstance(bind, Engine):
-            with bind.connect() as conn:
-                return build(conn, filters)
-        return build(bind, filters)
+        with bulk():
+            if isinstance(bind, Engine):
+                with bind.connect() as conn:
+                    return build(conn, filters)
+            return build(bind, filters)
 
     report.__name__, report.__doc__ = build.__name__, build.__doc__
     return report

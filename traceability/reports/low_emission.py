@@ -19,7 +19,9 @@ from sqlalchemy.engine import Connection
 from traceability.config import get_settings
 from traceability.models import Activity, InputKind
 from traceability.reports.common import Filters, connected
+from traceability.reports.evidence import evidence
 from traceability.reports.ghg import SeasonGhg, factors, reasons, season_ghg
+from traceability.reports.kept import Kept, kept_rows
 from traceability.reports.season import SeasonRecord, emission_records, entry_day
 from traceability.services.applications import Application
 
@@ -392,5 +394,23 @@ def low_emission_rice_report(conn: Connection, filters: Filters) -> pd.DataFrame
     reduction (``reports.ghg``); the programme's targets (:data:`TARGETS`).
     ``organisation`` limits it to a cooperative's members' fields.
     """
-    _, rows, _ = low_emission_rows(conn, filters)
-    return pd.DataFrame(rows, columns=LOW_EMISSION_COLUMNS)
+    kept = season_rows(conn, filters)
+    return pd.DataFrame([row for row, _ in kept], columns=LOW_EMISSION_COLUMNS)
+
+
+# The report's columns holding a day (kept rows hold them as ISO dates).
+DAY_COLUMNS = ("sown_on", "ended_on", "harvested_on", "dry_since")
+
+
+def _computed(conn: Connection, filters: Filters) -> list[Kept]:
+    records, rows, ghgs = low_emission_rows(conn, filters)
+    return [(row, evidence(r, g)) for r, row, g in zip(records, rows, ghgs, strict=True)]
+
+
+def season_rows(conn: Connection, filters: Filters, *, with_evidence: bool = False) -> list[Kept]:
+    """The report's row of each season ``filters`` names, and its evidence if
+    ``with_evidence``: kept ones where they still hold (``reports.kept``)."""
+    return kept_rows(
+        conn, filters, _computed, columns=LOW_EMISSION_COLUMNS, dates=DAY_COLUMNS,
+        evidence=with_evidence,
+    )  # fmt: skip

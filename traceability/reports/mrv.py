@@ -23,11 +23,11 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from traceability.models import Activity, InputKind, TlogLeaf
+from traceability.models import TlogLeaf
 from traceability.reports.common import Filters, connected
-from traceability.reports.ghg import SeasonGhg, factors
-from traceability.reports.low_emission import low_emission_rows
-from traceability.reports.season import SeasonRecord, day_of, entry_day
+from traceability.reports.evidence import EVIDENCE_FIELDS
+from traceability.reports.kept import Kept
+from traceability.reports.low_emission import season_rows
 
 PLOT_COLUMNS = [
     "field_code", "commune_code", "season_id", "crop", "sown_on", "harvested_on",
@@ -56,64 +56,36 @@ _WHOLE = [
 MRV_COLUMNS = ["section", *PLOT_COLUMNS, *EVIDENCE_COLUMNS, *TOTAL_COLUMNS]
 
 
-def _entry(for_: str, row: Any) -> dict[str, Any]:
-    return {
-        "evidence_for": for_,
-        "entry_id": row.id,
-        "chain_seq": row.chain_seq,
-        "entry_hash": row.hash,
-        "activity": str(row.activity),
-        "occurred_on": entry_day(row),
-        "mission_id": row.mission_id,
-    }
-
-
-def _application_for(a: Any) -> str | None:
-    kind = a.product.kind if a.product is not None else None
-    if kind == InputKind.seed:
-        return "seed"
-    if kind == InputKind.fertilizer:
-        return "nitrogen"
-    return "spray" if a.is_pesticide else None
-
-
-def _evidence(record: SeasonRecord, g: SeasonGhg) -> list[dict[str, Any]]:
-    """The records each of the plot's figures rests on."""
-    by_id = {r.id: r for r in [*record.diary, *record.before]}
-    out = [_entry("water", by_id[i]) for i in g.water.entry_ids]
-    out += [_entry("pre_season", by_id[i]) for i in g.pre.entry_ids if i in by_id]
-    if g.straw_entry is not None:
-        out.append(_entry("straw", g.straw_entry))
-    out += [_entry("harvest", r) for r in record.diary if r.activity == Activity.harvest]
-    for a in record.applications:
-        for_ = _application_for(a)
-        if for_ is None:
-            continue
-        if a.source == "drone":
-            out.append({"evidence_for": for_, "mission_id": a.mission_id,
-                        "occurred_on": day_of(a.at), "activity": a.activity})  # fmt: skip
-            out += [_entry(for_, by_id[i]) for i in a.evidence_entry_ids if i in by_id]
-        elif a.entry_id in by_id:
-            out.append(_entry(for_, by_id[a.entry_id]))
-    return out
-
-
 #: Past this many entries one range scan of the log beats a list of ids sent to the database.
 _IDS_IN_ONE_LIST = 2000
 
 
-def _log_index(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    ids = sorted({r["entry_id"] for r in rows if r.get("entry_id") is not None})
+def _log_index(conn: Connection, entry_ids: list[Any]) -> list[Any]:
+    """Each entry's index in the transparency log (None: none, or not yet sequenced)."""
+    ids = sorted({i for i in entry_ids if i is not None})
     if not ids:
-        return
+        return [None] * len(entry_ids)
     if len(ids) <= _IDS_IN_ONE_LIST:
         where = TlogLeaf.entry_id.in_(ids)
     else:
         where = TlogLeaf.entry_id.between(ids[0], ids[-1])
     stmt = select(TlogLeaf.entry_id, TlogLeaf.idx).where(where)
-    index = dict(conn.execute(stmt).all())
-    for r in rows:
-        r["log_index"] = index.get(r.get("entry_id"))
+    index = dict(conn.execute(stmt).tuples().all())
+    return [index.get(i) for i in entry_ids]
+
+
+def _evidence_frame(conn: Connection, kept: list[Kept]) -> pd.DataFrame:
+    """The evidence rows of every plot (a province has about 800,000), built column by
+    column, each entry with its index in the transparency log."""
+    flat = [e for _, proofs in kept for e in proofs]
+    columns: dict[str, Any] = {
+        c: [row[c] for row, proofs in kept for _ in proofs]
+        for c in ("field_code", "commune_code", "season_id")
+    }
+    values = list(zip(*flat, strict=True)) if flat else [()] * len(EVIDENCE_FIELDS)
+    columns |= dict(zip(EVIDENCE_FIELDS, values, strict=True))
+    columns["log_index"] = _log_index(conn, list(columns["entry_id"]))
+    return pd.DataFrame(columns)
 
 
 def totals(plots: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -145,19 +117,12 @@ def totals(plots: pd.DataFrame, by: list[str]) -> pd.DataFrame:
 def low_emission_mrv_report(conn: Connection, filters: Filters) -> pd.DataFrame:
     """The MRV evidence pack: plots, the records each figure rests on, commune and
     province totals (see the module's docstring)."""
-    f = factors()
-    records, rows, ghgs = low_emission_rows(conn, filters, f)
-    plots = pd.DataFrame(rows, columns=None).reindex(columns=PLOT_COLUMNS)
-    evidence: list[dict[str, Any]] = []
-    for record, g in zip(records, ghgs, strict=True):
-        s = record.season
-        for e in _evidence(record, g):
-            evidence.append({"field_code": s.field_code, "commune_code": s.commune_code,
-                             "season_id": s.season_id, **e})  # fmt: skip
-    _log_index(conn, evidence)
+    kept = season_rows(conn, filters, with_evidence=True)
+    plots = pd.DataFrame([row for row, _ in kept], columns=None).reindex(columns=PLOT_COLUMNS)
+    evidence = _evidence_frame(conn, kept)
     frames = [
         plots.assign(section="plot"),
-        pd.DataFrame(evidence).assign(section="evidence") if evidence else None,
+        evidence.assign(section="evidence") if len(evidence) else None,
         totals(plots, ["commune_code"]).assign(section="commune") if len(plots) else None,
         totals(plots, []).assign(section="province") if len(plots) else None,
     ]

@@ -95,6 +95,22 @@ def _season_rows(conn: Connection, filters: Filters) -> list[Any]:
     return list(conn.execute(stmt).all())
 
 
+def season_scope(conn: Connection, filters: Filters) -> list[Any]:
+    """The seasons ``filters`` names in the report's order, each with only its id, its
+    field's id and code and the farmer's cooperative (what names a kept row)."""
+    stmt = (
+        _season_stmt(filters)
+        .with_only_columns(
+            Season.id.label("season_id"),
+            Season.field_id,
+            FarmField.code.label("field_code"),
+            Organisation.code.label("farmer_organisation"),
+        )
+        .order_by(FarmField.code, Season.sown_on, Season.id)
+    )
+    return list(conn.execute(stmt).all())
+
+
 def _within(day: date | None, first: date | None, last: date | None) -> bool:
     return day is not None and (first is None or first <= day) and (last is None or day <= last)
 
