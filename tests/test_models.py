@@ -49,6 +49,7 @@ NOT_WRITTEN_BY_A_REQUEST = {
     "signin_links",
     "lot_images",
     "trace_snapshots",
+    "emission_rows",  # the low-emission rice report's rows, kept by the report itself
 }
 # Request fields that name a row of another table by its code.
 REFERENCES = [
