@@ -213,6 +213,12 @@ def test_the_printable_pack_page(client, admin_headers, factory, scene):
     assert "not yet published" in en.text and "AWD (multiple drainage)" in en.text
     office = client.get("/mrv/", headers=factory.token("office"))
     assert office.status_code == 200 and "31957" in office.text and "31951" in office.text
+    # Commune 31957's total is A's alone (B's is not published): 8.8485 t CO2e; the
+    # province's list of plots is not shown, a commune's is.
+    assert "8,85" in office.text and "/mrv/?field=A" not in office.text
+    commune = client.get("/mrv/", params={"commune": "31957"}, headers=factory.token("office"))
+    assert "/mrv/?field=A" in commune.text and "/mrv/?field=B" in commune.text
+    assert "/mrv/?field=C" not in commune.text
     assert client.get("/mrv/", headers=factory.token("operator")).status_code == 403
 
 

@@ -45,6 +45,7 @@ from traceability.reports.fleet import FLEET_COLUMNS, fleet_report
 from traceability.reports.low_emission import LOW_EMISSION_COLUMNS, low_emission_rice_report
 from traceability.reports.missions import missions_report
 from traceability.reports.mrv import MRV_COLUMNS, low_emission_mrv_report
+from traceability.reports.mrv import totals as mrv_totals
 from traceability.reports.pesticide_records import PESTICIDE_COLUMNS, pesticide_records_report
 from traceability.reports.province import (
     PROVINCE_COLUMNS,
@@ -86,6 +87,7 @@ __all__ = [
     "low_emission_mrv_report",
     "low_emission_rice_report",
     "missions_report",
+    "mrv_totals",
     "pesticide_records_report",
     "province_report",
     "report_files",

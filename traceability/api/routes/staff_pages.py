@@ -2,7 +2,7 @@
 low-emission rice MRV pack (``/mrv/``)."""
 
 from datetime import date, datetime, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse
@@ -139,9 +139,21 @@ def mrv(
     access.ensure_reads_field_report(session, user, field)
     codes = access.report_field_codes(session, user)
     filters = reports.Filters(field=field, season=season, commune=commune, field_codes=codes)
-    frame = reports.low_emission_mrv_report(session.connection(), filters)
-    frame = frame.astype(object).where(frame.notna(), None)
-    part = {name: frame[frame["section"] == name].to_dict("records") for name in _MRV_PARTS}
+    if field:  # one plot, with every record its figures rest on
+        frame = reports.low_emission_mrv_report(session.connection(), filters)
+        part = {name: _records(frame[frame["section"] == name]) for name in _MRV_PARTS}
+    else:
+        # The plots and their totals, without the evidence (a province's is 800,000 rows,
+        # which this view does not show); the province's own list of plots is not shown
+        # either, only its communes.
+        plots = reports.low_emission_rice_report(session.connection(), filters)
+        whole = commune is None and codes is None
+        part = {
+            "plot": [] if whole else _records(plots),
+            "evidence": [],
+            "commune": _records(reports.mrv_totals(plots, ["commune_code"])),
+            "province": _records(reports.mrv_totals(plots, [])),
+        }
     if codes is not None:  # a cooperative sees its members' plots, not others' totals
         part["commune"] = part["province"] = []
     drawn = _reduction_map(session, part["commune"], lang) if part["commune"] and not field else ""
@@ -169,3 +181,8 @@ def _reduction_map(session: SessionDep, communes: list[dict], lang: str) -> str:
 
 
 _MRV_PARTS = ("plot", "evidence", "commune", "province")
+
+
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """A frame's rows as dicts, with None where a value is missing."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
