@@ -391,7 +391,8 @@ def run_step(args, broker: Broker, url: str, engine, port: int, metrics_port: in
     window = (t0 + args.warmup, t0 + seconds)
 
     def published() -> float:
-        return float(sum(c.value for c in counters))
+        # The ingester's counts run over the whole sweep; the publishers' over one step.
+        return args.published_before + float(sum(c.value for c in counters))
 
     threads = [
         threading.Thread(target=poll_points, args=(port, step, sample, stop, seen)),
@@ -408,17 +409,26 @@ def run_step(args, broker: Broker, url: str, engine, port: int, metrics_port: in
         for mission, _code, t_end, points in r["ends"]:
             live.put((mission, t_end, points))
     time.sleep(0.2)
-    # Let the stored points and the ended missions catch up (bounded by --drain).
+    kept: dict[str, list[float]] = {}
+    for r in results:
+        kept.update(r["kept"])
+
+    def caught_up() -> bool:
+        points = all(
+            seen.counts.get(c) and seen.counts[c][-1][0] >= len(t) for c, t in kept.items()
+        )
+        return points and len(seen.ends) >= len(pending)
+
+    # Let the stored points and the ended missions catch up (bounded by --drain), so
+    # that the next step starts on an empty backlog.
     drain_until = time.time() + args.drain
-    while time.time() < drain_until and len(seen.ends) < len(pending):
+    while time.time() < drain_until and not caught_up():
         time.sleep(0.2)
+    drained = time.time() - window[1]
     stop.set()
     for th in threads:
         th.join(60)
 
-    kept: dict[str, list[float]] = {}
-    for r in results:
-        kept.update(r["kept"])
     ages = []
     unseen = 0
     for code, times in kept.items():
@@ -430,6 +440,7 @@ def run_step(args, broker: Broker, url: str, engine, port: int, metrics_port: in
             prev = count
         unseen += sum(1 for q in range(prev, len(times)) if window[0] <= times[q] < window[1])
     total = sum(r["published"] for r in results)
+    args.published_before += float(sum(c.value for c in counters))
     end_ages = [seen.ends[m] - t for m, (t, _) in pending.items() if m in seen.ends]
     missing_ends = len(pending) - len(end_ages)
     in_window = [b for b in seen.backlog if window[0] <= b[0] < window[1]]
@@ -452,6 +463,7 @@ def run_step(args, broker: Broker, url: str, engine, port: int, metrics_port: in
         f"mission    end event -> result and diary readable  {_fmt(end_ages)}; "
         f"not readable within {args.drain:.0f} s after the window: {missing_ends}"
     )
+    print(f"caught up  {drained:.1f} s after the window (--drain {args.drain:.0f})")
     print(f"ceiling    DB update -> readable  {_fmt(seen.ceiling)}")
     print(f"           /healthz round trip    {_fmt(seen.healthz)}")
     return {
@@ -528,7 +540,9 @@ def main() -> None:
     p.add_argument("--drones", default="500,1000,2000,4000,6000", help="the sweep (drones, 1 Hz)")
     p.add_argument("--warmup", type=int, default=10, help="seconds before the window")
     p.add_argument("--duration", type=int, default=20, help="seconds measured per step")
-    p.add_argument("--drain", type=float, default=30.0, help="seconds to wait after the window")
+    p.add_argument(
+        "--drain", type=float, default=60.0, help="at most this long after the window to catch up"
+    )
     p.add_argument("--sample", type=int, default=20, help="drones whose points the reader polls")
     p.add_argument("--ends", type=int, default=10, help="end events per step, in the window")
     p.add_argument("--publishers", type=int, default=4, help="publisher processes")
@@ -537,6 +551,7 @@ def main() -> None:
     p.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = p.parse_args()
     sweep = [int(x) for x in args.drones.split(",") if x]
+    args.published_before = 0.0
 
     work = Path(tempfile.mkdtemp(prefix="freshness-"))
     broker = Broker(work)
