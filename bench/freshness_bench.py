@@ -547,6 +547,11 @@ def main() -> None:
     p.add_argument("--ends", type=int, default=10, help="end events per step, in the window")
     p.add_argument("--publishers", type=int, default=4, help="publisher processes")
     p.add_argument("--ingesters", type=int, default=1, help="agritrace ingest processes")
+    p.add_argument(
+        "--ingest-code",
+        metavar="PATH",
+        help="run the ingesters from another checkout (put first on PYTHONPATH), to compare",
+    )
     p.add_argument("--database", default="agritrace_bench_fresh", help="PostgreSQL database")
     p.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = p.parse_args()
@@ -576,9 +581,13 @@ def main() -> None:
         cmd = [AGRITRACE, "ingest", "--client-id", f"fresh-ingest-{k}"]
         if k == 0:
             cmd += ["--http-port", str(metrics_port)]  # the backlog is read from the first
+        ingest_env = env | ({"PYTHONPATH": args.ingest_code} if args.ingest_code else {})
         procs.append(
             subprocess.Popen(
-                cmd, env=env, stdout=(work / f"ingest-{k}.log").open("wb"), stderr=subprocess.STDOUT
+                cmd,
+                env=ingest_env,
+                stdout=(work / f"ingest-{k}.log").open("wb"),
+                stderr=subprocess.STDOUT,
             )
         )
     started = time.time()
@@ -588,7 +597,8 @@ def main() -> None:
         _wait_http(f"http://127.0.0.1:{metrics_port}/readyz", 60)
         print(
             f"freshness: PostgreSQL {args.database}, Mosquitto {broker.url}, "
-            f"{args.ingesters} ingester(s), API on :{port}; {os.cpu_count()} cores, "
+            f"{args.ingesters} ingester(s) from {args.ingest_code or 'this checkout'}, "
+            f"API on :{port}; {os.cpu_count()} cores, "
             f"load average {os.getloadavg()[0]:.1f} at the start; logs in {work}"
         )
         for n in sweep:
