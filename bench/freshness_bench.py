@@ -1,6 +1,7 @@
 """Freshness of the drone ingest as an operator feels it: publish -> readable through the API.
 
-Run (the defaults are the full measurement, about 4 minutes plus setup)::
+Run (the defaults are the full measurement: five steps of 30 s, each followed by up to
+``--drain`` seconds for the ingester to catch up; 3 to 8 minutes in all)::
 
     .venv/bin/python bench/freshness_bench.py
     .venv/bin/python bench/freshness_bench.py --drones 500,1000 --warmup 5 --duration 10  # smoke
@@ -534,10 +535,20 @@ def _wait_http(url: str, timeout: float) -> None:
             time.sleep(0.2)
 
 
+class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """The docstring's commands as written, and each option's default."""
+
+
 def main() -> None:
     """Parse the arguments, set everything up, run the sweep, print the figures."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--drones", default="500,1000,2000,4000,6000", help="the sweep (drones, 1 Hz)")
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n")[1] + "\n\n" + __doc__.split("\n\n")[2],
+        formatter_class=_Help,
+    )
+    p.add_argument(
+        "--drones", default="500,1000,2000,4000,6000", help="the sweep: drones, each at 1 Hz"
+    )
     p.add_argument("--warmup", type=int, default=10, help="seconds before the window")
     p.add_argument("--duration", type=int, default=20, help="seconds measured per step")
     p.add_argument(
