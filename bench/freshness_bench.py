@@ -15,9 +15,10 @@ publishers in several processes (the project's :class:`~drone_ingest.publisher.P
 QoS 1, one connection per process carrying its share of the fleet).
 
 Per step of the sweep (``--drones``), N drones each fly a spray mission over a fixture
-field, one point a second (the ``telemetry`` contract, ``seq`` counting from 0 per drone,
-spread evenly over each second), for ``--warmup`` seconds and then ``--duration`` seconds
-measured. Three things are measured over the same HTTP server at the same time:
+field, one point a second (the ``telemetry`` contract, ``seq`` counting up per drone and
+going on from step to step; the drones spread evenly over each second), for ``--warmup``
+seconds and then ``--duration`` seconds measured. Three things are measured over the
+same HTTP server at the same time:
 
 1. **Point freshness.** A reader polls ``GET /api/v1/missions/{id}`` (the flying mission
    as an operator's page reads it; its ``point_count`` moves with every stored point) for
@@ -146,6 +147,7 @@ class Plan:
     seconds: int  # warm-up and measured window
     sample: set[str]  # drones whose publish times are kept
     ends: dict[str, int]  # drone -> the second its end event goes
+    seq0: int  # the step's first seq: a drone's seq goes on from step to step
 
 
 def publish_fleet(plan: Plan, out, live, counter) -> None:
@@ -159,7 +161,7 @@ def publish_fleet(plan: Plan, out, live, counter) -> None:
     n = len(plan.drones)
     mission = {code: f"{plan.step}-{code}-0" for code, _, _ in plan.drones}
     done_points = {code: 0 for code, _, _ in plan.drones}  # points of the current mission
-    seq = {code: 0 for code, _, _ in plan.drones}
+    seq = {code: plan.seq0 for code, _, _ in plan.drones}
     kept: dict[str, list[float]] = {code: [] for code in plan.sample}
     ends: list[tuple[str, str, float, int]] = []  # mission, drone, end publish time, points
     published = 0
@@ -382,6 +384,7 @@ def run_step(args, broker: Broker, url: str, engine, port: int, metrics_port: in
             seconds=seconds,
             sample={c for c, _, _ in mine if c in set(sample)},
             ends={c: s for c, s in ends.items() if any(c == m[0] for m in mine)},
+            seq0=int(args.published_before) + 1,  # above any seq an earlier step sent
         )
         w = mp.Process(target=publish_fleet, args=(plan, out, live, counters[k]), daemon=True)
         w.start()
