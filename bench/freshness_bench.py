@@ -364,7 +364,10 @@ def run_step(args, broker: Broker, url: str, engine, port: int, metrics_port: in
     sample = codes[:: max(1, n // args.sample)][: args.sample]
     seconds = args.warmup + args.duration
     # The end events: spread over the measured window, none in its last 2 s.
-    enders = codes[1 :: max(1, n // max(1, args.ends))][: args.ends]
+    # Never a sampled drone: the reader follows a sampled drone's first mission only.
+    sampled = set(sample)
+    enders = [c for c in codes[1 :: max(1, n // max(1, args.ends))] if c not in sampled]
+    enders = enders[: args.ends]
     ends = {
         c: args.warmup + int(i * max(1, args.duration - 2) / max(1, len(enders)))
         for i, c in enumerate(enders)
@@ -473,7 +476,8 @@ def run_step(args, broker: Broker, url: str, engine, port: int, metrics_port: in
     return {
         "drones": n,
         "rate": rate,
-        "p99": pct(ages, 0.99) if ages else float("inf"),
+        # A point never seen counts as older than any seen.
+        "p99": pct(ages + [math.inf] * unseen, 0.99) if ages or unseen else math.inf,
         "end_max": max(end_ages) if end_ages else float("nan"),
         "unseen": unseen,
     }
@@ -483,7 +487,7 @@ def crossing(rows: list[dict], limit: float = 1.0) -> str:
     """The publish rate at which p99 first passes ``limit``, interpolated between steps."""
     below = None
     for row in rows:
-        p99 = row["p99"] if row["unseen"] == 0 else float("inf")
+        p99 = row["p99"]
         if p99 > limit:
             if below is None:
                 return f"p99 is over {limit:g} s already at {row['rate']:,.0f} points/s"
