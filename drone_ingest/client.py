@@ -28,6 +28,7 @@ import queue
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -43,6 +44,8 @@ from traceability.services import missions as mission_svc
 log = logging.getLogger(__name__)
 
 _TRANSIENT = (OperationalError, InterfaceError)
+#: Flying missions previewed between two looks for missions that ended meanwhile.
+PREVIEW_CHUNK = 10
 
 
 class StorageFault(RuntimeError):
@@ -75,6 +78,12 @@ class Ingester:
     One network thread (paho) queues messages; a writer thread stores them in batches
     (``batch_size`` points, or whatever arrived within ``flush_ms``) and acknowledges them
     after the commit; a measuring thread measures completed missions that changed.
+
+    A mission's end event does not wait its turn behind a backlog of other drones'
+    points: the writer stores it first, with its own drone's messages that came before it
+    (so the mission is measured with every point it was sent), and the measuring thread
+    measures completed missions before it previews flying ones. Acknowledgements still go
+    out in the order the messages arrived (MQTT asks for PUBACKs in order).
     """
 
     def __init__(
@@ -110,6 +119,12 @@ class Ingester:
         topic = f"{self.prefix}/drones/+/+"
         self.subscription = f"$share/{share_group}/{topic}" if share_group else topic
         self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
+        # The writer's own side of the queue: what arrived and is not yet stored, how many
+        # end events it holds, and what is not yet acknowledged, in the order it arrived.
+        self._backlog: deque[Message] = deque()
+        self._ends_waiting = 0
+        self._unacked: deque[Message] = deque()
+        self._settled: set[int] = set()  # id() of unacknowledged messages already stored
         self._stopping = threading.Event()
         self._writer_done = threading.Event()
         self._measure_now = threading.Event()
@@ -230,29 +245,67 @@ class Ingester:
 
     # ---- writer thread
 
-    def _next_batch(self) -> list[Message]:
+    def _take_arrived(self, wait: float) -> None:
+        """Move what the network thread queued into the writer's backlog, waiting up to
+        ``wait`` seconds for the first message if none is there."""
         try:
-            first = self._queue.get(timeout=0.1)
+            message = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
         except queue.Empty:
-            self._behind = False
-            return []
-        batch = [first]
-        points = max(1, first.payload.count(b'"seq"'))
-        deadline = time.monotonic() + self.flush_s
-        while points < self.batch_size:
+            return
+        while True:
+            self._backlog.append(message)
+            self._unacked.append(message)
+            if _is_end(message):
+                self._ends_waiting += 1
             try:
                 message = self._queue.get_nowait()
             except queue.Empty:
+                return
+
+    def _next_batch(self) -> list[Message]:
+        self._take_arrived(0.1 if not self._backlog else 0)
+        if not self._backlog:
+            self._behind = False
+            return []
+        if self._ends_waiting:
+            return self._finishing_batch()
+        batch: list[Message] = []
+        points = 0
+        deadline = time.monotonic() + self.flush_s
+        while points < self.batch_size:
+            if not self._backlog:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or self._ends_waiting:
                     break
-                try:
-                    message = self._queue.get(timeout=remaining)
-                except queue.Empty:
+                self._take_arrived(remaining)
+                if not self._backlog:
                     break
+            message = self._backlog.popleft()
+            if _is_end(message):
+                self._ends_waiting -= 1
             batch.append(message)
             points += max(1, message.payload.count(b'"seq"'))
-        self._behind = points >= self.batch_size
+        self._behind = points >= self.batch_size or bool(self._backlog)
+        return batch
+
+    def _finishing_batch(self) -> list[Message]:
+        """The end events in the backlog, each with its drone's messages that came before
+        it, taken out of the backlog in their order: stored ahead of the other drones'
+        points, so that a finished mission is measured while the fleet's backlog waits."""
+        last_end: dict[str, int] = {}
+        for i, message in enumerate(self._backlog):
+            if _is_end(message):
+                last_end[_drone(message.topic)] = i
+        batch: list[Message] = []
+        rest: deque[Message] = deque()
+        for i, message in enumerate(self._backlog):
+            if i <= last_end.get(_drone(message.topic), -1):
+                batch.append(message)
+            else:
+                rest.append(message)
+        self._backlog = rest
+        self._ends_waiting = 0
+        self._behind = True
         return batch
 
     def _write_loop(self) -> None:
@@ -308,7 +361,7 @@ class Ingester:
                 self._poison(messages[0], exc)
                 return
         self._db_down = False
-        self._ack(messages)
+        self._settle(messages)
         metrics.observe_batch(result, messages=len(messages), seconds=time.perf_counter() - started)
         for reject in result.refused:
             log.info("reject: %s", reject.reason, extra=_context(reject.topic, reject.reason))
@@ -357,7 +410,7 @@ class Ingester:
             return
         metrics.observe_reject(reason)
         self.stats.rejected += 1
-        self._ack([message])
+        self._settle([message])
 
     def _keep_reject(self, reject: Reject) -> bool:
         """Store one reject, waiting out a database away; False if stopping meanwhile."""
@@ -373,6 +426,18 @@ class Ingester:
                 if self._stopping.is_set():
                     return False
                 time.sleep(1.0)
+
+    def _settle(self, messages: list[Message]) -> None:
+        """Mark ``messages`` stored; acknowledge every stored message that arrived before
+        the first one still waiting (a finishing batch may be stored ahead of its turn)."""
+        self._settled.update(map(id, messages))
+        ready = []
+        while self._unacked and id(self._unacked[0]) in self._settled:
+            message = self._unacked.popleft()
+            self._settled.discard(id(message))
+            ready.append(message)
+        if ready:
+            self._ack(ready)
 
     def _ack(self, messages: list[Message]) -> None:
         client = self._client
@@ -408,22 +473,51 @@ class Ingester:
             try:
                 with Session(self.engine) as session:
                     mission_svc.close_idle(session, idle_s=get_settings().mission_idle_close_s)
-                    include_open = self._preview_due(time.monotonic())
-                    if include_open:
+                    self._measure_complete(session)
+                    if self._preview_due(time.monotonic()):
                         self._open_measured_at = time.monotonic()
-                    while True:
-                        done = mission_svc.measure_dirty(
-                            session, limit=50, include_open=include_open
-                        )
-                        self.stats.measured += len(done)
-                        if len(done) < 50:
-                            break
+                        self._measure_flying(session)
             except _TRANSIENT as exc:
                 log.warning("measuring postponed: %s", type(exc).__name__)
             except Exception:
                 log.exception("measuring failed")
             if stopping:
                 return
+
+    def _measure_complete(self, session: Session) -> None:
+        """Measure every completed mission that changed (their diary lines with them)."""
+        while True:
+            done = mission_svc.measure_dirty(session, limit=50)
+            self.stats.measured += len(done)
+            if len(done) < 50:
+                return
+
+    def _measure_flying(self, session: Session) -> None:
+        """Preview each flying mission that changed once, a few at a time; a mission that
+        ends meanwhile is measured before the next few (its result may not wait behind
+        them). Once each: points keep arriving, and a pass that took the changed ones again
+        would never end."""
+        flying = mission_svc.dirty_flying(session)
+        for i in range(0, len(flying), PREVIEW_CHUNK):
+            done = mission_svc.measure_dirty(
+                session, mission_ids=flying[i : i + PREVIEW_CHUNK], include_open=True
+            )
+            self.stats.measured += len(done)
+            if self._measure_now.is_set() or self._writer_done.is_set():
+                self._measure_now.clear()
+                self._measure_complete(session)
+
+
+def _drone(topic: str) -> str:
+    """The drone a topic names (``{prefix}/drones/{drone}/{kind}``), or the topic itself."""
+    levels = topic.rsplit("/", 3)
+    return levels[2] if len(levels) == 4 and levels[1] == "drones" else topic
+
+
+def _is_end(message: Message) -> bool:
+    """Whether ``message`` is (by its look) a mission's end event: a hint for the order of
+    storing only, so a false guess costs nothing but the order."""
+    return message.topic.endswith("/mission") and b'"end"' in message.payload
 
 
 def _escaped(reject: Reject) -> Reject:

@@ -322,3 +322,85 @@ def test_broker_restart_loses_nothing(private_mosquitto, db, prefix, drones):
             assert m.point_count == 3000 and m.status is MissionStatus.open
     finally:
         ing.stop()
+
+
+class _AckRecorder(Ingester):
+    """An ingester with no broker that records what it would acknowledge."""
+
+    def __init__(self, **kw) -> None:
+        super().__init__(mqtt_url=None, engine=None, **kw)
+        self.acked: list[Message] = []
+
+    def _ack(self, messages: list[Message]) -> None:
+        self.acked.extend(messages)
+
+
+def test_an_end_event_is_stored_ahead_of_the_backlog_but_acknowledged_in_turn():
+    # No broker needed: the order of storing and of acknowledging alone.
+    ing = _AckRecorder(batch_size=1000, flush_ms=1)
+    arrived = [
+        Message(topic="agri/drones/D1/telemetry", payload=b'{"seq": 0}', mid=1),
+        Message(topic="agri/drones/D2/telemetry", payload=b'{"seq": 0}', mid=2),
+        Message(topic="agri/drones/D1/telemetry", payload=b'{"seq": 1}', mid=3),
+        Message(topic="agri/drones/D2/mission", payload=b'{"event": "end"}', mid=4),
+        Message(topic="agri/drones/D2/telemetry", payload=b'{"seq": 1}', mid=5),
+        Message(topic="agri/drones/D1/telemetry", payload=b'{"seq": 2}', mid=6),
+    ]
+    for message in arrived:
+        ing._queue.put(message)
+    first = ing._next_batch()
+    # D2's mission with every point sent before its end, ahead of D1's points.
+    assert [m.mid for m in first] == [2, 4]
+    ing._settle(first)
+    assert ing.acked == []  # message 1 arrived first and is not stored yet
+    rest = ing._next_batch()
+    assert [m.mid for m in rest] == [1, 3, 5, 6]
+    ing._settle(rest)
+    assert [m.mid for m in ing.acked] == [1, 2, 3, 4, 5, 6]
+    assert ing._next_batch() == []
+
+
+def test_a_finished_mission_does_not_wait_behind_the_fleets_backlog(
+    private_mosquitto, db, prefix, factory
+):
+    # Another drone's points arrive faster than a slow writer (20 points a transaction)
+    # stores them, and behind them a mission's points and its end event. The finished
+    # mission is measured while the ingester still holds much of the backlog, and with
+    # every point it was sent.
+    factory.drone(code="DB", swath_m=10.0)
+    factory.drone(code="DM", swath_m=10.0)
+    factory.field(code="F-FIRST", x0=0, y0=0, width=100, height=200)
+    factory.input(code="PM", max_dose_per_ha=100)
+    backlog = stream(40_000, mission_id=f"B-{prefix}")
+    mid = f"M-{prefix}"
+    points = lawnmower(mission_id=mid)
+    client_id = f"test-{prefix}-first"
+    ing = ingester(
+        private_mosquitto.url, db, prefix, client_id=client_id, share_group="first", batch_size=20
+    )
+    pub = Publisher(mqtt_url=private_mosquitto.url)
+    publish_points(pub, prefix, "DB", backlog, per_message=1)
+    base = f"{prefix}/drones/DM"
+    pub.publish(f"{base}/mission", orjson.dumps(start_event(mid, product_code="PM", swath_m=10.0)))
+    publish_points(pub, prefix, "DM", points, per_message=10)
+    pub.publish(f"{base}/mission", orjson.dumps(end_event(mid, points)))
+    pub.close()
+
+    def measured() -> bool:
+        with Session(db) as s:
+            m = s.exec(select(Mission).where(Mission.mission_id == mid)).first()
+            return m is not None and m.measured_at is not None and m.status == "complete"
+
+    try:
+        wait_until(measured, timeout=60, what="the finished mission to be measured")
+        behind, _ = count_points(db, "DB")
+        with Session(db) as s:
+            m = s.exec(select(Mission).where(Mission.mission_id == mid)).one()
+        assert m.point_count == len(points)
+        assert m.treated_area_ha == pytest.approx(2.0, rel=0.01)
+        # Without the end event's turn taken early, all of the backlog is stored first.
+        assert behind < len(backlog), "the whole backlog was stored first"
+        wait_until(lambda: count_points(db, "DB") == (40_000, 40_000), timeout=120, what="all")
+    finally:
+        ing.stop()
+        forget_session(private_mosquitto.url, client_id)

@@ -430,3 +430,42 @@ def test_a_mission_that_cannot_be_measured_says_why_and_a_database_away_is_no_fa
     ]
     session.expire_all()
     assert session.exec(select(Mission).where(Mission.mission_id == "M31")).one().dirty is False
+
+
+def test_a_mission_that_ends_while_flying_ones_are_previewed_is_measured_first(
+    session, scene, monkeypatch
+):
+    # The ingester's measurer previews flying missions a few at a time; a mission that
+    # ended meanwhile is measured (its diary written) before the next few, not after all.
+    from drone_ingest import client
+
+    flying = [f"M4{k}" for k in range(4)]
+    for k, mid in enumerate(flying):
+        points = lawnmower(mission_id=mid, passes=1, seq0=1000 * k)
+        send(session, "D1", ("mission", start_event(mid, product_code="P1")), ("telemetry", points))
+    ended = lawnmower(mission_id="M49", passes=2, seq0=9000)
+    send(
+        session,
+        "D1",
+        ("mission", start_event("M49", product_code="P1")),
+        ("telemetry", ended),
+        ("mission", end_event("M49", ended)),
+    )
+    calls: list[tuple[bool, list[str]]] = []
+    real = missions.measure_dirty
+
+    def recorded(s, **kw):
+        done = real(s, **kw)
+        calls.append((kw.get("include_open", False), done))
+        return done
+
+    monkeypatch.setattr(client, "PREVIEW_CHUNK", 1)
+    monkeypatch.setattr(client.mission_svc, "measure_dirty", recorded)
+    ing = client.Ingester(mqtt_url=None, engine=None)
+    ing._measure_now.set()  # the writer stored an end event
+    ing._measure_flying(session)
+    measured = [mid for _, done in calls for mid in done]
+    assert measured[:2] == ["M40", "M49"] and sorted(measured[2:]) == flying[1:]
+    assert calls[1] == (False, ["M49"])  # the completed one alone, between two previews
+    assert missions.get_mission(session, mission_id="M49").status == "complete"
+    assert len(session.exec(select(DiaryEntry)).all()) == 1

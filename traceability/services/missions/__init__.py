@@ -9,13 +9,14 @@
 - :mod:`.result` — the measured result those modules share.
 """
 
-from traceability.services.missions.lifecycle import close_idle, measure_dirty
+from traceability.services.missions.lifecycle import close_idle, dirty_flying, measure_dirty
 from traceability.services.missions.measure import amount_unit, measure_mission, product_factor
 from traceability.services.missions.read import get_mission, list_missions, mission_geojson
 
 __all__ = [
     "amount_unit",
     "close_idle",
+    "dirty_flying",
     "get_mission",
     "list_missions",
     "measure_dirty",

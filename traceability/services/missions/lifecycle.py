@@ -58,6 +58,18 @@ def close_idle(session: Session, *, idle_s: float, now: datetime | None = None) 
     return idle
 
 
+def dirty_flying(session: Session) -> list[str]:
+    """The flying missions whose points changed since they were last previewed, oldest first."""
+    found = session.execute(
+        select(Mission.mission_id)
+        .where(Mission.dirty.is_(True), Mission.status == MissionStatus.open.value)
+        .order_by(Mission.id)
+    ).scalars()
+    out = list(found)
+    session.rollback()
+    return out
+
+
 def measure_dirty(
     session: Session,
     *,
