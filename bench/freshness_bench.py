@@ -311,22 +311,30 @@ def poll_ceiling(port: int, url: str, mission: str, stop: threading.Event, seen:
     engine.dispose()
 
 
-def poll_backlog(metrics_port: int, published, stop: threading.Event, seen: Seen) -> None:
-    """Once a second: published but not received (broker), received but not committed."""
+def _counts(metrics_port: int) -> tuple[float, float] | None:
+    """(received, committed) messages of one ingester, from its ``/metrics``."""
+    try:
+        text_ = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read()
+    except OSError:
+        return None
+    values = {}
+    for line in text_.decode().splitlines():
+        if line and not line.startswith("#") and " " in line:
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    received = values.get("agritrace_ingest_messages_received_total", 0.0)
+    return received, values.get("agritrace_ingest_messages_committed_total", received)
+
+
+def poll_backlog(metrics_ports: list[int], published, stop: threading.Event, seen: Seen) -> None:
+    """Once a second: published but not received (broker), received but not committed,
+    summed over every ingester."""
     while not stop.wait(1.0):
-        try:
-            text_ = urllib.request.urlopen(
-                f"http://127.0.0.1:{metrics_port}/metrics", timeout=5
-            ).read()
-        except OSError:
+        counts = [_counts(p) for p in metrics_ports]
+        if any(c is None for c in counts):
             continue
-        values = {}
-        for line in text_.decode().splitlines():
-            if line and not line.startswith("#") and " " in line:
-                name, value = line.rsplit(" ", 1)
-                values[name] = float(value)
-        received = values.get("agritrace_ingest_messages_received_total", 0.0)
-        committed = values.get("agritrace_ingest_messages_committed_total", received)
+        received = sum(c[0] for c in counts)
+        committed = sum(c[1] for c in counts)
         seen.backlog.append((time.time(), published() - received, received - committed))
 
 
@@ -350,7 +358,9 @@ def _fmt(values: list[float]) -> str:
     )
 
 
-def run_step(args, broker: Broker, url: str, engine, port: int, metrics_port: int, n: int) -> dict:
+def run_step(
+    args, broker: Broker, url: str, engine, port: int, metrics_ports: list[int], n: int
+) -> dict:
     """One step of the sweep: ``n`` drones for warm-up and window; the figures."""
     step = f"s{n}-{uuid.uuid4().hex[:4]}"
     codes = [f"FR-{i:05d}" for i in range(n)]
@@ -405,7 +415,7 @@ def run_step(args, broker: Broker, url: str, engine, port: int, metrics_port: in
         threading.Thread(target=poll_points, args=(port, step, sample, stop, seen)),
         threading.Thread(target=poll_ends, args=(port, live, stop, seen)),
         threading.Thread(target=poll_ceiling, args=(port, url, "fresh-ceiling", stop, seen)),
-        threading.Thread(target=poll_backlog, args=(metrics_port, published, stop, seen)),
+        threading.Thread(target=poll_backlog, args=(metrics_ports, published, stop, seen)),
     ]
     for th in threads:
         th.start()
@@ -580,7 +590,8 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="freshness-"))
     broker = Broker(work)
     url, engine = database(args.database)
-    port, metrics_port = free_port(), free_port()
+    port = free_port()
+    metrics_ports = [free_port() for _ in range(args.ingesters)]
     env = os.environ | {
         "AGRITRACE_DATABASE_URL": url,
         "AGRITRACE_MQTT_URL": broker.url,
@@ -598,8 +609,7 @@ def main() -> None:
     ]
     for k in range(args.ingesters):
         cmd = [AGRITRACE, "ingest", "--client-id", f"fresh-ingest-{k}"]
-        if k == 0:
-            cmd += ["--http-port", str(metrics_port)]  # the backlog is read from the first
+        cmd += ["--http-port", str(metrics_ports[k])]  # the backlog is summed over them all
         ingest_env = env | ({"PYTHONPATH": args.ingest_code} if args.ingest_code else {})
         procs.append(
             subprocess.Popen(
@@ -613,7 +623,8 @@ def main() -> None:
     rows = []
     try:
         _wait_http(f"http://127.0.0.1:{port}/healthz", 60)
-        _wait_http(f"http://127.0.0.1:{metrics_port}/readyz", 60)
+        for metrics_port in metrics_ports:
+            _wait_http(f"http://127.0.0.1:{metrics_port}/readyz", 60)
         print(
             f"freshness: PostgreSQL {args.database}, Mosquitto {broker.url}, "
             f"{args.ingesters} ingester(s) from {args.ingest_code or 'this checkout'}, "
@@ -621,7 +632,7 @@ def main() -> None:
             f"load average {os.getloadavg()[0]:.1f} at the start; logs in {work}"
         )
         for n in sweep:
-            rows.append(run_step(args, broker, url, engine, port, metrics_port, n))
+            rows.append(run_step(args, broker, url, engine, port, metrics_ports, n))
             print(f"           (load average {os.getloadavg()[0]:.1f})")
     finally:
         for proc in procs:
