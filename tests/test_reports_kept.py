@@ -190,3 +190,27 @@ def test_the_mrv_pack_from_kept_rows_is_the_pack_computed_afresh(db, factory, ke
     with db.begin() as conn:
         conn.execute(text("DELETE FROM emission_rows"))
     pd.testing.assert_frame_equal(reports.low_emission_mrv_report(db, reports.Filters()), pack)
+
+
+def test_a_drone_missions_result_changed_by_hand_is_in_the_next_report(db, factory, kept_once):
+    """A drone spreads urea (46 % N) over field A: 10 passes of 40 s at 6 kg a minute,
+    40 kg of urea, 18.4 kg N; with the 100 kg spread by hand (46 kg N), 64.4 kg N on 2 ha,
+    32.2 kg N/ha. The mission's result on A doubled by hand in SQL (80 kg of urea, 36.8 kg
+    N) makes 82.8 kg, 41.4 kg N/ha, in the next report: the stamp holds the missions."""
+    from tests.mqtt import lawnmower
+    from tests.test_missions_measure import fly
+
+    factory.drone(code="D1", swath_m=10.0)
+    points = lawnmower(mission_id="MU", flow_lpm=None, flow_kgpm=6.0)  # 2026-03-01
+    fly(factory.session, "MU", points, end={},
+        start={"product_code": "URE", "type": "fertilize", "swath_m": 10.0})  # fmt: skip
+    assert _row(_report(db), "A")["nitrogen_kg_per_ha"] == pytest.approx(32.2, rel=1e-3)
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE mission_fields SET product_amount = 2 * product_amount, "
+                "applied_amount = 2 * applied_amount"
+            )
+        )
+    assert _row(_report(db), "A")["nitrogen_kg_per_ha"] == pytest.approx(41.4, rel=1e-3)
+    pd.testing.assert_frame_equal(_report(db), _afresh(db))
