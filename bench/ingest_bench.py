@@ -12,7 +12,10 @@ session; then the consumer connects and we time how long it takes to drain it.
   PostgreSQL (127.0.0.1:5432), timed until it has stored N points, then checked for
   exactly-once storage (N rows, N distinct ``(drone, seq)``, mission point counts sum to N).
   Beside the rate, the CPU time of the process over the drain, per point (the broker and
-  PostgreSQL not included).
+  PostgreSQL not included);
+- the floor: the rows the drain stored copied aside and put back with one
+  ``INSERT … SELECT`` per point table in one transaction (:func:`floor`, shared with
+  ``ingest_live_bench.py``); the drain's rate is given as a share of it.
 
 A backlog isolates the consumer: a live publisher in Python would be the bottleneck.
 """
@@ -39,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from drone_ingest.client import Ingester  # noqa: E402
 from drone_ingest.publisher import Publisher  # noqa: E402
 from traceability.db import make_engine, migrate  # noqa: E402
+from traceability.ingest.points import COLUMNS  # noqa: E402
 from traceability.models import Drone, Mission, TelemetryPoint  # noqa: E402
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
@@ -201,6 +205,38 @@ def stored_once(engine, n_points: int) -> dict:
     }
 
 
+def floor(engine, n: int) -> float:
+    """Seconds the database takes to put back the ``n`` stored points with one
+    ``INSERT … SELECT`` per point table, in one transaction (the rows copied aside first)."""
+    names = ", ".join(COLUMNS)
+    with engine.begin() as c:
+        c.execute(text(f"CREATE TABLE aside_points AS SELECT {names} FROM telemetry"))
+        c.execute(text("CREATE TABLE aside_keys AS SELECT drone_code, seq FROM telemetry_keys"))
+        if engine.dialect.name == "postgresql":
+            c.execute(text("TRUNCATE telemetry, telemetry_keys"))
+        else:
+            c.execute(text("DELETE FROM telemetry"))
+            c.execute(text("DELETE FROM telemetry_keys"))
+    raw = engine.raw_connection()
+    try:
+        cur = raw.cursor()
+        t = time.perf_counter()
+        cur.execute(
+            "INSERT INTO telemetry_keys (drone_code, seq) SELECT drone_code, seq FROM aside_keys"
+        )
+        cur.execute(f"INSERT INTO telemetry ({names}) SELECT {names} FROM aside_points")
+        raw.commit()
+        seconds = time.perf_counter() - t
+        cur.close()
+    finally:
+        raw.close()
+    with engine.connect() as c:
+        back = c.execute(text("SELECT count(*) FROM telemetry")).scalar_one()
+    if back != n:
+        raise RuntimeError(f"the floor put back {back} points, not {n}")
+    return seconds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=200_000)
@@ -245,6 +281,7 @@ def main() -> None:
             migrate(engine)
             try:
                 r = ingest(broker, engine, stream, prefix, n, args.batch_size)
+                r["floor"] = floor(engine, n)
             finally:
                 engine.dispose()
                 if drop:
@@ -255,7 +292,8 @@ def main() -> None:
                 f"({r['seconds']:.2f} s, CPU {r['cpu_seconds'] / n * 1e6:.1f} us/point, "
                 f"{r['batches']} commits; rows {r['rows']:,}, distinct {r['distinct']:,}, "
                 f"point_count {r['point_count_sum']:,}: "
-                f"exactly once {'yes' if r['exactly_once'] else 'NO'})"
+                f"exactly once {'yes' if r['exactly_once'] else 'NO'}); floor "
+                f"{n / r['floor']:,.0f} points/s, {r['floor'] / r['seconds']:.2f} of it"
             )
     finally:
         broker.stop()

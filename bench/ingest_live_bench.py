@@ -51,10 +51,17 @@ from sqlmodel import Session
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest_bench import DRONES, MOSQUITTO_SUB, PG_ADMIN, Broker, messages, stored_once  # noqa: E402
+from ingest_bench import (  # noqa: E402
+    DRONES,
+    MOSQUITTO_SUB,
+    PG_ADMIN,
+    Broker,
+    floor,
+    messages,
+    stored_once,
+)
 
 from traceability.db import make_engine, migrate  # noqa: E402
-from traceability.ingest.points import COLUMNS  # noqa: E402
 from traceability.models import Drone, Mission  # noqa: E402
 
 GROUP = "live"
@@ -174,38 +181,6 @@ def _stored(engine) -> int:
     """
     with engine.connect() as c:
         return c.execute(select(func.coalesce(func.sum(Mission.point_count), 0))).scalar_one()
-
-
-def floor(engine, n: int) -> float:
-    """Seconds the database takes to put back the ``n`` stored points with one
-    ``INSERT … SELECT`` per point table, in one transaction (the rows copied aside first)."""
-    names = ", ".join(COLUMNS)
-    with engine.begin() as c:
-        c.execute(text(f"CREATE TABLE aside_points AS SELECT {names} FROM telemetry"))
-        c.execute(text("CREATE TABLE aside_keys AS SELECT drone_code, seq FROM telemetry_keys"))
-        if engine.dialect.name == "postgresql":
-            c.execute(text("TRUNCATE telemetry, telemetry_keys"))
-        else:
-            c.execute(text("DELETE FROM telemetry"))
-            c.execute(text("DELETE FROM telemetry_keys"))
-    raw = engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        t = time.perf_counter()
-        cur.execute(
-            "INSERT INTO telemetry_keys (drone_code, seq) SELECT drone_code, seq FROM aside_keys"
-        )
-        cur.execute(f"INSERT INTO telemetry ({names}) SELECT {names} FROM aside_points")
-        raw.commit()
-        seconds = time.perf_counter() - t
-        cur.close()
-    finally:
-        raw.close()
-    with engine.connect() as c:
-        back = c.execute(text("SELECT count(*) FROM telemetry")).scalar_one()
-    if back != n:
-        raise RuntimeError(f"the floor put back {back} points, not {n}")
-    return seconds
 
 
 def ingest(
