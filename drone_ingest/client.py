@@ -46,6 +46,13 @@ log = logging.getLogger(__name__)
 _TRANSIENT = (OperationalError, InterfaceError)
 #: Flying missions previewed between two looks for missions that ended meanwhile.
 PREVIEW_CHUNK = 10
+#: The share of the time previews of flying missions take while more wait their turn:
+#: after each :data:`PREVIEW_CHUNK` the measurer pauses three times as long as they took
+#: (a second at most). Each preview reads all its mission's points again: at 6,000 drones
+#: a pass took the process's time from storing the points (p99 from publish to readable
+#: 3.6 s, BENCHMARKS.md). A fleet that large is previewed less often; a mission that ends
+#: is measured at once, pause or not.
+PREVIEW_SHARE = 0.25
 
 
 class StorageFault(RuntimeError):
@@ -493,12 +500,13 @@ class Ingester:
                 return
 
     def _measure_flying(self, session: Session) -> None:
-        """Preview each flying mission that changed once, a few at a time; a mission that
-        ends meanwhile is measured before the next few (its result may not wait behind
-        them). Once each: points keep arriving, and a pass that took the changed ones again
-        would never end."""
+        """Preview each flying mission that changed once, a few at a time, pausing between
+        (:data:`PREVIEW_SHARE`); a mission that ends meanwhile is measured before the next
+        few (its result may not wait behind them). Once each: points keep arriving, and a
+        pass that took the changed ones again would never end."""
         flying = mission_svc.dirty_flying(session)
         for i in range(0, len(flying), PREVIEW_CHUNK):
+            started = time.monotonic()
             done = mission_svc.measure_dirty(
                 session, mission_ids=flying[i : i + PREVIEW_CHUNK], include_open=True
             )
@@ -506,6 +514,13 @@ class Ingester:
             if self._measure_now.is_set() or self._writer_done.is_set():
                 self._measure_now.clear()
                 self._measure_complete(session)
+            if self._writer_done.is_set():
+                return  # stopping: what flies is previewed by the next pass, or ingester
+            if i + PREVIEW_CHUNK < len(flying):
+                took = time.monotonic() - started
+                if self._measure_now.wait(min(1.0, took * (1 / PREVIEW_SHARE - 1))):
+                    self._measure_now.clear()
+                    self._measure_complete(session)
 
 
 def _drone(topic: str) -> str:

@@ -1,6 +1,7 @@
 """Mission measurement with analytic answers, flags, and the drone's lines in the diary."""
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -469,3 +470,45 @@ def test_a_mission_that_ends_while_flying_ones_are_previewed_is_measured_first(
     assert calls[1] == (False, ["M49"])  # the completed one alone, between two previews
     assert missions.get_mission(session, mission_id="M49").status == "complete"
     assert len(session.exec(select(DiaryEntry)).all()) == 1
+
+
+def test_previews_pause_between_a_few_missions_and_an_end_cuts_the_pause_short(
+    session, scene, monkeypatch
+):
+    # Previews take a quarter of the measurer's time while more flying missions wait:
+    # after each few it pauses three times as long as they took (a second at most), and
+    # a mission that ends during a pause is measured at once.
+    from drone_ingest import client
+
+    for k in range(3):
+        mid = f"M6{k}"
+        points = lawnmower(mission_id=mid, passes=1, seq0=1000 * k)
+        send(session, "D1", ("mission", start_event(mid, product_code="P1")), ("telemetry", points))
+    monkeypatch.setattr(client, "PREVIEW_CHUNK", 1)
+    ing = client.Ingester(mqtt_url=None, engine=None)
+    pauses: list[float] = []
+    took: list[float] = []
+    real = missions.measure_dirty
+
+    def timed(s, **kw):
+        started = time.monotonic()
+        done = real(s, **kw)
+        took.append(time.monotonic() - started)
+        return done
+
+    class Recorded(threading.Event):
+        def wait(self, timeout=None):
+            pauses.append(timeout)
+            if len(pauses) == 2:  # a mission ends during the second pause
+                self.set()
+            return super().wait(0)
+
+    monkeypatch.setattr(client.mission_svc, "measure_dirty", timed)
+    ing._measure_now = Recorded()
+    ing._measure_flying(session)
+    assert len(pauses) == 2  # between three previews, none after the last
+    for pause, t in zip(pauses, took[:2], strict=True):
+        assert pause == pytest.approx(min(1.0, 3 * t), rel=0.05, abs=0.002)
+    # The second pause was cut short: the completed missions were measured (none here,
+    # one call) before the third preview.
+    assert len(took) == 4 and not ing._measure_now.is_set()
