@@ -90,25 +90,25 @@ def _season_stmt(filters: Filters) -> Any:
     return stmt
 
 
-def _season_rows(conn: Connection, filters: Filters) -> list[Any]:
-    stmt = _season_stmt(filters).order_by(FarmField.code, Season.sown_on, Season.id)
-    return list(conn.execute(stmt).all())
+def _season_rows(conn: Connection, filters: Filters, *columns: Any) -> list[Any]:
+    """The seasons ``filters`` names in the report's order, with ``columns`` only if given."""
+    stmt = _season_stmt(filters)
+    if columns:
+        stmt = stmt.with_only_columns(*columns)
+    return list(conn.execute(stmt.order_by(FarmField.code, Season.sown_on, Season.id)).all())
 
 
 def season_scope(conn: Connection, filters: Filters) -> list[Any]:
     """The seasons ``filters`` names in the report's order, each with only its id, its
     field's id and code and the farmer's cooperative (what names a kept row)."""
-    stmt = (
-        _season_stmt(filters)
-        .with_only_columns(
-            Season.id.label("season_id"),
-            Season.field_id,
-            FarmField.code.label("field_code"),
-            Organisation.code.label("farmer_organisation"),
-        )
-        .order_by(FarmField.code, Season.sown_on, Season.id)
+    return _season_rows(
+        conn,
+        filters,
+        Season.id.label("season_id"),
+        Season.field_id,
+        FarmField.code.label("field_code"),
+        Organisation.code.label("farmer_organisation"),
     )
-    return list(conn.execute(stmt).all())
 
 
 def _within(day: date | None, first: date | None, last: date | None) -> bool:
