@@ -511,16 +511,17 @@ class Ingester:
                 session, mission_ids=flying[i : i + PREVIEW_CHUNK], include_open=True
             )
             self.stats.measured += len(done)
-            if self._measure_now.is_set() or self._writer_done.is_set():
+            if self._writer_done.is_set():
+                self._measure_complete(session)
+                return  # stopping: what flies is previewed by the next pass, or ingester
+            if i + PREVIEW_CHUNK < len(flying):  # a pause, which a mission's end cuts short
+                took = time.monotonic() - started
+                ended = self._measure_now.wait(min(1.0, took * (1 / PREVIEW_SHARE - 1)))
+            else:
+                ended = self._measure_now.is_set()
+            if ended:
                 self._measure_now.clear()
                 self._measure_complete(session)
-            if self._writer_done.is_set():
-                return  # stopping: what flies is previewed by the next pass, or ingester
-            if i + PREVIEW_CHUNK < len(flying):
-                took = time.monotonic() - started
-                if self._measure_now.wait(min(1.0, took * (1 / PREVIEW_SHARE - 1))):
-                    self._measure_now.clear()
-                    self._measure_complete(session)
 
 
 def _drone(topic: str) -> str:
