@@ -140,31 +140,23 @@ WHERE NOT d.retracts AND NOT EXISTS (SELECT 1 FROM diary_entries n WHERE n.corre
 
 def before_and_after(engine, filters) -> None:
     """The report's rows as the field-season records give them (before) and as it reads
-    them now (after), timed, compared, and the ceiling beside them."""
+    them now (after), timed and compared (the ceiling beside them is :func:`measure`'s)."""
     import pandas as pd
-    from sqlalchemy import text
 
     from traceability.reports.low_emission import LOW_EMISSION_COLUMNS, low_emission_rows
     from traceability.reports.season import season_records
 
     with engine.connect() as conn:
-        t0, c0 = time.perf_counter(), time.process_time()
-        n, total = conn.execute(text(CEILING), {"commune": filters.commune}).one()
-        ceiling = (time.perf_counter() - t0, time.process_time() - c0)
-        t0, c0 = time.perf_counter(), time.process_time()
-        _, after, _ = low_emission_rows(conn, filters)
-        after_s = (time.perf_counter() - t0, time.process_time() - c0)
-        t0, c0 = time.perf_counter(), time.process_time()
-        _, before, _ = low_emission_rows(conn, filters, load=season_records)
-        before_s = (time.perf_counter() - t0, time.process_time() - c0)
+        (_, after, _), after_s, after_cpu = _timed(lambda: low_emission_rows(conn, filters))
+        (_, before, _), before_s, before_cpu = _timed(
+            lambda: low_emission_rows(conn, filters, load=season_records)
+        )
     pd.testing.assert_frame_equal(
         pd.DataFrame(after, columns=LOW_EMISSION_COLUMNS),
         pd.DataFrame(before, columns=LOW_EMISSION_COLUMNS),
     )
-    print(f"ceiling (count and sum of {n:,} standing entries, quantities {total:,.1f}): "
-          f"{ceiling[0]:.2f} s ({ceiling[1]:.2f} s CPU)")  # fmt: skip
-    print(f"rows after (emission_records): {after_s[0]:.2f} s ({after_s[1]:.2f} s CPU)")
-    print(f"rows before (season_records): {before_s[0]:.2f} s ({before_s[1]:.2f} s CPU)")
+    print(f"rows after (emission_records): {after_s:.2f} s ({after_cpu:.2f} s CPU)")
+    print(f"rows before (season_records): {before_s:.2f} s ({before_cpu:.2f} s CPU)")
     print(f"before and after: {len(after):,} rows, identical in every column: yes; "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)  # fmt: skip
 
