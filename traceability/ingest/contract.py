@@ -16,6 +16,7 @@ import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -138,7 +139,13 @@ EARLIEST_FIX = datetime(2015, 1, 1, tzinfo=UTC)
 
 def max_ahead() -> timedelta:
     """How far ahead of its arrival a time may be (``AGRITRACE_MAX_CLOCK_AHEAD_H``, 24 h)."""
-    return timedelta(hours=get_settings().max_clock_ahead_h)
+    return _hours(get_settings().max_clock_ahead_h)
+
+
+@lru_cache
+def _hours(hours: float) -> timedelta:
+    # Asked once per telemetry message: the same few values, made once.
+    return timedelta(hours=hours)
 
 
 class _Timestamp:

@@ -17,7 +17,7 @@ from datetime import datetime
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import ARRAY, any_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -87,6 +87,15 @@ _MOVE_MISSION = (
             bindparam("start", type_=_MISSIONS.c.started_at.type), _MISSIONS.c.started_at
         ),
     )
+)
+# PostgreSQL: the counts of every mission of a batch in one statement (arrays, one row
+# each), after locking the rows in id order, so concurrent ingesters lock them alike.
+_PG_LOCK_MISSIONS = "SELECT id FROM missions WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
+_PG_MOVE_MISSIONS = (
+    "UPDATE missions m SET point_count = m.point_count + v.n, dirty = true, "
+    "last_point_at = %s, started_at = coalesce(v.start, m.started_at) "
+    "FROM unnest(%s::int8[], %s::int8[], %s::timestamptz[]) AS v(pk, n, start) "
+    "WHERE m.id = v.pk"
 )
 
 
@@ -170,7 +179,9 @@ def _known_drones(session: Session, batch: IngestBatch, point_drones: set[str]) 
     if not named:
         return {}
     known = dict(
-        session.execute(select(Drone.code, Drone.id).where(Drone.code.in_(sorted(named)))).all()
+        session.execute(
+            select(Drone.code, Drone.id).where(_among(session, Drone.code, named))
+        ).all()
     )
     if not named <= known.keys():
         rejected: set[int] = set()
@@ -198,9 +209,22 @@ def _owned(
     return False
 
 
+def _among(session: Session, column, values):
+    """``column IN values``. On PostgreSQL one array parameter (``= ANY``): a batch of a
+    large fleet names thousands of drones and missions, and a parameter for each costs
+    SQLAlchemy and the driver Python time per value, and a new statement per length."""
+    values = sorted(values)
+    if _is_postgresql(session):
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    return column.in_(values)
+
+
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _insert(session: Session, table):
-    dialect = session.get_bind().dialect.name
-    return (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    return (postgresql if _is_postgresql(session) else sqlite).insert(table)
 
 
 def _ensure_missions(
@@ -217,12 +241,15 @@ def _ensure_missions(
         Mission.type,
     )
 
+    # SQLite caps a statement's parameters; PostgreSQL takes them all as one array.
+    chunk = 1 << 30 if _is_postgresql(session) else 500
+
     def load(ids) -> dict[str, _MissionRow]:
         found = {}
         ids = sorted(ids)
-        for i in range(0, len(ids), 500):
+        for i in range(0, len(ids), chunk):
             for pk, mid, drone, status, started, mtype in session.execute(
-                select(*cols).where(Mission.mission_id.in_(ids[i : i + 500]))
+                select(*cols).where(_among(session, Mission.mission_id, ids[i : i + chunk]))
             ):
                 found[mid] = _MissionRow(
                     pk, drone, MissionStatus(status), started, mtype is not None
@@ -328,10 +355,25 @@ def _store_points(
         res.missions.add(mid)
         if mission.status is MissionStatus.complete:
             res.late.add(mid)
-    if moved:
-        # One statement for all the batch's missions (one round trip on PostgreSQL), in
-        # mission order like the rest: concurrent ingesters lock the rows alike.
+    if not moved:
+        return
+    if _is_postgresql(session):
+        _move_missions_pg(session, moved, now)
+    else:
+        # In mission order like the rest: concurrent writers lock the rows alike.
         session.execute(_MOVE_MISSION, moved)
+
+
+def _move_missions_pg(session: Session, moved: list[dict], now: datetime) -> None:
+    """Move the batch's missions on PostgreSQL: their rows locked in id order, then one
+    ``UPDATE`` from arrays (one statement per mission, pipelined, took a fifth of the
+    ingester's time at 6,000 one-point messages a second)."""
+    pks = [m["pk"] for m in moved]
+    with session.connection().connection.driver_connection.cursor() as cur:
+        cur.execute(_PG_LOCK_MISSIONS, (pks,))
+        cur.execute(
+            _PG_MOVE_MISSIONS, (now, pks, [m["n"] for m in moved], [m["start"] for m in moved])
+        )
 
 
 def _reject_conflicts(
