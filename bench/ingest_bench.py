@@ -80,12 +80,14 @@ class Broker:
         self.proc.wait(10)
 
 
-def messages(n_points: int, per_message: int, prefix: str) -> list[tuple[str, bytes]]:
+def messages(
+    n_points: int, per_message: int, prefix: str, drones: list[str] = DRONES
+) -> list[tuple[str, bytes]]:
     """The stream: each drone flies one mission; points are split evenly among drones."""
     t0 = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
     out = []
-    per_drone = n_points // len(DRONES)
-    for d, drone in enumerate(DRONES):
+    per_drone = n_points // len(drones)
+    for d, drone in enumerate(drones):
         points = [
             {
                 "mission_id": f"{prefix}-{drone}",
@@ -149,9 +151,17 @@ def ceiling(broker: Broker, stream, prefix: str) -> float:
     return time.perf_counter() - t
 
 
-def ingest(broker: Broker, engine, stream, prefix: str, n_points: int, batch_size: int) -> dict:
+def ingest(
+    broker: Broker,
+    engine,
+    stream,
+    prefix: str,
+    n_points: int,
+    batch_size: int,
+    drones: list[str] = DRONES,
+) -> dict:
     with Session(engine) as s:
-        for drone in DRONES:
+        for drone in drones:
             s.add(Drone(code=drone, swath_m=6.5))
         s.commit()
     cid = f"bench-ing-{uuid.uuid4().hex[:6]}"
@@ -245,14 +255,22 @@ def main() -> None:
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--ceiling-repeat", type=int, default=10)
     ap.add_argument("--max-inflight", type=int, default=1000, help="broker max_inflight_messages")
+    ap.add_argument(
+        "--drones",
+        type=int,
+        default=len(DRONES),
+        help="drones the stream is spread over (a fleet's one-point messages: --drones 6000 "
+        "--per-message 1)",
+    )
     args = ap.parse_args()
-    n = args.points - args.points % (len(DRONES) * args.per_message)
+    fleet = DRONES if args.drones == len(DRONES) else [f"BENCH-{i:05d}" for i in range(args.drones)]
+    n = args.points - args.points % (len(fleet) * args.per_message)
     work = Path(tempfile.mkdtemp(prefix="ingest-bench-"))
     work.chmod(0o777)
     broker = Broker(work, args.max_inflight)
     try:
         prefix = f"b{uuid.uuid4().hex[:8]}"
-        stream = messages(n, args.per_message, prefix)
+        stream = messages(n, args.per_message, prefix, fleet)
         size = sum(len(p) for _, p in stream)
         print(
             f"stream: {n:,} points in {len(stream):,} messages of {args.per_message} "
@@ -267,7 +285,7 @@ def main() -> None:
         )
         for backend in args.backends.split(","):
             prefix = f"b{uuid.uuid4().hex[:8]}"
-            stream = messages(n, args.per_message, prefix)
+            stream = messages(n, args.per_message, prefix, fleet)
             if backend == "sqlite":
                 engine = make_engine(f"sqlite:///{work}/bench.db")
                 drop = None
@@ -280,7 +298,7 @@ def main() -> None:
                 drop = (admin, name)
             migrate(engine)
             try:
-                r = ingest(broker, engine, stream, prefix, n, args.batch_size)
+                r = ingest(broker, engine, stream, prefix, n, args.batch_size, fleet)
                 r["floor"] = floor(engine, n)
             finally:
                 engine.dispose()

@@ -9,8 +9,10 @@ message, commits and acknowledges what it holds, disconnects and exits 0. If the
 stops on a fault, the process exits 1 so that its supervisor restarts it.
 """
 
+import gc
 import logging
 import signal
+import sys
 import threading
 import time
 
@@ -22,6 +24,8 @@ from traceability.config import get_settings
 log = logging.getLogger(__name__)
 
 STATS_EVERY_S = 30.0
+#: How often the interpreter passes between the ingester's threads (Python's default: 5 ms).
+SWITCH_INTERVAL_S = 0.0005
 #: The exit status when the writer stopped on a fault.
 EXIT_WRITER_FAILED = 1
 
@@ -104,6 +108,16 @@ def _run(ingester: Ingester) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
+    # What start-up made (modules, the ORM's mappings: about 140,000 objects) lives as
+    # long as the process; out of the collector's way, a full collection no longer
+    # holds the interpreter about 60 ms each time the backlog's messages trigger one.
+    gc.collect()
+    gc.freeze()
+    # paho's network thread gives the interpreter up for each socket read and waits for
+    # it back while the writer validates a batch: by default up to 5 ms a read, several
+    # reads a message. Handing over ten times as often kept the broker's backlog for us
+    # smaller (BENCHMARKS.md, freshness).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     ingester.start()
     log.info(
         "ingesting %s as %s (batch %d points / %d ms)",
