@@ -4,7 +4,7 @@ import json
 import math
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from drone_ingest import handlers
 from drone_ingest.handlers import Message
-from tests.mqtt import count_points, end_event, lawnmower, start_event, stream
+from tests.mqtt import T0, count_points, end_event, lawnmower, start_event, stream
 from traceability.db import make_engine, migrate
 from traceability.ingest import logs, points
 from traceability.ingest import points as points_module
@@ -93,6 +93,52 @@ def test_a_batch_finds_its_stored_points_however_far_apart_their_seqs(session, d
     assert (again.stored, again.duplicates, again.rejected) == (8, 4, 0)
     assert count_points(db, "D1") == (12, 12)
     assert mission(session, "M1").point_count == 12
+
+
+def test_a_batch_of_many_drones_moves_each_mission_by_its_own_points(session, factory):
+    # 30 drones, each its own mission, in one batch (a fleet's traffic). Each mission's count
+    # must move by its own new points and its start by its own earliest fix: on PostgreSQL
+    # the batch's missions are looked up and moved together, by arrays that pair them up.
+    n = 30
+    for i in range(n):
+        factory.drone(code=f"F{i:02d}", swath_m=6.0)
+
+    def points(i: int, *, seq0: int, after_s: int) -> list[dict]:
+        pts = stream(i + 1, mission_id=f"FM{i:02d}", seq0=seq0)
+        for k, p in enumerate(pts):
+            p["ts"] = (T0 + timedelta(seconds=after_s + k)).isoformat()
+        return pts
+
+    first = store(
+        session, *(msg("telemetry", points(i, seq0=100, after_s=10), f"F{i:02d}") for i in range(n))
+    )
+    assert first.stored == sum(range(1, n + 1)) == 465
+    # FM00 gets its start event (at T0 + 5 s): from then on its start is the event's.
+    store(
+        session,
+        msg("mission", start_event("FM00", ts=(T0 + timedelta(seconds=5)).isoformat()), "F00"),
+    )
+    # Then the even drones send earlier points (seq 0.., from T0), the odd ones repeat theirs
+    # (1 + 3 + ... + 29 = 225 new points, 2 + 4 + ... + 30 = 240 repeated).
+    second = store(
+        session,
+        *(
+            msg(
+                "telemetry",
+                points(i, seq0=0, after_s=0) if i % 2 == 0 else points(i, seq0=100, after_s=10),
+                f"F{i:02d}",
+            )
+            for i in range(n)
+        ),
+    )
+    assert second.stored == sum(i + 1 for i in range(0, n, 2)) == 225
+    assert second.duplicates == sum(i + 1 for i in range(1, n, 2)) == 240
+    for i in range(n):
+        m = mission(session, f"FM{i:02d}")
+        assert m.drone_code == f"F{i:02d}"
+        assert m.point_count == (i + 1) * (2 if i % 2 == 0 else 1), i
+        start = 5 if i == 0 else 0 if i % 2 == 0 else 10
+        assert m.started_at == T0 + timedelta(seconds=start), i
 
 
 def test_mission_created_by_point_then_filled_by_start_event(session, drone, factory):
