@@ -146,7 +146,9 @@ class Ingester:
 
     def start(self) -> None:
         """Connect and consume in background threads; returns at once."""
-        client = new_client(self.address, client_id=self.client_id, clean_session=False)
+        client = new_client(
+            self.address, client_id=self.client_id, clean_session=False, read_ahead=True
+        )
         client.manual_ack_set(True)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe

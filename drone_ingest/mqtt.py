@@ -62,6 +62,53 @@ class BrokerAddress:
         )
 
 
+class ReadAhead:
+    """A connected socket whose reads are served from one large ``recv``.
+
+    paho reads each packet in three or more ``recv`` calls (its first byte, its length a
+    byte at a time, then the rest), each a system call that also gives up the
+    interpreter. A stream of small messages, such as a fleet's one-point telemetry, spent
+    more in those calls than in the packets. Here one ``recv`` takes whatever the socket
+    holds (up to :attr:`CHUNK` bytes) and paho's reads are sliced from it. paho asks
+    :meth:`pending` before it waits in ``select`` (a call it makes for TLS sockets, which
+    buffer too), so bytes held here are read without waiting for the socket to turn
+    readable again. Everything else goes to the socket itself.
+    """
+
+    __slots__ = ("_sock", "_held", "_at")
+    CHUNK = 256 * 1024
+
+    def __init__(self, sock) -> None:
+        self._sock = sock
+        self._held = b""
+        self._at = 0
+
+    def recv(self, size: int) -> bytes:
+        at = self._at
+        if at >= len(self._held):
+            data = self._sock.recv(self.CHUNK)  # BlockingIOError, SSLWantReadError: paho's
+            if not data:
+                return data  # the peer closed the connection
+            self._held, at = data, 0
+        self._at = at + size
+        return self._held[at : at + size]
+
+    def pending(self) -> int:
+        """Bytes read from the socket and not yet taken (with TLS's own, if any)."""
+        own = getattr(self._sock, "pending", None)
+        return max(0, len(self._held) - self._at) + (own() if own else 0)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+class _ReadAheadClient(mqtt.Client):
+    """paho's client reading through :class:`ReadAhead`."""
+
+    def _create_socket(self):
+        return ReadAhead(super()._create_socket())
+
+
 def new_client(
     address: BrokerAddress,
     *,
@@ -69,14 +116,20 @@ def new_client(
     clean_session: bool = True,
     will: tuple[str, bytes] | None = None,
     max_inflight: int | None = None,
+    read_ahead: bool = False,
 ) -> Client:
     """A paho client for ``address``, not yet connected.
 
     ``will`` is the Last Will ``(topic, payload)``, sent retained with QoS 1 when the
     connection drops without a goodbye. ``max_inflight`` raises paho's cap on QoS 1
-    messages awaiting the broker's acknowledgement (20 by default).
+    messages awaiting the broker's acknowledgement (20 by default). ``read_ahead`` reads
+    the socket through :class:`ReadAhead` (a consumer of many small messages), where
+    this paho builds its socket in ``_create_socket`` as 2.x does; otherwise as paho does.
     """
-    client = mqtt.Client(
+    factory = (
+        _ReadAheadClient if read_ahead and hasattr(mqtt.Client, "_create_socket") else mqtt.Client
+    )
+    client = factory(
         callback_api_version=CallbackAPIVersion.VERSION2,
         client_id=client_id,
         clean_session=clean_session,

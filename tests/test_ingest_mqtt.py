@@ -81,6 +81,8 @@ def test_the_flying_missions_preview_waits_while_the_writer_is_behind():
     # No broker needed: the decision alone. Due at once, then every interval; put off
     # while the last batch was full, but never for more than ten intervals.
     ing = Ingester(mqtt_url=None, engine=None, open_measure_interval_s=30.0)
+    # Whole seconds, whose sums are exact (the clock's own value plus 30 may round below).
+    ing._open_measured_at = 1000.0
     start = ing._open_measured_at + 30.0
     assert ing._preview_due(start)
     ing._open_measured_at = start
