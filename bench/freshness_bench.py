@@ -562,6 +562,16 @@ class _Help(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpF
     """The docstring's commands as written, and each option's default."""
 
 
+def machine_speed() -> float:
+    """Milliseconds this process takes for a fixed Python loop (3 million additions): the
+    shared host's speed at the start, to compare runs taken hours apart."""
+    t = time.perf_counter()
+    total = 0
+    for i in range(3_000_000):
+        total += i
+    return (time.perf_counter() - t) * 1000
+
+
 def main() -> None:
     """Parse the arguments, set everything up, run the sweep, print the figures."""
     p = argparse.ArgumentParser(
@@ -596,6 +606,7 @@ def main() -> None:
     p.add_argument("--database", default="agritrace_bench_fresh", help="PostgreSQL database")
     p.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = p.parse_args()
+    speed = machine_speed()  # before anything of the benchmark runs
     sweep = [int(x) for x in args.drones.split(",") if x]
     args.published_before = 0.0
 
@@ -641,7 +652,8 @@ def main() -> None:
             f"freshness: PostgreSQL {args.database}, Mosquitto {broker.url}, "
             f"{args.ingesters} ingester(s) from {args.ingest_code or 'this checkout'}, "
             f"API on :{port}; {os.cpu_count()} cores, "
-            f"load average {os.getloadavg()[0]:.1f} at the start; logs in {work}"
+            f"load average {os.getloadavg()[0]:.1f} at the start, a fixed loop took "
+            f"{speed:.0f} ms (lower is faster); logs in {work}"
         )
         for n in sweep:
             rows.append(run_step(args, broker, url, engine, port, metrics_ports, n))
