@@ -9,6 +9,9 @@ version. Other modules use the clients it returns without importing paho themsel
 
 from __future__ import annotations
 
+import select
+import ssl
+import time
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
@@ -63,7 +66,8 @@ class BrokerAddress:
 
 
 class ReadAhead:
-    """A connected socket whose reads are served from one large ``recv``.
+    """A connected socket whose reads are served from one large ``recv``, and whose
+    writes in one of paho's write loops go out in one ``send``.
 
     paho reads each packet in three or more ``recv`` calls (its first byte, its length a
     byte at a time, then the rest), each a system call that also gives up the
@@ -72,16 +76,26 @@ class ReadAhead:
     holds (up to :attr:`CHUNK` bytes) and paho's reads are sliced from it. paho asks
     :meth:`pending` before it waits in ``select`` (a call it makes for TLS sockets, which
     buffer too), so bytes held here are read without waiting for the socket to turn
-    readable again. Everything else goes to the socket itself.
+    readable again.
+
+    paho also writes each packet with a ``send`` of its own: one acknowledgement a message.
+    While its client has more packets queued behind the one being written, the bytes are
+    kept here, and the last packet of the loop takes them all in one ``send``. A flush the
+    socket cannot take at once waits for it (:attr:`FLUSH_S` at most, then the connection
+    counts as lost; what it did not acknowledge is delivered again). Everything else goes
+    to the socket itself.
     """
 
-    __slots__ = ("_sock", "_held", "_at")
+    __slots__ = ("_sock", "_held", "_at", "_queued", "_unsent")
     CHUNK = 256 * 1024
+    FLUSH_S = 10.0
 
-    def __init__(self, sock) -> None:
+    def __init__(self, sock, queued=None) -> None:
         self._sock = sock
         self._held = b""
         self._at = 0
+        self._queued = queued  # paho's queue of packets to write, if known
+        self._unsent: list[bytes] = []
 
     def recv(self, size: int) -> bytes:
         at = self._at
@@ -93,6 +107,29 @@ class ReadAhead:
         self._at = at + size
         return self._held[at : at + size]
 
+    def send(self, data) -> int:
+        if self._queued:  # more to write in this loop: keep it for the last one
+            self._unsent.append(bytes(data))
+            return len(data)
+        if not self._unsent:
+            return self._sock.send(data)
+        self._unsent.append(bytes(data))
+        out = b"".join(self._unsent)
+        self._unsent.clear()
+        self._send_all(out)
+        return len(data)
+
+    def _send_all(self, out: bytes) -> None:
+        view = memoryview(out)
+        deadline = time.monotonic() + self.FLUSH_S
+        while view:
+            try:
+                view = view[self._sock.send(view) :]
+            except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
+                if time.monotonic() > deadline:
+                    raise OSError("the broker took no data for 10 s") from None
+                select.select([], [self._sock], [], 0.1)
+
     def pending(self) -> int:
         """Bytes read from the socket and not yet taken (with TLS's own, if any)."""
         own = getattr(self._sock, "pending", None)
@@ -103,10 +140,10 @@ class ReadAhead:
 
 
 class _ReadAheadClient(mqtt.Client):
-    """paho's client reading through :class:`ReadAhead`."""
+    """paho's client reading and writing through :class:`ReadAhead`."""
 
     def _create_socket(self):
-        return ReadAhead(super()._create_socket())
+        return ReadAhead(super()._create_socket(), getattr(self, "_out_packet", None))
 
 
 def new_client(

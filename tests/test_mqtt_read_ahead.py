@@ -1,6 +1,8 @@
 """The ingester's read-ahead socket: paho's small reads served from one large read."""
 
 import socket
+import threading
+from collections import deque
 
 import pytest
 
@@ -37,6 +39,44 @@ def test_reads_are_sliced_from_what_one_read_took_and_pending_counts_the_rest():
     peer.close()
     assert sock.recv(1) == b""
     sock.close()  # the socket's own methods go through
+
+
+def test_writes_with_more_queued_behind_them_go_out_with_the_last_one():
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    peer.settimeout(0.2)
+    queued = deque(["puback 2", "puback 3"])  # paho's queue, after it took the first packet
+    sock = ReadAhead(ours, queued)
+    assert sock.send(b"\x40\x02\x00\x01") == 4  # taken, but kept: more are queued
+    queued.popleft()
+    assert sock.send(memoryview(b"\x40\x02\x00\x02")) == 4
+    with pytest.raises(TimeoutError):
+        peer.recv(100)  # nothing sent yet
+    queued.popleft()
+    assert sock.send(b"\x40\x02\x00\x03") == 4  # the last of the loop: all three, in order
+    assert peer.recv(100) == b"\x40\x02\x00\x01\x40\x02\x00\x02\x40\x02\x00\x03"
+    # Nothing kept and nothing queued: straight to the socket.
+    assert sock.send(b"\xc0\x00") == 2
+    assert peer.recv(100) == b"\xc0\x00"
+    # A flush the socket cannot take at once waits until it can.
+    queued.append("more")
+    big = b"x" * 4_000_000
+    assert sock.send(big) == len(big)
+    queued.clear()
+    received = bytearray()
+
+    def drain() -> None:
+        peer.settimeout(5)
+        while len(received) < len(big) + 1:
+            received.extend(peer.recv(1 << 20))
+
+    reader = threading.Thread(target=drain)
+    reader.start()
+    assert sock.send(b"y") == 1
+    reader.join(10)
+    assert bytes(received) == big + b"y"
+    ours.close()
+    peer.close()
 
 
 def test_the_ingesters_client_reads_ahead_and_others_do_not():
