@@ -30,10 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest_bench import Broker, messages  # noqa: E402
+from ingest_bench import Broker, messages, preload  # noqa: E402
 
 from drone_ingest.mqtt import BrokerAddress, new_client  # noqa: E402
-from drone_ingest.publisher import Publisher  # noqa: E402
 
 
 def read(url: str, stream: list[tuple[str, bytes]], prefix: str, read_ahead: bool) -> tuple:
@@ -55,10 +54,7 @@ def read(url: str, stream: list[tuple[str, bytes]], prefix: str, read_ahead: boo
     subscribed.wait(10)
     first.disconnect()
     first.loop_stop()
-    pub = Publisher(mqtt_url=url)
-    for topic, payload in stream:
-        pub.publish(topic, payload)
-    pub.close()
+    preload(url, stream)
 
     acks: queue.SimpleQueue = queue.SimpleQueue()
     got = 0
