@@ -127,7 +127,7 @@ class ReadAhead:
                 view = view[self._sock.send(view) :]
             except (BlockingIOError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
                 if time.monotonic() > deadline:
-                    raise OSError("the broker took no data for 10 s") from None
+                    raise OSError(f"the broker took no data for {self.FLUSH_S:g} s") from None
                 select.select([], [self._sock], [], 0.1)
 
     def pending(self) -> int:
