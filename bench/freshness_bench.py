@@ -481,6 +481,9 @@ def run_step(
             f"{max(b[1] for b in in_window):,.0f} msgs, last {in_window[-1][1]:,.0f}; "
             f"ingester queue (received, not committed) max {max(b[2] for b in in_window):,.0f}"
         )
+        if args.timeline:
+            print("           each second (broker / ingester queue): " + ", ".join(
+                f"{b[1]:,.0f}/{b[2]:,.0f}" for b in in_window))
     print(
         f"mission    end event -> result and diary readable  {_fmt(end_ages)}; "
         f"not readable within {args.drain:.0f} s after the window: {missing_ends}"
@@ -605,6 +608,9 @@ def main() -> None:
     )
     p.add_argument("--database", default="agritrace_bench_fresh", help="PostgreSQL database")
     p.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    p.add_argument(
+        "--timeline", action="store_true", help="print the backlog of each second of the window"
+    )
     args = p.parse_args()
     speed = machine_speed()  # before anything of the benchmark runs
     sweep = [int(x) for x in args.drones.split(",") if x]

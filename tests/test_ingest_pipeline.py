@@ -141,6 +141,70 @@ def test_a_batch_of_many_drones_moves_each_mission_by_its_own_points(session, fa
         assert m.started_at == T0 + timedelta(seconds=start), i
 
 
+def test_starts_and_ends_of_many_missions_in_one_batch_each_fill_their_own(session, factory):
+    # Three missions created by their points, then one batch with a start event for each
+    # (each different, in an order other than the missions') and end events for two:
+    # the events of a batch are written together, and each must land on its own mission.
+    factory.input(code="PX")
+    for d in ("E1", "E2", "E3"):
+        factory.drone(code=d, swath_m=6.0)
+    store(
+        session, *(msg("telemetry", stream(2, mission_id=f"EM-{d}"), d) for d in ("E1", "E2", "E3"))
+    )
+    at = lambda s: (T0 + timedelta(seconds=s)).isoformat()  # noqa: E731
+    r = store(
+        session,
+        msg(
+            "mission",
+            start_event("EM-E3", ts=at(3), type="fertilize", swath_m=4.5, source="mavlink"),
+            "E3",
+        ),
+        msg(
+            "mission",
+            start_event(
+                "EM-E1",
+                ts=at(1),
+                product_code="PX",
+                swath_m=7.0,
+                operator_id="OP-1",
+                planned_field_codes=["F1", "F2"],
+                tank_mix={"product_per_l": 0.25},
+            ),
+            "E1",
+        ),
+        msg("mission", start_event("EM-E2", ts=at(2), sprayer_state="unknown"), "E2"),
+        msg("mission", end_event("EM-E2", ts=at(60), reported_area_ha=1.25), "E2"),
+        msg("mission", end_event("EM-E1", ts=at(70), reported_amount=3.5), "E1"),
+    )
+    assert (r.events, r.rejected) == (5, 0)
+    e1, e2, e3 = (mission(session, f"EM-{d}") for d in ("E1", "E2", "E3"))
+    assert (e1.type, e1.product_code, e1.swath_m, e1.operator_id) == ("spray", "PX", 7.0, "OP-1")
+    assert e1.product_id is not None and e1.product_per_unit == 0.25
+    assert e1.planned_field_codes == ["F1", "F2"] and e1.source == "contract"
+    assert (e1.status, e1.ended_at, e1.reported_amount) == (
+        "complete",
+        T0 + timedelta(seconds=70),
+        3.5,
+    )
+    assert e1.reported_area_ha is None and not e1.sprayer_state_unknown
+    assert (e2.type, e2.product_id, e2.swath_m, e2.sprayer_state_unknown) == (
+        "spray",
+        None,
+        None,
+        True,
+    )
+    assert (e2.status, e2.ended_at, e2.reported_area_ha) == (
+        "complete",
+        T0 + timedelta(seconds=60),
+        1.25,
+    )
+    assert e2.reported_amount is None and e2.end_reason == "end_event"
+    assert (e3.type, e3.swath_m, e3.source, e3.status) == ("fertilize", 4.5, "mavlink", "open")
+    assert e3.planned_field_codes == [] and e3.ended_at is None
+    for m, s in ((e1, 1), (e2, 2), (e3, 3)):
+        assert m.started_at == T0 + timedelta(seconds=s) and m.point_count == 2
+
+
 def test_mission_created_by_point_then_filled_by_start_event(session, drone, factory):
     factory.input(code="PX")
     store(session, msg("telemetry", stream(3, mission_id="M2")))

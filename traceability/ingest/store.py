@@ -17,7 +17,7 @@ from datetime import datetime
 from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
-from sqlalchemy import any_, bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -88,6 +88,47 @@ _MOVE_MISSION = (
         ),
     )
 )
+
+
+def _param(name: str, column: str):
+    """A parameter typed as the missions column it fills (dates, JSON and enums converted
+    as the column converts them)."""
+    return bindparam(name, type_=_MISSIONS.c[column].type)
+
+
+# Start and end events: one statement for all of a batch's (an executemany, which the
+# driver pipelines), not one compiled and synchronised with the session per event.
+_START_MISSION = (
+    update(_MISSIONS)
+    .where(_MISSIONS.c.id == bindparam("pk"))
+    .values(
+        type=_param("s_type", "type"),
+        product_code=_param("s_product_code", "product_code"),
+        product_id=_param("s_product_id", "product_id"),
+        swath_m=_param("s_swath_m", "swath_m"),
+        product_per_unit=_param("s_per_unit", "product_per_unit"),
+        operator_id=_param("s_operator_id", "operator_id"),
+        planned_field_codes=_param("s_planned", "planned_field_codes"),
+        started_at=_param("s_started_at", "started_at"),
+        sprayer_state_unknown=_param("s_unknown", "sprayer_state_unknown"),
+        dirty=True,
+        # Absent, the mission keeps the source it was created with.
+        source=func.coalesce(_param("s_source", "source"), _MISSIONS.c.source),
+    )
+)
+_END_MISSION = (
+    update(_MISSIONS)
+    .where(_MISSIONS.c.id == bindparam("pk"))
+    .values(
+        status=MissionStatus.complete.value,
+        end_reason="end_event",
+        ended_at=_param("e_ended_at", "ended_at"),
+        reported_area_ha=_param("e_area_ha", "reported_area_ha"),
+        reported_amount=_param("e_amount", "reported_amount"),
+        dirty=True,
+    )
+)
+
 # PostgreSQL: the counts of every mission of a batch in one statement (arrays, one row
 # each), after locking the rows in id order, so concurrent ingesters lock them alike.
 _PG_LOCK_MISSIONS = (
@@ -101,10 +142,20 @@ _PG_MOVE_MISSIONS = (
     "string_to_array(%(ns)s, %(sep)s)::int8[], %(starts)s::timestamptz[]) AS v(pk, n, start) "
     "WHERE m.id = v.pk"
 )
-# PostgreSQL: the batch's missions, read through the driver (no ORM rows to build).
+# PostgreSQL: the batch's drones and missions, read through the driver (no ORM rows to
+# build) by joining the list the server splits (:func:`_joined`): a function scan splits
+# it once. Written ``code = ANY(string_to_array(%s, %s))``, the drones' lookup, once the
+# driver had prepared it and the server had moved to its generic plan (from the eleventh
+# run), scanned a drones table without statistics yet (a fleet just registered) and split
+# the list again for each row: 0.57 to 0.63 s for 2,000 drones of 6,086, against 2.4 ms.
+_PG_DRONES = (
+    "SELECT d.code, d.id FROM unnest(string_to_array(%s, %s)) AS w(code) "
+    "JOIN drones d ON d.code = w.code"
+)
 _PG_MISSIONS = (
-    "SELECT id, mission_id, drone_code, status, started_at, type IS NOT NULL FROM missions "
-    "WHERE mission_id = ANY(string_to_array(%s, %s))"
+    "SELECT m.id, m.mission_id, m.drone_code, m.status, m.started_at, m.type IS NOT NULL "
+    "FROM unnest(string_to_array(%s, %s)) AS w(mission_id) "
+    "JOIN missions m ON m.mission_id = w.mission_id"
 )
 
 
@@ -187,11 +238,11 @@ def _known_drones(session: Session, batch: IngestBatch, point_drones: set[str]) 
     named = point_drones | {d for _, d, _ in batch.events} | {d for _, d, _ in batch.statuses}
     if not named:
         return {}
-    known = dict(
-        session.execute(
-            select(Drone.code, Drone.id).where(_among(session, Drone.code, named))
-        ).all()
-    )
+    if _is_postgresql(session):
+        known = dict(_driver_rows(session, _PG_DRONES, named))
+    else:
+        found = session.execute(select(Drone.code, Drone.id).where(Drone.code.in_(named)))
+        known = dict(found.all())
     if not named <= known.keys():
         rejected: set[int] = set()
         for src, drone, _ in (*batch.points, *batch.events, *batch.statuses):
@@ -218,14 +269,13 @@ def _owned(
     return False
 
 
-def _among(session: Session, column, values):
-    """``column IN values``. On PostgreSQL one text parameter the server splits (see
-    :func:`_joined`): a batch of a large fleet names thousands of drones and missions, and
-    a parameter for each costs SQLAlchemy and the driver Python time per value."""
-    values = sorted(values)
-    if _is_postgresql(session):
-        return column == any_(func.string_to_array(_joined(values), _SEP))
-    return column.in_(values)
+def _driver_rows(session: Session, sql: str, values) -> list[tuple]:
+    """The rows of one of the ``_PG_…`` lookups for ``values``, through the driver: a
+    batch of a large fleet names thousands of drones and missions, and SQLAlchemy's and
+    the driver's work per value and per row is Python time the writer spends."""
+    with session.connection().connection.driver_connection.cursor() as cur:
+        cur.execute(sql, (_joined(sorted(values)), _SEP))
+        return cur.fetchall()
 
 
 #: What separates the values of :func:`_joined`: a control character, which neither a code
@@ -269,9 +319,7 @@ def _ensure_missions(
 
     def stored(ids: list[str]):
         if postgresql:
-            with session.connection().connection.driver_connection.cursor() as cur:
-                cur.execute(_PG_MISSIONS, (_joined(ids), _SEP))
-                yield from cur.fetchall()
+            yield from _driver_rows(session, _PG_MISSIONS, ids)
             return
         for i in range(0, len(ids), 500):  # SQLite caps a statement's parameters
             chunk = ids[i : i + 500]
@@ -336,25 +384,25 @@ def _apply_starts(
         if products
         else {}
     )
-    for e in sorted(starts, key=lambda e: e.mission_id):
-        session.execute(
-            update(Mission)
-            .where(Mission.id == missions[e.mission_id].pk)
-            .values(
-                type=e.type.value,
-                product_code=e.product_code,
-                product_id=product_ids.get(e.product_code),
-                swath_m=e.swath_m,
-                product_per_unit=e.tank_mix.product_per_l if e.tank_mix else None,
-                operator_id=e.operator_id,
-                planned_field_codes=list(e.planned_field_codes),
-                started_at=e.ts,
-                sprayer_state_unknown=e.sprayer_state == "unknown",
-                dirty=True,
-                **({"source": e.source.value} if e.source else {}),
-            )
+    rows = []
+    for e in sorted(starts, key=lambda e: e.mission_id):  # one lock order for every writer
+        rows.append(
+            {
+                "pk": missions[e.mission_id].pk,
+                "s_type": e.type.value,
+                "s_product_code": e.product_code,
+                "s_product_id": product_ids.get(e.product_code),
+                "s_swath_m": e.swath_m,
+                "s_per_unit": e.tank_mix.product_per_l if e.tank_mix else None,
+                "s_operator_id": e.operator_id,
+                "s_planned": list(e.planned_field_codes),
+                "s_started_at": e.ts,
+                "s_unknown": e.sprayer_state == "unknown",
+                "s_source": e.source.value if e.source else None,
+            }
         )
         res.missions.add(e.mission_id)
+    session.execute(_START_MISSION, rows)
 
 
 def _store_points(
@@ -444,21 +492,21 @@ def _apply_ends(
     session: Session, ends: list[MissionEndIn], missions: dict[str, _MissionRow], res: BatchResult
 ) -> None:
     """Complete each mission that got its end event."""
-    for e in sorted(ends, key=lambda e: e.mission_id):
-        session.execute(
-            update(Mission)
-            .where(Mission.id == missions[e.mission_id].pk)
-            .values(
-                status=MissionStatus.complete.value,
-                end_reason="end_event",
-                ended_at=e.ts,
-                reported_area_ha=e.reported_area_ha,
-                reported_amount=e.reported_amount,
-                dirty=True,
-            )
+    if not ends:
+        return
+    rows = []
+    for e in sorted(ends, key=lambda e: e.mission_id):  # one lock order for every writer
+        rows.append(
+            {
+                "pk": missions[e.mission_id].pk,
+                "e_ended_at": e.ts,
+                "e_area_ha": e.reported_area_ha,
+                "e_amount": e.reported_amount,
+            }
         )
         res.ended.add(e.mission_id)
         res.missions.add(e.mission_id)
+    session.execute(_END_MISSION, rows)
 
 
 def _apply_statuses(session: Session, statuses: list[tuple[str, StatusIn]]) -> None:
