@@ -83,7 +83,8 @@ class Ingester:
     """Consume the drones' topics into the database, every point exactly once.
 
     One network thread (paho) queues messages; a writer thread stores them in batches
-    (``batch_size`` points, or whatever arrived within ``flush_ms``) and acknowledges them
+    (what is waiting, up to ``batch_size`` points; an idle writer lingers ``flush_ms`` after
+    a first message for more) and acknowledges them
     after the commit; a measuring thread measures completed missions that changed.
 
     A mission's end event does not wait its turn behind a backlog of other drones'
@@ -272,7 +273,16 @@ class Ingester:
                 return
 
     def _next_batch(self) -> list[Message]:
-        self._take_arrived(0.1 if not self._backlog else 0)
+        """The next batch: what is waiting, up to ``batch_size`` points.
+
+        Only a writer that found nothing waiting lingers, ``flush_s`` from the first
+        message, for more to come with it (at a slow rate, a batch rather than a commit
+        per message). Messages that queued while the last batch was being stored have
+        waited that long already: they go at once, so that under load a point waits for
+        one commit, not for a commit and a linger.
+        """
+        idle = not self._backlog and self._queue.empty()
+        self._take_arrived(0.1 if idle else 0)
         if not self._backlog:
             self._behind = False
             return []
@@ -280,7 +290,7 @@ class Ingester:
             return self._finishing_batch()
         batch: list[Message] = []
         points = 0
-        deadline = time.monotonic() + self.flush_s
+        deadline = time.monotonic() + (self.flush_s if idle else 0.0)
         while points < self.batch_size:
             if not self._backlog:
                 remaining = deadline - time.monotonic()

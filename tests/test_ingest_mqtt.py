@@ -5,6 +5,7 @@ Mosquitto at 127.0.0.1:1883 (or an embedded broker where none runs) and a privat
 """
 
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -103,6 +104,55 @@ def test_the_writer_is_behind_while_its_batches_fill_up():
     assert len(ing._next_batch()) == 2 and ing._behind  # full: more was waiting
     assert len(ing._next_batch()) == 1 and not ing._behind
     assert ing._next_batch() == [] and not ing._behind
+
+
+class _WaitsRecorded(queue.SimpleQueue):
+    """The network thread's queue, recording how long the writer waited on it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def get(self, block=True, timeout=None):
+        self.waits.append(timeout)
+        return super().get(block, timeout)
+
+
+def _point(seq: int) -> Message:
+    return Message(topic="agri/drones/D1/telemetry", payload=b'{"seq": %d}' % seq)
+
+
+def test_a_busy_writer_takes_what_waited_without_lingering():
+    # Messages that queued while the last batch was stored go at once: the writer does
+    # not wait the flush time for more (that would add it to every point's delay).
+    ing = Ingester(mqtt_url=None, engine=None, batch_size=100, flush_ms=5000)
+    ing._queue = _WaitsRecorded()
+    for seq in range(3):
+        ing._queue.put(_point(seq))
+    assert len(ing._next_batch()) == 3
+    assert ing._queue.waits == []  # taken as they were, never waited on
+
+
+def test_an_idle_writer_lingers_for_more_after_a_first_message():
+    # At a slow rate a writer that found nothing waits for a first message, then lingers
+    # (up to the flush time) so that the next ones share its commit.
+    ing = Ingester(mqtt_url=None, engine=None, batch_size=100, flush_ms=1500)
+    ing._queue = _WaitsRecorded()
+
+    def send() -> None:
+        time.sleep(0.02)
+        ing._queue.put(_point(0))
+        time.sleep(0.05)
+        ing._queue.put(_point(1))
+
+    threading.Thread(target=send, daemon=True).start()
+    batch: list[Message] = []
+    for _ in range(100):  # the first message may come after a first wait of 0.1 s
+        batch = ing._next_batch()
+        if batch:
+            break
+    assert [m.payload for m in batch] == [b'{"seq": 0}', b'{"seq": 1}']
+    assert any(w and w > 1.0 for w in ing._queue.waits)  # lingered, within the flush time
 
 
 def test_stream_with_repeats_is_stored_exactly_once(broker, db, prefix, drones):

@@ -37,8 +37,9 @@ class Settings(BaseSettings):
     # ``code``); without it the trace page's locator draws the packaged schematic outline.
     boundaries_file: str | None = None
 
-    # Ingest tuning: how many points are committed together, and how long a
-    # partial batch may wait before it is flushed anyway.
+    # Ingest tuning: how many points are committed together at most, and how long an
+    # idle writer lingers after a first message for more to come with it (messages that
+    # queued while it was storing the last batch go at once).
     ingest_batch_size: int = 2000
     ingest_flush_ms: int = 50
     ingest_share_group: str = "agritrace"
