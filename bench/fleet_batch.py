@@ -13,8 +13,8 @@ broker, no network thread: validation, the drones and missions looked up, the po
 copied in, the missions' counts moved, the commit) on a database of its own
 (``agritrace_bench_fleet``, made afresh), after ``--warmup`` batches that create the
 missions (and an ``ANALYZE`` after them, as autovacuum makes in a live database, so that
-the server plans with real statistics). It prints the median CPU and wall time per message over ``--batches`` batches,
-and checks that every point was stored once.
+the server plans with real statistics). It prints the median CPU and wall time per
+message over ``--batches`` batches, and checks that every point was stored once.
 
 ``--code PATH`` puts another checkout first on ``sys.path``, to compare before and after
 on the same machine in the same hour.

@@ -8,11 +8,12 @@ Run (the defaults are the full measurement: five steps of 30 s, each followed by
     .venv/bin/python bench/freshness_bench.py --help
 
 Everything real, on one machine: a private Mosquitto with the production limits of
-``deploy/mosquitto/mosquitto.conf`` (1,000 in flight, deep queues), a PostgreSQL database
-of its own (``agritrace_bench_fresh``, made afresh and dropped after), ``agritrace ingest``
-and ``agritrace serve`` as subprocesses (the commands an operator deploys), and paho
-publishers in several processes (the project's :class:`~drone_ingest.publisher.Publisher`,
-QoS 1, one connection per process carrying its share of the fleet).
+``deploy/mosquitto/mosquitto.conf`` (its cap on messages in flight; deep queues), a
+PostgreSQL database of its own (``agritrace_bench_fresh``, made afresh and dropped after),
+``agritrace ingest`` and ``agritrace serve`` as subprocesses (the commands an operator
+deploys), and paho publishers in several processes (the project's
+:class:`~drone_ingest.publisher.Publisher`, QoS 1, one connection per process carrying its
+share of the fleet).
 
 Per step of the sweep (``--drones``), N drones each fly a spray mission over a fixture
 field, one point a second (the ``telemetry`` contract, ``seq`` counting up per drone and
@@ -72,7 +73,7 @@ from sqlmodel import Session, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest_bench import Broker, free_port  # noqa: E402
+from ingest_bench import DEPLOYED_INFLIGHT, Broker, free_port  # noqa: E402
 
 from traceability.db import make_engine, migrate  # noqa: E402
 from traceability.models import Drone, FarmField, Mission  # noqa: E402
@@ -482,8 +483,10 @@ def run_step(
             f"ingester queue (received, not committed) max {max(b[2] for b in in_window):,.0f}"
         )
         if args.timeline:
-            print("           each second (broker / ingester queue): " + ", ".join(
-                f"{b[1]:,.0f}/{b[2]:,.0f}" for b in in_window))
+            print(
+                "           each second (broker / ingester queue): "
+                + ", ".join(f"{b[1]:,.0f}/{b[2]:,.0f}" for b in in_window)
+            )
     print(
         f"mission    end event -> result and diary readable  {_fmt(end_ages)}; "
         f"not readable within {args.drain:.0f} s after the window: {missing_ends}"
@@ -606,6 +609,12 @@ def main() -> None:
         metavar="PATH",
         help="run the ingesters from another checkout (put first on PYTHONPATH), to compare",
     )
+    p.add_argument(
+        "--max-inflight",
+        type=int,
+        default=DEPLOYED_INFLIGHT,
+        help="the broker's max_inflight_messages (default: deploy/mosquitto/mosquitto.conf's)",
+    )
     p.add_argument("--database", default="agritrace_bench_fresh", help="PostgreSQL database")
     p.add_argument("--keep", action="store_true", help="keep the database afterwards")
     p.add_argument(
@@ -617,7 +626,7 @@ def main() -> None:
     args.published_before = 0.0
 
     work = Path(tempfile.mkdtemp(prefix="freshness-"))
-    broker = Broker(work)
+    broker = Broker(work, args.max_inflight)
     url, engine = database(args.database)
     port = free_port()
     metrics_ports = [free_port() for _ in range(args.ingesters)]

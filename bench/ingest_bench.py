@@ -46,6 +46,19 @@ from traceability.ingest.points import COLUMNS  # noqa: E402
 from traceability.models import Drone, Mission, TelemetryPoint  # noqa: E402
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def _deployed(setting: str) -> str:
+    """A setting of the production broker (``deploy/mosquitto/mosquitto.conf``)."""
+    conf = Path(__file__).resolve().parents[1] / "deploy/mosquitto/mosquitto.conf"
+    for line in conf.read_text().splitlines():
+        if line.split(None, 1)[:1] == [setting]:
+            return line.split(None, 1)[1].strip()
+    raise KeyError(setting)
+
+
+#: The production broker's cap on unacknowledged messages per client.
+DEPLOYED_INFLIGHT = int(_deployed("max_inflight_messages"))
 MOSQUITTO_SUB = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 DRONES = [f"BENCH-{i:02d}" for i in range(8)]
@@ -61,9 +74,9 @@ def free_port() -> int:
 
 
 class Broker:
-    """A private, tuned Mosquitto."""
+    """A private, tuned Mosquitto: the production broker's in-flight cap, queues unbounded."""
 
-    def __init__(self, workdir: Path, max_inflight: int = 1000) -> None:
+    def __init__(self, workdir: Path, max_inflight: int = DEPLOYED_INFLIGHT) -> None:
         self.port = free_port()
         conf = workdir / "mosquitto.conf"
         conf.write_text(
@@ -254,7 +267,12 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=5000)
     ap.add_argument("--backends", default="sqlite,postgresql")
     ap.add_argument("--ceiling-repeat", type=int, default=10)
-    ap.add_argument("--max-inflight", type=int, default=1000, help="broker max_inflight_messages")
+    ap.add_argument(
+        "--max-inflight",
+        type=int,
+        default=DEPLOYED_INFLIGHT,
+        help="broker max_inflight_messages (default: deploy/mosquitto/mosquitto.conf's)",
+    )
     ap.add_argument(
         "--drones",
         type=int,

@@ -122,6 +122,9 @@ def test_broker_config_requires_accounts_and_persists(compose):
     assert settings["persistence"] == "true"
     assert settings["password_file"] == mounts["./deploy/mosquitto/passwd"]
     assert settings["acl_file"] == mounts["./deploy/mosquitto/acl"]
+    # Acknowledged after each commit, an ingester takes at most this many messages per
+    # commit: more than a second of the whole country's fleet (6,000 one-point messages).
+    assert int(settings["max_inflight_messages"]) > 6000
     # The shipped ACL is one `agritrace devices` wrote: the ingesters' account only.
     assert read_accounts(ROOT / "deploy/mosquitto/acl") == [Account("ingester", "ingester")]
 
