@@ -44,8 +44,10 @@ from traceability.services import missions as mission_svc
 log = logging.getLogger(__name__)
 
 _TRANSIENT = (OperationalError, InterfaceError)
-#: Flying missions previewed between two looks for missions that ended meanwhile.
-PREVIEW_CHUNK = 10
+#: Flying missions previewed between two looks for missions that ended meanwhile (and
+#: at the writer's backlog): few, because while a preview stores its result it holds its
+#: mission's row, which the writer's next batch waits for.
+PREVIEW_CHUNK = 2
 #: The share of the time previews of flying missions take while more wait their turn:
 #: after each :data:`PREVIEW_CHUNK` the measurer pauses three times as long as they took
 #: (a second at most). Each preview reads all its mission's points again: at 6,000 drones
@@ -53,6 +55,10 @@ PREVIEW_CHUNK = 10
 #: 3.6 s, BENCHMARKS.md). A fleet that large is previewed less often; a mission that ends
 #: is measured at once, pause or not.
 PREVIEW_SHARE = 0.25
+#: And between chunks, while more than a quarter of a batch waits for the writer, the
+#: previews wait too, this long at most each time (at 6,000 drones, a chunk of ten that took
+#: a second sent the writer's backlog from a few hundred messages to 3,000).
+PREVIEW_YIELD_S = 2.0
 
 
 class StorageFault(RuntimeError):
@@ -529,11 +535,25 @@ class Ingester:
             if i + PREVIEW_CHUNK < len(flying):  # a pause, which a mission's end cuts short
                 took = time.monotonic() - started
                 ended = self._measure_now.wait(min(1.0, took * (1 / PREVIEW_SHARE - 1)))
+                ended = ended or self._yield_to_writer(PREVIEW_YIELD_S)
             else:
                 ended = self._measure_now.is_set()
             if ended:
                 self._measure_now.clear()
                 self._measure_complete(session)
+
+    def _writer_backlog(self) -> int:
+        """Messages waiting for the writer (read from another thread: a moment's view)."""
+        return self._queue.qsize() + len(self._backlog)
+
+    def _yield_to_writer(self, at_most: float) -> bool:
+        """Wait while more than a quarter of a batch waits for the writer, ``at_most``
+        seconds at most; whether a mission's end cut the wait short."""
+        deadline = time.monotonic() + at_most
+        while self._writer_backlog() > self.batch_size // 4 and time.monotonic() < deadline:
+            if self._measure_now.wait(0.05):
+                return True
+        return False
 
 
 def _drone(topic: str) -> str:

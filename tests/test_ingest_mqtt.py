@@ -97,6 +97,34 @@ def test_the_flying_missions_preview_waits_while_the_writer_is_behind():
     assert ing._preview_due(start + 31.0)
 
 
+def test_previews_wait_while_the_writer_has_a_backlog():
+    # Between chunks of previews the measurer waits while more than a quarter of a batch
+    # (here 2 of 8 messages) waits for the writer: until the writer has taken it...
+    ing = Ingester(mqtt_url=None, engine=None, batch_size=8)
+    for seq in range(5):
+        ing._queue.put(_point(seq))
+
+    def writer() -> None:
+        time.sleep(0.1)
+        ing._take_arrived(0)  # 5 into the writer's own backlog: still waiting
+        time.sleep(0.1)
+        for _ in range(3):
+            ing._backlog.popleft()  # stored: 2 left, a quarter of a batch
+
+    threading.Thread(target=writer, daemon=True).start()
+    assert ing._yield_to_writer(30.0) is False
+    assert ing._writer_backlog() == 2
+    # ... or a mission ends (measured first), or the time allowed runs out.
+    ing._queue.put(_point(5))
+    threading.Timer(0.05, ing._measure_now.set).start()
+    assert ing._yield_to_writer(30.0) is True
+    ing._measure_now.clear()
+    assert ing._yield_to_writer(0.05) is False and ing._writer_backlog() == 3
+    # A writer with little waiting is not waited for at all.
+    ing._backlog.popleft()
+    assert ing._yield_to_writer(30.0) is False
+
+
 def test_the_writer_is_behind_while_its_batches_fill_up():
     ing = Ingester(mqtt_url=None, engine=None, batch_size=2, flush_ms=1)
     for seq in range(3):
