@@ -284,3 +284,24 @@ def test_migration_0012_names_how_products_are_applied_and_dates_missions_by_fix
             m.mission_id: (m.first_fix_at, m.last_fix_at) for m in s.exec(select(Mission)).all()
         }
     assert fixes == {"M-FIXES": (first, last), "M-NONE": (None, None)}
+
+
+# ---- 0017: a flying mission's row updated in place
+
+
+def test_the_ingesters_count_update_changes_no_indexed_column(engine):
+    # The writer moves each flying mission's count, last point time and start with every
+    # batch. PostgreSQL updates a row in place (no new index entries, no dead index
+    # rows) only if no indexed value changed: none of those columns may be indexed.
+    # (``dirty`` is indexed: it is set true, and only changes after a measurement.)
+    moved = {"point_count", "last_point_at", "started_at"}
+    indexes = inspect(engine).get_indexes("missions")
+    assert "ix_missions_open" in {ix["name"] for ix in indexes}
+    for ix in indexes:
+        assert not moved & set(ix["column_names"]), ix["name"]
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            options = conn.execute(
+                text("SELECT reloptions FROM pg_class WHERE relname = 'missions'")
+            ).scalar_one()
+        assert options == ["fillfactor=80"]  # room in each page for the new versions

@@ -7,7 +7,7 @@ the missions it touched.
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
 
@@ -34,10 +34,13 @@ def close_idle(session: Session, *, idle_s: float, now: datetime | None = None) 
         .where(TelemetryPoint.mission_id == Mission.mission_id)
         .scalar_subquery()
     )
+    # 'open' written into the statement, so that the planner may read the open missions'
+    # partial index (ix_missions_open) whatever plan it keeps for the statement.
+    is_open = Mission.status == literal(MissionStatus.open.value, literal_execute=True)
     idle = list(
         session.execute(
             select(Mission.mission_id).where(
-                Mission.status == MissionStatus.open.value,
+                is_open,
                 Mission.last_point_at.is_not(None),
                 Mission.last_point_at < cutoff,
             )
