@@ -526,8 +526,9 @@ def crossing(rows: list[dict], limit: float = 1.0) -> str:
 # ---------------------------------------------------------------- setup
 
 
-def database(name: str) -> tuple[str, object]:
-    """A fresh database ``name``, migrated, with the fixtures: its URL and engine."""
+def database(name: str, code: str | None = None) -> tuple[str, object]:
+    """A fresh database ``name``, migrated (by the checkout at ``code``, if given, to the
+    schema that code knows), with the fixtures: its URL and engine."""
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -535,7 +536,11 @@ def database(name: str) -> tuple[str, object]:
     admin.dispose()
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     engine = make_engine(url)
-    migrate(engine)
+    if code:
+        env = os.environ | {"PYTHONPATH": code, "AGRITRACE_DATABASE_URL": url}
+        subprocess.run([AGRITRACE, "db", "upgrade"], env=env, check=True, capture_output=True)
+    else:
+        migrate(engine)
     with Session(engine) as s:
         load_fixtures(s)
         # The ceiling's mission: never flown, its count moved straight in the database.
@@ -607,7 +612,8 @@ def main() -> None:
     p.add_argument(
         "--ingest-code",
         metavar="PATH",
-        help="run the ingesters from another checkout (put first on PYTHONPATH), to compare",
+        help="run the ingesters from another checkout (put first on PYTHONPATH), on the "
+        "schema it migrates to, to compare",
     )
     p.add_argument(
         "--max-inflight",
@@ -627,7 +633,7 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="freshness-"))
     broker = Broker(work, args.max_inflight)
-    url, engine = database(args.database)
+    url, engine = database(args.database, args.ingest_code)
     port = free_port()
     metrics_ports = [free_port() for _ in range(args.ingesters)]
     env = os.environ | {
@@ -639,7 +645,7 @@ def main() -> None:
     }
     procs = [
         subprocess.Popen(
-            [AGRITRACE, "serve", "--port", str(port)],
+            [AGRITRACE, "serve", "--port", str(port), "--no-migrate"],
             env=env,
             stdout=(work / "serve.log").open("wb"),
             stderr=subprocess.STDOUT,
