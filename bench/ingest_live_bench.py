@@ -269,13 +269,25 @@ def _wait(cond: Callable[[], bool], timeout_s: float) -> None:
         time.sleep(0.1)
 
 
-def database(backend: str, work: Path) -> tuple[str, object, Callable[[], None]]:
-    """A fresh, migrated database: its URL, an engine, and how to drop it."""
+def _migrate(engine, url: str, code: str | None) -> None:
+    """Bring the database to the schema of this checkout, or of the one at ``code``."""
+    if not code:
+        migrate(engine)
+        return
+    env = os.environ | {"PYTHONPATH": code, "AGRITRACE_DATABASE_URL": url}
+    subprocess.run([AGRITRACE, "db", "upgrade"], env=env, check=True, capture_output=True)
+
+
+def database(
+    backend: str, work: Path, code: str | None = None
+) -> tuple[str, object, Callable[[], None]]:
+    """A fresh database, migrated by this checkout or the one at ``code``: its URL, an
+    engine, and how to drop it."""
     if backend == "sqlite":
         path = work / f"live-{uuid.uuid4().hex[:6]}.db"
         url = f"sqlite:///{path}"
         engine = make_engine(url)
-        migrate(engine)
+        _migrate(engine, url, code)
         return url, engine, engine.dispose
     name = f"agritrace_bench_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -283,7 +295,7 @@ def database(backend: str, work: Path) -> tuple[str, object, Callable[[], None]]
         c.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     engine = make_engine(url)
-    migrate(engine)
+    _migrate(engine, url, code)
 
     def drop() -> None:
         engine.dispose()
@@ -296,7 +308,7 @@ def database(backend: str, work: Path) -> tuple[str, object, Callable[[], None]]
 def run_one(args, broker, work, n, kind, c_rate, backend, k, label, code) -> None:
     """One ingest run and its floor, printed as one line."""
     prefix = f"l{uuid.uuid4().hex[:8]}"
-    url, engine, drop = database(backend, work)
+    url, engine, drop = database(backend, work, code)
     try:
         stream = messages(n, args.per_message, prefix)
         load = os.getloadavg()[0]
