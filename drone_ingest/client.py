@@ -89,9 +89,9 @@ class Ingester:
     """Consume the drones' topics into the database, every point exactly once.
 
     One network thread (paho) queues messages; a writer thread stores them in batches
-    (what is waiting, up to ``batch_size`` points; an idle writer lingers ``flush_ms`` after
-    a first message for more) and acknowledges them
-    after the commit; a measuring thread measures completed missions that changed.
+    (what is waiting, up to ``batch_size`` points; an idle writer lingers ``flush_ms``
+    after a first message for more) and acknowledges them after the commit; a measuring
+    thread measures completed missions that changed.
 
     A mission's end event does not wait its turn behind a backlog of other drones'
     points: the writer stores it first, with its own drone's messages that came before it
