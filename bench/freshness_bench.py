@@ -73,14 +73,19 @@ from sqlmodel import Session, select
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from ingest_bench import DEPLOYED_INFLIGHT, Broker, free_port  # noqa: E402
+from ingest_bench import (  # noqa: E402
+    AGRITRACE,
+    DEPLOYED_INFLIGHT,
+    PG_ADMIN,
+    Broker,
+    free_port,
+    migrate_as,
+)
 
-from traceability.db import make_engine, migrate  # noqa: E402
+from traceability.db import make_engine  # noqa: E402
 from traceability.models import Drone, FarmField, Mission  # noqa: E402
 from traceability.services.fixtures import load_fixtures  # noqa: E402
 
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-AGRITRACE = str(Path(sys.executable).with_name("agritrace"))
 PRODUCT = "FUJIONE40EC"  # a fixture pesticide sprayed as a liquid
 TOKEN = "freshness-bench-admin-token-" + "x" * 16
 PREFIX = "fresh"
@@ -536,11 +541,7 @@ def database(name: str, code: str | None = None) -> tuple[str, object]:
     admin.dispose()
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     engine = make_engine(url)
-    if code:
-        env = os.environ | {"PYTHONPATH": code, "AGRITRACE_DATABASE_URL": url}
-        subprocess.run([AGRITRACE, "db", "upgrade"], env=env, check=True, capture_output=True)
-    else:
-        migrate(engine)
+    migrate_as(engine, url, code)
     with Session(engine) as s:
         load_fixtures(s)
         # The ceiling's mission: never flown, its count moved straight in the database.

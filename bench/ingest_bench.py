@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import shutil
 import subprocess
 import sys
@@ -46,6 +47,11 @@ from traceability.ingest.points import COLUMNS  # noqa: E402
 from traceability.models import Drone, Mission, TelemetryPoint  # noqa: E402
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+MOSQUITTO_SUB = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
+PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+DRONES = [f"BENCH-{i:02d}" for i in range(8)]
+GROUP = "bench"
+AGRITRACE = str(Path(sys.executable).with_name("agritrace"))
 
 
 def _deployed(setting: str) -> str:
@@ -59,10 +65,16 @@ def _deployed(setting: str) -> str:
 
 #: The production broker's cap on unacknowledged messages per client.
 DEPLOYED_INFLIGHT = int(_deployed("max_inflight_messages"))
-MOSQUITTO_SUB = shutil.which("mosquitto_sub") or "/usr/bin/mosquitto_sub"
-PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-DRONES = [f"BENCH-{i:02d}" for i in range(8)]
-GROUP = "bench"
+
+
+def migrate_as(engine, url: str, code: str | None) -> None:
+    """Bring a fresh database to this checkout's schema or, given ``code``, to the one
+    that checkout knows (its ingesters refuse a schema newer than theirs)."""
+    if not code:
+        migrate(engine)
+        return
+    env = os.environ | {"PYTHONPATH": code, "AGRITRACE_DATABASE_URL": url}
+    subprocess.run([AGRITRACE, "db", "upgrade"], env=env, check=True, capture_output=True)
 
 
 def free_port() -> int:

@@ -52,20 +52,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from ingest_bench import (  # noqa: E402
+    AGRITRACE,
     DRONES,
     MOSQUITTO_SUB,
     PG_ADMIN,
     Broker,
     floor,
     messages,
+    migrate_as,
     stored_once,
 )
 
-from traceability.db import make_engine, migrate  # noqa: E402
+from traceability.db import make_engine  # noqa: E402
 from traceability.models import Drone, Mission  # noqa: E402
 
 GROUP = "live"
-AGRITRACE = str(Path(sys.executable).with_name("agritrace"))
 
 
 def _qos1_at(broker: Broker) -> list[str]:
@@ -269,15 +270,6 @@ def _wait(cond: Callable[[], bool], timeout_s: float) -> None:
         time.sleep(0.1)
 
 
-def _migrate(engine, url: str, code: str | None) -> None:
-    """Bring the database to the schema of this checkout, or of the one at ``code``."""
-    if not code:
-        migrate(engine)
-        return
-    env = os.environ | {"PYTHONPATH": code, "AGRITRACE_DATABASE_URL": url}
-    subprocess.run([AGRITRACE, "db", "upgrade"], env=env, check=True, capture_output=True)
-
-
 def database(
     backend: str, work: Path, code: str | None = None
 ) -> tuple[str, object, Callable[[], None]]:
@@ -287,7 +279,7 @@ def database(
         path = work / f"live-{uuid.uuid4().hex[:6]}.db"
         url = f"sqlite:///{path}"
         engine = make_engine(url)
-        _migrate(engine, url, code)
+        migrate_as(engine, url, code)
         return url, engine, engine.dispose
     name = f"agritrace_bench_{uuid.uuid4().hex[:6]}"
     admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
@@ -295,7 +287,7 @@ def database(
         c.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     engine = make_engine(url)
-    _migrate(engine, url, code)
+    migrate_as(engine, url, code)
 
     def drop() -> None:
         engine.dispose()
