@@ -131,6 +131,8 @@ _END_MISSION = (
 
 # PostgreSQL: the counts of every mission of a batch in one statement (arrays, one row
 # each), after locking the rows in id order, so concurrent ingesters lock them alike.
+# (The lock reads the primary key with ``= ANY``: forced to its generic plan on a table
+# without statistics it still used the key's index, 2.3 ms for 2,000 missions.)
 _PG_LOCK_MISSIONS = (
     "SELECT id FROM missions WHERE id = ANY(string_to_array(%(pks)s, %(sep)s)::int8[]) "
     "ORDER BY id FOR UPDATE"
@@ -274,7 +276,7 @@ def _driver_rows(session: Session, sql: str, values) -> list[tuple]:
     batch of a large fleet names thousands of drones and missions, and SQLAlchemy's and
     the driver's work per value and per row is Python time the writer spends."""
     with session.connection().connection.driver_connection.cursor() as cur:
-        cur.execute(sql, (_joined(sorted(values)), _SEP))
+        cur.execute(sql, (_joined(values), _SEP))
         return cur.fetchall()
 
 
