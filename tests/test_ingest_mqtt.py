@@ -128,7 +128,7 @@ def test_previews_wait_while_the_writer_has_a_backlog():
 def test_the_writer_is_behind_while_its_batches_fill_up():
     ing = Ingester(mqtt_url=None, engine=None, batch_size=2, flush_ms=1)
     for seq in range(3):
-        ing._queue.put(Message(topic="agri/drones/D1/telemetry", payload=b'{"seq": %d}' % seq))
+        ing._queue.put(_point(seq))
     assert len(ing._next_batch()) == 2 and ing._behind  # full: more was waiting
     assert len(ing._next_batch()) == 1 and not ing._behind
     assert ing._next_batch() == [] and not ing._behind
