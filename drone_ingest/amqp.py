@@ -298,10 +298,7 @@ class AmqpIngester(Ingester):
 
     def start(self) -> None:
         """Connect and consume in background threads; returns at once."""
-        self._threads = [
-            threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True),
-            threading.Thread(target=self._measure_loop, name="ingest-measurer", daemon=True),
-        ]
+        self._threads = self._worker_threads()
         self._consumer = threading.Thread(
             target=self._consume_loop, name="ingest-amqp", daemon=True
         )

@@ -23,6 +23,7 @@ beyond ``max_queued_messages`` (default 1000) queued for one client.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import socket
@@ -59,6 +60,12 @@ PREVIEW_SHARE = 0.25
 #: previews wait too, this long at most each time (at 6,000 drones, a chunk of ten that took
 #: a second sent the writer's backlog from a few hundred messages to 3,000).
 PREVIEW_YIELD_S = 2.0
+#: Nor does a pass of previews start while the writer spent more than this share of the
+#: last :data:`BUSY_WINDOW_S` storing batches: a stream that keeps it that busy is all it
+#: can take, and a pass of previews (all their points read and measured again) took a
+#: fifth of the process's CPU from a live stream of 10-point messages (BENCHMARKS.md).
+BUSY_SHARE = 0.75
+BUSY_WINDOW_S = 1.0
 
 
 class StorageFault(RuntimeError):
@@ -85,13 +92,77 @@ class IngestStats:
     db_retries: int = 0
 
 
+class _Lane:
+    """One writer thread's share of the stream: the messages of the drones that fall to it.
+
+    A drone's messages all go to one lane, so they are stored in the order they came,
+    and two lanes never write the same mission's row or the same point's key: their
+    transactions do not wait for each other.
+    """
+
+    __slots__ = ("backlog", "behind", "commits", "committing_since", "ends_waiting", "queue")
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[Message] = queue.SimpleQueue()  # from the network thread
+        # The writer's own side of the queue: what arrived and is not yet stored, and how
+        # many end events it holds.
+        self.backlog: deque[Message] = deque()
+        self.ends_waiting = 0
+        self.behind = False  # the last batch was full: more was waiting
+        # When recent batches were stored: (started, ended), monotonic; and when the one
+        # in hand started (None between batches).
+        self.commits: deque[tuple[float, float]] = deque(maxlen=4096)
+        self.committing_since: float | None = None
+
+    def waiting(self) -> int:
+        """Messages waiting for this lane's writer (a moment's view from another thread)."""
+        return self.queue.qsize() + len(self.backlog)
+
+    def busy_s(self, now: float, window_s: float) -> float:
+        """Seconds of the ``window_s`` before ``now`` this lane's writer spent storing."""
+        since = now - window_s
+        busy = 0.0
+        # Newest first, from a copy (the writer appends meanwhile).
+        for started, ended in reversed(list(self.commits)):
+            if ended <= since:
+                break
+            busy += ended - max(started, since)
+        current = self.committing_since
+        if current is not None:
+            busy += now - max(current, since)
+        return busy
+
+
+class _Arrivals:
+    """Where the network thread puts what arrives: in the order the broker wants its
+    acknowledgements, and into the lane of the message's drone."""
+
+    __slots__ = ("lanes", "unacked")
+
+    def __init__(self, lanes: list[_Lane], unacked: deque[Message]) -> None:
+        self.lanes = lanes
+        self.unacked = unacked
+
+    def put(self, message: Message) -> None:
+        self.unacked.append(message)
+        lanes = self.lanes
+        if len(lanes) == 1:
+            lanes[0].queue.put(message)
+        else:
+            lanes[hash(_drone(message.topic)) % len(lanes)].queue.put(message)
+
+
 class Ingester:
     """Consume the drones' topics into the database, every point exactly once.
 
-    One network thread (paho) queues messages; a writer thread stores them in batches
-    (what is waiting, up to ``batch_size`` points; an idle writer lingers ``flush_ms``
-    after a first message for more) and acknowledges them after the commit; a measuring
-    thread measures completed missions that changed.
+    One network thread (paho) queues messages, each into the lane of its drone; each
+    lane's writer thread (``writers`` of them) stores its messages in batches (what is
+    waiting, up to ``batch_size`` points; an idle writer lingers ``flush_ms`` after a
+    first message for more) on a connection of its own, and the messages are
+    acknowledged after the commit; a measuring thread measures completed missions that
+    changed. While one writer waits for the database, another validates its next batch:
+    on PostgreSQL their transactions run side by side; on SQLite, which writes one
+    transaction at a time, they take turns at the database only.
 
     A mission's end event does not wait its turn behind a backlog of other drones'
     points: the writer stores it first, with its own drone's messages that came before it
@@ -112,6 +183,7 @@ class Ingester:
         flush_ms: int = 50,
         measure_interval_s: float = 2.0,
         open_measure_interval_s: float = 30.0,
+        writers: int = 1,
     ) -> None:
         # None for a subclass with another transport (drone_ingest.amqp).
         self.address = BrokerAddress.parse(mqtt_url) if mqtt_url else None
@@ -126,19 +198,24 @@ class Ingester:
         # the coverage grow (first at once); only a completed mission writes the diaries.
         self.open_measure_interval_s = open_measure_interval_s
         self._open_measured_at = time.monotonic() - open_measure_interval_s
-        self._behind = False  # the writer's last batch was full: more was waiting
         self.max_bytes = get_settings().max_payload_bytes
         self.stats = IngestStats()
         # The contract's shape: what the broker's ACL lets an ingester read (deploy/mosquitto).
         topic = f"{self.prefix}/drones/+/+"
         self.subscription = f"$share/{share_group}/{topic}" if share_group else topic
-        self._queue: queue.SimpleQueue[Message] = queue.SimpleQueue()
-        # The writer's own side of the queue: what arrived and is not yet stored, how many
-        # end events it holds, and what is not yet acknowledged, in the order it arrived.
-        self._backlog: deque[Message] = deque()
-        self._ends_waiting = 0
+        self._lanes = [_Lane() for _ in range(max(1, writers))]
+        # What is not yet acknowledged, in the order it arrived (the network thread
+        # appends, the writers settle it in turn).
         self._unacked: deque[Message] = deque()
         self._settled: set[int] = set()  # id() of unacknowledged messages already stored
+        self._settling = threading.Lock()
+        self._queue = _Arrivals(self._lanes, self._unacked)
+        # SQLite writes one transaction at a time: its writers take turns at the database
+        # here rather than in SQLite's busy handler, which sleeps.
+        sqlite = engine is not None and engine.dialect.name == "sqlite"
+        self._db_turn = threading.Lock() if sqlite else contextlib.nullcontext()
+        self._writers_left = len(self._lanes)
+        self._writers_lock = threading.Lock()
         self._stopping = threading.Event()
         self._writer_done = threading.Event()
         self._measure_now = threading.Event()
@@ -162,14 +239,25 @@ class Ingester:
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
         self._client = client
-        self._threads = [
-            threading.Thread(target=self._write_loop, name="ingest-writer", daemon=True),
-            threading.Thread(target=self._measure_loop, name="ingest-measurer", daemon=True),
-        ]
+        self._threads = self._worker_threads()
         for thread in self._threads:
             thread.start()
         client.connect_async(self.address.host, self.address.port, keepalive=30)
         client.loop_start()
+
+    def _worker_threads(self) -> list[threading.Thread]:
+        """The writers' threads, one a lane, then the measuring thread."""
+        writers = [
+            threading.Thread(
+                target=self._write_loop,
+                args=(lane,),
+                name="ingest-writer" if i == 0 else f"ingest-writer-{i + 1}",
+                daemon=True,
+            )
+            for i, lane in enumerate(self._lanes)
+        ]
+        measurer = threading.Thread(target=self._measure_loop, name="ingest-measurer", daemon=True)
+        return [*writers, measurer]
 
     @property
     def generation(self) -> int:
@@ -178,8 +266,8 @@ class Ingester:
 
     def checks(self) -> dict[str, bool]:
         """Readiness, check by check: subscribed, and the writer alive (for ``/readyz``)."""
-        writer = self._threads[0] if self._threads else None
-        alive = writer is not None and writer.is_alive() and self.failure is None
+        writers = self._threads[: len(self._lanes)]
+        alive = bool(writers) and all(w.is_alive() for w in writers) and self.failure is None
         checks = {
             "subscribed": self._ready.is_set(),
             "writer_alive": alive,
@@ -261,24 +349,26 @@ class Ingester:
 
     # ---- writer thread
 
-    def _take_arrived(self, wait: float) -> None:
-        """Move what the network thread queued into the writer's backlog, waiting up to
-        ``wait`` seconds for the first message if none is there."""
+    @staticmethod
+    def _take_arrived(lane: _Lane, wait: float) -> None:
+        """Move what the network thread queued for ``lane`` into its backlog, waiting up
+        to ``wait`` seconds for the first message if none is there."""
+        arrived = lane.queue
         try:
-            message = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
+            message = arrived.get(timeout=wait) if wait > 0 else arrived.get_nowait()
         except queue.Empty:
             return
+        backlog = lane.backlog
         while True:
-            self._backlog.append(message)
-            self._unacked.append(message)
+            backlog.append(message)
             if _is_end(message):
-                self._ends_waiting += 1
+                lane.ends_waiting += 1
             try:
-                message = self._queue.get_nowait()
+                message = arrived.get_nowait()
             except queue.Empty:
                 return
 
-    def _next_batch(self) -> list[Message]:
+    def _next_batch(self, lane: _Lane) -> list[Message]:
         """The next batch: what is waiting, up to ``batch_size`` points.
 
         Only a writer that found nothing waiting lingers, ``flush_s`` from the first
@@ -287,58 +377,63 @@ class Ingester:
         waited that long already: they go at once, so that under load a point waits for
         one commit, not for a commit and a linger.
         """
-        idle = not self._backlog and self._queue.empty()
-        self._take_arrived(0.1 if idle else 0)
-        if not self._backlog:
-            self._behind = False
+        idle = not lane.backlog and lane.queue.empty()
+        self._take_arrived(lane, 0.1 if idle else 0)
+        backlog = lane.backlog
+        if not backlog:
+            lane.behind = False
             return []
-        if self._ends_waiting:
-            return self._finishing_batch()
+        if lane.ends_waiting:
+            return self._finishing_batch(lane)
         batch: list[Message] = []
         points = 0
         deadline = time.monotonic() + (self.flush_s if idle else 0.0)
         while points < self.batch_size:
-            if not self._backlog:
+            if not backlog:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._ends_waiting:
+                if remaining <= 0 or lane.ends_waiting:
                     break
-                self._take_arrived(remaining)
-                if not self._backlog:
+                self._take_arrived(lane, remaining)
+                if not backlog:
                     break
-            message = self._backlog.popleft()
+            message = backlog.popleft()
             if _is_end(message):
-                self._ends_waiting -= 1
+                lane.ends_waiting -= 1
             batch.append(message)
             points += max(1, message.payload.count(b'"seq"'))
-        self._behind = points >= self.batch_size or bool(self._backlog)
+        lane.behind = points >= self.batch_size or bool(backlog)
         return batch
 
-    def _finishing_batch(self) -> list[Message]:
+    @staticmethod
+    def _finishing_batch(lane: _Lane) -> list[Message]:
         """The end events in the backlog, each with its drone's messages that came before
         it, taken out of the backlog in their order: stored ahead of the other drones'
         points, so that a finished mission is measured while the fleet's backlog waits."""
         last_end: dict[str, int] = {}
-        for i, message in enumerate(self._backlog):
+        for i, message in enumerate(lane.backlog):
             if _is_end(message):
                 last_end[_drone(message.topic)] = i
         batch: list[Message] = []
         rest: deque[Message] = deque()
-        for i, message in enumerate(self._backlog):
+        for i, message in enumerate(lane.backlog):
             if i <= last_end.get(_drone(message.topic), -1):
                 batch.append(message)
             else:
                 rest.append(message)
-        self._backlog = rest
-        self._ends_waiting = 0
-        self._behind = True
+        lane.backlog = rest
+        lane.ends_waiting = 0
+        lane.behind = True
         return batch
 
-    def _write_loop(self) -> None:
+    def _write_loop(self, lane: _Lane) -> None:
         try:
             while True:
-                batch = self._next_batch()
+                batch = self._next_batch(lane)
                 if batch:
+                    lane.committing_since = started = time.monotonic()
                     self._commit(batch)
+                    lane.commits.append((started, time.monotonic()))
+                    lane.committing_since = None
                 elif self._stopping.is_set():
                     break
         except BaseException as exc:
@@ -348,17 +443,21 @@ class Ingester:
             metrics.WRITER_FAILED.set(1)
             log.critical("the writer stopped: %s: %s", type(exc).__name__, exc, exc_info=exc)
         finally:
-            self._writer_done.set()
+            with self._writers_lock:
+                self._writers_left -= 1
+                if not self._writers_left:
+                    self._writer_done.set()
 
     def _commit(self, messages: list[Message]) -> None:
         delay = 0.05
         while True:
             started = time.perf_counter()
             try:
-                with Session(self.engine) as session:
-                    result = handlers.store(
-                        session, messages, prefix=self.prefix, max_bytes=self.max_bytes
-                    )
+                # Validated outside the database's turn (afresh on a retry: a batch
+                # holds what its last attempt refused).
+                batch = handlers.batch_of(messages, prefix=self.prefix, max_bytes=self.max_bytes)
+                with self._db_turn, Session(self.engine) as session:
+                    result = handlers.commit_batch(session, batch)
                 break
             except _TRANSIENT as exc:
                 # The database is away or busy: keep the messages unacknowledged and retry;
@@ -455,14 +554,17 @@ class Ingester:
     def _settle(self, messages: list[Message]) -> None:
         """Mark ``messages`` stored; acknowledge every stored message that arrived before
         the first one still waiting (a finishing batch may be stored ahead of its turn)."""
-        self._settled.update(map(id, messages))
-        ready = []
-        while self._unacked and id(self._unacked[0]) in self._settled:
-            message = self._unacked.popleft()
-            self._settled.discard(id(message))
-            ready.append(message)
-        if ready:
-            self._ack(ready)
+        with self._settling:  # one writer at a time, so acknowledgements go out in order
+            settled = self._settled
+            settled.update(map(id, messages))
+            unacked = self._unacked
+            ready = []
+            while unacked and id(unacked[0]) in settled:
+                message = unacked.popleft()
+                settled.discard(id(message))
+                ready.append(message)
+            if ready:
+                self._ack(ready)
 
     def _ack(self, messages: list[Message]) -> None:
         client = self._client
@@ -480,15 +582,24 @@ class Ingester:
         """Whether this pass measures the missions still flying too.
 
         Every ``open_measure_interval_s``, but not while the writer is behind (its last
-        batch was full): re-measuring a flying mission reads and measures all its points
-        again, and on a fast live stream that took about 40 % of the process's CPU from
-        storing the points. Put off ten intervals at most, so that under a sustained load
-        the operators' view of the coverage still moves.
+        batch was full) or busy (:meth:`_writer_busy`): re-measuring a flying mission
+        reads and measures all its points again, and on a fast live stream that took
+        about 40 % of the process's CPU from storing the points. Put off ten intervals
+        at most, so that under a sustained load the operators' view of the coverage
+        still moves.
         """
         since = now - self._open_measured_at
         if since < self.open_measure_interval_s:
             return False
-        return not self._behind or since >= 10 * self.open_measure_interval_s
+        if since >= 10 * self.open_measure_interval_s:
+            return True
+        return not any(lane.behind for lane in self._lanes) and not self._writer_busy(now)
+
+    def _writer_busy(self, now: float) -> bool:
+        """Whether a writer spent more than :data:`BUSY_SHARE` of the last
+        :data:`BUSY_WINDOW_S` seconds before ``now`` storing batches."""
+        limit = BUSY_SHARE * BUSY_WINDOW_S
+        return any(lane.busy_s(now, BUSY_WINDOW_S) > limit for lane in self._lanes)
 
     def _measure_loop(self) -> None:
         while True:
@@ -543,8 +654,8 @@ class Ingester:
                 self._measure_complete(session)
 
     def _writer_backlog(self) -> int:
-        """Messages waiting for the writer (read from another thread: a moment's view)."""
-        return self._queue.qsize() + len(self._backlog)
+        """Messages waiting for the writers (read from another thread: a moment's view)."""
+        return sum(lane.waiting() for lane in self._lanes)
 
     def _yield_to_writer(self, at_most: float) -> bool:
         """Wait while more than a quarter of a batch waits for the writer, ``at_most``

@@ -94,7 +94,13 @@ def store(
     session: Session, messages: Iterable[Message], *, prefix: str, max_bytes: int
 ) -> BatchResult:
     """Validate and write ``messages`` in one transaction, then commit."""
-    result = store_batch(session, batch=batch_of(messages, prefix=prefix, max_bytes=max_bytes))
+    return commit_batch(session, batch_of(messages, prefix=prefix, max_bytes=max_bytes))
+
+
+def commit_batch(session: Session, batch: IngestBatch) -> BatchResult:
+    """Write a batch :func:`batch_of` made in one transaction, then commit. The batch
+    takes the rejects the store finds: validate afresh for another attempt."""
+    result = store_batch(session, batch=batch)
     session.commit()
     return result
 

@@ -48,6 +48,7 @@ def make_ingester(
             client_id=client_id,
             batch_size=settings.ingest_batch_size,
             flush_ms=settings.ingest_flush_ms,
+            writers=settings.ingest_writers,
         )
     url = mqtt_url or settings.mqtt_url
     if not url:
@@ -63,6 +64,7 @@ def make_ingester(
         share_group=settings.ingest_share_group,
         batch_size=settings.ingest_batch_size,
         flush_ms=settings.ingest_flush_ms,
+        writers=settings.ingest_writers,
     )
 
 

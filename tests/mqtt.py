@@ -300,7 +300,8 @@ def ingester(
     client_id: str | None = None,
     **kw,
 ) -> Ingester:
-    """A started, subscribed Ingester."""
+    """A started, subscribed Ingester, with two writers as deployed unless told otherwise."""
+    kw.setdefault("writers", 2)
     ing = Ingester(
         mqtt_url=broker_url,
         engine=engine,

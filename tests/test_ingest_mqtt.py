@@ -89,12 +89,33 @@ def test_the_flying_missions_preview_waits_while_the_writer_is_behind():
     ing._open_measured_at = start
     assert not ing._preview_due(start + 29.0)
     assert ing._preview_due(start + 31.0)
-    ing._behind = True
+    ing._lanes[0].behind = True
     assert not ing._preview_due(start + 31.0)
     assert not ing._preview_due(start + 299.0)
     assert ing._preview_due(start + 300.0)
-    ing._behind = False
+    ing._lanes[0].behind = False
     assert ing._preview_due(start + 31.0)
+
+
+def test_the_flying_missions_preview_waits_while_the_writer_is_busy():
+    # Busy: more than three quarters of the last second spent storing batches, each
+    # batch small enough that none was full (so the writer is never "behind").
+    ing = Ingester(mqtt_url=None, engine=None, open_measure_interval_s=30.0)
+    ing._open_measured_at = 1000.0
+    now = 1030.0
+    # 0.2 s of batches then 0.05 s idle, five times over the last 1.25 s: 0.8 s stored
+    # in the last second (the oldest batch, 1028.75–1028.95, lies before it).
+    ing._lanes[0].commits.extend((now - 1.25 + 0.25 * i, now - 1.05 + 0.25 * i) for i in range(5))
+    assert not ing._preview_due(now)
+    assert ing._preview_due(now + 0.2)  # 0.6 s of the second before it: not busy
+    # A batch still being stored counts up to now: 0.6 s, and 0.2 s of the one in hand.
+    ing._lanes[0].committing_since = now
+    assert not ing._preview_due(now + 0.2)
+    ing._lanes[0].committing_since = None
+    # Put off ten intervals at most, however busy.
+    ing._lanes[0].commits.append((1299.0, 1300.0))
+    assert not ing._preview_due(1299.5)
+    assert ing._preview_due(1300.0)
 
 
 def test_previews_wait_while_the_writer_has_a_backlog():
@@ -106,10 +127,10 @@ def test_previews_wait_while_the_writer_has_a_backlog():
 
     def writer() -> None:
         time.sleep(0.1)
-        ing._take_arrived(0)  # 5 into the writer's own backlog: still waiting
+        ing._take_arrived(ing._lanes[0], 0)  # 5 into the writer's own backlog: still waiting
         time.sleep(0.1)
         for _ in range(3):
-            ing._backlog.popleft()  # stored: 2 left, a quarter of a batch
+            ing._lanes[0].backlog.popleft()  # stored: 2 left, a quarter of a batch
 
     threading.Thread(target=writer, daemon=True).start()
     assert ing._yield_to_writer(30.0) is False
@@ -121,7 +142,7 @@ def test_previews_wait_while_the_writer_has_a_backlog():
     ing._measure_now.clear()
     assert ing._yield_to_writer(0.05) is False and ing._writer_backlog() == 3
     # A writer with little waiting is not waited for at all.
-    ing._backlog.popleft()
+    ing._lanes[0].backlog.popleft()
     assert ing._yield_to_writer(30.0) is False
 
 
@@ -129,9 +150,10 @@ def test_the_writer_is_behind_while_its_batches_fill_up():
     ing = Ingester(mqtt_url=None, engine=None, batch_size=2, flush_ms=1)
     for seq in range(3):
         ing._queue.put(_point(seq))
-    assert len(ing._next_batch()) == 2 and ing._behind  # full: more was waiting
-    assert len(ing._next_batch()) == 1 and not ing._behind
-    assert ing._next_batch() == [] and not ing._behind
+    (lane,) = ing._lanes
+    assert len(ing._next_batch(lane)) == 2 and lane.behind  # full: more was waiting
+    assert len(ing._next_batch(lane)) == 1 and not lane.behind
+    assert ing._next_batch(lane) == [] and not lane.behind
 
 
 class _WaitsRecorded(queue.SimpleQueue):
@@ -154,18 +176,18 @@ def test_a_busy_writer_takes_what_waited_without_lingering():
     # Messages that queued while the last batch was stored go at once: the writer does
     # not wait the flush time for more (that would add it to every point's delay).
     ing = Ingester(mqtt_url=None, engine=None, batch_size=100, flush_ms=5000)
-    ing._queue = _WaitsRecorded()
+    waits = ing._lanes[0].queue = _WaitsRecorded()
     for seq in range(3):
         ing._queue.put(_point(seq))
-    assert len(ing._next_batch()) == 3
-    assert ing._queue.waits == []  # taken as they were, never waited on
+    assert len(ing._next_batch(ing._lanes[0])) == 3
+    assert waits.waits == []  # taken as they were, never waited on
 
 
 def test_an_idle_writer_lingers_for_more_after_a_first_message():
     # At a slow rate a writer that found nothing waits for a first message, then lingers
     # (up to the flush time) so that the next ones share its commit.
     ing = Ingester(mqtt_url=None, engine=None, batch_size=100, flush_ms=1500)
-    ing._queue = _WaitsRecorded()
+    waits = ing._lanes[0].queue = _WaitsRecorded()
 
     def send() -> None:
         time.sleep(0.02)
@@ -176,11 +198,11 @@ def test_an_idle_writer_lingers_for_more_after_a_first_message():
     threading.Thread(target=send, daemon=True).start()
     batch: list[Message] = []
     for _ in range(100):  # the first message may come after a first wait of 0.1 s
-        batch = ing._next_batch()
+        batch = ing._next_batch(ing._lanes[0])
         if batch:
             break
     assert [m.payload for m in batch] == [b'{"seq": 0}', b'{"seq": 1}']
-    assert any(w and w > 1.0 for w in ing._queue.waits)  # lingered, within the flush time
+    assert any(w and w > 1.0 for w in waits.waits)  # lingered, within the flush time
 
 
 def test_stream_with_repeats_is_stored_exactly_once(broker, db, prefix, drones):
@@ -428,13 +450,46 @@ def test_an_end_event_is_stored_ahead_of_the_backlog_but_acknowledged_in_turn():
     ]
     for message in arrived:
         ing._queue.put(message)
-    first = ing._next_batch()
+    first = ing._next_batch(ing._lanes[0])
     # D2's mission with every point sent before its end, ahead of D1's points.
     assert [m.mid for m in first] == [2, 4]
     ing._settle(first)
     assert ing.acked == []  # message 1 arrived first and is not stored yet
-    rest = ing._next_batch()
+    rest = ing._next_batch(ing._lanes[0])
     assert [m.mid for m in rest] == [1, 3, 5, 6]
     ing._settle(rest)
     assert [m.mid for m in ing.acked] == [1, 2, 3, 4, 5, 6]
-    assert ing._next_batch() == []
+    assert ing._next_batch(ing._lanes[0]) == []
+
+
+def test_each_drone_keeps_to_one_lane_and_acknowledgements_keep_the_arrival_order():
+    # Two writers: each drone's messages all go to one lane, in the order they came; a
+    # lane that stores its batch first still waits, for its acknowledgements, for the
+    # messages of the other lane that arrived before them.
+    ing = _AckRecorder(batch_size=1000, flush_ms=1, writers=2)
+    drones = [f"D{i}" for i in range(40)]
+    arrived = [
+        Message(topic=f"agri/drones/{d}/telemetry", payload=b'{"seq": %d}' % seq, mid=mid)
+        for mid, (seq, d) in enumerate(((seq, d) for seq in range(3) for d in drones), 1)
+    ]
+    for message in arrived:
+        ing._queue.put(message)
+    batches = [ing._next_batch(lane) for lane in ing._lanes]
+    lane_of = {}
+    for i, batch in enumerate(batches):
+        for message in batch:
+            assert lane_of.setdefault(message.topic, i) == i
+    assert sorted(m.mid for b in batches for m in b) == list(range(1, 121))
+    # 40 drones fall to both lanes (the chance that all fall to one is 2 in 2**40).
+    assert all(batches)
+    for batch in batches:  # in each lane, a drone's points in the order they came
+        seen: dict[str, list[int]] = {}
+        for message in batch:
+            seen.setdefault(message.topic, []).append(message.mid)
+        assert all(mids == sorted(mids) for mids in seen.values())
+    # The lane without message 1 stores first: nothing may be acknowledged yet.
+    first, second = sorted(batches, key=lambda b: 1 in {m.mid for m in b})
+    ing._settle(first)
+    assert ing.acked == []
+    ing._settle(second)
+    assert [m.mid for m in ing.acked] == list(range(1, 121))

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # queued while it was storing the last batch go at once).
     ingest_batch_size: int = 2000
     ingest_flush_ms: int = 50
+    # Writer threads in one ingester, each storing the drones that fall to it on its own
+    # connection: while one waits for the database, the other validates its next batch.
+    ingest_writers: int = Field(default=2, ge=1, le=16)
     ingest_share_group: str = "agritrace"
     ingest_client_id: str | None = None
     # With an AMQP URL (RabbitMQ, whose MQTT plugin takes the drones' MQTT), the ingester
