@@ -11,7 +11,7 @@ transaction per batch, into a freshly migrated database: the engine's own work f
 stored rows, a floor under any client in any language that keeps the same schema.
 
 On SQLite it also times the two inserts as the ingester makes them, through Python's
-``sqlite3`` (``executemany``): SQLite has one write lock, held for that long per point.
+``sqlite3`` (multi-row statements): SQLite has one write lock, held for that long per point.
 On PostgreSQL it also times the statement the ingester takes for a batch that repeats a
 stored key (it finds the new keys and counts the new points per mission in the same
 statement) over the same rows; a batch with no repeat takes the two bare inserts.
@@ -30,7 +30,6 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 
@@ -99,12 +98,12 @@ def floor_sqlite(data: list[tuple], batch: int, work: Path) -> float:
 
 
 def driver_sqlite(data: list[tuple], batch: int, work: Path) -> float:
-    """Seconds per point of the two inserts as the ingester makes them: Python's sqlite3
-    ``executemany`` of the rows (the statements of :mod:`traceability.ingest.points`).
+    """Seconds per point of the two inserts as the ingester makes them through Python's
+    ``sqlite3`` (:func:`traceability.ingest.points.sqlite_insert`: multi-row statements).
 
     This is what a writer does while it holds SQLite's one write lock.
     """
-    from traceability.ingest.points import _SQLITE_INSERT, _SQLITE_KEY, _TS_AT
+    from traceability.ingest.points import sqlite_insert
 
     engine = make_engine(f"sqlite:///{work / 'driver.db'}")
     migrate(engine)
@@ -112,17 +111,12 @@ def driver_sqlite(data: list[tuple], batch: int, work: Path) -> float:
     con = sqlite3.connect(work / "driver.db", isolation_level=None)
     for pragma in ("journal_mode=WAL", "synchronous=NORMAL"):
         con.execute(f"PRAGMA {pragma}")
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    rows = [(*r[:_TS_AT], (r[_TS_AT] - epoch) // timedelta(microseconds=1), *r[_TS_AT + 1 :])
-            for r in data]  # fmt: skip
-    keys = [(r[0], r[2]) for r in data]
     cur = con.cursor()
     took = 0.0
     for lo in range(0, len(data), batch):
         t = time.perf_counter()
         con.execute("BEGIN")
-        cur.executemany(_SQLITE_KEY, keys[lo : lo + batch])
-        cur.executemany(_SQLITE_INSERT, rows[lo : lo + batch])
+        sqlite_insert(cur, data[lo : lo + batch])
         con.execute("COMMIT")
         took += time.perf_counter() - t
     con.close()
@@ -206,7 +200,7 @@ def main() -> None:
                 per = driver_sqlite(data, args.batch, Path(tmp))
                 print(
                     f"{backend:<10}: {per * 1e6:5.2f} us/point through Python's sqlite3"
-                    f" (executemany, as the ingester) -> at most {1 / per:>9,.0f} points/s"
+                    f" (as the ingester inserts) -> at most {1 / per:>9,.0f} points/s"
                     " (one writer)"
                 )
                 per = floor_sqlite(data, args.batch, Path(tmp))

@@ -95,6 +95,30 @@ def test_a_batch_finds_its_stored_points_however_far_apart_their_seqs(session, d
     assert mission(session, "M1").point_count == 12
 
 
+def test_a_batch_of_701_points_stores_each_of_them_as_sent(session, factory, db):
+    # SQLite inserts a batch in statements of 256 rows, then of fewer (a power of two):
+    # 701 = 2 * 256 + 128 + 32 + 16 + 8 + 4 + 1. Every row must land with its own values,
+    # none twice, none shifted into its neighbour's columns.
+    factory.drone(code="D1", swath_m=10.0)
+    factory.drone(code="D2", swath_m=10.0)
+    sent = {"D1": stream(400, mission_id="M1"), "D2": stream(301, mission_id="M2", seq0=7)}
+    for i, p in enumerate(sent["D2"]):
+        p.update(lat=10.5 - i * 1e-5, lon=105.7 + i * 2e-5, alt_m=float(i % 7), spraying=i % 2 == 1)
+    result = store(session, msg("telemetry", sent["D1"]), msg("telemetry", sent["D2"], "D2"))
+    assert (result.stored, result.duplicates, result.rejected) == (701, 0, 0)
+    with db.connect() as c:
+        got = {(r.drone_code, r.seq): r for r in c.execute(select(TelemetryPoint)).all()}
+    assert len(got) == 701
+    for drone, pts in sent.items():
+        for p in pts:
+            row = got[(drone, p["seq"])]
+            assert row.mission_id == p["mission_id"]
+            ts = row.ts if row.ts.tzinfo else row.ts.replace(tzinfo=UTC)
+            assert ts == datetime.fromisoformat(p["ts"])
+            assert (row.lat, row.lon, row.spraying) == (p["lat"], p["lon"], p["spraying"])
+            assert row.alt_m == p.get("alt_m")
+
+
 def test_a_batch_of_many_drones_moves_each_mission_by_its_own_points(session, factory):
     # 30 drones, each its own mission, in one batch (a fleet's traffic). Each mission's count
     # must move by its own new points and its start by its own earliest fix: on PostgreSQL
@@ -394,7 +418,9 @@ def test_sqlite_writes_a_fix_time_as_the_utc_text_sqlalchemy_writes(sent):
     # The expression reads the time from the row's ts parameter: the ones before are unused.
     args = [None] * points._TS_AT + [(ts - points._EPOCH) // points._MICROSECOND]
     with sqlite3.connect(":memory:") as db:
-        (text,) = db.execute(f"SELECT {points._SQLITE_TS}", args).fetchone()
+        (text,) = db.execute(
+            f"SELECT {points._SQLITE_TS.format(n=points._TS_AT + 1)}", args
+        ).fetchone()
     assert text == expected
 
 
