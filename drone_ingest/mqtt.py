@@ -139,11 +139,29 @@ class ReadAhead:
         return getattr(self._sock, name)
 
 
+#: Packets paho's network loop reads in one pass, while the read-ahead holds their bytes.
+READ_BURST = 64
+
+
 class _ReadAheadClient(mqtt.Client):
     """paho's client reading and writing through :class:`ReadAhead`."""
 
     def _create_socket(self):
         return ReadAhead(super()._create_socket(), getattr(self, "_out_packet", None))
+
+    def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
+        """paho's read of one packet, then of those whose bytes are already held, up to
+        :data:`READ_BURST` in all. One pass of paho's loop for each message (its
+        ``select``, its writes) gave the interpreter up each time and waited to get it
+        back: with two writer threads running, the network thread read fewer than 4,500
+        one-point messages a second."""
+        rc = super().loop_read(max_packets)
+        for _ in range(READ_BURST - 1):
+            sock = self._sock
+            if rc != mqtt.MQTTErrorCode.MQTT_ERR_SUCCESS or sock is None or not sock.pending():
+                break
+            rc = super().loop_read(max_packets)
+        return rc
 
 
 def new_client(

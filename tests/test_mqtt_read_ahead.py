@@ -85,3 +85,33 @@ def test_the_ingesters_client_reads_ahead_and_others_do_not():
         "_ReadAheadClient"
     )
     assert not new_client(address)._create_socket.__qualname__.startswith("_ReadAheadClient")
+
+
+def _publish_packet(topic: bytes, payload: bytes) -> bytes:
+    """An MQTT 3.1.1 PUBLISH at QoS 0, by the standard's layout (section 3.3)."""
+    body = len(topic).to_bytes(2, "big") + topic + payload
+    assert len(body) < 128  # a one-byte remaining length
+    return bytes([0x30, len(body)]) + body
+
+
+def test_one_pass_of_the_ingesters_loop_reads_the_packets_already_held():
+    # 100 messages arrive at once. One pass of paho's read takes one; the ingester's
+    # client goes on through those the read-ahead holds, up to READ_BURST.
+    from drone_ingest.mqtt import READ_BURST, _ReadAheadClient
+
+    got: list[bytes] = []
+    client = new_client(BrokerAddress.parse("mqtt://127.0.0.1"), read_ahead=True)
+    assert isinstance(client, _ReadAheadClient)
+    client.on_message = lambda _c, _u, msg: got.append(msg.payload)
+    sock, peer = _pair()
+    client._sock = sock
+    peer.sendall(b"".join(_publish_packet(b"a/drones/D1/telemetry", b"%d" % i) for i in range(100)))
+    client.loop_read()
+    assert got == [b"%d" % i for i in range(READ_BURST)]
+    client.loop_read()
+    assert got == [b"%d" % i for i in range(min(100, 2 * READ_BURST))]
+    # Nothing more held: the pass ends with what there was, and waits for the socket.
+    while len(got) < 100:
+        client.loop_read()
+    assert client.loop_read() == 0 and len(got) == 100
+    peer.close()
