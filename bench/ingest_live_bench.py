@@ -25,7 +25,9 @@ same run; ``--rounds`` repeats the whole alternation.
 
 Beside the rate, the CPU time the ingester processes used over the timed span (user and
 system, from ``/proc``), per point: a figure that other work on the machine moves less
-than the rate. After each run the store is checked for exactly-once storage: N rows, N distinct
+than the rate; and the share of the machine's CPU time left idle over that span
+(``/proc/stat``): near none, the stream, the ingester and the database together used
+the machine up. After each run the store is checked for exactly-once storage: N rows, N distinct
 ``(drone, seq)``, and the missions' ``point_count`` summing to N. The publishers run on
 the same two cores as the consumers, as they would on a one-machine deployment.
 """
@@ -237,6 +239,7 @@ def ingest(
         pubs, go = publishers(broker, stream, kind)
         cpu = -sum(map(_cpu_seconds, procs))
         stream_cpu = -_cpu_seconds(broker.proc)
+        idle0, all0 = _machine_jiffies()
         t = time.perf_counter()
         go()
         while _stored(engine) < n:
@@ -244,6 +247,7 @@ def ingest(
             if time.perf_counter() - t > 900:
                 raise RuntimeError("ingest did not finish in 15 minutes")
         elapsed = time.perf_counter() - t
+        idle1, all1 = _machine_jiffies()
         cpu += sum(map(_cpu_seconds, procs))
         stream_cpu += _cpu_seconds(broker.proc) + _publishers_cpu(pubs)
     finally:
@@ -251,9 +255,18 @@ def ingest(
             p.terminate()
         for p in procs:
             p.wait(60)
-    return {"seconds": elapsed, "cpu_seconds": cpu, "stream_cpu_seconds": stream_cpu} | stored_once(
-        engine, n
-    )
+    return {
+        "seconds": elapsed,
+        "cpu_seconds": cpu,
+        "stream_cpu_seconds": stream_cpu,
+        "idle_share": (idle1 - idle0) / max(1, all1 - all0),
+    } | stored_once(engine, n)
+
+
+def _machine_jiffies() -> tuple[int, int]:
+    """The machine's CPU time so far, idle (with I/O wait) and in all, from ``/proc/stat``."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)
 
 
 def _cpu_seconds(proc: subprocess.Popen) -> float:
@@ -316,6 +329,7 @@ def run_one(args, broker, work, n, kind, c_rate, backend, k, label, code) -> Non
         f"**{rate / floor_rate:.2f} of the floor** ({r['seconds']:.2f} s, load {load:.1f}, "
         f"{rate / c_rate:.3f} of C; ingester CPU {r['cpu_seconds'] / n * 1e6:.1f} us/point, "
         f"publishers and broker {r['stream_cpu_seconds'] / n * 1e6:.1f}; "
+        f"the machine idle {r['idle_share']:.0%}; "
         f"exactly once {'yes' if r['exactly_once'] else 'NO'})"
     )
 
