@@ -37,6 +37,7 @@ from sqlmodel import Session
 
 from drone_ingest import handlers, metrics
 from drone_ingest.handlers import Message
+from drone_ingest.lanes import Arrivals, Lane, drone_of, is_end
 from drone_ingest.mqtt import BrokerAddress, Client, new_client
 from traceability.config import get_settings
 from traceability.ingest.rejects import Reject, store_rejects
@@ -92,66 +93,6 @@ class IngestStats:
     db_retries: int = 0
 
 
-class _Lane:
-    """One writer thread's share of the stream: the messages of the drones that fall to it.
-
-    A drone's messages all go to one lane, so they are stored in the order they came,
-    and two lanes never write the same mission's row or the same point's key: their
-    transactions do not wait for each other.
-    """
-
-    __slots__ = ("backlog", "behind", "commits", "committing_since", "ends_waiting", "queue")
-
-    def __init__(self) -> None:
-        self.queue: queue.SimpleQueue[Message] = queue.SimpleQueue()  # from the network thread
-        # The writer's own side of the queue: what arrived and is not yet stored, and how
-        # many end events it holds.
-        self.backlog: deque[Message] = deque()
-        self.ends_waiting = 0
-        self.behind = False  # the last batch was full: more was waiting
-        # When recent batches were stored: (started, ended), monotonic; and when the one
-        # in hand started (None between batches).
-        self.commits: deque[tuple[float, float]] = deque(maxlen=4096)
-        self.committing_since: float | None = None
-
-    def waiting(self) -> int:
-        """Messages waiting for this lane's writer (a moment's view from another thread)."""
-        return self.queue.qsize() + len(self.backlog)
-
-    def busy_s(self, now: float, window_s: float) -> float:
-        """Seconds of the ``window_s`` before ``now`` this lane's writer spent storing."""
-        since = now - window_s
-        busy = 0.0
-        # Newest first, from a copy (the writer appends meanwhile).
-        for started, ended in reversed(list(self.commits)):
-            if ended <= since:
-                break
-            busy += ended - max(started, since)
-        current = self.committing_since
-        if current is not None:
-            busy += now - max(current, since)
-        return busy
-
-
-class _Arrivals:
-    """Where the network thread puts what arrives: in the order the broker wants its
-    acknowledgements, and into the lane of the message's drone."""
-
-    __slots__ = ("lanes", "unacked")
-
-    def __init__(self, lanes: list[_Lane], unacked: deque[Message]) -> None:
-        self.lanes = lanes
-        self.unacked = unacked
-
-    def put(self, message: Message) -> None:
-        self.unacked.append(message)
-        lanes = self.lanes
-        if len(lanes) == 1:
-            lanes[0].queue.put(message)
-        else:
-            lanes[hash(_drone(message.topic)) % len(lanes)].queue.put(message)
-
-
 class Ingester:
     """Consume the drones' topics into the database, every point exactly once.
 
@@ -203,13 +144,13 @@ class Ingester:
         # The contract's shape: what the broker's ACL lets an ingester read (deploy/mosquitto).
         topic = f"{self.prefix}/drones/+/+"
         self.subscription = f"$share/{share_group}/{topic}" if share_group else topic
-        self._lanes = [_Lane() for _ in range(max(1, writers))]
+        self._lanes = [Lane() for _ in range(max(1, writers))]
         # What is not yet acknowledged, in the order it arrived (the network thread
         # appends, the writers settle it in turn).
         self._unacked: deque[Message] = deque()
         self._settled: set[int] = set()  # id() of unacknowledged messages already stored
         self._settling = threading.Lock()
-        self._queue = _Arrivals(self._lanes, self._unacked)
+        self._queue = Arrivals(self._lanes, self._unacked)
         # SQLite writes one transaction at a time: its writers take turns at the database
         # here rather than in SQLite's busy handler, which sleeps.
         sqlite = engine is not None and engine.dialect.name == "sqlite"
@@ -350,7 +291,7 @@ class Ingester:
     # ---- writer thread
 
     @staticmethod
-    def _take_arrived(lane: _Lane, wait: float) -> None:
+    def _take_arrived(lane: Lane, wait: float) -> None:
         """Move what the network thread queued for ``lane`` into its backlog, waiting up
         to ``wait`` seconds for the first message if none is there."""
         arrived = lane.queue
@@ -361,14 +302,14 @@ class Ingester:
         backlog = lane.backlog
         while True:
             backlog.append(message)
-            if _is_end(message):
+            if is_end(message):
                 lane.ends_waiting += 1
             try:
                 message = arrived.get_nowait()
             except queue.Empty:
                 return
 
-    def _next_batch(self, lane: _Lane) -> list[Message]:
+    def _next_batch(self, lane: Lane) -> list[Message]:
         """The next batch: what is waiting, up to ``batch_size`` points.
 
         Only a writer that found nothing waiting lingers, ``flush_s`` from the first
@@ -397,7 +338,7 @@ class Ingester:
                 if not backlog:
                     break
             message = backlog.popleft()
-            if _is_end(message):
+            if is_end(message):
                 lane.ends_waiting -= 1
             batch.append(message)
             points += max(1, message.payload.count(b'"seq"'))
@@ -405,18 +346,18 @@ class Ingester:
         return batch
 
     @staticmethod
-    def _finishing_batch(lane: _Lane) -> list[Message]:
+    def _finishing_batch(lane: Lane) -> list[Message]:
         """The end events in the backlog, each with its drone's messages that came before
         it, taken out of the backlog in their order: stored ahead of the other drones'
         points, so that a finished mission is measured while the fleet's backlog waits."""
         last_end: dict[str, int] = {}
         for i, message in enumerate(lane.backlog):
-            if _is_end(message):
-                last_end[_drone(message.topic)] = i
+            if is_end(message):
+                last_end[drone_of(message.topic)] = i
         batch: list[Message] = []
         rest: deque[Message] = deque()
         for i, message in enumerate(lane.backlog):
-            if i <= last_end.get(_drone(message.topic), -1):
+            if i <= last_end.get(drone_of(message.topic), -1):
                 batch.append(message)
             else:
                 rest.append(message)
@@ -425,7 +366,7 @@ class Ingester:
         lane.behind = True
         return batch
 
-    def _write_loop(self, lane: _Lane) -> None:
+    def _write_loop(self, lane: Lane) -> None:
         try:
             while True:
                 batch = self._next_batch(lane)
@@ -665,18 +606,6 @@ class Ingester:
             if self._measure_now.wait(0.05):
                 return True
         return False
-
-
-def _drone(topic: str) -> str:
-    """The drone a topic names (``{prefix}/drones/{drone}/{kind}``), or the topic itself."""
-    levels = topic.rsplit("/", 3)
-    return levels[2] if len(levels) == 4 and levels[1] == "drones" else topic
-
-
-def _is_end(message: Message) -> bool:
-    """Whether ``message`` is (by its look) a mission's end event: a hint for the order of
-    storing only, so a false guess costs nothing but the order."""
-    return message.topic.endswith("/mission") and b'"end"' in message.payload
 
 
 def _escaped(reject: Reject) -> Reject:
