@@ -61,7 +61,7 @@ PREVIEW_SHARE = 0.25
 #: previews wait too, this long at most each time (at 6,000 drones, a chunk of ten that took
 #: a second sent the writer's backlog from a few hundred messages to 3,000).
 PREVIEW_YIELD_S = 2.0
-#: Nor does a pass of previews start while the writer spent more than this share of the
+#: Nor does a pass of previews start while a writer spent more than this share of the
 #: last :data:`BUSY_WINDOW_S` storing batches: a stream that keeps it that busy is all it
 #: can take, and a pass of previews (all their points read and measured again) took a
 #: fifth of the process's CPU from a live stream of 10-point messages (BENCHMARKS.md).
@@ -206,7 +206,8 @@ class Ingester:
         return self._generation
 
     def checks(self) -> dict[str, bool]:
-        """Readiness, check by check: subscribed, and the writer alive (for ``/readyz``)."""
+        """Readiness, check by check: subscribed, every writer alive, the database
+        reachable (for ``/readyz``)."""
         writers = self._threads[: len(self._lanes)]
         alive = bool(writers) and all(w.is_alive() for w in writers) and self.failure is None
         checks = {
@@ -288,7 +289,7 @@ class Ingester:
             )
         )
 
-    # ---- writer thread
+    # ---- writer threads, one a lane
 
     @staticmethod
     def _take_arrived(lane: Lane, wait: float) -> None:
@@ -522,7 +523,7 @@ class Ingester:
     def _preview_due(self, now: float) -> bool:
         """Whether this pass measures the missions still flying too.
 
-        Every ``open_measure_interval_s``, but not while the writer is behind (its last
+        Every ``open_measure_interval_s``, but not while a writer is behind (its last
         batch was full) or busy (:meth:`_writer_busy`): re-measuring a flying mission
         reads and measures all its points again, and on a fast live stream that took
         about 40 % of the process's CPU from storing the points. Put off ten intervals
