@@ -115,3 +115,44 @@ def test_one_pass_of_the_ingesters_loop_reads_the_packets_already_held():
         client.loop_read()
     assert client.loop_read() == 0 and len(got) == 100
     peer.close()
+
+
+def test_a_per_topic_callback_still_takes_its_messages_and_on_message_the_rest():
+    # Without per-topic callbacks the ingester's client hands each message straight to
+    # on_message; once one is added, paho's own dispatch decides, as in plain paho.
+    from drone_ingest.mqtt import _ReadAheadClient
+
+    general: list[str] = []
+    filtered: list[str] = []
+    client = new_client(BrokerAddress.parse("mqtt://127.0.0.1"), read_ahead=True)
+    assert isinstance(client, _ReadAheadClient)
+    client.on_message = lambda _c, _u, msg: general.append(msg.topic)
+    sock, peer = _pair()
+    client._sock = sock
+    peer.sendall(_publish_packet(b"a/drones/D1/status", b"{}"))
+    client.loop_read()
+    client.message_callback_add("a/drones/+/status", lambda _c, _u, msg: filtered.append(msg.topic))
+    peer.sendall(_publish_packet(b"a/drones/D2/status", b"{}"))
+    peer.sendall(_publish_packet(b"a/drones/D3/telemetry", b"[]"))
+    client.loop_read()
+    assert general == ["a/drones/D1/status", "a/drones/D3/telemetry"]
+    assert filtered == ["a/drones/D2/status"]
+    peer.close()
+
+
+def test_an_exception_in_on_message_is_raised_as_paho_raises_it():
+    client = new_client(BrokerAddress.parse("mqtt://127.0.0.1"), read_ahead=True)
+
+    def fails(_c, _u, _msg):
+        raise ValueError("boom")
+
+    client.on_message = fails
+    sock, peer = _pair()
+    client._sock = sock
+    peer.sendall(_publish_packet(b"a/drones/D1/telemetry", b"[]"))
+    with pytest.raises(ValueError, match="boom"):
+        client.loop_read()
+    client.suppress_exceptions = True
+    peer.sendall(_publish_packet(b"a/drones/D1/telemetry", b"[]"))
+    client.loop_read()  # logged, not raised
+    peer.close()
