@@ -12,7 +12,7 @@ partitioned by month on PostgreSQL, where a unique key would have to include ``t
   one statement stores them: ``INSERT INTO telemetry_keys ... ON CONFLICT DO NOTHING
   RETURNING`` the new keys, and the points of exactly those keys into ``telemetry``.
 - SQLite: under the database's write lock, the batch's keys already stored are looked
-  up, and the rest go into both tables with ``executemany``.
+  up, and the rest go into both tables in multi-row statements.
 
 A repeated point is a no-op either way, and the counts returned are of the rows that
 were new.
@@ -94,7 +94,7 @@ def insert_points(session: Session, rows: list[tuple]) -> tuple[Counter[str], di
     if engine.dialect.name == "postgresql":
         ensure_for_points(engine, map(itemgetter(_TS_AT), rows), utcnow())
         return _copy_points(session.connection().connection.driver_connection, rows)
-    return _executemany_points(session.connection().connection.driver_connection, rows)
+    return _sqlite_points(session.connection().connection.driver_connection, rows)
 
 
 def _copy_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
@@ -153,7 +153,7 @@ def _per_mission(rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
     return new, first
 
 
-def _executemany_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
+def _sqlite_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
     if not dbapi.in_transaction:
         # The batch has written nothing yet, so it holds no write lock, and the driver
         # would begin its transaction only at the insert below. Take SQLite's write lock
