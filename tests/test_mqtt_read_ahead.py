@@ -94,17 +94,25 @@ def _publish_packet(topic: bytes, payload: bytes) -> bytes:
     return bytes([0x30, len(body)]) + body
 
 
+def _reading_client(on_message):
+    """The ingester's client reading from one end of a socket pair, and the other end."""
+    from drone_ingest.mqtt import _ReadAheadClient
+
+    client = new_client(BrokerAddress.parse("mqtt://127.0.0.1"), read_ahead=True)
+    assert isinstance(client, _ReadAheadClient)
+    client.on_message = on_message
+    sock, peer = _pair()
+    client._sock = sock
+    return client, peer
+
+
 def test_one_pass_of_the_ingesters_loop_reads_the_packets_already_held():
     # 100 messages arrive at once. One pass of paho's read takes one; the ingester's
     # client goes on through those the read-ahead holds, up to READ_BURST.
-    from drone_ingest.mqtt import READ_BURST, _ReadAheadClient
+    from drone_ingest.mqtt import READ_BURST
 
     got: list[bytes] = []
-    client = new_client(BrokerAddress.parse("mqtt://127.0.0.1"), read_ahead=True)
-    assert isinstance(client, _ReadAheadClient)
-    client.on_message = lambda _c, _u, msg: got.append(msg.payload)
-    sock, peer = _pair()
-    client._sock = sock
+    client, peer = _reading_client(lambda _c, _u, msg: got.append(msg.payload))
     peer.sendall(b"".join(_publish_packet(b"a/drones/D1/telemetry", b"%d" % i) for i in range(100)))
     client.loop_read()
     assert got == [b"%d" % i for i in range(READ_BURST)]
@@ -120,15 +128,9 @@ def test_one_pass_of_the_ingesters_loop_reads_the_packets_already_held():
 def test_a_per_topic_callback_still_takes_its_messages_and_on_message_the_rest():
     # Without per-topic callbacks the ingester's client hands each message straight to
     # on_message; once one is added, paho's own dispatch decides, as in plain paho.
-    from drone_ingest.mqtt import _ReadAheadClient
-
     general: list[str] = []
     filtered: list[str] = []
-    client = new_client(BrokerAddress.parse("mqtt://127.0.0.1"), read_ahead=True)
-    assert isinstance(client, _ReadAheadClient)
-    client.on_message = lambda _c, _u, msg: general.append(msg.topic)
-    sock, peer = _pair()
-    client._sock = sock
+    client, peer = _reading_client(lambda _c, _u, msg: general.append(msg.topic))
     peer.sendall(_publish_packet(b"a/drones/D1/status", b"{}"))
     client.loop_read()
     client.message_callback_add("a/drones/+/status", lambda _c, _u, msg: filtered.append(msg.topic))
@@ -141,14 +143,10 @@ def test_a_per_topic_callback_still_takes_its_messages_and_on_message_the_rest()
 
 
 def test_an_exception_in_on_message_is_raised_as_paho_raises_it():
-    client = new_client(BrokerAddress.parse("mqtt://127.0.0.1"), read_ahead=True)
-
     def fails(_c, _u, _msg):
         raise ValueError("boom")
 
-    client.on_message = fails
-    sock, peer = _pair()
-    client._sock = sock
+    client, peer = _reading_client(fails)
     peer.sendall(_publish_packet(b"a/drones/D1/telemetry", b"[]"))
     with pytest.raises(ValueError, match="boom"):
         client.loop_read()
