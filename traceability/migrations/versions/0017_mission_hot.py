@@ -7,9 +7,10 @@ The ingester moves every flying mission's count and last point's time with each 
 at 6,000 drones, 6,000 updates of the missions table a second. With ``last_point_at``
 indexed, none of them could be a heap-only update: each wrote a new entry into every
 index of the table (49 of 96,061 updates were heap-only in one run; 186,112 dead rows
-stood beside 6,011 live ones after 40 s in another). The idle missions are found instead through a partial index of the open ones,
-whose members change only when a mission opens or closes; the table leaves room in its
-pages (fillfactor 80 on PostgreSQL) for the new versions of its rows.
+stood beside 6,011 live ones after 40 s in another). The idle missions are found instead
+through a partial index of the open ones, whose members change only when a mission opens
+or closes; the table leaves room in its pages (fillfactor 80 on PostgreSQL) for the new
+versions of its rows.
 """
 
 from collections.abc import Sequence
