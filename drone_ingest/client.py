@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import socket
 import threading
 import time
@@ -37,7 +36,7 @@ from sqlmodel import Session
 
 from drone_ingest import handlers, metrics
 from drone_ingest.handlers import Message
-from drone_ingest.lanes import Arrivals, Lane, drone_of, is_end
+from drone_ingest.lanes import Arrivals, Lane, is_end
 from drone_ingest.mqtt import BrokerAddress, Client, new_client
 from traceability.config import get_settings
 from traceability.ingest.rejects import Reject, store_rejects
@@ -291,25 +290,6 @@ class Ingester:
 
     # ---- writer threads, one a lane
 
-    @staticmethod
-    def _take_arrived(lane: Lane, wait: float) -> None:
-        """Move what the network thread queued for ``lane`` into its backlog, waiting up
-        to ``wait`` seconds for the first message if none is there."""
-        arrived = lane.queue
-        try:
-            message = arrived.get(timeout=wait) if wait > 0 else arrived.get_nowait()
-        except queue.Empty:
-            return
-        backlog = lane.backlog
-        while True:
-            backlog.append(message)
-            if is_end(message):
-                lane.ends_waiting += 1
-            try:
-                message = arrived.get_nowait()
-            except queue.Empty:
-                return
-
     def _next_batch(self, lane: Lane) -> list[Message]:
         """The next batch: what is waiting, up to ``batch_size`` points.
 
@@ -320,13 +300,13 @@ class Ingester:
         one commit, not for a commit and a linger.
         """
         idle = not lane.backlog and lane.queue.empty()
-        self._take_arrived(lane, 0.1 if idle else 0)
+        lane.take_arrived(0.1 if idle else 0)
         backlog = lane.backlog
         if not backlog:
             lane.behind = False
             return []
         if lane.ends_waiting:
-            return self._finishing_batch(lane)
+            return lane.finishing_batch()
         batch: list[Message] = []
         points = 0
         deadline = time.monotonic() + (self.flush_s if idle else 0.0)
@@ -335,7 +315,7 @@ class Ingester:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or lane.ends_waiting:
                     break
-                self._take_arrived(lane, remaining)
+                lane.take_arrived(remaining)
                 if not backlog:
                     break
             message = backlog.popleft()
@@ -344,27 +324,6 @@ class Ingester:
             batch.append(message)
             points += max(1, message.payload.count(b'"seq"'))
         lane.behind = points >= self.batch_size or bool(backlog)
-        return batch
-
-    @staticmethod
-    def _finishing_batch(lane: Lane) -> list[Message]:
-        """The end events in the backlog, each with its drone's messages that came before
-        it, taken out of the backlog in their order: stored ahead of the other drones'
-        points, so that a finished mission is measured while the fleet's backlog waits."""
-        last_end: dict[str, int] = {}
-        for i, message in enumerate(lane.backlog):
-            if is_end(message):
-                last_end[drone_of(message.topic)] = i
-        batch: list[Message] = []
-        rest: deque[Message] = deque()
-        for i, message in enumerate(lane.backlog):
-            if i <= last_end.get(drone_of(message.topic), -1):
-                batch.append(message)
-            else:
-                rest.append(message)
-        lane.backlog = rest
-        lane.ends_waiting = 0
-        lane.behind = True
         return batch
 
     def _write_loop(self, lane: Lane) -> None:

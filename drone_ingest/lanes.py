@@ -35,6 +35,44 @@ class Lane:
         self.commits: deque[tuple[float, float]] = deque(maxlen=4096)
         self.committing_since: float | None = None
 
+    def take_arrived(self, wait: float) -> None:
+        """Move what the network thread queued for this lane into its backlog, waiting up
+        to ``wait`` seconds for the first message if none is there."""
+        arrived = self.queue
+        try:
+            message = arrived.get(timeout=wait) if wait > 0 else arrived.get_nowait()
+        except queue.Empty:
+            return
+        backlog = self.backlog
+        while True:
+            backlog.append(message)
+            if is_end(message):
+                self.ends_waiting += 1
+            try:
+                message = arrived.get_nowait()
+            except queue.Empty:
+                return
+
+    def finishing_batch(self) -> list[Message]:
+        """The end events in the backlog, each with its drone's messages that came before
+        it, taken out of the backlog in their order: stored ahead of the other drones'
+        points, so that a finished mission is measured while the fleet's backlog waits."""
+        last_end: dict[str, int] = {}
+        for i, message in enumerate(self.backlog):
+            if is_end(message):
+                last_end[drone_of(message.topic)] = i
+        batch: list[Message] = []
+        rest: deque[Message] = deque()
+        for i, message in enumerate(self.backlog):
+            if i <= last_end.get(drone_of(message.topic), -1):
+                batch.append(message)
+            else:
+                rest.append(message)
+        self.backlog = rest
+        self.ends_waiting = 0
+        self.behind = True
+        return batch
+
     def waiting(self) -> int:
         """Messages waiting for this lane's writer (a moment's view from another thread)."""
         return self.queue.qsize() + len(self.backlog)

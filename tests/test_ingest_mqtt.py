@@ -127,7 +127,7 @@ def test_previews_wait_while_the_writer_has_a_backlog():
 
     def writer() -> None:
         time.sleep(0.1)
-        ing._take_arrived(ing._lanes[0], 0)  # 5 into the writer's own backlog: still waiting
+        ing._lanes[0].take_arrived(0)  # 5 into the writer's own backlog: still waiting
         time.sleep(0.1)
         for _ in range(3):
             ing._lanes[0].backlog.popleft()  # stored: 2 left, a quarter of a batch
