@@ -1,5 +1,6 @@
 """The ingester's read-ahead socket: paho's small reads served from one large read."""
 
+import contextlib
 import socket
 import threading
 from collections import deque
@@ -107,21 +108,22 @@ def _reading_client(on_message):
 
 
 def test_one_pass_of_the_ingesters_loop_reads_the_packets_already_held():
-    # 100 messages arrive at once. One pass of paho's read takes one; the ingester's
-    # client goes on through those the read-ahead holds, up to READ_BURST.
+    # More than two bursts arrive at once. One pass of the read takes READ_BURST
+    # messages of what the read-ahead holds, the next as many, the third the rest.
     from drone_ingest.mqtt import READ_BURST
 
+    n = 2 * READ_BURST + 44
     got: list[bytes] = []
     client, peer = _reading_client(lambda _c, _u, msg: got.append(msg.payload))
-    peer.sendall(b"".join(_publish_packet(b"a/drones/D1/telemetry", b"%d" % i) for i in range(100)))
+    peer.sendall(b"".join(_publish_packet(b"a/drones/D1/telemetry", b"%d" % i) for i in range(n)))
     client.loop_read()
     assert got == [b"%d" % i for i in range(READ_BURST)]
     client.loop_read()
-    assert got == [b"%d" % i for i in range(min(100, 2 * READ_BURST))]
+    assert got == [b"%d" % i for i in range(2 * READ_BURST)]
+    client.loop_read()
+    assert got == [b"%d" % i for i in range(n)]
     # Nothing more held: the pass ends with what there was, and waits for the socket.
-    while len(got) < 100:
-        client.loop_read()
-    assert client.loop_read() == 0 and len(got) == 100
+    assert client.loop_read() == 0 and len(got) == n
     peer.close()
 
 
@@ -154,3 +156,167 @@ def test_an_exception_in_on_message_is_raised_as_paho_raises_it():
     peer.sendall(_publish_packet(b"a/drones/D1/telemetry", b"[]"))
     client.loop_read()  # logged, not raised
     peer.close()
+
+
+# ---- the ingester's own read of PUBLISH packets, against paho's read of the same bytes
+
+
+def _mqtt_packet(first: int, body: bytes) -> bytes:
+    """A packet by MQTT 3.1.1's layout (section 2.2): its first byte, the remaining length
+    in base-128 digits, low first, with the high bit set on all but the last, then the body."""
+    length, n = bytearray(), len(body)
+    while True:
+        n, digit = divmod(n, 128)
+        length.append(digit | (0x80 if n else 0))
+        if not n:
+            return bytes([first, *length]) + body
+
+
+def _publish(topic: bytes, payload: bytes, qos: int = 0, mid: int = 0, *, retain=False, dup=False):
+    first = 0x30 | qos << 1 | (0x01 if retain else 0) | (0x08 if dup else 0)
+    packet_id = mid.to_bytes(2, "big") if qos else b""
+    return _mqtt_packet(first, len(topic).to_bytes(2, "big") + topic + packet_id + payload)
+
+
+def _as_paho_reads(packets: bytes, chunks: list[int], *, ingesters: bool, manual_ack=False):
+    """What a client delivers and writes back when ``packets`` come in pieces of the
+    sizes ``chunks`` (the rest in one), each piece followed by reads until nothing is
+    left: plain paho's client, or the ingester's. Its deliveries, the first error code of
+    a read (0 for none) and the bytes it wrote."""
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    if ingesters:
+        client = new_client(BrokerAddress.parse("mqtt://127.0.0.1"), read_ahead=True)
+    else:
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client.manual_ack_set(manual_ack)
+    got: list[tuple] = []
+    client.on_message = lambda _c, _u, m: got.append(
+        (m._topic, m.payload, m.qos, m.mid, m.retain, m.dup)
+    )
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    client._sock = ReadAhead(ours, client._out_packet) if ingesters else ours
+    written = bytearray()
+
+    def take_written() -> None:  # as a broker does, so that writes never wait
+        with contextlib.suppress(ConnectionResetError):  # closed with bytes left unread
+            while chunk := peer.recv(1 << 16):
+                written.extend(chunk)
+
+    taker = threading.Thread(target=take_written)
+    taker.start()
+    pieces, at = [], 0
+    for size in [*chunks, len(packets)]:
+        pieces.append(packets[at : at + size])
+        at += size
+    rc = 0
+    for piece in filter(None, pieces):
+        peer.sendall(piece)
+        for _ in range(len(piece) + 2):  # more reads than packets: until nothing is left
+            try:
+                rc = client.loop_read()
+            except Exception as exc:  # paho's own, on some malformed packets
+                rc = type(exc).__name__
+            if rc:
+                break
+        if rc:
+            break
+    if client._sock is not None:
+        client.loop_write()
+    ours.close()  # the taker's end of the stream
+    taker.join(10)
+    peer.close()
+    return got, rc if isinstance(rc, str) else int(rc), bytes(written)
+
+
+def _stream() -> bytes:
+    """Every shape a PUBLISH at QoS 0, 1 and 2 can take on the ingester's subscription,
+    with the other packets a broker sends between them."""
+    t = b"agri/drones/BL-0001/telemetry"
+    return b"".join(
+        [
+            _publish(t, b'{"seq":1}'),
+            _publish(t, b'{"seq":2}', qos=1, mid=1),
+            _publish(t, b"", qos=1, mid=2),  # an empty payload
+            _publish(b"agri/drones/BL-0002/status", b"{}", qos=1, mid=65535, retain=True),
+            _publish(t, b"x" * 200, qos=1, mid=3, dup=True),  # a two-byte length
+            _mqtt_packet(0xD0, b""),  # PINGRESP
+            _publish(t, b"y" * 20_000, qos=1, mid=4),  # a three-byte length
+            _publish(b"agri/drones/\xff\xfe/telemetry", b"[]", qos=1, mid=5),  # not UTF-8
+            _publish(t, b'{"seq":3}', qos=2, mid=6),  # QoS 2: PUBREC, then at PUBREL
+            _mqtt_packet(0x62, (6).to_bytes(2, "big")),  # PUBREL
+            _publish(t, b'{"seq":4}', retain=True),
+            _mqtt_packet(0x90, b"\x00\x07\x01"),  # a SUBACK
+            *[_publish(t, b'{"seq":%d}' % i, qos=1, mid=i) for i in range(10, 300)],
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [],  # all at once
+        [1, 1, 1, 5, 9, 150, 7],  # the first packets a few bytes at a time
+        [40, 3, 20_100, 2],  # a piece ends inside the long length, inside the big payload
+        [1] * 300,  # a byte at a time at first
+    ],
+)
+@pytest.mark.parametrize("manual_ack", [False, True])
+def test_the_ingesters_read_delivers_and_acknowledges_as_paho_does(chunks, manual_ack):
+    # paho's own read of the same bytes is the reference: what is delivered (topic
+    # bytes, payload, QoS, packet id, retain, DUP), in which order, and the packets
+    # written back (PUBACK when not acknowledged by hand, PUBREC and PUBCOMP for QoS 2).
+    packets = _stream()
+    paho = _as_paho_reads(packets, chunks, ingesters=False, manual_ack=manual_ack)
+    ours = _as_paho_reads(packets, chunks, ingesters=True, manual_ack=manual_ack)
+    assert ours == paho
+    got, rc, written = ours
+    assert rc == 0 and len(got) == 9 + 290  # nine PUBLISH in the list above, 290 in the loop
+    assert got[1] == (b"agri/drones/BL-0001/telemetry", b'{"seq":2}', 1, 1, False, False)
+    assert got[3][2:5] == (1, 65535, True) and got[4][5] is True
+    assert got[7] == (b"agri/drones/BL-0001/telemetry", b'{"seq":3}', 2, 6, False, False)
+    assert len(got[5][1]) == 20_000 and got[6][0] == b"agri/drones/\xff\xfe/telemetry"
+    pubrec = b"\x50\x02\x00\x06"
+    assert pubrec in written  # QoS 2 goes through paho's own read, in order
+    acks = written.replace(pubrec, b"").replace(b"\x70\x02\x00\x06", b"")  # and PUBCOMP
+    if manual_ack:
+        assert acks == b""
+    else:
+        assert acks == b"".join(b"\x40\x02" + m.to_bytes(2, "big") for m in [1, 2, 65535, 3, 4, 5, *range(10, 300)])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        _publish(b"", b"{}", qos=1, mid=1),  # no topic, which MQTT 3.1.1 forbids
+        _mqtt_packet(0x32, b"\x00\x05ab"),  # a topic longer than its packet
+        _mqtt_packet(0x32, b"\x00\x01a\x00"),  # a packet id cut short
+        _mqtt_packet(0x30, b""),  # no room for the topic's length
+        _mqtt_packet(0x30, b"\x00"),
+        b"\x32\xff\xff\xff\xff\x01",  # a remaining length of five bytes
+    ],
+)
+@pytest.mark.parametrize("last", [False, True])
+def test_a_malformed_publish_is_left_to_paho(bad, last):
+    # paho drops the connection (or raises) at a malformed PUBLISH; the ingester's read
+    # leaves it to paho, at the end of what is held or before more.
+    good = _publish(b"a/drones/D1/telemetry", b"[]", qos=1, mid=9)
+    packets = good + bad + (b"" if last else good)
+    paho = _as_paho_reads(packets, [], ingesters=False)
+    ours = _as_paho_reads(packets, [], ingesters=True)
+    assert ours[:2] == paho[:2]
+    assert ours[0] == [(b"a/drones/D1/telemetry", b"[]", 1, 9, False, False)] and ours[1] != 0
+
+
+def test_what_the_ingesters_read_delivers_reads_as_pahos_message():
+    from drone_ingest.mqtt import Publish
+
+    msg = Publish(0x3B, b"a/drones/D1/status", 7, b"{}", 12.5)
+    assert (msg.topic, msg.payload, msg.qos, msg.mid, msg.retain, msg.dup) == (
+        "a/drones/D1/status", b"{}", 1, 7, True, True,
+    )
+    assert msg.timestamp == 12.5 and msg.properties is None
+    with pytest.raises(UnicodeDecodeError):
+        Publish(0x30, b"a/\xff", 0, b"", 0.0).topic
