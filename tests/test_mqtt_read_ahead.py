@@ -214,14 +214,7 @@ def _as_paho_reads(packets: bytes, chunks: list[int], *, ingesters: bool, manual
     rc = 0
     for piece in filter(None, pieces):
         peer.sendall(piece)
-        for _ in range(len(piece) + 2):  # more reads than packets: until nothing is left
-            try:
-                rc = client.loop_read()
-            except Exception as exc:  # paho's own, on some malformed packets
-                rc = type(exc).__name__
-            if rc:
-                break
-        if rc:
+        if rc := _read_all(client, len(piece) + 2):  # more reads than packets
             break
     if client._sock is not None:
         client.loop_write()
@@ -229,6 +222,19 @@ def _as_paho_reads(packets: bytes, chunks: list[int], *, ingesters: bool, manual
     taker.join(10)
     peer.close()
     return got, rc if isinstance(rc, str) else int(rc), bytes(written)
+
+
+def _read_all(client, reads: int):
+    """``reads`` reads, or up to the first that fails: its error code, or the name of
+    what it raised (paho's own, at some malformed packets); 0 if none failed."""
+    for _ in range(reads):
+        try:
+            rc = client.loop_read()
+        except Exception as exc:
+            return type(exc).__name__
+        if rc:
+            return rc
+    return 0
 
 
 def _stream() -> bytes:
@@ -284,7 +290,8 @@ def test_the_ingesters_read_delivers_and_acknowledges_as_paho_does(chunks, manua
     if manual_ack:
         assert acks == b""
     else:
-        assert acks == b"".join(b"\x40\x02" + m.to_bytes(2, "big") for m in [1, 2, 65535, 3, 4, 5, *range(10, 300)])
+        mids = [1, 2, 65535, 3, 4, 5, *range(10, 300)]
+        assert acks == b"".join(b"\x40\x02" + m.to_bytes(2, "big") for m in mids)
 
 
 @pytest.mark.parametrize(
@@ -319,4 +326,4 @@ def test_what_the_ingesters_read_delivers_reads_as_pahos_message():
     )
     assert msg.timestamp == 12.5 and msg.properties is None
     with pytest.raises(UnicodeDecodeError):
-        Publish(0x30, b"a/\xff", 0, b"", 0.0).topic
+        _ = Publish(0x30, b"a/\xff", 0, b"", 0.0).topic
