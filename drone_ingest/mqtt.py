@@ -281,6 +281,7 @@ class _ReadAheadClient(mqtt.Client):
                 self._last_bytes_received = now
         return read
 
+
 def new_client(
     address: BrokerAddress,
     *,

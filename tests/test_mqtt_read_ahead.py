@@ -322,7 +322,12 @@ def test_what_the_ingesters_read_delivers_reads_as_pahos_message():
 
     msg = Publish(0x3B, b"a/drones/D1/status", 7, b"{}", 12.5)
     assert (msg.topic, msg.payload, msg.qos, msg.mid, msg.retain, msg.dup) == (
-        "a/drones/D1/status", b"{}", 1, 7, True, True,
+        "a/drones/D1/status",
+        b"{}",
+        1,
+        7,
+        True,
+        True,
     )
     assert msg.timestamp == 12.5 and msg.properties is None
     with pytest.raises(UnicodeDecodeError):
