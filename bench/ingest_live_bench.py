@@ -19,6 +19,12 @@ The anchor of each ingest run is the database's own work for the very rows it st
 copied aside, both tables emptied, and the rows put back with one ``INSERT … SELECT`` per
 table in one transaction, timed. The ingester's rate over the floor's, on the same rows,
 in the same run, is the figure to compare across runs on a machine whose load varies.
+Beside it, the **pipeline alone** on the same stream: the writer's work without the
+broker (``handlers.store``, in one thread, over the same messages already in hand, in
+batches of the ingester's size), in a process of its own running the same checkout, into
+a fresh database of the same backend, timed alone. The live ingester's rate over the
+pipeline's tells what the road through MQTT (the network thread, the lanes, the
+acknowledgements, the measurer beside them) costs.
 ``--old PATH`` (repeatable) runs the ingesters of another checkout too (on
 ``PYTHONPATH``), alternately with this one's, so before and after are measured in the
 same run; ``--rounds`` repeats the whole alternation.
@@ -133,6 +139,40 @@ def publish_stdin(url: str, topic: str) -> None:
         pub.publish(topic, line.rstrip(b"\n"))
     pub.close()
     sys.stdout.write(f"{ready} {time.process_time()}\n")
+
+
+def _pipeline(
+    backend: str, work: Path, stream, prefix: str, n: int, code: str | None
+) -> tuple[float, float]:
+    """The pipeline alone's seconds and CPU seconds for the stream, in a process of its
+    own running the checkout at ``code`` (or this one), into a fresh database."""
+    url, engine, drop = database(backend, work, code)
+    try:
+        with Session(engine) as s:
+            for drone in DRONES:
+                s.add(Drone(code=drone, swath_m=6.5))
+            s.commit()
+        stream_file = work / f"stream-{uuid.uuid4().hex[:6]}.tsv"
+        stream_file.write_bytes(b"\n".join(t.encode() + b"\t" + p for t, p in stream))
+        out = subprocess.run(
+            [
+                sys.executable,
+                str(Path(__file__).with_name("ingest_pipeline.py")),
+                url,
+                prefix,
+                str(stream_file),
+                *(["--code", code] if code else []),
+            ],
+            capture_output=True,
+            check=True,
+        )
+        seconds, cpu = map(float, out.stdout.split())
+        if not stored_once(engine, n)["exactly_once"]:
+            raise RuntimeError("the pipeline alone did not store every point once")
+        stream_file.unlink()
+        return seconds, cpu
+    finally:
+        drop()
 
 
 def _children_cpu() -> float:
@@ -321,8 +361,10 @@ def run_one(args, broker, work, n, kind, c_rate, backend, k, label, code) -> Non
         floor_s = floor(engine, n)
     finally:
         drop()
+    alone_s, alone_cpu = _pipeline(backend, work, stream, prefix, n, code)
     rate = n / r["seconds"]
     floor_rate = n / floor_s
+    alone_rate = n / alone_s
     print(
         f"ingest   {backend:<10} {label:<16} {k} process{'es' if k > 1 else '  '}: "
         f"{rate:>9,.0f} points/s, floor {floor_rate:>9,.0f}, "
@@ -331,6 +373,11 @@ def run_one(args, broker, work, n, kind, c_rate, backend, k, label, code) -> Non
         f"publishers and broker {r['stream_cpu_seconds'] / n * 1e6:.1f}; "
         f"the machine idle {r['idle_share']:.0%}; "
         f"exactly once {'yes' if r['exactly_once'] else 'NO'})"
+    )
+    print(
+        f"         {'':<10} {label:<16} pipeline alone: {alone_rate:>9,.0f} points/s, "
+        f"{alone_rate / floor_rate:.2f} of the floor; **the live ingester "
+        f"{rate / alone_rate:.2f} of it** (CPU {alone_cpu / n * 1e6:.1f} us/point)"
     )
 
 
