@@ -40,6 +40,7 @@ from drone_ingest.lanes import Arrivals, Lane, is_end
 from drone_ingest.mqtt import BrokerAddress, Client, new_client
 from traceability.config import get_settings
 from traceability.ingest.rejects import Reject, store_rejects
+from traceability.models import utcnow
 from traceability.services import missions as mission_svc
 
 log = logging.getLogger(__name__)
@@ -161,6 +162,10 @@ class Ingester:
         self._measure_now = threading.Event()
         self._ready = threading.Event()
         self._generation = 0
+        # When the last message came (paho's clock, the same for the messages one read
+        # of the socket took), and the wall-clock time then.
+        self._arrived: float | None = None
+        self._arrived_at = utcnow()
         self.failure: BaseException | None = None  # what stopped the writer, if anything
         self._db_down = False  # the writer is waiting for the database to come back
         self._client: Client | None = None
@@ -276,15 +281,18 @@ class Ingester:
             topic = msg.topic
         except UnicodeDecodeError:
             topic = msg._topic.decode("utf-8", errors="replace")  # noqa: SLF001 - paho offers no other way
+        if msg.timestamp != self._arrived:  # one clock reading for the messages read together
+            self._arrived, self._arrived_at = msg.timestamp, utcnow()
         self._queue.put(
-            Message(
-                topic=topic,
-                payload=bytes(msg.payload),
-                qos=msg.qos,
-                mid=msg.mid,
-                retain=bool(msg.retain),
-                generation=self._generation,
-                redelivered=bool(msg.dup),
+            handlers.message_of(
+                topic,
+                bytes(msg.payload),
+                msg.qos,
+                msg.mid,
+                bool(msg.retain),
+                self._generation,
+                self._arrived_at,
+                bool(msg.dup),
             )
         )
 
@@ -471,11 +479,24 @@ class Ingester:
         client = self._client
         if client is None:
             return
-        for message in messages:
-            # A message from an earlier connection is delivered again on this one with a
-            # new identity; acknowledging the old mid here could acknowledge another message.
-            if message.qos > 0 and message.generation == self._generation:
+        # A message from an earlier connection is delivered again on this one with a new
+        # identity; acknowledging the old mid here could acknowledge another message.
+        generation = self._generation
+        ours = [m for m in messages if m.qos > 0 and m.generation == generation]
+        ack_many = getattr(client, "ack_many", None)
+        if ack_many is None:  # a paho without the ingester's client
+            for message in ours:
                 client.ack(message.mid, message.qos)
+            return
+        run: list[int] = []  # QoS 1 in one write; in order with the rest
+        for message in ours:
+            if message.qos == 1:
+                run.append(message.mid)
+                continue
+            ack_many(run)
+            run = []
+            client.ack(message.mid, message.qos)
+        ack_many(run)
 
     # ---- measuring thread
 

@@ -86,7 +86,7 @@ class ReadAhead:
     to the socket itself.
     """
 
-    __slots__ = ("_sock", "_held", "_at", "_queued", "_unsent")
+    __slots__ = ("_sock", "_held", "_at", "_queued", "_unsent", "read_at")
     CHUNK = 256 * 1024
     FLUSH_S = 10.0
 
@@ -96,6 +96,7 @@ class ReadAhead:
         self._at = 0
         self._queued = queued  # paho's queue of packets to write, if known
         self._unsent: list[bytes] = []
+        self.read_at = 0.0  # when the bytes held came (paho's clock)
 
     def recv(self, size: int) -> bytes:
         at = self._at
@@ -104,6 +105,7 @@ class ReadAhead:
             if not data:
                 return data  # the peer closed the connection
             self._held, at = data, 0
+            self.read_at = mqtt.time_func()
         self._at = at + size
         return self._held[at : at + size]
 
@@ -178,6 +180,8 @@ class ReadAhead:
         return getattr(self._sock, name)
 
 
+#: A PUBACK's fixed header; its packet id follows in two bytes (MQTT 3.1.1, section 3.4).
+_PUBACK = bytes([mqtt.PUBACK, 2])
 #: Packets paho's network loop reads in one pass, while the read-ahead holds their bytes.
 READ_BURST = 256
 
@@ -219,7 +223,13 @@ class _ReadAheadClient(mqtt.Client):
     def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
         """paho's, but with no per-topic callbacks added, ``on_message`` at once: paho
         walked its empty table of them for every message (with the longer read below,
-        about a tenth of the time to read and hand on a message: ``bench/paho_read.py``)."""
+        about a tenth of the time to read and hand on a message: ``bench/paho_read.py``).
+        A message's ``timestamp`` is when the read that completed it took place."""
+        sock = self._sock
+        if message.qos < 2 and isinstance(sock, ReadAhead):
+            # Received when its last bytes were read: the same time for every message
+            # one read of the socket brought, whichever road it was read by.
+            message.timestamp = sock.read_at
         if self._filtered:
             super()._handle_on_message(message)
             return
@@ -233,6 +243,16 @@ class _ReadAheadClient(mqtt.Client):
                 self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
                 if not self.suppress_exceptions:
                     raise
+
+    def ack_many(self, mids: list[int]) -> None:
+        """Acknowledge the QoS 1 messages ``mids`` (taken by hand) as paho's ``ack`` does
+        each, in one write: the PUBACKs together, one entry in paho's queue, one wake of
+        its loop. paho's ``ack`` queues each alone and writes a byte to wake its loop,
+        a system call that gives the interpreter up; the writer then waited for it back
+        once for every message it acknowledged."""
+        if mids and self._manual_ack:
+            packet = b"".join([_PUBACK + mid.to_bytes(2, "big") for mid in mids])
+            self._packet_queue(mqtt.PUBACK, packet, mids[-1], 1)
 
     def loop_read(self, max_packets: int = 1) -> mqtt.MQTTErrorCode:
         """paho's read of one packet, then of those whose bytes are already held, up to
@@ -267,7 +287,7 @@ class _ReadAheadClient(mqtt.Client):
         ``struct`` and builds a message and its delivery record (a lock and a condition):
         with the copying between them, most of the network thread's time for a one-point
         message (``bench/paho_read.py``). Skipped too: paho's debug line for each message."""
-        now = mqtt.time_func()
+        now = sock.read_at
         read = 0
         for first, topic, mid, payload in sock.publishes():
             self._handle_on_message(Publish(first, topic, mid, payload, now))
@@ -278,7 +298,7 @@ class _ReadAheadClient(mqtt.Client):
                 break
         if read:
             with self._msgtime_mutex:
-                self._last_bytes_received = now
+                self._last_bytes_received = mqtt.time_func()
         return read
 
 

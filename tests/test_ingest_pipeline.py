@@ -62,6 +62,52 @@ def test_topic_parsing():
             parse_topic(bad, prefix="agri")
 
 
+def test_a_topic_is_parsed_once_and_a_bad_one_refused_every_time():
+    handlers._topic.cache_clear()
+    m = Message(topic="agri/drones/BL-1/telemetry", payload=b"[]")
+    for _ in range(3):
+        handlers.collect(batch := handlers.IngestBatch(), m, prefix="agri", max_bytes=1000)
+    assert handlers._topic.cache_info()[:2] == (2, 1)  # hits, misses
+    assert handlers._topic("agri/drones/BL-1/telemetry", "agri") == parse_topic(
+        "agri/drones/BL-1/telemetry", prefix="agri"
+    )
+    for _ in range(2):
+        batch = handlers.IngestBatch()
+        handlers.collect(
+            batch,
+            Message(topic="agri/drones/X/weather", payload=b"{}"),
+            prefix="agri",
+            max_bytes=1000,
+        )
+        assert "unknown topic kind 'weather'" in batch.rejects[0].reason
+    # The same drone's topic under another prefix is outside the contract there.
+    batch = handlers.IngestBatch()
+    handlers.collect(batch, m, prefix="other", max_bytes=1000)
+    assert "outside the contract" in batch.rejects[0].reason
+
+
+def test_a_message_built_field_by_field_is_the_dataclasss_own():
+    from dataclasses import FrozenInstanceError, astuple, fields
+
+    values = (
+        "agri/drones/D1/telemetry",
+        b"[]",
+        1,
+        7,
+        True,
+        3,
+        datetime(2026, 1, 1, tzinfo=UTC),
+        True,
+    )
+    assert len(values) == len(fields(Message))
+    built = handlers.message_of(*values)
+    assert built == Message(*values) and astuple(built) == values
+    with pytest.raises(FrozenInstanceError):
+        built.mid = 8
+    with pytest.raises(ValueError):
+        handlers.message_of(*values[:-1])  # every field, or none built
+
+
 def test_points_stored_once_and_counted(session, drone, db):
     points = stream(120, mission_id="M1")
     result = store(

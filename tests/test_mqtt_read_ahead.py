@@ -332,3 +332,87 @@ def test_what_the_ingesters_read_delivers_reads_as_pahos_message():
     assert msg.timestamp == 12.5 and msg.properties is None
     with pytest.raises(UnicodeDecodeError):
         _ = Publish(0x30, b"a/\xff", 0, b"", 0.0).topic
+
+
+# ---- acknowledgements together
+
+
+def _written(client, act, *, read_ahead: bool) -> bytes:
+    """The bytes ``client`` writes to its broker when ``act(client)`` runs."""
+    ours, peer = socket.socketpair()
+    ours.setblocking(False)
+    peer.settimeout(1)
+    client._sock = ReadAhead(ours, client._out_packet) if read_ahead else ours
+    act(client)
+    client.loop_write()
+    ours.close()
+    out = bytearray()
+    while chunk := peer.recv(1 << 16):
+        out += chunk
+    peer.close()
+    return bytes(out)
+
+
+@pytest.mark.parametrize("manual_ack", [True, False])
+def test_acknowledgements_together_are_the_bytes_paho_writes_one_by_one(manual_ack):
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    mids = [1, 2, 300, 65535, 7]
+    paho = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    paho.manual_ack_set(manual_ack)
+    ours = new_client(BrokerAddress.parse("mqtt://127.0.0.1"), read_ahead=True)
+    ours.manual_ack_set(manual_ack)
+    one_by_one = _written(paho, lambda c: [c.ack(m, 1) for m in mids], read_ahead=False)
+    together = _written(ours, lambda c: c.ack_many(mids), read_ahead=True)
+    assert together == one_by_one
+    # By the standard's layout (section 3.4): 0x40, length 2, the packet id. Without
+    # acknowledging by hand, paho acknowledged each message as it came: nothing here.
+    expected = b"".join(b"\x40\x02" + m.to_bytes(2, "big") for m in mids)
+    assert together == (expected if manual_ack else b"")
+    assert _written(ours, lambda c: c.ack_many([]), read_ahead=True) == b""
+
+
+def test_the_ingester_acknowledges_its_own_connections_messages_in_order():
+    from drone_ingest.client import Ingester
+    from drone_ingest.handlers import Message
+
+    ing = Ingester(mqtt_url=None, engine=None)
+    client = new_client(BrokerAddress.parse("mqtt://127.0.0.1"), read_ahead=True)
+    client.manual_ack_set(True)
+    ing._client, ing._generation = client, 2
+    t = "agri/drones/D1/telemetry"
+    messages = [
+        Message(topic=t, payload=b"", qos=1, mid=1, generation=2),
+        Message(topic=t, payload=b"", qos=1, mid=2, generation=1),  # an earlier connection's
+        Message(topic=t, payload=b"", qos=2, mid=3, generation=2),  # PUBCOMP, in its turn
+        Message(topic=t, payload=b"", qos=0, generation=2),  # nothing to acknowledge
+        Message(topic=t, payload=b"", qos=1, mid=4, generation=2),
+        Message(topic=t, payload=b"", qos=1, mid=5, generation=2),
+    ]
+    written = _written(client, lambda _c: ing._ack(messages), read_ahead=True)
+    assert (
+        written == b"\x40\x02\x00\x01" + b"\x70\x02\x00\x03" + b"\x40\x02\x00\x04\x40\x02\x00\x05"
+    )
+
+
+def test_messages_read_together_share_their_arrival_time():
+    import time
+
+    from drone_ingest.client import Ingester
+
+    ing = Ingester(mqtt_url=None, engine=None)
+    client, peer = _reading_client(ing._on_message)
+    peer.sendall(
+        b"".join(_publish_packet(b"agri/drones/D1/telemetry", b"%d" % i) for i in range(3))
+    )
+    client.loop_read()
+    time.sleep(0.01)
+    peer.sendall(_publish_packet(b"agri/drones/D1/telemetry", b"3"))
+    client.loop_read()
+    arrived = list(ing._unacked)
+    assert [m.payload for m in arrived] == [b"0", b"1", b"2", b"3"]
+    assert arrived[0].received_at == arrived[1].received_at == arrived[2].received_at
+    assert (arrived[3].received_at - arrived[0].received_at).total_seconds() >= 0.01
+    assert arrived[0].received_at.tzinfo is not None
+    peer.close()
