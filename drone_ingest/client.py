@@ -30,6 +30,8 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from itertools import groupby
+from operator import attrgetter
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Session
@@ -482,21 +484,16 @@ class Ingester:
         # A message from an earlier connection is delivered again on this one with a new
         # identity; acknowledging the old mid here could acknowledge another message.
         generation = self._generation
-        ours = [m for m in messages if m.qos > 0 and m.generation == generation]
-        ack_many = getattr(client, "ack_many", None)
-        if ack_many is None:  # a paho without the ingester's client
-            for message in ours:
-                client.ack(message.mid, message.qos)
-            return
-        run: list[int] = []  # QoS 1 in one write; in order with the rest
-        for message in ours:
-            if message.qos == 1:
-                run.append(message.mid)
-                continue
-            ack_many(run)
-            run = []
-            client.ack(message.mid, message.qos)
-        ack_many(run)
+        ours = (m for m in messages if m.qos > 0 and m.generation == generation)
+        ack_many = getattr(client, "ack_many", None)  # not on a paho without our client
+        # In arrival order, a run of one QoS at a time: QoS 1 in one write where it can.
+        for qos, run in groupby(ours, key=attrgetter("qos")):
+            mids = [m.mid for m in run]
+            if qos == 1 and ack_many is not None:
+                ack_many(mids)
+            else:
+                for mid in mids:
+                    client.ack(mid, qos)
 
     # ---- measuring thread
 
