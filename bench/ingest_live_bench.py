@@ -141,6 +141,14 @@ def publish_stdin(url: str, topic: str) -> None:
     sys.stdout.write(f"{ready} {time.process_time()}\n")
 
 
+def _add_drones(engine) -> None:
+    """The stream's drones, registered as an operator registers them."""
+    with Session(engine) as s:
+        for drone in DRONES:
+            s.add(Drone(code=drone, swath_m=6.5))
+        s.commit()
+
+
 def _pipeline(
     backend: str, work: Path, stream, prefix: str, n: int, code: str | None
 ) -> tuple[float, float]:
@@ -148,10 +156,7 @@ def _pipeline(
     own running the checkout at ``code`` (or this one), into a fresh database."""
     url, engine, drop = database(backend, work, code)
     try:
-        with Session(engine) as s:
-            for drone in DRONES:
-                s.add(Drone(code=drone, swath_m=6.5))
-            s.commit()
+        _add_drones(engine)
         stream_file = work / f"stream-{uuid.uuid4().hex[:6]}.tsv"
         stream_file.write_bytes(b"\n".join(t.encode() + b"\t" + p for t, p in stream))
         out = subprocess.run(
@@ -239,10 +244,7 @@ def ingest(
     code: str | None = None,
 ) -> dict:
     """Seconds ``processes`` ingester processes take to store the live stream, and checks."""
-    with Session(engine) as s:
-        for drone in DRONES:
-            s.add(Drone(code=drone, swath_m=6.5))
-        s.commit()
+    _add_drones(engine)
     env = os.environ | {
         "AGRITRACE_DATABASE_URL": url,
         "AGRITRACE_MQTT_URL": broker.url,
