@@ -45,7 +45,7 @@ _KEY = "INSERT INTO telemetry_keys (drone_code, seq) VALUES (?, ?)"
 _ROW = (
     f"INSERT INTO telemetry ({points._NAMES}) VALUES ("
     + ", ".join(
-        points._SQLITE_TS.format(n=i + 1) if i == points._TS_AT else f"?{i + 1}"
+        points.sqlite_time(f"?{i + 1}") if i == points._TS_AT else f"?{i + 1}"
         for i in range(len(points.COLUMNS))
     )
     + ")"

@@ -42,6 +42,7 @@ from drone_ingest.lanes import Arrivals, Lane, is_end
 from drone_ingest.mqtt import BrokerAddress, Client, new_client
 from traceability.config import get_settings
 from traceability.ingest.rejects import Reject, store_rejects
+from traceability.ingest.store import KnownRows
 from traceability.models import utcnow
 from traceability.services import missions as mission_svc
 
@@ -155,8 +156,10 @@ class Ingester:
         self._queue = Arrivals(self._lanes, self._unacked)
         # SQLite writes one transaction at a time: its writers take turns at the database
         # here rather than in SQLite's busy handler, which sleeps.
-        sqlite = engine is not None and engine.dialect.name == "sqlite"
-        self._db_turn = threading.Lock() if sqlite else contextlib.nullcontext()
+        self._sqlite = engine is not None and engine.dialect.name == "sqlite"
+        self._db_turn = threading.Lock() if self._sqlite else contextlib.nullcontext()
+        # The drones and missions met in earlier batches (never changed once stored).
+        self._kept = KnownRows()
         self._writers_left = len(self._lanes)
         self._writers_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -366,9 +369,11 @@ class Ingester:
             try:
                 # Validated outside the database's turn (afresh on a retry: a batch
                 # holds what its last attempt refused).
-                batch = handlers.batch_of(messages, prefix=self.prefix, max_bytes=self.max_bytes)
+                batch = handlers.batch_of(
+                    messages, prefix=self.prefix, max_bytes=self.max_bytes, sqlite=self._sqlite
+                )
                 with self._db_turn, Session(self.engine) as session:
-                    result = handlers.commit_batch(session, batch)
+                    result = handlers.commit_batch(session, batch, self._kept)
                 break
             except _TRANSIENT as exc:
                 # The database is away or busy: keep the messages unacknowledged and retry;

@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from traceability.ingest.batch import IngestBatch
 from traceability.ingest.contract import BadMessage, Topic, check_size, decode_json, parse_topic
-from traceability.ingest.store import BatchResult, store_batch
+from traceability.ingest.store import BatchResult, KnownRows, prepare, store_batch
 from traceability.ingest.validate import add_mission_event, add_status, add_telemetry
 from traceability.models import IngestReject, TelemetryPoint, utcnow
 
@@ -104,11 +104,17 @@ def collect(batch: IngestBatch, message: Message, *, prefix: str, max_bytes: int
         batch.reject(src, f"could not be handled: {type(exc).__name__}: {exc}")
 
 
-def batch_of(messages: Iterable[Message], *, prefix: str, max_bytes: int) -> IngestBatch:
-    """A batch holding the work of ``messages``."""
+def batch_of(
+    messages: Iterable[Message], *, prefix: str, max_bytes: int, sqlite: bool | None = None
+) -> IngestBatch:
+    """A batch holding the work of ``messages``. ``sqlite``: given (True or False), the
+    rows its points become are built too, for that database, here rather than in the
+    writer's turn at it."""
     batch = IngestBatch()
     for message in messages:
         collect(batch, message, prefix=prefix, max_bytes=max_bytes)
+    if sqlite is not None:
+        prepare(batch, sqlite=sqlite)
     return batch
 
 
@@ -119,11 +125,16 @@ def store(
     return commit_batch(session, batch_of(messages, prefix=prefix, max_bytes=max_bytes))
 
 
-def commit_batch(session: Session, batch: IngestBatch) -> BatchResult:
+def commit_batch(
+    session: Session, batch: IngestBatch, kept: KnownRows | None = None
+) -> BatchResult:
     """Write a batch :func:`batch_of` made in one transaction, then commit. The batch
-    takes the rejects the store finds: validate afresh for another attempt."""
-    result = store_batch(session, batch=batch)
+    takes the rejects the store finds: validate afresh for another attempt. ``kept``:
+    the drones and missions the writer met before; it learns this batch's once committed."""
+    result = store_batch(session, batch=batch, kept=kept)
     session.commit()
+    if kept is not None:
+        kept.learn(result)
     return result
 
 

@@ -141,20 +141,21 @@ def test_a_batch_finds_its_stored_points_however_far_apart_their_seqs(session, d
     assert mission(session, "M1").point_count == 12
 
 
-def test_a_batch_of_701_points_stores_each_of_them_as_sent(session, factory, db):
-    # SQLite inserts a batch in statements of 256 rows, then of fewer (a power of two):
-    # 701 = 2 * 256 + 128 + 32 + 16 + 8 + 4 + 1. Every row must land with its own values,
-    # none twice, none shifted into its neighbour's columns.
+def test_a_batch_of_2781_points_stores_each_of_them_as_sent(session, factory, db):
+    # SQLite inserts a batch in statements of 1,024 rows, then of fewer (a power of two):
+    # 2,781 = 2 * 1,024 + 512 + 128 + 64 + 16 + 8 + 4 + 1. Every row must land with its
+    # own values, none twice, none shifted into its neighbour's columns.
+    assert points_module.SQLITE_ROWS == 1024
     factory.drone(code="D1", swath_m=10.0)
     factory.drone(code="D2", swath_m=10.0)
-    sent = {"D1": stream(400, mission_id="M1"), "D2": stream(301, mission_id="M2", seq0=7)}
+    sent = {"D1": stream(2000, mission_id="M1"), "D2": stream(781, mission_id="M2", seq0=7)}
     for i, p in enumerate(sent["D2"]):
         p.update(lat=10.5 - i * 1e-5, lon=105.7 + i * 2e-5, alt_m=float(i % 7), spraying=i % 2 == 1)
     result = store(session, msg("telemetry", sent["D1"]), msg("telemetry", sent["D2"], "D2"))
-    assert (result.stored, result.duplicates, result.rejected) == (701, 0, 0)
+    assert (result.stored, result.duplicates, result.rejected) == (2781, 0, 0)
     with db.connect() as c:
         got = {(r.drone_code, r.seq): r for r in c.execute(select(TelemetryPoint)).all()}
-    assert len(got) == 701
+    assert len(got) == 2781
     for drone, pts in sent.items():
         for p in pts:
             row = got[(drone, p["seq"])]
@@ -465,7 +466,7 @@ def test_sqlite_writes_a_fix_time_as_the_utc_text_sqlalchemy_writes(sent):
     args = [None] * points._TS_AT + [(ts - points._EPOCH) // points._MICROSECOND]
     with sqlite3.connect(":memory:") as db:
         (text,) = db.execute(
-            f"SELECT {points._SQLITE_TS.format(n=points._TS_AT + 1)}", args
+            f"SELECT {points.sqlite_time(f'?{points._TS_AT + 1}')}", args
         ).fetchone()
     assert text == expected
 

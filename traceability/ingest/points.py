@@ -18,11 +18,12 @@ A repeated point is a no-op either way, and the counts returned are of the rows 
 were new.
 """
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from itertools import groupby
+from itertools import chain, groupby
 from operator import itemgetter
 
 from psycopg.errors import UniqueViolation
@@ -68,33 +69,47 @@ _SQLITE_CHUNK = 500  # keys looked up per query (SQLite caps a statement's param
 _TS_AT = COLUMNS.index("ts")
 _MID_AT = COLUMNS.index("mission_id")
 _SEQ_AT = COLUMNS.index("seq")
+
+
 # SQLite keeps timestamps as naive UTC text in the format SQLAlchemy reads back
 # (``2026-03-01 01:00:00.000000``). The row carries the time as whole microseconds since
 # the epoch and SQLite writes the text: Python's ``isoformat`` of an aware time costs
 # more than the rest of the row. Fixes are from 2015 on, so the number is positive.
-_SQLITE_TS = (
-    "strftime('%Y-%m-%d %H:%M:%S', ?{n} / 1000000, 'unixepoch') || printf('.%06d', ?{n} % 1000000)"
-)
+def sqlite_time(us: str) -> str:
+    """SQLite's expression for the stored text of the time ``us`` (SQL: whole
+    microseconds since the epoch)."""
+    return (
+        f"strftime('%Y-%m-%d %H:%M:%S', {us} / 1000000, 'unixepoch') "
+        f"|| printf('.%06d', {us} % 1000000)"
+    )
+
+
 #: Rows one statement inserts at most on SQLite, as one multi-row ``VALUES``: the driver
 #: binds them in one call and SQLite steps once for them all. ``executemany`` steps once
 #: a row and gives the interpreter up around each step; while another thread ran, each
 #: row waited up to the switch interval to get it back (``bench/sqlite_insert_gil.py``:
 #: 544 µs a point, against 8.0 µs with no other thread; 16 µs and 3.9 µs in rows of 256).
-SQLITE_ROWS = 256
+#: 1,024 rows bind 15,360 parameters, under SQLite's default cap of 32,766.
+SQLITE_ROWS = 1024
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def insert_points(session: Session, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
+def insert_points(
+    session: Session, rows: list[tuple], sqlite_rows: list[tuple] | None = None
+) -> tuple[Counter[str], dict[str, datetime]]:
     """Insert point rows (:data:`COLUMNS` order), skipping known ``(drone, seq)``.
 
+    ``sqlite_rows``: the same rows as SQLite binds them (:func:`sqlite_params`), when
+    built beforehand, outside the database's turn.
     Returns, per mission, how many rows were new and the earliest of the new fixes.
     """
     engine = session.get_bind()
     if engine.dialect.name == "postgresql":
         ensure_for_points(engine, map(itemgetter(_TS_AT), rows), utcnow())
         return _copy_points(session.connection().connection.driver_connection, rows)
-    return _sqlite_points(session.connection().connection.driver_connection, rows)
+    dbapi = session.connection().connection.driver_connection
+    return _sqlite_points(dbapi, rows, sqlite_rows)
 
 
 def _copy_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
@@ -153,42 +168,59 @@ def _per_mission(rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
     return new, first
 
 
-def _sqlite_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
+def _sqlite_points(
+    dbapi, rows: list[tuple], params: list[tuple] | None
+) -> tuple[Counter[str], dict[str, datetime]]:
     if not dbapi.in_transaction:
         # The batch has written nothing yet, so it holds no write lock, and the driver
         # would begin its transaction only at the insert below. Take SQLite's write lock
         # now: another ingester must not store one of these keys between the look-up
         # and the insert (the keys' primary key would refuse the whole batch).
         dbapi.execute("BEGIN IMMEDIATE")
+    if params is None:
+        params = sqlite_params(rows)
     cur = dbapi.cursor()
     try:
         stored = _stored_keys(cur, rows)
-        fresh = [r for r in rows if (r[0], r[_SEQ_AT]) not in stored] if stored else rows
-        sqlite_insert(cur, fresh)
+        if stored:
+            new = [i for i, r in enumerate(rows) if (r[0], r[_SEQ_AT]) not in stored]
+            rows, params = [rows[i] for i in new], [params[i] for i in new]
+        sqlite_insert(cur, params)
     finally:
         cur.close()
-    return _per_mission(fresh)
+    return _per_mission(rows)
 
 
-def sqlite_insert(cur, rows: list[tuple]) -> None:
-    """Insert the keys and the points of ``rows`` (all new) on SQLite, :data:`SQLITE_ROWS`
-    at a time, the rest in fewer rows a statement (powers of two: few statements to
-    prepare, and the driver keeps them prepared)."""
-    at, seq_at = _TS_AT, _SEQ_AT
-    epoch, us = _EPOCH, _MICROSECOND
+def sqlite_params(rows: list[tuple]) -> list[tuple]:
+    """``rows`` as SQLite's insert binds them: the fix time as whole microseconds since
+    the epoch (see :func:`sqlite_time`). Pure Python: the ingester builds them before its
+    turn at the database."""
+    at, epoch, us = _TS_AT, _EPOCH, _MICROSECOND
+    return [(*r[:at], (r[at] - epoch) // us, *r[at + 1 :]) for r in rows]
+
+
+_KEY_OF = itemgetter(0, _SEQ_AT)
+
+
+def epoch_us(t: datetime) -> int:
+    """An aware time as whole microseconds since the epoch (what :func:`sqlite_time` reads)."""
+    return (t - _EPOCH) // _MICROSECOND
+
+
+def sqlite_insert(cur, params: list[tuple]) -> None:
+    """Insert the keys and the points of ``params`` (rows as :func:`sqlite_params` gives
+    them, all new) on SQLite, :data:`SQLITE_ROWS` at a time, the rest in fewer rows a
+    statement (powers of two: few statements to prepare, and the driver keeps them
+    prepared). Each statement is one step, and each step gives the interpreter up."""
+    flat = chain.from_iterable
     i = 0
-    while i < len(rows):
-        left = len(rows) - i
+    while i < len(params):
+        left = len(params) - i
         k = SQLITE_ROWS if left >= SQLITE_ROWS else 1 << (left.bit_length() - 1)
-        part = rows[i : i + k]
+        part = params[i : i + k]
         keys_sql, points_sql = _sqlite_statements(k)
-        cur.execute(keys_sql, [v for r in part for v in (r[0], r[seq_at])])
-        values: list = []
-        for r in part:
-            values += r[:at]
-            values.append((r[at] - epoch) // us)
-            values += r[at + 1 :]
-        cur.execute(points_sql, values)
+        cur.execute(keys_sql, list(flat(map(_KEY_OF, part))))
+        cur.execute(points_sql, list(flat(part)))
         i += k
 
 
@@ -200,7 +232,7 @@ def _sqlite_statements(k: int) -> tuple[str, str]:
     rows = (
         "("
         + ", ".join(
-            _SQLITE_TS.format(n=r * n + c + 1) if c == _TS_AT else f"?{r * n + c + 1}"
+            sqlite_time(f"?{r * n + c + 1}") if c == _TS_AT else f"?{r * n + c + 1}"
             for c in range(n)
         )
         + ")"
@@ -209,24 +241,39 @@ def _sqlite_statements(k: int) -> tuple[str, str]:
     return keys, f"INSERT INTO telemetry ({_NAMES}) VALUES " + ", ".join(rows)
 
 
+#: The stored keys among ranges of ``[drone, low, high]`` (a JSON array): one statement,
+#: one step, for every drone of a batch (SQLite's driver gives the interpreter up at each
+#: step; while another thread runs Python, getting it back may take a switch interval).
+_SQLITE_STORED_IN_RANGES = (
+    "SELECT k.drone_code, k.seq FROM json_each(?) AS w JOIN telemetry_keys AS k "
+    "ON k.drone_code = json_extract(w.value, '$[0]') "
+    "AND k.seq BETWEEN json_extract(w.value, '$[1]') AND json_extract(w.value, '$[2]')"
+)
+
+
 def _stored_keys(cur, rows: list[tuple]) -> set[tuple[str, int]]:
     """The ``(drone_code, seq)`` of ``rows`` that are stored already."""
-    stored: set[tuple[str, int]] = set()
+    ranges: list[tuple[str, int, int]] = []
+    sparse: list[tuple[str, list[int]]] = []
     # Rows come sorted by key, so each drone's are together (were they not, a drone would
     # only be looked up in more than one go).
     for drone, group in groupby(rows, key=itemgetter(0)):
         seqs = list(map(itemgetter(_SEQ_AT), group))
         low, high = min(seqs), max(seqs)
+        # A drone's points in a batch are mostly consecutive: a range scan of the key
+        # finds those stored (usually none) without a parameter per point.
         if high - low < 4 * len(seqs):
-            # A drone's points in a batch are mostly consecutive: one range scan of the
-            # key finds those stored (usually none) without a parameter per point.
-            cur.execute(
-                "SELECT seq FROM telemetry_keys WHERE drone_code = ? AND seq BETWEEN ? AND ?",
-                (drone, low, high),
-            )
-            wanted = set(seqs)
-            stored.update((drone, seq) for (seq,) in cur.fetchall() if seq in wanted)
-            continue
+            ranges.append((drone, low, high))
+        else:
+            sparse.append((drone, seqs))
+    stored: set[tuple[str, int]] = set()
+    if ranges:
+        cur.execute(_SQLITE_STORED_IN_RANGES, (json.dumps(ranges),))
+        found = cur.fetchall()  # usually none
+        if found:
+            wanted = set(map(_KEY_OF, rows))  # a range may hold seqs the batch lacks
+            stored.update(key for key in map(tuple, found) if key in wanted)
+    for drone, seqs in sparse:
         for i in range(0, len(seqs), _SQLITE_CHUNK):
             chunk = seqs[i : i + _SQLITE_CHUNK]
             cur.execute(
