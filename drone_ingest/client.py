@@ -156,8 +156,8 @@ class Ingester:
         self._queue = Arrivals(self._lanes, self._unacked)
         # SQLite writes one transaction at a time: its writers take turns at the database
         # here rather than in SQLite's busy handler, which sleeps.
-        self._sqlite = engine is not None and engine.dialect.name == "sqlite"
-        self._db_turn = threading.Lock() if self._sqlite else contextlib.nullcontext()
+        sqlite = engine is not None and engine.dialect.name == "sqlite"
+        self._db_turn = threading.Lock() if sqlite else contextlib.nullcontext()
         # The drones and missions met in earlier batches (never changed once stored).
         self._kept = KnownRows()
         self._writers_left = len(self._lanes)
@@ -369,9 +369,7 @@ class Ingester:
             try:
                 # Validated outside the database's turn (afresh on a retry: a batch
                 # holds what its last attempt refused).
-                batch = handlers.batch_of(
-                    messages, prefix=self.prefix, max_bytes=self.max_bytes, sqlite=self._sqlite
-                )
+                batch = handlers.batch_of(messages, prefix=self.prefix, max_bytes=self.max_bytes)
                 with self._db_turn, Session(self.engine) as session:
                     result = handlers.commit_batch(session, batch, self._kept)
                 break

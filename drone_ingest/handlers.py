@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from traceability.ingest.batch import IngestBatch
 from traceability.ingest.contract import BadMessage, Topic, check_size, decode_json, parse_topic
-from traceability.ingest.store import BatchResult, KnownRows, prepare, store_batch
+from traceability.ingest.store import BatchResult, KnownRows, store_batch
 from traceability.ingest.validate import add_mission_event, add_status, add_telemetry
 from traceability.models import IngestReject, TelemetryPoint, utcnow
 
@@ -104,17 +104,11 @@ def collect(batch: IngestBatch, message: Message, *, prefix: str, max_bytes: int
         batch.reject(src, f"could not be handled: {type(exc).__name__}: {exc}")
 
 
-def batch_of(
-    messages: Iterable[Message], *, prefix: str, max_bytes: int, sqlite: bool | None = None
-) -> IngestBatch:
-    """A batch holding the work of ``messages``. ``sqlite``: given (True or False), the
-    rows its points become are built too, for that database, here rather than in the
-    writer's turn at it."""
+def batch_of(messages: Iterable[Message], *, prefix: str, max_bytes: int) -> IngestBatch:
+    """A batch holding the work of ``messages``."""
     batch = IngestBatch()
     for message in messages:
         collect(batch, message, prefix=prefix, max_bytes=max_bytes)
-    if sqlite is not None:
-        prepare(batch, sqlite=sqlite)
     return batch
 
 

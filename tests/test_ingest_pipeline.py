@@ -142,10 +142,10 @@ def test_a_batch_finds_its_stored_points_however_far_apart_their_seqs(session, d
 
 
 def test_a_batch_of_2781_points_stores_each_of_them_as_sent(session, factory, db):
-    # SQLite inserts a batch in statements of 1,024 rows, then of fewer (a power of two):
-    # 2,781 = 2 * 1,024 + 512 + 128 + 64 + 16 + 8 + 4 + 1. Every row must land with its
-    # own values, none twice, none shifted into its neighbour's columns.
-    assert points_module.SQLITE_ROWS == 1024
+    # SQLite inserts a batch in statements of 256 rows, then of fewer (a power of two):
+    # 2,781 = 10 * 256 + 128 + 64 + 16 + 8 + 4 + 1. Every row must land with its own
+    # values, none twice, none shifted into its neighbour's columns.
+    assert points_module.SQLITE_ROWS == 256
     factory.drone(code="D1", swath_m=10.0)
     factory.drone(code="D2", swath_m=10.0)
     sent = {"D1": stream(2000, mission_id="M1"), "D2": stream(781, mission_id="M2", seq0=7)}

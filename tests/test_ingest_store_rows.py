@@ -1,8 +1,7 @@
-"""The store's rows: kept between batches, built before the writer's turn, moved in SQL.
+"""The store's drones and missions: kept between batches, and moved in one statement.
 
 A writer keeps the drones and missions it met (:class:`KnownRows`) and looks up only the
-new ones; a batch's point rows may be built before the writer's turn at the database
-(:func:`prepare`); a mission's start and its lateness are decided by the database in the
+new ones; a mission's start and its lateness are decided by the database in the
 statement that moves its count. Each must store exactly what the plain road stores.
 """
 
@@ -26,8 +25,8 @@ def msg(kind: str, payload, drone: str = "D1") -> Message:
     return Message(topic=f"{P}/drones/{drone}/{kind}", payload=orjson.dumps(payload), qos=1)
 
 
-def commit(db, *messages: Message, kept: KnownRows | None = None, sqlite: bool | None = None):
-    batch = handlers.batch_of(messages, prefix=P, max_bytes=1_000_000, sqlite=sqlite)
+def commit(db, *messages: Message, kept: KnownRows | None = None):
+    batch = handlers.batch_of(messages, prefix=P, max_bytes=1_000_000)
     with Session(db) as s:
         return handlers.commit_batch(s, batch, kept)
 
@@ -179,13 +178,14 @@ def test_points_of_a_complete_mission_are_late_and_only_theirs(db, factory, keep
     assert r.ended == {"M1"} and r.late == set() and r.stored == 2
 
 
-@pytest.mark.parametrize("sqlite", [None, False, True], ids=["in the turn", "ahead", "ahead+sql"])
-def test_rows_built_ahead_store_what_rows_built_in_the_turn_store(db, factory, sqlite):
+@pytest.mark.parametrize("keep", [False, True], ids=["looked up", "kept"])
+def test_refused_points_leave_the_rest_of_their_batch_stored_and_counted(db, factory, keep):
     # Two known drones, one unknown (its points refused), one point naming another
-    # drone's mission (refused): the store filters the rows it was handed.
+    # drone's mission (refused): the rest of the batch is stored and counted.
+    kept = KnownRows() if keep else None
     for d in ("D1", "D2"):
         factory.drone(code=d, swath_m=6.0)
-    commit(db, msg("telemetry", points("M2", 0, 0, 1), "D2"))
+    commit(db, msg("telemetry", points("M2", 0, 0, 1), "D2"), kept=kept)
     foreign = points("M2", 100, 5, 1)
     r = commit(
         db,
@@ -193,12 +193,13 @@ def test_rows_built_ahead_store_what_rows_built_in_the_turn_store(db, factory, s
         msg("telemetry", foreign),  # D1 sends a point of D2's mission
         msg("telemetry", points("M2", 1, 1, 4), "D2"),
         msg("telemetry", points("MX", 0, 0, 3), "DX"),
-        sqlite=sqlite,
+        kept=kept,
     )
     assert (r.stored, r.rejected) == (34, 2)
     assert mission(db, "M1").point_count == 30 and mission(db, "M2").point_count == 5
     assert count_points(db, "D1") == (30, 30) and count_points(db, "D2") == (5, 5)
-    clean = commit(db, msg("telemetry", points("M1", 30, 30, 3)), sqlite=sqlite)
+    assert kept is None or ("DX" not in kept.drones and "MX" not in kept.missions)
+    clean = commit(db, msg("telemetry", points("M1", 30, 30, 3)), kept=kept)
     assert (clean.stored, clean.duplicates) == (3, 0)
     assert mission(db, "M1").point_count == 33
 

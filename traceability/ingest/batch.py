@@ -40,8 +40,6 @@ class IngestBatch:
     rejects: list[Reject] = field(default_factory=list)
     #: What the batch's records were translated from: the source of the missions it creates.
     origin: MissionSource = MissionSource.contract
-    #: Its points' rows, built ahead (:func:`traceability.ingest.store.prepare`), or None.
-    prepared: Any = None
 
     def source(
         self,

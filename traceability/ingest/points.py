@@ -89,27 +89,21 @@ def sqlite_time(us: str) -> str:
 #: a row and gives the interpreter up around each step; while another thread ran, each
 #: row waited up to the switch interval to get it back (``bench/sqlite_insert_gil.py``:
 #: 544 µs a point, against 8.0 µs with no other thread; 16 µs and 3.9 µs in rows of 256).
-#: 1,024 rows bind 15,360 parameters, under SQLite's default cap of 32,766.
-SQLITE_ROWS = 1024
+SQLITE_ROWS = 256
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
 
-def insert_points(
-    session: Session, rows: list[tuple], sqlite_rows: list[tuple] | None = None
-) -> tuple[Counter[str], dict[str, datetime]]:
+def insert_points(session: Session, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
     """Insert point rows (:data:`COLUMNS` order), skipping known ``(drone, seq)``.
 
-    ``sqlite_rows``: the same rows as SQLite binds them (:func:`sqlite_params`), when
-    built beforehand, outside the database's turn.
     Returns, per mission, how many rows were new and the earliest of the new fixes.
     """
     engine = session.get_bind()
     if engine.dialect.name == "postgresql":
         ensure_for_points(engine, map(itemgetter(_TS_AT), rows), utcnow())
         return _copy_points(session.connection().connection.driver_connection, rows)
-    dbapi = session.connection().connection.driver_connection
-    return _sqlite_points(dbapi, rows, sqlite_rows)
+    return _sqlite_points(session.connection().connection.driver_connection, rows)
 
 
 def _copy_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
@@ -168,24 +162,19 @@ def _per_mission(rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
     return new, first
 
 
-def _sqlite_points(
-    dbapi, rows: list[tuple], params: list[tuple] | None
-) -> tuple[Counter[str], dict[str, datetime]]:
+def _sqlite_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, datetime]]:
     if not dbapi.in_transaction:
         # The batch has written nothing yet, so it holds no write lock, and the driver
         # would begin its transaction only at the insert below. Take SQLite's write lock
         # now: another ingester must not store one of these keys between the look-up
         # and the insert (the keys' primary key would refuse the whole batch).
         dbapi.execute("BEGIN IMMEDIATE")
-    if params is None:
-        params = sqlite_params(rows)
     cur = dbapi.cursor()
     try:
         stored = _stored_keys(cur, rows)
         if stored:
-            new = [i for i, r in enumerate(rows) if (r[0], r[_SEQ_AT]) not in stored]
-            rows, params = [rows[i] for i in new], [params[i] for i in new]
-        sqlite_insert(cur, params)
+            rows = [r for r in rows if (r[0], r[_SEQ_AT]) not in stored]
+        sqlite_insert(cur, sqlite_params(rows))
     finally:
         cur.close()
     return _per_mission(rows)
@@ -193,8 +182,7 @@ def _sqlite_points(
 
 def sqlite_params(rows: list[tuple]) -> list[tuple]:
     """``rows`` as SQLite's insert binds them: the fix time as whole microseconds since
-    the epoch (see :func:`sqlite_time`). Pure Python: the ingester builds them before its
-    turn at the database."""
+    the epoch (see :func:`sqlite_time`)."""
     at, epoch, us = _TS_AT, _EPOCH, _MICROSECOND
     return [(*r[:at], (r[at] - epoch) // us, *r[at + 1 :]) for r in rows]
 

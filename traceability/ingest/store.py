@@ -28,7 +28,6 @@ from traceability.ingest.points import (
     conflicting_points,
     epoch_us,
     insert_points,
-    sqlite_params,
     sqlite_time,
 )
 from traceability.ingest.rejects import Reject, store_rejects
@@ -211,38 +210,6 @@ _PG_MISSIONS = (
 )
 
 
-@dataclass(slots=True)
-class PointRows:
-    """A batch's points as the store writes them: pure Python, so a writer builds them
-    before its turn at the database (:func:`prepare`)."""
-
-    pairs: dict[tuple[str, str], int]  # (drone, mission) -> the first source naming it
-    rows: dict[tuple[str, int], tuple]  # (drone, seq) -> its row, the first sent
-    ordered: list[tuple]  # the rows in key order, as every writer inserts them
-    sqlite: list[tuple] | None  # the ordered rows as SQLite binds them, when built
-
-
-def point_rows(batch: IngestBatch, *, sqlite: bool = False) -> PointRows:
-    """The rows of ``batch``'s points, and on SQLite (``sqlite``) their parameters."""
-    # One pass over the points (the hot loop): the (drone, mission) pairs they name and
-    # one row per (drone, seq); everything else works on those few pairs.
-    pairs: dict[tuple[str, str], int] = {}
-    rows: dict[tuple[str, int], tuple] = {}
-    for src, drone, p in batch.points:
-        pairs.setdefault((drone, p.mission_id), src)
-        key = (drone, p.seq)
-        if key not in rows:
-            # A point holds exactly the telemetry columns after drone_code, in order.
-            rows[key] = (drone, *p.values())
-    ordered = [rows[k] for k in sorted(rows)]
-    return PointRows(pairs, rows, ordered, sqlite_params(ordered) if sqlite else None)
-
-
-def prepare(batch: IngestBatch, *, sqlite: bool) -> None:
-    """Build the batch's rows now, before the writer's turn at the database."""
-    batch.prepared = point_rows(batch, sqlite=sqlite)
-
-
 def store_batch(
     session: Session, *, batch: IngestBatch, kept: KnownRows | None = None
 ) -> BatchResult:
@@ -254,10 +221,18 @@ def store_batch(
     :meth:`~KnownRows.learn` the result's once committed).
     """
     res = BatchResult()
-    prepared = batch.prepared if batch.prepared is not None else point_rows(batch)
-    pairs, rows = prepared.pairs, prepared.rows
-    n_points = len(batch.points)
     kept = kept or KnownRows()
+    # One pass over the points (the hot loop): the (drone, mission) pairs they name and
+    # one row per (drone, seq); everything else works on those few pairs.
+    pairs: dict[tuple[str, str], int] = {}
+    rows: dict[tuple[str, int], tuple] = {}
+    for src, drone, p in batch.points:
+        pairs.setdefault((drone, p.mission_id), src)
+        key = (drone, p.seq)
+        if key not in rows:
+            # A point holds exactly the telemetry columns after drone_code, in order.
+            rows[key] = (drone, *p.values())
+    n_points = len(batch.points)
 
     point_drones = {d for d, _ in pairs}
     known = _known_drones(session, batch, point_drones, kept, res)
@@ -301,9 +276,7 @@ def store_batch(
     # Before the points: a mission whose start event is stored keeps the event's time.
     _apply_starts(session, [e for _, _, e in starts], missions, res)
     if rows:
-        ordered = prepared.ordered if rows is prepared.rows else [rows[k] for k in sorted(rows)]
-        params = prepared.sqlite if rows is prepared.rows else None
-        _store_points(session, ordered, params, n_points, missions, res)
+        _store_points(session, rows, n_points, missions, res)
     _reject_conflicts(session, batch, known, missions, res)
     _apply_ends(session, [e for _, _, e in ends], missions, res)
     res.late -= res.ended
@@ -501,16 +474,15 @@ def _apply_starts(
 
 def _store_points(
     session: Session,
-    ordered: list[tuple],
-    params: list[tuple] | None,
+    rows: dict[tuple[str, int], tuple],
     n_points: int,
     missions: dict[str, _MissionRow],
     res: BatchResult,
 ) -> None:
-    """Insert the point rows (in key order: one order for every writer, so concurrent
-    ingesters lock index entries alike) and move each mission's count, and its start
-    while it has no start event, with the new ones."""
-    new_count, first_ts = insert_points(session, ordered, params)
+    """Insert the point rows and move each mission's count, and its start while it has
+    no start event, with the new ones."""
+    # One order for every writer, so concurrent ingesters lock index entries alike.
+    new_count, first_ts = insert_points(session, [rows[k] for k in sorted(rows)])
     res.stored = sum(new_count.values())
     res.duplicates = n_points - res.stored
     if not new_count:
