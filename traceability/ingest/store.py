@@ -183,14 +183,17 @@ _PG_LOCK_MISSIONS = (
     "ORDER BY id FOR UPDATE"
 )
 # A mission's start is its earliest fix until its start event (which sets its type) is
-# stored (``least`` ignores a null). Answers the missions that were complete already.
+# stored (``least`` ignores a null). The earliest new fixes come as whole microseconds
+# since the epoch, joined like the rest: the driver dumps a list of times element by
+# element in Python (a fifth of a writer's time at 6,000 one-point messages a second).
+# Answers the missions that were complete already.
 _PG_MOVE_MISSIONS = (
     "WITH moved AS (UPDATE missions m SET point_count = m.point_count + v.n, dirty = true, "
-    "last_point_at = %(at)s, started_at = CASE WHEN m.type IS NULL "
-    "THEN least(m.started_at, v.first) ELSE m.started_at END "
+    "last_point_at = %(at)s, started_at = CASE WHEN m.type IS NULL THEN least(m.started_at, "
+    "'epoch'::timestamptz + v.first_us * interval '1 microsecond') ELSE m.started_at END "
     "FROM unnest(string_to_array(%(pks)s, %(sep)s)::int8[], "
-    "string_to_array(%(ns)s, %(sep)s)::int8[], %(firsts)s::timestamptz[]) AS v(pk, n, first) "
-    "WHERE m.id = v.pk RETURNING m.mission_id, m.status) "
+    "string_to_array(%(ns)s, %(sep)s)::int8[], string_to_array(%(firsts)s, %(sep)s)::int8[]) "
+    "AS v(pk, n, first_us) WHERE m.id = v.pk RETURNING m.mission_id, m.status) "
     "SELECT mission_id FROM moved WHERE status = 'complete'"
 )
 # PostgreSQL: the batch's drones and missions, read through the driver (no ORM rows to
@@ -512,7 +515,7 @@ def _move_missions_pg(
         "sep": _SEP,
         "pks": _joined(pks),
         "ns": _joined(counts),
-        "firsts": firsts,
+        "firsts": _joined(map(epoch_us, firsts)),
         "at": utcnow(),
     }
     with session.connection().connection.driver_connection.cursor() as cur:
