@@ -220,8 +220,8 @@ def store_batch(
 
     Unknown drones and points of a mission flown by another drone become rejects;
     repeated points are silent no-ops; start events fill the mission, end events close it.
-    ``kept``: the drones and missions a writer met in earlier batches (the caller has it
-    :meth:`~KnownRows.learn` the result's once committed).
+    ``kept``: the drones and missions a writer met in earlier batches; once the batch is
+    committed, the caller lets it learn this batch's (:meth:`KnownRows.learn`).
     """
     res = BatchResult()
     kept = kept or KnownRows()
