@@ -174,17 +174,10 @@ def _sqlite_points(dbapi, rows: list[tuple]) -> tuple[Counter[str], dict[str, da
         stored = _stored_keys(cur, rows)
         if stored:
             rows = [r for r in rows if (r[0], r[_SEQ_AT]) not in stored]
-        sqlite_insert(cur, sqlite_params(rows))
+        sqlite_insert(cur, rows)
     finally:
         cur.close()
     return _per_mission(rows)
-
-
-def sqlite_params(rows: list[tuple]) -> list[tuple]:
-    """``rows`` as SQLite's insert binds them: the fix time as whole microseconds since
-    the epoch (see :func:`sqlite_time`)."""
-    at, epoch, us = _TS_AT, _EPOCH, _MICROSECOND
-    return [(*r[:at], (r[at] - epoch) // us, *r[at + 1 :]) for r in rows]
 
 
 _KEY_OF = itemgetter(0, _SEQ_AT)
@@ -195,11 +188,15 @@ def epoch_us(t: datetime) -> int:
     return (t - _EPOCH) // _MICROSECOND
 
 
-def sqlite_insert(cur, params: list[tuple]) -> None:
-    """Insert the keys and the points of ``params`` (rows as :func:`sqlite_params` gives
-    them, all new) on SQLite, :data:`SQLITE_ROWS` at a time, the rest in fewer rows a
-    statement (powers of two: few statements to prepare, and the driver keeps them
-    prepared). Each statement is one step, and each step gives the interpreter up."""
+def sqlite_insert(cur, rows: list[tuple]) -> None:
+    """Insert the keys and the points of ``rows`` (all new) on SQLite, :data:`SQLITE_ROWS`
+    at a time, the rest in fewer rows a statement (powers of two: few statements to
+    prepare, and the driver keeps them prepared). Each statement is one step, and each
+    step gives the interpreter up."""
+    # The fix time bound as whole microseconds since the epoch (see :func:`sqlite_time`),
+    # computed here rather than by a call to :func:`epoch_us` for each row.
+    at, epoch, us = _TS_AT, _EPOCH, _MICROSECOND
+    params = [(*r[:at], (r[at] - epoch) // us, *r[at + 1 :]) for r in rows]
     flat = chain.from_iterable
     i = 0
     while i < len(params):
