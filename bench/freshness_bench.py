@@ -11,9 +11,11 @@ Everything real, on one machine: a private Mosquitto with the production limits 
 ``deploy/mosquitto/mosquitto.conf`` (its cap on messages in flight; deep queues), a
 PostgreSQL database of its own (``agritrace_bench_fresh``, made afresh and dropped after),
 ``agritrace ingest`` and ``agritrace serve`` as subprocesses (the commands an operator
-deploys), and paho publishers in several processes (the project's
-:class:`~drone_ingest.publisher.Publisher`, QoS 1, one connection per process carrying its
-share of the fleet).
+deploys), and publishers in several processes, QoS 1, one connection per process carrying
+its share of the fleet: by default lean ones that write each tick's MQTT packets in one
+call (``bench/wire_publisher.py``), so that the simulated fleet leaves the shared cores to
+what is measured; ``--publisher paho`` uses the project's paho
+:class:`~drone_ingest.publisher.Publisher` instead, a message at a time.
 
 Per step of the sweep (``--drones``), N drones each fly a spray mission over a fixture
 field, one point a second (the ``telemetry`` contract, ``seq`` counting up per drone and
@@ -81,6 +83,7 @@ from ingest_bench import (  # noqa: E402
     free_port,
     migrate_as,
 )
+from wire_publisher import WirePublisher  # noqa: E402
 
 from traceability.db import make_engine  # noqa: E402
 from traceability.models import Drone, FarmField, Mission  # noqa: E402
@@ -155,27 +158,60 @@ class Plan:
     ends: dict[str, int]  # drone -> the second its end event goes
     seq0: int  # the step's first seq: a drone's seq goes on from step to step
     tick_s: float  # points due within this of now go at once (0: a sleep before each)
+    publisher: str  # "wire" (one write a tick) or "paho" (the project's Publisher)
+
+
+class _PahoOut:
+    """The project's paho :class:`~drone_ingest.publisher.Publisher`, a message at a time."""
+
+    def __init__(self, mqtt_url: str, client_id: str) -> None:
+        from drone_ingest.publisher import Publisher
+
+        self._pub = Publisher(mqtt_url=mqtt_url, client_id=client_id)
+
+    def publish_many(self, messages: list[tuple[bytes, bytes]]) -> None:
+        for topic, payload in messages:
+            self._pub.publish(topic.decode(), payload)
+
+    def close(self) -> None:
+        self._pub.close()
 
 
 def publish_fleet(plan: Plan, out, live, counter) -> None:
     """One publisher process: its drones at 1 Hz, each spread evenly over the second.
 
     ``live`` gets each end event as it goes; ``counter`` (shared) counts what was published.
+    A point's publish time is taken when it is built, before it is handed to the socket
+    (``wire``: the messages due by the same tick go in one write) or to paho (``paho``: one
+    at a time).
     """
-    from drone_ingest.publisher import Publisher
-
-    pub = Publisher(mqtt_url=plan.mqtt_url, client_id=f"fresh-pub-{uuid.uuid4().hex[:8]}")
+    cid = f"fresh-pub-{uuid.uuid4().hex[:8]}"
+    one_by_one = plan.publisher != "wire"
+    pub = (_PahoOut if one_by_one else WirePublisher)(plan.mqtt_url, cid)
     n = len(plan.drones)
     mission = {code: f"{plan.step}-{code}-0" for code, _, _ in plan.drones}
     done_points = {code: 0 for code, _, _ in plan.drones}  # points of the current mission
     seq = {code: plan.seq0 for code, _, _ in plan.drones}
     kept: dict[str, list[float]] = {code: [] for code in plan.sample}
     ends: list[tuple[str, str, float, int]] = []  # mission, drone, end publish time, points
+    topics = {code: f"{PREFIX}/drones/{code}/".encode() for code, _, _ in plan.drones}
+    batch: list[tuple[bytes, bytes]] = []
+
+    def send(topic: bytes, payload: bytes) -> None:
+        batch.append((topic, payload))
+        counter.value += 1
+        if one_by_one:
+            flush()
+
+    def flush() -> None:
+        if batch:
+            pub.publish_many(batch)
+            batch.clear()
+
     published = 0
     late = 0.0
     for code, _, _ in plan.drones:
-        pub.publish(f"{PREFIX}/drones/{code}/mission", _start(mission[code], plan.t0))
-        counter.value += 1
+        send(topics[code] + b"mission", _start(mission[code], plan.t0))
     for s in range(plan.seconds):
         for i, (code, lon, lat) in enumerate(plan.drones):
             due = plan.t0 + s + i / n
@@ -184,13 +220,13 @@ def publish_fleet(plan: Plan, out, live, counter) -> None:
                 # Asleep until the next tick, then every point due by then at once: a
                 # sleep and a wake of paho's thread per point took more of the shared
                 # cores than the ingester did (147 us a point).
+                flush()
                 time.sleep(wait)
             elif wait < 0:
                 late = max(late, -wait)
-            topic = f"{PREFIX}/drones/{code}"
             now = time.time()
-            pub.publish(
-                f"{topic}/telemetry",
+            send(
+                topics[code] + b"telemetry",
                 _point(mission[code], seq[code], now, lon, lat, done_points[code]),
             )
             if code in kept:
@@ -198,18 +234,26 @@ def publish_fleet(plan: Plan, out, live, counter) -> None:
             seq[code] += 1
             done_points[code] += 1
             published += 1
-            counter.value += 1
             if plan.ends.get(code) == s:
                 now = time.time()
-                pub.publish(f"{topic}/mission", _end(mission[code], now))
+                send(topics[code] + b"mission", _end(mission[code], now))
                 ends.append((mission[code], code, now, done_points[code]))
                 live.put((mission[code], now, done_points[code]))
                 mission[code] = f"{plan.step}-{code}-1"
                 done_points[code] = 0
-                pub.publish(f"{topic}/mission", _start(mission[code], now))
-                counter.value += 2
+                send(topics[code] + b"mission", _start(mission[code], now))
+    flush()
     pub.close()
-    out.put({"kept": kept, "ends": ends, "published": published, "late_s": late})
+    cpu = os.times()
+    out.put(
+        {
+            "kept": kept,
+            "ends": ends,
+            "published": published,
+            "late_s": late,
+            "cpu_s": cpu.user + cpu.system,
+        }
+    )
 
 
 # ---------------------------------------------------------------- the reader
@@ -409,6 +453,7 @@ def run_step(
             ends={c: s for c, s in ends.items() if any(c == m[0] for m in mine)},
             seq0=int(args.published_before) + 1,  # above any seq an earlier step sent
             tick_s=args.tick,
+            publisher=args.publisher,
         )
         w = mp.Process(target=publish_fleet, args=(plan, out, live, counters[k]), daemon=True)
         w.start()
@@ -473,11 +518,16 @@ def run_step(
     missing_ends = len(pending) - len(end_ages)
     in_window = [b for b in seen.backlog if window[0] <= b[0] < window[1]]
     late = max(r["late_s"] for r in results)
+    publishers_cpu = sum(r["cpu_s"] for r in results)
     rate = total / seconds
     print(f"\n== {n:,} drones at 1 Hz ({procs} publisher processes) ==")
     print(
         f"published  {total:,} points in {seconds} s: {rate:,.0f} points/s achieved "
         f"(asked {n:,}/s; the latest publisher fell {late:.2f} s behind its schedule)"
+    )
+    print(
+        f"           the {args.publisher} publishers used {publishers_cpu:.1f} CPU s in all "
+        f"({publishers_cpu / seconds:.2f} of a core)"
     )
     print(f"point      publish -> readable  {_fmt(ages)}; not readable by the end: {unseen:,}")
     print(f"           reader's poll round trip {_fmt(seen.rtt)} ({len(sample)} drones sampled)")
@@ -608,6 +658,13 @@ def main() -> None:
         default=0.01,
         help="a publisher sends every point due within this many seconds at once; "
         "0 sleeps before each point",
+    )
+    p.add_argument(
+        "--publisher",
+        choices=("wire", "paho"),
+        default="wire",
+        help="wire: MQTT packets built by the standard's layout, one write a tick "
+        "(bench/wire_publisher.py); paho: the project's Publisher, a message at a time",
     )
     p.add_argument("--ingesters", type=int, default=1, help="agritrace ingest processes")
     p.add_argument(

@@ -37,21 +37,13 @@ from paho.mqtt.enums import CallbackAPIVersion  # noqa: E402
 from drone_ingest.client import Ingester  # noqa: E402
 from drone_ingest.mqtt import BrokerAddress, ReadAhead, new_client  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from wire_publisher import publish_packet  # noqa: E402
+
 POINT = (
     b'{"mission_id":"M-1","seq":%d,"ts":"2026-03-01T01:00:00Z","lat":9.2,"lon":105.4,'
     b'"spraying":true}'
 )
-
-
-def publish_packet(topic: bytes, payload: bytes, mid: int) -> bytes:
-    """A PUBLISH at QoS 1, by the standard's layout (MQTT 3.1.1, section 3.3)."""
-    body = len(topic).to_bytes(2, "big") + topic + mid.to_bytes(2, "big") + payload
-    length, n = bytearray(), len(body)
-    while True:
-        n, digit = divmod(n, 128)
-        length.append(digit | (0x80 if n else 0))
-        if not n:
-            return bytes([0x32]) + bytes(length) + body
 
 
 def stream(n: int) -> bytes:
