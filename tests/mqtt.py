@@ -33,6 +33,7 @@ from drone_ingest.client import Ingester
 from drone_ingest.publisher import Publisher
 from tests.conftest import unavailable
 from tests.factories import ORIGIN_E, ORIGIN_N
+from tests.ports import free_port
 from traceability.models import IngestReject, TelemetryPoint
 
 MOSQUITTO_HOST, MOSQUITTO_PORT = "127.0.0.1", 1883
@@ -48,13 +49,6 @@ def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
             return True
     except OSError:
         return False
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
+
+from tests.ports import free_port
 
 OS_USER = "postgres"
 SETTINGS = {
@@ -49,12 +50,6 @@ def bin_dir() -> Path:
 
 def _version(path: str) -> int:
     return int(path.split("/")[4])
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _as_postgres(*args: str, timeout: float = 60) -> str:
@@ -141,7 +136,7 @@ def start() -> Cluster:
     root = Path(tempfile.mkdtemp(prefix="agritrace-replica-"))
     if os.geteuid() == 0:
         shutil.chown(root, OS_USER, OS_USER)
-    cluster = Cluster(root, _free_port(), _free_port())
+    cluster = Cluster(root, free_port(), free_port())
     try:
         _as_postgres(
             str(bins / "initdb"), "-D", str(cluster.primary_dir), "-U", "postgres",

@@ -8,7 +8,6 @@ ones the README shows.
 """
 
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -23,6 +22,7 @@ from sqlmodel import Session, select
 
 from tests.conftest import ADMIN_TOKEN, unavailable
 from tests.factories import Factory
+from tests.ports import free_port
 from traceability.config import get_settings
 from traceability.db import make_engine, migrate
 from traceability.models import DiaryEntry, Farmer, InputProduct, Mission, MissionField
@@ -36,12 +36,6 @@ SHOTS = Path(
 PHONE = {"width": 360, "height": 740}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, object]]:
     """The API server on a free port over a fresh SQLite database: ``(base_url, engine)``."""
@@ -51,7 +45,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, obje
     migrate(engine)
     app = create_app(engine=engine)
 
-    port = _free_port()
+    port = free_port()
     srv = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )

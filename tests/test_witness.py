@@ -10,6 +10,7 @@ import time
 import pytest
 from sqlalchemy import delete
 
+from tests.ports import free_port
 from traceability import transparency as tl
 from traceability.errors import Conflict
 from traceability.models import DiaryEntry, TlogCheckpoint, TlogLeaf
@@ -105,19 +106,13 @@ def test_unknown_logs_foreign_keys_and_garbage_are_refused(setup):
 # ---------------------------------------------------------------- over HTTP, from the log
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def served(tmp_path):
     """``agritrace witness serve`` running, following ORIGIN; yields (url, name, key, log key)."""
     log_key, witness_key = tl.new_key(), tl.new_key()
     (tmp_path / "w.key").write_bytes(tl.private_pem(witness_key))
     (tmp_path / "log.vkey").write_text(tl.vkey(ORIGIN, log_key.public_key()))
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "agritrace.cli", "witness", "serve", "--key",
          str(tmp_path / "w.key"), "--log", str(tmp_path / "log.vkey"), "--name",
