@@ -64,6 +64,8 @@ def read_all(kind: str, data: bytes, n: int) -> float:
         client = new_client(BrokerAddress.parse("mqtt://127.0.0.1"), read_ahead=True)
     client.manual_ack_set(True)
     client.on_message = ingester._on_message
+    if kind != "paho" and hasattr(ingester, "_on_publishes"):  # as Ingester.start sets it
+        client.on_publishes = ingester._on_publishes
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
     client._sock = ours if kind == "paho" else ReadAhead(ours)

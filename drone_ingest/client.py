@@ -187,6 +187,7 @@ class Ingester:
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
+        client.on_publishes = self._on_publishes
         client.on_disconnect = self._on_disconnect
         self._client = client
         self._threads = self._worker_threads()
@@ -276,30 +277,41 @@ class Ingester:
             log.warning("disconnected from the broker (%s); reconnecting", reason_code)
 
     def _on_message(self, _client, _userdata, msg) -> None:
+        # A message paho read itself (QoS 2, or one the read-ahead left to it), taken as
+        # the read-ahead's own are: the fixed header's flags, the topic's bytes.
+        first = msg.qos << 1 | bool(msg.retain) | bool(msg.dup) << 3
+        topic = msg._topic  # noqa: SLF001 - paho offers no other way to the bytes
+        self._on_publishes([(first, topic, msg.mid, bytes(msg.payload))], msg.timestamp)
+
+    def _on_publishes(self, packets: list[tuple[int, bytes, int, bytes]], at: float) -> None:
+        """What one read of the socket brought: ``(first byte, topic, packet id, payload)``
+        of each PUBLISH, in order, and paho's clock at the read."""
         if self._stopping.is_set() or self.failure is not None:
             # Stopping: what is in hand is committed, nothing new is taken. Not
             # acknowledged, the message is delivered again next session (or to another
             # ingester of the group).
             return
-        metrics.observe_received()
-        try:
-            topic = msg.topic
-        except UnicodeDecodeError:
-            topic = msg._topic.decode("utf-8", errors="replace")  # noqa: SLF001 - paho offers no other way
-        if msg.timestamp != self._arrived:  # one clock reading for the messages read together
-            self._arrived, self._arrived_at = msg.timestamp, utcnow()
-        self._queue.put(
-            handlers.message_of(
-                topic,
-                bytes(msg.payload),
-                msg.qos,
-                msg.mid,
-                bool(msg.retain),
-                self._generation,
-                self._arrived_at,
-                bool(msg.dup),
+        metrics.observe_received(len(packets))
+        if at != self._arrived:  # one clock reading for the messages read together
+            self._arrived, self._arrived_at = at, utcnow()
+        arrived_at, generation, put = self._arrived_at, self._generation, self._queue.put
+        for first, topic, mid, payload in packets:
+            try:
+                name = topic.decode()
+            except UnicodeDecodeError:
+                name = topic.decode("utf-8", errors="replace")
+            put(
+                handlers.message_of(
+                    name,
+                    payload,
+                    first >> 1 & 3,
+                    mid,
+                    bool(first & 1),
+                    generation,
+                    arrived_at,
+                    bool(first & 8),
+                )
             )
-        )
 
     # ---- writer threads, one a lane
 

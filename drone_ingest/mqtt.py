@@ -13,6 +13,7 @@ import select
 import ssl
 import time
 from dataclasses import dataclass, field
+from itertools import islice
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -215,6 +216,10 @@ class _ReadAheadClient(mqtt.Client):
         return ReadAhead(super()._create_socket(), getattr(self, "_out_packet", None))
 
     _filtered = False  # whether any per-topic callback was added
+    #: Called with each read's PUBLISH packets at QoS 0 and 1 at once, ``(first byte, topic
+    #: bytes, packet id, payload)`` and the time of the read, instead of ``on_message`` for
+    #: each, when set, acknowledging by hand and with no per-topic callback.
+    on_publishes = None
 
     def message_callback_add(self, sub: str, callback) -> None:
         self._filtered = True
@@ -234,13 +239,17 @@ class _ReadAheadClient(mqtt.Client):
             super()._handle_on_message(message)
             return
         on_message = self.on_message
-        if on_message is None:
-            return
+        if on_message is not None:
+            self._call_back("on_message", on_message, self, self._userdata, message)
+
+    def _call_back(self, name: str, callback, *args) -> None:
+        """``callback(*args)`` as paho calls its callbacks: under its callback lock, an
+        exception logged, and raised unless ``suppress_exceptions``."""
         with self._in_callback_mutex:
             try:
-                on_message(self, self._userdata, message)
+                callback(*args)
             except Exception as err:  # as paho does
-                self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in %s: %s", name, err)
                 if not self.suppress_exceptions:
                     raise
 
@@ -286,8 +295,20 @@ class _ReadAheadClient(mqtt.Client):
         paho reads a packet a byte at a time through its state machine, decodes it with
         ``struct`` and builds a message and its delivery record (a lock and a condition):
         with the copying between them, most of the network thread's time for a one-point
-        message (``bench/paho_read.py``). Skipped too: paho's debug line for each message."""
+        message (``bench/paho_read.py``). Skipped too: paho's debug line for each message.
+
+        With :attr:`on_publishes` set, acknowledging by hand and no per-topic callback, the
+        packets go to it in one call instead: no message object, no lock, no callback for
+        each (``bench/paho_read.py``: 4.2–4.5 µs a one-point message against 6.0–6.7)."""
         now = sock.read_at
+        hand_on = self.on_publishes
+        if hand_on is not None and self._manual_ack and not self._filtered:
+            taken = list(islice(sock.publishes(), most))
+            if taken:
+                self._call_back("on_publishes", hand_on, taken, now)
+                with self._msgtime_mutex:
+                    self._last_bytes_received = mqtt.time_func()
+            return len(taken)
         read = 0
         for first, topic, mid, payload in sock.publishes():
             self._handle_on_message(Publish(first, topic, mid, payload, now))

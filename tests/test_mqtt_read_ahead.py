@@ -4,6 +4,7 @@ import contextlib
 import socket
 import threading
 from collections import deque
+from dataclasses import replace
 
 import pytest
 
@@ -144,16 +145,22 @@ def test_a_per_topic_callback_still_takes_its_messages_and_on_message_the_rest()
     peer.close()
 
 
-def test_an_exception_in_on_message_is_raised_as_paho_raises_it():
-    def fails(_c, _u, _msg):
+@pytest.mark.parametrize("handed_on", [False, True])
+def test_an_exception_in_on_message_is_raised_as_paho_raises_it(handed_on):
+    def fails(*_):
         raise ValueError("boom")
 
     client, peer = _reading_client(fails)
-    peer.sendall(_publish_packet(b"a/drones/D1/telemetry", b"[]"))
+    packets = _publish_packet(b"a/drones/D1/telemetry", b"[]")
+    if handed_on:  # the same for a read handed on at once (paho reads a loop's first)
+        client.manual_ack_set(True)
+        client.on_message, client.on_publishes = lambda *_: None, fails
+        packets *= 2
+    peer.sendall(packets)
     with pytest.raises(ValueError, match="boom"):
         client.loop_read()
     client.suppress_exceptions = True
-    peer.sendall(_publish_packet(b"a/drones/D1/telemetry", b"[]"))
+    peer.sendall(packets)
     client.loop_read()  # logged, not raised
     peer.close()
 
@@ -178,11 +185,14 @@ def _publish(topic: bytes, payload: bytes, qos: int = 0, mid: int = 0, *, retain
     return _mqtt_packet(first, len(topic).to_bytes(2, "big") + topic + packet_id + payload)
 
 
-def _as_paho_reads(packets: bytes, chunks: list[int], *, ingesters: bool, manual_ack=False):
+def _as_paho_reads(
+    packets: bytes, chunks: list[int], *, ingesters: bool, manual_ack=False, handed=None
+):
     """What a client delivers and writes back when ``packets`` come in pieces of the
     sizes ``chunks`` (the rest in one), each piece followed by reads until nothing is
     left: plain paho's client, or the ingester's. Its deliveries, the first error code of
-    a read (0 for none) and the bytes it wrote."""
+    a read (0 for none) and the bytes it wrote. With ``handed`` (a list), the ingester's
+    client hands its own reads on through ``on_publishes``, each call's count appended."""
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -195,6 +205,8 @@ def _as_paho_reads(packets: bytes, chunks: list[int], *, ingesters: bool, manual
     client.on_message = lambda _c, _u, m: got.append(
         (m._topic, m.payload, m.qos, m.mid, m.retain, m.dup)
     )
+    if handed is not None:
+        client.on_publishes = _handing_to(got, handed)
     ours, peer = socket.socketpair()
     ours.setblocking(False)
     client._sock = ReadAhead(ours, client._out_packet) if ingesters else ours
@@ -222,6 +234,18 @@ def _as_paho_reads(packets: bytes, chunks: list[int], *, ingesters: bool, manual
     taker.join(10)
     peer.close()
     return got, rc if isinstance(rc, str) else int(rc), bytes(written)
+
+
+def _handing_to(got: list[tuple], handed: list[int]):
+    """An ``on_publishes`` that records each call's count in ``handed``, and each packet in
+    ``got`` as the ``on_message`` of :func:`_as_paho_reads` records a message."""
+
+    def hand_on(taken, _at) -> None:
+        handed.append(len(taken))
+        for first, topic, mid, payload in taken:  # the fixed header's flags (3.3.1)
+            got.append((topic, payload, first >> 1 & 3, mid, bool(first & 1), first & 8 > 0))
+
+    return hand_on
 
 
 def _read_all(client, reads: int):
@@ -292,6 +316,78 @@ def test_the_ingesters_read_delivers_and_acknowledges_as_paho_does(chunks, manua
     else:
         mids = [1, 2, 65535, 3, 4, 5, *range(10, 300)]
         assert acks == b"".join(b"\x40\x02" + m.to_bytes(2, "big") for m in mids)
+
+
+@pytest.mark.parametrize("chunks", [[], [1, 1, 1, 5, 9, 150, 7], [40, 3, 20_100, 2]])
+def test_a_read_handed_on_at_once_delivers_what_paho_delivers(chunks):
+    # With on_publishes set (the ingester acknowledging by hand), the PUBLISH packets one
+    # read holds go in one call; what is delivered, and in which order, is paho's.
+    packets = _stream()
+    paho = _as_paho_reads(packets, chunks, ingesters=False, manual_ack=True)
+    handed: list[int] = []
+    ours = _as_paho_reads(packets, chunks, ingesters=True, manual_ack=True, handed=handed)
+    assert ours == paho
+    # The packets read whole together went together: far fewer calls than messages.
+    assert sum(handed) < len(ours[0]) and len(handed) < len(ours[0]) // 10
+    assert max(handed) >= 100
+
+
+def test_without_acknowledging_by_hand_or_with_a_per_topic_callback_each_goes_alone():
+    # on_publishes is for a client that acknowledges by hand and dispatches no topic
+    # itself; otherwise paho's road, a message at a time, as before.
+    handed: list[int] = []
+    t = b"a/drones/D1/telemetry"
+    packets = b"".join(_publish(t, b"%d" % i, qos=1, mid=i + 1) for i in range(50))
+    got, _, written = _as_paho_reads(packets, [], ingesters=True, manual_ack=False, handed=handed)
+    assert handed == [] and len(got) == 50 and written.count(b"\x40\x02") == 50
+    taken: list[bytes] = []
+    client, peer = _reading_client(lambda _c, _u, msg: taken.append(msg.payload))
+    client.manual_ack_set(True)
+    client.on_publishes = lambda batch, _at: handed.append(len(batch))
+    client.message_callback_add("a/drones/+/status", lambda *_: None)
+    peer.sendall(b"".join(_publish_packet(t, b"%d" % i) for i in range(5)))
+    client.loop_read()
+    assert handed == [] and taken == [b"0", b"1", b"2", b"3", b"4"]
+    peer.close()
+
+
+def test_the_ingester_takes_a_read_handed_on_as_it_takes_pahos_messages():
+    # The same packets, one ingester given them by on_publishes, the other by paho's
+    # on_message: the same messages, in the same order, at the same arrival time.
+    import paho.mqtt.client as mqtt
+
+    from drone_ingest.client import Ingester
+
+    packets = [
+        (0x32, b"agri/drones/D1/telemetry", 1, b'{"seq":1}'),
+        (0x33, b"agri/drones/D1/status", 2, b"{}"),  # QoS 1, retained
+        (0x3A, b"agri/drones/D2/telemetry", 4, b"[]"),  # QoS 1, DUP
+        (0x30, b"agri/drones/D2/telemetry", 0, b"[]"),  # QoS 0
+        (0x32, b"agri/drones/\xff/telemetry", 3, b"[]"),  # a topic that is not UTF-8
+    ]
+    handed, one_by_one = Ingester(mqtt_url=None, engine=None), Ingester(mqtt_url=None, engine=None)
+    handed._on_publishes(packets, 12.5)
+    for first, topic, mid, payload in packets:
+        msg = mqtt.MQTTMessage(mid, topic)
+        msg.payload, msg.qos, msg.retain, msg.dup = payload, first >> 1 & 3, first & 1, first & 8
+        msg.timestamp = 12.5
+        one_by_one._on_message(None, None, msg)
+    got = list(handed._unacked)
+    # Each ingester reads its own clock at the read: all else is the same.
+    same_time = [replace(m, received_at=got[0].received_at) for m in one_by_one._unacked]
+    assert got == same_time
+    assert [(m.topic, m.qos, m.mid, m.retain, m.redelivered) for m in got] == [
+        ("agri/drones/D1/telemetry", 1, 1, False, False),
+        ("agri/drones/D1/status", 1, 2, True, False),
+        ("agri/drones/D2/telemetry", 1, 4, False, True),
+        ("agri/drones/D2/telemetry", 0, 0, False, False),
+        ("agri/drones/\ufffd/telemetry", 1, 3, False, False),
+    ]
+    assert len({m.received_at for m in got}) == 1
+    # Stopping: nothing more is taken (not acknowledged, it comes again).
+    handed._stopping.set()
+    handed._on_publishes(packets, 13.0)
+    assert len(handed._unacked) == len(packets)
 
 
 @pytest.mark.parametrize(
