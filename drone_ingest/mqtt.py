@@ -304,19 +304,18 @@ class _ReadAheadClient(mqtt.Client):
         hand_on = self.on_publishes
         if hand_on is not None and self._manual_ack and not self._filtered:
             taken = list(islice(sock.publishes(), most))
+            read = len(taken)
             if taken:
                 self._call_back("on_publishes", hand_on, taken, now)
-                with self._msgtime_mutex:
-                    self._last_bytes_received = mqtt.time_func()
-            return len(taken)
-        read = 0
-        for first, topic, mid, payload in sock.publishes():
-            self._handle_on_message(Publish(first, topic, mid, payload, now))
-            if first & 0x02 and not self._manual_ack:
-                self._send_puback(mid)
-            read += 1
-            if read >= most:
-                break
+        else:
+            read = 0
+            for first, topic, mid, payload in sock.publishes():
+                self._handle_on_message(Publish(first, topic, mid, payload, now))
+                if first & 0x02 and not self._manual_ack:
+                    self._send_puback(mid)
+                read += 1
+                if read >= most:
+                    break
         if read:
             with self._msgtime_mutex:
                 self._last_bytes_received = mqtt.time_func()

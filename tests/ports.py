@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 
@@ -10,15 +11,13 @@ import socket
 # bind; each test worker its own slice, handed out in turn.
 _PORT_SLICE = 1500
 _PORT_BASE = 21000 + _PORT_SLICE * (int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]) % 7)
-_next_port = [0]
+_in_turn = itertools.cycle(range(_PORT_BASE, _PORT_BASE + _PORT_SLICE))
 
 
 def free_port() -> int:
     """A TCP port nobody listens on right now, and not handed out recently by this worker
     (a server given the last one may not be listening yet)."""
-    for _ in range(_PORT_SLICE):
-        port = _PORT_BASE + _next_port[0]
-        _next_port[0] = (_next_port[0] + 1) % _PORT_SLICE
+    for port in itertools.islice(_in_turn, _PORT_SLICE):
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
